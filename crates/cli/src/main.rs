@@ -1,0 +1,56 @@
+//! The `kiln` command line.
+//!
+//! - `kiln run FILE [--invoke NAME] [ARGS...]` instantiates a module and
+//!   calls one export, printing its results.
+//! - `kiln wast FILE...` runs spec scripts and reports every failure.
+//!
+//! Errors go to stderr with their cause chain, and the exit code is
+//! non-zero; results go to stdout so they can be piped.
+
+mod run;
+mod values;
+mod wast;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "kiln", version, about = "The Kiln WebAssembly runtime")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Run(run::RunCommand),
+    Wast(wast::WastCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(cmd) => cmd.execute(),
+        Command::Wast(cmd) => cmd.execute(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            report(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints an error and its causes, one per line. Not `{:?}`: that would
+/// also print a Rust backtrace whenever RUST_BACKTRACE is set, which says
+/// nothing useful about a user's module.
+fn report(err: &anyhow::Error) {
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        for (i, line) in cause.to_string().lines().enumerate() {
+            let lead = if i == 0 { "caused by: " } else { "           " };
+            eprintln!("  {lead}{line}");
+        }
+    }
+}

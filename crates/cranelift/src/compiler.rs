@@ -1,0 +1,147 @@
+//! Compiling a whole module: every defined function, in parallel across
+//! cores, then laid out in one code image.
+
+use crate::func_env::{FuncEnv, Tunables};
+use crate::isa::{OptLevel, host_isa};
+use crate::link::{CallReloc, CodeMetadata, CompiledFunction, link};
+use crate::translate::{FuncTranslator, trap_from_code};
+use crate::CompileError;
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::{ExternalName, UserFuncName};
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::{Context, FinalizedRelocTarget};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use kiln_environ::ModuleInfo;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Compiles modules and trampolines for the host.
+pub struct Compiler {
+    pub(crate) isa: OwnedTargetIsa,
+    tunables: Tunables,
+}
+
+/// Where a defined function sits in the code image.
+#[derive(Debug, Clone, Copy)]
+pub struct FunctionInfo {
+    pub start: u32,
+    pub len: u32,
+}
+
+/// A compiled module: one code image for all its defined functions.
+#[derive(Debug)]
+pub struct CompiledModule {
+    pub code: Vec<u8>,
+    /// Indexed by defined function index.
+    pub funcs: Vec<FunctionInfo>,
+    pub metadata: CodeMetadata,
+}
+
+impl Compiler {
+    pub fn new(opt: OptLevel, tunables: Tunables) -> Result<Self, CompileError> {
+        Ok(Compiler { isa: host_isa(opt).map_err(CompileError::Isa)?, tunables })
+    }
+
+    pub fn tunables(&self) -> Tunables {
+        self.tunables
+    }
+
+    /// Compiles every defined function of `module`, whose binary is `wasm`.
+    pub fn compile_module(&self, module: &ModuleInfo, wasm: &[u8]) -> Result<CompiledModule, CompileError> {
+        let env = FuncEnv::new(module, self.tunables, self.isa.default_call_conv(), self.isa.frontend_config());
+        let n = module.bodies.len();
+        let results: Vec<Mutex<Option<Result<CompiledFunction, CompileError>>>> = (0..n).map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        let workers = std::thread::available_parallelism().map_or(1, |p| p.get()).min(n.max(1));
+        let work = || {
+            let mut ctx = Context::new();
+            let mut fb = FunctionBuilderContext::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let r = self.compile_function(&env, &mut ctx, &mut fb, i as u32, wasm);
+                *results[i].lock().unwrap() = Some(r);
+            }
+        };
+        if workers <= 1 || n < 4 {
+            work();
+        } else {
+            std::thread::scope(|s| {
+                for _ in 0..workers {
+                    s.spawn(work);
+                }
+            });
+        }
+        let funcs = results.into_iter().map(|m| m.into_inner().unwrap().expect("every function compiled")).collect::<Result<Vec<_>, _>>()?;
+        let linked = link(&funcs)?;
+        Ok(CompiledModule {
+            code: linked.code,
+            funcs: linked.ranges.iter().map(|&(start, len)| FunctionInfo { start, len }).collect(),
+            metadata: linked.metadata,
+        })
+    }
+
+    fn compile_function(&self, env: &FuncEnv<'_>, ctx: &mut Context, fb: &mut FunctionBuilderContext, defined: u32, wasm: &[u8]) -> Result<CompiledFunction, CompileError> {
+        let module = env.module;
+        let index = module.num_imported_funcs + defined;
+        let range = module.bodies[defined as usize].range.clone();
+        let body = wasmparser::FunctionBody::new(wasmparser::BinaryReader::new(&wasm[range.clone()], range.start as u64));
+        ctx.clear();
+        ctx.func.signature = env.wasm_signature(module.func_sig(index));
+        ctx.func.name = UserFuncName::user(0, index);
+        let builder = FunctionBuilder::new(&mut ctx.func, fb);
+        if let Err(e) = FuncTranslator::translate(env, builder, index, &body) {
+            // A translation abandoned half way leaves the builder context
+            // dirty; the next function on this thread needs a clean one.
+            *fb = FunctionBuilderContext::new();
+            return Err(e);
+        }
+        let name = module.func_name(index).map_or_else(|| format!("#{index}"), |n| format!("{n} (#{index})"));
+        self.finish(ctx, name, |callee| callee.checked_sub(module.num_imported_funcs).map(|d| d as usize))
+    }
+
+    /// Runs Cranelift on the function in `ctx` and extracts what the linker
+    /// and runtime need. `resolve` maps a callee's user name index to its
+    /// position in the image.
+    pub(crate) fn finish(&self, ctx: &mut Context, name: String, resolve: impl Fn(u32) -> Option<usize>) -> Result<CompiledFunction, CompileError> {
+        ctx.compile(&*self.isa, &mut ControlPlane::default())
+            .map_err(|e| CompileError::Codegen { func: name.clone(), message: format!("{:?}", e.inner) })?;
+        let compiled = ctx.compiled_code().expect("compiled above");
+        let buffer = &compiled.buffer;
+        let mut relocs = Vec::new();
+        for r in buffer.relocs() {
+            let callee = match &r.target {
+                FinalizedRelocTarget::ExternalName(ExternalName::User(name_ref)) => {
+                    let callee = ctx.func.params.user_named_funcs()[*name_ref].index;
+                    resolve(callee)
+                }
+                _ => None,
+            };
+            let Some(callee) = callee else {
+                return Err(CompileError::Relocation { func: name, reloc: format!("{:?} to {:?}", r.kind, r.target) });
+            };
+            relocs.push(CallReloc { offset: r.offset, kind: r.kind, addend: r.addend, callee });
+        }
+        let traps = buffer
+            .traps()
+            .iter()
+            .map(|t| (t.offset, trap_from_code(t.code).expect("compiled code only raises Kiln trap codes")))
+            .collect();
+        let address_map = buffer
+            .get_srclocs_sorted()
+            .iter()
+            .filter(|s| !s.loc.is_default())
+            .map(|s| (s.start, s.end, s.loc.bits()))
+            .collect();
+        Ok(CompiledFunction {
+            name,
+            code: buffer.data().to_vec(),
+            alignment: self.isa.function_alignment().minimum,
+            relocs,
+            traps,
+            address_map,
+        })
+    }
+}

@@ -1,0 +1,110 @@
+//! Laying out compiled functions in one code image and resolving the calls
+//! between them.
+//!
+//! Function bodies are placed one after another at the ISA's alignment.
+//! Calls to other functions of the module are PC-relative, so once the
+//! layout is known they are patched in place and the image can be loaded at
+//! any address.
+
+use crate::CompileError;
+use cranelift_codegen::binemit::Reloc;
+use kiln_environ::Trap;
+
+/// A call from one compiled function to another of the same image.
+#[derive(Debug, Clone)]
+pub struct CallReloc {
+    pub offset: u32,
+    pub kind: Reloc,
+    pub addend: i64,
+    /// Index of the callee in the list given to [`link`].
+    pub callee: usize,
+}
+
+/// One compiled function before layout.
+#[derive(Debug)]
+pub struct CompiledFunction {
+    pub name: String,
+    pub code: Vec<u8>,
+    pub alignment: u32,
+    pub relocs: Vec<CallReloc>,
+    /// `(offset, trap)`, function-relative.
+    pub traps: Vec<(u32, Trap)>,
+    /// `(start, end, module offset)`, function-relative.
+    pub address_map: Vec<(u32, u32, u32)>,
+}
+
+/// Metadata of the code image: trap table and address map, both sorted by
+/// code offset.
+#[derive(Debug, Default, Clone)]
+pub struct CodeMetadata {
+    /// `(code offset, trap)` for every instruction that may trap.
+    pub traps: Vec<(u32, Trap)>,
+    /// `(start, end, module offset)` ranges of code.
+    pub address_map: Vec<(u32, u32, u32)>,
+}
+
+impl CodeMetadata {
+    /// The trap raised by the instruction at `offset`, if it can trap.
+    pub fn trap_at(&self, offset: u32) -> Option<Trap> {
+        self.traps.binary_search_by_key(&offset, |(o, _)| *o).ok().map(|i| self.traps[i].1)
+    }
+
+    /// The module offset of the instruction containing `offset`.
+    pub fn module_offset(&self, offset: u32) -> Option<u32> {
+        let i = self.address_map.partition_point(|(start, _, _)| *start <= offset);
+        let (start, end, loc) = *self.address_map.get(i.checked_sub(1)?)?;
+        (start <= offset && offset < end).then_some(loc)
+    }
+}
+
+/// The laid-out image: code bytes, `(start, len)` of each function, and
+/// metadata.
+pub struct LinkedCode {
+    pub code: Vec<u8>,
+    pub ranges: Vec<(u32, u32)>,
+    pub metadata: CodeMetadata,
+}
+
+/// Lays `funcs` out in one image and patches the calls between them.
+pub fn link(funcs: &[CompiledFunction]) -> Result<LinkedCode, CompileError> {
+    let mut code = Vec::new();
+    let mut ranges = Vec::with_capacity(funcs.len());
+    for f in funcs {
+        let align = f.alignment.max(16) as usize;
+        code.resize(code.len().next_multiple_of(align), 0);
+        ranges.push((code.len() as u32, f.code.len() as u32));
+        code.extend_from_slice(&f.code);
+    }
+    let mut metadata = CodeMetadata::default();
+    for (f, &(start, _)) in funcs.iter().zip(&ranges) {
+        for r in &f.relocs {
+            let target = ranges[r.callee].0;
+            apply(&mut code, start + r.offset, target, r.kind, r.addend)
+                .map_err(|reloc| CompileError::Relocation { func: f.name.clone(), reloc })?;
+        }
+        metadata.traps.extend(f.traps.iter().map(|(o, t)| (start + o, *t)));
+        metadata.address_map.extend(f.address_map.iter().map(|(s, e, l)| (start + s, start + e, *l)));
+    }
+    metadata.traps.sort_by_key(|(o, _)| *o);
+    metadata.address_map.sort_by_key(|(s, _, _)| *s);
+    Ok(LinkedCode { code, ranges, metadata })
+}
+
+/// Writes a PC-relative call from `at` to `target` into the code.
+fn apply(code: &mut [u8], at: u32, target: u32, kind: Reloc, addend: i64) -> Result<(), String> {
+    let delta = target as i64 - at as i64 + addend;
+    let at = at as usize;
+    match kind {
+        Reloc::X86CallPCRel4 | Reloc::X86PCRel4 => {
+            let v = i32::try_from(delta).map_err(|_| "call out of range".to_string())?;
+            code[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        Reloc::Arm64Call => {
+            let imm = (delta >> 2) as u32 & 0x03ff_ffff;
+            let insn = u32::from_le_bytes(code[at..at + 4].try_into().unwrap());
+            code[at..at + 4].copy_from_slice(&((insn & 0xfc00_0000) | imm).to_le_bytes());
+        }
+        other => return Err(format!("{other:?}")),
+    }
+    Ok(())
+}

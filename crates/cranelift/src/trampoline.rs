@@ -1,0 +1,151 @@
+//! Trampolines between the host's calling convention and Wasm's.
+//!
+//! - Array-to-Wasm (host calls Wasm): `extern "C" fn(callee_vmctx,
+//!   caller_vmctx, wasm_call, values)` loads the arguments from the
+//!   16-byte slots of `values`, calls `wasm_call`, and stores the results
+//!   back into the same array.
+//! - Wasm-to-array (Wasm calls the host): has the Wasm signature, spills the
+//!   arguments into a stack array, records its frame pointer in the store
+//!   context as the last Wasm exit (backtraces start there), and calls the
+//!   host function's `array_call`. If that returns false the host function
+//!   failed and left its error in the thread's call state; the trampoline
+//!   then calls the `raise` builtin, which unwinds to the host entry.
+//!
+//! Trampolines depend only on the representation of the signature, so the
+//! engine compiles each one once and shares it among modules.
+
+use crate::compiler::Compiler;
+use crate::func_env::{POINTER, builtin_signature, clif_type_of, vm_flags, vm_readonly_flags};
+use crate::link::link;
+use crate::CompileError;
+use cranelift_codegen::Context;
+use cranelift_codegen::ir::{self, AbiParam, ArgumentPurpose, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, types};
+use cranelift_codegen::isa::CallConv;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use kiln_environ::vmoffsets::{VAL_RAW_SIZE, VMCTX_BUILTINS_OFFSET, VMCTX_STORE_CONTEXT_OFFSET, host_ctx, store_context};
+use kiln_environ::{Builtin, SignatureRepr};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrampolineKind {
+    ArrayToWasm,
+    WasmToArray,
+}
+
+/// Compiled trampolines: one image, and the offset of each requested one.
+pub struct CompiledTrampolines {
+    pub code: Vec<u8>,
+    pub offsets: Vec<u32>,
+}
+
+impl Compiler {
+    /// Compiles one trampoline per `(signature, kind)` request.
+    pub fn compile_trampolines(&self, requests: &[(SignatureRepr, TrampolineKind)]) -> Result<CompiledTrampolines, CompileError> {
+        let mut ctx = Context::new();
+        let mut fb = FunctionBuilderContext::new();
+        let mut funcs = Vec::with_capacity(requests.len());
+        for (sig, kind) in requests {
+            ctx.clear();
+            match kind {
+                TrampolineKind::ArrayToWasm => self.array_to_wasm(&mut ctx, &mut fb, sig),
+                TrampolineKind::WasmToArray => self.wasm_to_array(&mut ctx, &mut fb, sig),
+            }
+            funcs.push(self.finish(&mut ctx, format!("{kind:?} trampoline"), |_| None)?);
+        }
+        let linked = link(&funcs)?;
+        Ok(CompiledTrampolines { code: linked.code, offsets: linked.ranges.iter().map(|r| r.0).collect() })
+    }
+
+    fn host_call_conv(&self) -> CallConv {
+        self.isa.default_call_conv()
+    }
+
+    fn wasm_signature(sig: &SignatureRepr) -> Signature {
+        let mut s = Signature::new(CallConv::Tail);
+        s.params.push(AbiParam::special(POINTER, ArgumentPurpose::VMContext));
+        s.params.push(AbiParam::new(POINTER));
+        s.params.extend(sig.params.iter().map(|r| AbiParam::new(clif_type_of(*r))));
+        s.returns.extend(sig.results.iter().map(|r| AbiParam::new(clif_type_of(*r))));
+        s
+    }
+
+    fn array_to_wasm(&self, ctx: &mut Context, fb: &mut FunctionBuilderContext, sig: &SignatureRepr) {
+        let mut host_sig = Signature::new(self.host_call_conv());
+        host_sig.params.extend([AbiParam::new(POINTER); 4]);
+        ctx.func.signature = host_sig;
+        let mut b = FunctionBuilder::new(&mut ctx.func, fb);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        b.seal_block(entry);
+        let [callee_vmctx, caller_vmctx, wasm_call, values] = b.block_params(entry).try_into().unwrap();
+        let flags = MemFlagsData::trusted();
+        let mut args = vec![callee_vmctx, caller_vmctx];
+        for (i, r) in sig.params.iter().enumerate() {
+            args.push(b.ins().load(clif_type_of(*r), flags, values, (i as u32 * VAL_RAW_SIZE) as i32));
+        }
+        let wasm_sig = b.import_signature(Self::wasm_signature(sig));
+        let call = b.ins().call_indirect(wasm_sig, wasm_call, &args);
+        let results = b.inst_results(call).to_vec();
+        for (i, v) in results.into_iter().enumerate() {
+            b.ins().store(flags, v, values, (i as u32 * VAL_RAW_SIZE) as i32);
+        }
+        b.ins().return_(&[]);
+        b.finalize(self.isa.frontend_config());
+    }
+
+    fn wasm_to_array(&self, ctx: &mut Context, fb: &mut FunctionBuilderContext, sig: &SignatureRepr) {
+        ctx.func.signature = Self::wasm_signature(sig);
+        let mut b = FunctionBuilder::new(&mut ctx.func, fb);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        b.seal_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let (callee_vmctx, caller_vmctx) = (params[0], params[1]);
+        let (vm_rw, vm_ro) = (vm_flags(&mut b), vm_readonly_flags(&mut b));
+
+        let slots = sig.params.len().max(sig.results.len()).max(1) as u32;
+        let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, slots * VAL_RAW_SIZE, 4));
+        let values = b.ins().stack_addr(POINTER, slot, 0);
+        let flags = MemFlagsData::trusted();
+        for (i, v) in params[2..].iter().enumerate() {
+            b.ins().store(flags, *v, values, (i as u32 * VAL_RAW_SIZE) as i32);
+        }
+
+        let store_ctx = b.ins().load(POINTER, vm_ro, caller_vmctx, VMCTX_STORE_CONTEXT_OFFSET as i32);
+        let fp = b.ins().get_frame_pointer(POINTER);
+        b.ins().store(vm_rw, fp, store_ctx, store_context::LAST_EXIT_FP as i32);
+
+        let mut host_sig = Signature::new(self.host_call_conv());
+        host_sig.params.extend([AbiParam::new(POINTER); 3]);
+        host_sig.params.push(AbiParam::new(types::I64));
+        host_sig.returns.push(AbiParam::new(types::I8));
+        let host_sig = b.import_signature(host_sig);
+        let array_call = b.ins().load(POINTER, vm_ro, callee_vmctx, host_ctx::ARRAY_CALL as i32);
+        let len = b.ins().iconst(types::I64, slots as i64);
+        let call = b.ins().call_indirect(host_sig, array_call, &[callee_vmctx, caller_vmctx, values, len]);
+        let ok = b.inst_results(call)[0];
+
+        let failed = b.create_block();
+        let done = b.create_block();
+        b.ins().brif(ok, done, &[], failed, &[]);
+        b.seal_block(failed);
+        b.seal_block(done);
+
+        b.switch_to_block(failed);
+        let builtins = b.ins().load(POINTER, vm_ro, caller_vmctx, VMCTX_BUILTINS_OFFSET as i32);
+        let raise = b.ins().load(POINTER, vm_ro, builtins, (Builtin::raise.index() * 8) as i32);
+        let raise_sig = b.import_signature(builtin_signature(Builtin::raise, self.host_call_conv()));
+        b.ins().call_indirect(raise_sig, raise, &[caller_vmctx]);
+        // `raise` never returns.
+        b.ins().trap(ir::TrapCode::unwrap_user(kiln_environ::Trap::UnreachableCodeReached as u8));
+
+        b.switch_to_block(done);
+        let mut results = Vec::with_capacity(sig.results.len());
+        for (i, r) in sig.results.iter().enumerate() {
+            results.push(b.ins().load(clif_type_of(*r), flags, values, (i as u32 * VAL_RAW_SIZE) as i32));
+        }
+        b.ins().return_(&results);
+        b.finalize(self.isa.frontend_config());
+    }
+}

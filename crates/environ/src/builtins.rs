@@ -1,0 +1,71 @@
+//! Built-in functions (libcalls) that compiled code calls through the
+//! VMContext's builtins table. Their order here is their index in that
+//! table; the runtime fills the table in the same order.
+//!
+//! Every builtin takes the caller's vmctx first. Those that can fail return
+//! a flag and the *compiled code* raises the trap, so traps always happen at
+//! a Wasm PC with a Wasm backtrace, never inside Rust.
+
+/// A parameter or result type of a builtin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltinType {
+    I8,
+    I32,
+    I64,
+    Ptr,
+}
+
+macro_rules! builtins {
+    ($( $(#[$doc:meta])* $name:ident ( $($param:ident),* ) $(-> $result:ident)? ; )*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[allow(non_camel_case_types)]
+        pub enum Builtin { $( $(#[$doc])* $name, )* }
+
+        impl Builtin {
+            pub const ALL: &'static [Builtin] = &[ $( Builtin::$name, )* ];
+
+            /// Parameter types, after the leading vmctx.
+            pub fn params(self) -> &'static [BuiltinType] {
+                match self { $( Builtin::$name => &[ $(BuiltinType::$param),* ], )* }
+            }
+
+            pub fn result(self) -> Option<BuiltinType> {
+                match self { $( Builtin::$name => { None $(.or(Some(BuiltinType::$result)))? } )* }
+            }
+
+            pub fn index(self) -> u32 {
+                self as u32
+            }
+
+            pub fn name(self) -> &'static str {
+                match self { $( Builtin::$name => stringify!($name), )* }
+            }
+        }
+    };
+}
+
+builtins! {
+    /// (memory, delta pages) -> old size in pages, or -1.
+    memory_grow(I32, I64) -> I64;
+    /// (memory, dst, byte, len) -> ok.
+    memory_fill(I32, I64, I32, I64) -> I8;
+    /// (dst memory, dst, src memory, src, len) -> ok.
+    memory_copy(I32, I64, I32, I64, I64) -> I8;
+    /// (memory, data segment, dst, src, len) -> ok.
+    memory_init(I32, I32, I64, I32, I32) -> I8;
+    /// (data segment).
+    data_drop(I32);
+    /// (table, delta, init element) -> old size, or -1.
+    table_grow(I32, I64, I64) -> I64;
+    /// (table, dst, element, len) -> ok.
+    table_fill(I32, I64, I64, I64) -> I8;
+    /// (dst table, src table, dst, src, len) -> ok.
+    table_copy(I32, I32, I64, I64, I64) -> I8;
+    /// (table, elem segment, dst, src, len) -> ok.
+    table_init(I32, I32, I64, I32, I32) -> I8;
+    /// (elem segment).
+    elem_drop(I32);
+    /// Unwinds to the innermost host entry with the error a host function
+    /// left in the thread's call state. Never returns.
+    raise();
+}

@@ -1,0 +1,30 @@
+//! kiln-environ: everything about a Wasm module that is independent of how
+//! it is compiled or run.
+//!
+//! - [`translate_module`] decodes and validates a binary into [`ModuleInfo`].
+//! - [`vmoffsets`] defines the layout of the VM structures JIT code reads.
+//! - [`Builtin`] lists the libcalls compiled code may call.
+//! - [`Trap`] lists every way Wasm execution can trap.
+//!
+//! No unsafe code and no Cranelift here: the compiler and the runtime both
+//! depend on this crate, and each layout is defined in exactly one place.
+
+#![forbid(unsafe_code)]
+
+mod builtins;
+mod const_expr;
+mod error;
+mod module;
+mod trap;
+mod translate;
+mod types;
+pub mod vmoffsets;
+
+pub use builtins::{Builtin, BuiltinType};
+pub use const_expr::{ConstExpr, ConstOp};
+pub use error::{WasmError, operator_name};
+pub use module::*;
+pub use trap::Trap;
+pub use translate::{translate_module, wasm_features};
+pub use types::*;
+pub use vmoffsets::VMOffsets;

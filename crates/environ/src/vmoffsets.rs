@@ -1,0 +1,138 @@
+//! The layout of the VM data structures JIT code reads, defined once here
+//! and used by both the compiler (to emit loads) and the runtime (to build
+//! the structures). All offsets are in bytes; pointers are 8 bytes (Kiln
+//! supports 64-bit hosts only).
+//!
+//! `VMContext` (one per instance):
+//! ```text
+//!   0  magic: u32 (VMCTX_MAGIC), padding
+//!   8  instance: *mut Instance            runtime-private back pointer
+//!  16  store_context: *mut VMStoreContext
+//!  24  builtins: *const [usize; N]        libcall table (see builtins.rs)
+//!  32  type_ids: *const u32               engine type id per module type index
+//!  40  func_refs: [*const VMFuncRef; num_funcs]
+//!      memories:  [*mut VMMemoryDefinition; num_memories]
+//!      tables:    [*mut VMTableDefinition; num_tables]
+//!      globals:   [*mut VMGlobal; num_globals]       16-byte cells
+//!      defined_func_refs: [VMFuncRef; num_defined_funcs]
+//! ```
+//! Imported and defined entities are reached the same way (through a
+//! pointer), so code never needs to know which one it uses.
+
+use crate::ModuleInfo;
+
+pub const PTR_SIZE: u32 = 8;
+pub const VMCTX_MAGIC: u32 = u32::from_le_bytes(*b"kiln");
+/// Magic of a host function's context, so a host function can be told apart
+/// from a Wasm instance when only its vmctx is at hand.
+pub const HOST_CTX_MAGIC: u32 = u32::from_le_bytes(*b"host");
+
+pub const VMCTX_MAGIC_OFFSET: u32 = 0;
+pub const VMCTX_INSTANCE_OFFSET: u32 = 8;
+pub const VMCTX_STORE_CONTEXT_OFFSET: u32 = 16;
+pub const VMCTX_BUILTINS_OFFSET: u32 = 24;
+pub const VMCTX_TYPE_IDS_OFFSET: u32 = 32;
+const VMCTX_HEADER_SIZE: u32 = 40;
+
+/// `VMFuncRef`: what a `funcref` points to.
+pub mod func_ref {
+    /// Entry with the Wasm calling convention `(callee_vmctx, caller_vmctx, params...)`.
+    pub const WASM_CALL: u32 = 0;
+    /// For host functions: `extern "C" fn(callee_vmctx, caller_vmctx, *mut ValRaw, len) -> bool`.
+    pub const ARRAY_CALL: u32 = 8;
+    pub const VMCTX: u32 = 16;
+    /// Engine-wide type id of the function's signature (u32).
+    pub const TYPE_ID: u32 = 24;
+    pub const SIZE: u32 = 32;
+}
+
+/// Host function context: the callee vmctx of a host function.
+pub mod host_ctx {
+    pub const MAGIC: u32 = 0;
+    /// Same signature as `func_ref::ARRAY_CALL`; called by the wasm-to-host trampoline.
+    pub const ARRAY_CALL: u32 = 8;
+}
+
+/// `VMMemoryDefinition`.
+pub mod memory {
+    pub const BASE: u32 = 0;
+    /// Current length in bytes (usize).
+    pub const CURRENT_LENGTH: u32 = 8;
+    pub const SIZE: u32 = 16;
+}
+
+/// `VMTableDefinition`.
+pub mod table {
+    pub const BASE: u32 = 0;
+    /// Current length in elements (usize).
+    pub const CURRENT_ELEMENTS: u32 = 8;
+    pub const SIZE: u32 = 16;
+}
+
+/// `VMStoreContext`: per-store state shared by all its instances.
+pub mod store_context {
+    /// Lowest address the native stack may reach while running Wasm.
+    pub const STACK_LIMIT: u32 = 0;
+    /// Frame pointer of the last wasm-to-host trampoline (for backtraces).
+    pub const LAST_EXIT_FP: u32 = 8;
+    /// Fuel left (i64); compiled code traps when it drops below zero.
+    pub const FUEL: u32 = 16;
+    /// Epoch at which compiled code traps with an interrupt (u64).
+    pub const EPOCH_DEADLINE: u32 = 24;
+    /// Pointer to the engine's current epoch (`*const u64`).
+    pub const EPOCH_PTR: u32 = 32;
+    pub const SIZE: u32 = 40;
+}
+
+/// Size of a global's storage cell (room for a v128).
+pub const GLOBAL_SIZE: u32 = 16;
+/// Size of one element in the host<->Wasm argument array.
+pub const VAL_RAW_SIZE: u32 = 16;
+
+/// Offsets into one module's `VMContext`.
+#[derive(Debug, Clone)]
+pub struct VMOffsets {
+    pub num_funcs: u32,
+    pub num_defined_funcs: u32,
+    pub num_memories: u32,
+    pub num_tables: u32,
+    pub num_globals: u32,
+}
+
+impl VMOffsets {
+    pub fn new(module: &ModuleInfo) -> Self {
+        VMOffsets {
+            num_funcs: module.funcs.len() as u32,
+            num_defined_funcs: module.num_defined_funcs(),
+            num_memories: module.memories.len() as u32,
+            num_tables: module.tables.len() as u32,
+            num_globals: module.globals.len() as u32,
+        }
+    }
+
+    /// Slot holding `*const VMFuncRef` of function `index` (null never).
+    pub fn func_ref(&self, index: u32) -> u32 {
+        VMCTX_HEADER_SIZE + index * PTR_SIZE
+    }
+
+    pub fn memory_ptr(&self, index: u32) -> u32 {
+        self.func_ref(self.num_funcs) + index * PTR_SIZE
+    }
+
+    pub fn table_ptr(&self, index: u32) -> u32 {
+        self.memory_ptr(self.num_memories) + index * PTR_SIZE
+    }
+
+    pub fn global_ptr(&self, index: u32) -> u32 {
+        self.table_ptr(self.num_tables) + index * PTR_SIZE
+    }
+
+    /// The inline `VMFuncRef` of defined function `defined_index`.
+    pub fn defined_func_ref(&self, defined_index: u32) -> u32 {
+        self.global_ptr(self.num_globals) + defined_index * func_ref::SIZE
+    }
+
+    pub fn size(&self) -> u32 {
+        self.defined_func_ref(self.num_defined_funcs)
+    }
+}

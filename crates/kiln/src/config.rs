@@ -1,0 +1,84 @@
+//! Engine configuration.
+
+pub use kiln_cranelift::{BoundsChecks, OptLevel};
+use kiln_cranelift::Tunables;
+
+/// Settings an [`crate::Engine`] is created with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) max_wasm_stack: usize,
+    pub(crate) tunables: Tunables,
+    pub(crate) opt_level: OptLevel,
+    pub(crate) max_memory_bytes: u64,
+    pub(crate) max_table_elements: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_wasm_stack: 512 * 1024,
+            tunables: Tunables { bounds_checks: BoundsChecks::GuardPages, epoch_interruption: false, consume_fuel: false },
+            opt_level: OptLevel::Speed,
+            max_memory_bytes: 4 << 30,
+            max_table_elements: 10_000_000,
+        }
+    }
+}
+
+impl Config {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Native stack Wasm code may use per host-to-Wasm entry, in bytes
+    /// (default 512 KiB). Exceeding it traps with "call stack exhausted".
+    /// It is further capped by the real size of the calling thread's stack.
+    pub fn max_wasm_stack(&mut self, bytes: usize) -> &mut Self {
+        self.max_wasm_stack = bytes;
+        self
+    }
+
+    /// How linear-memory accesses are bounds-checked (default: guard
+    /// pages, which reserves 8 GiB of address space per 32-bit memory).
+    pub fn bounds_checks(&mut self, mode: BoundsChecks) -> &mut Self {
+        self.tunables.bounds_checks = mode;
+        self
+    }
+
+    /// Compile checks of the engine's epoch at function entries and loop
+    /// headers: once `Engine::increment_epoch` reaches a store's deadline
+    /// (`Store::set_epoch_deadline`), its Wasm code traps with
+    /// `Trap::Interrupt`. Off by default.
+    pub fn epoch_interruption(&mut self, enable: bool) -> &mut Self {
+        self.tunables.epoch_interruption = enable;
+        self
+    }
+
+    /// Charge one unit of fuel per Wasm operator executed; a store out of
+    /// fuel (`Store::set_fuel`) traps with `Trap::OutOfFuel`. Off by default.
+    pub fn consume_fuel(&mut self, enable: bool) -> &mut Self {
+        self.tunables.consume_fuel = enable;
+        self
+    }
+
+    pub(crate) fn guard_pages(&self) -> bool {
+        self.tunables.bounds_checks == BoundsChecks::GuardPages
+    }
+
+    pub fn cranelift_opt_level(&mut self, level: OptLevel) -> &mut Self {
+        self.opt_level = level;
+        self
+    }
+
+    /// Largest size a linear memory may grow to, in bytes (default 4 GiB).
+    pub fn max_memory_size(&mut self, bytes: u64) -> &mut Self {
+        self.max_memory_bytes = bytes;
+        self
+    }
+
+    /// Largest number of elements a table may grow to (default 10 million).
+    pub fn max_table_elements(&mut self, n: u64) -> &mut Self {
+        self.max_table_elements = n;
+        self
+    }
+}

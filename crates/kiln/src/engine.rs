@@ -1,0 +1,88 @@
+//! The engine: configuration, the compiler, the type registry and the
+//! shared trampolines. Cheap to clone, `Send + Sync`.
+
+use crate::config::Config;
+use crate::type_registry::TypeRegistry;
+use crate::vm::code_memory::CodeMemory;
+use anyhow::Result;
+use kiln_cranelift::{Compiler, TrampolineKind};
+use kiln_environ::SignatureRepr;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<EngineInner>,
+}
+
+pub(crate) struct EngineInner {
+    pub config: Config,
+    pub compiler: Compiler,
+    pub types: TypeRegistry,
+    /// The current epoch; boxed so compiled code can hold its address.
+    pub epoch: Box<AtomicU64>,
+    trampolines: Mutex<HashMap<(SignatureRepr, TrampolineKind), Trampoline>>,
+}
+
+/// A compiled trampoline and the code memory keeping it alive.
+#[derive(Clone)]
+pub(crate) struct Trampoline {
+    pub address: usize,
+    _code: Arc<CodeMemory>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(&Config::default()).expect("the default configuration is valid on supported hosts")
+    }
+}
+
+impl Engine {
+    pub fn new(config: &Config) -> Result<Engine> {
+        let compiler = Compiler::new(config.opt_level, config.tunables)?;
+        Ok(Engine {
+            inner: Arc::new(EngineInner { config: config.clone(), compiler, types: TypeRegistry::default(), epoch: Box::new(AtomicU64::new(0)), trampolines: Mutex::new(HashMap::new()) }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Advances the epoch; stores whose deadline it reaches are
+    /// interrupted at their next check (see `Config::epoch_interruption`).
+    /// Safe to call from any thread, e.g. a timer.
+    pub fn increment_epoch(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn current_epoch(&self) -> u64 {
+        self.inner.epoch.load(Ordering::Relaxed)
+    }
+
+    pub fn same(a: &Engine, b: &Engine) -> bool {
+        Arc::ptr_eq(&a.inner, &b.inner)
+    }
+
+    /// The trampoline of `kind` for signatures represented as `sig`,
+    /// compiled on first use.
+    pub(crate) fn trampoline(&self, sig: &SignatureRepr, kind: TrampolineKind) -> Result<Trampoline> {
+        let key = (sig.clone(), kind);
+        let mut cache = self.inner.trampolines.lock().unwrap();
+        if let Some(t) = cache.get(&key) {
+            return Ok(t.clone());
+        }
+        let compiled = self.inner.compiler.compile_trampolines(std::slice::from_ref(&key))?;
+        let code = Arc::new(CodeMemory::new(&compiled.code)?);
+        let t = Trampoline { address: code.start() + compiled.offsets[0] as usize, _code: code };
+        cache.insert(key, t.clone());
+        Ok(t)
+    }
+}

@@ -1,0 +1,261 @@
+//! Memories, tables and globals as seen by the embedder, and `Extern`, the
+//! union of everything a module can import or export.
+
+use crate::func::Func;
+use crate::store::{AsContext, AsContextMut, GlobalData, StoreOpaque};
+use crate::types::{ExternType, GlobalType, MemoryType, TableType, ValType};
+use crate::values::Val;
+use crate::vm::memory::LinearMemory;
+use crate::vm::table::Table as VmTable;
+use anyhow::{Result, bail};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Extern {
+    Func(Func),
+    Global(Global),
+    Table(Table),
+    Memory(Memory),
+}
+
+impl Extern {
+    pub fn into_func(self) -> Option<Func> {
+        if let Extern::Func(f) = self { Some(f) } else { None }
+    }
+    pub fn into_global(self) -> Option<Global> {
+        if let Extern::Global(g) = self { Some(g) } else { None }
+    }
+    pub fn into_table(self) -> Option<Table> {
+        if let Extern::Table(t) = self { Some(t) } else { None }
+    }
+    pub fn into_memory(self) -> Option<Memory> {
+        if let Extern::Memory(m) = self { Some(m) } else { None }
+    }
+
+    pub fn ty(&self, store: impl AsContext) -> ExternType {
+        match self {
+            Extern::Func(f) => ExternType::Func(f.ty(&store)),
+            Extern::Global(g) => ExternType::Global(g.ty(&store)),
+            Extern::Table(t) => ExternType::Table(t.ty(&store)),
+            Extern::Memory(m) => ExternType::Memory(m.ty(&store)),
+        }
+    }
+}
+
+macro_rules! handle {
+    ($name:ident) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $name {
+            pub(crate) store: u64,
+            pub(crate) index: usize,
+        }
+
+        impl From<$name> for Extern {
+            fn from(x: $name) -> Extern {
+                Extern::$name(x)
+            }
+        }
+    };
+}
+
+handle!(Global);
+handle!(Table);
+handle!(Memory);
+
+impl Global {
+    pub fn new(mut store: impl AsContextMut, ty: GlobalType, init: Val) -> Result<Global> {
+        let mut cx = store.as_context_mut();
+        if !init.matches(&cx, ty.content()) {
+            bail!("global initial value {init:?} does not match its type {}", ty.content());
+        }
+        let cell = init.to_raw(&cx);
+        Ok(Global::push(&mut cx, GlobalData { cell, ty }))
+    }
+
+    pub(crate) fn push(store: &mut StoreOpaque, data: GlobalData) -> Global {
+        store.globals.push(Box::new(data));
+        Global { store: store.id(), index: store.globals.len() - 1 }
+    }
+
+    pub(crate) fn data<'a>(&self, store: &'a StoreOpaque) -> &'a GlobalData {
+        store.check(self.store);
+        &store.globals[self.index]
+    }
+
+    pub fn ty(&self, store: impl AsContext) -> GlobalType {
+        self.data(&store.as_context()).ty
+    }
+
+    pub fn get(&self, mut store: impl AsContextMut) -> Val {
+        let mut cx = store.as_context_mut();
+        let g = self.data(&cx);
+        let (raw, ty) = (g.cell, *g.ty.content());
+        Val::from_raw(&mut cx, raw, &ty)
+    }
+
+    pub fn set(&self, mut store: impl AsContextMut, val: Val) -> Result<()> {
+        let mut cx = store.as_context_mut();
+        let ty = self.data(&cx).ty;
+        if !ty.is_mutable() {
+            bail!("cannot set an immutable global");
+        }
+        if !val.matches(&cx, ty.content()) {
+            bail!("value {val:?} does not match the global's type {}", ty.content());
+        }
+        let raw = val.to_raw(&cx);
+        cx.globals[self.index].cell = raw;
+        Ok(())
+    }
+}
+
+impl Table {
+    pub fn new(mut store: impl AsContextMut, ty: TableType, init: Val) -> Result<Table> {
+        let mut cx = store.as_context_mut();
+        let elem = ValType::Ref(*ty.element());
+        if !init.matches(&cx, &elem) {
+            bail!("table initial value {init:?} does not match the element type {elem}");
+        }
+        let repr = table_repr(&cx, &ty);
+        let raw = init.to_raw(&cx).u64();
+        let limit = cx.engine().config().max_table_elements;
+        let table = VmTable::new(ty.to_wasm(), repr, raw, limit).map_err(anyhow::Error::msg)?;
+        Ok(Table::push(&mut cx, table))
+    }
+
+    pub(crate) fn push(store: &mut StoreOpaque, table: Box<VmTable>) -> Table {
+        store.tables.push(table);
+        Table { store: store.id(), index: store.tables.len() - 1 }
+    }
+
+    pub(crate) fn vm<'a>(&self, store: &'a mut StoreOpaque) -> &'a mut VmTable {
+        store.check(self.store);
+        &mut store.tables[self.index]
+    }
+
+    pub fn ty(&self, store: impl AsContext) -> TableType {
+        let cx = store.as_context();
+        cx.check(self.store);
+        TableType::from_wasm(cx.tables[self.index].ty())
+    }
+
+    fn element_type(&self, store: &mut StoreOpaque) -> ValType {
+        ValType::Ref(*TableType::from_wasm(self.vm(store).ty()).element())
+    }
+
+    pub fn size(&self, mut store: impl AsContextMut) -> u64 {
+        self.vm(&mut store.as_context_mut()).size()
+    }
+
+    pub fn get(&self, mut store: impl AsContextMut, index: u64) -> Option<Val> {
+        let mut cx = store.as_context_mut();
+        let raw = self.vm(&mut cx).get(index)?;
+        let ty = self.element_type(&mut cx);
+        Some(Val::from_raw(&mut cx, crate::vm::ValRaw::from_u64(raw), &ty))
+    }
+
+    pub fn set(&self, mut store: impl AsContextMut, index: u64, val: Val) -> Result<()> {
+        let mut cx = store.as_context_mut();
+        let raw = self.checked_raw(&mut cx, &val)?;
+        if !self.vm(&mut cx).set(index, raw) {
+            bail!("table index {index} out of bounds");
+        }
+        Ok(())
+    }
+
+    /// Grows by `delta` elements set to `init`, returning the old size.
+    pub fn grow(&self, mut store: impl AsContextMut, delta: u64, init: Val) -> Result<u64> {
+        let mut cx = store.as_context_mut();
+        let raw = self.checked_raw(&mut cx, &init)?;
+        match self.vm(&mut cx).grow(delta, raw) {
+            Some(old) => Ok(old),
+            None => bail!("failed to grow table by {delta}"),
+        }
+    }
+
+    fn checked_raw(&self, store: &mut StoreOpaque, val: &Val) -> Result<u64> {
+        let ty = self.element_type(store);
+        if !val.matches(store, &ty) {
+            bail!("value {val:?} does not match the table's element type {ty}");
+        }
+        Ok(val.to_raw(store).u64())
+    }
+}
+
+pub(crate) fn table_repr(store: &StoreOpaque, ty: &TableType) -> kiln_environ::RefRepr {
+    if crate::values::is_func_hierarchy(store, ty.element().heap_type()) { kiln_environ::RefRepr::FuncRef } else { kiln_environ::RefRepr::GcRef }
+}
+
+impl Memory {
+    pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory> {
+        let mut cx = store.as_context_mut();
+        let config = cx.engine().config().clone();
+        let guard = config.guard_pages();
+        let mem = LinearMemory::new(ty.to_wasm(), guard, config.max_memory_bytes)?;
+        Ok(Memory::push(&mut cx, mem))
+    }
+
+    pub(crate) fn push(store: &mut StoreOpaque, mem: Box<LinearMemory>) -> Memory {
+        store.memories.push(mem);
+        Memory { store: store.id(), index: store.memories.len() - 1 }
+    }
+
+    fn vm<'a>(&self, store: &'a StoreOpaque) -> &'a LinearMemory {
+        store.check(self.store);
+        &store.memories[self.index]
+    }
+
+    fn vm_mut<'a>(&self, store: &'a mut StoreOpaque) -> &'a mut LinearMemory {
+        store.check(self.store);
+        &mut store.memories[self.index]
+    }
+
+    pub fn ty(&self, store: impl AsContext) -> MemoryType {
+        MemoryType::from_wasm(self.vm(&store.as_context()).ty())
+    }
+
+    pub fn data<'a, T: 'a>(&self, store: impl Into<crate::store::StoreContext<'a, T>>) -> &'a [u8] {
+        let cx: crate::store::StoreContext<'a, T> = store.into();
+        let opaque: &'a StoreOpaque = &cx.0.opaque;
+        self.vm(opaque).data()
+    }
+
+    pub fn data_mut<'a, T: 'a>(&self, store: impl Into<crate::store::StoreContextMut<'a, T>>) -> &'a mut [u8] {
+        let cx: crate::store::StoreContextMut<'a, T> = store.into();
+        let opaque: &'a mut StoreOpaque = &mut cx.0.opaque;
+        self.vm_mut(opaque).data_mut()
+    }
+
+    pub fn data_size(&self, store: impl AsContext) -> usize {
+        self.vm(&store.as_context()).byte_size()
+    }
+
+    /// Size in pages.
+    pub fn size(&self, store: impl AsContext) -> u64 {
+        self.vm(&store.as_context()).pages()
+    }
+
+    pub fn read(&self, store: impl AsContext, offset: usize, buf: &mut [u8]) -> Result<()> {
+        let cx = store.as_context();
+        let data = self.vm(&cx).data();
+        match offset.checked_add(buf.len()).and_then(|end| data.get(offset..end)) {
+            Some(src) => Ok(buf.copy_from_slice(src)),
+            None => bail!("out of bounds memory access: reading {} bytes at {offset}", buf.len()),
+        }
+    }
+
+    pub fn write(&self, mut store: impl AsContextMut, offset: usize, buf: &[u8]) -> Result<()> {
+        let mut cx = store.as_context_mut();
+        let data = self.vm_mut(&mut cx).data_mut();
+        match offset.checked_add(buf.len()).and_then(|end| data.get_mut(offset..end)) {
+            Some(dst) => Ok(dst.copy_from_slice(buf)),
+            None => bail!("out of bounds memory access: writing {} bytes at {offset}", buf.len()),
+        }
+    }
+
+    /// Grows by `delta` pages, returning the old size in pages.
+    pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64> {
+        match self.vm_mut(&mut store.as_context_mut()).grow(delta) {
+            Some(old) => Ok(old),
+            None => bail!("failed to grow memory by {delta} pages"),
+        }
+    }
+}

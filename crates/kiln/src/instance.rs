@@ -1,0 +1,323 @@
+//! Instantiation and instances.
+//!
+//! Instantiation follows the spec's order: imports are type-checked, then
+//! globals, tables and memories are created, active element and data
+//! segments are applied in order (a failing one traps, leaving earlier
+//! writes to imported tables and memories in place), and finally the start
+//! function runs.
+
+use crate::const_eval;
+use crate::externals::{Extern, Global, Memory, Table, table_repr};
+use crate::func::{Func, TypedFunc, WasmParams, WasmResults};
+use crate::module::Module;
+use crate::store::{AsContextMut, GlobalData, StoreOpaque};
+use crate::types::{ExternType, GlobalType, TableType, ValType};
+use crate::vm::instance::{Instance as VmInstance, InstanceId};
+use crate::vm::memory::LinearMemory;
+use crate::vm::table::Table as VmTable;
+use crate::{Mutability, Trap};
+use anyhow::{Context, Result, anyhow, bail};
+use kiln_environ::{ElemItems, EntityIndex, EntityType, SegmentMode};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Instance {
+    store: u64,
+    index: InstanceId,
+}
+
+impl Instance {
+    /// Instantiates `module` with `imports`, given in the module's import
+    /// order.
+    pub fn new<T: 'static>(mut store: impl AsContextMut<Data = T>, module: &Module, imports: &[Extern]) -> Result<Instance> {
+        let mut cx = store.as_context_mut();
+        let store: &mut StoreOpaque = &mut cx;
+        if !crate::Engine::same(store.engine(), module.engine()) {
+            bail!("cross-engine instantiation is not supported");
+        }
+        let index = instantiate(store, module, imports)?;
+        let instance = Instance { store: store.id(), index };
+        if let Some(start) = module.info().start {
+            let func_ref = store.instances[index].func_ref(start);
+            let func = Func::for_instance_func(store, func_ref);
+            func.call(&mut cx, &[], &mut [])?;
+        }
+        Ok(instance)
+    }
+
+    pub(crate) fn from_id(store: &StoreOpaque, index: InstanceId) -> Instance {
+        Instance { store: store.id(), index }
+    }
+
+    pub fn get_export(&self, mut store: impl AsContextMut, name: &str) -> Option<Extern> {
+        let mut cx = store.as_context_mut();
+        let store: &mut StoreOpaque = &mut cx;
+        store.check(self.store);
+        let module = store.instances[self.index].module.clone();
+        let export = module.info().exports.iter().find(|e| e.name == name)?;
+        Some(export_extern(store, self.index, export.index))
+    }
+
+    /// Every export, in the module's order.
+    pub fn exports(&self, mut store: impl AsContextMut) -> Vec<(String, Extern)> {
+        let mut cx = store.as_context_mut();
+        let store: &mut StoreOpaque = &mut cx;
+        store.check(self.store);
+        let module = store.instances[self.index].module.clone();
+        module.info().exports.iter().map(|e| (e.name.clone(), export_extern(store, self.index, e.index))).collect()
+    }
+
+    pub fn get_func(&self, store: impl AsContextMut, name: &str) -> Option<Func> {
+        self.get_export(store, name)?.into_func()
+    }
+
+    pub fn get_memory(&self, store: impl AsContextMut, name: &str) -> Option<Memory> {
+        self.get_export(store, name)?.into_memory()
+    }
+
+    pub fn get_table(&self, store: impl AsContextMut, name: &str) -> Option<Table> {
+        self.get_export(store, name)?.into_table()
+    }
+
+    pub fn get_global(&self, store: impl AsContextMut, name: &str) -> Option<Global> {
+        self.get_export(store, name)?.into_global()
+    }
+
+    pub fn get_typed_func<P: WasmParams, R: WasmResults>(&self, mut store: impl AsContextMut, name: &str) -> Result<TypedFunc<P, R>> {
+        let f = self.get_func(&mut store, name).ok_or_else(|| anyhow!("failed to find function export `{name}`"))?;
+        f.typed::<P, R>(&store).with_context(|| format!("failed to convert function `{name}` to the given type"))
+    }
+}
+
+fn export_extern(store: &mut StoreOpaque, instance: InstanceId, index: EntityIndex) -> Extern {
+    let inst = &store.instances[instance];
+    match index {
+        EntityIndex::Function(i) => {
+            let func_ref = inst.func_ref(i);
+            Extern::Func(Func::for_instance_func(store, func_ref))
+        }
+        EntityIndex::Memory(i) => Extern::Memory(Memory { store: store.id(), index: inst.memories[i as usize] }),
+        EntityIndex::Table(i) => Extern::Table(Table { store: store.id(), index: inst.tables[i as usize] }),
+        EntityIndex::Global(i) => Extern::Global(Global { store: store.id(), index: inst.globals[i as usize] }),
+        EntityIndex::Tag(_) => unreachable!("modules exporting tags are rejected at instantiation"),
+    }
+}
+
+fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> Result<InstanceId> {
+    let info = module.info();
+    if info.tags.len() > 0 {
+        bail!("unsupported: exception tags (the exception-handling proposal) are not implemented yet");
+    }
+    if imports.len() != info.imports.len() {
+        bail!("expected {} imports, found {}", info.imports.len(), imports.len());
+    }
+    for (import, ext) in info.imports.iter().zip(imports) {
+        let expected = module.extern_type(import.ty);
+        check_import(store, module, import.ty, ext).with_context(|| {
+            format!("incompatible import type for `{}::{}`: expected {expected}, found {}", import.module, import.name, describe(store, ext))
+        })?;
+    }
+
+    let id = store.instances.len();
+    let store_ptr: *mut StoreOpaque = store;
+    let mut inst = VmInstance::new(module.clone(), store_ptr, id);
+    let (mut funcs, mut tables, mut memories, mut globals) = (0, 0, 0, 0);
+    for ext in imports {
+        match ext {
+            Extern::Func(f) => {
+                inst.set_func_ref(funcs, f.func_ref_addr(store) as *const _);
+                funcs += 1;
+            }
+            Extern::Table(t) => {
+                inst.tables.push(t.index);
+                inst.set_table(tables, &mut *store.tables[t.index]);
+                tables += 1;
+            }
+            Extern::Memory(m) => {
+                inst.memories.push(m.index);
+                inst.set_memory(memories, &mut *store.memories[m.index]);
+                memories += 1;
+            }
+            Extern::Global(g) => {
+                inst.globals.push(g.index);
+                inst.set_global(globals, &mut store.globals[g.index].cell);
+                globals += 1;
+            }
+        }
+    }
+    let code = module.code();
+    for defined in 0..info.num_defined_funcs() {
+        let index = info.num_imported_funcs + defined;
+        let type_id = module.type_ids()[info.funcs[index as usize] as usize];
+        let f = inst.init_defined_func_ref(defined, code.func_address(defined), type_id);
+        inst.set_func_ref(index, f);
+    }
+    for (i, init) in info.global_inits.iter().enumerate() {
+        let index = info.num_imported_globals + i as u32;
+        let ty = module.extern_type(EntityType::Global(info.globals[index as usize]));
+        let ExternType::Global(ty) = ty else { unreachable!() };
+        let cell = const_eval::eval(&inst, init)?;
+        let g = Global::push(store, GlobalData { cell, ty });
+        inst.globals.push(g.index);
+        inst.set_global(index, &mut store.globals[g.index].cell);
+    }
+    let config = store.engine().config().clone();
+    for plan in &info.tables[info.num_imported_tables as usize..] {
+        let ExternType::Table(ty) = module.extern_type(EntityType::Table(plan.ty)) else { unreachable!() };
+        let init = match &plan.init {
+            Some(e) => const_eval::eval(&inst, e)?.u64(),
+            None => 0,
+        };
+        let table = VmTable::new(ty.to_wasm(), table_repr(store, &ty), init, config.max_table_elements).map_err(anyhow::Error::msg)?;
+        let t = Table::push(store, table);
+        inst.tables.push(t.index);
+        inst.set_table(tables, &mut *store.tables[t.index]);
+        tables += 1;
+    }
+    for ty in &info.memories[info.num_imported_memories as usize..] {
+        let guard = config.guard_pages();
+        let mem = LinearMemory::new(*ty, guard, config.max_memory_bytes)?;
+        let m = Memory::push(store, mem);
+        inst.memories.push(m.index);
+        inst.set_memory(memories, &mut *store.memories[m.index]);
+        memories += 1;
+    }
+    for seg in &info.elems {
+        let items = match &seg.items {
+            ElemItems::Functions(fs) => fs.iter().map(|f| inst.func_ref(*f) as u64).collect(),
+            ElemItems::Exprs(es) => es.iter().map(|e| const_eval::eval(&inst, e).map(|v| v.u64())).collect::<Result<Vec<_>>>()?,
+        };
+        inst.elements.push(items);
+    }
+    inst.dropped_data = vec![false; info.data.len()];
+    store.instances.push(inst);
+    initialize_segments(store, id)?;
+    Ok(id)
+}
+
+/// Applies active element and data segments, then drops them (and the
+/// declarative element segments), as the spec's instantiation does.
+fn initialize_segments(store: &mut StoreOpaque, id: InstanceId) -> Result<()> {
+    let inst = &mut store.instances[id];
+    let module = inst.module.clone();
+    let info = module.info();
+    for (i, seg) in info.elems.iter().enumerate() {
+        match &seg.mode {
+            SegmentMode::Active { index, offset } => {
+                let dst = const_eval::eval(inst, offset)?.u64();
+                let dst = if info.tables[*index as usize].ty.table64 { dst } else { dst as u32 as u64 };
+                let items = std::mem::take(&mut inst.elements[i]);
+                // SAFETY: the table slot points at a table owned by the store.
+                let table = unsafe { &mut *inst.table(*index) };
+                if !table.init(dst, &items) {
+                    return Err(Trap::TableOutOfBounds.into());
+                }
+            }
+            SegmentMode::Declared => inst.elements[i] = Vec::new(),
+            SegmentMode::Passive => {}
+        }
+    }
+    for (i, seg) in info.data.iter().enumerate() {
+        if let SegmentMode::Active { index, offset } = &seg.mode {
+            let dst = const_eval::eval(inst, offset)?.u64();
+            let dst = if info.memories[*index as usize].memory64 { dst } else { dst as u32 as u64 };
+            let bytes = &module.wasm()[seg.bytes.clone()];
+            // SAFETY: the memory slot points at a memory owned by the store.
+            let memory = unsafe { &mut *inst.memory(*index) };
+            let data = memory.data_mut();
+            let Some(dst) = usize::try_from(dst).ok().filter(|d| d.checked_add(bytes.len()).is_some_and(|e| e <= data.len())) else {
+                return Err(Trap::MemoryOutOfBounds.into());
+            };
+            data[dst..dst + bytes.len()].copy_from_slice(bytes);
+            inst.dropped_data[i] = true;
+        }
+    }
+    Ok(())
+}
+
+fn describe(store: &StoreOpaque, ext: &Extern) -> String {
+    match ext {
+        Extern::Func(f) => format!("{}", f.ty_in(store)),
+        Extern::Global(g) => format!("{}", g.data(store).ty),
+        Extern::Table(t) => format!("{}", TableType::from_wasm(store.tables[t.index].ty())),
+        Extern::Memory(m) => format!("{}", crate::MemoryType::from_wasm(store.memories[m.index].ty())),
+    }
+}
+
+/// Checks that `ext` may be used for an import of type `ty`.
+fn check_import(store: &StoreOpaque, module: &Module, ty: EntityType, ext: &Extern) -> Result<()> {
+    match (ty, ext) {
+        (EntityType::Function(type_index), Extern::Func(f)) => {
+            if f.type_id(store) != module.type_ids()[type_index as usize] {
+                bail!("function types differ");
+            }
+        }
+        (EntityType::Global(g), Extern::Global(actual)) => {
+            let ExternType::Global(expected) = module.extern_type(EntityType::Global(g)) else { unreachable!() };
+            let actual: GlobalType = actual.data(store).ty;
+            if expected.mutability() != actual.mutability() {
+                bail!("mutability differs");
+            }
+            let ok = match expected.mutability() {
+                Mutability::Var => expected.content() == actual.content(),
+                Mutability::Const => val_subtype(store, actual.content(), expected.content()),
+            };
+            if !ok {
+                bail!("value types differ");
+            }
+        }
+        (EntityType::Table(t), Extern::Table(actual)) => {
+            let ExternType::Table(expected) = module.extern_type(EntityType::Table(t)) else { unreachable!() };
+            let actual_ty = TableType::from_wasm(store.tables[actual.index].ty());
+            if expected.element() != actual_ty.element() || expected.is_64() != actual_ty.is_64() {
+                bail!("element types differ");
+            }
+            limits_match(store.tables[actual.index].size(), actual_ty.maximum(), expected.minimum(), expected.maximum())?;
+        }
+        (EntityType::Memory(m), Extern::Memory(actual)) => {
+            let vm = &store.memories[actual.index];
+            if m.memory64 != vm.ty().memory64 || m.page_size_log2 != vm.ty().page_size_log2 {
+                bail!("index types differ");
+            }
+            limits_match(vm.pages(), vm.ty().maximum, m.minimum, m.maximum)?;
+        }
+        _ => bail!("kinds differ"),
+    }
+    Ok(())
+}
+
+fn limits_match(actual_size: u64, actual_max: Option<u64>, min: u64, max: Option<u64>) -> Result<()> {
+    if actual_size < min {
+        bail!("minimum size {min} is larger than the current size {actual_size}");
+    }
+    if let Some(max) = max {
+        match actual_max {
+            Some(a) if a <= max => {}
+            _ => bail!("maximum size does not fit within {max}"),
+        }
+    }
+    Ok(())
+}
+
+/// Value subtyping for immutable global imports (Wasm 3.0 allows a subtype).
+fn val_subtype(store: &StoreOpaque, sub: &ValType, sup: &ValType) -> bool {
+    use crate::HeapType as H;
+    match (sub, sup) {
+        (ValType::Ref(a), ValType::Ref(b)) => {
+            if a.nullable() && !b.nullable() {
+                return false;
+            }
+            let (ha, hb) = (a.heap_type(), b.heap_type());
+            ha == hb
+                || match (ha, hb) {
+                    (H::NoFunc, _) => crate::values::is_func_hierarchy(store, hb),
+                    (H::Concrete(_), H::Func) => crate::values::is_func_hierarchy(store, ha),
+                    (H::NoExtern, H::Extern) => true,
+                    (H::None, H::Any | H::Eq | H::I31 | H::Struct | H::Array) => true,
+                    (H::I31 | H::Struct | H::Array | H::Eq, H::Any) => true,
+                    (H::I31 | H::Struct | H::Array, H::Eq) => true,
+                    _ => false,
+                }
+        }
+        _ => sub == sup,
+    }
+}

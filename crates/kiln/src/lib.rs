@@ -1,0 +1,49 @@
+//! Kiln: a WebAssembly runtime with a pluggable, sandboxed garbage
+//! collector.
+//!
+//! The embedder API follows Wasmtime's shape: an [`Engine`] compiles
+//! [`Module`]s; a [`Store`] owns instances and host state; a [`Linker`]
+//! resolves imports; [`Func`], [`Memory`], [`Table`] and [`Global`] are
+//! handles into a store.
+//!
+//! ```
+//! use kiln::{Engine, Linker, Module, Store};
+//! let engine = Engine::default();
+//! let module = Module::new(&engine, r#"(module (func (export "add") (param i32 i32) (result i32)
+//!     local.get 0 local.get 1 i32.add))"#)?;
+//! let mut store = Store::new(&engine, ());
+//! let instance = Linker::new(&engine).instantiate(&mut store, &module)?;
+//! let add = instance.get_typed_func::<(i32, i32), i32>(&mut store, "add")?;
+//! assert_eq!(add.call(&mut store, (2, 3))?, 5);
+//! # Ok::<(), kiln::Error>(())
+//! ```
+//!
+//! Unsafe code lives in `vm` only; every block states why it is sound.
+
+mod config;
+mod const_eval;
+mod engine;
+mod externals;
+mod func;
+mod instance;
+mod linker;
+mod module;
+mod store;
+mod trap;
+mod type_registry;
+mod types;
+mod values;
+mod vm;
+
+pub use anyhow::{Error, Result};
+pub use config::{BoundsChecks, Config, OptLevel};
+pub use engine::Engine;
+pub use externals::{Extern, Global, Memory, Table};
+pub use func::{Caller, Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
+pub use instance::Instance;
+pub use linker::Linker;
+pub use module::{ExportType, ImportType, Module};
+pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
+pub use trap::{FrameInfo, Trap, WasmBacktrace};
+pub use types::{ExternType, FuncType, GlobalType, HeapType, MemoryType, Mutability, RefType, TableType, ValType};
+pub use values::{AnyRef, ExternRef, Val};

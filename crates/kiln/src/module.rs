@@ -1,0 +1,161 @@
+//! Compiled modules.
+//!
+//! `Module::new` validates the binary (or WAT text), compiles all its
+//! functions, maps the code executable, and registers the module's types
+//! with the engine. A module is immutable and cheap to clone; it can be
+//! instantiated in any store of its engine.
+
+use crate::engine::Engine;
+use crate::type_registry::engine_val_type;
+use crate::types::{ExternType, FuncType, GlobalType, MemoryType, TableType, ValType};
+use crate::vm::code_memory::{CodeMemory, ModuleCode};
+use anyhow::{Context, Result};
+use kiln_environ::{EntityType, ModuleInfo, WasmFuncType};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Module {
+    inner: Arc<ModuleInner>,
+}
+
+struct ModuleInner {
+    engine: Engine,
+    info: Arc<ModuleInfo>,
+    wasm: Box<[u8]>,
+    code: Arc<ModuleCode>,
+    /// Engine type id of each module type index.
+    type_ids: Box<[u32]>,
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module").field("name", &self.name()).finish_non_exhaustive()
+    }
+}
+
+impl Module {
+    /// Compiles a module from its binary or WAT text.
+    pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
+        let wasm = wat::parse_bytes(bytes.as_ref())?;
+        Module::from_binary(engine, &wasm)
+    }
+
+    /// Compiles a module from its binary encoding.
+    pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Module> {
+        let info = kiln_environ::translate_module(wasm)?;
+        let compiled = engine.inner.compiler.compile_module(&info, wasm)?;
+        let info = Arc::new(info);
+        let memory = CodeMemory::new(&compiled.code).context("mapping compiled code")?;
+        let code = ModuleCode::register(ModuleCode { memory, funcs: compiled.funcs, metadata: compiled.metadata, info: info.clone() });
+        let type_ids = engine.inner.types.register_module(&info.types).into_boxed_slice();
+        Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), info, wasm: wasm.into(), code, type_ids }) })
+    }
+
+    /// Validates a binary without compiling it.
+    pub fn validate(_engine: &Engine, wasm: &[u8]) -> Result<()> {
+        kiln_environ::translate_module(wasm)?;
+        Ok(())
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The module's name from the name section.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.info.name.as_deref()
+    }
+
+    pub(crate) fn info(&self) -> &ModuleInfo {
+        &self.inner.info
+    }
+
+    pub(crate) fn wasm(&self) -> &[u8] {
+        &self.inner.wasm
+    }
+
+    pub(crate) fn code(&self) -> &ModuleCode {
+        &self.inner.code
+    }
+
+    pub(crate) fn type_ids(&self) -> &[u32] {
+        &self.inner.type_ids
+    }
+
+    /// A module-level function type with its references made engine-level.
+    pub(crate) fn engine_func_type(&self, type_index: u32) -> WasmFuncType {
+        let t = self.info().func_type(type_index);
+        WasmFuncType {
+            params: t.params.iter().map(|p| engine_val_type(*p, self.type_ids())).collect(),
+            results: t.results.iter().map(|r| engine_val_type(*r, self.type_ids())).collect(),
+        }
+    }
+
+    pub(crate) fn extern_type(&self, ty: EntityType) -> ExternType {
+        let val = |t| ValType::from_wasm(engine_val_type(t, self.type_ids()));
+        match ty {
+            EntityType::Function(i) => ExternType::Func(FuncType::from_wasm(&self.engine_func_type(i))),
+            EntityType::Global(g) => ExternType::Global(GlobalType::new(
+                val(g.content),
+                if g.mutable { crate::Mutability::Var } else { crate::Mutability::Const },
+            )),
+            EntityType::Table(t) => {
+                let mut t = t;
+                if let kiln_environ::WasmValType::Ref(r) = engine_val_type(kiln_environ::WasmValType::Ref(t.element), self.type_ids()) {
+                    t.element = r;
+                }
+                ExternType::Table(TableType::from_wasm(t))
+            }
+            EntityType::Memory(m) => ExternType::Memory(MemoryType::from_wasm(m)),
+            EntityType::Tag(t) => ExternType::Tag(FuncType::from_wasm(&self.engine_func_type(t.func_type))),
+        }
+    }
+
+    pub fn imports(&self) -> impl ExactSizeIterator<Item = ImportType<'_>> + '_ {
+        self.info().imports.iter().map(move |i| ImportType { module: &i.module, name: &i.name, ty: self.extern_type(i.ty) })
+    }
+
+    pub fn exports(&self) -> impl ExactSizeIterator<Item = ExportType<'_>> + '_ {
+        self.info().exports.iter().map(move |e| ExportType { name: &e.name, ty: self.extern_type(self.info().entity_type(e.index)) })
+    }
+
+    pub fn get_export(&self, name: &str) -> Option<ExternType> {
+        self.exports().find(|e| e.name == name).map(|e| e.ty)
+    }
+}
+
+/// A module's import: where from, and what type.
+#[derive(Debug, Clone)]
+pub struct ImportType<'a> {
+    module: &'a str,
+    name: &'a str,
+    ty: ExternType,
+}
+
+impl<'a> ImportType<'a> {
+    pub fn module(&self) -> &'a str {
+        self.module
+    }
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+    pub fn ty(&self) -> ExternType {
+        self.ty.clone()
+    }
+}
+
+/// A module's export: its name and type.
+#[derive(Debug, Clone)]
+pub struct ExportType<'a> {
+    name: &'a str,
+    ty: ExternType,
+}
+
+impl<'a> ExportType<'a> {
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+    pub fn ty(&self) -> ExternType {
+        self.ty.clone()
+    }
+}

@@ -1,0 +1,282 @@
+//! Stores: the owner of all runtime state (instances, functions, memories,
+//! tables, globals, host data) and the embedder's data `T`.
+//!
+//! Handles (`Func`, `Memory`, ...) are indices into a store plus the
+//! store's id; using a handle with another store is a programming error and
+//! panics. Everything a store owns is boxed so the VM can hold raw pointers
+//! to it; nothing is freed before the store drops.
+
+use crate::engine::Engine;
+use crate::func::FuncData;
+use crate::vm::instance::Instance;
+use crate::vm::memory::LinearMemory;
+use crate::vm::table::Table;
+use crate::vm::{VMStoreContext, ValRaw};
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A global's storage cell and type. The cell is the first field, so a
+/// pointer to the global is a pointer to its value.
+#[repr(C)]
+pub(crate) struct GlobalData {
+    pub cell: ValRaw,
+    pub ty: crate::GlobalType,
+}
+
+/// The part of a store that does not depend on `T`.
+pub struct StoreOpaque {
+    id: u64,
+    engine: Engine,
+    vm_store_context: Box<VMStoreContext>,
+    pub(crate) instances: Vec<Box<Instance>>,
+    pub(crate) funcs: Vec<FuncData>,
+    pub(crate) memories: Vec<Box<LinearMemory>>,
+    pub(crate) tables: Vec<Box<Table>>,
+    pub(crate) globals: Vec<Box<GlobalData>>,
+    pub(crate) host_data: Vec<Box<dyn Any + Send + Sync>>,
+    /// Function handle of each `VMFuncRef` address seen so far.
+    pub(crate) func_by_ref: HashMap<usize, usize>,
+}
+
+// SAFETY: everything the raw pointers inside reach is owned by the store
+// itself, so moving the store moves it all; the store is not `Sync`-shared
+// while Wasm runs (it takes `&mut`).
+unsafe impl Send for StoreOpaque {}
+unsafe impl Sync for StoreOpaque {}
+
+/// `repr(C)` with the opaque part first: a host function reached from Wasm
+/// finds the `StoreInner<T>` from the instance's `*mut StoreOpaque`.
+#[repr(C)]
+pub struct StoreInner<T> {
+    pub(crate) opaque: StoreOpaque,
+    pub(crate) data: T,
+}
+
+/// A collection of instances and host state; see the module docs.
+pub struct Store<T> {
+    inner: Box<StoreInner<T>>,
+}
+
+impl<T> Store<T> {
+    pub fn new(engine: &Engine, data: T) -> Store<T> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        Store {
+            inner: Box::new(StoreInner {
+                opaque: StoreOpaque {
+                    id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                    engine: engine.clone(),
+                    vm_store_context: Box::new(VMStoreContext::new(&*engine.inner.epoch)),
+                    instances: Vec::new(),
+                    funcs: Vec::new(),
+                    memories: Vec::new(),
+                    tables: Vec::new(),
+                    globals: Vec::new(),
+                    host_data: Vec::new(),
+                    func_by_ref: HashMap::new(),
+                },
+                data,
+            }),
+        }
+    }
+
+    pub fn data(&self) -> &T {
+        &self.inner.data
+    }
+
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.inner.data
+    }
+
+    pub fn into_data(self) -> T {
+        self.inner.data
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.opaque.engine
+    }
+
+    /// Sets the fuel available to Wasm code (see `Config::consume_fuel`).
+    pub fn set_fuel(&mut self, fuel: u64) -> anyhow::Result<()> {
+        if !self.engine().config().tunables.consume_fuel {
+            anyhow::bail!("fuel is not enabled: use Config::consume_fuel");
+        }
+        // SAFETY: no Wasm of this store runs while we hold `&mut self`.
+        unsafe { *self.inner.opaque.vm_store_context.fuel.get() = fuel.min(i64::MAX as u64) as i64 };
+        Ok(())
+    }
+
+    /// Fuel left.
+    pub fn get_fuel(&self) -> anyhow::Result<u64> {
+        if !self.engine().config().tunables.consume_fuel {
+            anyhow::bail!("fuel is not enabled: use Config::consume_fuel");
+        }
+        // SAFETY: as in `set_fuel`.
+        Ok(unsafe { *self.inner.opaque.vm_store_context.fuel.get() }.max(0) as u64)
+    }
+
+    /// Interrupts Wasm code once the engine's epoch has advanced `delta`
+    /// past its current value (see `Config::epoch_interruption`).
+    pub fn set_epoch_deadline(&mut self, delta: u64) {
+        let deadline = self.engine().current_epoch().saturating_add(delta);
+        // SAFETY: as in `set_fuel`.
+        unsafe { *self.inner.opaque.vm_store_context.epoch_deadline.get() = deadline };
+    }
+}
+
+impl StoreOpaque {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub(crate) fn vm_store_context_ptr(&self) -> *mut VMStoreContext {
+        &*self.vm_store_context as *const VMStoreContext as *mut VMStoreContext
+    }
+
+    pub(crate) fn vm_store_context(&self) -> &VMStoreContext {
+        &self.vm_store_context
+    }
+
+    /// Panics if a handle of store `id` is used with this store.
+    pub(crate) fn check(&self, id: u64) {
+        assert_eq!(self.id, id, "object used with the wrong store");
+    }
+}
+
+/// A shared borrow of a store.
+pub struct StoreContext<'a, T>(pub(crate) &'a StoreInner<T>);
+/// An exclusive borrow of a store.
+pub struct StoreContextMut<'a, T>(pub(crate) &'a mut StoreInner<T>);
+
+impl<'a, T> StoreContextMut<'a, T> {
+    pub fn data(&self) -> &T {
+        &self.0.data
+    }
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.0.data
+    }
+    pub fn engine(&self) -> &Engine {
+        &self.0.opaque.engine
+    }
+}
+
+impl<'a, T> StoreContext<'a, T> {
+    pub fn data(&self) -> &T {
+        &self.0.data
+    }
+    pub fn engine(&self) -> &Engine {
+        &self.0.opaque.engine
+    }
+}
+
+/// Anything that gives shared access to a store.
+pub trait AsContext {
+    type Data;
+    fn as_context(&self) -> StoreContext<'_, Self::Data>;
+}
+
+/// Anything that gives exclusive access to a store.
+pub trait AsContextMut: AsContext {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, Self::Data>;
+}
+
+impl<T> AsContext for Store<T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext(&self.inner)
+    }
+}
+
+impl<T> AsContextMut for Store<T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut(&mut self.inner)
+    }
+}
+
+impl<T> AsContext for StoreContext<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext(self.0)
+    }
+}
+
+impl<T> AsContext for StoreContextMut<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext(self.0)
+    }
+}
+
+impl<T> AsContextMut for StoreContextMut<'_, T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut(self.0)
+    }
+}
+
+impl<C: AsContext + ?Sized> AsContext for &C {
+    type Data = C::Data;
+    fn as_context(&self) -> StoreContext<'_, C::Data> {
+        (**self).as_context()
+    }
+}
+
+impl<C: AsContext + ?Sized> AsContext for &mut C {
+    type Data = C::Data;
+    fn as_context(&self) -> StoreContext<'_, C::Data> {
+        (**self).as_context()
+    }
+}
+
+impl<C: AsContextMut + ?Sized> AsContextMut for &mut C {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, C::Data> {
+        (**self).as_context_mut()
+    }
+}
+
+impl<T> std::ops::Deref for StoreContext<'_, T> {
+    type Target = StoreOpaque;
+    fn deref(&self) -> &StoreOpaque {
+        &self.0.opaque
+    }
+}
+
+impl<T> std::ops::Deref for StoreContextMut<'_, T> {
+    type Target = StoreOpaque;
+    fn deref(&self) -> &StoreOpaque {
+        &self.0.opaque
+    }
+}
+
+impl<T> std::ops::DerefMut for StoreContextMut<'_, T> {
+    fn deref_mut(&mut self) -> &mut StoreOpaque {
+        &mut self.0.opaque
+    }
+}
+
+impl<'a, T> From<&'a Store<T>> for StoreContext<'a, T> {
+    fn from(s: &'a Store<T>) -> Self {
+        StoreContext(&s.inner)
+    }
+}
+
+impl<'a, T> From<&'a mut Store<T>> for StoreContext<'a, T> {
+    fn from(s: &'a mut Store<T>) -> Self {
+        StoreContext(&s.inner)
+    }
+}
+
+impl<'a, T> From<&'a mut Store<T>> for StoreContextMut<'a, T> {
+    fn from(s: &'a mut Store<T>) -> Self {
+        StoreContextMut(&mut s.inner)
+    }
+}
+
+impl<'a, T> From<StoreContextMut<'a, T>> for StoreContext<'a, T> {
+    fn from(s: StoreContextMut<'a, T>) -> Self {
+        StoreContext(s.0)
+    }
+}

@@ -1,0 +1,107 @@
+//! Traps and Wasm backtraces as the embedder sees them.
+//!
+//! A trap surfaces as an `anyhow::Error` whose root cause is a [`Trap`];
+//! when Wasm frames were on the stack, a [`WasmBacktrace`] is attached as
+//! context (`err.downcast_ref::<WasmBacktrace>()`). Host errors that
+//! crossed Wasm frames keep their own root cause and gain the backtrace the
+//! same way.
+
+use crate::vm::backtrace::RawBacktrace;
+use crate::vm::code_memory;
+use crate::vm::traphandlers::UnwindReason;
+use std::fmt;
+
+pub use kiln_environ::Trap;
+
+/// One Wasm frame of a backtrace.
+#[derive(Debug, Clone)]
+pub struct FrameInfo {
+    func_index: u32,
+    func_name: Option<String>,
+    module_name: Option<String>,
+    module_offset: Option<u32>,
+}
+
+impl FrameInfo {
+    pub fn func_index(&self) -> u32 {
+        self.func_index
+    }
+    pub fn func_name(&self) -> Option<&str> {
+        self.func_name.as_deref()
+    }
+    pub fn module_name(&self) -> Option<&str> {
+        self.module_name.as_deref()
+    }
+    /// Offset of the instruction in the module binary.
+    pub fn module_offset(&self) -> Option<u32> {
+        self.module_offset
+    }
+}
+
+/// The Wasm frames active when a trap or host error happened, innermost
+/// first.
+#[derive(Debug, Clone)]
+pub struct WasmBacktrace {
+    frames: Vec<FrameInfo>,
+}
+
+impl WasmBacktrace {
+    pub fn frames(&self) -> &[FrameInfo] {
+        &self.frames
+    }
+
+    pub(crate) fn from_raw(raw: &RawBacktrace) -> WasmBacktrace {
+        let frames = raw
+            .pcs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, pc)| {
+                // Return addresses point after the call; look up the call.
+                let pc = if i == 0 && raw.starts_at_trap { *pc } else { pc - 1 };
+                code_memory::frame_info(pc)
+            })
+            .map(|f| FrameInfo { func_index: f.func_index, func_name: f.func_name, module_name: f.module_name, module_offset: f.module_offset })
+            .collect();
+        WasmBacktrace { frames }
+    }
+}
+
+impl fmt::Display for WasmBacktrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error while executing at wasm backtrace:")?;
+        for (i, frame) in self.frames.iter().enumerate() {
+            write!(f, "  {i:>3}: ")?;
+            if let Some(off) = frame.module_offset {
+                write!(f, "{off:#8x} - ")?;
+            }
+            if let Some(m) = &frame.module_name {
+                write!(f, "{m}!")?;
+            }
+            match &frame.func_name {
+                Some(n) => write!(f, "{n}")?,
+                None => write!(f, "<wasm function {}>", frame.func_index)?,
+            }
+            if i + 1 < self.frames.len() {
+                writeln!(f)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Converts the reason an activation ended into the error the caller sees.
+/// Panics of host functions resume here, on the host side of the call.
+pub(crate) fn unwind_to_error(reason: UnwindReason) -> anyhow::Error {
+    let (error, raw) = match reason {
+        UnwindReason::Trap { trap, backtrace } => (anyhow::Error::new(trap), backtrace),
+        UnwindReason::HostError { error, backtrace } => (error, backtrace),
+        UnwindReason::Panic(payload) => std::panic::resume_unwind(payload),
+    };
+    // An error that crossed several activations keeps the backtrace of the
+    // innermost one: that is where it happened.
+    if error.downcast_ref::<WasmBacktrace>().is_some() {
+        return error;
+    }
+    let bt = WasmBacktrace::from_raw(&raw);
+    if bt.frames.is_empty() { error } else { error.context(bt) }
+}

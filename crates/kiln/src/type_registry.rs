@@ -1,0 +1,122 @@
+//! Engine-wide canonical type ids.
+//!
+//! Types are canonicalized a recursion group at a time, iso-recursively as
+//! the spec requires: a group is keyed by its types with references inside
+//! the group written relative to the group and references outside it
+//! written as their engine ids. Equal groups from any module get the same
+//! ids, so a signature check is one integer comparison.
+//!
+//! Registered types live as long as the engine.
+
+use kiln_environ::{WasmCompositeType, WasmFieldType, WasmFuncType, WasmHeapType, WasmRefType, WasmStorageType, WasmSubType, WasmValType};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Marks a group-relative index in a canonicalization key.
+const RELATIVE: u32 = 1 << 31;
+
+#[derive(Default)]
+pub struct TypeRegistry {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    groups: HashMap<Vec<WasmSubType>, u32>,
+    /// Engine-level types: concrete indices are engine ids.
+    types: Vec<Arc<WasmSubType>>,
+}
+
+impl TypeRegistry {
+    /// Registers a module's types, returning the engine id of each module
+    /// type index.
+    pub fn register_module(&self, types: &[WasmSubType]) -> Vec<u32> {
+        let mut inner = self.inner.lock().unwrap();
+        let mut ids: Vec<u32> = Vec::with_capacity(types.len());
+        let mut i = 0;
+        while i < types.len() {
+            let start = types[i].rec_group_start as usize;
+            let len = types[i].rec_group_len as usize;
+            let group = &types[start..start + len];
+            let key: Vec<WasmSubType> = group
+                .iter()
+                .map(|t| map_indices(t, |idx| if (idx as usize) >= start { RELATIVE | (idx - start as u32) } else { ids[idx as usize] }))
+                .collect();
+            let first = match inner.groups.get(&key) {
+                Some(first) => *first,
+                None => {
+                    let first = inner.types.len() as u32;
+                    for t in &key {
+                        let engine = map_indices(t, |idx| if idx & RELATIVE != 0 { first + (idx & !RELATIVE) } else { idx });
+                        inner.types.push(Arc::new(engine));
+                    }
+                    inner.groups.insert(key, first);
+                    first
+                }
+            };
+            ids.extend((0..len as u32).map(|k| first + k));
+            i = start + len;
+        }
+        ids
+    }
+
+    /// Registers a function type whose concrete references are engine ids,
+    /// as a final type in a group of its own.
+    pub fn register_func_type(&self, ty: &WasmFuncType) -> u32 {
+        let sub = WasmSubType { is_final: true, supertype: None, composite: WasmCompositeType::Func(ty.clone()), rec_group_start: 0, rec_group_len: 0 };
+        let mut inner = self.inner.lock().unwrap();
+        let key = vec![sub.clone()];
+        if let Some(id) = inner.groups.get(&key) {
+            return *id;
+        }
+        let id = inner.types.len() as u32;
+        inner.types.push(Arc::new(sub));
+        inner.groups.insert(key, id);
+        id
+    }
+
+    /// The engine-level type with id `id`.
+    pub fn get(&self, id: u32) -> Arc<WasmSubType> {
+        self.inner.lock().unwrap().types[id as usize].clone()
+    }
+}
+
+/// Rewrites every type index in `t` with `f`, dropping its module-specific
+/// group position.
+fn map_indices(t: &WasmSubType, f: impl Fn(u32) -> u32) -> WasmSubType {
+    let val = |v: &WasmValType| match *v {
+        WasmValType::Ref(r) => WasmValType::Ref(map_ref(r, &f)),
+        other => other,
+    };
+    let field = |fl: &WasmFieldType| WasmFieldType {
+        mutable: fl.mutable,
+        storage: match &fl.storage {
+            WasmStorageType::Val(v) => WasmStorageType::Val(val(v)),
+            other => *other,
+        },
+    };
+    let composite = match &t.composite {
+        WasmCompositeType::Func(ft) => WasmCompositeType::Func(WasmFuncType {
+            params: ft.params.iter().map(val).collect(),
+            results: ft.results.iter().map(val).collect(),
+        }),
+        WasmCompositeType::Struct(fields) => WasmCompositeType::Struct(fields.iter().map(field).collect()),
+        WasmCompositeType::Array(fl) => WasmCompositeType::Array(field(fl)),
+    };
+    WasmSubType { is_final: t.is_final, supertype: t.supertype.map(&f), composite, rec_group_start: 0, rec_group_len: 0 }
+}
+
+fn map_ref(r: WasmRefType, f: &impl Fn(u32) -> u32) -> WasmRefType {
+    match r.heap {
+        WasmHeapType::Concrete(i) => WasmRefType { nullable: r.nullable, heap: WasmHeapType::Concrete(f(i)) },
+        _ => r,
+    }
+}
+
+/// Rewrites module type indices in a value type to engine ids.
+pub fn engine_val_type(t: WasmValType, ids: &[u32]) -> WasmValType {
+    match t {
+        WasmValType::Ref(r) => WasmValType::Ref(map_ref(r, &|i| ids[i as usize])),
+        other => other,
+    }
+}

@@ -1,0 +1,226 @@
+//! Values crossing the host/Wasm boundary, and their raw encoding.
+//!
+//! The raw encoding is the 16-byte `ValRaw` slot: integers and floats by
+//! their bits, funcrefs as `VMFuncRef` pointers (0 is null), externrefs as
+//! host-data ids plus one (0 is null).
+
+use crate::func::Func;
+use crate::store::{AsContextMut, StoreOpaque};
+use crate::types::{HeapType, ValType};
+use crate::vm::ValRaw;
+use anyhow::{Result, bail};
+use std::any::Any;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Val {
+    I32(i32),
+    I64(i64),
+    /// Bits of an f32.
+    F32(u32),
+    /// Bits of an f64.
+    F64(u64),
+    V128(u128),
+    FuncRef(Option<Func>),
+    ExternRef(Option<ExternRef>),
+    /// A reference in the `any` hierarchy. Until the GC heap lands the only
+    /// such value is null.
+    AnyRef(Option<AnyRef>),
+}
+
+/// A reference to a GC object (`anyref` hierarchy). Not constructible yet:
+/// Kiln has no GC heap until milestone 2, so every `anyref` is null.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnyRef {}
+
+/// A reference to host data, as Wasm's `externref`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExternRef {
+    store: u64,
+    index: u32,
+}
+
+impl ExternRef {
+    /// Wraps `value` in a new externref owned by `store`.
+    pub fn new<T: Any + Send + Sync>(mut store: impl AsContextMut, value: T) -> ExternRef {
+        let mut cx = store.as_context_mut();
+        let index = cx.host_data.len() as u32;
+        cx.host_data.push(Box::new(value));
+        ExternRef { store: cx.id(), index }
+    }
+
+    /// The host value this reference wraps.
+    pub fn data<'a, T: 'a>(&self, store: impl Into<crate::store::StoreContext<'a, T>>) -> Result<&'a (dyn Any + Send + Sync)> {
+        let cx: crate::store::StoreContext<'a, T> = store.into();
+        let cx = cx.0;
+        cx.opaque.check(self.store);
+        match cx.opaque.host_data.get(self.index as usize) {
+            Some(b) => Ok(&**b),
+            None => bail!("externref refers to host data that does not exist"),
+        }
+    }
+
+    pub(crate) fn to_raw(self, store: &StoreOpaque) -> u32 {
+        store.check(self.store);
+        self.index + 1
+    }
+
+    pub(crate) fn from_raw(store: &StoreOpaque, raw: u32) -> Option<ExternRef> {
+        (raw != 0).then(|| ExternRef { store: store.id(), index: raw - 1 })
+    }
+}
+
+impl Val {
+    pub fn null_func_ref() -> Val {
+        Val::FuncRef(None)
+    }
+
+    pub fn null_extern_ref() -> Val {
+        Val::ExternRef(None)
+    }
+
+    pub fn i32(&self) -> Option<i32> {
+        if let Val::I32(v) = self { Some(*v) } else { None }
+    }
+    pub fn i64(&self) -> Option<i64> {
+        if let Val::I64(v) = self { Some(*v) } else { None }
+    }
+    pub fn f32(&self) -> Option<f32> {
+        if let Val::F32(v) = self { Some(f32::from_bits(*v)) } else { None }
+    }
+    pub fn f64(&self) -> Option<f64> {
+        if let Val::F64(v) = self { Some(f64::from_bits(*v)) } else { None }
+    }
+    pub fn v128(&self) -> Option<u128> {
+        if let Val::V128(v) = self { Some(*v) } else { None }
+    }
+    pub fn unwrap_i32(&self) -> i32 {
+        self.i32().expect("not an i32")
+    }
+    pub fn unwrap_i64(&self) -> i64 {
+        self.i64().expect("not an i64")
+    }
+    pub fn unwrap_f32(&self) -> f32 {
+        self.f32().expect("not an f32")
+    }
+    pub fn unwrap_f64(&self) -> f64 {
+        self.f64().expect("not an f64")
+    }
+
+    /// Is this value of type `ty`?
+    pub(crate) fn matches(&self, store: &StoreOpaque, ty: &ValType) -> bool {
+        match (self, ty) {
+            (Val::I32(_), ValType::I32) | (Val::I64(_), ValType::I64) | (Val::F32(_), ValType::F32) | (Val::F64(_), ValType::F64) | (Val::V128(_), ValType::V128) => true,
+            (Val::FuncRef(f), ValType::Ref(r)) => match (f, r.heap_type()) {
+                (None, HeapType::Func | HeapType::NoFunc) => r.nullable(),
+                (None, HeapType::Concrete(_)) => r.nullable() && is_func_hierarchy(store, r.heap_type()),
+                (Some(_), HeapType::Func) => true,
+                (Some(f), HeapType::Concrete(id)) => f.type_id(store) == id,
+                _ => false,
+            },
+            (Val::ExternRef(e), ValType::Ref(r)) => match r.heap_type() {
+                HeapType::Extern => e.is_some() || r.nullable(),
+                HeapType::NoExtern => e.is_none() && r.nullable(),
+                _ => false,
+            },
+            (Val::AnyRef(None), ValType::Ref(r)) => {
+                r.nullable()
+                    && matches!(r.heap_type(), HeapType::Any | HeapType::Eq | HeapType::I31 | HeapType::Struct | HeapType::Array | HeapType::None)
+                    || r.nullable() && matches!(r.heap_type(), HeapType::Concrete(_)) && !is_func_hierarchy(store, r.heap_type())
+            }
+            _ => false,
+        }
+    }
+
+    /// Encodes this value, which must already have been checked to match
+    /// its destination type.
+    pub(crate) fn to_raw(&self, store: &StoreOpaque) -> ValRaw {
+        match *self {
+            Val::I32(v) => ValRaw::from_u32(v as u32),
+            Val::I64(v) => ValRaw::from_u64(v as u64),
+            Val::F32(v) => ValRaw::from_u32(v),
+            Val::F64(v) => ValRaw::from_u64(v),
+            Val::V128(v) => ValRaw::from_u128(v),
+            Val::FuncRef(f) => ValRaw::from_u64(f.map_or(0, |f| f.func_ref_addr(store) as u64)),
+            Val::ExternRef(e) => ValRaw::from_u32(e.map_or(0, |e| e.to_raw(store))),
+            Val::AnyRef(None) => ValRaw::from_u32(0),
+            Val::AnyRef(Some(never)) => match never {},
+        }
+    }
+
+    /// Decodes a raw value of type `ty`.
+    pub(crate) fn from_raw(store: &mut StoreOpaque, raw: ValRaw, ty: &ValType) -> Val {
+        match ty {
+            ValType::I32 => Val::I32(raw.u32() as i32),
+            ValType::I64 => Val::I64(raw.u64() as i64),
+            ValType::F32 => Val::F32(raw.u32()),
+            ValType::F64 => Val::F64(raw.u64()),
+            ValType::V128 => Val::V128(raw.u128()),
+            ValType::Ref(r) => {
+                let heap = r.heap_type();
+                if is_func_hierarchy(store, heap) {
+                    // SAFETY: a non-null raw funcref of a value produced by
+                    // Wasm or by `to_raw` is a live `VMFuncRef` of this store.
+                    Val::FuncRef(unsafe { Func::from_func_ref(store, raw.u64() as usize) })
+                } else if matches!(heap, HeapType::Extern | HeapType::NoExtern) {
+                    Val::ExternRef(ExternRef::from_raw(store, raw.u32()))
+                } else {
+                    debug_assert_eq!(raw.u32(), 0, "non-null GC references do not exist before the GC heap");
+                    Val::AnyRef(None)
+                }
+            }
+        }
+    }
+
+    /// The default value of a type (zero or null), if it has one.
+    pub(crate) fn default_for(store: &StoreOpaque, ty: &ValType) -> Option<Val> {
+        Some(match ty {
+            ValType::I32 => Val::I32(0),
+            ValType::I64 => Val::I64(0),
+            ValType::F32 => Val::F32(0),
+            ValType::F64 => Val::F64(0),
+            ValType::V128 => Val::V128(0),
+            ValType::Ref(r) if !r.nullable() => return None,
+            ValType::Ref(r) if is_func_hierarchy(store, r.heap_type()) => Val::FuncRef(None),
+            ValType::Ref(r) if matches!(r.heap_type(), HeapType::Extern | HeapType::NoExtern) => Val::ExternRef(None),
+            ValType::Ref(_) => Val::AnyRef(None),
+        })
+    }
+}
+
+/// Does `heap` belong to the function hierarchy?
+pub(crate) fn is_func_hierarchy(store: &StoreOpaque, heap: HeapType) -> bool {
+    match heap {
+        HeapType::Func | HeapType::NoFunc => true,
+        HeapType::Concrete(id) => matches!(store.engine().inner.types.get(id).composite, kiln_environ::WasmCompositeType::Func(_)),
+        _ => false,
+    }
+}
+
+macro_rules! from_prim {
+    ($($t:ty => $variant:ident $(via $conv:ident)?),*) => {$(
+        impl From<$t> for Val {
+            fn from(v: $t) -> Val {
+                Val::$variant(v $(.$conv())?)
+            }
+        }
+    )*};
+}
+from_prim!(i32 => I32, i64 => I64, f32 => F32 via to_bits, f64 => F64 via to_bits, u128 => V128);
+
+impl From<Option<Func>> for Val {
+    fn from(f: Option<Func>) -> Val {
+        Val::FuncRef(f)
+    }
+}
+
+impl From<Func> for Val {
+    fn from(f: Func) -> Val {
+        Val::FuncRef(Some(f))
+    }
+}
+
+impl From<Option<ExternRef>> for Val {
+    fn from(e: Option<ExternRef>) -> Val {
+        Val::ExternRef(e)
+    }
+}

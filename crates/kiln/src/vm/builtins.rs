@@ -1,0 +1,170 @@
+//! The builtins compiled code calls (see `kiln_environ::Builtin`): memory
+//! and table operations too large to inline, and `raise`.
+//!
+//! Each is an `extern "C"` function taking the caller's vmctx. None of them
+//! unwinds: they return a flag and compiled code traps, except `raise`,
+//! which is only called once a host function has recorded its error.
+
+use super::instance::Instance;
+use super::memory::LinearMemory;
+use super::table::Table;
+use super::traphandlers;
+use kiln_environ::Builtin;
+
+/// The builtins table, in `Builtin` order.
+pub fn table() -> *const usize {
+    struct Table([*const (); 11]);
+    // SAFETY: the table holds addresses of functions, immutable and valid
+    // on every thread.
+    unsafe impl Sync for Table {}
+    static TABLE: Table = Table([
+        memory_grow as *const (),
+        memory_fill as *const (),
+        memory_copy as *const (),
+        memory_init as *const (),
+        data_drop as *const (),
+        table_grow as *const (),
+        table_fill as *const (),
+        table_copy as *const (),
+        table_init as *const (),
+        elem_drop as *const (),
+        raise as *const (),
+    ]);
+    const _: () = assert!(Builtin::ALL.len() == 11);
+    TABLE.0.as_ptr().cast()
+}
+
+/// # Safety
+/// `vmctx` is the caller's live VMContext (compiled code passes its own).
+unsafe fn instance<'a>(vmctx: *mut u8) -> &'a mut Instance {
+    // SAFETY: per the contract.
+    unsafe { Instance::from_vmctx(vmctx) }
+}
+
+/// # Safety
+/// As for `instance`; `index` is a valid memory index (validated code).
+unsafe fn memory<'a>(vmctx: *mut u8, index: u32) -> &'a mut LinearMemory {
+    // SAFETY: the vmctx slot points at a memory owned by the store, which
+    // outlives the call; no other reference to it is live while Wasm runs.
+    unsafe { &mut *instance(vmctx).memory(index) }
+}
+
+/// # Safety
+/// As for `memory`, for tables.
+unsafe fn table_ref<'a>(vmctx: *mut u8, index: u32) -> &'a mut Table {
+    // SAFETY: as in `memory`.
+    unsafe { &mut *instance(vmctx).table(index) }
+}
+
+/// Is `[start, start + len)` inside a buffer of `size` bytes?
+fn in_bounds(start: u64, len: u64, size: u64) -> bool {
+    start.checked_add(len).is_some_and(|end| end <= size)
+}
+
+extern "C" fn memory_grow(vmctx: *mut u8, mem: u32, delta: u64) -> u64 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let m = unsafe { memory(vmctx, mem) };
+    m.grow(delta).unwrap_or(u64::MAX)
+}
+
+extern "C" fn memory_fill(vmctx: *mut u8, mem: u32, dst: u64, val: u32, len: u64) -> u8 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let m = unsafe { memory(vmctx, mem) };
+    let data = m.data_mut();
+    if !in_bounds(dst, len, data.len() as u64) {
+        return 0;
+    }
+    data[dst as usize..(dst + len) as usize].fill(val as u8);
+    1
+}
+
+extern "C" fn memory_copy(vmctx: *mut u8, dst_mem: u32, dst: u64, src_mem: u32, src: u64, len: u64) -> u8 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (d, s) = unsafe { (memory(vmctx, dst_mem), memory(vmctx, src_mem)) };
+    let (d_len, s_len) = (d.byte_size() as u64, s.byte_size() as u64);
+    if !in_bounds(dst, len, d_len) || !in_bounds(src, len, s_len) {
+        return 0;
+    }
+    // SAFETY: both ranges were checked to lie in their memories; `copy`
+    // has memmove semantics, so overlap (same memory) is fine.
+    unsafe { std::ptr::copy(s.def.base.add(src as usize), d.def.base.add(dst as usize), len as usize) };
+    1
+}
+
+extern "C" fn memory_init(vmctx: *mut u8, mem: u32, data_index: u32, dst: u64, src: u32, len: u32) -> u8 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let inst = unsafe { instance(vmctx) };
+    let segment: &[u8] = if inst.dropped_data[data_index as usize] {
+        &[]
+    } else {
+        let range = inst.module.info().data[data_index as usize].bytes.clone();
+        &inst.module.wasm()[range]
+    };
+    if !in_bounds(src as u64, len as u64, segment.len() as u64) {
+        return 0;
+    }
+    // SAFETY: as above.
+    let m = unsafe { memory(vmctx, mem) };
+    let data = m.data_mut();
+    if !in_bounds(dst, len as u64, data.len() as u64) {
+        return 0;
+    }
+    data[dst as usize..dst as usize + len as usize].copy_from_slice(&segment[src as usize..(src + len) as usize]);
+    1
+}
+
+extern "C" fn data_drop(vmctx: *mut u8, data_index: u32) {
+    // SAFETY: called by compiled code with its own vmctx.
+    unsafe { instance(vmctx) }.dropped_data[data_index as usize] = true;
+}
+
+extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u64, init: u64) -> u64 {
+    // SAFETY: called by compiled code with its own vmctx.
+    unsafe { table_ref(vmctx, table) }.grow(delta, init).unwrap_or(u64::MAX)
+}
+
+extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u64, val: u64, len: u64) -> u8 {
+    // SAFETY: called by compiled code with its own vmctx.
+    unsafe { table_ref(vmctx, table) }.fill(dst, val, len) as u8
+}
+
+extern "C" fn table_copy(vmctx: *mut u8, dst_table: u32, src_table: u32, dst: u64, src: u64, len: u64) -> u8 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let inst = unsafe { instance(vmctx) };
+    let (d, s) = (inst.table(dst_table), inst.table(src_table));
+    if d == s {
+        // SAFETY: one table, one reference.
+        return unsafe { &mut *d }.copy_within(dst, src, len) as u8;
+    }
+    // SAFETY: two distinct tables owned by the store.
+    let (d, s) = unsafe { (&mut *d, &*s) };
+    if !in_bounds(src, len, s.size()) {
+        return 0;
+    }
+    let items: Vec<u64> = (src..src + len).map(|i| s.get(i).expect("checked above")).collect();
+    d.init(dst, &items) as u8
+}
+
+extern "C" fn table_init(vmctx: *mut u8, table: u32, elem_index: u32, dst: u64, src: u32, len: u32) -> u8 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let inst = unsafe { instance(vmctx) };
+    let items = &inst.elements[elem_index as usize];
+    if !in_bounds(src as u64, len as u64, items.len() as u64) {
+        return 0;
+    }
+    let items = items[src as usize..(src + len) as usize].to_vec();
+    // SAFETY: as above.
+    unsafe { table_ref(vmctx, table) }.init(dst, &items) as u8
+}
+
+extern "C" fn elem_drop(vmctx: *mut u8, elem_index: u32) {
+    // SAFETY: called by compiled code with its own vmctx.
+    unsafe { instance(vmctx) }.elements[elem_index as usize] = Vec::new();
+}
+
+extern "C" fn raise(_vmctx: *mut u8) {
+    // SAFETY: called only by the wasm-to-host trampoline after a host
+    // function recorded its error; only Cranelift frames lie between here
+    // and the activation's entry.
+    unsafe { traphandlers::unwind_current() }
+}

@@ -1,0 +1,140 @@
+//! Executable code: mapped, written while writable, then made executable
+//! (W^X: never both), and registered so the signal handler and backtraces
+//! can map a PC back to its module.
+//!
+//! The registry holds weak references: code is unregistered and unmapped
+//! when the last module (or trampoline cache) using it drops.
+
+use super::mmap::Mmap;
+use anyhow::Result;
+use kiln_cranelift::{CodeMetadata, FunctionInfo};
+use kiln_environ::{ModuleInfo, Trap};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock, Weak};
+
+/// A block of executable code.
+#[derive(Debug)]
+pub struct CodeMemory {
+    mmap: Mmap,
+    len: usize,
+}
+
+impl CodeMemory {
+    pub fn new(code: &[u8]) -> Result<CodeMemory> {
+        let mut mmap = Mmap::reserve(code.len())?;
+        mmap.make_accessible(0, code.len())?;
+        // SAFETY: the first `code.len()` bytes of the fresh mapping are
+        // writable and owned by `mmap`; `code` cannot overlap it.
+        unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), mmap.as_ptr(), code.len()) };
+        mmap.make_executable(0, code.len())?;
+        Ok(CodeMemory { mmap, len: code.len() })
+    }
+
+    pub fn start(&self) -> usize {
+        self.mmap.as_ptr() as usize
+    }
+
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.start()..self.start() + self.len
+    }
+}
+
+/// A module's compiled functions, in executable memory.
+#[derive(Debug)]
+pub struct ModuleCode {
+    pub memory: CodeMemory,
+    pub funcs: Vec<FunctionInfo>,
+    pub metadata: CodeMetadata,
+    pub info: Arc<ModuleInfo>,
+}
+
+/// Where a PC lies in Wasm code.
+#[derive(Debug, Clone)]
+pub struct FrameInfo {
+    pub func_index: u32,
+    pub func_name: Option<String>,
+    pub module_name: Option<String>,
+    pub module_offset: Option<u32>,
+}
+
+impl ModuleCode {
+    pub fn register(code: ModuleCode) -> Arc<ModuleCode> {
+        let code = Arc::new(code);
+        let range = code.memory.range();
+        registry().write().unwrap().insert(range.end, (range.start, Arc::downgrade(&code)));
+        code
+    }
+
+    /// The address of defined function `defined_index`.
+    pub fn func_address(&self, defined_index: u32) -> usize {
+        self.memory.start() + self.funcs[defined_index as usize].start as usize
+    }
+
+    fn offset_of(&self, pc: usize) -> Option<u32> {
+        let range = self.memory.range();
+        range.contains(&pc).then(|| (pc - range.start) as u32)
+    }
+
+    fn frame_info(&self, offset: u32) -> Option<FrameInfo> {
+        let i = self.funcs.partition_point(|f| f.start <= offset).checked_sub(1)?;
+        let f = self.funcs[i];
+        if offset >= f.start + f.len {
+            return None;
+        }
+        let func_index = self.info.num_imported_funcs + i as u32;
+        Some(FrameInfo {
+            func_index,
+            func_name: self.info.func_name(func_index).map(str::to_string),
+            module_name: self.info.name.clone(),
+            module_offset: self.metadata.module_offset(offset),
+        })
+    }
+}
+
+impl Drop for ModuleCode {
+    fn drop(&mut self) {
+        let end = self.memory.range().end;
+        let mut reg = registry().write().unwrap();
+        // Only remove our own entry: the address may already be reused by
+        // newer code if this drop raced with a registration.
+        if reg.get(&end).is_some_and(|(_, w)| w.strong_count() == 0) {
+            reg.remove(&end);
+        }
+    }
+}
+
+type Registry = RwLock<BTreeMap<usize, (usize, Weak<ModuleCode>)>>;
+
+fn registry() -> &'static Registry {
+    static REGISTRY: Registry = RwLock::new(BTreeMap::new());
+    &REGISTRY
+}
+
+fn lookup<R>(pc: usize, f: impl FnOnce(&ModuleCode, u32) -> Option<R>) -> Option<R> {
+    let reg = registry().read().ok()?;
+    let (_, (start, code)) = reg.range(pc + 1..).next()?;
+    if pc < *start {
+        return None;
+    }
+    let code = code.upgrade()?;
+    let offset = code.offset_of(pc)?;
+    f(&code, offset)
+}
+
+/// The trap raised by the Wasm instruction at `pc`, if `pc` is one.
+///
+/// Called from the signal handler: it takes a read lock and allocates
+/// nothing.
+pub fn trap_at(pc: usize) -> Option<Trap> {
+    lookup(pc, |code, offset| code.metadata.trap_at(offset))
+}
+
+/// Is `pc` inside a compiled Wasm function?
+pub fn is_wasm_pc(pc: usize) -> bool {
+    lookup(pc, |code, offset| code.frame_info(offset).map(|_| ())).is_some()
+}
+
+/// Symbolizes `pc` for a backtrace.
+pub fn frame_info(pc: usize) -> Option<FrameInfo> {
+    lookup(pc, |code, offset| code.frame_info(offset))
+}

@@ -1,0 +1,118 @@
+//! Linear memories.
+//!
+//! A memory is a reservation of address space whose first
+//! `current_length` bytes are accessible. With guard pages (32-bit
+//! memories) the reservation is 8 GiB plus a page, so every
+//! `base + index + offset` compiled code can form lands inside it and
+//! faults when out of bounds; the memory never moves. With explicit bounds
+//! checks the reservation is only what is needed and the memory moves to a
+//! larger one when it outgrows it (compiled code reloads the base on every
+//! access).
+
+use super::mmap::{Mmap, page_size};
+use anyhow::{Result, bail};
+use kiln_environ::MemoryType;
+
+/// What compiled code reads: see `vmoffsets::memory`. First field of
+/// [`LinearMemory`], so a pointer to one is a pointer to the other.
+#[repr(C)]
+#[derive(Debug)]
+pub struct VMMemoryDefinition {
+    pub base: *mut u8,
+    pub current_length: usize,
+}
+
+#[repr(C)]
+#[derive(Debug)]
+pub struct LinearMemory {
+    pub def: VMMemoryDefinition,
+    mmap: Mmap,
+    ty: MemoryType,
+    /// Largest size in bytes this memory may grow to.
+    max_bytes: u64,
+    guard_pages: bool,
+}
+
+// SAFETY: the raw base pointer points into `mmap`, owned by this value.
+unsafe impl Send for LinearMemory {}
+// SAFETY: shared access only reads the definition.
+unsafe impl Sync for LinearMemory {}
+
+/// Reservation for a 32-bit memory with guard pages: any 32-bit index plus
+/// any 32-bit offset plus an access of up to 16 bytes.
+const GUARD_RESERVATION: usize = (8 << 30) + (64 << 10);
+
+impl LinearMemory {
+    /// Creates a memory of `ty.minimum` pages. `limit_bytes` caps growth
+    /// (the engine's configured maximum).
+    pub fn new(ty: MemoryType, guard_pages: bool, limit_bytes: u64) -> Result<Box<LinearMemory>> {
+        let page = 1u64 << ty.page_size_log2;
+        let index_max = ty.max_pages_for_index_type().saturating_mul(page);
+        let declared_max = ty.maximum.map_or(u64::MAX, |m| m.saturating_mul(page));
+        let max_bytes = declared_max.min(index_max).min(limit_bytes);
+        let initial = ty.minimum.checked_mul(page).filter(|b| *b <= max_bytes);
+        let Some(initial) = initial else {
+            bail!("memory minimum size of {} pages exceeds the limit of {} bytes", ty.minimum, max_bytes);
+        };
+        let guard_pages = guard_pages && !ty.memory64;
+        let reservation = if guard_pages { GUARD_RESERVATION } else { (initial as usize).max(page_size()) };
+        let mut mmap = Mmap::reserve(reservation)?;
+        mmap.make_accessible(0, initial as usize)?;
+        let base = mmap.as_ptr();
+        Ok(Box::new(LinearMemory { def: VMMemoryDefinition { base, current_length: initial as usize }, mmap, ty, max_bytes, guard_pages }))
+    }
+
+    pub fn ty(&self) -> MemoryType {
+        self.ty
+    }
+
+    pub fn byte_size(&self) -> usize {
+        self.def.current_length
+    }
+
+    pub fn pages(&self) -> u64 {
+        (self.def.current_length as u64) >> self.ty.page_size_log2
+    }
+
+    /// Grows by `delta` pages, returning the old size in pages, or `None`
+    /// if the memory cannot grow that much (which Wasm sees as -1).
+    pub fn grow(&mut self, delta: u64) -> Option<u64> {
+        let old_pages = self.pages();
+        let page = 1u64 << self.ty.page_size_log2;
+        let new_bytes = old_pages.checked_add(delta)?.checked_mul(page)?;
+        if new_bytes > self.max_bytes {
+            return None;
+        }
+        let new_bytes = new_bytes as usize;
+        let old_bytes = self.def.current_length;
+        if new_bytes > self.mmap.len() {
+            debug_assert!(!self.guard_pages, "guard-page memories never outgrow their reservation");
+            // Move to a reservation with room to grow again without copying.
+            let mut bigger = Mmap::reserve(new_bytes.max(self.mmap.len().saturating_mul(2)).min(self.max_bytes as usize)).ok()?;
+            bigger.make_accessible(0, new_bytes).ok()?;
+            // SAFETY: both ranges are accessible, `old_bytes` long, and in
+            // distinct mappings.
+            unsafe { std::ptr::copy_nonoverlapping(self.mmap.as_ptr(), bigger.as_ptr(), old_bytes) };
+            self.mmap = bigger;
+            self.def.base = self.mmap.as_ptr();
+        } else {
+            let start = old_bytes.next_multiple_of(page_size());
+            if new_bytes > start {
+                self.mmap.make_accessible(start, new_bytes - start).ok()?;
+            }
+        }
+        self.def.current_length = new_bytes;
+        Some(old_pages)
+    }
+
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: the first `current_length` bytes are accessible and owned
+        // by this memory; Wasm does not run while this borrow lives.
+        unsafe { std::slice::from_raw_parts(self.def.base, self.def.current_length) }
+    }
+
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `data`, with exclusive access through `&mut self`.
+        unsafe { std::slice::from_raw_parts_mut(self.def.base, self.def.current_length) }
+    }
+}

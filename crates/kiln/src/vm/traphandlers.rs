@@ -1,0 +1,199 @@
+//! Entering Wasm, and leaving it abruptly: traps, host errors and panics.
+//!
+//! Every host-to-Wasm call runs inside [`catch_traps`], which records a
+//! [`CallThreadState`] in a thread-local (a linked list for re-entrant
+//! calls) and calls Wasm through `kiln_catch` (setjmp). A trap ends the
+//! activation with `kiln_unwind` (longjmp) back there:
+//! - a fault or trap instruction in Wasm code reaches [`signal_handler`],
+//!   which maps the PC to a trap code through the code registry;
+//! - a host function that fails or panics stores its error here, returns
+//!   false to its trampoline, and the trampoline calls the `raise` builtin.
+//!
+//! Invariants: only Cranelift frames (which own nothing) and Rust frames
+//! that have already dropped their locals lie between `kiln_catch` and
+//! `kiln_unwind`. Faults whose PC is not in Wasm code, or that happen with
+//! no Wasm activation on the thread, go to the previously installed
+//! handler, so host crashes are never hidden.
+
+use super::backtrace::{self, RawBacktrace};
+use super::code_memory;
+use kiln_environ::Trap;
+use std::cell::{Cell, UnsafeCell};
+use std::ffi::c_void;
+use std::mem::MaybeUninit;
+use std::ptr;
+use std::sync::Once;
+
+unsafe extern "C" {
+    fn kiln_catch(buf_slot: *mut *const c_void, body: extern "C" fn(*mut c_void), payload: *mut c_void) -> i32;
+    fn kiln_unwind(buf: *const c_void) -> !;
+}
+
+/// Why an activation ended early.
+pub enum UnwindReason {
+    Trap { trap: Trap, backtrace: RawBacktrace },
+    /// A host function returned an error.
+    HostError { error: anyhow::Error, backtrace: RawBacktrace },
+    /// A host function panicked; the panic resumes on the host side.
+    Panic(Box<dyn std::any::Any + Send>),
+}
+
+/// Per-activation state, on the host stack of the entering call.
+pub struct CallThreadState {
+    jmp_buf: Cell<*const c_void>,
+    unwind: UnsafeCell<Option<UnwindReason>>,
+    prev: *const CallThreadState,
+    /// The entry's stack pointer bound: backtraces stop above it.
+    pub(crate) entry_sp: usize,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const CallThreadState> = const { Cell::new(ptr::null()) };
+}
+
+impl CallThreadState {
+    /// Records why the activation ends. Called by host-call shims before
+    /// they return false, and by the signal handler.
+    pub fn set_unwind(&self, reason: UnwindReason) {
+        // SAFETY: only the thread running this activation touches it, and
+        // no reference to the cell's contents is live while Wasm runs.
+        unsafe { *self.unwind.get() = Some(reason) };
+    }
+}
+
+/// Runs `f`, which calls into Wasm, catching traps.
+///
+/// `f` must not hold values with destructors across the call into Wasm:
+/// a trap skips its remaining frames.
+pub fn catch_traps(f: &mut dyn FnMut()) -> Result<(), UnwindReason> {
+    init_signal_handlers();
+    super::stack::ensure_sigaltstack();
+    let marker = 0u8;
+    let state = CallThreadState {
+        jmp_buf: Cell::new(ptr::null()),
+        unwind: UnsafeCell::new(None),
+        prev: CURRENT.get(),
+        entry_sp: &marker as *const u8 as usize,
+    };
+    CURRENT.set(&state);
+
+    extern "C" fn call_body(payload: *mut c_void) {
+        // SAFETY: `payload` is the `&mut &mut dyn FnMut()` passed below,
+        // alive for the duration of `kiln_catch`.
+        let f = unsafe { &mut *(payload as *mut &mut dyn FnMut()) };
+        f();
+    }
+    let mut f: &mut dyn FnMut() = f;
+    // SAFETY: `kiln_catch` calls `call_body` with the payload we pass; the
+    // jump buffer it writes lives until it returns, and `state` (which
+    // holds the buffer's address) is unlinked right after.
+    let ok = unsafe { kiln_catch(state.jmp_buf.as_ptr(), call_body, &mut f as *mut &mut dyn FnMut() as *mut c_void) };
+    CURRENT.set(state.prev);
+    if ok == 1 {
+        return Ok(());
+    }
+    Err(state.unwind.into_inner().expect("unwound without a reason"))
+}
+
+/// The innermost activation on this thread, if any.
+pub fn current() -> Option<&'static CallThreadState> {
+    let p = CURRENT.get();
+    // SAFETY: a non-null pointer is the state of an activation still on
+    // this thread's stack (unlinked before `catch_traps` returns).
+    unsafe { p.as_ref() }
+}
+
+/// Unwinds the innermost activation, whose reason was already recorded.
+///
+/// # Safety
+/// There must be an activation, and only frames without destructors
+/// between the caller and it.
+pub unsafe fn unwind_current() -> ! {
+    let state = current().expect("raise outside of Wasm");
+    // SAFETY: the buffer was set by `kiln_catch` for this live activation.
+    unsafe { kiln_unwind(state.jmp_buf.get()) }
+}
+
+static mut PREVIOUS: [MaybeUninit<libc::sigaction>; 4] = [MaybeUninit::uninit(); 4];
+const SIGNALS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+
+fn init_signal_handlers() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        for (i, sig) in SIGNALS.into_iter().enumerate() {
+            // SAFETY: installing a handler with a zeroed, then filled
+            // sigaction; the previous one is saved before anyone can read
+            // it (the handler reads PREVIOUS only after this Once).
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK;
+                action.sa_sigaction = signal_handler as *const () as usize;
+                libc::sigemptyset(&mut action.sa_mask);
+                let prev = &raw mut PREVIOUS[i];
+                if libc::sigaction(sig, &action, (*prev).as_mut_ptr()) != 0 {
+                    panic!("failed to install the {sig} handler: {}", std::io::Error::last_os_error());
+                }
+            }
+        }
+    });
+}
+
+unsafe extern "C" fn signal_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ucontext: *mut c_void) {
+    // SAFETY: the kernel passes a valid ucontext to SA_SIGINFO handlers.
+    let (pc, fp) = unsafe { pc_and_fp(ucontext) };
+    if let Some(state) = current()
+        && let Some(trap) = code_memory::trap_at(pc)
+    {
+        let backtrace = backtrace::capture_from_trap(pc, fp, state.entry_sp);
+        state.set_unwind(UnwindReason::Trap { trap, backtrace });
+        // SAFETY: the faulting PC is in Wasm code of this activation, so
+        // only Cranelift frames lie between here and `kiln_catch`.
+        unsafe { kiln_unwind(state.jmp_buf.get()) };
+    }
+    // SAFETY: not ours: hand the signal to whoever was installed before.
+    unsafe { delegate(sig, info, ucontext) }
+}
+
+unsafe fn delegate(sig: libc::c_int, info: *mut libc::siginfo_t, ucontext: *mut c_void) {
+    let i = SIGNALS.iter().position(|s| *s == sig).expect("only our signals reach the handler");
+    // SAFETY: PREVIOUS[i] was initialised when the handler was installed.
+    let prev = unsafe { (*(&raw const PREVIOUS[i])).assume_init_ref() };
+    if prev.sa_flags & libc::SA_SIGINFO != 0 {
+        let f: unsafe extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut c_void) =
+            // SAFETY: with SA_SIGINFO the field holds a three-argument handler.
+            unsafe { std::mem::transmute(prev.sa_sigaction) };
+        // SAFETY: forwarding the kernel's own arguments.
+        unsafe { f(sig, info, ucontext) };
+    } else if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
+        // Restore the default action and return: the faulting instruction
+        // runs again and the signal now terminates the process as it would
+        // have without Kiln.
+        // SAFETY: resetting a signal disposition.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    } else {
+        let f: unsafe extern "C" fn(libc::c_int) =
+            // SAFETY: without SA_SIGINFO the field holds a one-argument handler.
+            unsafe { std::mem::transmute(prev.sa_sigaction) };
+        // SAFETY: forwarding the signal number.
+        unsafe { f(sig) };
+    }
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+unsafe fn pc_and_fp(ucontext: *mut c_void) -> (usize, usize) {
+    let uc = ucontext as *const libc::ucontext_t;
+    // SAFETY: the caller passes the kernel's ucontext.
+    let regs = unsafe { &(*uc).uc_mcontext.gregs };
+    (regs[libc::REG_RIP as usize] as usize, regs[libc::REG_RBP as usize] as usize)
+}
+
+#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+unsafe fn pc_and_fp(ucontext: *mut c_void) -> (usize, usize) {
+    let uc = ucontext as *const libc::ucontext_t;
+    // SAFETY: the caller passes the kernel's ucontext.
+    let mc = unsafe { &(*uc).uc_mcontext };
+    (mc.pc as usize, mc.regs[29] as usize)
+}
+
+#[cfg(not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))))]
+compile_error!("Kiln's trap handling supports Linux on x86-64 and AArch64 only");
