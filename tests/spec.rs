@@ -88,7 +88,15 @@ fn main() -> ExitCode {
         }
     };
     let list_path = root.join(EXPECTED_FAILURES);
-    let list_text = std::fs::read_to_string(&list_path).unwrap_or_default();
+    // A missing list means "nothing is expected to fail".
+    let list_text = match std::fs::read_to_string(&list_path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(err) => {
+            eprintln!("error: reading {}: {err}", list_path.display());
+            return ExitCode::FAILURE;
+        }
+    };
     let list = ExpectedFailures::parse(&list_text);
     let names: BTreeSet<String> = scripts.iter().map(|s| s.name.clone()).collect();
 
@@ -118,8 +126,8 @@ fn main() -> ExitCode {
     conclusion.exit_code()
 }
 
-/// Every script, in a stable order: the 3.0 suite, each merged proposal's
-/// scripts, then ours.
+/// Every script (the 3.0 suite, each merged proposal's, ours), sorted by
+/// trial name so runs and listings are stable.
 fn collect_scripts(root: &Path) -> std::io::Result<Vec<Script>> {
     let from_suite = |prefix: String, file: TestFile<'static>| Script {
         name: format!("{prefix}/{}", file.name()),

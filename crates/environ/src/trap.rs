@@ -21,7 +21,10 @@ pub enum Trap {
     TableOutOfBounds,
     IndirectCallToNull,
     BadSignature,
+    /// `ref.as_non_null` and friends on null.
     NullReference,
+    /// `call_ref` / `return_call_ref` of a null function reference.
+    NullFunctionReference,
     CastFailure,
     ArrayOutOfBounds,
     AllocationTooLarge,
@@ -36,7 +39,7 @@ pub enum Trap {
 }
 
 impl Trap {
-    const ALL: [Trap; 18] = [
+    const ALL: [Trap; 19] = [
         Trap::UnreachableCodeReached,
         Trap::IntegerOverflow,
         Trap::IntegerDivisionByZero,
@@ -46,6 +49,7 @@ impl Trap {
         Trap::IndirectCallToNull,
         Trap::BadSignature,
         Trap::NullReference,
+        Trap::NullFunctionReference,
         Trap::CastFailure,
         Trap::ArrayOutOfBounds,
         Trap::AllocationTooLarge,
@@ -80,6 +84,7 @@ impl fmt::Display for Trap {
             Trap::IndirectCallToNull => "uninitialized element",
             Trap::BadSignature => "indirect call type mismatch",
             Trap::NullReference => "null reference",
+            Trap::NullFunctionReference => "null function reference",
             Trap::CastFailure => "cast failure",
             Trap::ArrayOutOfBounds => "out of bounds array access",
             Trap::AllocationTooLarge => "allocation size too large",

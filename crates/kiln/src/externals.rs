@@ -15,6 +15,7 @@ pub enum Extern {
     Global(Global),
     Table(Table),
     Memory(Memory),
+    Tag(Tag),
 }
 
 impl Extern {
@@ -30,6 +31,9 @@ impl Extern {
     pub fn into_memory(self) -> Option<Memory> {
         if let Extern::Memory(m) = self { Some(m) } else { None }
     }
+    pub fn into_tag(self) -> Option<Tag> {
+        if let Extern::Tag(t) = self { Some(t) } else { None }
+    }
 
     pub fn ty(&self, store: impl AsContext) -> ExternType {
         match self {
@@ -37,6 +41,7 @@ impl Extern {
             Extern::Global(g) => ExternType::Global(g.ty(&store)),
             Extern::Table(t) => ExternType::Table(t.ty(&store)),
             Extern::Memory(m) => ExternType::Memory(m.ty(&store)),
+            Extern::Tag(t) => ExternType::Tag(t.ty(&store)),
         }
     }
 }
@@ -60,6 +65,38 @@ macro_rules! handle {
 handle!(Global);
 handle!(Table);
 handle!(Memory);
+handle!(Tag);
+
+impl Tag {
+    /// A new exception tag whose payload has the parameters of `ty` (whose
+    /// results must be empty). Tags compare by identity, not by type.
+    pub fn new(mut store: impl AsContextMut, ty: &crate::FuncType) -> Result<Tag> {
+        if !ty.results().is_empty() {
+            bail!("a tag's function type must have no results");
+        }
+        let mut cx = store.as_context_mut();
+        let type_id = cx.engine().inner.types.register_func_type(&ty.to_wasm());
+        Ok(Tag::push(&mut cx, type_id))
+    }
+
+    pub(crate) fn push(store: &mut StoreOpaque, type_id: u32) -> Tag {
+        store.tags.push(type_id);
+        Tag { store: store.id(), index: store.tags.len() - 1 }
+    }
+
+    pub(crate) fn type_id(&self, store: &StoreOpaque) -> u32 {
+        store.check(self.store);
+        store.tags[self.index]
+    }
+
+    pub fn ty(&self, store: impl AsContext) -> crate::FuncType {
+        let cx = store.as_context();
+        match &cx.engine().inner.types.get(self.type_id(&cx)).composite {
+            kiln_environ::WasmCompositeType::Func(f) => crate::FuncType::from_wasm(f),
+            other => unreachable!("tag of non-function type {other:?}"),
+        }
+    }
+}
 
 impl Global {
     pub fn new(mut store: impl AsContextMut, ty: GlobalType, init: Val) -> Result<Global> {

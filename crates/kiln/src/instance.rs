@@ -7,7 +7,7 @@
 //! function runs.
 
 use crate::const_eval;
-use crate::externals::{Extern, Global, Memory, Table, table_repr};
+use crate::externals::{Extern, Global, Memory, Table, Tag, table_repr};
 use crate::func::{Func, TypedFunc, WasmParams, WasmResults};
 use crate::module::Module;
 use crate::store::{AsContextMut, GlobalData, StoreOpaque};
@@ -98,15 +98,12 @@ fn export_extern(store: &mut StoreOpaque, instance: InstanceId, index: EntityInd
         EntityIndex::Memory(i) => Extern::Memory(Memory { store: store.id(), index: inst.memories[i as usize] }),
         EntityIndex::Table(i) => Extern::Table(Table { store: store.id(), index: inst.tables[i as usize] }),
         EntityIndex::Global(i) => Extern::Global(Global { store: store.id(), index: inst.globals[i as usize] }),
-        EntityIndex::Tag(_) => unreachable!("modules exporting tags are rejected at instantiation"),
+        EntityIndex::Tag(i) => Extern::Tag(Tag { store: store.id(), index: inst.tags[i as usize] }),
     }
 }
 
 fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> Result<InstanceId> {
     let info = module.info();
-    if info.tags.len() > 0 {
-        bail!("unsupported: exception tags (the exception-handling proposal) are not implemented yet");
-    }
     if imports.len() != info.imports.len() {
         bail!("expected {} imports, found {}", info.imports.len(), imports.len());
     }
@@ -142,7 +139,12 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
                 inst.set_global(globals, &mut store.globals[g.index].cell);
                 globals += 1;
             }
+            Extern::Tag(t) => inst.tags.push(t.index),
         }
+    }
+    for tag in &info.tags[info.num_imported_tags as usize..] {
+        let type_id = module.type_ids()[tag.func_type as usize];
+        inst.tags.push(Tag::push(store, type_id).index);
     }
     let code = module.code();
     for defined in 0..info.num_defined_funcs() {
@@ -240,6 +242,7 @@ fn describe(store: &StoreOpaque, ext: &Extern) -> String {
         Extern::Global(g) => format!("{}", g.data(store).ty),
         Extern::Table(t) => format!("{}", TableType::from_wasm(store.tables[t.index].ty())),
         Extern::Memory(m) => format!("{}", crate::MemoryType::from_wasm(store.memories[m.index].ty())),
+        Extern::Tag(t) => format!("(tag {})", t.type_id(store)),
     }
 }
 
@@ -279,6 +282,11 @@ fn check_import(store: &StoreOpaque, module: &Module, ty: EntityType, ext: &Exte
                 bail!("index types differ");
             }
             limits_match(vm.pages(), vm.ty().maximum, m.minimum, m.maximum)?;
+        }
+        (EntityType::Tag(t), Extern::Tag(actual)) => {
+            if actual.type_id(store) != module.type_ids()[t.func_type as usize] {
+                bail!("tag types differ");
+            }
         }
         _ => bail!("kinds differ"),
     }

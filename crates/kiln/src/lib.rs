@@ -38,7 +38,7 @@ mod vm;
 pub use anyhow::{Error, Result};
 pub use config::{BoundsChecks, Config, OptLevel};
 pub use engine::Engine;
-pub use externals::{Extern, Global, Memory, Table};
+pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Caller, Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
 pub use instance::Instance;
 pub use linker::Linker;

@@ -35,6 +35,8 @@ pub struct StoreOpaque {
     pub(crate) tables: Vec<Box<Table>>,
     pub(crate) globals: Vec<Box<GlobalData>>,
     pub(crate) host_data: Vec<Box<dyn Any + Send + Sync>>,
+    /// Engine type id of each tag's function type.
+    pub(crate) tags: Vec<u32>,
     /// Function handle of each `VMFuncRef` address seen so far.
     pub(crate) func_by_ref: HashMap<usize, usize>,
 }
@@ -73,6 +75,7 @@ impl<T> Store<T> {
                     tables: Vec::new(),
                     globals: Vec::new(),
                     host_data: Vec::new(),
+                    tags: Vec::new(),
                     func_by_ref: HashMap::new(),
                 },
                 data,

@@ -218,11 +218,11 @@ fn ref_as_non_null_on_a_null_parameter_traps_with_null_reference() {
 }
 
 #[test]
-fn call_ref_on_null_traps_with_null_reference() {
+fn call_ref_on_null_traps_with_null_function_reference() {
     let wat = r#"(module
         (type $t (func (result i32)))
         (func (export "f") (param (ref null $t)) (result i32) (call_ref $t (local.get 0))))"#;
-    assert_trap(wat, "f", &[Val::FuncRef(None)], Trap::NullReference, "null reference");
+    assert_trap(wat, "f", &[Val::FuncRef(None)], Trap::NullFunctionReference, "null function reference");
 }
 
 #[test]
@@ -270,6 +270,7 @@ fn every_trap_variant_has_the_spec_wording() {
         (Trap::IndirectCallToNull, "uninitialized element"),
         (Trap::BadSignature, "indirect call type mismatch"),
         (Trap::NullReference, "null reference"),
+        (Trap::NullFunctionReference, "null function reference"),
         (Trap::StackOverflow, "call stack exhausted"),
     ];
     for (trap, text) in expected {
@@ -382,11 +383,11 @@ fn return_call_indirect_past_the_end_of_the_table_traps_with_out_of_bounds_table
 }
 
 #[test]
-fn return_call_ref_on_null_traps_with_null_reference() {
+fn return_call_ref_on_null_traps_with_null_function_reference() {
     let wat = r#"(module
         (type $t (func))
         (func (export "f") (return_call_ref $t (ref.null $t))))"#;
-    assert_trap(wat, "f", &[], Trap::NullReference, "null reference");
+    assert_trap(wat, "f", &[], Trap::NullFunctionReference, "null function reference");
 }
 
 #[test]

@@ -105,7 +105,7 @@ impl FuncTranslator<'_, '_> {
 
     fn translate_call_ref(&mut self, type_index: u32, kind: CallKind) {
         let funcref = self.pop();
-        self.b.ins().trapz(funcref, trap_code(Trap::NullReference));
+        self.b.ins().trapz(funcref, trap_code(Trap::NullFunctionReference));
         self.call_func_ref(funcref, type_index, kind);
     }
 

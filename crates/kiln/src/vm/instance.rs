@@ -28,6 +28,7 @@ pub struct Instance {
     pub memories: Vec<usize>,
     pub tables: Vec<usize>,
     pub globals: Vec<usize>,
+    pub tags: Vec<usize>,
     /// Per data segment: dropped (by `data.drop` or after instantiation).
     pub dropped_data: Vec<bool>,
     /// Per element segment: its evaluated items; empty once dropped.
@@ -52,6 +53,7 @@ impl Instance {
             memories: Vec::new(),
             tables: Vec::new(),
             globals: Vec::new(),
+            tags: Vec::new(),
             dropped_data: Vec::new(),
             elements: Vec::new(),
         });
