@@ -123,7 +123,7 @@ impl FuncTranslator<'_, '_> {
 
     /// The native address of `index + offset` in memory `mem`, bounds
     /// checked for an access of `size` bytes.
-    fn heap_address(&mut self, mem: u32, index: Value, offset: u64, size: u32) -> Value {
+    pub(super) fn heap_address(&mut self, mem: u32, index: Value, offset: u64, size: u32) -> Value {
         let def = self.memory_definition(mem);
         let memory64 = self.is_memory64(mem);
         let index = self.to_index64(mem, index);
@@ -176,7 +176,7 @@ impl FuncTranslator<'_, '_> {
 }
 
 /// The linear memory a memory instruction accesses.
-fn memarg_memory(memarg: &MemArg) -> Result<u32, CompileError> {
+pub(super) fn memarg_memory(memarg: &MemArg) -> Result<u32, CompileError> {
     match memarg.target {
         wasmparser::MemArgTarget::Memory(m) => Ok(m),
         wasmparser::MemArgTarget::Array(_) => Err(CompileError::Unsupported { operator: "memory access to a GC array".into(), offset: 0 }),

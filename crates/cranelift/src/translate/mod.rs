@@ -16,6 +16,7 @@ mod control;
 mod memory;
 mod numeric;
 mod refs;
+mod simd;
 mod table;
 
 use crate::func_env::{Flags, FuncEnv, POINTER};
@@ -163,9 +164,9 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
         match clif {
             types::F32 => self.b.ins().f32const(0.0),
             types::F64 => self.b.ins().f64const(0.0),
-            types::I8X16 => {
-                let c = self.b.func.dfg.constants.insert(vec![0u8; 16].into());
-                self.b.ins().vconst(types::I8X16, c)
+            ty if ty.is_vector() => {
+                let c = self.b.func.dfg.constants.insert(vec![0u8; ty.bytes() as usize].into());
+                self.b.ins().vconst(ty, c)
             }
             ty => self.b.ins().iconst(ty, 0),
         }
@@ -234,6 +235,9 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             return Ok(());
         }
         if self.call_operator(op)? {
+            return Ok(());
+        }
+        if self.simd_operator(op)? {
             return Ok(());
         }
         Err(CompileError::Unsupported { operator: kiln_environ::operator_name(op), offset })
