@@ -3,7 +3,7 @@
 
 use crate::func_env::{FuncEnv, Tunables};
 use crate::isa::{OptLevel, host_isa};
-use crate::link::{CallReloc, CodeMetadata, CompiledFunction, link};
+use crate::link::{CallReloc, CodeMetadata, CompiledFunction, ExceptionHandler, link};
 use crate::translate::{FuncTranslator, trap_from_code};
 use crate::CompileError;
 use cranelift_codegen::control::ControlPlane;
@@ -135,8 +135,18 @@ impl Compiler {
             .filter(|s| !s.loc.is_default())
             .map(|s| (s.start, s.end, s.loc.bits()))
             .collect();
+        let mut handlers = Vec::new();
+        for site in buffer.call_sites() {
+            for h in site.exception_handlers {
+                if let cranelift_codegen::FinalizedMachExceptionHandler::Default(handler) = h {
+                    let frame_offset = site.frame_offset.expect("backends with exception support report frame offsets");
+                    handlers.push(ExceptionHandler { return_address: site.ret_addr, handler: *handler, frame_offset });
+                }
+            }
+        }
         Ok(CompiledFunction {
             name,
+            handlers,
             code: buffer.data().to_vec(),
             alignment: self.isa.function_alignment().minimum,
             relocs,

@@ -31,6 +31,18 @@ pub struct CompiledFunction {
     pub traps: Vec<(u32, Trap)>,
     /// `(start, end, module offset)`, function-relative.
     pub address_map: Vec<(u32, u32, u32)>,
+    /// Calls inside `try_table`s, function-relative.
+    pub handlers: Vec<ExceptionHandler>,
+}
+
+/// A call with an exception landing pad: when an exception unwinds to the
+/// call's return address, execution resumes at `handler` with the stack
+/// pointer `frame_offset` bytes below the frame pointer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExceptionHandler {
+    pub return_address: u32,
+    pub handler: u32,
+    pub frame_offset: u32,
 }
 
 /// Metadata of the code image: trap table and address map, both sorted by
@@ -41,9 +53,18 @@ pub struct CodeMetadata {
     pub traps: Vec<(u32, Trap)>,
     /// `(start, end, module offset)` ranges of code.
     pub address_map: Vec<(u32, u32, u32)>,
+    /// Exception landing pads, by return address.
+    pub handlers: Vec<ExceptionHandler>,
 }
 
 impl CodeMetadata {
+    /// The landing pad of the call returning to `return_address`, if it
+    /// is inside a `try_table`.
+    pub fn handler_at(&self, return_address: u32) -> Option<ExceptionHandler> {
+        let i = self.handlers.binary_search_by_key(&return_address, |h| h.return_address).ok()?;
+        Some(self.handlers[i])
+    }
+
     /// The trap raised by the instruction at `offset`, if it can trap.
     pub fn trap_at(&self, offset: u32) -> Option<Trap> {
         self.traps.binary_search_by_key(&offset, |(o, _)| *o).ok().map(|i| self.traps[i].1)
@@ -84,7 +105,13 @@ pub fn link(funcs: &[CompiledFunction]) -> Result<LinkedCode, CompileError> {
         }
         metadata.traps.extend(f.traps.iter().map(|(o, t)| (start + o, *t)));
         metadata.address_map.extend(f.address_map.iter().map(|(s, e, l)| (start + s, start + e, *l)));
+        metadata.handlers.extend(f.handlers.iter().map(|h| ExceptionHandler {
+            return_address: start + h.return_address,
+            handler: start + h.handler,
+            frame_offset: h.frame_offset,
+        }));
     }
+    metadata.handlers.sort_by_key(|h| h.return_address);
     metadata.traps.sort_by_key(|(o, _)| *o);
     metadata.address_map.sort_by_key(|(s, _, _)| *s);
     Ok(LinkedCode { code, ranges, metadata })

@@ -68,4 +68,14 @@ builtins! {
     /// Unwinds to the innermost host entry with the error a host function
     /// left in the thread's call state. Never returns.
     raise();
+    /// (tag, payload array) -> exnref of a new exception.
+    new_exception(I32, Ptr) -> I32;
+    /// (exnref, tag) -> whether the exception's tag is this instance's tag.
+    exception_matches(I32, I32) -> I8;
+    /// (exnref, payload array): copies the exception's payload out.
+    exception_payload(I32, Ptr);
+    /// (exnref, frame pointer of the throwing function): delivers the
+    /// exception to the nearest enclosing handler among the callers, or
+    /// ends the activation with an uncaught exception. Never returns.
+    unwind_exception(I32, Ptr);
 }

@@ -25,6 +25,8 @@ pub enum Trap {
     NullReference,
     /// `call_ref` / `return_call_ref` of a null function reference.
     NullFunctionReference,
+    /// `throw_ref` of a null exception reference.
+    NullExceptionReference,
     CastFailure,
     ArrayOutOfBounds,
     AllocationTooLarge,
@@ -39,7 +41,7 @@ pub enum Trap {
 }
 
 impl Trap {
-    const ALL: [Trap; 19] = [
+    const ALL: [Trap; 20] = [
         Trap::UnreachableCodeReached,
         Trap::IntegerOverflow,
         Trap::IntegerDivisionByZero,
@@ -50,6 +52,7 @@ impl Trap {
         Trap::BadSignature,
         Trap::NullReference,
         Trap::NullFunctionReference,
+        Trap::NullExceptionReference,
         Trap::CastFailure,
         Trap::ArrayOutOfBounds,
         Trap::AllocationTooLarge,
@@ -85,6 +88,7 @@ impl fmt::Display for Trap {
             Trap::BadSignature => "indirect call type mismatch",
             Trap::NullReference => "null reference",
             Trap::NullFunctionReference => "null function reference",
+            Trap::NullExceptionReference => "null exception reference",
             Trap::CastFailure => "cast failure",
             Trap::ArrayOutOfBounds => "out of bounds array access",
             Trap::AllocationTooLarge => "allocation size too large",

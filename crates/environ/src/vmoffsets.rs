@@ -81,7 +81,9 @@ pub mod store_context {
     pub const EPOCH_DEADLINE: u32 = 24;
     /// Pointer to the engine's current epoch (`*const u64`).
     pub const EPOCH_PTR: u32 = 32;
-    pub const SIZE: u32 = 40;
+    /// The exception being delivered to a landing pad (exnref, u32).
+    pub const PENDING_EXCEPTION: u32 = 40;
+    pub const SIZE: u32 = 48;
 }
 
 /// Size of a global's storage cell (room for a v128).

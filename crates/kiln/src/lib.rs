@@ -46,4 +46,4 @@ pub use module::{ExportType, ImportType, Module};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
 pub use trap::{FrameInfo, Trap, WasmBacktrace};
 pub use types::{ExternType, FuncType, GlobalType, HeapType, MemoryType, Mutability, RefType, TableType, ValType};
-pub use values::{AnyRef, ExternRef, Val};
+pub use values::{AnyRef, ExnRef, ExternRef, Val};

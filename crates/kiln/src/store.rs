@@ -24,6 +24,12 @@ pub(crate) struct GlobalData {
     pub ty: crate::GlobalType,
 }
 
+/// A thrown exception: its tag (a store tag index) and payload.
+pub(crate) struct ExceptionData {
+    pub tag: usize,
+    pub payload: Vec<ValRaw>,
+}
+
 /// The part of a store that does not depend on `T`.
 pub struct StoreOpaque {
     id: u64,
@@ -37,6 +43,9 @@ pub struct StoreOpaque {
     pub(crate) host_data: Vec<Box<dyn Any + Send + Sync>>,
     /// Engine type id of each tag's function type.
     pub(crate) tags: Vec<u32>,
+    /// Thrown exceptions; an exnref is an index plus one. They live until
+    /// the store drops (the GC heap will own them once it lands).
+    pub(crate) exceptions: Vec<ExceptionData>,
     /// Function handle of each `VMFuncRef` address seen so far.
     pub(crate) func_by_ref: HashMap<usize, usize>,
 }
@@ -76,6 +85,7 @@ impl<T> Store<T> {
                     globals: Vec::new(),
                     host_data: Vec::new(),
                     tags: Vec::new(),
+                    exceptions: Vec::new(),
                     func_by_ref: HashMap::new(),
                 },
                 data,

@@ -25,6 +25,15 @@ pub enum Val {
     /// A reference in the `any` hierarchy. Until the GC heap lands the only
     /// such value is null.
     AnyRef(Option<AnyRef>),
+    /// A caught exception (`exnref`).
+    ExnRef(Option<ExnRef>),
+}
+
+/// A reference to an exception thrown in a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExnRef {
+    store: u64,
+    index: u32,
 }
 
 /// A reference to a GC object (`anyref` hierarchy). Not constructible yet:
@@ -122,6 +131,11 @@ impl Val {
                 HeapType::NoExtern => e.is_none() && r.nullable(),
                 _ => false,
             },
+            (Val::ExnRef(e), ValType::Ref(r)) => match r.heap_type() {
+                HeapType::Exn => e.is_some() || r.nullable(),
+                HeapType::NoExn => e.is_none() && r.nullable(),
+                _ => false,
+            },
             (Val::AnyRef(None), ValType::Ref(r)) => {
                 r.nullable()
                     && matches!(r.heap_type(), HeapType::Any | HeapType::Eq | HeapType::I31 | HeapType::Struct | HeapType::Array | HeapType::None)
@@ -143,6 +157,10 @@ impl Val {
             Val::FuncRef(f) => ValRaw::from_u64(f.map_or(0, |f| f.func_ref_addr(store) as u64)),
             Val::ExternRef(e) => ValRaw::from_u32(e.map_or(0, |e| e.to_raw(store))),
             Val::AnyRef(None) => ValRaw::from_u32(0),
+            Val::ExnRef(e) => ValRaw::from_u32(e.map_or(0, |e| {
+                store.check(e.store);
+                e.index + 1
+            })),
             Val::AnyRef(Some(never)) => match never {},
         }
     }
@@ -163,6 +181,8 @@ impl Val {
                     Val::FuncRef(unsafe { Func::from_func_ref(store, raw.u64() as usize) })
                 } else if matches!(heap, HeapType::Extern | HeapType::NoExtern) {
                     Val::ExternRef(ExternRef::from_raw(store, raw.u32()))
+                } else if matches!(heap, HeapType::Exn | HeapType::NoExn) {
+                    Val::ExnRef(raw.u32().checked_sub(1).map(|index| ExnRef { store: store.id(), index }))
                 } else {
                     debug_assert_eq!(raw.u32(), 0, "non-null GC references do not exist before the GC heap");
                     Val::AnyRef(None)
@@ -182,6 +202,7 @@ impl Val {
             ValType::Ref(r) if !r.nullable() => return None,
             ValType::Ref(r) if is_func_hierarchy(store, r.heap_type()) => Val::FuncRef(None),
             ValType::Ref(r) if matches!(r.heap_type(), HeapType::Extern | HeapType::NoExtern) => Val::ExternRef(None),
+            ValType::Ref(r) if matches!(r.heap_type(), HeapType::Exn | HeapType::NoExn) => Val::ExnRef(None),
             ValType::Ref(_) => Val::AnyRef(None),
         })
     }

@@ -80,6 +80,7 @@ fn null_arg(heap: &wast::core::HeapType<'_>, param: &ValType) -> Result<Val> {
             | AbstractHeapType::Struct
             | AbstractHeapType::Array
             | AbstractHeapType::None => Ok(Val::AnyRef(None)),
+            AbstractHeapType::Exn | AbstractHeapType::NoExn => Ok(Val::ExnRef(None)),
             other => bail!(
                 "not supported yet: `ref.null {}` arguments (Val has no variant for that hierarchy)",
                 abstract_name(*other)
@@ -99,7 +100,7 @@ fn null_arg(heap: &wast::core::HeapType<'_>, param: &ValType) -> Result<Val> {
                 | HeapType::Struct
                 | HeapType::Array
                 | HeapType::None => Ok(Val::AnyRef(None)),
-                other => bail!("not supported yet: null arguments of heap type {other:?}"),
+                HeapType::Exn | HeapType::NoExn => Ok(Val::ExnRef(None)),
             },
             other => bail!("`ref.null` argument for a parameter of type {other}"),
         },
@@ -117,7 +118,7 @@ fn check_arg_type(val: &Val, param: &ValType) -> Result<()> {
             | (Val::F64(_), ValType::F64)
             | (Val::V128(_), ValType::V128)
             | (
-                Val::FuncRef(_) | Val::ExternRef(_) | Val::AnyRef(_),
+                Val::FuncRef(_) | Val::ExternRef(_) | Val::AnyRef(_) | Val::ExnRef(_),
                 ValType::Ref(_)
             )
     );
@@ -227,6 +228,7 @@ fn match_null(actual: &Val, heap: Option<&wast::core::HeapType<'_>>) -> Result<(
         Val::FuncRef(None) => Hierarchy::Func,
         Val::ExternRef(None) => Hierarchy::Extern,
         Val::AnyRef(None) => Hierarchy::Any,
+        Val::ExnRef(None) => Hierarchy::Exn,
         _ => bail!("expected a null reference"),
     };
     let expected_hierarchy = match heap {
@@ -247,6 +249,7 @@ enum Hierarchy {
     Func,
     Extern,
     Any,
+    Exn,
 }
 
 fn hierarchy(ty: AbstractHeapType) -> Option<Hierarchy> {
@@ -255,7 +258,8 @@ fn hierarchy(ty: AbstractHeapType) -> Option<Hierarchy> {
         A::Func | A::NoFunc => Some(Hierarchy::Func),
         A::Extern | A::NoExtern => Some(Hierarchy::Extern),
         A::Any | A::Eq | A::I31 | A::Struct | A::Array | A::None => Some(Hierarchy::Any),
-        A::Exn | A::NoExn | A::Cont | A::NoCont => None,
+        A::Exn | A::NoExn => Some(Hierarchy::Exn),
+        A::Cont | A::NoCont => None,
     }
 }
 
@@ -384,6 +388,8 @@ fn describe_val_plain(val: &Val) -> String {
         Val::ExternRef(Some(_)) => "ref.extern".to_string(),
         Val::AnyRef(None) => "ref.null any".to_string(),
         Val::AnyRef(Some(r)) => match *r {},
+        Val::ExnRef(None) => "ref.null exn".to_string(),
+        Val::ExnRef(Some(_)) => "ref.exn".to_string(),
     }
 }
 

@@ -79,8 +79,16 @@ impl FuncTranslator<'_, '_> {
         args.extend(self.popn(n));
         match kind {
             CallKind::Normal => {
-                let call = self.b.ins().call(f, &args);
-                let results = self.b.inst_results(call).to_vec();
+                let results = match self.landing_pad() {
+                    Some(landing) => {
+                        let sig = self.b.func.dfg.ext_funcs[f].signature;
+                        self.emit_try_call(landing, sig, Ok(f), &args)
+                    }
+                    None => {
+                        let call = self.b.ins().call(f, &args);
+                        self.b.inst_results(call).to_vec()
+                    }
+                };
                 self.stack.extend(results);
             }
             CallKind::Tail => {
@@ -119,8 +127,13 @@ impl FuncTranslator<'_, '_> {
         args.extend(self.popn(n));
         match kind {
             CallKind::Normal => {
-                let call = self.b.ins().call_indirect(sig, code, &args);
-                let results = self.b.inst_results(call).to_vec();
+                let results = match self.landing_pad() {
+                    Some(landing) => self.emit_try_call(landing, sig, Err(code), &args),
+                    None => {
+                        let call = self.b.ins().call_indirect(sig, code, &args);
+                        self.b.inst_results(call).to_vec()
+                    }
+                };
                 self.stack.extend(results);
             }
             CallKind::Tail => {

@@ -19,6 +19,7 @@ pub enum FrameKind {
     Block,
     Loop { header: Block },
     If { else_block: Block, seen_else: bool },
+    TryTable,
 }
 
 #[derive(Debug, Clone)]
@@ -32,6 +33,8 @@ pub struct ControlFrame {
     /// Some branch targets `following`, so it is reachable even if the end
     /// of the body is not.
     pub following_reached: bool,
+    /// For `try_table`: its landing pad and clauses.
+    pub try_table: Option<super::exceptions::TryTable>,
 }
 
 impl ControlFrame {
@@ -43,6 +46,7 @@ impl ControlFrame {
             num_results,
             height: 0,
             following_reached: false,
+            try_table: None,
         }
     }
 
@@ -113,6 +117,15 @@ impl FuncTranslator<'_, '_> {
                 self.b.switch_to_block(then_block);
                 self.push_frame(FrameKind::If { else_block, seen_else: false }, following, params.len(), results.len());
             }
+            Operator::TryTable { ref try_table } => {
+                let (params, results) = self.block_type(try_table.ty);
+                let following = self.block_with_params(&results);
+                let handlers = self.begin_try_table(try_table);
+                self.push_frame(FrameKind::TryTable, following, params.len(), results.len());
+                self.control.last_mut().unwrap().try_table = Some(handlers);
+            }
+            Operator::Throw { tag_index } => self.translate_throw(tag_index),
+            Operator::ThrowRef => self.translate_throw_ref(),
             Operator::Else => self.translate_else(),
             Operator::End => self.translate_end(),
             Operator::Br { relative_depth } => {
@@ -178,7 +191,7 @@ impl FuncTranslator<'_, '_> {
 
     fn push_frame(&mut self, kind: FrameKind, following: Block, num_params: usize, num_results: usize) {
         let height = self.stack.len() - num_params;
-        self.control.push(ControlFrame { kind, following, num_params, num_results, height, following_reached: false });
+        self.control.push(ControlFrame { kind, following, num_params, num_results, height, following_reached: false, try_table: None });
     }
 
     fn frame_at(&self, depth: u32) -> &ControlFrame {
@@ -189,6 +202,10 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn branch_target_of(&mut self, depth: u32) -> (Block, usize) {
         self.mark_reached(depth);
         self.frame_at(depth).branch_target()
+    }
+
+    pub(super) fn mark_label_reached(&mut self, depth: u32) {
+        self.mark_reached(depth);
     }
 
     fn mark_reached(&mut self, depth: u32) {
@@ -220,12 +237,15 @@ impl FuncTranslator<'_, '_> {
     }
 
     fn translate_end(&mut self) {
-        let frame = self.control.pop().expect("end without frame");
+        let mut frame = self.control.pop().expect("end without frame");
         let mut reached = frame.following_reached;
         if self.reachable {
             let results = self.popn(frame.num_results);
             self.jump(frame.following, &results);
             reached = true;
+        }
+        if let Some(t) = frame.try_table.take() {
+            self.end_try_table(t);
         }
         match frame.kind {
             FrameKind::Loop { header } => self.b.seal_block(header),

@@ -13,6 +13,7 @@
 mod budget;
 mod call;
 mod control;
+mod exceptions;
 mod memory;
 mod numeric;
 mod refs;
@@ -267,6 +268,9 @@ fn leaves_straight_line(op: &Operator<'_>) -> bool {
             | O::ReturnCall { .. }
             | O::ReturnCallIndirect { .. }
             | O::ReturnCallRef { .. }
+            | O::TryTable { .. }
+            | O::Throw { .. }
+            | O::ThrowRef
     )
 }
 

@@ -134,6 +134,15 @@ pub fn is_wasm_pc(pc: usize) -> bool {
     lookup(pc, |code, offset| code.frame_info(offset).map(|_| ())).is_some()
 }
 
+/// The landing pad for an exception unwinding to the return address
+/// `pc`: `(handler address, frame offset)`.
+pub fn handler_at(pc: usize) -> Option<(usize, u32)> {
+    lookup(pc, |code, offset| {
+        let h = code.metadata.handler_at(offset)?;
+        Some((code.memory.start() + h.handler as usize, h.frame_offset))
+    })
+}
+
 /// Symbolizes `pc` for a backtrace.
 pub fn frame_info(pc: usize) -> Option<FrameInfo> {
     lookup(pc, |code, offset| code.frame_info(offset))

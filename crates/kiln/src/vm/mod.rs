@@ -7,6 +7,7 @@
 pub mod backtrace;
 pub mod builtins;
 pub mod code_memory;
+pub mod exceptions;
 pub mod instance;
 pub mod memory;
 pub mod mmap;
@@ -46,6 +47,8 @@ pub struct VMStoreContext {
     pub fuel: UnsafeCell<i64>,
     pub epoch_deadline: UnsafeCell<u64>,
     pub epoch_ptr: *const std::sync::atomic::AtomicU64,
+    pub pending_exception: UnsafeCell<u32>,
+    _pad: u32,
 }
 
 impl VMStoreContext {
@@ -56,6 +59,8 @@ impl VMStoreContext {
             fuel: UnsafeCell::new(0),
             epoch_deadline: UnsafeCell::new(0),
             epoch_ptr: epoch,
+            pending_exception: UnsafeCell::new(0),
+            _pad: 0,
         }
     }
 }
@@ -109,6 +114,7 @@ mod layout_tests {
         assert_eq!(offset_of!(VMStoreContext, fuel), store_context::FUEL as usize);
         assert_eq!(offset_of!(VMStoreContext, epoch_deadline), store_context::EPOCH_DEADLINE as usize);
         assert_eq!(offset_of!(VMStoreContext, epoch_ptr), store_context::EPOCH_PTR as usize);
+        assert_eq!(offset_of!(VMStoreContext, pending_exception), store_context::PENDING_EXCEPTION as usize);
         assert_eq!(size_of::<VMStoreContext>(), store_context::SIZE as usize);
         assert_eq!(size_of::<ValRaw>(), VAL_RAW_SIZE as usize);
     }

@@ -104,22 +104,16 @@ impl WastContext {
         }
     }
 
-    /// `(assert_exception ACTION)`.
-    ///
-    /// The embedder API has no way yet to tell an uncaught Wasm exception
-    /// from any other error, so this can only fail: definitely when the
-    /// action returns normally, and with "not supported yet" otherwise. The
-    /// action still runs, so later directives see the state it leaves.
+    /// `(assert_exception ACTION)`: the action must end with an uncaught
+    /// Wasm exception (`Trap::UncaughtException`), not another error.
     pub(super) fn assert_exception(&mut self, exec: WastExecute<'_>) -> Result<()> {
         match self.execute(exec)? {
             Ok(results) => bail!(
                 "expected an uncaught exception, but it returned {}",
                 values::describe_vals(&mut self.store, &results)
             ),
-            Err(err) => bail!(
-                "exceptions not supported yet: cannot tell an uncaught exception from other \
-                 errors (the action failed with: {err:#})"
-            ),
+            Err(err) if err.downcast_ref::<kiln::Trap>() == Some(&kiln::Trap::UncaughtException) => Ok(()),
+            Err(err) => bail!("expected an uncaught exception, got error: {err:#}"),
         }
     }
 

@@ -1,0 +1,97 @@
+//! Delivering a thrown exception to its handler.
+//!
+//! Compiled code calls [`unwind_exception`] with the frame pointer of the
+//! function that threw (after finding no matching clause in it). The walk
+//! goes up the frame-pointer chain: each return address into Wasm code is
+//! looked up in the call-site table; the first with a landing pad wins,
+//! and execution resumes there with that frame's stack and frame pointers
+//! and the exception in the store context. The landing pad tests its
+//! clauses and may call back here to continue outward.
+//!
+//! Reaching a return address outside Wasm code means the exception left
+//! this activation: it ends as an uncaught-exception trap.
+//!
+//! Only Cranelift frames (which own nothing) and this function's frame are
+//! skipped, and landing pads are only on Tail-convention `try_call`s, after
+//! which no register is assumed to hold a value: setting SP, FP and PC is a
+//! complete resumption.
+
+use super::backtrace::capture_from_exit;
+use super::code_memory;
+use super::instance::Instance;
+use super::traphandlers::{self, UnwindReason};
+use kiln_environ::Trap;
+
+/// # Safety
+/// Called by compiled code with its own vmctx and frame pointer; `exn` is
+/// a live exnref of the store.
+pub unsafe extern "C" fn unwind_exception(vmctx: *mut u8, exn: u32, fp: usize) {
+    // SAFETY: per the contract.
+    let instance = unsafe { Instance::from_vmctx(vmctx) };
+    // SAFETY: the store outlives its instances' code.
+    let store = unsafe { &*instance.store };
+    let mut frame = fp;
+    let entry_sp = traphandlers::current().map_or(0, |s| s.entry_sp);
+    while frame != 0 && frame < entry_sp {
+        // SAFETY: `frame` is a frame pointer of this activation, between
+        // the current stack pointer and the entry's (checked above).
+        let (caller_fp, ret) = unsafe { (*(frame as *const usize), *((frame + 8) as *const usize)) };
+        if let Some((handler, frame_offset)) = code_memory::handler_at(ret) {
+            // SAFETY: only this thread writes the store context while its
+            // Wasm runs.
+            unsafe { *store.vm_store_context().pending_exception.get() = exn };
+            // SAFETY: the handler is a landing pad in the caller's frame;
+            // see the module docs for why SP/FP/PC suffice.
+            unsafe { resume(handler, caller_fp - frame_offset as usize, caller_fp) }
+        }
+        if !code_memory::is_wasm_pc(ret) {
+            break;
+        }
+        frame = caller_fp;
+    }
+    let backtrace = capture_from_exit(fp, entry_sp);
+    let state = traphandlers::current().expect("exceptions are thrown from Wasm");
+    state.set_unwind(UnwindReason::Trap { trap: Trap::UncaughtException, backtrace });
+    // SAFETY: only Cranelift frames lie between here and the entry.
+    unsafe { traphandlers::unwind_current() }
+}
+
+/// Jumps to `pc` with the given stack and frame pointers.
+///
+/// # Safety
+/// `pc` must be a landing pad expecting exactly this SP and FP.
+#[cfg(target_arch = "x86_64")]
+unsafe fn resume(pc: usize, sp: usize, fp: usize) -> ! {
+    // SAFETY: per the contract; nothing after the jump uses this frame.
+    unsafe {
+        std::arch::asm!(
+            "mov rsp, {sp}",
+            "mov rbp, {fp}",
+            "jmp {pc}",
+            sp = in(reg) sp,
+            fp = in(reg) fp,
+            pc = in(reg) pc,
+            options(noreturn),
+        )
+    }
+}
+
+/// Jumps to `pc` with the given stack and frame pointers.
+///
+/// # Safety
+/// `pc` must be a landing pad expecting exactly this SP and FP.
+#[cfg(target_arch = "aarch64")]
+unsafe fn resume(pc: usize, sp: usize, fp: usize) -> ! {
+    // SAFETY: per the contract; nothing after the jump uses this frame.
+    unsafe {
+        std::arch::asm!(
+            "mov sp, {sp}",
+            "mov x29, {fp}",
+            "br {pc}",
+            sp = in(reg) sp,
+            fp = in(reg) fp,
+            pc = in(reg) pc,
+            options(noreturn),
+        )
+    }
+}
