@@ -53,6 +53,7 @@ pub enum Region {
     Vmctx = 1,
     Heap = 2,
     Table = 3,
+    GcHeap = 4,
 }
 
 /// The function-local alias region for `r`.
@@ -61,6 +62,7 @@ pub fn region(b: &mut FunctionBuilder, r: Region) -> Option<ir::AliasRegion> {
         Region::Vmctx => "vmctx",
         Region::Heap => "heap",
         Region::Table => "table",
+        Region::GcHeap => "gc heap",
     };
     Some(b.func.dfg.alias_regions.insert(ir::AliasRegionData { user_id: r as u32, description: description.into() }))
 }
@@ -77,12 +79,16 @@ pub struct Flags {
     pub heap: MemFlagsData,
     /// Table elements (always bounds-checked before access).
     pub table: MemFlagsData,
+    /// GC objects: may fault only on a corrupted reference, which lands in
+    /// the heap reservation's guard region.
+    pub gc: MemFlagsData,
 }
 
 impl Flags {
     pub fn new(b: &mut FunctionBuilder, heap_trap: ir::TrapCode) -> Self {
         let heap_region = region(b, Region::Heap);
         let table_region = region(b, Region::Table);
+        let gc_region = region(b, Region::GcHeap);
         Flags {
             vm: vm_flags(b),
             vm_readonly: vm_readonly_flags(b),
@@ -91,6 +97,10 @@ impl Flags {
                 .with_alias_region(heap_region)
                 .with_trap_code(Some(heap_trap)),
             table: MemFlagsData::trusted().with_alias_region(table_region),
+            gc: MemFlagsData::new()
+                .with_endianness(ir::Endianness::Little)
+                .with_alias_region(gc_region)
+                .with_trap_code(Some(heap_trap)),
         }
     }
 }

@@ -78,4 +78,28 @@ builtins! {
     /// exception to the nearest enclosing handler among the callers, or
     /// ends the activation with an uncaught exception. Never returns.
     unwind_exception(I32, Ptr);
+    /// (engine struct type id, frame pointer) -> a new struct with every
+    /// field zero, or 0 if the heap is exhausted (compiled code traps).
+    gc_alloc_struct(I32, Ptr) -> I32;
+    /// (engine array type id, length, frame pointer) -> a new array of
+    /// zero elements, or 0 if the heap is exhausted. Compiled code has
+    /// already checked that the size fits.
+    gc_alloc_array(I32, I32, Ptr) -> I32;
+    /// (actual engine type id, expected engine type id) -> is a subtype.
+    is_subtype(I32, I32) -> I8;
+    /// (funcref) -> its id in the store's function table, for storing in
+    /// a GC object (objects never hold pointers).
+    func_ref_to_id(Ptr) -> I32;
+    /// (func id) -> the funcref, or null for an unknown id.
+    func_ref_from_id(I32) -> Ptr;
+    /// (array, dst, data segment, src, len) -> ok (traps: memory bounds).
+    array_init_data(I32, I32, I32, I32, I32) -> I8;
+    /// (array, dst, elem segment, src, len) -> ok (traps: table bounds).
+    array_init_elem(I32, I32, I32, I32, I32) -> I8;
+    /// (dst array, dst, src array, src, len) -> ok (traps: array bounds).
+    array_copy(I32, I32, I32, I32, I32) -> I8;
+    /// (data segment) -> its length in bytes (0 once dropped).
+    data_segment_len(I32) -> I32;
+    /// (elem segment) -> its length in elements (0 once dropped).
+    elem_segment_len(I32) -> I32;
 }

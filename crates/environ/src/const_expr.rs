@@ -21,6 +21,17 @@ pub enum ConstOp {
     I64Add,
     I64Sub,
     I64Mul,
+    RefI31,
+    /// Module type index of the struct.
+    StructNew(u32),
+    StructNewDefault(u32),
+    /// Module type index of the array.
+    ArrayNew(u32),
+    ArrayNewDefault(u32),
+    /// Array type and element count.
+    ArrayNewFixed(u32, u32),
+    AnyConvertExtern,
+    ExternConvertAny,
 }
 
 /// A validated constant expression.
@@ -35,8 +46,7 @@ impl ConstExpr {
     }
 
     /// Decodes a constant expression. Operators that are valid in constant
-    /// expressions but not supported by Kiln yet (the GC allocation
-    /// operators) are reported by name.
+    /// expressions but not supported by Kiln are reported by name.
     pub fn from_wasmparser(
         expr: &wasmparser::ConstExpr<'_>,
         convert_heap: impl Fn(wasmparser::HeapType) -> WasmHeapType,
@@ -62,6 +72,14 @@ impl ConstExpr {
                 O::I64Add => ConstOp::I64Add,
                 O::I64Sub => ConstOp::I64Sub,
                 O::I64Mul => ConstOp::I64Mul,
+                O::RefI31 => ConstOp::RefI31,
+                O::StructNew { struct_type_index } => ConstOp::StructNew(struct_type_index),
+                O::StructNewDefault { struct_type_index } => ConstOp::StructNewDefault(struct_type_index),
+                O::ArrayNew { array_type_index } => ConstOp::ArrayNew(array_type_index),
+                O::ArrayNewDefault { array_type_index } => ConstOp::ArrayNewDefault(array_type_index),
+                O::ArrayNewFixed { array_type_index, array_size } => ConstOp::ArrayNewFixed(array_type_index, array_size),
+                O::AnyConvertExtern => ConstOp::AnyConvertExtern,
+                O::ExternConvertAny => ConstOp::ExternConvertAny,
                 O::End => break,
                 other => {
                     return Err(WasmError::Unsupported {

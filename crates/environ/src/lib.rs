@@ -14,6 +14,7 @@
 mod builtins;
 mod const_expr;
 mod error;
+pub mod gc_layout;
 mod module;
 mod trap;
 mod translate;
@@ -23,6 +24,7 @@ pub mod vmoffsets;
 pub use builtins::{Builtin, BuiltinType};
 pub use const_expr::{ConstExpr, ConstOp};
 pub use error::{WasmError, operator_name};
+pub use gc_layout::{GcArrayLayout, GcFieldLayout, GcLayout, GcStructLayout, GcTypeLayouts, StandardLayouts, VMGcKind};
 pub use module::*;
 pub use trap::Trap;
 pub use translate::{translate_module, wasm_features};

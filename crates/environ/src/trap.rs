@@ -27,6 +27,9 @@ pub enum Trap {
     NullFunctionReference,
     /// `throw_ref` of a null exception reference.
     NullExceptionReference,
+    NullStructReference,
+    NullArrayReference,
+    NullI31Reference,
     CastFailure,
     ArrayOutOfBounds,
     AllocationTooLarge,
@@ -41,7 +44,7 @@ pub enum Trap {
 }
 
 impl Trap {
-    const ALL: [Trap; 20] = [
+    const ALL: [Trap; 23] = [
         Trap::UnreachableCodeReached,
         Trap::IntegerOverflow,
         Trap::IntegerDivisionByZero,
@@ -53,6 +56,9 @@ impl Trap {
         Trap::NullReference,
         Trap::NullFunctionReference,
         Trap::NullExceptionReference,
+        Trap::NullStructReference,
+        Trap::NullArrayReference,
+        Trap::NullI31Reference,
         Trap::CastFailure,
         Trap::ArrayOutOfBounds,
         Trap::AllocationTooLarge,
@@ -89,6 +95,9 @@ impl fmt::Display for Trap {
             Trap::NullReference => "null reference",
             Trap::NullFunctionReference => "null function reference",
             Trap::NullExceptionReference => "null exception reference",
+            Trap::NullStructReference => "null structure reference",
+            Trap::NullArrayReference => "null array reference",
+            Trap::NullI31Reference => "null i31 reference",
             Trap::CastFailure => "cast failure",
             Trap::ArrayOutOfBounds => "out of bounds array access",
             Trap::AllocationTooLarge => "allocation size too large",

@@ -83,8 +83,19 @@ pub mod store_context {
     pub const EPOCH_PTR: u32 = 32;
     /// The exception being delivered to a landing pad (exnref, u32).
     pub const PENDING_EXCEPTION: u32 = 40;
-    pub const SIZE: u32 = 48;
+    /// Base of the store's GC heap (`*mut u8`; a reservation of
+    /// `GC_HEAP_RESERVATION` bytes whose inaccessible part faults).
+    pub const GC_HEAP_BASE: u32 = 48;
+    /// Accessible length of the GC heap in bytes (usize).
+    pub const GC_HEAP_BOUND: u32 = 56;
+    pub const SIZE: u32 = 64;
 }
+
+/// Address space reserved for a GC heap: any 32-bit reference plus any
+/// struct field offset (< 4 GiB) lands inside it, so struct field accesses
+/// need no bounds check; array accesses, whose offsets come from untrusted
+/// lengths, are checked against `GC_HEAP_BOUND`.
+pub const GC_HEAP_RESERVATION: u64 = 8 << 30;
 
 /// Size of a global's storage cell (room for a v128).
 pub const GLOBAL_SIZE: u32 = 16;

@@ -1,6 +1,7 @@
 //! Engine configuration.
 
 pub use kiln_cranelift::{BoundsChecks, OptLevel};
+pub use kiln_gc::Collector;
 use kiln_cranelift::Tunables;
 
 /// Settings an [`crate::Engine`] is created with.
@@ -11,6 +12,8 @@ pub struct Config {
     pub(crate) opt_level: OptLevel,
     pub(crate) max_memory_bytes: u64,
     pub(crate) max_table_elements: u64,
+    pub(crate) collector: Collector,
+    pub(crate) max_gc_heap_bytes: u64,
 }
 
 impl Default for Config {
@@ -21,6 +24,8 @@ impl Default for Config {
             opt_level: OptLevel::Speed,
             max_memory_bytes: 4 << 30,
             max_table_elements: 10_000_000,
+            collector: Collector::Null,
+            max_gc_heap_bytes: 1 << 30,
         }
     }
 }
@@ -58,6 +63,22 @@ impl Config {
     /// fuel (`Store::set_fuel`) traps with `Trap::OutOfFuel`. Off by default.
     pub fn consume_fuel(&mut self, enable: bool) -> &mut Self {
         self.tunables.consume_fuel = enable;
+        self
+    }
+
+    /// The garbage collector of every store of the engine (default:
+    /// `Collector::Null`). The DRC collector needs barriers and stack maps
+    /// in compiled code, which the compiler does not emit yet: choosing it
+    /// makes `Engine::new` fail with an error saying so.
+    pub fn collector(&mut self, collector: Collector) -> &mut Self {
+        self.collector = collector;
+        self
+    }
+
+    /// Largest size of a store's GC heap, in bytes (default 1 GiB, at most
+    /// 4 GiB). Allocation beyond it traps.
+    pub fn max_gc_heap_size(&mut self, bytes: u64) -> &mut Self {
+        self.max_gc_heap_bytes = bytes;
         self
     }
 

@@ -1,14 +1,20 @@
 //! Evaluation of constant expressions during instantiation.
+//!
+//! GC allocations (`struct.new`, `array.new*`) allocate in the store's heap
+//! and write their fields through the heap's bounds-checked API.
 
-use crate::vm::instance::Instance;
+use crate::store::StoreOpaque;
 use crate::vm::ValRaw;
-use anyhow::{Result, bail};
-use kiln_environ::{ConstExpr, ConstOp};
+use crate::vm::instance::Instance;
+use anyhow::{Result, anyhow, bail};
+use kiln_environ::gc_layout::{self, GcArrayLayout};
+use kiln_environ::{ConstExpr, ConstOp, RefRepr, WasmCompositeType, WasmFieldType, WasmStorageType, WasmValType};
+use kiln_gc::VMGcRef;
 
 /// Evaluates `expr` in the context of a partially initialised instance:
 /// `global.get` reads globals already set, `ref.func` the instance's
-/// function references.
-pub fn eval(instance: &Instance, expr: &ConstExpr) -> Result<ValRaw> {
+/// function references. `store` is needed only by GC allocations.
+pub fn eval(instance: &Instance, expr: &ConstExpr, mut store: Option<&mut StoreOpaque>) -> Result<ValRaw> {
     let mut stack: Vec<ValRaw> = Vec::with_capacity(2);
     let pop = |stack: &mut Vec<ValRaw>| stack.pop().expect("validated constant expression");
     for op in expr.ops.iter() {
@@ -44,8 +50,82 @@ pub fn eval(instance: &Instance, expr: &ConstExpr) -> Result<ValRaw> {
                     _ => a.wrapping_mul(b),
                 })
             }
+            ConstOp::RefI31 => ValRaw::from_u32(VMGcRef::from_i31(pop(&mut stack).u32() as i32).as_raw_u32()),
+            // Extern and any references share one representation.
+            ConstOp::AnyConvertExtern | ConstOp::ExternConvertAny => pop(&mut stack),
+            ConstOp::StructNew(t) | ConstOp::StructNewDefault(t) => {
+                let store = store.as_deref_mut().ok_or_else(|| anyhow!("GC allocation outside instantiation"))?;
+                let fields = struct_fields(instance, t);
+                let values = if matches!(op, ConstOp::StructNew(_)) { stack.split_off(stack.len() - fields.len()) } else { Vec::new() };
+                new_struct(store, instance, t, &fields, &values)?
+            }
+            ConstOp::ArrayNew(t) | ConstOp::ArrayNewDefault(t) | ConstOp::ArrayNewFixed(t, _) => {
+                let store = store.as_deref_mut().ok_or_else(|| anyhow!("GC allocation outside instantiation"))?;
+                let values = match *op {
+                    ConstOp::ArrayNew(_) => {
+                        let len = pop(&mut stack).u32();
+                        let init = pop(&mut stack);
+                        vec![init; len as usize]
+                    }
+                    ConstOp::ArrayNewDefault(_) => {
+                        let len = pop(&mut stack).u32();
+                        vec![ValRaw::default(); len as usize]
+                    }
+                    ConstOp::ArrayNewFixed(_, n) => stack.split_off(stack.len() - n as usize),
+                    _ => unreachable!(),
+                };
+                new_array(store, instance, t, &values)?
+            }
         };
         stack.push(v);
     }
     Ok(stack.pop().expect("validated constant expression yields a value"))
+}
+
+fn struct_fields(instance: &Instance, t: u32) -> Vec<WasmFieldType> {
+    match &instance.module.info().types[t as usize].composite {
+        WasmCompositeType::Struct(fields) => fields.to_vec(),
+        other => unreachable!("validated struct type, found {other:?}"),
+    }
+}
+
+/// The bytes a field of `storage` holds for `raw` (funcrefs become ids).
+fn field_bytes(store: &mut StoreOpaque, instance: &Instance, storage: WasmStorageType, raw: ValRaw) -> Vec<u8> {
+    let info = instance.module.info();
+    let (size, _) = gc_layout::storage_size(storage, &|r| info.ref_repr(r));
+    let raw = match storage {
+        WasmStorageType::Val(WasmValType::Ref(r)) if info.ref_repr(r) == RefRepr::FuncRef => ValRaw::from_u32(store.func_ref_id(raw.u64() as usize)),
+        _ => raw,
+    };
+    raw.0[..size as usize].to_vec()
+}
+
+fn new_struct(store: &mut StoreOpaque, instance: &Instance, t: u32, fields: &[WasmFieldType], values: &[ValRaw]) -> Result<ValRaw> {
+    let info = instance.module.info();
+    let layout = gc_layout::struct_layout(fields, &|r| info.ref_repr(r));
+    let type_id = instance.module.type_ids()[t as usize];
+    let r = store.gc_alloc(|heap| heap.alloc_uninit_struct(type_id))?;
+    for ((field, place), raw) in fields.iter().zip(layout.fields.iter()).zip(values) {
+        let bytes = field_bytes(store, instance, field.storage, *raw);
+        store.gc_store()?.heap.write_data(&r, place.offset, &bytes)?;
+    }
+    Ok(ValRaw::from_u32(r.as_raw_u32()))
+}
+
+fn new_array(store: &mut StoreOpaque, instance: &Instance, t: u32, values: &[ValRaw]) -> Result<ValRaw> {
+    let info = instance.module.info();
+    let WasmCompositeType::Array(elem) = &info.types[t as usize].composite else { unreachable!("validated array type") };
+    let layout: GcArrayLayout = gc_layout::array_layout(elem, &|r| info.ref_repr(r));
+    let len = u32::try_from(values.len()).map_err(|_| crate::Trap::AllocationTooLarge)?;
+    if layout.size_for_len(len).is_none() {
+        return Err(crate::Trap::AllocationTooLarge.into());
+    }
+    let type_id = instance.module.type_ids()[t as usize];
+    let r = store.gc_alloc(|heap| heap.alloc_uninit_array(type_id, len))?;
+    let mut bytes = Vec::with_capacity(values.len() * layout.elem_size as usize);
+    for raw in values {
+        bytes.extend(field_bytes(store, instance, elem.storage, *raw));
+    }
+    store.gc_store()?.heap.write_data(&r, layout.base, &bytes)?;
+    Ok(ValRaw::from_u32(r.as_raw_u32()))
 }

@@ -20,6 +20,7 @@ pub(crate) struct EngineInner {
     pub config: Config,
     pub compiler: Compiler,
     pub types: TypeRegistry,
+    pub gc_runtime: Box<dyn kiln_gc::GcRuntime>,
     /// The current epoch; boxed so compiled code can hold its address.
     pub epoch: Box<AtomicU64>,
     trampolines: Mutex<HashMap<(SignatureRepr, TrampolineKind), Trampoline>>,
@@ -47,8 +48,15 @@ impl Default for Engine {
 impl Engine {
     pub fn new(config: &Config) -> Result<Engine> {
         let compiler = Compiler::new(config.opt_level, config.tunables)?;
+        if config.collector != kiln_gc::Collector::Null {
+            anyhow::bail!(
+                "unsupported: the {:?} collector needs GC barriers and stack maps in compiled code, which Kiln does not emit yet; use Collector::Null",
+                config.collector
+            );
+        }
+        let gc_runtime = config.collector.gc_runtime()?;
         Ok(Engine {
-            inner: Arc::new(EngineInner { config: config.clone(), compiler, types: TypeRegistry::default(), epoch: Box::new(AtomicU64::new(0)), trampolines: Mutex::new(HashMap::new()) }),
+            inner: Arc::new(EngineInner { config: config.clone(), compiler, types: TypeRegistry::default(), gc_runtime, epoch: Box::new(AtomicU64::new(0)), trampolines: Mutex::new(HashMap::new()) }),
         })
     }
 

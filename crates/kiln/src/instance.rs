@@ -157,7 +157,7 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
         let index = info.num_imported_globals + i as u32;
         let ty = module.extern_type(EntityType::Global(info.globals[index as usize]));
         let ExternType::Global(ty) = ty else { unreachable!() };
-        let cell = const_eval::eval(&inst, init)?;
+        let cell = const_eval::eval(&inst, init, Some(store))?;
         let g = Global::push(store, GlobalData { cell, ty });
         inst.globals.push(g.index);
         inst.set_global(index, &mut store.globals[g.index].cell);
@@ -166,7 +166,7 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
     for plan in &info.tables[info.num_imported_tables as usize..] {
         let ExternType::Table(ty) = module.extern_type(EntityType::Table(plan.ty)) else { unreachable!() };
         let init = match &plan.init {
-            Some(e) => const_eval::eval(&inst, e)?.u64(),
+            Some(e) => const_eval::eval(&inst, e, Some(store))?.u64(),
             None => 0,
         };
         let table = VmTable::new(ty.to_wasm(), table_repr(store, &ty), init, config.max_table_elements).map_err(anyhow::Error::msg)?;
@@ -186,7 +186,7 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
     for seg in &info.elems {
         let items = match &seg.items {
             ElemItems::Functions(fs) => fs.iter().map(|f| inst.func_ref(*f) as u64).collect(),
-            ElemItems::Exprs(es) => es.iter().map(|e| const_eval::eval(&inst, e).map(|v| v.u64())).collect::<Result<Vec<_>>>()?,
+            ElemItems::Exprs(es) => es.iter().map(|e| const_eval::eval(&inst, e, Some(&mut *store)).map(|v| v.u64())).collect::<Result<Vec<_>>>()?,
         };
         inst.elements.push(items);
     }
@@ -205,7 +205,7 @@ fn initialize_segments(store: &mut StoreOpaque, id: InstanceId) -> Result<()> {
     for (i, seg) in info.elems.iter().enumerate() {
         match &seg.mode {
             SegmentMode::Active { index, offset } => {
-                let dst = const_eval::eval(inst, offset)?.u64();
+                let dst = const_eval::eval(inst, offset, None)?.u64();
                 let dst = if info.tables[*index as usize].ty.table64 { dst } else { dst as u32 as u64 };
                 let items = std::mem::take(&mut inst.elements[i]);
                 // SAFETY: the table slot points at a table owned by the store.
@@ -220,7 +220,7 @@ fn initialize_segments(store: &mut StoreOpaque, id: InstanceId) -> Result<()> {
     }
     for (i, seg) in info.data.iter().enumerate() {
         if let SegmentMode::Active { index, offset } = &seg.mode {
-            let dst = const_eval::eval(inst, offset)?.u64();
+            let dst = const_eval::eval(inst, offset, None)?.u64();
             let dst = if info.memories[*index as usize].memory64 { dst } else { dst as u32 as u64 };
             let bytes = &module.wasm()[seg.bytes.clone()];
             // SAFETY: the memory slot points at a memory owned by the store.
@@ -250,7 +250,7 @@ fn describe(store: &StoreOpaque, ext: &Extern) -> String {
 fn check_import(store: &StoreOpaque, module: &Module, ty: EntityType, ext: &Extern) -> Result<()> {
     match (ty, ext) {
         (EntityType::Function(type_index), Extern::Func(f)) => {
-            if f.type_id(store) != module.type_ids()[type_index as usize] {
+            if !store.engine().inner.types.is_subtype(f.type_id(store), module.type_ids()[type_index as usize]) {
                 bail!("function types differ");
             }
         }

@@ -24,6 +24,7 @@ mod config;
 mod const_eval;
 mod engine;
 mod externals;
+mod gc;
 mod func;
 mod instance;
 mod linker;
@@ -36,7 +37,7 @@ mod values;
 mod vm;
 
 pub use anyhow::{Error, Result};
-pub use config::{BoundsChecks, Config, OptLevel};
+pub use config::{BoundsChecks, Collector, Config, OptLevel};
 pub use engine::Engine;
 pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Caller, Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};

@@ -12,7 +12,6 @@ use crate::vm::instance::Instance;
 use crate::vm::memory::LinearMemory;
 use crate::vm::table::Table;
 use crate::vm::{VMStoreContext, ValRaw};
-use std::any::Any;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -40,12 +39,17 @@ pub struct StoreOpaque {
     pub(crate) memories: Vec<Box<LinearMemory>>,
     pub(crate) tables: Vec<Box<Table>>,
     pub(crate) globals: Vec<Box<GlobalData>>,
-    pub(crate) host_data: Vec<Box<dyn Any + Send + Sync>>,
     /// Engine type id of each tag's function type.
     pub(crate) tags: Vec<u32>,
     /// Thrown exceptions; an exnref is an index plus one. They live until
     /// the store drops (the GC heap will own them once it lands).
     pub(crate) exceptions: Vec<ExceptionData>,
+    /// The GC heap, created on first use.
+    pub(crate) gc: Option<crate::gc::GcStore>,
+    /// `VMFuncRef`s stored in GC objects, by id minus one: objects hold
+    /// ids, never pointers.
+    pub(crate) func_ref_ids: Vec<usize>,
+    pub(crate) func_ref_id_of: HashMap<usize, u32>,
     /// Function handle of each `VMFuncRef` address seen so far.
     pub(crate) func_by_ref: HashMap<usize, usize>,
 }
@@ -83,9 +87,11 @@ impl<T> Store<T> {
                     memories: Vec::new(),
                     tables: Vec::new(),
                     globals: Vec::new(),
-                    host_data: Vec::new(),
                     tags: Vec::new(),
                     exceptions: Vec::new(),
+                    gc: None,
+                    func_ref_ids: Vec::new(),
+                    func_ref_id_of: HashMap::new(),
                     func_by_ref: HashMap::new(),
                 },
                 data,

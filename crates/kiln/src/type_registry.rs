@@ -79,6 +79,28 @@ impl TypeRegistry {
     pub fn get(&self, id: u32) -> Arc<WasmSubType> {
         self.inner.lock().unwrap().types[id as usize].clone()
     }
+
+    /// Like `get`, for ids read from untrusted places (GC object headers).
+    pub fn try_get(&self, id: u32) -> Option<Arc<WasmSubType>> {
+        self.inner.lock().unwrap().types.get(id as usize).cloned()
+    }
+
+    /// Is type `sub` equal to `sup` or declared (transitively) as its
+    /// subtype? Canonicalization makes declared supertypes engine ids, so
+    /// this walks the chain; its length is bounded by the spec's subtyping
+    /// depth limit (63).
+    pub fn is_subtype(&self, sub: u32, sup: u32) -> bool {
+        let inner = self.inner.lock().unwrap();
+        let mut t = Some(sub);
+        for _ in 0..=64 {
+            match t {
+                Some(id) if id == sup => return true,
+                Some(id) => t = inner.types.get(id as usize).and_then(|ty| ty.supertype),
+                None => return false,
+            }
+        }
+        false
+    }
 }
 
 /// Rewrites every type index in `t` with `f`, dropping its module-specific

@@ -5,7 +5,9 @@
 //! host-data ids plus one (0 is null).
 
 use crate::func::Func;
-use crate::store::{AsContextMut, StoreOpaque};
+use crate::store::{AsContext, AsContextMut, StoreOpaque};
+use kiln_environ::VMGcKind;
+use kiln_gc::VMGcRef;
 use crate::types::{HeapType, ValType};
 use crate::vm::ValRaw;
 use anyhow::{Result, bail};
@@ -36,45 +38,125 @@ pub struct ExnRef {
     index: u32,
 }
 
-/// A reference to a GC object (`anyref` hierarchy). Not constructible yet:
-/// Kiln has no GC heap until milestone 2, so every `anyref` is null.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AnyRef {}
+/// A reference in the `any` hierarchy: an i31 value or a GC object (a
+/// struct, an array, or a host reference converted with
+/// `any.convert_extern`).
+///
+/// A handle holds the reference's raw bits. With the null collector objects
+/// never move or die, so that is all a handle needs; moving and freeing
+/// collectors will root handles (noted on the GC integration issue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AnyRef {
+    store: u64,
+    raw: u32,
+}
 
-/// A reference to host data, as Wasm's `externref`.
+/// A reference to host data, as Wasm's `externref`: an externref object in
+/// the store's GC heap holding an id into the store's host-data table (or
+/// any other object, converted with `extern.convert_any`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ExternRef {
     store: u64,
-    index: u32,
+    raw: u32,
+}
+
+impl AnyRef {
+    /// The i31 reference holding the low 31 bits of `value`.
+    pub fn from_i31(store: impl AsContext, value: i32) -> AnyRef {
+        let cx = store.as_context();
+        AnyRef { store: cx.id(), raw: VMGcRef::from_i31(value).as_raw_u32() }
+    }
+
+    pub fn is_i31(&self) -> bool {
+        self.raw & 1 == 1
+    }
+
+    /// The i31 value, sign-extended.
+    pub fn i31_get_s(&self) -> Option<i32> {
+        self.is_i31().then_some(self.raw as i32 >> 1)
+    }
+
+    /// The i31 value, zero-extended.
+    pub fn i31_get_u(&self) -> Option<u32> {
+        self.is_i31().then_some(self.raw >> 1)
+    }
+
+    fn kind(&self, store: &StoreOpaque) -> Option<VMGcKind> {
+        store.check(self.store);
+        let r = VMGcRef::from_raw_u32(self.raw)?;
+        if r.is_i31() {
+            return Some(VMGcKind::I31Ref);
+        }
+        store.gc.as_ref()?.heap.header(&r).ok()?.kind()
+    }
+
+    pub fn is_struct(&self, store: impl AsContext) -> bool {
+        self.kind(&store.as_context()) == Some(VMGcKind::StructRef)
+    }
+
+    pub fn is_array(&self, store: impl AsContext) -> bool {
+        self.kind(&store.as_context()) == Some(VMGcKind::ArrayRef)
+    }
+
+    /// Is this an `eqref` (an i31, a struct or an array)?
+    pub fn is_eq(&self, store: impl AsContext) -> bool {
+        self.kind(&store.as_context()).is_some_and(|k| k.matches(VMGcKind::EqRef))
+    }
+
+    /// Is this a host reference converted with `any.convert_extern`?
+    pub fn is_extern(&self, store: impl AsContext) -> bool {
+        self.kind(&store.as_context()) == Some(VMGcKind::ExternRef)
+    }
+
+    /// The engine type id of a struct or array.
+    fn type_id(&self, store: &StoreOpaque) -> Option<u32> {
+        let r = VMGcRef::from_raw_u32(self.raw).filter(|r| !r.is_i31())?;
+        Some(store.gc.as_ref()?.heap.header(&r).ok()?.type_index())
+    }
+}
+
+impl AnyRef {
+    /// `any.convert_extern`: the same reference, seen in the any hierarchy.
+    pub fn convert_extern(e: ExternRef) -> AnyRef {
+        AnyRef { store: e.store, raw: e.raw }
+    }
 }
 
 impl ExternRef {
+    /// `extern.convert_any`: the same reference, seen as an externref.
+    pub fn convert_any(a: AnyRef) -> ExternRef {
+        ExternRef { store: a.store, raw: a.raw }
+    }
+
     /// Wraps `value` in a new externref owned by `store`.
+    ///
+    /// # Panics
+    /// If the store's GC heap is exhausted.
     pub fn new<T: Any + Send + Sync>(mut store: impl AsContextMut, value: T) -> ExternRef {
         let mut cx = store.as_context_mut();
-        let index = cx.host_data.len() as u32;
-        cx.host_data.push(Box::new(value));
-        ExternRef { store: cx.id(), index }
+        let id = cx.gc_store().and_then(|gc| Ok(gc.host_data.insert(Box::new(value))?)).expect("creating the GC heap");
+        let r = cx.gc_alloc(|heap| heap.alloc_externref(id)).expect("GC heap exhausted allocating an externref");
+        ExternRef { store: cx.id(), raw: r.as_raw_u32() }
     }
 
     /// The host value this reference wraps.
     pub fn data<'a, T: 'a>(&self, store: impl Into<crate::store::StoreContext<'a, T>>) -> Result<&'a (dyn Any + Send + Sync)> {
         let cx: crate::store::StoreContext<'a, T> = store.into();
-        let cx = cx.0;
-        cx.opaque.check(self.store);
-        match cx.opaque.host_data.get(self.index as usize) {
-            Some(b) => Ok(&**b),
-            None => bail!("externref refers to host data that does not exist"),
-        }
+        let opaque: &'a StoreOpaque = &cx.0.opaque;
+        opaque.check(self.store);
+        let Some(gc) = opaque.gc.as_ref() else { bail!("externref refers to no host data") };
+        let r = VMGcRef::from_raw_u32(self.raw).expect("handles are never null");
+        let id = gc.heap.externref_host_data_id(&r).map_err(|_| anyhow::anyhow!("externref wraps a GC object, not host data"))?;
+        Ok(gc.host_data.get(id)?)
     }
 
     pub(crate) fn to_raw(self, store: &StoreOpaque) -> u32 {
         store.check(self.store);
-        self.index + 1
+        self.raw
     }
 
     pub(crate) fn from_raw(store: &StoreOpaque, raw: u32) -> Option<ExternRef> {
-        (raw != 0).then(|| ExternRef { store: store.id(), index: raw - 1 })
+        (raw != 0).then(|| ExternRef { store: store.id(), raw })
     }
 }
 
@@ -141,6 +223,17 @@ impl Val {
                     && matches!(r.heap_type(), HeapType::Any | HeapType::Eq | HeapType::I31 | HeapType::Struct | HeapType::Array | HeapType::None)
                     || r.nullable() && matches!(r.heap_type(), HeapType::Concrete(_)) && !is_func_hierarchy(store, r.heap_type())
             }
+            (Val::AnyRef(Some(a)), ValType::Ref(r)) => match r.heap_type() {
+                HeapType::Any => true,
+                HeapType::Eq => a.kind(store).is_some_and(|k| k.matches(VMGcKind::EqRef)),
+                HeapType::I31 => a.is_i31(),
+                HeapType::Struct => a.kind(store) == Some(VMGcKind::StructRef),
+                HeapType::Array => a.kind(store) == Some(VMGcKind::ArrayRef),
+                HeapType::Concrete(id) if !is_func_hierarchy(store, r.heap_type()) => {
+                    a.type_id(store).is_some_and(|t| store.engine().inner.types.is_subtype(t, id))
+                }
+                _ => false,
+            },
             _ => false,
         }
     }
@@ -156,12 +249,14 @@ impl Val {
             Val::V128(v) => ValRaw::from_u128(v),
             Val::FuncRef(f) => ValRaw::from_u64(f.map_or(0, |f| f.func_ref_addr(store) as u64)),
             Val::ExternRef(e) => ValRaw::from_u32(e.map_or(0, |e| e.to_raw(store))),
-            Val::AnyRef(None) => ValRaw::from_u32(0),
+            Val::AnyRef(a) => ValRaw::from_u32(a.map_or(0, |a| {
+                store.check(a.store);
+                a.raw
+            })),
             Val::ExnRef(e) => ValRaw::from_u32(e.map_or(0, |e| {
                 store.check(e.store);
                 e.index + 1
             })),
-            Val::AnyRef(Some(never)) => match never {},
         }
     }
 
@@ -184,8 +279,7 @@ impl Val {
                 } else if matches!(heap, HeapType::Exn | HeapType::NoExn) {
                     Val::ExnRef(raw.u32().checked_sub(1).map(|index| ExnRef { store: store.id(), index }))
                 } else {
-                    debug_assert_eq!(raw.u32(), 0, "non-null GC references do not exist before the GC heap");
-                    Val::AnyRef(None)
+                    Val::AnyRef((raw.u32() != 0).then(|| AnyRef { store: store.id(), raw: raw.u32() }))
                 }
             }
         }

@@ -9,9 +9,8 @@
 use super::{FuncTranslator, trap_code};
 use crate::CompileError;
 use crate::func_env::POINTER;
-use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, InstBuilder, Value, types::*};
-use kiln_environ::vmoffsets::{VMCTX_TYPE_IDS_OFFSET, func_ref};
+use kiln_environ::vmoffsets::func_ref;
 use kiln_environ::Trap;
 use wasmparser::Operator;
 
@@ -102,12 +101,11 @@ impl FuncTranslator<'_, '_> {
         let index = self.pop();
         let funcref = self.table_get(table, index);
         self.b.ins().trapz(funcref, trap_code(Trap::IndirectCallToNull));
-        // Signatures are compared by engine-wide type id.
-        let type_ids = self.env.load_vmctx_ptr(&mut self.b, self.vmctx, VMCTX_TYPE_IDS_OFFSET);
-        let expected = self.b.ins().load(I32, self.flags.vm_readonly, type_ids, (type_index * 4) as i32);
+        // The callee's type must be a subtype of the expected one, compared
+        // by engine-wide type id.
         let actual = self.b.ins().load(I32, self.flags.vm_readonly, funcref, func_ref::TYPE_ID as i32);
-        let mismatch = self.b.ins().icmp(IntCC::NotEqual, expected, actual);
-        self.b.ins().trapnz(mismatch, trap_code(Trap::BadSignature));
+        let matches = self.subtype_check(actual, type_index);
+        self.b.ins().trapz(matches, trap_code(Trap::BadSignature));
         self.call_func_ref(funcref, type_index, kind);
     }
 

@@ -14,6 +14,7 @@ mod budget;
 mod call;
 mod control;
 mod exceptions;
+mod gc;
 mod memory;
 mod numeric;
 mod refs;
@@ -239,6 +240,9 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             return Ok(());
         }
         if self.simd_operator(op)? {
+            return Ok(());
+        }
+        if self.gc_operator(op)? {
             return Ok(());
         }
         Err(CompileError::Unsupported { operator: kiln_environ::operator_name(op), offset })

@@ -8,12 +8,13 @@
 use super::instance::Instance;
 use super::memory::LinearMemory;
 use super::table::Table;
+use super::gc_builtins as gc;
 use super::traphandlers;
 use kiln_environ::Builtin;
 
 /// The builtins table, in `Builtin` order.
 pub fn table() -> *const usize {
-    struct Table([*const (); 15]);
+    struct Table([*const (); 25]);
     // SAFETY: the table holds addresses of functions, immutable and valid
     // on every thread.
     unsafe impl Sync for Table {}
@@ -33,8 +34,18 @@ pub fn table() -> *const usize {
         exception_matches as *const (),
         exception_payload as *const (),
         super::exceptions::unwind_exception as *const (),
+        gc::gc_alloc_struct as *const (),
+        gc::gc_alloc_array as *const (),
+        gc::is_subtype as *const (),
+        gc::func_ref_to_id as *const (),
+        gc::func_ref_from_id as *const (),
+        gc::array_init_data as *const (),
+        gc::array_init_elem as *const (),
+        gc::array_copy as *const (),
+        data_segment_len as *const (),
+        elem_segment_len as *const (),
     ]);
-    const _: () = assert!(Builtin::ALL.len() == 15);
+    const _: () = assert!(Builtin::ALL.len() == 25);
     TABLE.0.as_ptr().cast()
 }
 
@@ -212,4 +223,15 @@ extern "C" fn exception_payload(vmctx: *mut u8, exn: u32, out: *mut super::ValRa
         // value of the tag it matched.
         unsafe { std::ptr::copy_nonoverlapping(e.payload.as_ptr(), out, e.payload.len()) };
     }
+}
+
+extern "C" fn data_segment_len(vmctx: *mut u8, data_index: u32) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let inst = unsafe { instance(vmctx) };
+    if inst.dropped_data[data_index as usize] { 0 } else { inst.module.info().data[data_index as usize].bytes.len() as u32 }
+}
+
+extern "C" fn elem_segment_len(vmctx: *mut u8, elem_index: u32) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    unsafe { instance(vmctx) }.elements[elem_index as usize].len() as u32
 }

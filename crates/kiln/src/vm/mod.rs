@@ -8,6 +8,8 @@ pub mod backtrace;
 pub mod builtins;
 pub mod code_memory;
 pub mod exceptions;
+pub mod gc_builtins;
+pub mod gc_memory;
 pub mod instance;
 pub mod memory;
 pub mod mmap;
@@ -49,6 +51,8 @@ pub struct VMStoreContext {
     pub epoch_ptr: *const std::sync::atomic::AtomicU64,
     pub pending_exception: UnsafeCell<u32>,
     _pad: u32,
+    pub gc_heap_base: UnsafeCell<usize>,
+    pub gc_heap_bound: UnsafeCell<usize>,
 }
 
 impl VMStoreContext {
@@ -61,6 +65,8 @@ impl VMStoreContext {
             epoch_ptr: epoch,
             pending_exception: UnsafeCell::new(0),
             _pad: 0,
+            gc_heap_base: UnsafeCell::new(0),
+            gc_heap_bound: UnsafeCell::new(0),
         }
     }
 }
@@ -115,6 +121,8 @@ mod layout_tests {
         assert_eq!(offset_of!(VMStoreContext, epoch_deadline), store_context::EPOCH_DEADLINE as usize);
         assert_eq!(offset_of!(VMStoreContext, epoch_ptr), store_context::EPOCH_PTR as usize);
         assert_eq!(offset_of!(VMStoreContext, pending_exception), store_context::PENDING_EXCEPTION as usize);
+        assert_eq!(offset_of!(VMStoreContext, gc_heap_base), store_context::GC_HEAP_BASE as usize);
+        assert_eq!(offset_of!(VMStoreContext, gc_heap_bound), store_context::GC_HEAP_BOUND as usize);
         assert_eq!(size_of::<VMStoreContext>(), store_context::SIZE as usize);
         assert_eq!(size_of::<ValRaw>(), VAL_RAW_SIZE as usize);
     }

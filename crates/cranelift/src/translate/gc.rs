@@ -1,0 +1,496 @@
+//! GC operators: structs, arrays, i31, `ref.eq`, casts and the
+//! extern/any conversions.
+//!
+//! Objects live in the store's GC heap, a reservation whose base and
+//! accessible length are in the store context. A reference is a 32-bit
+//! offset into it; objects follow `kiln_environ::gc_layout`. Struct field
+//! accesses add a field offset below 4 GiB to a 32-bit reference and so
+//! always land inside the reservation: they need no check beyond the null
+//! check. Array element offsets depend on a length read from the heap,
+//! which is untrusted, so every element access is checked against the
+//! heap's bound as well as the array's length: a corrupted heap can make
+//! Wasm read garbage from inside the heap, never memory outside it.
+//!
+//! Allocation and the operations on segments go through builtins; the
+//! allocation builtins write the header (and array length) and zero the
+//! body, so default values need no stores.
+
+use super::control::block_args;
+use super::{FuncTranslator, trap_code};
+use crate::CompileError;
+use crate::func_env::POINTER;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{self, BlockArg, InstBuilder, Value, types::*};
+use kiln_environ::gc_layout::{self, ARRAY_LENGTH_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET, HEADER_TYPE_INDEX_OFFSET, MAX_OBJECT_SIZE, VMGcKind};
+use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, VMCTX_TYPE_IDS_OFFSET, func_ref, store_context};
+use kiln_environ::{Builtin, RefRepr, Trap, WasmCompositeType, WasmFieldType, WasmHeapType, WasmRefType, WasmStorageType, WasmValType};
+use wasmparser::Operator;
+
+impl FuncTranslator<'_, '_> {
+    fn struct_fields(&self, type_index: u32) -> &[WasmFieldType] {
+        match &self.env.module.types[type_index as usize].composite {
+            WasmCompositeType::Struct(fields) => fields,
+            other => unreachable!("validated struct type, found {other:?}"),
+        }
+    }
+
+    fn array_elem(&self, type_index: u32) -> WasmFieldType {
+        match &self.env.module.types[type_index as usize].composite {
+            WasmCompositeType::Array(elem) => *elem,
+            other => unreachable!("validated array type, found {other:?}"),
+        }
+    }
+
+    fn struct_layout(&self, type_index: u32) -> GcStructLayout {
+        gc_layout::struct_layout(self.struct_fields(type_index), &|r| self.env.module.ref_repr(r))
+    }
+
+    fn array_layout(&self, type_index: u32) -> GcArrayLayout {
+        gc_layout::array_layout(&self.array_elem(type_index), &|r| self.env.module.ref_repr(r))
+    }
+
+    fn store_ctx(&mut self) -> Value {
+        self.env.load_vmctx_ptr(&mut self.b, self.vmctx, VMCTX_STORE_CONTEXT_OFFSET)
+    }
+
+    /// The native address of byte `offset` of object `r` (non-null, not i31).
+    fn gc_addr(&mut self, r: Value, offset: Value) -> Value {
+        let ctx = self.store_ctx();
+        let base = self.b.ins().load(POINTER, self.flags.vm, ctx, store_context::GC_HEAP_BASE as i32);
+        let r = self.b.ins().uextend(I64, r);
+        let object = self.b.ins().iadd(base, r);
+        self.b.ins().iadd(object, offset)
+    }
+
+    fn gc_addr_const(&mut self, r: Value, offset: u32) -> Value {
+        let offset = self.b.ins().iconst(I64, offset as i64);
+        self.gc_addr(r, offset)
+    }
+
+    /// The engine-wide id of module type `type_index`.
+    fn engine_type_id(&mut self, type_index: u32) -> Value {
+        let ids = self.env.load_vmctx_ptr(&mut self.b, self.vmctx, VMCTX_TYPE_IDS_OFFSET);
+        self.b.ins().load(I32, self.flags.vm_readonly, ids, (type_index * 4) as i32)
+    }
+
+    fn null_check(&mut self, r: Value, trap: Trap) {
+        self.b.ins().trapz(r, trap_code(trap));
+    }
+
+    /// Allocates a struct of `type_index` with every field zero.
+    fn alloc_struct(&mut self, type_index: u32) -> Value {
+        let type_id = self.engine_type_id(type_index);
+        let fp = self.b.ins().get_frame_pointer(POINTER);
+        let r = self.env.call_builtin(&mut self.b, self.vmctx, Builtin::gc_alloc_struct, &[type_id, fp]).unwrap();
+        self.null_check(r, Trap::GcHeapOutOfMemory);
+        r
+    }
+
+    fn storage_is_func_ref(&self, storage: WasmStorageType) -> bool {
+        matches!(storage, WasmStorageType::Val(WasmValType::Ref(r)) if self.env.module.ref_repr(r) == RefRepr::FuncRef)
+    }
+
+    /// Stores a field value at `addr`.
+    fn store_field(&mut self, addr: Value, storage: WasmStorageType, v: Value) {
+        let flags = self.flags.gc;
+        match storage {
+            WasmStorageType::I8 => {
+                self.b.ins().istore8(flags, v, addr, 0);
+            }
+            WasmStorageType::I16 => {
+                self.b.ins().istore16(flags, v, addr, 0);
+            }
+            s if self.storage_is_func_ref(s) => {
+                let id = self.env.call_builtin(&mut self.b, self.vmctx, Builtin::func_ref_to_id, &[v]).unwrap();
+                self.b.ins().store(flags, id, addr, 0);
+            }
+            _ => {
+                self.b.ins().store(flags, v, addr, 0);
+            }
+        }
+    }
+
+    /// Loads a field value at `addr`; packed fields extend as `signed` says.
+    fn load_field(&mut self, addr: Value, storage: WasmStorageType, signed: bool) -> Value {
+        let flags = self.flags.gc;
+        match storage {
+            WasmStorageType::I8 if signed => self.b.ins().sload8(I32, flags, addr, 0),
+            WasmStorageType::I8 => self.b.ins().uload8(I32, flags, addr, 0),
+            WasmStorageType::I16 if signed => self.b.ins().sload16(I32, flags, addr, 0),
+            WasmStorageType::I16 => self.b.ins().uload16(I32, flags, addr, 0),
+            s if self.storage_is_func_ref(s) => {
+                let id = self.b.ins().load(I32, flags, addr, 0);
+                self.env.call_builtin(&mut self.b, self.vmctx, Builtin::func_ref_from_id, &[id]).unwrap()
+            }
+            WasmStorageType::Val(t) => {
+                let ty = self.env.clif_type(t);
+                self.b.ins().load(ty, flags, addr, 0)
+            }
+        }
+    }
+
+    /// Address of element `index` of array `r`, trapping unless it is in
+    /// bounds of both the array and the heap.
+    fn array_elem_addr(&mut self, r: Value, index: Value, layout: &GcArrayLayout) -> Value {
+        let len = self.array_len(r);
+        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
+        self.b.ins().trapnz(oob, trap_code(Trap::ArrayOutOfBounds));
+        let index = self.b.ins().uextend(I64, index);
+        let scaled = self.b.ins().imul_imm_u(index, layout.elem_size as i64);
+        let offset = self.b.ins().iadd_imm_u(scaled, layout.base as i64);
+        self.check_in_heap(r, offset, layout.elem_size);
+        self.gc_addr(r, offset)
+    }
+
+    /// Traps unless `[r + offset, r + offset + size)` lies in the
+    /// accessible heap. Only a corrupted length can make this fail.
+    fn check_in_heap(&mut self, r: Value, offset: Value, size: u32) {
+        let ctx = self.store_ctx();
+        let bound = self.b.ins().load(I64, self.flags.vm, ctx, store_context::GC_HEAP_BOUND as i32);
+        let r = self.b.ins().uextend(I64, r);
+        let start = self.b.ins().iadd(r, offset);
+        let end = self.b.ins().iadd_imm_u(start, size as i64);
+        let outside = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, bound);
+        self.b.ins().trapnz(outside, trap_code(Trap::MemoryOutOfBounds));
+    }
+
+    fn array_len(&mut self, r: Value) -> Value {
+        let addr = self.gc_addr_const(r, ARRAY_LENGTH_OFFSET);
+        self.b.ins().load(I32, self.flags.gc, addr, 0)
+    }
+
+    /// Allocates an array of `len` (i32) zero elements, trapping if it
+    /// would be larger than an object can be.
+    fn alloc_array(&mut self, type_index: u32, len: Value) -> Value {
+        let layout = self.array_layout(type_index);
+        let len64 = self.b.ins().uextend(I64, len);
+        let bytes = self.b.ins().imul_imm_u(len64, layout.elem_size as i64);
+        let end = self.b.ins().iadd_imm_u(bytes, layout.base as i64 + 7);
+        let size = self.b.ins().band_imm_s(end, !7i64);
+        let too_large = self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, size, MAX_OBJECT_SIZE as i64);
+        self.b.ins().trapnz(too_large, trap_code(Trap::AllocationTooLarge));
+        let type_id = self.engine_type_id(type_index);
+        let fp = self.b.ins().get_frame_pointer(POINTER);
+        let r = self.env.call_builtin(&mut self.b, self.vmctx, Builtin::gc_alloc_array, &[type_id, len, fp]).unwrap();
+        self.null_check(r, Trap::GcHeapOutOfMemory);
+        r
+    }
+
+    /// Stores `value` into `len` elements of `r` from `start` (already
+    /// bounds-checked), with a loop.
+    fn fill_array(&mut self, type_index: u32, r: Value, start: Value, value: Value, len: Value) {
+        let layout = self.array_layout(type_index);
+        let storage = self.array_elem(type_index).storage;
+        let header = self.b.create_block();
+        let body = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.append_block_param(header, I32);
+        self.b.ins().jump(header, &[BlockArg::Value(start)]);
+        self.b.switch_to_block(header);
+        let i = self.b.block_params(header)[0];
+        let end = self.b.ins().iadd(start, len);
+        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, i, end);
+        self.b.ins().brif(more, body, &[], done, &[]);
+        self.b.switch_to_block(body);
+        self.b.seal_block(body);
+        let i64v = self.b.ins().uextend(I64, i);
+        let scaled = self.b.ins().imul_imm_u(i64v, layout.elem_size as i64);
+        let offset = self.b.ins().iadd_imm_u(scaled, layout.base as i64);
+        self.check_in_heap(r, offset, layout.elem_size);
+        let addr = self.gc_addr(r, offset);
+        self.store_field(addr, storage, value);
+        let next = self.b.ins().iadd_imm_u(i, 1);
+        self.b.ins().jump(header, &[BlockArg::Value(next)]);
+        self.b.seal_block(header);
+        self.b.switch_to_block(done);
+        self.b.seal_block(done);
+    }
+
+    /// Traps with `trap` unless `len` units of `unit` bytes from `src` lie
+    /// in the segment: `array.new_data/elem` check before allocating.
+    fn check_segment_range(&mut self, segment_len: Builtin, segment: u32, src: Value, len: Value, unit: u32, trap: Trap) {
+        let seg = self.b.ins().iconst(I32, segment as i64);
+        let seg_len = self.env.call_builtin(&mut self.b, self.vmctx, segment_len, &[seg]).unwrap();
+        let seg_len = self.b.ins().uextend(I64, seg_len);
+        let len = self.b.ins().uextend(I64, len);
+        let bytes = self.b.ins().imul_imm_u(len, unit as i64);
+        let src = self.b.ins().uextend(I64, src);
+        let end = self.b.ins().iadd(src, bytes);
+        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, seg_len);
+        self.b.ins().trapnz(oob, trap_code(trap));
+    }
+
+    /// Calls a segment builtin returning 0 (ok), 1 (array out of bounds)
+    /// or 2 (segment out of bounds, trapping with `segment_trap`).
+    fn checked_array_builtin(&mut self, f: Builtin, args: &[Value], segment_trap: Trap) {
+        let status = self.env.call_builtin(&mut self.b, self.vmctx, f, args).unwrap();
+        let array_oob = self.b.ins().icmp_imm_u(IntCC::Equal, status, 1);
+        self.b.ins().trapnz(array_oob, trap_code(Trap::ArrayOutOfBounds));
+        let segment_oob = self.b.ins().icmp_imm_u(IntCC::Equal, status, 2);
+        self.b.ins().trapnz(segment_oob, trap_code(segment_trap));
+    }
+
+    /// Handles GC operators; returns false for any other operator.
+    pub(super) fn gc_operator(&mut self, op: &Operator<'_>) -> Result<bool, CompileError> {
+        use Operator as O;
+        match *op {
+            O::StructNew { struct_type_index: t } => {
+                let layout = self.struct_layout(t);
+                let fields: Vec<_> = self.struct_fields(t).iter().map(|f| f.storage).collect();
+                let values = self.popn(fields.len());
+                let r = self.alloc_struct(t);
+                for ((storage, field), v) in fields.into_iter().zip(layout.fields.iter()).zip(values) {
+                    let addr = self.gc_addr_const(r, field.offset);
+                    self.store_field(addr, storage, v);
+                }
+                self.push(r);
+            }
+            O::StructNewDefault { struct_type_index: t } => {
+                let r = self.alloc_struct(t);
+                self.push(r);
+            }
+            O::StructGet { struct_type_index: t, field_index: f }
+            | O::StructGetS { struct_type_index: t, field_index: f }
+            | O::StructGetU { struct_type_index: t, field_index: f } => {
+                let r = self.pop();
+                self.null_check(r, Trap::NullStructReference);
+                let field = self.struct_layout(t).fields[f as usize];
+                let storage = self.struct_fields(t)[f as usize].storage;
+                let addr = self.gc_addr_const(r, field.offset);
+                let v = self.load_field(addr, storage, matches!(op, O::StructGetS { .. }));
+                self.push(v);
+            }
+            O::StructSet { struct_type_index: t, field_index: f } => {
+                let (r, v) = self.pop2();
+                self.null_check(r, Trap::NullStructReference);
+                let field = self.struct_layout(t).fields[f as usize];
+                let storage = self.struct_fields(t)[f as usize].storage;
+                let addr = self.gc_addr_const(r, field.offset);
+                self.store_field(addr, storage, v);
+            }
+            O::ArrayNew { array_type_index: t } => {
+                let (init, len) = self.pop2();
+                let r = self.alloc_array(t, len);
+                let zero = self.b.ins().iconst(I32, 0);
+                self.fill_array(t, r, zero, init, len);
+                self.push(r);
+            }
+            O::ArrayNewDefault { array_type_index: t } => {
+                let len = self.pop();
+                let r = self.alloc_array(t, len);
+                self.push(r);
+            }
+            O::ArrayNewFixed { array_type_index: t, array_size: n } => {
+                let values = self.popn(n as usize);
+                let len = self.b.ins().iconst(I32, n as i64);
+                let r = self.alloc_array(t, len);
+                let layout = self.array_layout(t);
+                let storage = self.array_elem(t).storage;
+                for (i, v) in values.into_iter().enumerate() {
+                    let addr = self.gc_addr_const(r, layout.elem_offset(i as u32) as u32);
+                    self.store_field(addr, storage, v);
+                }
+                self.push(r);
+            }
+            O::ArrayNewData { array_type_index: t, array_data_index: d } => {
+                let (src, len) = self.pop2();
+                let elem_size = self.array_layout(t).elem_size;
+                self.check_segment_range(Builtin::data_segment_len, d, src, len, elem_size, Trap::MemoryOutOfBounds);
+                let r = self.alloc_array(t, len);
+                let (zero, seg) = (self.b.ins().iconst(I32, 0), self.b.ins().iconst(I32, d as i64));
+                self.checked_array_builtin(Builtin::array_init_data, &[r, zero, seg, src, len], Trap::MemoryOutOfBounds);
+                self.push(r);
+            }
+            O::ArrayNewElem { array_type_index: t, array_elem_index: e } => {
+                let (src, len) = self.pop2();
+                self.check_segment_range(Builtin::elem_segment_len, e, src, len, 1, Trap::TableOutOfBounds);
+                let r = self.alloc_array(t, len);
+                let (zero, seg) = (self.b.ins().iconst(I32, 0), self.b.ins().iconst(I32, e as i64));
+                self.checked_array_builtin(Builtin::array_init_elem, &[r, zero, seg, src, len], Trap::TableOutOfBounds);
+                self.push(r);
+            }
+            O::ArrayGet { array_type_index: t } | O::ArrayGetS { array_type_index: t } | O::ArrayGetU { array_type_index: t } => {
+                let (r, index) = self.pop2();
+                self.null_check(r, Trap::NullArrayReference);
+                let layout = self.array_layout(t);
+                let addr = self.array_elem_addr(r, index, &layout);
+                let storage = self.array_elem(t).storage;
+                let v = self.load_field(addr, storage, matches!(op, O::ArrayGetS { .. }));
+                self.push(v);
+            }
+            O::ArraySet { array_type_index: t } => {
+                let (r, index, v) = self.pop3();
+                self.null_check(r, Trap::NullArrayReference);
+                let layout = self.array_layout(t);
+                let addr = self.array_elem_addr(r, index, &layout);
+                let storage = self.array_elem(t).storage;
+                self.store_field(addr, storage, v);
+            }
+            O::ArrayLen => {
+                let r = self.pop();
+                self.null_check(r, Trap::NullArrayReference);
+                let len = self.array_len(r);
+                self.push(len);
+            }
+            O::ArrayFill { array_type_index: t } => {
+                let len = self.pop();
+                let (r, start, value) = self.pop3();
+                self.null_check(r, Trap::NullArrayReference);
+                let array_len = self.array_len(r);
+                let (start64, len64, array_len64) = (self.b.ins().uextend(I64, start), self.b.ins().uextend(I64, len), self.b.ins().uextend(I64, array_len));
+                let end = self.b.ins().iadd(start64, len64);
+                let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, array_len64);
+                self.b.ins().trapnz(oob, trap_code(Trap::ArrayOutOfBounds));
+                self.fill_array(t, r, start, value, len);
+            }
+            O::ArrayCopy { .. } => {
+                let len = self.pop();
+                let (src, src_index) = self.pop2();
+                let (dst, dst_index) = self.pop2();
+                self.null_check(dst, Trap::NullArrayReference);
+                self.null_check(src, Trap::NullArrayReference);
+                self.checked_array_builtin(Builtin::array_copy, &[dst, dst_index, src, src_index, len], Trap::ArrayOutOfBounds);
+            }
+            O::ArrayInitData { array_data_index: d, .. } | O::ArrayInitElem { array_elem_index: d, .. } => {
+                let len = self.pop();
+                let (r, dst, src) = self.pop3();
+                self.null_check(r, Trap::NullArrayReference);
+                let seg = self.b.ins().iconst(I32, d as i64);
+                let (f, trap) = match op {
+                    O::ArrayInitData { .. } => (Builtin::array_init_data, Trap::MemoryOutOfBounds),
+                    _ => (Builtin::array_init_elem, Trap::TableOutOfBounds),
+                };
+                self.checked_array_builtin(f, &[r, dst, seg, src, len], trap);
+            }
+            O::RefI31 => {
+                let x = self.pop();
+                let shifted = self.b.ins().ishl_imm_u(x, 1);
+                let r = self.b.ins().bor_imm_u(shifted, 1);
+                self.push(r);
+            }
+            O::I31GetS | O::I31GetU => {
+                let r = self.pop();
+                self.null_check(r, Trap::NullI31Reference);
+                let v = if matches!(op, O::I31GetS) { self.b.ins().sshr_imm_u(r, 1) } else { self.b.ins().ushr_imm_u(r, 1) };
+                self.push(v);
+            }
+            O::RefEq => {
+                let (x, y) = self.pop2();
+                let c = self.b.ins().icmp(IntCC::Equal, x, y);
+                let v = self.b.ins().uextend(I32, c);
+                self.push(v);
+            }
+            // Extern and any references share one representation: a host
+            // reference is an externref object in the GC heap.
+            O::AnyConvertExtern | O::ExternConvertAny => {}
+            O::RefTestNonNull { hty } | O::RefTestNullable { hty } => {
+                let target = WasmRefType { nullable: matches!(op, O::RefTestNullable { .. }), heap: super::convert_heap_type(hty) };
+                let x = self.pop();
+                let c = self.ref_test(x, target);
+                let v = self.b.ins().uextend(I32, c);
+                self.push(v);
+            }
+            O::RefCastNonNull { hty } | O::RefCastNullable { hty } => {
+                let target = WasmRefType { nullable: matches!(op, O::RefCastNullable { .. }), heap: super::convert_heap_type(hty) };
+                let x = *self.stack.last().unwrap();
+                let c = self.ref_test(x, target);
+                self.b.ins().trapz(c, trap_code(Trap::CastFailure));
+            }
+            O::BrOnCast { relative_depth, to_ref_type, .. } | O::BrOnCastFail { relative_depth, to_ref_type, .. } => {
+                let x = *self.stack.last().unwrap();
+                let c = self.ref_test(x, super::convert_ref_type(to_ref_type));
+                let (target, arity) = self.branch_target_of(relative_depth);
+                let args = self.peekn(arity).to_vec();
+                let next = self.b.create_block();
+                if matches!(op, O::BrOnCast { .. }) {
+                    self.b.ins().brif(c, target, &block_args(&args), next, &[]);
+                } else {
+                    self.b.ins().brif(c, next, &[], target, &block_args(&args));
+                }
+                self.b.seal_block(next);
+                self.b.switch_to_block(next);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Is reference `x` of type `target`? Returns an i8 boolean.
+    fn ref_test(&mut self, x: Value, target: WasmRefType) -> Value {
+        let done = self.b.create_block();
+        self.b.append_block_param(done, I8);
+        let non_null = self.b.create_block();
+        let if_null = self.b.ins().iconst(I8, target.nullable as i64);
+        self.b.ins().brif(x, non_null, &[], done, &[BlockArg::Value(if_null)]);
+        self.b.seal_block(non_null);
+        self.b.switch_to_block(non_null);
+        let result = self.test_non_null(x, target.heap, done);
+        self.b.ins().jump(done, &[BlockArg::Value(result)]);
+        self.b.seal_block(done);
+        self.b.switch_to_block(done);
+        self.b.block_params(done)[0]
+    }
+
+    /// The test for a non-null `x`; may branch to `done` early.
+    fn test_non_null(&mut self, x: Value, heap: WasmHeapType, done: ir::Block) -> Value {
+        use WasmHeapType as H;
+        match heap {
+            H::Any | H::Func | H::Extern | H::Exn => self.b.ins().iconst(I8, 1),
+            H::None | H::NoFunc | H::NoExtern | H::NoExn => self.b.ins().iconst(I8, 0),
+            H::I31 => {
+                let bit = self.b.ins().band_imm_u(x, 1);
+                self.b.ins().icmp_imm_u(IntCC::NotEqual, bit, 0)
+            }
+            H::Concrete(t) if self.env.module.is_func_type(t) => {
+                let actual = self.b.ins().load(I32, self.flags.vm_readonly, x, func_ref::TYPE_ID as i32);
+                self.subtype_check(actual, t)
+            }
+            H::Eq | H::Struct | H::Array | H::Concrete(_) => {
+                // An i31 is an eq but neither a struct, an array nor a
+                // concrete type.
+                let object = self.b.create_block();
+                let bit = self.b.ins().band_imm_u(x, 1);
+                let i31_result = self.b.ins().iconst(I8, (heap == H::Eq) as i64);
+                self.b.ins().brif(bit, done, &[BlockArg::Value(i31_result)], object, &[]);
+                self.b.seal_block(object);
+                self.b.switch_to_block(object);
+                match heap {
+                    H::Concrete(t) => {
+                        let addr = self.gc_addr_const(x, HEADER_TYPE_INDEX_OFFSET);
+                        let actual = self.b.ins().load(I32, self.flags.gc, addr, 0);
+                        self.subtype_check(actual, t)
+                    }
+                    _ => {
+                        let kind = VMGcKind::for_abstract_heap_type(heap).expect("abstract heap type").as_u32();
+                        let addr = self.gc_addr_const(x, HEADER_KIND_OFFSET);
+                        let word = self.b.ins().load(I32, self.flags.gc, addr, 0);
+                        let bits = self.b.ins().band_imm_u(word, kind as i64);
+                        self.b.ins().icmp_imm_u(IntCC::Equal, bits, kind as i64)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Is engine type `actual` a subtype of module type `expected`? Final
+    /// types have no subtypes, so for them this is an id comparison; for
+    /// others an equal id answers at once and the registry answers the rest.
+    pub(super) fn subtype_check(&mut self, actual: Value, expected: u32) -> Value {
+        let expected_id = self.engine_type_id(expected);
+        let equal = self.b.ins().icmp(IntCC::Equal, actual, expected_id);
+        if self.env.module.types[expected as usize].is_final {
+            return equal;
+        }
+        let slow = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.append_block_param(done, I8);
+        self.b.ins().brif(equal, done, &[BlockArg::Value(equal)], slow, &[]);
+        self.b.seal_block(slow);
+        self.b.switch_to_block(slow);
+        let r = self.env.call_builtin(&mut self.b, self.vmctx, Builtin::is_subtype, &[actual, expected_id]).unwrap();
+        self.b.ins().jump(done, &[BlockArg::Value(r)]);
+        self.b.seal_block(done);
+        self.b.switch_to_block(done);
+        self.b.block_params(done)[0]
+    }
+}

@@ -1,0 +1,293 @@
+//! The layout of objects in a GC heap, defined once here and read by the
+//! collectors (kiln-gc, to walk and trace objects) and by the compiler
+//! (kiln-cranelift, to emit inline allocation, field accesses and barriers).
+//!
+//! A GC heap is one contiguous region; a reference to an object is its byte
+//! offset in that region. Every object starts 8-byte aligned with the same
+//! 16-byte header, whichever collector manages the heap:
+//! ```text
+//!    0  kind: u32         high 6 bits: VMGcKind; low 26 bits: the collector's
+//!                         (mark bits, "queued for freeing", ...)
+//!    4  type_index: u32   engine-wide shared type index
+//!                         (EXTERNREF_TYPE_INDEX for externref objects)
+//!    8  size: u32         bytes the object occupies, header included; a
+//!                         multiple of 8, so a heap can be walked object by
+//!                         object. It may exceed what the type needs by the
+//!                         allocator's rounding.
+//!   12  collector word    DRC: reference count; copying: forwarding offset
+//! ```
+//! followed by the body:
+//! - struct (and exception) objects: fields in declaration order from
+//!   offset 16, each at its natural alignment;
+//! - arrays: `length: u32` at offset 16, elements from the first offset
+//!   >= 20 aligned to the element's alignment;
+//! - externref objects: the host-data id, index `u32` at 16 and generation
+//!   `u32` at 20; 24 bytes in all.
+//!
+//! Invariants:
+//! - Offsets are relative to the object's start. Objects are 8-aligned, so a
+//!   field's address is aligned to `min(its alignment, 8)`.
+//! - Multi-byte values are little-endian.
+//! - Offset 0 of a heap never holds an object (so a reference is never 0,
+//!   and 0 means null); objects start at [`FIRST_OBJECT_OFFSET`] or later.
+//! - A GC reference stored in an object is 4 bytes: a heap offset (a
+//!   multiple of 8), an i31 value `(v << 1) | 1`, or 0 for null.
+//! - A funcref stored in an object is a 4-byte id into the store's func-ref
+//!   table, never a pointer: nothing inside a GC heap is trusted, and a
+//!   pointer read from it could have been forged.
+//! - Fields are laid out in declaration order, never reordered to save
+//!   padding: a struct subtype's fields extend its supertype's, and this keeps
+//!   every inherited field at the same offset, so code compiled against the
+//!   supertype reads a subtype object correctly.
+
+use crate::{RefRepr, WasmCompositeType, WasmFieldType, WasmHeapType, WasmRefType, WasmStorageType, WasmValType};
+
+/// Size of the header every object starts with.
+pub const HEADER_SIZE: u32 = 16;
+/// Alignment of every object, and granule of every object size.
+pub const OBJECT_ALIGN: u32 = 8;
+/// The lowest offset an object may start at: offset 0 must never be a valid
+/// reference, so the first header-sized granule of a heap stays unused.
+pub const FIRST_OBJECT_OFFSET: u32 = 16;
+
+pub const HEADER_KIND_OFFSET: u32 = 0;
+pub const HEADER_TYPE_INDEX_OFFSET: u32 = 4;
+pub const HEADER_SIZE_OFFSET: u32 = 8;
+/// The collector's own word; see [`DRC_REF_COUNT_OFFSET`] and
+/// [`COPYING_FORWARDING_OFFSET`].
+pub const HEADER_COLLECTOR_WORD_OFFSET: u32 = 12;
+/// DRC: the reference count of an object (u32), counting references held by
+/// the heap, tables, globals and the host (not by the Wasm stack).
+pub const DRC_REF_COUNT_OFFSET: u32 = HEADER_COLLECTOR_WORD_OFFSET;
+/// Copying: where the object was copied to, during a collection.
+pub const COPYING_FORWARDING_OFFSET: u32 = HEADER_COLLECTOR_WORD_OFFSET;
+
+/// `type_index` of externref objects: no engine type has this index.
+pub const EXTERNREF_TYPE_INDEX: u32 = u32::MAX;
+pub const EXTERNREF_HOST_DATA_INDEX_OFFSET: u32 = 16;
+pub const EXTERNREF_HOST_DATA_GENERATION_OFFSET: u32 = 20;
+pub const EXTERNREF_SIZE: u32 = 24;
+
+pub const ARRAY_LENGTH_OFFSET: u32 = 16;
+/// Array elements start at the first offset from here aligned to the
+/// element's alignment.
+pub const ARRAY_ELEMS_MIN_OFFSET: u32 = 20;
+
+/// Size of a GC reference inside an object (and of a funcref id).
+pub const GC_REF_SIZE: u32 = 4;
+
+/// The largest object size: sizes are u32 multiples of 8.
+pub const MAX_OBJECT_SIZE: u32 = u32::MAX & !(OBJECT_ALIGN - 1);
+
+/// What kind of object a header describes, in the high 6 bits of its first
+/// word.
+///
+/// The values encode the abstract subtype lattice as bit sets: `a` is a
+/// subtype of `b` exactly when `a & b == b` ([`VMGcKind::matches`]), so
+/// compiled code tests a kind with one mask and one compare. Struct and
+/// array include the eq bits, which include the any bit.
+///
+/// Only [`VMGcKind::is_stored`] kinds appear in headers: any and eq are
+/// abstract, and an i31 is a tagged value with no object behind it. They are
+/// here so a heap type maps to the kind its test compares against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum VMGcKind {
+    ExternRef = 0b100000 << VMGcKind::SHIFT,
+    AnyRef = 0b010000 << VMGcKind::SHIFT,
+    EqRef = 0b011000 << VMGcKind::SHIFT,
+    StructRef = 0b011100 << VMGcKind::SHIFT,
+    ArrayRef = 0b011010 << VMGcKind::SHIFT,
+    I31Ref = 0b011001 << VMGcKind::SHIFT,
+    ExnRef = 0b000011 << VMGcKind::SHIFT,
+}
+
+impl VMGcKind {
+    pub const SHIFT: u32 = 26;
+    /// The bits of a header's first word holding the kind.
+    pub const MASK: u32 = 0b111111 << Self::SHIFT;
+    /// The bits of a header's first word left to the collector.
+    pub const COLLECTOR_BITS_MASK: u32 = !Self::MASK;
+
+    pub const ALL: [VMGcKind; 7] = [
+        VMGcKind::ExternRef,
+        VMGcKind::AnyRef,
+        VMGcKind::EqRef,
+        VMGcKind::StructRef,
+        VMGcKind::ArrayRef,
+        VMGcKind::I31Ref,
+        VMGcKind::ExnRef,
+    ];
+
+    /// The kind in a header's first word, if its kind bits name one.
+    pub fn from_header_word(word: u32) -> Option<VMGcKind> {
+        let bits = word & Self::MASK;
+        Self::ALL.into_iter().find(|k| k.as_u32() == bits)
+    }
+
+    pub fn as_u32(self) -> u32 {
+        self as u32
+    }
+
+    /// Is `self` a subtype of `other` (or equal)?
+    pub fn matches(self, other: VMGcKind) -> bool {
+        self.as_u32() & other.as_u32() == other.as_u32()
+    }
+
+    /// Can this kind appear in an object header?
+    pub fn is_stored(self) -> bool {
+        matches!(self, VMGcKind::ExternRef | VMGcKind::StructRef | VMGcKind::ArrayRef | VMGcKind::ExnRef)
+    }
+
+    /// The kind a value must match to be of abstract heap type `heap`;
+    /// `None` for function types, bottom types and concrete types.
+    pub fn for_abstract_heap_type(heap: WasmHeapType) -> Option<VMGcKind> {
+        use WasmHeapType as H;
+        Some(match heap {
+            H::Extern => VMGcKind::ExternRef,
+            H::Any => VMGcKind::AnyRef,
+            H::Eq => VMGcKind::EqRef,
+            H::I31 => VMGcKind::I31Ref,
+            H::Struct => VMGcKind::StructRef,
+            H::Array => VMGcKind::ArrayRef,
+            H::Exn => VMGcKind::ExnRef,
+            H::Func | H::NoFunc | H::NoExtern | H::None | H::NoExn | H::Concrete(_) => return None,
+        })
+    }
+}
+
+/// Where one struct field lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GcFieldLayout {
+    pub offset: u32,
+    pub size: u32,
+    /// Does the field hold a GC reference (traced by collectors)?
+    pub is_gc_ref: bool,
+}
+
+/// Layout of a struct type (or of an exception's payload).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GcStructLayout {
+    /// Object size, header included, a multiple of 8.
+    pub size: u32,
+    pub fields: Box<[GcFieldLayout]>,
+}
+
+impl GcStructLayout {
+    /// Offsets of the fields holding GC references, ascending.
+    pub fn gc_ref_offsets(&self) -> impl Iterator<Item = u32> + '_ {
+        self.fields.iter().filter(|f| f.is_gc_ref).map(|f| f.offset)
+    }
+}
+
+/// Layout of an array type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GcArrayLayout {
+    /// Offset of element 0.
+    pub base: u32,
+    pub elem_size: u32,
+    pub elems_are_gc_refs: bool,
+}
+
+impl GcArrayLayout {
+    /// Object size of an array of `len` elements, or `None` if it does not
+    /// fit in [`MAX_OBJECT_SIZE`].
+    pub fn size_for_len(&self, len: u32) -> Option<u32> {
+        let end = u64::from(self.base) + u64::from(len) * u64::from(self.elem_size);
+        let size = align_up(end, u64::from(OBJECT_ALIGN));
+        u32::try_from(size).ok().filter(|s| *s <= MAX_OBJECT_SIZE)
+    }
+
+    /// Offset of element `index`, relative to the object.
+    pub fn elem_offset(&self, index: u32) -> u64 {
+        u64::from(self.base) + u64::from(index) * u64::from(self.elem_size)
+    }
+}
+
+/// Layout of a struct or array type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GcLayout {
+    Struct(GcStructLayout),
+    Array(GcArrayLayout),
+}
+
+/// Computes object layouts. Every collector uses [`StandardLayouts`] today;
+/// the trait lets a future collector with a different body layout say so
+/// in one place (`GcRuntime::layouts`).
+///
+/// `ref_repr` says how a reference type is represented, which depends on
+/// whether a concrete type index names a function type (see
+/// `ModuleInfo::ref_repr`).
+pub trait GcTypeLayouts: Send + Sync {
+    fn struct_layout(&self, fields: &[WasmFieldType], ref_repr: &dyn Fn(WasmRefType) -> RefRepr) -> GcStructLayout {
+        struct_layout(fields, ref_repr)
+    }
+
+    fn array_layout(&self, elem: &WasmFieldType, ref_repr: &dyn Fn(WasmRefType) -> RefRepr) -> GcArrayLayout {
+        array_layout(elem, ref_repr)
+    }
+
+    /// The layout of a composite type; `None` for function types, which
+    /// have no GC objects.
+    fn gc_layout(&self, ty: &WasmCompositeType, ref_repr: &dyn Fn(WasmRefType) -> RefRepr) -> Option<GcLayout> {
+        match ty {
+            WasmCompositeType::Func(_) => None,
+            WasmCompositeType::Struct(fields) => Some(GcLayout::Struct(self.struct_layout(fields, ref_repr))),
+            WasmCompositeType::Array(elem) => Some(GcLayout::Array(self.array_layout(elem, ref_repr))),
+        }
+    }
+}
+
+/// The layout described at the top of this module.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StandardLayouts;
+
+impl GcTypeLayouts for StandardLayouts {}
+
+/// Size (which is also the alignment) of a field of type `storage`, and
+/// whether it holds a GC reference.
+pub fn storage_size(storage: WasmStorageType, ref_repr: &dyn Fn(WasmRefType) -> RefRepr) -> (u32, bool) {
+    match storage {
+        WasmStorageType::I8 => (1, false),
+        WasmStorageType::I16 => (2, false),
+        WasmStorageType::Val(v) => match v {
+            WasmValType::I32 | WasmValType::F32 => (4, false),
+            WasmValType::I64 | WasmValType::F64 => (8, false),
+            WasmValType::V128 => (16, false),
+            WasmValType::Ref(r) => match ref_repr(r) {
+                RefRepr::GcRef => (GC_REF_SIZE, true),
+                RefRepr::FuncRef => (GC_REF_SIZE, false),
+            },
+        },
+    }
+}
+
+/// The standard layout of a struct with `fields`.
+///
+/// Wasm limits a struct to 10,000 fields of at most 16 bytes, so the
+/// arithmetic here cannot overflow.
+pub fn struct_layout(fields: &[WasmFieldType], ref_repr: &dyn Fn(WasmRefType) -> RefRepr) -> GcStructLayout {
+    let mut end = HEADER_SIZE;
+    let fields: Box<[GcFieldLayout]> = fields
+        .iter()
+        .map(|f| {
+            let (size, is_gc_ref) = storage_size(f.storage, ref_repr);
+            let offset = align_up(u64::from(end), u64::from(size)) as u32;
+            end = offset + size;
+            GcFieldLayout { offset, size, is_gc_ref }
+        })
+        .collect();
+    let size = align_up(u64::from(end), u64::from(OBJECT_ALIGN)) as u32;
+    GcStructLayout { size, fields }
+}
+
+/// The standard layout of an array of `elem`.
+pub fn array_layout(elem: &WasmFieldType, ref_repr: &dyn Fn(WasmRefType) -> RefRepr) -> GcArrayLayout {
+    let (elem_size, elems_are_gc_refs) = storage_size(elem.storage, ref_repr);
+    let base = align_up(u64::from(ARRAY_ELEMS_MIN_OFFSET), u64::from(elem_size)) as u32;
+    GcArrayLayout { base, elem_size, elems_are_gc_refs }
+}
+
+fn align_up(n: u64, align: u64) -> u64 {
+    n.div_ceil(align) * align
+}

@@ -1,0 +1,169 @@
+//! A DRC collection as a sequence of bounded steps.
+//!
+//! Phases, in order; a step carries its leftover budget into the next one:
+//! 1. `StackRoots`: read the precise stack roots into a set. A stack root
+//!    missing from the root log (a runtime bug) is logged and counted
+//!    rather than left to be freed under the stack.
+//! 2. `Reconcile`: take the heap's root log and walk it: entries found on a
+//!    stack go back into the (new) log with their count, the others are
+//!    decremented.
+//! 3. `Free`: free queued objects transitively (see `DrcHeap::free_pending`).
+//!
+//! The work is bounded by the roots, the log (at most one entry per object),
+//! the objects freed and their reference slots (freed objects are disjoint,
+//! so at most heap/4 slots): linear in the heap size whatever its contents.
+//!
+//! Dropping an unfinished collection puts the log entries not yet
+//! reconciled back into the log; queued objects stay queued in the heap.
+
+use super::{DrcHeap, dec_ref, inc_ref, note, note_err};
+use crate::collectors::new_ref;
+use crate::header::object;
+use crate::{GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result, RootKind};
+use std::collections::{HashSet, hash_set};
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Collect the precise stack roots.
+    StackRoots,
+    /// Keep the logged references still on a stack, decrement the others.
+    Reconcile,
+    /// Free everything whose count reached zero.
+    Free,
+    Done,
+}
+
+pub(super) struct DrcCollection<'a> {
+    heap: &'a mut DrcHeap,
+    roots: GcRoots<'a>,
+    host_data: &'a mut HostDataTable,
+    phase: Phase,
+    next_root: usize,
+    /// Heap offsets of objects on some Wasm stack.
+    precise: HashSet<u32>,
+    /// The root log being reconciled (the heap's log refills from it).
+    old: Option<hash_set::IntoIter<u32>>,
+    work: u64,
+}
+
+impl<'a> DrcCollection<'a> {
+    pub(super) fn new(heap: &'a mut DrcHeap, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> DrcCollection<'a> {
+        DrcCollection { heap, roots, host_data, phase: Phase::StackRoots, next_root: 0, precise: HashSet::new(), old: None, work: 0 }
+    }
+
+    fn stack_roots(&mut self, budget: &mut u64, errors: &mut Option<GcError>) {
+        while *budget > 0 && self.next_root < self.roots.len() {
+            let i = self.next_root;
+            self.next_root += 1;
+            *budget -= 1;
+            self.work += 1;
+            let Some((Some(r), RootKind::Stack)) = self.roots.get(i) else { continue };
+            if r.is_i31() {
+                continue;
+            }
+            let mem = self.heap.memory.bytes_mut();
+            let obj = match object(mem, r) {
+                Ok((obj, _)) => obj,
+                Err(e) => {
+                    note(errors, e);
+                    continue;
+                }
+            };
+            self.precise.insert(obj);
+            if !self.heap.over_approx.contains(&obj) {
+                // On a stack without having been exposed (a runtime bug):
+                // log it, with the count a log entry holds, rather than let
+                // it be freed under the stack.
+                match inc_ref(mem, r) {
+                    Ok(()) => {
+                        self.heap.over_approx.insert(obj);
+                    }
+                    Err(e) => note(errors, e),
+                }
+            }
+        }
+    }
+
+    fn reconcile(&mut self, budget: &mut u64, errors: &mut Option<GcError>) -> bool {
+        let Some(old) = self.old.as_mut() else { return true };
+        while *budget > 0 {
+            let Some(obj) = old.next() else {
+                self.old = None;
+                return true;
+            };
+            *budget -= 1;
+            self.work += 1;
+            if self.precise.contains(&obj) {
+                self.heap.over_approx.insert(obj);
+            } else {
+                let r = match new_ref(obj) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        note(errors, e);
+                        continue;
+                    }
+                };
+                note_err(errors, dec_ref(self.heap.memory.bytes_mut(), &mut self.heap.pending, &r));
+            }
+        }
+        false
+    }
+}
+
+impl GarbageCollection for DrcCollection<'_> {
+    fn step(&mut self, budget: u32) -> Result<GcProgress> {
+        if self.phase == Phase::Done {
+            return Ok(GcProgress::Complete);
+        }
+        let start = Instant::now();
+        let mut budget = u64::from(budget.max(1));
+        let mut errors = None;
+        loop {
+            match self.phase {
+                Phase::StackRoots => {
+                    self.stack_roots(&mut budget, &mut errors);
+                    if self.next_root < self.roots.len() {
+                        break;
+                    }
+                    self.old = Some(std::mem::take(&mut self.heap.over_approx).into_iter());
+                    self.phase = Phase::Reconcile;
+                }
+                Phase::Reconcile => {
+                    if !self.reconcile(&mut budget, &mut errors) {
+                        break;
+                    }
+                    self.phase = Phase::Free;
+                }
+                Phase::Free => {
+                    note_err(&mut errors, self.heap.free_pending(self.host_data, &mut budget, &mut self.work));
+                    if !self.heap.pending.is_empty() {
+                        break;
+                    }
+                    self.phase = Phase::Done;
+                    self.heap.stats.record_collection();
+                }
+                Phase::Done => break,
+            }
+        }
+        self.heap.stats.record_pause(start.elapsed());
+        match errors {
+            Some(e) => Err(e),
+            None if self.phase == Phase::Done => Ok(GcProgress::Complete),
+            None => Ok(GcProgress::Continue),
+        }
+    }
+
+    fn work_done(&self) -> u64 {
+        self.work
+    }
+}
+
+impl Drop for DrcCollection<'_> {
+    fn drop(&mut self) {
+        // Entries not reconciled yet go back to the log, still counted.
+        if let Some(old) = self.old.take() {
+            self.heap.over_approx.extend(old);
+        }
+    }
+}

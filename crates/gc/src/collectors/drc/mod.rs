@@ -1,0 +1,400 @@
+//! The deferred reference-counting (DRC) collector.
+//!
+//! Every object's header holds a reference count (the collector word,
+//! `DRC_REF_COUNT_OFFSET`). It counts the references held by the heap
+//! (fields of other objects), by tables and globals, and by the host — every
+//! slot written through `write_gc_ref` or owned after `clone_gc_ref`.
+//! References held only by the Wasm stack are *not* counted, so compiled
+//! code can move them between locals and frames without barriers. Instead,
+//! every reference handed to Wasm is logged once in an over-approximated
+//! root list (`over_approx`, a set), and the entry holds one count: while an
+//! object is in the list it cannot be freed, whatever happens to its other
+//! references.
+//!
+//! A collection reconciles the list with the precise stack roots (from
+//! stack maps): entries still on some stack stay (keeping their count);
+//! the others are decremented. Objects whose count reaches zero are queued
+//! and freed transitively through a work list (no recursion, so a chain of
+//! a million objects frees without deep stacks): freeing one decrements
+//! everything it references, drops the host data of an externref, and
+//! gives its block back to the size-class free list.
+//!
+//! Cycles are not collected: objects that reference each other keep each
+//! other's counts above zero forever. That is the documented price of this
+//! collector; a tracing collector (copying) frees them.
+//!
+//! Other rules:
+//! - A count saturates at `u32::MAX`: such an object is never freed (a leak,
+//!   never an early free).
+//! - An object whose count reaches zero gets `PENDING_FREE` in its header's
+//!   collector bits while it waits in the queue, so it is queued once.
+//! - `drop_gc_ref` frees at most `DROP_FREE_BUDGET` units of work before
+//!   returning, so a barrier never pauses for long; what remains waits in the
+//!   queue for the next drop or collection. Allocation never frees: when it
+//!   reports out of memory the runtime collects, which empties the queue.
+//! - The queue, the free list and the root list live in side memory, and
+//!   every object taken from the heap is validated; a corrupt heap yields
+//!   errors (an underflowing count, a reference to a free block...) and, at
+//!   worst, objects freed too early or never, inside the heap. Freed objects
+//!   never overlap (a queued object whose size reaches into freed memory is
+//!   refused), which bounds a collection's work (see `collection.rs`).
+
+mod collection;
+
+use super::{check_alloc_kind, init_array_len, new_ref};
+use crate::alloc::free_list::FreeList;
+use crate::alloc::{block_size, init_object};
+use crate::header::{object, write_header};
+use crate::memory::{grow_memory, read_u32, usable_end, write_u32};
+use crate::trace::{WorkList, object_ref_slots};
+use crate::types::TypeCache;
+use crate::verify::verify_heap;
+use collection::DrcCollection;
+use crate::{
+    Collector, GarbageCollection, GcError, GcHeap, GcRoots, GcRuntime, GcStats, GcTypes, HeapMemory, HostDataId, HostDataTable, Result,
+    VMGcHeader, VMGcKind, VMGcRef, VerifyReport,
+};
+use kiln_environ::gc_layout::{
+    DRC_REF_COUNT_OFFSET, EXTERNREF_HOST_DATA_GENERATION_OFFSET, EXTERNREF_HOST_DATA_INDEX_OFFSET, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET,
+};
+use kiln_environ::{GcTypeLayouts, StandardLayouts};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Collector bit: the object's count reached zero and it waits in the free
+/// queue.
+const PENDING_FREE: u32 = 1;
+
+/// Units of freeing work `drop_gc_ref` does before leaving the rest queued.
+const DROP_FREE_BUDGET: u64 = 1024;
+
+pub(crate) struct DrcRuntime;
+
+impl GcRuntime for DrcRuntime {
+    fn collector(&self) -> Collector {
+        Collector::Drc
+    }
+
+    fn layouts(&self) -> &dyn GcTypeLayouts {
+        &StandardLayouts
+    }
+
+    fn new_gc_heap(&self, memory: Box<dyn HeapMemory>, types: Arc<dyn GcTypes>) -> Result<Box<dyn GcHeap>> {
+        Ok(Box::new(DrcHeap::new(memory, types)))
+    }
+}
+
+pub(crate) struct DrcHeap {
+    memory: Box<dyn HeapMemory>,
+    types: TypeCache,
+    free_list: FreeList,
+    /// End of the part of memory the free list manages.
+    end: u64,
+    /// Objects referenced from Wasm stacks; each entry holds one count.
+    over_approx: HashSet<u32>,
+    /// Objects whose count reached zero, waiting to be freed.
+    pending: WorkList,
+    stats: GcStats,
+}
+
+impl DrcHeap {
+    pub(crate) fn new(memory: Box<dyn HeapMemory>, types: Arc<dyn GcTypes>) -> DrcHeap {
+        let mut heap = DrcHeap {
+            memory,
+            types: TypeCache::new(types),
+            free_list: FreeList::default(),
+            end: 0,
+            over_approx: HashSet::new(),
+            pending: WorkList::default(),
+            stats: GcStats::default(),
+        };
+        heap.reset(false);
+        heap
+    }
+
+    fn alloc_block(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
+        check_alloc_kind(&header)?;
+        let size = block_size(size)?;
+        let (offset, block) = self.free_list.alloc(size).ok_or(GcError::OutOfMemory { requested: u64::from(size) })?;
+        if let Some((at, rest)) = self.free_list.last_split {
+            write_header(self.memory.bytes_mut(), u64::from(at), &VMGcHeader::free_block(rest))?;
+        }
+        // The new reference is owned by the caller: count 1.
+        init_object(self.memory.bytes_mut(), offset, header.with_collector_bits(0).with_collector_word(1), block)?;
+        self.stats.record_allocation(block);
+        new_ref(offset)
+    }
+
+    /// Frees queued objects for up to `budget` units of work.
+    fn free_pending(&mut self, host_data: &mut HostDataTable, budget: &mut u64, work: &mut u64) -> Result<()> {
+        let mut first_err = None;
+        let DrcHeap { memory, types, free_list, pending, stats, end, .. } = self;
+        let mem = memory.bytes_mut();
+        while *budget > 0 {
+            let Some((obj, cursor)) = pending.next() else { break };
+            let (header, slots) = match object_ref_slots(types, mem, obj) {
+                Ok(x) => x,
+                Err(e) => {
+                    // Its header no longer describes an object: it cannot be
+                    // freed safely, so it is dropped from the queue.
+                    note(&mut first_err, e);
+                    *budget -= 1;
+                    *work += 1;
+                    continue;
+                }
+            };
+            if free_list.overlaps(obj, header.size()) || u64::from(obj) + u64::from(header.size()) > *end {
+                // Its header claims memory that has been freed already, or
+                // that the free list does not manage (a corrupt size).
+                // Refusing it keeps freed objects disjoint, so the slots
+                // visited while freeing total at most heap/4.
+                note(&mut first_err, GcError::corrupt("queued object overlaps freed or unmanaged memory", obj));
+                *budget -= 1;
+                *work += 1;
+                continue;
+            }
+            if cursor == 0 && header.collector_word() != 0 {
+                // Counted again since it was queued (a bug or a corrupt heap
+                // can do that): it stays alive.
+                let word = header.kind_word() & !PENDING_FREE;
+                note_err(&mut first_err, write_u32(mem, u64::from(obj) + u64::from(HEADER_KIND_OFFSET), word));
+                *budget -= 1;
+                *work += 1;
+                continue;
+            }
+            let n = slots.len();
+            let mut i = cursor;
+            while i < n && *budget > 0 {
+                let slot = slots.get(i);
+                i += 1;
+                *budget -= 1;
+                *work += 1;
+                match read_u32(mem, slot) {
+                    Ok(raw) => {
+                        if let Some(child) = VMGcRef::from_raw_u32(raw) {
+                            note_err(&mut first_err, dec_ref(mem, pending, &child));
+                        }
+                    }
+                    Err(e) => note(&mut first_err, e),
+                }
+            }
+            if i < n || *budget == 0 {
+                pending.suspend(obj, i);
+                break;
+            }
+            *budget -= 1;
+            *work += 1;
+            if header.kind() == Some(VMGcKind::ExternRef) {
+                let index = read_u32(mem, u64::from(obj) + u64::from(EXTERNREF_HOST_DATA_INDEX_OFFSET));
+                let generation = read_u32(mem, u64::from(obj) + u64::from(EXTERNREF_HOST_DATA_GENERATION_OFFSET));
+                match (index, generation) {
+                    // The host value is dropped here, exactly once: the
+                    // table's generation check refuses a second removal.
+                    (Ok(i), Ok(g)) => note_err(&mut first_err, host_data.remove(HostDataId::from_parts(i, g)).map(drop)),
+                    (Err(e), _) | (_, Err(e)) => note(&mut first_err, e),
+                }
+            }
+            // Clear the object's own header too: when the block merges
+            // with a free block before it, a stale reference to it must
+            // still find a free block, not a plausible object.
+            note_err(&mut first_err, write_header(mem, u64::from(obj), &VMGcHeader::free_block(header.size())));
+            match free_list.add(obj, header.size()) {
+                Ok((start, size)) => {
+                    note_err(&mut first_err, write_header(mem, u64::from(start), &VMGcHeader::free_block(size)));
+                    stats.record_free(header.size());
+                }
+                Err(e) => note(&mut first_err, e),
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Adds `[start, end)` to the free list (merging with the free block
+    /// before it) and marks the merged block free in the heap.
+    fn add_free_region(&mut self, start: u64, end: u64) -> Result<()> {
+        let (Ok(offset), Ok(size)) = (u32::try_from(start), u32::try_from(end - start)) else {
+            return Err(GcError::corrupt("free region outside the heap", start));
+        };
+        let (at, merged) = self.free_list.add(offset, size)?;
+        write_header(self.memory.bytes_mut(), u64::from(at), &VMGcHeader::free_block(merged))
+    }
+}
+
+fn note(first: &mut Option<GcError>, e: GcError) {
+    first.get_or_insert(e);
+}
+
+fn note_err(first: &mut Option<GcError>, r: Result<()>) {
+    if let Err(e) = r {
+        note(first, e);
+    }
+}
+
+fn write_count(mem: &mut [u8], obj: u32, count: u32) -> Result<()> {
+    write_u32(mem, u64::from(obj) + u64::from(DRC_REF_COUNT_OFFSET), count)
+}
+
+fn inc_ref(mem: &mut [u8], r: &VMGcRef) -> Result<()> {
+    if r.is_i31() {
+        return Ok(());
+    }
+    let (obj, header) = object(mem, r)?;
+    match header.collector_word() {
+        u32::MAX => Ok(()),
+        n => write_count(mem, obj, n + 1),
+    }
+}
+
+fn dec_ref(mem: &mut [u8], pending: &mut WorkList, r: &VMGcRef) -> Result<()> {
+    if r.is_i31() {
+        return Ok(());
+    }
+    let (obj, header) = object(mem, r)?;
+    match header.collector_word() {
+        0 => Err(GcError::corrupt("reference count underflow", obj)),
+        // Saturated: the object is immortal.
+        u32::MAX => Ok(()),
+        1 => {
+            write_count(mem, obj, 0)?;
+            if header.collector_bits() & PENDING_FREE == 0 {
+                write_u32(mem, u64::from(obj) + u64::from(HEADER_KIND_OFFSET), header.kind_word() | PENDING_FREE)?;
+                pending.push(obj);
+            }
+            Ok(())
+        }
+        n => write_count(mem, obj, n - 1),
+    }
+}
+
+impl GcHeap for DrcHeap {
+    fn collector(&self) -> Collector {
+        Collector::Drc
+    }
+
+    fn memory(&self) -> &dyn HeapMemory {
+        &*self.memory
+    }
+
+    fn memory_mut(&mut self) -> &mut dyn HeapMemory {
+        &mut *self.memory
+    }
+
+    fn alloc_raw(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
+        self.alloc_block(header, size)
+    }
+
+    fn alloc_uninit_struct(&mut self, type_index: u32) -> Result<VMGcRef> {
+        let size = self.types.struct_size(type_index)?;
+        self.alloc_block(VMGcHeader::new(VMGcKind::StructRef, type_index), size)
+    }
+
+    fn alloc_uninit_array(&mut self, type_index: u32, len: u32) -> Result<VMGcRef> {
+        let size = self.types.array_size(type_index, len)?;
+        let r = self.alloc_block(VMGcHeader::new(VMGcKind::ArrayRef, type_index), size)?;
+        init_array_len(self.memory.bytes_mut(), &r, len)?;
+        Ok(r)
+    }
+
+    fn clone_gc_ref(&mut self, r: &VMGcRef) -> Result<VMGcRef> {
+        inc_ref(self.memory.bytes_mut(), r)?;
+        Ok(r.unchecked_copy())
+    }
+
+    fn drop_gc_ref(&mut self, host_data: &mut HostDataTable, r: VMGcRef) -> Result<()> {
+        dec_ref(self.memory.bytes_mut(), &mut self.pending, &r)?;
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let (mut budget, mut work) = (DROP_FREE_BUDGET, 0);
+        self.free_pending(host_data, &mut budget, &mut work)
+    }
+
+    fn write_gc_ref(&mut self, host_data: &mut HostDataTable, dest: &mut Option<VMGcRef>, src: Option<&VMGcRef>) -> Result<()> {
+        // Count the new reference before releasing the old one: they may be
+        // the same object, whose count must not touch zero in between.
+        let new = match src {
+            Some(s) => Some(self.clone_gc_ref(s)?),
+            None => None,
+        };
+        match std::mem::replace(dest, new) {
+            Some(old) => self.drop_gc_ref(host_data, old),
+            None => Ok(()),
+        }
+    }
+
+    fn expose_gc_ref_to_wasm(&mut self, r: VMGcRef) -> Result<()> {
+        if r.is_i31() {
+            return Ok(());
+        }
+        let (obj, _) = object(self.memory.bytes(), &r)?;
+        if self.over_approx.insert(obj) {
+            // The caller's count now belongs to the list entry.
+            Ok(())
+        } else {
+            // Already listed: the list holds one count per object, so the
+            // caller's is released (it cannot reach zero: the entry holds
+            // one).
+            dec_ref(self.memory.bytes_mut(), &mut self.pending, &r)
+        }
+    }
+
+    fn collect<'a>(&'a mut self, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> Box<dyn GarbageCollection + 'a> {
+        Box::new(DrcCollection::new(self, roots, host_data))
+    }
+
+    fn reset(&mut self, zero: bool) {
+        if zero {
+            self.memory.bytes_mut().fill(0);
+        }
+        self.end = usable_end(self.memory.len());
+        let start = u64::from(FIRST_OBJECT_OFFSET);
+        self.free_list.reset(start, self.end);
+        if let Some((at, size)) = self.free_list.blocks().next() {
+            // Cannot fail: the block lies inside the memory.
+            let _ = write_header(self.memory.bytes_mut(), u64::from(at), &VMGcHeader::free_block(size));
+        }
+        self.over_approx.clear();
+        self.pending.clear();
+        self.types.clear();
+        self.stats = GcStats { heap_size: self.end, ..GcStats::default() };
+    }
+
+    fn grow(&mut self, additional: u64) -> Result<()> {
+        let new_end = grow_memory(&mut *self.memory, additional)?;
+        let start = self.end.max(u64::from(FIRST_OBJECT_OFFSET));
+        // A sliver too small for a block waits for the next growth.
+        if new_end >= start + 16 {
+            self.add_free_region(start, new_end)?;
+            self.end = new_end;
+            self.stats.heap_size = new_end;
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> GcStats {
+        self.stats
+    }
+
+    fn verify(&self) -> Result<VerifyReport> {
+        let mem = self.memory.bytes();
+        let walk = verify_heap(mem, u64::from(FIRST_OBJECT_OFFSET), self.end, self.types.types())?;
+        if !walk.free_blocks.iter().copied().eq(self.free_list.blocks()) {
+            return Err(GcError::corrupt("free list disagrees with the heap", 0u64));
+        }
+        if walk.report.free_bytes != self.free_list.free_bytes() {
+            return Err(GcError::corrupt("free list byte count disagrees with the heap", 0u64));
+        }
+        for &obj in &walk.objects {
+            let header = object(mem, &new_ref(obj)?)?.1;
+            if header.collector_word() == 0 && header.collector_bits() & PENDING_FREE == 0 {
+                return Err(GcError::corrupt("live object with a zero count that is not queued", obj));
+            }
+        }
+        for &obj in &self.over_approx {
+            if walk.objects.binary_search(&obj).is_err() {
+                return Err(GcError::corrupt("stack root log names something that is not an object", obj));
+            }
+        }
+        Ok(walk.report)
+    }
+}

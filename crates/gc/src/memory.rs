@@ -1,0 +1,149 @@
+//! The memory a GC heap lives in, and the one bounds-checked way to read and
+//! write it.
+//!
+//! A heap does not own a `Vec` directly: it owns a [`HeapMemory`], so the
+//! runtime can hand it an mmap-backed region (with a guard reservation for
+//! compiled code) while tests use a plain [`VecMemory`].
+//!
+//! Every access to heap bytes in this crate goes through [`read_u32`],
+//! [`write_u32`], [`slice`] and [`slice_mut`]: they take 64-bit offsets (so
+//! adding untrusted u32s cannot overflow) and return `Err` for anything
+//! outside the memory, never panic. Values are little-endian.
+
+use crate::{GcError, Result};
+
+/// The largest heap: references are u32 offsets.
+pub const MAX_HEAP_SIZE: u64 = 1 << 32;
+
+/// A growable byte region holding a GC heap.
+pub trait HeapMemory: Send {
+    fn bytes(&self) -> &[u8];
+    fn bytes_mut(&mut self) -> &mut [u8];
+    /// Grows to `new_len` bytes, the new bytes zeroed. Never shrinks; fails
+    /// with [`GcError::HeapLimit`] beyond [`HeapMemory::capacity`].
+    fn grow(&mut self, new_len: usize) -> Result<()>;
+    /// The largest length `grow` can reach.
+    fn capacity(&self) -> usize;
+
+    fn len(&self) -> usize {
+        self.bytes().len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Heap memory in a `Vec<u8>`.
+#[derive(Debug, Clone)]
+pub struct VecMemory {
+    bytes: Vec<u8>,
+    capacity: usize,
+}
+
+impl VecMemory {
+    /// `len` zeroed bytes, growable up to `capacity` (at least `len`).
+    pub fn new(len: usize, capacity: usize) -> VecMemory {
+        VecMemory { bytes: vec![0; len], capacity: capacity.max(len) }
+    }
+}
+
+impl HeapMemory for VecMemory {
+    fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes
+    }
+
+    fn grow(&mut self, new_len: usize) -> Result<()> {
+        if new_len > self.capacity {
+            return Err(GcError::HeapLimit { requested: new_len as u64, limit: self.capacity as u64 });
+        }
+        if new_len > self.bytes.len() {
+            let additional = new_len - self.bytes.len();
+            // Running the host out of memory must be an error, not an abort.
+            self.bytes.try_reserve_exact(additional).map_err(|_| GcError::OutOfMemory { requested: additional as u64 })?;
+            self.bytes.resize(new_len, 0);
+        }
+        Ok(())
+    }
+
+    fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+fn range(mem_len: usize, offset: u64, len: u64) -> Option<std::ops::Range<usize>> {
+    let end = offset.checked_add(len)?;
+    if end > mem_len as u64 {
+        return None;
+    }
+    Some(offset as usize..end as usize)
+}
+
+/// `len` bytes at `offset`.
+pub(crate) fn slice(mem: &[u8], offset: u64, len: u64) -> Result<&[u8]> {
+    let r = range(mem.len(), offset, len).ok_or_else(|| GcError::corrupt("read outside the heap", offset))?;
+    Ok(&mem[r])
+}
+
+pub(crate) fn slice_mut(mem: &mut [u8], offset: u64, len: u64) -> Result<&mut [u8]> {
+    let r = range(mem.len(), offset, len).ok_or_else(|| GcError::corrupt("write outside the heap", offset))?;
+    Ok(&mut mem[r])
+}
+
+pub(crate) fn read_u32(mem: &[u8], offset: u64) -> Result<u32> {
+    let b = slice(mem, offset, 4)?;
+    Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+pub(crate) fn write_u32(mem: &mut [u8], offset: u64, value: u32) -> Result<()> {
+    slice_mut(mem, offset, 4)?.copy_from_slice(&value.to_le_bytes());
+    Ok(())
+}
+
+/// The part of a memory of `len` bytes that can hold objects: whole 8-byte
+/// granules below [`MAX_HEAP_SIZE`].
+pub(crate) fn usable_end(len: usize) -> u64 {
+    (len as u64).min(MAX_HEAP_SIZE) & !7
+}
+
+/// Grows `memory` by `additional` bytes and returns its new usable end.
+pub(crate) fn grow_memory(memory: &mut dyn HeapMemory, additional: u64) -> Result<u64> {
+    let requested = (memory.len() as u64).saturating_add(additional);
+    if requested > MAX_HEAP_SIZE {
+        return Err(GcError::HeapLimit { requested, limit: MAX_HEAP_SIZE });
+    }
+    memory.grow(requested as usize)?;
+    Ok(usable_end(memory.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accessors_reject_out_of_range_offsets_without_panicking() {
+        let mut mem = vec![0u8; 32];
+        assert!(read_u32(&mem, 28).is_ok());
+        assert!(read_u32(&mem, 29).is_err());
+        assert!(read_u32(&mem, u64::MAX - 1).is_err());
+        assert!(write_u32(&mut mem, 32, 1).is_err());
+        assert!(slice(&mem, u64::MAX, 2).is_err());
+        write_u32(&mut mem, 4, 0xdead_beef).unwrap();
+        assert_eq!(read_u32(&mem, 4).unwrap(), 0xdead_beef);
+        assert_eq!(mem[4], 0xef, "little-endian");
+    }
+
+    #[test]
+    fn vec_memory_grows_up_to_its_capacity() {
+        let mut m = VecMemory::new(16, 64);
+        m.grow(64).unwrap();
+        assert_eq!(m.len(), 64);
+        assert!(matches!(m.grow(65), Err(GcError::HeapLimit { .. })));
+        m.grow(8).unwrap();
+        assert_eq!(m.len(), 64, "never shrinks");
+    }
+}

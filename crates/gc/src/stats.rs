@@ -1,0 +1,46 @@
+//! Statistics a heap keeps about itself.
+
+use std::time::Duration;
+
+/// A snapshot of a heap's statistics. Reset by `GcHeap::reset`.
+///
+/// A pause is one step of a collection (the time the mutator cannot run);
+/// an incremental collection of several steps records several pauses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GcStats {
+    /// Bytes of memory the heap manages (the end of its usable part).
+    pub heap_size: u64,
+    /// Bytes occupied by objects now.
+    pub bytes_in_use: u64,
+    /// Bytes allocated since the heap was made or reset (never decreases).
+    pub bytes_allocated: u64,
+    pub objects_allocated: u64,
+    /// `bytes_in_use` when the last collection completed.
+    pub live_bytes_after_last_collection: u64,
+    /// Collections run to completion.
+    pub collections: u64,
+    pub total_pause: Duration,
+    pub longest_pause: Duration,
+}
+
+impl GcStats {
+    pub(crate) fn record_allocation(&mut self, size: u32) {
+        self.bytes_allocated += u64::from(size);
+        self.objects_allocated += 1;
+        self.bytes_in_use += u64::from(size);
+    }
+
+    pub(crate) fn record_free(&mut self, size: u32) {
+        self.bytes_in_use = self.bytes_in_use.saturating_sub(u64::from(size));
+    }
+
+    pub(crate) fn record_pause(&mut self, pause: Duration) {
+        self.total_pause += pause;
+        self.longest_pause = self.longest_pause.max(pause);
+    }
+
+    pub(crate) fn record_collection(&mut self) {
+        self.collections += 1;
+        self.live_bytes_after_last_collection = self.bytes_in_use;
+    }
+}

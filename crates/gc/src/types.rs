@@ -1,0 +1,124 @@
+//! What a heap knows about the types of its objects.
+//!
+//! The runtime owns the engine's type registry; a heap asks it, through
+//! [`GcTypes`], for the layout of an engine-wide type index the first time
+//! it meets one, and keeps what tracing needs in a per-heap cache
+//! ([`TypeCache`]), so tracing an object is a hash lookup, not a call into
+//! the registry. A type index comes from an untrusted header, so an unknown
+//! one is an error, never a panic.
+
+use crate::{GcError, Result};
+use kiln_environ::gc_layout::{GC_REF_SIZE, HEADER_SIZE, MAX_OBJECT_SIZE, OBJECT_ALIGN};
+use kiln_environ::{GcArrayLayout, GcLayout};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The runtime's answer to "what does an object of type `type_index` look
+/// like?". `None` for indices that name no struct or array type.
+///
+/// A heap caches the answers until it is reset, so an index must keep its
+/// layout for as long as the store using the heap may hold objects of it
+/// (the registry must not reuse the index of a type some live store still
+/// uses).
+pub trait GcTypes: Send + Sync {
+    fn layout(&self, type_index: u32) -> Option<GcLayout>;
+}
+
+/// Types keyed by index: convenient for tests and simple embedders.
+impl GcTypes for HashMap<u32, GcLayout> {
+    fn layout(&self, type_index: u32) -> Option<GcLayout> {
+        self.get(&type_index).cloned()
+    }
+}
+
+/// Type `i` is element `i`.
+impl GcTypes for Vec<GcLayout> {
+    fn layout(&self, type_index: u32) -> Option<GcLayout> {
+        self.get(type_index as usize).cloned()
+    }
+}
+
+/// What tracing and allocation need to know about one type.
+#[derive(Debug, Clone)]
+pub(crate) enum TraceInfo {
+    Struct {
+        /// Object size the type needs (the object may be larger).
+        size: u32,
+        /// Offsets of reference fields.
+        gc_ref_offsets: Box<[u32]>,
+    },
+    Array(GcArrayLayout),
+}
+
+impl TraceInfo {
+    /// Normalises a layout from the runtime so that nothing later depends on
+    /// it being sensible: sizes are at least a header and multiples of 8,
+    /// and reference elements are 4 bytes (the tracer steps by 4).
+    fn new(layout: GcLayout) -> TraceInfo {
+        match layout {
+            GcLayout::Struct(s) => {
+                let size = s.size.clamp(HEADER_SIZE, MAX_OBJECT_SIZE).next_multiple_of(OBJECT_ALIGN);
+                TraceInfo::Struct { size, gc_ref_offsets: s.gc_ref_offsets().collect() }
+            }
+            GcLayout::Array(mut a) => {
+                if a.elems_are_gc_refs {
+                    a.elem_size = GC_REF_SIZE;
+                }
+                a.elem_size = a.elem_size.max(1);
+                TraceInfo::Array(a)
+            }
+        }
+    }
+}
+
+pub(crate) struct TypeCache {
+    types: Arc<dyn GcTypes>,
+    infos: HashMap<u32, TraceInfo>,
+}
+
+impl TypeCache {
+    pub(crate) fn new(types: Arc<dyn GcTypes>) -> TypeCache {
+        TypeCache { types, infos: HashMap::new() }
+    }
+
+    pub(crate) fn types(&self) -> &Arc<dyn GcTypes> {
+        &self.types
+    }
+
+    /// Forgets cached layouts (a reset heap may serve another engine's
+    /// store... or the same one; refilling is cheap).
+    pub(crate) fn clear(&mut self) {
+        self.infos.clear();
+    }
+
+    /// The trace info of `type_index`; `None` if the runtime has no layout
+    /// for it. Unknown indices are not cached, so a corrupt heap cannot make
+    /// the cache grow.
+    pub(crate) fn get(&mut self, type_index: u32) -> Option<&TraceInfo> {
+        if !self.infos.contains_key(&type_index) {
+            let layout = self.types.layout(type_index)?;
+            self.infos.insert(type_index, TraceInfo::new(layout));
+        }
+        self.infos.get(&type_index)
+    }
+
+    /// The size of a new struct of `type_index`.
+    pub(crate) fn struct_size(&mut self, type_index: u32) -> Result<u32> {
+        match self.get(type_index) {
+            Some(TraceInfo::Struct { size, .. }) => Ok(*size),
+            Some(TraceInfo::Array(_)) => Err(GcError::WrongType { type_index, expected: "a struct" }),
+            None => Err(GcError::UnknownType(type_index)),
+        }
+    }
+
+    /// The size of a new array of `type_index` with `len` elements.
+    pub(crate) fn array_size(&mut self, type_index: u32, len: u32) -> Result<u32> {
+        match self.get(type_index) {
+            Some(TraceInfo::Array(a)) => {
+                a.size_for_len(len).ok_or(GcError::OutOfMemory { requested: a.elem_offset(len) })
+            }
+            Some(TraceInfo::Struct { .. }) => Err(GcError::WrongType { type_index, expected: "an array" }),
+            None => Err(GcError::UnknownType(type_index)),
+        }
+    }
+}

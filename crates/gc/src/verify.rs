@@ -1,0 +1,94 @@
+//! The heap verifier, for tests and debug builds.
+//!
+//! It walks a heap block by block from its first object offset to the end
+//! of its used part (every block's header says its size, so a heap is
+//! walkable) and checks that
+//! - every block is a free block or an object with a stored kind, a size
+//!   that is a multiple of 8, at least a header, and inside the region;
+//! - every object matches its type: a known type index of the right kind,
+//!   large enough for its fields or its array length; externrefs carry the
+//!   externref type index;
+//! - every reference in an object is null, an i31, or the start of an
+//!   object (not a free block, not the middle of something).
+//!
+//! Like everything else it reads the heap through checked accessors and is
+//! bounded: the walk takes at most size/16 steps, and the reference check
+//! visits at most size/4 slots.
+
+use crate::header::{check_block_size, read_header};
+use crate::memory::read_u32;
+use crate::trace::ref_slots;
+use crate::types::TypeCache;
+use crate::{GcError, GcTypes, Result, VMGcKind, VMGcRef};
+use kiln_environ::gc_layout::{EXTERNREF_SIZE, EXTERNREF_TYPE_INDEX};
+use std::sync::Arc;
+
+/// What a successful verification found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub objects: u64,
+    pub object_bytes: u64,
+    pub free_blocks: u64,
+    pub free_bytes: u64,
+    /// Non-null references stored in objects (i31s included).
+    pub references: u64,
+}
+
+/// The result of a walk, for collectors that check more (their side
+/// structures against the heap).
+pub(crate) struct HeapWalk {
+    pub(crate) report: VerifyReport,
+    /// Object offsets, ascending.
+    pub(crate) objects: Vec<u32>,
+    /// Free blocks (offset, size), ascending.
+    pub(crate) free_blocks: Vec<(u32, u32)>,
+}
+
+/// Verifies the blocks in `[start, end)`.
+pub(crate) fn verify_heap(mem: &[u8], start: u64, end: u64, types: &Arc<dyn GcTypes>) -> Result<HeapWalk> {
+    let end = end.min(mem.len() as u64);
+    let mut walk = HeapWalk { report: VerifyReport::default(), objects: Vec::new(), free_blocks: Vec::new() };
+    let mut offset = start;
+    while offset < end {
+        let header = read_header(mem, offset)?;
+        check_block_size(offset, header.size(), end as usize)?;
+        // Below `end`, which is at most 2^32 - 8.
+        let at = offset as u32;
+        if header.kind_word() & VMGcKind::MASK == 0 {
+            walk.free_blocks.push((at, header.size()));
+            walk.report.free_blocks += 1;
+            walk.report.free_bytes += u64::from(header.size());
+        } else {
+            match header.kind() {
+                Some(k) if k.is_stored() => {}
+                _ => return Err(GcError::corrupt("object header has an invalid kind", offset)),
+            }
+            walk.objects.push(at);
+            walk.report.objects += 1;
+            walk.report.object_bytes += u64::from(header.size());
+        }
+        offset += u64::from(header.size());
+    }
+
+    let mut cache = TypeCache::new(types.clone());
+    for &obj in &walk.objects {
+        let header = read_header(mem, u64::from(obj))?;
+        if header.kind() == Some(VMGcKind::ExternRef)
+            && (header.type_index() != EXTERNREF_TYPE_INDEX || header.size() < EXTERNREF_SIZE)
+        {
+            return Err(GcError::corrupt("malformed externref object", obj));
+        }
+        let slots = ref_slots(&mut cache, mem, obj, &header)?;
+        for i in 0..slots.len() {
+            let slot = slots.get(i);
+            let Some(r) = VMGcRef::from_raw_u32(read_u32(mem, slot)?) else { continue };
+            walk.report.references += 1;
+            if let Some(target) = r.as_heap_index()
+                && walk.objects.binary_search(&target).is_err()
+            {
+                return Err(GcError::corrupt("reference to something that is not an object", slot));
+            }
+        }
+    }
+    Ok(walk)
+}

@@ -1,0 +1,437 @@
+//! The DRC collector on a plain byte-buffer heap.
+
+mod common;
+
+use common::*;
+use kiln_environ::gc_layout::FIRST_OBJECT_OFFSET;
+use kiln_gc::{Collector, GcError, GcHeap, GcProgress, GcRoots, HostDataTable, VMGcRef};
+
+fn drc(bytes: usize) -> (Box<dyn GcHeap>, HostDataTable) {
+    (new_heap(Collector::Drc, bytes), HostDataTable::new())
+}
+
+#[test]
+fn drc_allocates_until_full_and_recovers_after_collection() {
+    let (mut heap, mut host) = drc(64 * 1024);
+    let mut on_stack: Vec<Option<VMGcRef>> = Vec::new();
+    let mut n = 0;
+    loop {
+        match heap.alloc_uninit_struct(NODE) {
+            Ok(r) => {
+                if n % 2 == 0 {
+                    on_stack.push(Some(r.unchecked_copy()));
+                }
+                heap.expose_gc_ref_to_wasm(r).unwrap();
+                n += 1;
+            }
+            Err(GcError::OutOfMemory { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(n > 2500, "{n} nodes fit in 64 KiB");
+    assert!(matches!(heap.alloc_uninit_array(BYTE_ARRAY, 0), Err(GcError::OutOfMemory { .. })));
+    heap.verify().unwrap();
+
+    // Half of the nodes are still on the stack: the other half is freed.
+    let mut roots = GcRoots::new();
+    for slot in &mut on_stack {
+        roots.add_stack_root(slot);
+    }
+    heap.collect_all(roots, &mut host).unwrap();
+    heap.verify().unwrap();
+    let kept = on_stack.len() as u64;
+    assert_eq!(heap.stats().bytes_in_use, kept * NODE_SIZE);
+    for _ in 0..(n - kept) {
+        let r = heap.alloc_uninit_struct(NODE).expect("freed nodes are reused");
+        heap.expose_gc_ref_to_wasm(r).unwrap();
+    }
+
+    // Nothing on the stack any more: everything goes, and the freed blocks
+    // merge back into one, so a single array as large as the heap fits.
+    heap.collect_all(GcRoots::new(), &mut host).unwrap();
+    assert_eq!(heap.stats().bytes_in_use, 0);
+    let big = heap.alloc_uninit_array(BYTE_ARRAY, 64 * 1024 - 64).unwrap();
+    heap.verify().unwrap();
+    heap.drop_gc_ref(&mut host, big).unwrap();
+    assert_eq!(heap.stats().bytes_in_use, 0);
+}
+
+#[test]
+fn drc_frees_a_million_object_chain_without_recursion() {
+    let n = 1_000_000u64;
+    let (mut heap, mut host) = drc((n * NODE_SIZE) as usize + 64);
+    let mut head: Option<VMGcRef> = None;
+    for _ in 0..n {
+        let next = node(&mut *heap, &mut host, head.as_ref());
+        if let Some(old) = head.replace(next) {
+            heap.drop_gc_ref(&mut host, old).unwrap();
+        }
+    }
+    assert_eq!(heap.stats().bytes_in_use, n * NODE_SIZE);
+    // The chain is only referenced from a Wasm stack that has since
+    // returned: one collection frees all of it, through the work list.
+    heap.expose_gc_ref_to_wasm(head.unwrap()).unwrap();
+    heap.collect_all(GcRoots::new(), &mut host).unwrap();
+    assert_eq!(heap.stats().bytes_in_use, 0);
+    heap.verify().unwrap();
+}
+
+#[test]
+fn drc_drop_frees_a_bounded_amount_and_collection_finishes_the_rest() {
+    let n = 100_000u64;
+    let (mut heap, mut host) = drc((n * NODE_SIZE) as usize + 64);
+    let mut head: Option<VMGcRef> = None;
+    for _ in 0..n {
+        let next = node(&mut *heap, &mut host, head.as_ref());
+        if let Some(old) = head.replace(next) {
+            heap.drop_gc_ref(&mut host, old).unwrap();
+        }
+    }
+    heap.drop_gc_ref(&mut host, head.unwrap()).unwrap();
+    let left = heap.stats().bytes_in_use;
+    assert!(left > 0 && left < n * NODE_SIZE, "the barrier freed part of the chain, not all of it");
+    heap.verify().unwrap();
+    heap.collect_all(GcRoots::new(), &mut host).unwrap();
+    assert_eq!(heap.stats().bytes_in_use, 0);
+}
+
+#[test]
+fn drc_drops_host_data_exactly_once_when_the_last_reference_goes() {
+    let (mut heap, mut host) = drc(4096);
+    let c = counter();
+    let id = host.insert(Box::new(DropCounter(c.clone()))).unwrap();
+    let ext = heap.alloc_externref(id).unwrap();
+    assert_eq!(heap.externref_host_data_id(&ext).unwrap(), id);
+    let holder = node(&mut *heap, &mut host, Some(&ext));
+    heap.drop_gc_ref(&mut host, ext).unwrap();
+    assert_eq!(drops(&c), 0, "still referenced by the holder");
+    heap.collect_all(GcRoots::new(), &mut host).unwrap();
+    assert_eq!(drops(&c), 0, "a collection does not free counted objects");
+    assert_eq!(host.len(), 1);
+
+    heap.drop_gc_ref(&mut host, holder).unwrap();
+    assert_eq!(drops(&c), 1);
+    assert_eq!(host.len(), 0);
+    assert!(host.get(id).is_err());
+    heap.collect_all(GcRoots::new(), &mut host).unwrap();
+    assert_eq!(drops(&c), 1);
+    assert_eq!(heap.stats().bytes_in_use, 0);
+}
+
+#[test]
+fn drc_drops_host_data_of_an_externref_that_leaves_the_stack() {
+    let (mut heap, mut host) = drc(4096);
+    let c = counter();
+    let id = host.insert(Box::new(DropCounter(c.clone()))).unwrap();
+    let ext = heap.alloc_externref(id).unwrap();
+    let mut stack_slot = Some(ext.unchecked_copy());
+    heap.expose_gc_ref_to_wasm(ext).unwrap();
+    let mut roots = GcRoots::new();
+    roots.add_stack_root(&mut stack_slot);
+    heap.collect_all(roots, &mut host).unwrap();
+    assert_eq!(drops(&c), 0, "on the stack");
+    heap.collect_all(GcRoots::new(), &mut host).unwrap();
+    assert_eq!(drops(&c), 1);
+    heap.collect_all(GcRoots::new(), &mut host).unwrap();
+    assert_eq!(drops(&c), 1);
+}
+
+#[test]
+fn drc_overwriting_the_last_reference_frees_its_target() {
+    let (mut heap, mut host) = drc(4096);
+    let c = counter();
+    let id = host.insert(Box::new(DropCounter(c.clone()))).unwrap();
+    let ext = heap.alloc_externref(id).unwrap();
+    let mut global = None;
+    heap.write_gc_ref(&mut host, &mut global, Some(&ext)).unwrap();
+    heap.drop_gc_ref(&mut host, ext).unwrap();
+    assert_eq!(drops(&c), 0);
+    heap.write_gc_ref(&mut host, &mut global, None).unwrap();
+    assert_eq!(drops(&c), 1);
+    assert!(global.is_none());
+}
+
+#[test]
+fn drc_write_of_a_slots_own_value_keeps_it_alive() {
+    let (mut heap, mut host) = drc(4096);
+    let x = heap.alloc_uninit_struct(EMPTY).unwrap();
+    let mut slot = None;
+    heap.write_gc_ref(&mut host, &mut slot, Some(&x)).unwrap();
+    heap.drop_gc_ref(&mut host, x).unwrap();
+    let same = slot.as_ref().unwrap().unchecked_copy();
+    heap.write_gc_ref(&mut host, &mut slot, Some(&same)).unwrap();
+    assert_eq!(count(&*heap, slot.as_ref().unwrap()), 1);
+    heap.verify().unwrap();
+}
+
+#[test]
+fn drc_counts_references_from_the_heap_tables_and_host() {
+    let (mut heap, mut host) = drc(4096);
+    let x = heap.alloc_uninit_struct(EMPTY).unwrap();
+    assert_eq!(count(&*heap, &x), 1, "owned by the allocation's caller");
+    let a = node(&mut *heap, &mut host, Some(&x));
+    let b = heap.alloc_uninit_array(REF_ARRAY, 3).unwrap();
+    heap.write_gc_ref_field(&mut host, &b, 20 + 8, Some(&x)).unwrap();
+    let mut table = [None, None];
+    heap.write_gc_ref(&mut host, &mut table[1], Some(&x)).unwrap();
+    assert_eq!(count(&*heap, &x), 4);
+    let read = heap.read_gc_ref_field(&b, 28).unwrap().unwrap();
+    assert_eq!(read, x);
+    assert_eq!(count(&*heap, &x), 5, "a read hands out an owned copy");
+    heap.drop_gc_ref(&mut host, read).unwrap();
+    heap.write_gc_ref_field(&mut host, &a, NODE_NEXT, None).unwrap();
+    assert_eq!(count(&*heap, &x), 3);
+    heap.verify().unwrap();
+}
+
+#[test]
+fn drc_logs_a_stack_reference_once() {
+    let (mut heap, mut host) = drc(4096);
+    let x = heap.alloc_uninit_struct(EMPTY).unwrap();
+    let copy = heap.clone_gc_ref(&x).unwrap();
+    heap.expose_gc_ref_to_wasm(x).unwrap();
+    heap.expose_gc_ref_to_wasm(copy.unchecked_copy()).unwrap();
+    assert_eq!(count(&*heap, &copy), 1, "one count for the log entry");
+    let mut slot = Some(copy);
+    let mut roots = GcRoots::new();
+    roots.add_stack_root(&mut slot);
+    heap.collect_all(roots, &mut host).unwrap();
+    assert_eq!(count(&*heap, slot.as_ref().unwrap()), 1);
+    heap.collect_all(GcRoots::new(), &mut host).unwrap();
+    assert_eq!(heap.stats().bytes_in_use, 0);
+}
+
+#[test]
+fn drc_keeps_an_unlogged_stack_root_alive() {
+    // A runtime bug (a reference on the stack that was never exposed) must
+    // not free the object under the stack.
+    let (mut heap, mut host) = drc(4096);
+    let x = heap.alloc_uninit_struct(EMPTY).unwrap();
+    let mut slot = Some(x.unchecked_copy());
+    heap.drop_gc_ref(&mut host, x).unwrap();
+    let y = heap.alloc_uninit_struct(NODE).unwrap();
+    let mut slot_y = Some(y.unchecked_copy());
+    // `y` was never exposed: the collection logs it.
+    let mut roots = GcRoots::new();
+    roots.add_stack_root(&mut slot);
+    roots.add_stack_root(&mut slot_y);
+    heap.collect_all(roots, &mut host).unwrap();
+    assert_eq!(count(&*heap, slot_y.as_ref().unwrap()), 2);
+    heap.drop_gc_ref(&mut host, y).unwrap();
+    heap.collect_all(GcRoots::new(), &mut host).unwrap();
+    assert_eq!(heap.stats().bytes_in_use, 0);
+    let _ = slot;
+}
+
+#[test]
+fn drc_non_stack_roots_are_counted_not_logged() {
+    let (mut heap, mut host) = drc(4096);
+    let x = heap.alloc_uninit_struct(EMPTY).unwrap();
+    let mut global = None;
+    heap.write_gc_ref(&mut host, &mut global, Some(&x)).unwrap();
+    heap.drop_gc_ref(&mut host, x).unwrap();
+    let mut roots = GcRoots::new();
+    roots.add_non_stack_root(&mut global);
+    heap.collect_all(roots, &mut host).unwrap();
+    assert_eq!(count(&*heap, global.as_ref().unwrap()), 1);
+    heap.collect_all(GcRoots::new(), &mut host).unwrap();
+    assert_eq!(heap.stats().bytes_in_use, NODE_SIZE - 8, "the global's count keeps it alive");
+}
+
+#[test]
+fn drc_does_not_collect_cycles() {
+    let (mut heap, mut host) = drc(4096);
+    let a = node(&mut *heap, &mut host, None);
+    let b = node(&mut *heap, &mut host, Some(&a));
+    heap.write_gc_ref_field(&mut host, &a, NODE_NEXT, Some(&b)).unwrap();
+    heap.drop_gc_ref(&mut host, a).unwrap();
+    heap.drop_gc_ref(&mut host, b).unwrap();
+    heap.collect_all(GcRoots::new(), &mut host).unwrap();
+    assert_eq!(heap.stats().bytes_in_use, 2 * NODE_SIZE, "documented: cycles leak under DRC");
+    heap.verify().unwrap();
+}
+
+/// A graph whose collection takes a known amount of work: `exposed` logged
+/// objects of which every fourth is on the stack, each heading a chain of
+/// 3 more nodes.
+fn logged_chains(heap: &mut dyn GcHeap, host: &mut HostDataTable, exposed: usize) -> Vec<Option<VMGcRef>> {
+    let mut on_stack = Vec::new();
+    for i in 0..exposed {
+        let mut head = None;
+        for _ in 0..4 {
+            let n = node(heap, host, head.as_ref());
+            if let Some(old) = head.replace(n) {
+                heap.drop_gc_ref(host, old).unwrap();
+            }
+        }
+        let head = head.unwrap();
+        if i % 4 == 0 {
+            on_stack.push(Some(head.unchecked_copy()));
+        }
+        heap.expose_gc_ref_to_wasm(head).unwrap();
+    }
+    on_stack
+}
+
+#[test]
+fn drc_incremental_collection_finishes_in_bounded_steps() {
+    let (mut heap, mut host) = drc(1 << 20);
+    let exposed = 2000;
+    let mut on_stack = logged_chains(&mut *heap, &mut host, exposed);
+    let roots_len = on_stack.len() as u64;
+    let mut roots = GcRoots::new();
+    for slot in &mut on_stack {
+        roots.add_stack_root(slot);
+    }
+    let freed_chains = exposed as u64 - roots_len;
+    // Roots, log entries, and per freed node one slot visit plus the free.
+    let expected_work = roots_len + exposed as u64 + freed_chains * 4 * 2;
+    let budget = 64;
+    let mut gc = heap.collect(roots, &mut host);
+    let mut steps = 0u64;
+    let mut last = 0;
+    loop {
+        steps += 1;
+        let progress = gc.step(budget).unwrap();
+        let done = gc.work_done();
+        assert!(done - last <= u64::from(budget), "a step does at most its budget");
+        last = done;
+        if progress == GcProgress::Complete {
+            break;
+        }
+        assert!(steps < 1_000_000);
+    }
+    assert_eq!(gc.work_done(), expected_work);
+    assert!(steps >= expected_work.div_ceil(u64::from(budget)));
+    assert!(steps <= expected_work.div_ceil(u64::from(budget)) + 1);
+    assert_eq!(gc.step(budget).unwrap(), GcProgress::Complete);
+    drop(gc);
+    assert_eq!(heap.stats().bytes_in_use, roots_len * 4 * NODE_SIZE);
+    assert_eq!(heap.stats().collections, 1);
+    heap.verify().unwrap();
+}
+
+#[test]
+fn drc_collection_with_a_budget_of_one_still_finishes() {
+    let (mut heap, mut host) = drc(1 << 16);
+    let mut on_stack = logged_chains(&mut *heap, &mut host, 50);
+    let mut roots = GcRoots::new();
+    for slot in &mut on_stack {
+        roots.add_stack_root(slot);
+    }
+    let mut gc = heap.collect(roots, &mut host);
+    let mut steps = 0;
+    while gc.step(1).unwrap() == GcProgress::Continue {
+        steps += 1;
+        assert!(steps < 100_000);
+    }
+    assert_eq!(steps + 1, gc.work_done());
+}
+
+#[test]
+fn drc_abandoned_collection_leaves_a_consistent_heap() {
+    let (mut heap, mut host) = drc(1 << 18);
+    let mut on_stack = logged_chains(&mut *heap, &mut host, 400);
+    for steps in [1, 2, 5, 8, 20] {
+        let mut roots = GcRoots::new();
+        for slot in &mut on_stack {
+            roots.add_stack_root(slot);
+        }
+        let mut gc = heap.collect(roots, &mut host);
+        for _ in 0..steps {
+            gc.step(16).unwrap();
+        }
+        drop(gc);
+        heap.verify().unwrap();
+    }
+    let mut roots = GcRoots::new();
+    for slot in &mut on_stack {
+        roots.add_stack_root(slot);
+    }
+    heap.collect_all(roots, &mut host).unwrap();
+    assert_eq!(heap.stats().bytes_in_use, on_stack.len() as u64 * 4 * NODE_SIZE);
+    heap.verify().unwrap();
+}
+
+#[test]
+fn drc_reset_empties_the_heap_and_zeroes_on_request() {
+    let (mut heap, mut host) = drc(8192);
+    let arr = heap.alloc_uninit_array(BYTE_ARRAY, 100).unwrap();
+    heap.write_data(&arr, 20, &[0xab; 100]).unwrap();
+    let _x = node(&mut *heap, &mut host, Some(&arr));
+    heap.collect_all(GcRoots::new(), &mut host).unwrap();
+
+    heap.reset(false);
+    assert!(heap.memory().bytes().windows(100).any(|w| w == [0xab; 100]), "old contents stay without zeroing");
+    check_empty(&mut *heap);
+
+    let arr = heap.alloc_uninit_array(BYTE_ARRAY, 100).unwrap();
+    heap.write_data(&arr, 20, &[0xab; 100]).unwrap();
+    heap.reset(true);
+    // Only the free block's size field (at 16 + 8) is left non-zero.
+    let nonzero: Vec<usize> = heap.memory().bytes().iter().enumerate().filter(|(_, b)| **b != 0).map(|(i, _)| i).collect();
+    assert!(nonzero.iter().all(|i| (24..28).contains(i)), "{nonzero:?}");
+    check_empty(&mut *heap);
+}
+
+fn check_empty(heap: &mut dyn GcHeap) {
+    let stats = heap.stats();
+    assert_eq!((stats.bytes_in_use, stats.bytes_allocated, stats.collections), (0, 0, 0));
+    let report = heap.verify().unwrap();
+    assert_eq!(report.objects, 0);
+    let r = heap.alloc_uninit_array(BYTE_ARRAY, 100).unwrap();
+    assert_eq!(r.as_heap_index(), Some(FIRST_OBJECT_OFFSET));
+    assert!(heap.read_data(&r, 20, 100).unwrap().iter().all(|b| *b == 0), "new objects are zeroed");
+}
+
+#[test]
+fn drc_grows_when_full() {
+    let mut heap = new_growable_heap(Collector::Drc, 1024, 1 << 20);
+    let mut host = HostDataTable::new();
+    let mut held = Vec::new();
+    while let Ok(r) = heap.alloc_uninit_struct(NODE) {
+        held.push(r);
+    }
+    heap.grow(4096).unwrap();
+    for _ in 0..100 {
+        held.push(heap.alloc_uninit_struct(NODE).unwrap());
+    }
+    heap.verify().unwrap();
+    assert!(matches!(heap.grow(1 << 21), Err(GcError::HeapLimit { .. })));
+    for r in held {
+        heap.drop_gc_ref(&mut host, r).unwrap();
+    }
+    heap.collect_all(GcRoots::new(), &mut host).unwrap();
+    // Old and new memory merged into one free block.
+    assert_eq!(heap.verify().unwrap().free_blocks, 1);
+}
+
+#[test]
+fn drc_statistics_track_allocation_and_collections() {
+    let (mut heap, mut host) = drc(1 << 16);
+    let keep = heap.alloc_uninit_struct(NODE).unwrap();
+    for _ in 0..10 {
+        let r = heap.alloc_uninit_struct(NODE).unwrap();
+        heap.expose_gc_ref_to_wasm(r).unwrap();
+    }
+    heap.collect_all(GcRoots::new(), &mut host).unwrap();
+    let s = heap.stats();
+    assert_eq!(s.bytes_allocated, 11 * NODE_SIZE);
+    assert_eq!(s.objects_allocated, 11);
+    assert_eq!(s.bytes_in_use, NODE_SIZE);
+    assert_eq!(s.live_bytes_after_last_collection, NODE_SIZE);
+    assert_eq!(s.collections, 1);
+    assert!(s.longest_pause <= s.total_pause);
+    heap.drop_gc_ref(&mut host, keep).unwrap();
+}
+
+#[test]
+fn drc_rejects_wrong_allocation_requests() {
+    let (mut heap, _) = drc(4096);
+    assert!(matches!(heap.alloc_uninit_struct(REF_ARRAY), Err(GcError::WrongType { .. })));
+    assert!(matches!(heap.alloc_uninit_array(NODE, 1), Err(GcError::WrongType { .. })));
+    assert!(matches!(heap.alloc_uninit_struct(99), Err(GcError::UnknownType(99))));
+    assert!(matches!(heap.alloc_uninit_array(REF_ARRAY, u32::MAX), Err(GcError::OutOfMemory { .. })));
+    let any = kiln_gc::VMGcHeader::new(kiln_gc::VMGcKind::AnyRef, 0);
+    assert!(heap.alloc_raw(any, 16).is_err());
+}

@@ -1,0 +1,187 @@
+//! Builtins for GC operators: allocation, subtype checks, funcref ids and
+//! the array operations on segments and other arrays.
+//!
+//! All heap access here goes through kiln-gc's bounds-checked API, so a
+//! corrupted heap yields an error (which compiled code turns into a trap)
+//! and never an access outside the heap.
+
+use super::instance::Instance;
+use crate::store::StoreOpaque;
+use kiln_environ::gc_layout::StandardLayouts;
+use kiln_environ::{GcTypeLayouts, RefRepr};
+use kiln_gc::{GcArrayLayout, VMGcRef};
+
+/// The instance and store behind `vmctx`.
+///
+/// # Safety
+/// `vmctx` is the caller's live VMContext; no other reference to the store
+/// is in use while Wasm calls a builtin.
+unsafe fn context<'a>(vmctx: *mut u8) -> (&'a mut Instance, &'a mut StoreOpaque) {
+    // SAFETY: per the contract.
+    let instance = unsafe { Instance::from_vmctx(vmctx) };
+    // SAFETY: the store outlives its instances; see above.
+    let store = unsafe { &mut *instance.store };
+    (instance, store)
+}
+
+pub extern "C" fn gc_alloc_struct(vmctx: *mut u8, type_id: u32, _fp: usize) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (_, store) = unsafe { context(vmctx) };
+    store.gc_alloc(|heap| heap.alloc_uninit_struct(type_id)).map_or(0, |r| r.as_raw_u32())
+}
+
+pub extern "C" fn gc_alloc_array(vmctx: *mut u8, type_id: u32, len: u32, _fp: usize) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (_, store) = unsafe { context(vmctx) };
+    store.gc_alloc(|heap| heap.alloc_uninit_array(type_id, len)).map_or(0, |r| r.as_raw_u32())
+}
+
+pub extern "C" fn is_subtype(vmctx: *mut u8, sub: u32, sup: u32) -> u8 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (_, store) = unsafe { context(vmctx) };
+    store.engine().inner.types.is_subtype(sub, sup) as u8
+}
+
+pub extern "C" fn func_ref_to_id(vmctx: *mut u8, func_ref: usize) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (_, store) = unsafe { context(vmctx) };
+    store.func_ref_id(func_ref)
+}
+
+pub extern "C" fn func_ref_from_id(vmctx: *mut u8, id: u32) -> usize {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (_, store) = unsafe { context(vmctx) };
+    store.func_ref_by_id(id)
+}
+
+impl StoreOpaque {
+    /// The id under which GC objects store `func_ref` (0 for null).
+    pub(crate) fn func_ref_id(&mut self, func_ref: usize) -> u32 {
+        if func_ref == 0 {
+            return 0;
+        }
+        if let Some(id) = self.func_ref_id_of.get(&func_ref) {
+            return *id;
+        }
+        self.func_ref_ids.push(func_ref);
+        let id = self.func_ref_ids.len() as u32;
+        self.func_ref_id_of.insert(func_ref, id);
+        id
+    }
+
+    /// The funcref with id `id`; null for 0 or an id never handed out (a
+    /// corrupted heap can hold any id).
+    pub(crate) fn func_ref_by_id(&self, id: u32) -> usize {
+        id.checked_sub(1).and_then(|i| self.func_ref_ids.get(i as usize)).copied().unwrap_or(0)
+    }
+
+    /// The layout of array `r`, from the type in its header.
+    fn array_layout_of(&mut self, r: &VMGcRef) -> Option<(GcArrayLayout, u32)> {
+        let gc = self.gc.as_ref()?;
+        let header = gc.heap.header(r).ok()?;
+        let len = gc.heap.array_len(r).ok()?;
+        let ty = self.engine().inner.types.try_get(header.type_index())?;
+        let kiln_environ::WasmCompositeType::Array(elem) = &ty.composite else { return None };
+        let types = &self.engine().inner.types;
+        let ref_repr = |r: kiln_environ::WasmRefType| match r.heap {
+            kiln_environ::WasmHeapType::Func | kiln_environ::WasmHeapType::NoFunc => RefRepr::FuncRef,
+            kiln_environ::WasmHeapType::Concrete(id)
+                if types.try_get(id).is_some_and(|t| matches!(t.composite, kiln_environ::WasmCompositeType::Func(_))) =>
+            {
+                RefRepr::FuncRef
+            }
+            _ => RefRepr::GcRef,
+        };
+        Some((StandardLayouts.array_layout(elem, &ref_repr), len))
+    }
+}
+
+/// Status codes of the array builtins (see `checked_array_builtin` in the
+/// compiler): 0 ok, 1 array out of bounds, 2 segment out of bounds.
+const OK: u8 = 0;
+const ARRAY_OOB: u8 = 1;
+const SEGMENT_OOB: u8 = 2;
+
+fn in_bounds(start: u32, len: u32, size: u64) -> bool {
+    u64::from(start) + u64::from(len) <= size
+}
+
+pub extern "C" fn array_init_data(vmctx: *mut u8, array: u32, dst: u32, data: u32, src: u32, len: u32) -> u8 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (instance, store) = unsafe { context(vmctx) };
+    let Some(r) = VMGcRef::from_raw_u32(array) else { return ARRAY_OOB };
+    let Some((layout, array_len)) = store.array_layout_of(&r) else { return ARRAY_OOB };
+    if !in_bounds(dst, len, array_len.into()) {
+        return ARRAY_OOB;
+    }
+    let segment: &[u8] = if instance.dropped_data[data as usize] {
+        &[]
+    } else {
+        &instance.module.wasm()[instance.module.info().data[data as usize].bytes.clone()]
+    };
+    let bytes = u64::from(len) * u64::from(layout.elem_size);
+    let src_end = u64::from(src) + bytes;
+    if src_end > segment.len() as u64 {
+        return SEGMENT_OOB;
+    }
+    let bytes = &segment[src as usize..src_end as usize];
+    let offset = layout.elem_offset(dst);
+    let gc = store.gc.as_mut().expect("arrays exist only in an existing heap");
+    match u32::try_from(offset).ok().and_then(|o| gc.heap.write_data(&r, o, bytes).ok()) {
+        Some(()) => OK,
+        None => ARRAY_OOB,
+    }
+}
+
+pub extern "C" fn array_init_elem(vmctx: *mut u8, array: u32, dst: u32, elem: u32, src: u32, len: u32) -> u8 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (instance, store) = unsafe { context(vmctx) };
+    let Some(r) = VMGcRef::from_raw_u32(array) else { return ARRAY_OOB };
+    let Some((layout, array_len)) = store.array_layout_of(&r) else { return ARRAY_OOB };
+    if !in_bounds(dst, len, array_len.into()) {
+        return ARRAY_OOB;
+    }
+    let items = &instance.elements[elem as usize];
+    if !in_bounds(src, len, items.len() as u64) {
+        return SEGMENT_OOB;
+    }
+    let is_func = !layout.elems_are_gc_refs && layout.elem_size == 4 && instance_elem_is_func(instance, elem);
+    let mut bytes = Vec::with_capacity(len as usize * 4);
+    for raw in &items[src as usize..(src + len) as usize] {
+        let v = if is_func { store.func_ref_id(*raw as usize) } else { *raw as u32 };
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    let offset = layout.elem_offset(dst);
+    let gc = store.gc.as_mut().expect("arrays exist only in an existing heap");
+    match u32::try_from(offset).ok().and_then(|o| gc.heap.write_data(&r, o, &bytes).ok()) {
+        Some(()) => OK,
+        None => ARRAY_OOB,
+    }
+}
+
+/// Does element segment `elem` hold funcrefs (pointers) rather than GC
+/// references?
+fn instance_elem_is_func(instance: &Instance, elem: u32) -> bool {
+    let info = instance.module.info();
+    info.ref_repr(info.elems[elem as usize].ty) == RefRepr::FuncRef
+}
+
+pub extern "C" fn array_copy(vmctx: *mut u8, dst: u32, dst_index: u32, src: u32, src_index: u32, len: u32) -> u8 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (_, store) = unsafe { context(vmctx) };
+    let (Some(d), Some(s)) = (VMGcRef::from_raw_u32(dst), VMGcRef::from_raw_u32(src)) else { return ARRAY_OOB };
+    let (Some((layout, dst_len)), Some((_, src_len))) = (store.array_layout_of(&d), store.array_layout_of(&s)) else { return ARRAY_OOB };
+    if !in_bounds(dst_index, len, dst_len.into()) || !in_bounds(src_index, len, src_len.into()) {
+        return ARRAY_OOB;
+    }
+    let bytes = u64::from(len) * u64::from(layout.elem_size);
+    let gc = store.gc.as_mut().expect("arrays exist only in an existing heap");
+    let (Ok(src_off), Ok(dst_off), Ok(n)) = (u32::try_from(layout.elem_offset(src_index)), u32::try_from(layout.elem_offset(dst_index)), u32::try_from(bytes)) else {
+        return ARRAY_OOB;
+    };
+    let Ok(data) = gc.heap.read_data(&s, src_off, n).map(<[u8]>::to_vec) else { return ARRAY_OOB };
+    match gc.heap.write_data(&d, dst_off, &data) {
+        Ok(()) => OK,
+        Err(_) => ARRAY_OOB,
+    }
+}
