@@ -1,11 +1,15 @@
 //! The `kiln` command line.
 //!
-//! - `kiln run FILE [--invoke NAME] [ARGS...]` instantiates a module and
-//!   calls one export, printing its results.
+//! - `kiln run [--dir HOST[::GUEST]] [--env NAME[=VAL]] [--preload
+//!   NAME=FILE] [--invoke NAME] FILE [ARGS...]` runs a WASI command's
+//!   `_start` with ARGS as its argv, or calls one export with ARGS as its
+//!   parameters and prints its results (see `run`).
 //! - `kiln wast FILE...` runs spec scripts and reports every failure.
 //!
 //! Errors go to stderr with their cause chain, and the exit code is
-//! non-zero; results go to stdout so they can be piped.
+//! non-zero (1; 134 for a trap, as in Wasmtime; a WASI command's own exit
+//! code when it calls `proc_exit`); results go to stdout so they can be
+//! piped.
 
 mod run;
 mod values;
@@ -45,7 +49,7 @@ fn main() -> ExitCode {
 /// Prints an error and its causes, one per line. Not `{:?}`: that would
 /// also print a Rust backtrace whenever RUST_BACKTRACE is set, which says
 /// nothing useful about a user's module.
-fn report(err: &anyhow::Error) {
+pub(crate) fn report(err: &anyhow::Error) {
     eprintln!("error: {err}");
     for cause in err.chain().skip(1) {
         for (i, line) in cause.to_string().lines().enumerate() {

@@ -1,17 +1,44 @@
-//! `kiln run`: instantiate a module and call one of its exports.
+//! `kiln run`: run a WASI command, or call one export of any module.
 //!
-//! Imports are resolved against an empty linker for now (WASI comes later),
-//! so only modules without imports run. Results are printed one per line in
+//! Every module is linked against WASI preview1 (`wasi_snapshot_preview1`)
+//! and the exports of the `--preload`ed modules. Without `--invoke`, a
+//! module exporting `_start` is run as a WASI command: ARGS become its
+//! argv (after the file's base name as argv[0]), it inherits stdin, stdout
+//! and stderr, and the process exits with the status the guest passed to
+//! `proc_exit` (0 if `_start` returns). A module without `_start` has its
+//! `main` called instead, and `--invoke NAME` calls `NAME`; then ARGS are
+//! the function's parameters and its results are printed one per line, in
 //! the format of `wasmtime run --invoke`.
+//!
+//! The flags mean what they mean to `wasmtime run`:
+//! - `--dir HOST[::GUEST]` preopens the host directory HOST, which the
+//!   guest sees as GUEST (by default, HOST as written);
+//! - `--env NAME=VAL` sets a guest environment variable; `--env NAME`
+//!   copies the host's value, if it has one;
+//! - `--preload NAME=FILE` instantiates FILE first (it may use WASI, and
+//!   has its `_initialize` called if it exports one) and makes its exports
+//!   importable under the module name NAME.
+//!
+//! Kiln's own options may also follow FILE, up to the first argument for
+//! the guest (so `kiln run app.wat --invoke main` works); after that, or
+//! after `--`, everything belongs to the guest.
+//!
+//! Traps end the process with status 134 (128 + SIGABRT), as in Wasmtime,
+//! after printing the trap and its Wasm backtrace.
 
 use crate::values::{format_result, parse_arg};
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
-use kiln::{Engine, Linker, Module, Store, Val};
-use std::path::PathBuf;
+use kiln::{Engine, Func, Instance, Linker, Module, Store, Trap, Val};
+use kiln_wasi::{I32Exit, WasiCtx};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Runs a WebAssembly module (.wasm or .wat) and calls one of its exports.
+/// What `wasmtime run` exits with after a trap on Unix: 128 + SIGABRT.
+const TRAP_EXIT_STATUS: u8 = 134;
+
+/// Runs a WebAssembly module (.wasm or .wat): a WASI command's `_start`, or
+/// one exported function.
 #[derive(Args)]
 pub struct RunCommand {
     /// The module: a binary `.wasm` or a text `.wat` file.
@@ -21,8 +48,24 @@ pub struct RunCommand {
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
 
-    /// Arguments for the function, one per parameter: integers in decimal
-    /// or `0x` hex, floats in decimal (`inf`, `nan` too).
+    /// Grants the guest a host directory, seen by the guest as GUEST
+    /// (default: HOST as written). Repeatable.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    dirs: Vec<String>,
+
+    /// Sets a guest environment variable; `NAME` alone copies the host's
+    /// value. Repeatable.
+    #[arg(long = "env", value_name = "NAME[=VAL]")]
+    envs: Vec<String>,
+
+    /// Instantiates FILE before the main module and makes its exports
+    /// importable under the module name NAME. Repeatable.
+    #[arg(long = "preload", value_name = "NAME=FILE")]
+    preloads: Vec<String>,
+
+    /// The command's arguments (argv[1..]); with `--invoke`, or when the
+    /// module has no `_start`, the function's parameters: integers in
+    /// decimal or `0x` hex, floats in decimal (`inf`, `nan` too).
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
@@ -33,32 +76,106 @@ pub struct RunCommand {
 
 impl RunCommand {
     pub fn execute(self) -> Result<ExitCode> {
-        let bytes = std::fs::read(&self.file)
-            .with_context(|| format!("reading `{}`", self.file.display()))?;
         let engine = Engine::default();
-        let module = Module::new(&engine, &bytes)
-            .with_context(|| format!("compiling `{}`", self.file.display()))?;
-        let mut store = Store::new(&engine, ());
-        let linker = Linker::new(&engine);
+        let mut linker = Linker::new(&engine);
+        kiln_wasi::add_to_linker(&mut linker, |cx: &mut WasiCtx| cx)?;
+        let mut store = Store::new(&engine, self.wasi_ctx()?);
+        match self.run(&engine, &mut linker, &mut store) {
+            Ok(code) => Ok(code),
+            Err(err) => {
+                if let Some(exit) = err.downcast_ref::<I32Exit>() {
+                    return Ok(ExitCode::from(exit.process_status()));
+                }
+                if err.downcast_ref::<Trap>().is_some() {
+                    crate::report(&err);
+                    return Ok(ExitCode::from(TRAP_EXIT_STATUS));
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// The guest's WASI context: argv, environment, preopens, host stdio.
+    fn wasi_ctx(&self) -> Result<WasiCtx> {
+        let mut builder = WasiCtx::builder();
+        // argv[0] is the base name only, so the guest does not learn where
+        // on the host it was loaded from (as in Wasmtime).
+        let program = self
+            .file
+            .file_name()
+            .map_or_else(|| self.file.to_string_lossy(), |n| n.to_string_lossy());
+        builder.arg(program)?.args(&self.args)?.inherit_stdio();
+        for env in &self.envs {
+            match env.split_once('=') {
+                Some((name, value)) => {
+                    builder.env(name, value)?;
+                }
+                None => {
+                    if let Ok(value) = std::env::var(env) {
+                        builder.env(env, value)?;
+                    }
+                }
+            }
+        }
+        for dir in &self.dirs {
+            let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+            builder
+                .preopened_dir(host, guest)
+                .with_context(|| format!("--dir {dir}"))?;
+        }
+        Ok(builder.build())
+    }
+
+    fn run(
+        &self,
+        engine: &Engine,
+        linker: &mut Linker<WasiCtx>,
+        store: &mut Store<WasiCtx>,
+    ) -> Result<ExitCode> {
+        for preload in &self.preloads {
+            let (name, file) = preload
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--preload {preload}: expected NAME=FILE"))?;
+            let module = load(engine, Path::new(file))?;
+            let instance = linker
+                .instantiate(&mut *store, &module)
+                .with_context(|| format!("instantiating preload `{file}`"))?;
+            if let Some(init) = instance.get_func(&mut *store, "_initialize") {
+                init.call(&mut *store, &[], &mut [])
+                    .with_context(|| format!("calling `_initialize` of `{file}`"))?;
+            }
+            linker.instance(&mut *store, name, instance)?;
+        }
+
+        let module = load(engine, &self.file)?;
         let instance = linker
-            .instantiate(&mut store, &module)
+            .instantiate(&mut *store, &module)
             .with_context(|| format!("instantiating `{}`", self.file.display()))?;
+        match &self.invoke {
+            Some(name) => self.invoke(store, instance, name),
+            None if instance.get_func(&mut *store, "_start").is_some() => {
+                let start = instance.get_typed_func::<(), ()>(&mut *store, "_start")?;
+                start.call(&mut *store, ()).context("calling `_start`")?;
+                Ok(ExitCode::SUCCESS)
+            }
+            None if instance.get_func(&mut *store, "main").is_some() => {
+                self.invoke(store, instance, "main")
+            }
+            None => bail!("the module exports no `_start` or `main` function; use --invoke NAME"),
+        }
+    }
 
-        let name = match &self.invoke {
-            Some(name) => name.clone(),
-            None => ["_start", "main"]
-                .into_iter()
-                .find(|name| instance.get_func(&mut store, name).is_some())
-                .ok_or_else(|| {
-                    anyhow!("the module exports no `_start` or `main` function; use --invoke NAME")
-                })?
-                .to_string(),
-        };
-        let func = instance
-            .get_func(&mut store, &name)
+    /// Calls export `name` with ARGS as its parameters and prints its results.
+    fn invoke(
+        &self,
+        store: &mut Store<WasiCtx>,
+        instance: Instance,
+        name: &str,
+    ) -> Result<ExitCode> {
+        let func: Func = instance
+            .get_func(&mut *store, name)
             .ok_or_else(|| anyhow!("the module exports no function named `{name}`"))?;
-
-        let ty = func.ty(&mut store);
+        let ty = func.ty(&mut *store);
         if self.args.len() != ty.params().len() {
             bail!(
                 "`{name}` takes {} argument(s) ({}), {} given",
@@ -80,13 +197,18 @@ impl RunCommand {
 
         // Placeholders only: `call` overwrites every slot.
         let mut results: Vec<Val> = ty.results().iter().map(|_| Val::I32(0)).collect();
-        func.call(&mut store, &args, &mut results)
+        func.call(&mut *store, &args, &mut results)
             .with_context(|| format!("calling `{name}`"))?;
         for result in &results {
             println!("{}", format_result(result));
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+fn load(engine: &Engine, file: &Path) -> Result<Module> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading `{}`", file.display()))?;
+    Module::new(engine, &bytes).with_context(|| format!("compiling `{}`", file.display()))
 }
 
 fn type_list(types: &[kiln::ValType]) -> String {

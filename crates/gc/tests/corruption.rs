@@ -5,7 +5,8 @@
 //! counting collection steps at a small budget).
 //!
 //! A fixed-seed loop over thousands of cases; a failure names its case, and
-//! `case(collector, seed)` replays it.
+//! `case(collector, seed)` replays it. `KILN_GC_CORRUPTION_CASES=n` runs n
+//! cases per collector instead, for longer local runs.
 
 mod common;
 
@@ -14,16 +15,20 @@ use kiln_gc::{Collector, GcHeap, GcProgress, GcRoots, HostDataTable, VMGcRef};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 const CASES: u64 = 3000;
+
+fn cases(default: u64) -> u64 {
+    std::env::var("KILN_GC_CORRUPTION_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+}
 const HEAP: usize = 16 * 1024;
 
 #[test]
 fn corrupt_drc_heaps_never_panic_or_loop() {
-    run(Collector::Drc, CASES);
+    run(Collector::Drc, cases(CASES));
 }
 
 #[test]
 fn corrupt_null_heaps_never_panic_or_loop() {
-    run(Collector::Null, CASES / 3);
+    run(Collector::Null, cases(CASES / 3));
 }
 
 fn run(collector: Collector, cases: u64) {

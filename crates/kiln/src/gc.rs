@@ -27,15 +27,21 @@ struct EngineGcTypes(Engine);
 
 impl GcTypes for EngineGcTypes {
     fn layout(&self, type_index: u32) -> Option<GcLayout> {
-        let types = &self.0.inner.types;
-        let ty = types.try_get(type_index)?;
-        let ref_repr = |r: kiln_environ::WasmRefType| match r.heap {
-            WasmHeapType::Func | WasmHeapType::NoFunc => RefRepr::FuncRef,
-            WasmHeapType::Concrete(id) if types.try_get(id).is_some_and(|t| matches!(t.composite, WasmCompositeType::Func(_))) => RefRepr::FuncRef,
-            _ => RefRepr::GcRef,
-        };
-        StandardLayouts.gc_layout(&ty.composite, &ref_repr)
+        engine_gc_layout(&self.0, type_index)
     }
+}
+
+/// The layout of objects of engine type `type_index` (an id read from an
+/// untrusted header: unknown ids give `None`).
+pub(crate) fn engine_gc_layout(engine: &Engine, type_index: u32) -> Option<GcLayout> {
+    let types = &engine.inner.types;
+    let ty = types.try_get(type_index)?;
+    let ref_repr = |r: kiln_environ::WasmRefType| match r.heap {
+        WasmHeapType::Func | WasmHeapType::NoFunc => RefRepr::FuncRef,
+        WasmHeapType::Concrete(id) if types.try_get(id).is_some_and(|t| matches!(t.composite, WasmCompositeType::Func(_))) => RefRepr::FuncRef,
+        _ => RefRepr::GcRef,
+    };
+    StandardLayouts.gc_layout(&ty.composite, &ref_repr)
 }
 
 impl StoreOpaque {

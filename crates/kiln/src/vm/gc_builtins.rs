@@ -7,9 +7,8 @@
 
 use super::instance::Instance;
 use crate::store::StoreOpaque;
-use kiln_environ::gc_layout::StandardLayouts;
-use kiln_environ::{GcTypeLayouts, RefRepr};
-use kiln_gc::{GcArrayLayout, VMGcRef};
+use kiln_environ::RefRepr;
+use kiln_gc::{GcArrayLayout, GcLayout, VMGcRef};
 
 /// The instance and store behind `vmctx`.
 ///
@@ -75,24 +74,35 @@ impl StoreOpaque {
         id.checked_sub(1).and_then(|i| self.func_ref_ids.get(i as usize)).copied().unwrap_or(0)
     }
 
-    /// The layout of array `r`, from the type in its header.
-    fn array_layout_of(&mut self, r: &VMGcRef) -> Option<(GcArrayLayout, u32)> {
+    /// The layout and length of array `r`, from the type in its header.
+    fn array_layout_of(&self, r: &VMGcRef) -> Option<(GcArrayLayout, u32)> {
         let gc = self.gc.as_ref()?;
         let header = gc.heap.header(r).ok()?;
         let len = gc.heap.array_len(r).ok()?;
-        let ty = self.engine().inner.types.try_get(header.type_index())?;
-        let kiln_environ::WasmCompositeType::Array(elem) = &ty.composite else { return None };
-        let types = &self.engine().inner.types;
-        let ref_repr = |r: kiln_environ::WasmRefType| match r.heap {
-            kiln_environ::WasmHeapType::Func | kiln_environ::WasmHeapType::NoFunc => RefRepr::FuncRef,
-            kiln_environ::WasmHeapType::Concrete(id)
-                if types.try_get(id).is_some_and(|t| matches!(t.composite, kiln_environ::WasmCompositeType::Func(_))) =>
-            {
-                RefRepr::FuncRef
-            }
-            _ => RefRepr::GcRef,
-        };
-        Some((StandardLayouts.array_layout(elem, &ref_repr), len))
+        match crate::gc::engine_gc_layout(self.engine(), header.type_index())? {
+            GcLayout::Array(layout) => Some((layout, len)),
+            GcLayout::Struct(_) => None,
+        }
+    }
+
+    /// Array `array`, its layout, and whether `[dst, dst + len)` is in its
+    /// bounds: the common start of the array builtins.
+    fn array_destination(&self, array: u32, dst: u32, len: u32) -> Result<(VMGcRef, GcArrayLayout), u8> {
+        let r = VMGcRef::from_raw_u32(array).ok_or(ARRAY_OOB)?;
+        let (layout, array_len) = self.array_layout_of(&r).ok_or(ARRAY_OOB)?;
+        if !in_bounds(dst, len, array_len.into()) {
+            return Err(ARRAY_OOB);
+        }
+        Ok((r, layout))
+    }
+
+    /// Writes `bytes` at element `dst` of array `r`.
+    fn write_elements(&mut self, r: &VMGcRef, layout: &GcArrayLayout, dst: u32, bytes: &[u8]) -> u8 {
+        let gc = self.gc.as_mut().expect("arrays exist only in an existing heap");
+        match u32::try_from(layout.elem_offset(dst)).ok().and_then(|o| gc.heap.write_data(r, o, bytes).ok()) {
+            Some(()) => OK,
+            None => ARRAY_OOB,
+        }
     }
 }
 
@@ -109,11 +119,10 @@ fn in_bounds(start: u32, len: u32, size: u64) -> bool {
 pub extern "C" fn array_init_data(vmctx: *mut u8, array: u32, dst: u32, data: u32, src: u32, len: u32) -> u8 {
     // SAFETY: called by compiled code with its own vmctx.
     let (instance, store) = unsafe { context(vmctx) };
-    let Some(r) = VMGcRef::from_raw_u32(array) else { return ARRAY_OOB };
-    let Some((layout, array_len)) = store.array_layout_of(&r) else { return ARRAY_OOB };
-    if !in_bounds(dst, len, array_len.into()) {
-        return ARRAY_OOB;
-    }
+    let (r, layout) = match store.array_destination(array, dst, len) {
+        Ok(x) => x,
+        Err(status) => return status,
+    };
     let segment: &[u8] = if instance.dropped_data[data as usize] {
         &[]
     } else {
@@ -124,23 +133,16 @@ pub extern "C" fn array_init_data(vmctx: *mut u8, array: u32, dst: u32, data: u3
     if src_end > segment.len() as u64 {
         return SEGMENT_OOB;
     }
-    let bytes = &segment[src as usize..src_end as usize];
-    let offset = layout.elem_offset(dst);
-    let gc = store.gc.as_mut().expect("arrays exist only in an existing heap");
-    match u32::try_from(offset).ok().and_then(|o| gc.heap.write_data(&r, o, bytes).ok()) {
-        Some(()) => OK,
-        None => ARRAY_OOB,
-    }
+    store.write_elements(&r, &layout, dst, &segment[src as usize..src_end as usize])
 }
 
 pub extern "C" fn array_init_elem(vmctx: *mut u8, array: u32, dst: u32, elem: u32, src: u32, len: u32) -> u8 {
     // SAFETY: called by compiled code with its own vmctx.
     let (instance, store) = unsafe { context(vmctx) };
-    let Some(r) = VMGcRef::from_raw_u32(array) else { return ARRAY_OOB };
-    let Some((layout, array_len)) = store.array_layout_of(&r) else { return ARRAY_OOB };
-    if !in_bounds(dst, len, array_len.into()) {
-        return ARRAY_OOB;
-    }
+    let (r, layout) = match store.array_destination(array, dst, len) {
+        Ok(x) => x,
+        Err(status) => return status,
+    };
     let items = &instance.elements[elem as usize];
     if !in_bounds(src, len, items.len() as u64) {
         return SEGMENT_OOB;
@@ -151,12 +153,7 @@ pub extern "C" fn array_init_elem(vmctx: *mut u8, array: u32, dst: u32, elem: u3
         let v = if is_func { store.func_ref_id(*raw as usize) } else { *raw as u32 };
         bytes.extend_from_slice(&v.to_le_bytes());
     }
-    let offset = layout.elem_offset(dst);
-    let gc = store.gc.as_mut().expect("arrays exist only in an existing heap");
-    match u32::try_from(offset).ok().and_then(|o| gc.heap.write_data(&r, o, &bytes).ok()) {
-        Some(()) => OK,
-        None => ARRAY_OOB,
-    }
+    store.write_elements(&r, &layout, dst, &bytes)
 }
 
 /// Does element segment `elem` hold funcrefs (pointers) rather than GC
@@ -169,19 +166,13 @@ fn instance_elem_is_func(instance: &Instance, elem: u32) -> bool {
 pub extern "C" fn array_copy(vmctx: *mut u8, dst: u32, dst_index: u32, src: u32, src_index: u32, len: u32) -> u8 {
     // SAFETY: called by compiled code with its own vmctx.
     let (_, store) = unsafe { context(vmctx) };
-    let (Some(d), Some(s)) = (VMGcRef::from_raw_u32(dst), VMGcRef::from_raw_u32(src)) else { return ARRAY_OOB };
-    let (Some((layout, dst_len)), Some((_, src_len))) = (store.array_layout_of(&d), store.array_layout_of(&s)) else { return ARRAY_OOB };
-    if !in_bounds(dst_index, len, dst_len.into()) || !in_bounds(src_index, len, src_len.into()) {
-        return ARRAY_OOB;
-    }
-    let bytes = u64::from(len) * u64::from(layout.elem_size);
-    let gc = store.gc.as_mut().expect("arrays exist only in an existing heap");
-    let (Ok(src_off), Ok(dst_off), Ok(n)) = (u32::try_from(layout.elem_offset(src_index)), u32::try_from(layout.elem_offset(dst_index)), u32::try_from(bytes)) else {
-        return ARRAY_OOB;
+    let ((d, layout), (s, _)) = match (store.array_destination(dst, dst_index, len), store.array_destination(src, src_index, len)) {
+        (Ok(d), Ok(s)) => (d, s),
+        _ => return ARRAY_OOB,
     };
+    let gc = store.gc.as_ref().expect("arrays exist only in an existing heap");
+    let bytes = u64::from(len) * u64::from(layout.elem_size);
+    let (Ok(src_off), Ok(n)) = (u32::try_from(layout.elem_offset(src_index)), u32::try_from(bytes)) else { return ARRAY_OOB };
     let Ok(data) = gc.heap.read_data(&s, src_off, n).map(<[u8]>::to_vec) else { return ARRAY_OOB };
-    match gc.heap.write_data(&d, dst_off, &data) {
-        Ok(()) => OK,
-        Err(_) => ARRAY_OOB,
-    }
+    store.write_elements(&d, &layout, dst_index, &data)
 }

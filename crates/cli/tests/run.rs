@@ -1,0 +1,275 @@
+//! `kiln run` as a user runs it: the built binary, WASI command programs
+//! from kiln-wasi's test suite, and checks of exit status, stdout, stderr
+//! and the files left behind.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn program(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../wasi/tests/programs")
+        .join(name);
+    path.to_str().unwrap().to_string()
+}
+
+fn example(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name);
+    path.to_str().unwrap().to_string()
+}
+
+fn kiln(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn command_output_and_success() {
+    let out = kiln(&["run", &program("hello.wat")]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "hello, world\n");
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn proc_exit_code_is_the_process_status() {
+    let out = kiln(&["run", &program("exit.wat")]);
+    assert_eq!(out.status.code(), Some(42));
+    assert_eq!(text(&out.stdout), "before\n");
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn a_trap_prints_the_error_and_exits_134() {
+    let out = kiln(&["run", &program("trap.wat")]);
+    assert_eq!(out.status.code(), Some(134));
+    assert_eq!(text(&out.stdout), "about to trap\n");
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains("unreachable"), "{stderr}");
+}
+
+#[test]
+fn args_and_env_flags() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args([
+            "run",
+            "--env",
+            "FOO=bar",
+            "--env",
+            "KILN_TEST_INHERITED",
+            "--env",
+            "KILN_TEST_UNSET",
+        ])
+        .args([&program("args_env.wat"), "one", "--two", "3"])
+        .env("KILN_TEST_INHERITED", "from host")
+        .env_remove("KILN_TEST_UNSET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "argc 4\nargv_buf_size 25\narg args_env.wat\narg one\narg --two\narg 3\n\
+         envc 2\nenviron_buf_size 38\nenv FOO=bar\nenv KILN_TEST_INHERITED=from host\n"
+    );
+}
+
+#[test]
+fn dir_flag_names_preopens() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let guest_a = format!("{}::/data", path(a.path()));
+    let out = kiln(&[
+        "run",
+        "--dir",
+        &guest_a,
+        "--dir",
+        path(b.path()),
+        &program("prestat.wat"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let expected = format!(
+        "preopen 3 /data\npreopen 4 {}\nend 8\nstdin_prestat 8\nname_too_long 37\nfdstat 0\nfiletype 3\n",
+        path(b.path())
+    );
+    assert_eq!(text(&out.stdout), expected);
+}
+
+#[test]
+fn files_through_a_preopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = kiln(&[
+        "run",
+        "--dir",
+        &format!("{}::.", path(dir.path())),
+        &program("files.wat"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("\nwrote 18\n"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.txt")).unwrap(),
+        "line one\nline two\nline three\n"
+    );
+}
+
+#[test]
+fn escapes_are_refused_through_the_cli_too() {
+    use std::os::unix::fs::symlink;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::write(root.join("inside.txt"), "inside").unwrap();
+    std::fs::write(tmp.path().join("outside.txt"), "secret").unwrap();
+    symlink("../outside.txt", root.join("link_out")).unwrap();
+    symlink(tmp.path().join("outside.txt"), root.join("link_abs")).unwrap();
+    symlink("..", root.join("link_up")).unwrap();
+    symlink("sub/../inside.txt", root.join("link_in")).unwrap();
+    let out = kiln(&[
+        "run",
+        "--dir",
+        &format!("{}::.", path(&root)),
+        &program("escape.wat"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in [
+        "dotdot 76",
+        "absolute 76",
+        "link_out 76",
+        "link_abs 76",
+        "link_up_through 76",
+        "rename_out 76",
+        "content inside",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "missing {line:?} in:\n{stdout}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("outside.txt")).unwrap(),
+        "secret"
+    );
+}
+
+#[test]
+fn stdin_is_the_host_stdin() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(["run", &program("stdin.wat")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"piped\ninput\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "piped\ninput\ncopied 12\n");
+    assert_eq!(text(&out.stderr), "bytes\n");
+}
+
+/// The `[bench] elapsed_ns N` line the hooks write, checked and removed.
+fn check_bench_report(stderr: &str) {
+    let n = stderr
+        .strip_prefix("[bench] elapsed_ns ")
+        .and_then(|s| s.strip_suffix('\n'));
+    assert!(
+        n.is_some_and(|n| n.parse::<u64>().is_ok()),
+        "stderr: {stderr:?}"
+    );
+}
+
+#[test]
+fn sightglass_style_benchmark_with_preloaded_hooks() {
+    let hooks = format!("bench={}", program("bench_hooks.wat"));
+    let out = kiln(&["run", "--preload", &hooks, &program("bench_primes.wat")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "primes below 20000: 2262\n");
+    check_bench_report(&text(&out.stderr));
+}
+
+#[test]
+fn sightglass_style_benchmark_reading_its_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let input: Vec<u8> = (0..20_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+    std::fs::write(dir.path().join("input.txt"), &input).unwrap();
+    let fnv = input.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+
+    let hooks = format!("bench={}", program("bench_hooks.wat"));
+    let out = kiln(&[
+        "run",
+        "--preload",
+        &hooks,
+        "--dir",
+        &format!("{}::.", path(dir.path())),
+        &program("bench_checksum.wat"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("bytes 20000\nfnv1a {fnv:08x}\n"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("output.txt")).unwrap(),
+        format!("{fnv:08x}\n")
+    );
+    check_bench_report(&text(&out.stderr));
+}
+
+#[test]
+fn a_benchmark_without_its_hooks_does_not_link() {
+    let out = kiln(&["run", &program("bench_primes.wat")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("bench::start"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn malformed_flags_are_reported() {
+    let out = kiln(&["run", "--preload", "no-equals-sign", &program("hello.wat")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("expected NAME=FILE"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let missing: PathBuf = tempfile::tempdir().unwrap().path().join("missing");
+    let out = kiln(&["run", "--dir", path(&missing), &program("hello.wat")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--dir"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn invoke_still_calls_one_export() {
+    let out = kiln(&["run", &example("primes.wat"), "--invoke", "main"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "9592\n454396537\n");
+    let out = kiln(&[
+        "run",
+        &example("primes.wat"),
+        "--invoke",
+        "count_primes",
+        "1000",
+    ]);
+    assert_eq!(text(&out.stdout), "168\n");
+}
