@@ -3,7 +3,7 @@
 
 use crate::func_env::{FuncEnv, Tunables};
 use crate::isa::{OptLevel, host_isa};
-use crate::link::{CallReloc, CodeMetadata, CompiledFunction, ExceptionHandler, link};
+use crate::link::{CallReloc, CodeMetadata, CompiledFunction, ExceptionHandler, StackMap, link};
 use crate::translate::{FuncTranslator, trap_from_code};
 use crate::CompileError;
 use cranelift_codegen::control::ControlPlane;
@@ -144,9 +144,19 @@ impl Compiler {
                 }
             }
         }
+        let stack_maps = buffer
+            .user_stack_maps()
+            .iter()
+            .map(|(return_address, span, map)| StackMap {
+                return_address: *return_address,
+                span: *span,
+                offsets: map.entries().map(|(_, offset)| offset).collect(),
+            })
+            .collect();
         Ok(CompiledFunction {
             name,
             handlers,
+            stack_maps,
             code: buffer.data().to_vec(),
             alignment: self.isa.function_alignment().minimum,
             relocs,

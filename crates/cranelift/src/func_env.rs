@@ -124,6 +124,18 @@ impl<'m> FuncEnv<'m> {
         self.module.ref_repr(r)
     }
 
+    /// Does a value of type `t` point into the GC heap? References of the
+    /// any and extern hierarchies do (an i31 is skipped by collectors at
+    /// run time); funcrefs and exnrefs do not.
+    pub fn is_gc_heap_ref(&self, t: WasmValType) -> bool {
+        match t {
+            WasmValType::Ref(r) => {
+                self.ref_repr(r) == RefRepr::GcRef && !matches!(r.heap, kiln_environ::WasmHeapType::Exn | kiln_environ::WasmHeapType::NoExn)
+            }
+            _ => false,
+        }
+    }
+
     pub fn clif_type(&self, t: WasmValType) -> Type {
         clif_type_of(self.module.val_repr(t))
     }

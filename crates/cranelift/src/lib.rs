@@ -20,7 +20,7 @@ mod translate;
 pub use compiler::{CompiledModule, Compiler, FunctionInfo};
 pub use func_env::{BoundsChecks, Tunables};
 pub use isa::OptLevel;
-pub use link::{CodeMetadata, ExceptionHandler};
+pub use link::{CodeMetadata, ExceptionHandler, StackMap};
 pub use trampoline::{CompiledTrampolines, TrampolineKind};
 pub use translate::{trap_code, trap_from_code};
 

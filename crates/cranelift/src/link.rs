@@ -33,6 +33,18 @@ pub struct CompiledFunction {
     pub address_map: Vec<(u32, u32, u32)>,
     /// Calls inside `try_table`s, function-relative.
     pub handlers: Vec<ExceptionHandler>,
+    /// GC stack maps of the calls, function-relative.
+    pub stack_maps: Vec<StackMap>,
+}
+
+/// Where the GC references live across one call: at the call's return
+/// address, the frame's stack pointer is `span` bytes below its frame
+/// pointer, and each reference is a u32 at `sp + offset`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackMap {
+    pub return_address: u32,
+    pub span: u32,
+    pub offsets: Box<[u32]>,
 }
 
 /// A call with an exception landing pad: when an exception unwinds to the
@@ -55,6 +67,8 @@ pub struct CodeMetadata {
     pub address_map: Vec<(u32, u32, u32)>,
     /// Exception landing pads, by return address.
     pub handlers: Vec<ExceptionHandler>,
+    /// GC stack maps, by return address.
+    pub stack_maps: Vec<StackMap>,
 }
 
 impl CodeMetadata {
@@ -68,6 +82,13 @@ impl CodeMetadata {
     /// The trap raised by the instruction at `offset`, if it can trap.
     pub fn trap_at(&self, offset: u32) -> Option<Trap> {
         self.traps.binary_search_by_key(&offset, |(o, _)| *o).ok().map(|i| self.traps[i].1)
+    }
+
+    /// The stack map of the call returning to `return_address`, if any GC
+    /// reference is live across it.
+    pub fn stack_map_at(&self, return_address: u32) -> Option<&StackMap> {
+        let i = self.stack_maps.binary_search_by_key(&return_address, |m| m.return_address).ok()?;
+        Some(&self.stack_maps[i])
     }
 
     /// The module offset of the instruction containing `offset`.
@@ -105,6 +126,7 @@ pub fn link(funcs: &[CompiledFunction]) -> Result<LinkedCode, CompileError> {
         }
         metadata.traps.extend(f.traps.iter().map(|(o, t)| (start + o, *t)));
         metadata.address_map.extend(f.address_map.iter().map(|(s, e, l)| (start + s, start + e, *l)));
+        metadata.stack_maps.extend(f.stack_maps.iter().map(|m| StackMap { return_address: start + m.return_address, ..m.clone() }));
         metadata.handlers.extend(f.handlers.iter().map(|h| ExceptionHandler {
             return_address: start + h.return_address,
             handler: start + h.handler,
@@ -112,6 +134,7 @@ pub fn link(funcs: &[CompiledFunction]) -> Result<LinkedCode, CompileError> {
         }));
     }
     metadata.handlers.sort_by_key(|h| h.return_address);
+    metadata.stack_maps.sort_by_key(|m| m.return_address);
     metadata.traps.sort_by_key(|(o, _)| *o);
     metadata.address_map.sort_by_key(|(s, _, _)| *s);
     Ok(LinkedCode { code, ranges, metadata })

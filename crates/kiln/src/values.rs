@@ -116,6 +116,10 @@ impl AnyRef {
 }
 
 impl AnyRef {
+    pub(crate) fn from_raw(store: &StoreOpaque, raw: u32) -> Option<AnyRef> {
+        (raw != 0).then(|| AnyRef { store: store.id(), raw })
+    }
+
     /// `any.convert_extern`: the same reference, seen in the any hierarchy.
     pub fn convert_extern(e: ExternRef) -> AnyRef {
         AnyRef { store: e.store, raw: e.raw }

@@ -88,6 +88,8 @@ impl FuncTranslator<'_, '_> {
                         self.b.inst_results(call).to_vec()
                     }
                 };
+                let tys = self.env.module.func_type(type_index).results.to_vec();
+                self.declare_all_if_gc_refs(&tys, &results);
                 self.stack.extend(results);
             }
             CallKind::Tail => {
@@ -132,6 +134,8 @@ impl FuncTranslator<'_, '_> {
                         self.b.inst_results(call).to_vec()
                     }
                 };
+                let tys = self.env.module.func_type(type_index).results.to_vec();
+                self.declare_all_if_gc_refs(&tys, &results);
                 self.stack.extend(results);
             }
             CallKind::Tail => {

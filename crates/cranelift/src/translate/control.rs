@@ -170,6 +170,14 @@ impl FuncTranslator<'_, '_> {
             Operator::Select | Operator::TypedSelect { .. } | Operator::TypedSelectMulti { .. } => {
                 let (a, b, cond) = self.pop3();
                 let v = self.b.ins().select(cond, a, b);
+                // Untyped select never chooses between references.
+                if let Operator::TypedSelect { ty } = *op {
+                    self.declare_if_gc_ref(super::convert_val_type(ty), v);
+                } else if let Operator::TypedSelectMulti { ref tys } = *op
+                    && let Some(ty) = tys.first()
+                {
+                    self.declare_if_gc_ref(super::convert_val_type(*ty), v);
+                }
                 self.push(v);
             }
             Operator::LocalGet { local_index } => {

@@ -136,7 +136,9 @@ impl FuncTranslator<'_, '_> {
             .enumerate()
             .map(|(i, t)| {
                 let ty = self.env.clif_type(*t);
-                self.b.ins().load(ty, ir::MemFlagsData::trusted(), array, (i as u32 * VAL_RAW_SIZE) as i32)
+                let v = self.b.ins().load(ty, ir::MemFlagsData::trusted(), array, (i as u32 * VAL_RAW_SIZE) as i32);
+                self.declare_if_gc_ref(*t, v);
+                v
             })
             .collect()
     }

@@ -83,6 +83,7 @@ impl FuncTranslator<'_, '_> {
         let fp = self.b.ins().get_frame_pointer(POINTER);
         let r = self.env.call_builtin(&mut self.b, self.vmctx, Builtin::gc_alloc_struct, &[type_id, fp]).unwrap();
         self.null_check(r, Trap::GcHeapOutOfMemory);
+        self.b.declare_value_needs_stack_map(r);
         r
     }
 
@@ -124,7 +125,9 @@ impl FuncTranslator<'_, '_> {
             }
             WasmStorageType::Val(t) => {
                 let ty = self.env.clif_type(t);
-                self.b.ins().load(ty, flags, addr, 0)
+                let v = self.b.ins().load(ty, flags, addr, 0);
+                self.declare_if_gc_ref(t, v);
+                v
             }
         }
     }
@@ -173,6 +176,7 @@ impl FuncTranslator<'_, '_> {
         let fp = self.b.ins().get_frame_pointer(POINTER);
         let r = self.env.call_builtin(&mut self.b, self.vmctx, Builtin::gc_alloc_array, &[type_id, len, fp]).unwrap();
         self.null_check(r, Trap::GcHeapOutOfMemory);
+        self.b.declare_value_needs_stack_map(r);
         r
     }
 

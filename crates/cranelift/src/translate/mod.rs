@@ -125,19 +125,17 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
         self.b.func.stack_limit = Some(limit);
 
         for (i, ty) in sig.params.iter().enumerate() {
-            let var = self.b.declare_var(self.env.clif_type(*ty));
+            let var = self.declare_local(*ty);
             self.b.def_var(var, params[i + 2]);
-            self.locals.push(var);
         }
         let mut locals = body.get_locals_reader()?;
         for _ in 0..locals.get_count() {
             let (count, ty) = locals.read()?;
             let ty = self.env_val_type(ty);
             for _ in 0..count {
-                let var = self.b.declare_var(self.env.clif_type(ty));
+                let var = self.declare_local(ty);
                 let zero = self.zero_value(ty);
                 self.b.def_var(var, zero);
-                self.locals.push(var);
             }
         }
 
@@ -208,9 +206,34 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
         let block = self.b.create_block();
         for t in tys {
             let ty = self.env.clif_type(*t);
-            self.b.append_block_param(block, ty);
+            let v = self.b.append_block_param(block, ty);
+            self.declare_if_gc_ref(*t, v);
         }
         block
+    }
+
+    fn declare_local(&mut self, ty: WasmValType) -> Variable {
+        let var = self.b.declare_var(self.env.clif_type(ty));
+        if self.env.is_gc_heap_ref(ty) {
+            self.b.declare_var_needs_stack_map(var);
+        }
+        self.locals.push(var);
+        var
+    }
+
+    /// GC references into the heap must be found by a collector wherever
+    /// they are live across a call: Cranelift spills them to stack slots
+    /// recorded in the call's stack map.
+    pub(crate) fn declare_if_gc_ref(&mut self, ty: WasmValType, v: Value) {
+        if self.env.is_gc_heap_ref(ty) {
+            self.b.declare_value_needs_stack_map(v);
+        }
+    }
+
+    pub(crate) fn declare_all_if_gc_refs(&mut self, tys: &[WasmValType], values: &[Value]) {
+        for (t, v) in tys.iter().zip(values) {
+            self.declare_if_gc_ref(*t, *v);
+        }
     }
 
     fn operator(&mut self, op: &Operator<'_>, offset: usize) -> Result<(), CompileError> {

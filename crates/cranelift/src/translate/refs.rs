@@ -22,6 +22,7 @@ impl FuncTranslator<'_, '_> {
             O::GlobalGet { global_index } => {
                 let (addr, ty, flags) = self.global_cell(global_index);
                 let v = self.b.ins().load(ty, flags, addr, 0);
+                self.declare_if_gc_ref(self.env.module.globals[global_index as usize].content, v);
                 self.push(v);
             }
             O::GlobalSet { global_index } => {

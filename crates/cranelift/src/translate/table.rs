@@ -23,6 +23,8 @@ impl FuncTranslator<'_, '_> {
             O::TableGet { table } => {
                 let index = self.pop();
                 let v = self.table_get(table, index);
+                let elem = kiln_environ::WasmValType::Ref(self.env.module.tables[table as usize].ty.element);
+                self.declare_if_gc_ref(elem, v);
                 self.push(v);
             }
             O::TableSet { table } => {

@@ -67,6 +67,19 @@ impl<'a, T> Caller<'a, T> {
         self.store.opaque.engine()
     }
 
+    /// Diagnostics: the GC references the suspended Wasm code keeps live
+    /// across its calls, found through the compiled code's stack maps;
+    /// exactly what a collection treats as this store's stack roots (i31
+    /// values and nulls included, as they are in the slots).
+    pub fn stack_gc_roots(&mut self) -> Vec<crate::AnyRef> {
+        let opaque = &self.store.opaque;
+        let mut raws = Vec::new();
+        // SAFETY: we are in a host call of this store's Wasm; the slots
+        // are only read.
+        unsafe { crate::vm::stack_roots::visit_stack_roots(opaque.vm_store_context(), |slot| raws.push(*slot)) };
+        raws.into_iter().filter_map(|raw| crate::AnyRef::from_raw(opaque, raw)).collect()
+    }
+
     /// An export of the instance whose code called this function.
     pub fn get_export(&mut self, name: &str) -> Option<Extern> {
         let id = self.instance?;

@@ -176,9 +176,16 @@ pub(crate) fn invoke_wasm(store: &mut StoreOpaque, func_ref: *const VMFuncRef, e
     // SAFETY: `func_ref` is a live funcref of this store.
     let (vmctx, wasm_call) = unsafe { ((*func_ref).vmctx, (*func_ref).wasm_call) };
     let values_ptr = values.as_mut_ptr();
-    let result = catch_traps(&mut || trampoline(vmctx, vmctx, wasm_call, values_ptr));
     // SAFETY: as above.
-    unsafe { *ctx.stack_limit.get() = prev_limit };
+    let prev_exit_fp = unsafe { *ctx.last_exit_fp.get() };
+    let ctx_addr = ctx as *const crate::vm::VMStoreContext as usize;
+    let result = catch_traps(ctx_addr, prev_exit_fp, &mut || trampoline(vmctx, vmctx, wasm_call, values_ptr));
+    // SAFETY: as above. The host call this entry happened in (if any)
+    // resumes with its own exit record.
+    unsafe {
+        *ctx.stack_limit.get() = prev_limit;
+        *ctx.last_exit_fp.get() = prev_exit_fp;
+    }
     result.map_err(unwind_to_error)
 }
 

@@ -143,6 +143,16 @@ pub fn handler_at(pc: usize) -> Option<(usize, u32)> {
     })
 }
 
+/// Calls `f` with the frame offsets of the GC references live across the
+/// call returning to `pc`, and the frame's span (FP minus SP there).
+pub fn with_stack_map(pc: usize, f: impl FnOnce(u32, &[u32])) {
+    lookup(pc, |code, offset| {
+        let map = code.metadata.stack_map_at(offset)?;
+        f(map.span, &map.offsets);
+        Some(())
+    });
+}
+
 /// Symbolizes `pc` for a backtrace.
 pub fn frame_info(pc: usize) -> Option<FrameInfo> {
     lookup(pc, |code, offset| code.frame_info(offset))

@@ -14,6 +14,7 @@ pub mod instance;
 pub mod memory;
 pub mod mmap;
 pub mod stack;
+pub mod stack_roots;
 pub mod table;
 pub mod traphandlers;
 

@@ -45,6 +45,12 @@ pub struct CallThreadState {
     prev: *const CallThreadState,
     /// The entry's stack pointer bound: backtraces stop above it.
     pub(crate) entry_sp: usize,
+    /// The store context of the store whose Wasm this activation runs.
+    pub(crate) store_context: usize,
+    /// That store's last exit frame pointer when this activation began:
+    /// where the previous activation's Wasm frames (suspended in a host
+    /// call) start.
+    pub(crate) prev_exit_fp: usize,
 }
 
 thread_local! {
@@ -65,7 +71,7 @@ impl CallThreadState {
 ///
 /// `f` must not hold values with destructors across the call into Wasm:
 /// a trap skips its remaining frames.
-pub fn catch_traps(f: &mut dyn FnMut()) -> Result<(), UnwindReason> {
+pub fn catch_traps(store_context: usize, prev_exit_fp: usize, f: &mut dyn FnMut()) -> Result<(), UnwindReason> {
     init_signal_handlers();
     super::stack::ensure_sigaltstack();
     let marker = 0u8;
@@ -74,6 +80,8 @@ pub fn catch_traps(f: &mut dyn FnMut()) -> Result<(), UnwindReason> {
         unwind: UnsafeCell::new(None),
         prev: CURRENT.get(),
         entry_sp: &marker as *const u8 as usize,
+        store_context,
+        prev_exit_fp,
     };
     CURRENT.set(&state);
 
@@ -93,6 +101,15 @@ pub fn catch_traps(f: &mut dyn FnMut()) -> Result<(), UnwindReason> {
         return Ok(());
     }
     Err(state.unwind.into_inner().expect("unwound without a reason"))
+}
+
+impl CallThreadState {
+    /// The next older activation on this thread.
+    pub fn prev(&self) -> Option<&CallThreadState> {
+        // SAFETY: the previous activation outlives this one (it is further
+        // up the same stack).
+        unsafe { self.prev.as_ref() }
+    }
 }
 
 /// The innermost activation on this thread, if any.
