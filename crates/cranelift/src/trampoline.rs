@@ -149,3 +149,36 @@ impl Compiler {
         b.finalize(self.isa.frontend_config());
     }
 }
+
+impl Compiler {
+    /// A trampoline for builtin `f` that records its own frame pointer as
+    /// the store's last exit frame and then calls `target` (the builtin's
+    /// Rust function) with the same arguments. Builtins that may collect
+    /// garbage are called through it, so the collector can walk the Wasm
+    /// frames from that exit frame and find their stack maps.
+    pub fn compile_exit_trampoline(&self, f: Builtin, target: usize) -> Result<CompiledTrampolines, CompileError> {
+        let mut ctx = Context::new();
+        let mut fb = FunctionBuilderContext::new();
+        let sig = builtin_signature(f, self.host_call_conv());
+        ctx.func.signature = sig.clone();
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fb);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        b.seal_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let (vm_rw, vm_ro) = (vm_flags(&mut b), vm_readonly_flags(&mut b));
+        let store_ctx = b.ins().load(POINTER, vm_ro, params[0], VMCTX_STORE_CONTEXT_OFFSET as i32);
+        let fp = b.ins().get_frame_pointer(POINTER);
+        b.ins().store(vm_rw, fp, store_ctx, store_context::LAST_EXIT_FP as i32);
+        let callee = b.ins().iconst(POINTER, target as i64);
+        let sig_ref = b.import_signature(sig);
+        let call = b.ins().call_indirect(sig_ref, callee, &params);
+        let results = b.inst_results(call).to_vec();
+        b.ins().return_(&results);
+        b.finalize(self.isa.frontend_config());
+        let func = self.finish(&mut ctx, format!("{} exit trampoline", f.name()), |_| None)?;
+        let linked = link(std::slice::from_ref(&func))?;
+        Ok(CompiledTrampolines { code: linked.code, offsets: linked.ranges.iter().map(|r| r.0).collect() })
+    }
+}

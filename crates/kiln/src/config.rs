@@ -67,9 +67,11 @@ impl Config {
     }
 
     /// The garbage collector of every store of the engine (default:
-    /// `Collector::Null`). The DRC collector needs barriers and stack maps
-    /// in compiled code, which the compiler does not emit yet: choosing it
-    /// makes `Engine::new` fail with an error saying so.
+    /// `Collector::Null`, which never frees). `Collector::Copying` moves
+    /// live objects and frees the rest when the heap fills. The DRC
+    /// collector needs reference-count barriers in compiled code, which the
+    /// compiler does not emit yet: choosing it makes `Engine::new` fail with
+    /// an error saying so.
     pub fn collector(&mut self, collector: Collector) -> &mut Self {
         self.collector = collector;
         self

@@ -104,7 +104,7 @@ fn new_struct(store: &mut StoreOpaque, instance: &Instance, t: u32, fields: &[Wa
     let info = instance.module.info();
     let layout = gc_layout::struct_layout(fields, &|r| info.ref_repr(r));
     let type_id = instance.module.type_ids()[t as usize];
-    let r = store.gc_alloc(|heap| heap.alloc_uninit_struct(type_id))?;
+    let r = store.gc_alloc(false, |heap| heap.alloc_uninit_struct(type_id))?;
     for ((field, place), raw) in fields.iter().zip(layout.fields.iter()).zip(values) {
         let bytes = field_bytes(store, instance, field.storage, *raw);
         store.gc_store()?.heap.write_data(&r, place.offset, &bytes)?;
@@ -121,7 +121,7 @@ fn new_array(store: &mut StoreOpaque, instance: &Instance, t: u32, values: &[Val
         return Err(crate::Trap::AllocationTooLarge.into());
     }
     let type_id = instance.module.type_ids()[t as usize];
-    let r = store.gc_alloc(|heap| heap.alloc_uninit_array(type_id, len))?;
+    let r = store.gc_alloc(false, |heap| heap.alloc_uninit_array(type_id, len))?;
     let mut bytes = Vec::with_capacity(values.len() * layout.elem_size as usize);
     for raw in values {
         bytes.extend(field_bytes(store, instance, elem.storage, *raw));

@@ -23,6 +23,10 @@ pub(crate) struct EngineInner {
     pub gc_runtime: Box<dyn kiln_gc::GcRuntime>,
     /// The current epoch; boxed so compiled code can hold its address.
     pub epoch: Box<AtomicU64>,
+    /// The builtins table instances point at: the Rust builtins, with those
+    /// that may collect garbage reached through exit trampolines.
+    pub builtins: Box<[usize]>,
+    _exit_trampolines: Vec<Arc<CodeMemory>>,
     trampolines: Mutex<HashMap<(SignatureRepr, TrampolineKind), Trampoline>>,
 }
 
@@ -31,6 +35,22 @@ pub(crate) struct EngineInner {
 pub(crate) struct Trampoline {
     pub address: usize,
     _code: Arc<CodeMemory>,
+}
+
+/// The engine's builtins table (see `EngineInner::builtins`).
+fn builtins_table(compiler: &Compiler) -> Result<(Box<[usize]>, Vec<Arc<CodeMemory>>)> {
+    use kiln_environ::Builtin;
+    let n = Builtin::ALL.len();
+    // SAFETY: the static table has one entry per builtin.
+    let mut table: Vec<usize> = unsafe { std::slice::from_raw_parts(crate::vm::builtins::table(), n) }.to_vec();
+    let mut code = Vec::new();
+    for f in [Builtin::gc_alloc_struct, Builtin::gc_alloc_array] {
+        let compiled = compiler.compile_exit_trampoline(f, table[f.index() as usize])?;
+        let memory = Arc::new(CodeMemory::new(&compiled.code)?);
+        table[f.index() as usize] = memory.start() + compiled.offsets[0] as usize;
+        code.push(memory);
+    }
+    Ok((table.into_boxed_slice(), code))
 }
 
 impl std::fmt::Debug for Engine {
@@ -48,15 +68,15 @@ impl Default for Engine {
 impl Engine {
     pub fn new(config: &Config) -> Result<Engine> {
         let compiler = Compiler::new(config.opt_level, config.tunables)?;
-        if config.collector != kiln_gc::Collector::Null {
+        if config.collector == kiln_gc::Collector::Drc {
             anyhow::bail!(
-                "unsupported: the {:?} collector needs GC barriers and stack maps in compiled code, which Kiln does not emit yet; use Collector::Null",
-                config.collector
+                "unsupported: the DRC collector needs reference-count barriers in compiled code, which Kiln does not emit yet; use Collector::Null or Collector::Copying"
             );
         }
         let gc_runtime = config.collector.gc_runtime()?;
+        let (builtins, exit_trampolines) = builtins_table(&compiler)?;
         Ok(Engine {
-            inner: Arc::new(EngineInner { config: config.clone(), compiler, types: TypeRegistry::default(), gc_runtime, epoch: Box::new(AtomicU64::new(0)), trampolines: Mutex::new(HashMap::new()) }),
+            inner: Arc::new(EngineInner { config: config.clone(), compiler, types: TypeRegistry::default(), gc_runtime, epoch: Box::new(AtomicU64::new(0)), builtins, _exit_trampolines: exit_trampolines, trampolines: Mutex::new(HashMap::new()) }),
         })
     }
 

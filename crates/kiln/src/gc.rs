@@ -71,13 +71,21 @@ impl StoreOpaque {
         }
     }
 
-    /// Allocates with `alloc`, growing the heap (doubling, up to its
-    /// limit) while it reports out of memory. The null collector never
-    /// frees, so growing is the only way to make room.
-    pub(crate) fn gc_alloc(&mut self, mut alloc: impl FnMut(&mut dyn GcHeap) -> kiln_gc::Result<VMGcRef>) -> Result<VMGcRef> {
-        let gc = self.gc_store()?;
+    /// Allocates with `alloc`. When the heap is full it first collects
+    /// garbage (if `may_collect` and the collector frees anything), then
+    /// grows the heap (doubling, up to its limit).
+    ///
+    /// `may_collect` must be false when the caller holds references the
+    /// collector cannot see (a moving collector would leave them stale).
+    pub(crate) fn gc_alloc(&mut self, may_collect: bool, mut alloc: impl FnMut(&mut dyn GcHeap) -> kiln_gc::Result<VMGcRef>) -> Result<VMGcRef> {
+        let mut collected = !may_collect || self.engine().config().collector == kiln_gc::Collector::Null;
         let result = loop {
+            let gc = self.gc_store()?;
             match alloc(&mut *gc.heap) {
+                Err(GcError::OutOfMemory { .. }) if !collected => {
+                    collected = true;
+                    self.collect_garbage()?;
+                }
                 Err(GcError::OutOfMemory { requested }) => {
                     let len = gc.heap.memory().len() as u64;
                     let capacity = gc.heap.memory().capacity() as u64;
@@ -91,5 +99,132 @@ impl StoreOpaque {
         };
         self.sync_gc_bound();
         result
+    }
+
+    /// Runs a full collection with every root of the store: the suspended
+    /// Wasm frames' stack maps, globals and tables holding GC references,
+    /// host handles, and payloads of thrown exceptions.
+    pub(crate) fn collect_garbage(&mut self) -> Result<()> {
+        if self.gc.is_none() {
+            return Ok(());
+        }
+        let mut stack_slots = Vec::new();
+        // SAFETY: Wasm of this store is suspended (we are in a builtin, a
+        // host call or the host), so its frames are walkable.
+        unsafe { crate::vm::stack_roots::visit_stack_roots(self.vm_store_context(), |slot| stack_slots.push(slot)) };
+        let other_slots = self.non_stack_root_slots();
+        let StoreOpaque { gc, gc_host_roots, .. } = self;
+        let gc = gc.as_mut().expect("checked above");
+        let mut roots = kiln_gc::GcRoots::new();
+        for slot in stack_slots {
+            // SAFETY: stack map slots of suspended frames hold references,
+            // each listed once, and stay put until Wasm resumes.
+            roots.add_stack_root(unsafe { crate::vm::stack_roots::root_slot(slot) });
+        }
+        for slot in other_slots {
+            // SAFETY: cells of globals, table elements and exception
+            // payload values owned by this store, each listed once.
+            roots.add_non_stack_root(unsafe { crate::vm::stack_roots::root_slot(slot) });
+        }
+        for slot in gc_host_roots.slots_mut() {
+            roots.add_non_stack_root(slot);
+        }
+        let GcStore { heap, host_data } = gc;
+        heap.collect_all(roots, host_data)?;
+        self.sync_gc_bound();
+        Ok(())
+    }
+
+    /// Addresses of the store's GC reference slots outside the Wasm stack.
+    fn non_stack_root_slots(&mut self) -> Vec<*mut u32> {
+        let mut slots = Vec::new();
+        let engine = self.engine().clone();
+        for g in self.globals.iter_mut() {
+            if is_gc_heap_ref(&engine, g.ty.content().to_wasm()) {
+                slots.push(g.cell.0.as_mut_ptr() as *mut u32);
+            }
+        }
+        for t in self.tables.iter_mut() {
+            if let Some(elems) = t.gc_ref_elements_mut() {
+                slots.extend(elems.iter_mut().map(|e| e as *mut u32));
+            }
+        }
+        for e in self.exceptions.iter_mut() {
+            let Some(WasmCompositeType::Func(ty)) = engine.inner.types.try_get(self.tags[e.tag]).map(|t| t.composite.clone()) else { continue };
+            for (v, t) in e.payload.iter_mut().zip(ty.params.iter()) {
+                if is_gc_heap_ref(&engine, *t) {
+                    slots.push(v.0.as_mut_ptr() as *mut u32);
+                }
+            }
+        }
+        slots
+    }
+}
+
+/// Does a value of engine-level type `t` point into the GC heap? (Any and
+/// extern hierarchies; not funcrefs, exnrefs or numbers.)
+fn is_gc_heap_ref(engine: &Engine, t: kiln_environ::WasmValType) -> bool {
+    let kiln_environ::WasmValType::Ref(r) = t else { return false };
+    match r.heap {
+        WasmHeapType::Func | WasmHeapType::NoFunc | WasmHeapType::Exn | WasmHeapType::NoExn => false,
+        WasmHeapType::Concrete(id) => engine.inner.types.try_get(id).is_some_and(|t| !matches!(t.composite, WasmCompositeType::Func(_))),
+        _ => true,
+    }
+}
+
+impl StoreOpaque {
+}
+
+/// The references host handles hold: roots of every collection.
+///
+/// Handles made during a host call belong to that call's scope and are
+/// released when it returns (their slots get a new generation, so a handle
+/// kept beyond its scope reads as no reference rather than another
+/// object). Handles made outside any host call live as long as the store.
+#[derive(Default)]
+pub(crate) struct HostRoots {
+    slots: Vec<(u32, Option<VMGcRef>)>,
+    free: Vec<u32>,
+    /// Slots made in each active host call scope, innermost last.
+    scopes: Vec<Vec<u32>>,
+}
+
+impl HostRoots {
+    pub fn insert(&mut self, r: Option<VMGcRef>) -> (u32, u32) {
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize].1 = r;
+                i
+            }
+            None => {
+                self.slots.push((0, r));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.push(index);
+        }
+        (index, self.slots[index as usize].0)
+    }
+
+    pub fn get(&self, index: u32, generation: u32) -> Option<&VMGcRef> {
+        self.slots.get(index as usize).filter(|(g, _)| *g == generation)?.1.as_ref()
+    }
+
+    pub fn enter_scope(&mut self) {
+        self.scopes.push(Vec::new());
+    }
+
+    pub fn exit_scope(&mut self) {
+        for index in self.scopes.pop().unwrap_or_default() {
+            let slot = &mut self.slots[index as usize];
+            slot.0 = slot.0.wrapping_add(1);
+            slot.1 = None;
+            self.free.push(index);
+        }
+    }
+
+    pub fn slots_mut(&mut self) -> impl Iterator<Item = &mut Option<VMGcRef>> {
+        self.slots.iter_mut().map(|(_, r)| r)
     }
 }

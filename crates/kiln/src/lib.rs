@@ -38,6 +38,7 @@ mod vm;
 
 pub use anyhow::{Error, Result};
 pub use config::{BoundsChecks, Collector, Config, OptLevel};
+pub use kiln_gc::GcStats;
 pub use engine::Engine;
 pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Caller, Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};

@@ -46,6 +46,9 @@ pub struct StoreOpaque {
     pub(crate) exceptions: Vec<ExceptionData>,
     /// The GC heap, created on first use.
     pub(crate) gc: Option<crate::gc::GcStore>,
+    /// References held by host handles (`AnyRef`, `ExternRef`): roots of
+    /// every collection, rewritten when objects move.
+    pub(crate) gc_host_roots: crate::gc::HostRoots,
     /// `VMFuncRef`s stored in GC objects, by id minus one: objects hold
     /// ids, never pointers.
     pub(crate) func_ref_ids: Vec<usize>,
@@ -90,6 +93,7 @@ impl<T> Store<T> {
                     tags: Vec::new(),
                     exceptions: Vec::new(),
                     gc: None,
+                    gc_host_roots: Default::default(),
                     func_ref_ids: Vec::new(),
                     func_ref_id_of: HashMap::new(),
                     func_by_ref: HashMap::new(),
@@ -113,6 +117,17 @@ impl<T> Store<T> {
 
     pub fn engine(&self) -> &Engine {
         &self.inner.opaque.engine
+    }
+
+    /// Runs a full garbage collection of the store's GC heap (nothing to do
+    /// for the null collector or a store that never allocated).
+    pub fn gc(&mut self) -> anyhow::Result<()> {
+        self.inner.opaque.collect_garbage()
+    }
+
+    /// Statistics of the store's GC heap, if it has one.
+    pub fn gc_stats(&self) -> Option<kiln_gc::GcStats> {
+        self.inner.opaque.gc.as_ref().map(|gc| gc.heap.stats())
     }
 
     /// Sets the fuel available to Wasm code (see `Config::consume_fuel`).

@@ -42,13 +42,42 @@ pub struct ExnRef {
 /// struct, an array, or a host reference converted with
 /// `any.convert_extern`).
 ///
-/// A handle holds the reference's raw bits. With the null collector objects
-/// never move or die, so that is all a handle needs; moving and freeing
-/// collectors will root handles (noted on the GC integration issue).
+/// A handle is a [`HostRef`]: an i31 value held inline, or a slot of the
+/// store's host roots, which collectors treat as roots and a moving
+/// collector updates. Host root slots live as long as the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AnyRef {
     store: u64,
-    raw: u32,
+    repr: HostRef,
+}
+
+/// How a host handle reaches its reference: an i31 reference's own bits
+/// (odd), or a host root slot's index and generation. A handle whose slot
+/// was released (its host call scope ended) reads as no reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct HostRef(u64);
+
+impl HostRef {
+    /// Roots the non-null reference `raw` (i31 values need no root).
+    fn new(store: &mut StoreOpaque, raw: u32) -> HostRef {
+        if raw & 1 == 1 {
+            return HostRef(u64::from(raw));
+        }
+        let (index, generation) = store.gc_host_roots.insert(VMGcRef::from_raw_u32(raw));
+        HostRef((u64::from(generation) << 32) | (u64::from(index) << 1))
+    }
+
+    fn raw(self, store: &StoreOpaque) -> u32 {
+        if self.0 & 1 == 1 {
+            return self.0 as u32;
+        }
+        let (index, generation) = (((self.0 as u32) >> 1), (self.0 >> 32) as u32);
+        store.gc_host_roots.get(index, generation).map_or(0, VMGcRef::as_raw_u32)
+    }
+
+    fn i31_bits(self) -> Option<u32> {
+        (self.0 & 1 == 1).then_some(self.0 as u32)
+    }
 }
 
 /// A reference to host data, as Wasm's `externref`: an externref object in
@@ -57,33 +86,33 @@ pub struct AnyRef {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ExternRef {
     store: u64,
-    raw: u32,
+    repr: HostRef,
 }
 
 impl AnyRef {
     /// The i31 reference holding the low 31 bits of `value`.
     pub fn from_i31(store: impl AsContext, value: i32) -> AnyRef {
         let cx = store.as_context();
-        AnyRef { store: cx.id(), raw: VMGcRef::from_i31(value).as_raw_u32() }
+        AnyRef { store: cx.id(), repr: HostRef(u64::from(VMGcRef::from_i31(value).as_raw_u32())) }
     }
 
     pub fn is_i31(&self) -> bool {
-        self.raw & 1 == 1
+        self.repr.i31_bits().is_some()
     }
 
     /// The i31 value, sign-extended.
     pub fn i31_get_s(&self) -> Option<i32> {
-        self.is_i31().then_some(self.raw as i32 >> 1)
+        self.repr.i31_bits().map(|b| b as i32 >> 1)
     }
 
     /// The i31 value, zero-extended.
     pub fn i31_get_u(&self) -> Option<u32> {
-        self.is_i31().then_some(self.raw >> 1)
+        self.repr.i31_bits().map(|b| b >> 1)
     }
 
     fn kind(&self, store: &StoreOpaque) -> Option<VMGcKind> {
         store.check(self.store);
-        let r = VMGcRef::from_raw_u32(self.raw)?;
+        let r = VMGcRef::from_raw_u32(self.repr.raw(store))?;
         if r.is_i31() {
             return Some(VMGcKind::I31Ref);
         }
@@ -110,26 +139,31 @@ impl AnyRef {
 
     /// The engine type id of a struct or array.
     fn type_id(&self, store: &StoreOpaque) -> Option<u32> {
-        let r = VMGcRef::from_raw_u32(self.raw).filter(|r| !r.is_i31())?;
+        let r = VMGcRef::from_raw_u32(self.repr.raw(store)).filter(|r| !r.is_i31())?;
         Some(store.gc.as_ref()?.heap.header(&r).ok()?.type_index())
     }
 }
 
 impl AnyRef {
-    pub(crate) fn from_raw(store: &StoreOpaque, raw: u32) -> Option<AnyRef> {
-        (raw != 0).then(|| AnyRef { store: store.id(), raw })
+    pub(crate) fn from_raw(store: &mut StoreOpaque, raw: u32) -> Option<AnyRef> {
+        (raw != 0).then(|| AnyRef { store: store.id(), repr: HostRef::new(store, raw) })
+    }
+
+    pub(crate) fn to_raw(self, store: &StoreOpaque) -> u32 {
+        store.check(self.store);
+        self.repr.raw(store)
     }
 
     /// `any.convert_extern`: the same reference, seen in the any hierarchy.
     pub fn convert_extern(e: ExternRef) -> AnyRef {
-        AnyRef { store: e.store, raw: e.raw }
+        AnyRef { store: e.store, repr: e.repr }
     }
 }
 
 impl ExternRef {
     /// `extern.convert_any`: the same reference, seen as an externref.
     pub fn convert_any(a: AnyRef) -> ExternRef {
-        ExternRef { store: a.store, raw: a.raw }
+        ExternRef { store: a.store, repr: a.repr }
     }
 
     /// Wraps `value` in a new externref owned by `store`.
@@ -139,8 +173,8 @@ impl ExternRef {
     pub fn new<T: Any + Send + Sync>(mut store: impl AsContextMut, value: T) -> ExternRef {
         let mut cx = store.as_context_mut();
         let id = cx.gc_store().and_then(|gc| Ok(gc.host_data.insert(Box::new(value))?)).expect("creating the GC heap");
-        let r = cx.gc_alloc(|heap| heap.alloc_externref(id)).expect("GC heap exhausted allocating an externref");
-        ExternRef { store: cx.id(), raw: r.as_raw_u32() }
+        let r = cx.gc_alloc(true, |heap| heap.alloc_externref(id)).expect("GC heap exhausted allocating an externref");
+        ExternRef { store: cx.id(), repr: HostRef::new(&mut cx, r.as_raw_u32()) }
     }
 
     /// The host value this reference wraps.
@@ -149,18 +183,18 @@ impl ExternRef {
         let opaque: &'a StoreOpaque = &cx.0.opaque;
         opaque.check(self.store);
         let Some(gc) = opaque.gc.as_ref() else { bail!("externref refers to no host data") };
-        let r = VMGcRef::from_raw_u32(self.raw).expect("handles are never null");
+        let r = VMGcRef::from_raw_u32(self.repr.raw(opaque)).ok_or_else(|| anyhow::anyhow!("externref handle no longer refers to an object"))?;
         let id = gc.heap.externref_host_data_id(&r).map_err(|_| anyhow::anyhow!("externref wraps a GC object, not host data"))?;
         Ok(gc.host_data.get(id)?)
     }
 
     pub(crate) fn to_raw(self, store: &StoreOpaque) -> u32 {
         store.check(self.store);
-        self.raw
+        self.repr.raw(store)
     }
 
-    pub(crate) fn from_raw(store: &StoreOpaque, raw: u32) -> Option<ExternRef> {
-        (raw != 0).then(|| ExternRef { store: store.id(), raw })
+    pub(crate) fn from_raw(store: &mut StoreOpaque, raw: u32) -> Option<ExternRef> {
+        (raw != 0).then(|| ExternRef { store: store.id(), repr: HostRef::new(store, raw) })
     }
 }
 
@@ -253,10 +287,7 @@ impl Val {
             Val::V128(v) => ValRaw::from_u128(v),
             Val::FuncRef(f) => ValRaw::from_u64(f.map_or(0, |f| f.func_ref_addr(store) as u64)),
             Val::ExternRef(e) => ValRaw::from_u32(e.map_or(0, |e| e.to_raw(store))),
-            Val::AnyRef(a) => ValRaw::from_u32(a.map_or(0, |a| {
-                store.check(a.store);
-                a.raw
-            })),
+            Val::AnyRef(a) => ValRaw::from_u32(a.map_or(0, |a| a.to_raw(store))),
             Val::ExnRef(e) => ValRaw::from_u32(e.map_or(0, |e| {
                 store.check(e.store);
                 e.index + 1
@@ -283,7 +314,7 @@ impl Val {
                 } else if matches!(heap, HeapType::Exn | HeapType::NoExn) {
                     Val::ExnRef(raw.u32().checked_sub(1).map(|index| ExnRef { store: store.id(), index }))
                 } else {
-                    Val::AnyRef((raw.u32() != 0).then(|| AnyRef { store: store.id(), raw: raw.u32() }))
+                    Val::AnyRef(AnyRef::from_raw(store, raw.u32()))
                 }
             }
         }

@@ -72,12 +72,18 @@ impl<'a, T> Caller<'a, T> {
     /// exactly what a collection treats as this store's stack roots (i31
     /// values and nulls included, as they are in the slots).
     pub fn stack_gc_roots(&mut self) -> Vec<crate::AnyRef> {
-        let opaque = &self.store.opaque;
+        let opaque = &mut self.store.opaque;
         let mut raws = Vec::new();
         // SAFETY: we are in a host call of this store's Wasm; the slots
         // are only read.
         unsafe { crate::vm::stack_roots::visit_stack_roots(opaque.vm_store_context(), |slot| raws.push(*slot)) };
         raws.into_iter().filter_map(|raw| crate::AnyRef::from_raw(opaque, raw)).collect()
+    }
+
+    /// Runs a full garbage collection, with the suspended Wasm frames'
+    /// references as roots (see `Store::gc`).
+    pub fn gc(&mut self) -> Result<()> {
+        self.store.opaque.collect_garbage()
     }
 
     /// An export of the instance whose code called this function.
@@ -187,6 +193,15 @@ unsafe extern "C" fn host_array_call<T: 'static>(ctx: *mut HostFuncContext, call
 }
 
 fn call_host<T: 'static>(store: &mut StoreInner<T>, ctx: &HostFuncContext, instance: InstanceId, values: &mut [ValRaw]) -> Result<()> {
+    // Handles made for this call (parameters, results, anything the host
+    // function creates) are released when it returns.
+    store.opaque.gc_host_roots.enter_scope();
+    let result = catch_unwind(AssertUnwindSafe(|| call_host_in_scope(store, ctx, instance, values)));
+    store.opaque.gc_host_roots.exit_scope();
+    result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+fn call_host_in_scope<T: 'static>(store: &mut StoreInner<T>, ctx: &HostFuncContext, instance: InstanceId, values: &mut [ValRaw]) -> Result<()> {
     let params: Vec<Val> = ctx.ty.params().iter().enumerate().map(|(i, t)| Val::from_raw(&mut store.opaque, values[i], t)).collect();
     let mut results: Vec<Val> = ctx.ty.results().iter().map(|t| Val::default_for(&store.opaque, t).unwrap_or(Val::I32(0))).collect();
     let f = ctx.host_fn::<T>();

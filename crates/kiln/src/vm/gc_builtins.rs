@@ -26,13 +26,13 @@ unsafe fn context<'a>(vmctx: *mut u8) -> (&'a mut Instance, &'a mut StoreOpaque)
 pub extern "C" fn gc_alloc_struct(vmctx: *mut u8, type_id: u32, _fp: usize) -> u32 {
     // SAFETY: called by compiled code with its own vmctx.
     let (_, store) = unsafe { context(vmctx) };
-    store.gc_alloc(|heap| heap.alloc_uninit_struct(type_id)).map_or(0, |r| r.as_raw_u32())
+    store.gc_alloc(true, |heap| heap.alloc_uninit_struct(type_id)).map_or(0, |r| r.as_raw_u32())
 }
 
 pub extern "C" fn gc_alloc_array(vmctx: *mut u8, type_id: u32, len: u32, _fp: usize) -> u32 {
     // SAFETY: called by compiled code with its own vmctx.
     let (_, store) = unsafe { context(vmctx) };
-    store.gc_alloc(|heap| heap.alloc_uninit_array(type_id, len)).map_or(0, |r| r.as_raw_u32())
+    store.gc_alloc(true, |heap| heap.alloc_uninit_array(type_id, len)).map_or(0, |r| r.as_raw_u32())
 }
 
 pub extern "C" fn is_subtype(vmctx: *mut u8, sub: u32, sup: u32) -> u8 {

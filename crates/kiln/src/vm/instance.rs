@@ -64,7 +64,7 @@ impl Instance {
         instance.write_u32(VMCTX_MAGIC_OFFSET, VMCTX_MAGIC);
         instance.write_ptr(VMCTX_INSTANCE_OFFSET, self_ptr as usize);
         instance.write_ptr(VMCTX_STORE_CONTEXT_OFFSET, store_ctx as usize);
-        instance.write_ptr(VMCTX_BUILTINS_OFFSET, super::builtins::table() as usize);
+        instance.write_ptr(VMCTX_BUILTINS_OFFSET, instance.module.engine().inner.builtins.as_ptr() as usize);
         instance.write_ptr(VMCTX_TYPE_IDS_OFFSET, type_ids as usize);
         instance
     }

@@ -61,3 +61,16 @@ unsafe fn visit_activation(mut fp: usize, entry_sp: usize, f: &mut impl FnMut(*m
         fp = caller_fp;
     }
 }
+
+/// Views a root slot the VM found (a stack slot, a global's cell, a table
+/// element, an exception payload value) as the collector's root type.
+///
+/// # Safety
+/// `slot` must point at a live, 4-byte aligned u32 holding a GC reference
+/// (or 0), not aliased by any other reference for `'a`, and the memory must
+/// stay valid for `'a`. `Option<VMGcRef>` has the layout of a `u32` with 0
+/// for `None` (VMGcRef is a transparent `NonZeroU32`).
+pub unsafe fn root_slot<'a>(slot: *mut u32) -> &'a mut Option<kiln_gc::VMGcRef> {
+    // SAFETY: per the contract and the layout guarantee above.
+    unsafe { &mut *(slot as *mut Option<kiln_gc::VMGcRef>) }
+}

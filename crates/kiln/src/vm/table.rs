@@ -58,6 +58,15 @@ impl Table {
         self.def = VMTableDefinition { base, current_elements: len };
     }
 
+    /// The elements of a table of GC references, for a collector to use as
+    /// roots (and rewrite when objects move).
+    pub fn gc_ref_elements_mut(&mut self) -> Option<&mut [u32]> {
+        match &mut self.elements {
+            Elements::Gc(v) => Some(v),
+            Elements::Func(_) => None,
+        }
+    }
+
     pub fn ty(&self) -> TableType {
         self.ty
     }
