@@ -101,10 +101,18 @@ fn main() -> ExitCode {
     let names: BTreeSet<String> = scripts.iter().map(|s| s.name.clone()).collect();
 
     let engine = Engine::default();
+    let copying = copying_engine();
     let tally = Arc::new(Tally::default());
     let list = Arc::new(list);
     let mut trials = vec![list_trial(list.clone(), names.clone(), tally.clone())];
     for script in scripts {
+        if script.name.starts_with(GC_SCRIPTS) {
+            // The GC scripts again on a moving collector with a heap small
+            // enough that collections happen while they run.
+            let script = Script { name: format!("copying/{}", script.name), text: script.text.clone() };
+            let (engine, list, tally) = (copying.clone(), list.clone(), tally.clone());
+            trials.push(Trial::test(script.name.clone(), move || run_trial(engine, script, &list, &tally)));
+        }
         let (engine, list, tally) = (engine.clone(), list.clone(), tally.clone());
         trials.push(Trial::test(script.name.clone(), move || {
             run_trial(engine, script, &list, &tally)
@@ -164,6 +172,15 @@ fn misc_scripts(dir: &Path) -> std::io::Result<Vec<Script>> {
             })
         })
         .collect()
+}
+
+/// Scripts also run on the copying collector.
+const GC_SCRIPTS: &str = "proposals/gc/";
+
+fn copying_engine() -> Engine {
+    let mut config = kiln::Config::new();
+    config.collector(kiln::Collector::Copying).max_gc_heap_size(64 << 10);
+    Engine::new(&config).expect("the copying collector is supported")
 }
 
 fn run_trial(

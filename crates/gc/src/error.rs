@@ -49,3 +49,16 @@ impl GcError {
 }
 
 pub type Result<T, E = GcError> = std::result::Result<T, E>;
+
+/// Keeps the first error of a collection step: a step goes on past corrupt
+/// contents and reports the first thing it met.
+pub(crate) fn note(first: &mut Option<GcError>, e: GcError) {
+    first.get_or_insert(e);
+}
+
+/// [`note`] for a result.
+pub(crate) fn note_err(first: &mut Option<GcError>, r: Result<()>) {
+    if let Err(e) = r {
+        note(first, e);
+    }
+}

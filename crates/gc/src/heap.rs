@@ -51,8 +51,10 @@ pub enum GcProgress {
 ///
 /// A step that meets corrupt heap contents returns the error after
 /// skipping past them; stepping again continues with the rest. Dropping an
-/// unfinished collection leaves the heap consistent (work left over is
-/// done by a later collection).
+/// unfinished collection leaves the heap consistent: work left over is done
+/// by a later collection, or, for a moving collector whose roots already
+/// point into both spaces, by the drop itself (which then finishes the
+/// collection; a collection dropped before its first step changes nothing).
 pub trait GarbageCollection {
     fn step(&mut self, budget: u32) -> Result<GcProgress>;
 
@@ -139,7 +141,11 @@ pub trait GcHeap: Send {
     /// Host data belongs to the old store's table, not to the heap.
     fn reset(&mut self, zero: bool);
 
-    /// Grows the heap memory by `additional` bytes.
+    /// Grows the heap memory by `additional` bytes, in place (the memory's
+    /// base does not move). How much of it becomes allocation room at once
+    /// is the collector's business: all of it for null and DRC, about half
+    /// for copying (the rest enlarges the reserve the next collection
+    /// copies into).
     fn grow(&mut self, additional: u64) -> Result<()>;
 
     fn stats(&self) -> GcStats;

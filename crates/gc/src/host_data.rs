@@ -10,7 +10,9 @@
 //! Generations start at 1, so an all-zero id (zeroed heap memory) is never
 //! valid. A slot whose generation would wrap is retired, not reused.
 
+use crate::memory::read_u32;
 use crate::{GcError, Result};
+use kiln_environ::gc_layout::{EXTERNREF_HOST_DATA_GENERATION_OFFSET, EXTERNREF_HOST_DATA_INDEX_OFFSET};
 use std::any::Any;
 use std::fmt;
 
@@ -120,6 +122,17 @@ impl HostDataTable {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+}
+
+/// Drops the host value of the dead externref object at heap offset `obj`:
+/// reads the id it holds and removes it from `table`. Collectors call this
+/// once per dead externref; the table's generation check refuses a second
+/// removal of the same id (a collector bug or a corrupt heap), so a value
+/// is dropped at most once.
+pub(crate) fn drop_externref_host_data(mem: &[u8], obj: u32, table: &mut HostDataTable) -> Result<()> {
+    let index = read_u32(mem, u64::from(obj) + u64::from(EXTERNREF_HOST_DATA_INDEX_OFFSET))?;
+    let generation = read_u32(mem, u64::from(obj) + u64::from(EXTERNREF_HOST_DATA_GENERATION_OFFSET))?;
+    table.remove(HostDataId::from_parts(index, generation)).map(drop)
 }
 
 fn bad(id: HostDataId) -> GcError {

@@ -23,12 +23,15 @@
 //!
 //! Collectors are policies over the shared mechanisms here: the bump and
 //! size-class free-list allocators (`alloc`), the tracer (`trace`), the
-//! root set ([`GcRoots`]), the host-data table ([`HostDataTable`]) and the
-//! verifier.
+//! forwarding of moved objects (`forward`), the root set ([`GcRoots`]), the
+//! host-data table ([`HostDataTable`]) and the verifier. The collectors are
+//! null (never frees), DRC (deferred reference counting) and copying
+//! (Cheney semi-space); see [`Collector`].
 
 mod alloc;
 mod collectors;
 mod error;
+mod forward;
 mod gc_ref;
 mod header;
 mod heap;

@@ -104,6 +104,14 @@ pub(crate) fn write_u32(mem: &mut [u8], offset: u64, value: u32) -> Result<()> {
     Ok(())
 }
 
+/// Copies `len` bytes from `src` to `dst` (the ranges may overlap).
+pub(crate) fn copy_within(mem: &mut [u8], src: u64, dst: u64, len: u64) -> Result<()> {
+    let from = range(mem.len(), src, len).ok_or_else(|| GcError::corrupt("read outside the heap", src))?;
+    let to = range(mem.len(), dst, len).ok_or_else(|| GcError::corrupt("write outside the heap", dst))?;
+    mem.copy_within(from, to.start);
+    Ok(())
+}
+
 /// The part of a memory of `len` bytes that can hold objects: whole 8-byte
 /// granules below [`MAX_HEAP_SIZE`].
 pub(crate) fn usable_end(len: usize) -> u64 {
@@ -132,7 +140,12 @@ mod tests {
         assert!(read_u32(&mem, u64::MAX - 1).is_err());
         assert!(write_u32(&mut mem, 32, 1).is_err());
         assert!(slice(&mem, u64::MAX, 2).is_err());
+        assert!(copy_within(&mut mem, 28, 0, 5).is_err());
+        assert!(copy_within(&mut mem, 0, 28, 5).is_err());
+        assert!(copy_within(&mut mem, u64::MAX, 0, 2).is_err());
         write_u32(&mut mem, 4, 0xdead_beef).unwrap();
+        copy_within(&mut mem, 4, 16, 4).unwrap();
+        assert_eq!(read_u32(&mem, 16).unwrap(), 0xdead_beef);
         assert_eq!(read_u32(&mem, 4).unwrap(), 0xdead_beef);
         assert_eq!(mem[4], 0xef, "little-endian");
     }

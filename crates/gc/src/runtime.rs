@@ -5,8 +5,8 @@
 //! store. Heaps receive their memory rather than reserving it, so the
 //! runtime layer decides how it is mapped (and can pool it).
 
-use crate::collectors::{drc::DrcRuntime, null::NullRuntime};
-use crate::{GcError, GcHeap, GcTypes, HeapMemory, Result};
+use crate::collectors::{copying::CopyingRuntime, drc::DrcRuntime, null::NullRuntime};
+use crate::{GcHeap, GcTypes, HeapMemory, Result};
 use kiln_environ::GcTypeLayouts;
 use std::sync::Arc;
 
@@ -30,7 +30,11 @@ pub enum Collector {
     /// Deferred reference counting; does not collect cycles.
     #[default]
     Drc,
-    /// Cheney semi-space copying. Reserved: not implemented yet.
+    /// Cheney semi-space copying: bump allocation, no barriers; a
+    /// collection copies the live objects into the reserve half of the heap
+    /// (rewriting the roots and their references) and frees everything
+    /// else, cycles included. Growing the heap picks a larger to-space;
+    /// about half of the growth is allocation room at once.
     Copying,
 }
 
@@ -39,7 +43,7 @@ impl Collector {
         match self {
             Collector::Null => Ok(Box::new(NullRuntime)),
             Collector::Drc => Ok(Box::new(DrcRuntime)),
-            Collector::Copying => Err(GcError::Unsupported("copying")),
+            Collector::Copying => Ok(Box::new(CopyingRuntime)),
         }
     }
 }

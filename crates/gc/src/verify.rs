@@ -44,6 +44,16 @@ pub(crate) struct HeapWalk {
     pub(crate) free_blocks: Vec<(u32, u32)>,
 }
 
+/// Verifies `[start, end)` of a space filled by bump allocation: objects
+/// back to back, no free blocks.
+pub(crate) fn verify_packed(mem: &[u8], start: u64, end: u64, types: &Arc<dyn GcTypes>) -> Result<HeapWalk> {
+    let walk = verify_heap(mem, start, end, types)?;
+    if let Some((at, _)) = walk.free_blocks.first() {
+        return Err(GcError::corrupt("free block in a bump-allocated space", *at));
+    }
+    Ok(walk)
+}
+
 /// Verifies the blocks in `[start, end)`.
 pub(crate) fn verify_heap(mem: &[u8], start: u64, end: u64, types: &Arc<dyn GcTypes>) -> Result<HeapWalk> {
     let end = end.min(mem.len() as u64);

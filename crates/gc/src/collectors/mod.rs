@@ -1,11 +1,14 @@
 //! The collectors: each file is a policy composed from the shared
-//! mechanisms (allocators, tracer, roots, host data, verifier).
+//! mechanisms (allocators, tracer, forwarding, roots, host data, verifier).
 
+pub(crate) mod copying;
 pub(crate) mod drc;
 pub(crate) mod null;
 
+use crate::alloc::bump::BumpAllocator;
+use crate::alloc::{block_size, init_object};
 use crate::memory::write_u32;
-use crate::{GcError, Result, VMGcHeader, VMGcRef};
+use crate::{GcError, GcStats, Result, VMGcHeader, VMGcRef};
 use kiln_environ::gc_layout::ARRAY_LENGTH_OFFSET;
 
 /// Only kinds that can be stored may be allocated.
@@ -25,4 +28,16 @@ fn new_ref(offset: u32) -> Result<VMGcRef> {
 /// Stores a new array's length.
 fn init_array_len(mem: &mut [u8], r: &VMGcRef, len: u32) -> Result<()> {
     write_u32(mem, u64::from(r.as_raw_u32()) + u64::from(ARRAY_LENGTH_OFFSET), len)
+}
+
+/// Bump-allocates a new object of `header`'s kind and type (the allocation
+/// path of the collectors that allocate with a bump cursor): its header has
+/// no collector bits and a zero collector word, its body is zeroed.
+fn bump_alloc_object(bump: &mut BumpAllocator, mem: &mut [u8], stats: &mut GcStats, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
+    check_alloc_kind(&header)?;
+    let size = block_size(size)?;
+    let offset = bump.alloc(size).ok_or(GcError::OutOfMemory { requested: u64::from(size) })?;
+    init_object(mem, offset, header.with_collector_bits(0).with_collector_word(0), size)?;
+    stats.record_allocation(size);
+    new_ref(offset)
 }

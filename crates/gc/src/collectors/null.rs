@@ -9,14 +9,13 @@
 //! Objects lie back to back from the first object offset to the cursor, so
 //! the used part of the heap is walkable and has no free blocks.
 
-use super::{check_alloc_kind, init_array_len, new_ref};
+use super::{bump_alloc_object, init_array_len};
 use crate::alloc::bump::BumpAllocator;
-use crate::alloc::{block_size, init_object};
 use crate::memory::{grow_memory, usable_end};
 use crate::types::TypeCache;
-use crate::verify::verify_heap;
+use crate::verify::verify_packed;
 use crate::{
-    Collector, GarbageCollection, GcError, GcHeap, GcProgress, GcRoots, GcRuntime, GcStats, GcTypes, HeapMemory, HostDataTable, Result,
+    Collector, GarbageCollection, GcHeap, GcProgress, GcRoots, GcRuntime, GcStats, GcTypes, HeapMemory, HostDataTable, Result,
     VMGcHeader, VMGcKind, VMGcRef, VerifyReport,
 };
 use kiln_environ::gc_layout::FIRST_OBJECT_OFFSET;
@@ -55,12 +54,7 @@ impl NullHeap {
     }
 
     fn alloc_block(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
-        check_alloc_kind(&header)?;
-        let size = block_size(size)?;
-        let offset = self.bump.alloc(size).ok_or(GcError::OutOfMemory { requested: u64::from(size) })?;
-        init_object(self.memory.bytes_mut(), offset, header.with_collector_bits(0).with_collector_word(0), size)?;
-        self.stats.record_allocation(size);
-        new_ref(offset)
+        bump_alloc_object(&mut self.bump, self.memory.bytes_mut(), &mut self.stats, header, size)
     }
 }
 
@@ -135,11 +129,7 @@ impl GcHeap for NullHeap {
     }
 
     fn verify(&self) -> Result<VerifyReport> {
-        let walk = verify_heap(self.memory.bytes(), u64::from(FIRST_OBJECT_OFFSET), self.bump.top(), self.types.types())?;
-        if let Some((at, _)) = walk.free_blocks.first() {
-            return Err(GcError::corrupt("free block in a heap that never frees", *at));
-        }
-        Ok(walk.report)
+        Ok(verify_packed(self.memory.bytes(), u64::from(FIRST_OBJECT_OFFSET), self.bump.top(), self.types.types())?.report)
     }
 }
 

@@ -16,7 +16,8 @@
 //! Dropping an unfinished collection puts the log entries not yet
 //! reconciled back into the log; queued objects stay queued in the heap.
 
-use super::{DrcHeap, dec_ref, inc_ref, note, note_err};
+use super::{DrcHeap, dec_ref, inc_ref};
+use crate::error::{note, note_err};
 use crate::collectors::new_ref;
 use crate::header::object;
 use crate::{GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result, RootKind};

@@ -44,19 +44,19 @@ mod collection;
 use super::{check_alloc_kind, init_array_len, new_ref};
 use crate::alloc::free_list::FreeList;
 use crate::alloc::{block_size, init_object};
+use crate::error::{note, note_err};
 use crate::header::{object, write_header};
+use crate::host_data::drop_externref_host_data;
 use crate::memory::{grow_memory, read_u32, usable_end, write_u32};
 use crate::trace::{WorkList, object_ref_slots};
 use crate::types::TypeCache;
 use crate::verify::verify_heap;
 use collection::DrcCollection;
 use crate::{
-    Collector, GarbageCollection, GcError, GcHeap, GcRoots, GcRuntime, GcStats, GcTypes, HeapMemory, HostDataId, HostDataTable, Result,
+    Collector, GarbageCollection, GcError, GcHeap, GcRoots, GcRuntime, GcStats, GcTypes, HeapMemory, HostDataTable, Result,
     VMGcHeader, VMGcKind, VMGcRef, VerifyReport,
 };
-use kiln_environ::gc_layout::{
-    DRC_REF_COUNT_OFFSET, EXTERNREF_HOST_DATA_GENERATION_OFFSET, EXTERNREF_HOST_DATA_INDEX_OFFSET, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET,
-};
+use kiln_environ::gc_layout::{DRC_REF_COUNT_OFFSET, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET};
 use kiln_environ::{GcTypeLayouts, StandardLayouts};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -185,14 +185,9 @@ impl DrcHeap {
             *budget -= 1;
             *work += 1;
             if header.kind() == Some(VMGcKind::ExternRef) {
-                let index = read_u32(mem, u64::from(obj) + u64::from(EXTERNREF_HOST_DATA_INDEX_OFFSET));
-                let generation = read_u32(mem, u64::from(obj) + u64::from(EXTERNREF_HOST_DATA_GENERATION_OFFSET));
-                match (index, generation) {
-                    // The host value is dropped here, exactly once: the
-                    // table's generation check refuses a second removal.
-                    (Ok(i), Ok(g)) => note_err(&mut first_err, host_data.remove(HostDataId::from_parts(i, g)).map(drop)),
-                    (Err(e), _) | (_, Err(e)) => note(&mut first_err, e),
-                }
+                // The host value is dropped here, exactly once: the table's
+                // generation check refuses a second removal.
+                note_err(&mut first_err, drop_externref_host_data(mem, obj, host_data));
             }
             // Clear the object's own header too: when the block merges
             // with a free block before it, a stale reference to it must
@@ -217,16 +212,6 @@ impl DrcHeap {
         };
         let (at, merged) = self.free_list.add(offset, size)?;
         write_header(self.memory.bytes_mut(), u64::from(at), &VMGcHeader::free_block(merged))
-    }
-}
-
-fn note(first: &mut Option<GcError>, e: GcError) {
-    first.get_or_insert(e);
-}
-
-fn note_err(first: &mut Option<GcError>, r: Result<()>) {
-    if let Err(e) = r {
-        note(first, e);
     }
 }
 

@@ -1,0 +1,193 @@
+//! A copying collection as a sequence of bounded steps.
+//!
+//! The from-space is the used part of the current space, the to-space the
+//! reserve. Phases, in order; a step carries its leftover budget into the
+//! next one:
+//! 1. `Roots`: forward every root slot (one unit each): its object is
+//!    copied to the to-space (if it was not already) and the slot rewritten
+//!    to the copy. Null and i31 roots are left as they are.
+//! 2. `Scan`: Cheney's scan of the copies (one unit per reference slot and
+//!    per object), copying what they reference; see `forward.rs`.
+//! 3. `Sweep`: every externref of the from-space that was not copied is
+//!    dead: its host data is dropped (one unit each).
+//!
+//! Then the flip: the copies become the current space, the spaces are
+//! replanned, the statistics updated. Nothing touches the heap between
+//! steps, so the spaces cannot change under the collection.
+//!
+//! The work is bounded by the roots, the copies' slots and objects (at most
+//! one per 4 bytes of the to-space) and the externrefs (at most one per 24
+//! bytes of the from-space): linear in the heap size whatever its contents.
+//!
+//! Dropping a collection that has made a step finishes it: after the first
+//! root is forwarded, roots and fields point into both spaces, and only the
+//! end of the collection makes the heap consistent again. A collection
+//! dropped before its first step changes nothing.
+
+use super::CopyingHeap;
+use crate::error::{note, note_err};
+use crate::forward::Evacuation;
+use crate::header::read_header;
+use crate::host_data::drop_externref_host_data;
+use crate::{DEFAULT_STEP_BUDGET, GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result, VMGcKind};
+use kiln_environ::gc_layout::FIRST_OBJECT_OFFSET;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Forward the roots.
+    Roots,
+    /// Scan the copies.
+    Scan,
+    /// Drop the host data of dead externrefs.
+    Sweep,
+    Done,
+}
+
+pub(super) struct CopyingCollection<'a> {
+    heap: &'a mut CopyingHeap,
+    roots: GcRoots<'a>,
+    host_data: &'a mut HostDataTable,
+    phase: Phase,
+    started: bool,
+    evacuation: Evacuation,
+    next_root: usize,
+    /// The externrefs of the from-space, taken from the heap for the sweep.
+    from_externrefs: Vec<u32>,
+    next_externref: usize,
+    work: u64,
+}
+
+impl<'a> CopyingCollection<'a> {
+    pub(super) fn new(heap: &'a mut CopyingHeap, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> CopyingCollection<'a> {
+        let evacuation = Evacuation::new(heap.used(), heap.reserve.clone());
+        CopyingCollection {
+            heap,
+            roots,
+            host_data,
+            phase: Phase::Roots,
+            started: false,
+            evacuation,
+            next_root: 0,
+            from_externrefs: Vec::new(),
+            next_externref: 0,
+            work: 0,
+        }
+    }
+
+    fn roots(&mut self, budget: &mut u64, errors: &mut Option<GcError>) {
+        let mem = self.heap.memory.bytes_mut();
+        while *budget > 0 && self.next_root < self.roots.len() {
+            let i = self.next_root;
+            self.next_root += 1;
+            *budget -= 1;
+            self.work += 1;
+            if let Some((slot, _)) = self.roots.get_mut(i) {
+                // Stack and non-stack roots alike: every slot is rewritten.
+                note_err(errors, self.evacuation.forward_slot(mem, slot));
+            }
+        }
+    }
+
+    fn sweep(&mut self, budget: &mut u64, errors: &mut Option<GcError>) -> bool {
+        let mem = self.heap.memory.bytes();
+        while *budget > 0 && self.next_externref < self.from_externrefs.len() {
+            let obj = self.from_externrefs[self.next_externref];
+            self.next_externref += 1;
+            *budget -= 1;
+            self.work += 1;
+            match read_header(mem, u64::from(obj)) {
+                Ok(h) if h.kind() == Some(VMGcKind::ExternRef) => {
+                    if !Evacuation::is_forwarded(h.collector_word()) {
+                        note_err(errors, drop_externref_host_data(mem, obj, self.host_data));
+                    }
+                }
+                // Its host data cannot be found any more: it leaks (it is
+                // never dropped early).
+                Ok(_) => note(errors, GcError::corrupt("externref header overwritten", obj)),
+                Err(e) => note(errors, e),
+            }
+        }
+        self.next_externref >= self.from_externrefs.len()
+    }
+
+    /// The copies become the current space.
+    fn flip(&mut self) {
+        let heap = &mut *self.heap;
+        let (start, top) = (self.evacuation.to_start(), self.evacuation.to_top());
+        heap.externrefs = self.evacuation.take_externrefs();
+        if top == start {
+            // Nothing survived: start again from the bottom of the heap.
+            let first = u64::from(FIRST_OBJECT_OFFSET);
+            heap.set_space(first, first);
+        } else {
+            heap.set_space(start, top);
+        }
+        heap.stats.bytes_in_use = top - start;
+        heap.stats.record_collection();
+    }
+}
+
+impl GarbageCollection for CopyingCollection<'_> {
+    fn step(&mut self, budget: u32) -> Result<GcProgress> {
+        if self.phase == Phase::Done {
+            return Ok(GcProgress::Complete);
+        }
+        self.started = true;
+        let start = Instant::now();
+        let mut budget = u64::from(budget.max(1));
+        let mut errors = None;
+        loop {
+            match self.phase {
+                Phase::Roots => {
+                    self.roots(&mut budget, &mut errors);
+                    if self.next_root < self.roots.len() {
+                        break;
+                    }
+                    self.phase = Phase::Scan;
+                }
+                Phase::Scan => {
+                    let CopyingHeap { memory, types, .. } = &mut *self.heap;
+                    if !self.evacuation.scan(types, memory.bytes_mut(), &mut budget, &mut self.work, &mut errors) {
+                        break;
+                    }
+                    // Every live object is copied: the from-space's
+                    // externrefs can be sorted into live and dead.
+                    self.from_externrefs = std::mem::take(&mut self.heap.externrefs);
+                    self.phase = Phase::Sweep;
+                }
+                Phase::Sweep => {
+                    if !self.sweep(&mut budget, &mut errors) {
+                        break;
+                    }
+                    self.flip();
+                    self.phase = Phase::Done;
+                }
+                Phase::Done => break,
+            }
+        }
+        self.heap.stats.record_pause(start.elapsed());
+        match errors {
+            Some(e) => Err(e),
+            None if self.phase == Phase::Done => Ok(GcProgress::Complete),
+            None => Ok(GcProgress::Continue),
+        }
+    }
+
+    fn work_done(&self) -> u64 {
+        self.work
+    }
+}
+
+impl Drop for CopyingCollection<'_> {
+    fn drop(&mut self) {
+        if !self.started {
+            return;
+        }
+        // Each step makes progress, so this ends (errors were reported by
+        // the steps that met them, or are ignored like `finish` would).
+        while self.phase != Phase::Done {
+            let _ = self.step(DEFAULT_STEP_BUDGET);
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! The copying collector: Cheney's semi-space algorithm over one indexed
+//! heap.
+//!
+//! Objects are bump-allocated in the *current space*; a collection copies
+//! the objects reachable from the roots into the *reserve* (the to-space),
+//! back to back, rewriting every root slot and every reference field of the
+//! copies, and the reserve becomes the current space. Everything left
+//! behind is garbage and its memory is free at once: a collection costs
+//! time proportional to the live objects (plus the externrefs, below), not
+//! to the heap. Cycles are collected like any other garbage. Barriers do
+//! nothing: cloning, dropping, writing and exposing a reference are plain
+//! copies, as in the null collector.
+//!
+//! The mechanisms are shared: allocation is the bump allocator's, copying,
+//! forwarding and scanning are [`crate::forward::Evacuation`]'s (which
+//! uses the tracer for the reference fields), every access goes through
+//! the bounds-checked accessors. This file is the policy: where the spaces
+//! are, when the heap grows, what happens to externrefs.
+//!
+//! # Space layout
+//!
+//! The heap is one [`HeapMemory`] region whose base never moves; objects
+//! can start from `FIRST_OBJECT_OFFSET` to the usable end `E`. At any time
+//! (outside a collection) the only memory holding live objects is the used
+//! part `[start, top)` of the current space `[start, end)`. The reserve is
+//! a range disjoint from the current space, at least as large as it, so a
+//! collection can always copy everything allocated. Everything else is
+//! garbage, free for the next layout.
+//!
+//! The layout is planned ([`plan`]) whenever the spaces change: after each
+//! collection (`start` is then where the copies begin) and on growth. The
+//! current space must stay at `start` (its objects cannot move without a
+//! collection), so the plan only picks its end and the reserve, whichever
+//! gives the larger space:
+//! - *reserve below*: the reserve is `[FIRST_OBJECT_OFFSET, start)` and the
+//!   space takes as much of `[start, E)` as the reserve can hold;
+//! - *reserve above*: `[start, E)` is split in two halves, the space below
+//!   and the reserve above.
+//!
+//! In a heap that has not grown this is the classic flip between two
+//! halves: the first space is the lower half (reserve above); a collection
+//! copies into the upper half, whose plan puts the reserve below (the old
+//! space), and the next one copies back to the bottom. A collection that
+//! finds nothing alive starts the next space at the bottom again.
+//!
+//! # Growth
+//!
+//! `grow` extends the memory in place (its base stays fixed: compiled code
+//! reads objects at `base + offset`) and replans: the new memory lies above
+//! everything, so the reserve above gets larger, and the current space
+//! takes half of what the reserve gains. Allocation can continue at once:
+//! growing by `n` bytes gives about `n / 2` bytes of allocation room (a
+//! semi-space heap needs twice its allocation room), and the next
+//! collection copies into the larger reserve. When the current space is
+//! the upper half, replanning moves the reserve from below to above it (the
+//! new memory plus the current space's unused top half); the memory below
+//! the space is then unused until a collection copies the live objects up
+//! into the reserve, and the following one copies them down to the bottom,
+//! where the layout is two halves of the whole memory again.
+//!
+//! # Wasted memory
+//!
+//! - The reserve: about half of the heap, as for any semi-space collector
+//!   (the price of collections proportional to the live data only).
+//! - After growth, until at most two collections have passed: the memory
+//!   below an upper current space (see above), and the part of a reserve
+//!   below that is larger than the space above it.
+//! - The memory from `E` to the end of the region (under 8 bytes), and the
+//!   first 16 bytes (offset 0 is never an object).
+//!
+//! # Externrefs
+//!
+//! The heap keeps, in side memory, the offset of every externref object in
+//! the current space (allocated with an externref header, or copied there).
+//! After copying, a collection walks that list: an externref whose header
+//! holds no forwarding offset was not copied, so it is dead, and its host
+//! data is removed from the [`HostDataTable`] (dropped). Each externref
+//! object is listed once, and the table refuses a second removal of an id,
+//! so host data is dropped exactly once. This costs one step per externref
+//! rather than a walk of all the garbage.
+//!
+//! # Collections
+//!
+//! See `collection.rs`: roots, then the Cheney scan, then the externref
+//! sweep, each in bounded steps; the flip to the new space happens when all
+//! of it is done. Dropping a collection that has started finishes it (a
+//! half-copied heap has roots pointing into both spaces, so it cannot be
+//! left halfway).
+//!
+//! # Corruption
+//!
+//! The spaces, the bump cursor, the scan cursor and the externref list are
+//! side state, so a corrupt heap cannot move them. References that are not
+//! valid objects in the current space are reported as `Corrupt` and left
+//! as they are (see `forward.rs`); copying is bounded by the reserve's size
+//! and scanning by the copies, so a collection's work is linear in the heap
+//! size whatever its contents.
+
+mod collection;
+
+use super::{bump_alloc_object, init_array_len};
+use crate::alloc::bump::BumpAllocator;
+use crate::header::read_header;
+use crate::memory::{grow_memory, usable_end};
+use crate::types::TypeCache;
+use crate::verify::verify_packed;
+use crate::{
+    Collector, GarbageCollection, GcError, GcHeap, GcRoots, GcRuntime, GcStats, GcTypes, HeapMemory, HostDataTable, Result, VMGcHeader,
+    VMGcKind, VMGcRef, VerifyReport,
+};
+use collection::CopyingCollection;
+use kiln_environ::gc_layout::{FIRST_OBJECT_OFFSET, OBJECT_ALIGN};
+use kiln_environ::{GcTypeLayouts, StandardLayouts};
+use std::ops::Range;
+use std::sync::Arc;
+
+pub(crate) struct CopyingRuntime;
+
+impl GcRuntime for CopyingRuntime {
+    fn collector(&self) -> Collector {
+        Collector::Copying
+    }
+
+    fn layouts(&self) -> &dyn GcTypeLayouts {
+        &StandardLayouts
+    }
+
+    fn new_gc_heap(&self, memory: Box<dyn HeapMemory>, types: Arc<dyn GcTypes>) -> Result<Box<dyn GcHeap>> {
+        Ok(Box::new(CopyingHeap::new(memory, types)))
+    }
+}
+
+/// A layout: the end of the current space and the reserve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Layout {
+    space_end: u64,
+    reserve: Range<u64>,
+}
+
+/// Plans the spaces for a current space starting at `start` that must
+/// reach at least `min_end` (its used part, or its current end: a space
+/// never shrinks), in a memory usable up to `end`. See the module docs.
+///
+/// With a sound heap the space's capacity never exceeds the reserve. Only
+/// `min_end` can force it higher (when a corrupt heap made a collection
+/// copy more than the old space held); the reserve then stays disjoint and
+/// the next collection reports the objects that do not fit as corrupt.
+fn plan(start: u64, min_end: u64, end: u64) -> Layout {
+    let first = u64::from(FIRST_OBJECT_OFFSET);
+    let align = !u64::from(OBJECT_ALIGN - 1);
+    let above = end.saturating_sub(start) & align;
+    let below = start.saturating_sub(first) & align;
+    let with_reserve_below = above.min(below);
+    let with_reserve_above = (above / 2) & align;
+    if with_reserve_below >= with_reserve_above {
+        Layout { space_end: (start + with_reserve_below).max(min_end), reserve: first..start.max(first) }
+    } else {
+        let space_end = (start + with_reserve_above).max(min_end);
+        Layout { space_end, reserve: space_end..end.max(space_end) }
+    }
+}
+
+pub(crate) struct CopyingHeap {
+    memory: Box<dyn HeapMemory>,
+    types: TypeCache,
+    /// The usable end of the memory.
+    end: u64,
+    /// Where the current space starts: objects lie back to back from here
+    /// to the bump cursor.
+    start: u64,
+    /// Allocation in the current space; its end is the space's end.
+    bump: BumpAllocator,
+    /// The next collection's to-space.
+    reserve: Range<u64>,
+    /// Offsets of the externref objects in the current space, ascending.
+    externrefs: Vec<u32>,
+    stats: GcStats,
+}
+
+impl CopyingHeap {
+    pub(crate) fn new(memory: Box<dyn HeapMemory>, types: Arc<dyn GcTypes>) -> CopyingHeap {
+        let first = u64::from(FIRST_OBJECT_OFFSET);
+        let mut heap = CopyingHeap {
+            memory,
+            types: TypeCache::new(types),
+            end: 0,
+            start: first,
+            bump: BumpAllocator::new(first, first),
+            reserve: first..first,
+            externrefs: Vec::new(),
+            stats: GcStats::default(),
+        };
+        heap.reset(false);
+        heap
+    }
+
+    /// Makes the space starting at `start`, used up to `top`, current.
+    fn set_space(&mut self, start: u64, top: u64) {
+        let layout = plan(start, top, self.end);
+        self.start = start;
+        self.bump = BumpAllocator::new(top, layout.space_end);
+        self.reserve = layout.reserve;
+    }
+
+    fn alloc_block(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
+        let r = bump_alloc_object(&mut self.bump, self.memory.bytes_mut(), &mut self.stats, header, size)?;
+        if header.kind() == Some(VMGcKind::ExternRef) {
+            self.externrefs.push(r.as_raw_u32());
+        }
+        Ok(r)
+    }
+
+    /// The current space's used part.
+    fn used(&self) -> Range<u64> {
+        self.start..self.bump.top()
+    }
+}
+
+impl GcHeap for CopyingHeap {
+    fn collector(&self) -> Collector {
+        Collector::Copying
+    }
+
+    fn memory(&self) -> &dyn HeapMemory {
+        &*self.memory
+    }
+
+    fn memory_mut(&mut self) -> &mut dyn HeapMemory {
+        &mut *self.memory
+    }
+
+    fn alloc_raw(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
+        self.alloc_block(header, size)
+    }
+
+    fn alloc_uninit_struct(&mut self, type_index: u32) -> Result<VMGcRef> {
+        let size = self.types.struct_size(type_index)?;
+        self.alloc_block(VMGcHeader::new(VMGcKind::StructRef, type_index), size)
+    }
+
+    fn alloc_uninit_array(&mut self, type_index: u32, len: u32) -> Result<VMGcRef> {
+        let size = self.types.array_size(type_index, len)?;
+        let r = self.alloc_block(VMGcHeader::new(VMGcKind::ArrayRef, type_index), size)?;
+        init_array_len(self.memory.bytes_mut(), &r, len)?;
+        Ok(r)
+    }
+
+    fn clone_gc_ref(&mut self, r: &VMGcRef) -> Result<VMGcRef> {
+        Ok(r.unchecked_copy())
+    }
+
+    fn drop_gc_ref(&mut self, _host_data: &mut HostDataTable, _r: VMGcRef) -> Result<()> {
+        Ok(())
+    }
+
+    fn write_gc_ref(&mut self, _host_data: &mut HostDataTable, dest: &mut Option<VMGcRef>, src: Option<&VMGcRef>) -> Result<()> {
+        *dest = src.map(VMGcRef::unchecked_copy);
+        Ok(())
+    }
+
+    fn expose_gc_ref_to_wasm(&mut self, _r: VMGcRef) -> Result<()> {
+        Ok(())
+    }
+
+    fn collect<'a>(&'a mut self, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> Box<dyn GarbageCollection + 'a> {
+        Box::new(CopyingCollection::new(self, roots, host_data))
+    }
+
+    fn reset(&mut self, zero: bool) {
+        if zero {
+            self.memory.bytes_mut().fill(0);
+        }
+        self.end = usable_end(self.memory.len());
+        let first = u64::from(FIRST_OBJECT_OFFSET);
+        self.set_space(first, first);
+        self.externrefs.clear();
+        self.types.clear();
+        self.stats = GcStats { heap_size: self.end, ..GcStats::default() };
+    }
+
+    /// Grows the memory in place and replans the spaces: about half of
+    /// `additional` becomes allocation room at once, and the reserve (the
+    /// next collection's to-space) grows by the rest (see the module docs).
+    fn grow(&mut self, additional: u64) -> Result<()> {
+        self.end = grow_memory(&mut *self.memory, additional)?;
+        let layout = plan(self.start, self.bump.end(), self.end);
+        self.bump.set_end(layout.space_end);
+        self.reserve = layout.reserve;
+        self.stats.heap_size = self.end;
+        Ok(())
+    }
+
+    fn stats(&self) -> GcStats {
+        self.stats
+    }
+
+    /// Checks the used part of the current space (objects back to back,
+    /// valid, referencing only each other), that no object in it carries a
+    /// forwarding offset, that the externref list names exactly its
+    /// externref objects, and that the layout is sound.
+    fn verify(&self) -> Result<VerifyReport> {
+        let mem = self.memory.bytes();
+        let used = self.used();
+        let walk = verify_packed(mem, used.start, used.end, self.types.types())?;
+        let mut externrefs = Vec::new();
+        for &obj in &walk.objects {
+            let header = read_header(mem, u64::from(obj))?;
+            if header.collector_word() != 0 || header.collector_bits() != 0 {
+                return Err(GcError::corrupt("object in the current space carries collector state", obj));
+            }
+            if header.kind() == Some(VMGcKind::ExternRef) {
+                externrefs.push(obj);
+            }
+        }
+        if externrefs != self.externrefs {
+            return Err(GcError::corrupt("externref list disagrees with the heap", used.start));
+        }
+        let space = self.start..self.bump.end();
+        let overlaps = self.reserve.start < space.end && space.start < self.reserve.end;
+        if overlaps || self.reserve.end > self.end || space.end > self.end.max(space.start) {
+            return Err(GcError::corrupt("reserve overlaps the current space", self.reserve.start));
+        }
+        if self.reserve.end - self.reserve.start < used.end - used.start {
+            return Err(GcError::corrupt("reserve smaller than the live objects", self.reserve.start));
+        }
+        Ok(walk.report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(start: u64, min_end: u64, end: u64) -> Layout {
+        let l = plan(start, min_end, end);
+        assert!(l.space_end >= min_end && l.space_end >= start);
+        assert!(l.reserve.end <= end.max(l.space_end));
+        assert!(l.reserve.end <= start || l.reserve.start >= l.space_end, "{l:?} overlaps");
+        assert!(l.reserve.end - l.reserve.start >= l.space_end - start || l.space_end == min_end, "{l:?} reserve too small");
+        assert_eq!((l.space_end % 8, l.reserve.start % 8, l.reserve.end % 8), (0, 0, 0));
+        l
+    }
+
+    #[test]
+    fn plans_flip_between_two_halves() {
+        let e = 16 + 2 * 1000;
+        assert_eq!(check(16, 16, e), Layout { space_end: 1016, reserve: 1016..e });
+        assert_eq!(check(1016, 1016 + 80, e), Layout { space_end: e, reserve: 16..1016 });
+        // Copying back to the bottom: halves again.
+        assert_eq!(check(16, 96, e), Layout { space_end: 1016, reserve: 1016..e });
+    }
+
+    #[test]
+    fn growth_gives_half_of_the_new_memory_to_the_space() {
+        // Lower space: the reserve above takes the new memory, the space
+        // half of it.
+        let l = check(16, 1016, 16 + 4000);
+        assert_eq!(l, Layout { space_end: 16 + 2000, reserve: 16 + 2000..16 + 4000 });
+        // Upper space: the reserve moves above it.
+        let l = check(1016, 16 + 2000, 16 + 4000);
+        assert_eq!(l, Layout { space_end: 2512, reserve: 2512..16 + 4000 });
+    }
+
+    #[test]
+    fn tiny_and_corrupt_cases_stay_disjoint() {
+        for (start, min_end, end) in [(16, 16, 0), (16, 16, 8), (16, 16, 24), (16, 16, 40), (1016, 2016, 2016), (512, 4000, 2016), (16, 8, 16)] {
+            check(start, min_end, end);
+        }
+    }
+}

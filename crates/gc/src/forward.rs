@@ -1,0 +1,202 @@
+//! Forwarding of moved objects: the evacuation mechanism of moving
+//! collectors.
+//!
+//! An [`Evacuation`] copies objects out of a from-space (a range of the
+//! heap) into a to-space (another, disjoint range, filled by a
+//! [`BumpAllocator`]) and leaves in the from-space header of every copied
+//! object the heap offset of its copy: the collector word
+//! ([`COPYING_FORWARDING_OFFSET`]), which is zero in every object that has
+//! not been copied (objects are allocated and copied with a zero word). A
+//! reference to an object already copied is rewritten to the copy, so each
+//! object is copied once however many references it has.
+//!
+//! Copies are scanned Cheney-style: the to-space itself is the work list.
+//! Objects between the scan cursor and the to-space top have been copied but
+//! their reference fields still hold from-space offsets; scanning one
+//! forwards each of its references (which may copy more objects to the
+//! top). No recursion and no side stack, so a chain of a million objects
+//! is copied in constant side memory. The cursor can stop in the middle of
+//! an object (a huge array) and resume there, so scanning is done in
+//! bounded slices.
+//!
+//! Trust. The from-space range, the to-space range and the scan cursor are
+//! side state; heap contents are not trusted:
+//! - a reference is forwarded only if it is the aligned start of a valid
+//!   object lying wholly inside the from-space; anything else (an offset
+//!   outside the from-space, in the to-space, misaligned, a bad header, a
+//!   size reaching past the from-space) is `Corrupt` and left unchanged;
+//! - a non-zero forwarding word is believed only if it is an aligned offset
+//!   inside the part of the to-space copied so far;
+//! - a copy is made only if it fits in the to-space. Valid objects are
+//!   disjoint and the to-space is at least as large as the from-space, so
+//!   this only fails for a corrupt heap (overlapping "objects"), and it
+//!   bounds the copying by the to-space size either way;
+//! - the to-space headers the scan walks were written here, never by the
+//!   heap's contents, so the walk moves forward by valid sizes and ends.
+//!
+//! The work is bounded by the to-space: at most one copy per 16 bytes of
+//! it, and at most one slot visited per 4 bytes of it.
+
+use crate::alloc::bump::BumpAllocator;
+use crate::error::note;
+use crate::header::{object_at, write_header};
+use crate::memory::{copy_within, read_u32, write_u32};
+use crate::trace::ref_slots;
+use crate::types::TypeCache;
+use crate::{GcError, Result, VMGcKind, VMGcRef};
+use kiln_environ::gc_layout::{COPYING_FORWARDING_OFFSET, HEADER_COLLECTOR_WORD_OFFSET, OBJECT_ALIGN};
+use std::ops::Range;
+
+// The forwarding offset is the header's collector word, which
+// `VMGcHeader::collector_word` reads.
+const _: () = assert!(COPYING_FORWARDING_OFFSET == HEADER_COLLECTOR_WORD_OFFSET);
+
+/// One evacuation of a from-space into a to-space.
+pub(crate) struct Evacuation {
+    from: Range<u64>,
+    to_start: u64,
+    to: BumpAllocator,
+    /// The next to-space object to scan...
+    scan: u64,
+    /// ...and the index of its next reference slot.
+    scan_slot: u32,
+    /// Externref objects copied, by to-space offset (ascending).
+    externrefs: Vec<u32>,
+}
+
+impl Evacuation {
+    /// Evacuates objects of `from` into `to`. The ranges must not overlap
+    /// (the caller's layout guarantees it).
+    pub(crate) fn new(from: Range<u64>, to: Range<u64>) -> Evacuation {
+        debug_assert!(from.end <= to.start || to.end <= from.start || from.is_empty() || to.is_empty());
+        Evacuation { to: BumpAllocator::new(to.start, to.end), to_start: to.start, scan: to.start, scan_slot: 0, from, externrefs: Vec::new() }
+    }
+
+    /// Where the copies start.
+    pub(crate) fn to_start(&self) -> u64 {
+        self.to_start
+    }
+
+    /// Where the copies end: `[to_start, to_top)` holds every object copied.
+    pub(crate) fn to_top(&self) -> u64 {
+        self.to.top()
+    }
+
+    /// Takes the to-space offsets of the externref objects copied so far.
+    pub(crate) fn take_externrefs(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.externrefs)
+    }
+
+    /// Is the from-space object whose header word is `forwarding` already
+    /// copied? (For collectors sweeping the from-space afterwards.)
+    pub(crate) fn is_forwarded(forwarding: u32) -> bool {
+        forwarding != 0
+    }
+
+    /// The new offset of the from-space object at `obj`, copying it if this
+    /// is the first reference to it.
+    pub(crate) fn forward(&mut self, mem: &mut [u8], obj: u32) -> Result<u32> {
+        let at = u64::from(obj);
+        if !self.from.contains(&at) {
+            return Err(GcError::corrupt("reference outside the from-space", obj));
+        }
+        let header = object_at(mem, obj)?;
+        let size = header.size();
+        if at + u64::from(size) > self.from.end {
+            return Err(GcError::corrupt("object extends past the from-space", obj));
+        }
+        let forwarding = header.collector_word();
+        if Self::is_forwarded(forwarding) {
+            let to = u64::from(forwarding);
+            if to < self.to_start || to >= self.to.top() || forwarding % OBJECT_ALIGN != 0 {
+                return Err(GcError::corrupt("forwarding offset outside the copies", obj));
+            }
+            return Ok(forwarding);
+        }
+        let new = self.to.alloc(size).ok_or(GcError::corrupt("to-space exhausted: objects overlap", obj))?;
+        copy_within(mem, at, u64::from(new), u64::from(size))?;
+        // The copy starts clean (no collector bits, no forwarding), the
+        // original records where the copy is.
+        write_header(mem, u64::from(new), &header.with_collector_bits(0).with_collector_word(0))?;
+        write_header(mem, at, &header.with_collector_word(new))?;
+        if header.kind() == Some(VMGcKind::ExternRef) {
+            self.externrefs.push(new);
+        }
+        Ok(new)
+    }
+
+    /// Forwards the reference in a root slot, rewriting the slot. Null and
+    /// i31 values are left untouched; so is a slot whose reference cannot
+    /// be forwarded (the error says why).
+    pub(crate) fn forward_slot(&mut self, mem: &mut [u8], slot: &mut Option<VMGcRef>) -> Result<()> {
+        let Some(obj) = slot.as_ref().and_then(VMGcRef::as_heap_index) else { return Ok(()) };
+        let new = self.forward(mem, obj)?;
+        *slot = Some(VMGcRef::from_heap_index(new).ok_or(GcError::corrupt("forwarded to a bad offset", new))?);
+        Ok(())
+    }
+
+    /// Forwards the reference stored in the heap at `slot`.
+    fn forward_field(&mut self, mem: &mut [u8], slot: u64) -> Result<()> {
+        let raw = read_u32(mem, slot)?;
+        let Some(obj) = VMGcRef::from_raw_u32(raw).as_ref().and_then(VMGcRef::as_heap_index) else { return Ok(()) };
+        let new = self.forward(mem, obj)?;
+        write_u32(mem, slot, new)
+    }
+
+    /// Have all copies been scanned?
+    pub(crate) fn scan_done(&self) -> bool {
+        self.scan >= self.to.top()
+    }
+
+    /// Scans copies for up to `budget` units (one per reference slot, one
+    /// per object finished), forwarding what their fields reference.
+    /// Returns whether every copy is scanned. Errors go to `errors` (the
+    /// first is kept); the scan goes on past them.
+    pub(crate) fn scan(&mut self, types: &mut TypeCache, mem: &mut [u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> bool {
+        while *budget > 0 && !self.scan_done() {
+            // Below the to-space top, which is a heap offset.
+            let obj = self.scan as u32;
+            let header = match object_at(mem, obj) {
+                Ok(h) => h,
+                Err(e) => {
+                    // Cannot happen (the copies' headers were written here),
+                    // but if it did the walk could not find the next object:
+                    // stop scanning rather than guess.
+                    note(errors, e);
+                    self.scan = self.to.top();
+                    *budget -= 1;
+                    *work += 1;
+                    break;
+                }
+            };
+            let mut slot = self.scan_slot;
+            match ref_slots(types, mem, obj, &header) {
+                Ok(slots) => {
+                    let n = slots.len();
+                    while slot < n && *budget > 0 {
+                        let at = slots.get(slot);
+                        slot += 1;
+                        *budget -= 1;
+                        *work += 1;
+                        if let Err(e) = self.forward_field(mem, at) {
+                            note(errors, e);
+                        }
+                    }
+                    if slot < n || *budget == 0 {
+                        self.scan_slot = slot;
+                        break;
+                    }
+                }
+                // An object that does not match its type: its references
+                // cannot be found, so they stay as they are (pointing at
+                // memory that is about to be free).
+                Err(e) => note(errors, e),
+            }
+            *budget -= 1;
+            *work += 1;
+            self.scan += u64::from(header.size());
+            self.scan_slot = 0;
+        }
+        self.scan_done()
+    }
+}
