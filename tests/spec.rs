@@ -101,17 +101,25 @@ fn main() -> ExitCode {
     let names: BTreeSet<String> = scripts.iter().map(|s| s.name.clone()).collect();
 
     let engine = Engine::default();
-    let copying = copying_engine();
+    let null = engine_with(|c| {
+        c.collector(kiln::Collector::Null);
+    });
+    let small_heap = engine_with(|c| {
+        c.max_gc_heap_size(64 << 10);
+    });
     let tally = Arc::new(Tally::default());
     let list = Arc::new(list);
     let mut trials = vec![list_trial(list.clone(), names.clone(), tally.clone())];
     for script in scripts {
         if script.name.starts_with(GC_SCRIPTS) {
-            // The GC scripts again on a moving collector with a heap small
-            // enough that collections happen while they run.
-            let script = Script { name: format!("copying/{}", script.name), text: script.text.clone() };
-            let (engine, list, tally) = (copying.clone(), list.clone(), tally.clone());
-            trials.push(Trial::test(script.name.clone(), move || run_trial(engine, script, &list, &tally)));
+            // The GC scripts again on the null collector, and on the default
+            // (copying) one with a heap small enough that collections happen
+            // while they run.
+            for (prefix, engine) in [("null", &null), ("small-heap", &small_heap)] {
+                let variant = Script { name: format!("{prefix}/{}", script.name), text: script.text.clone() };
+                let (engine, list, tally) = (engine.clone(), list.clone(), tally.clone());
+                trials.push(Trial::test(variant.name.clone(), move || run_trial(engine, variant, &list, &tally)));
+            }
         }
         let (engine, list, tally) = (engine.clone(), list.clone(), tally.clone());
         trials.push(Trial::test(script.name.clone(), move || {
@@ -174,13 +182,13 @@ fn misc_scripts(dir: &Path) -> std::io::Result<Vec<Script>> {
         .collect()
 }
 
-/// Scripts also run on the copying collector.
+/// Scripts also run with other GC configurations.
 const GC_SCRIPTS: &str = "proposals/gc/";
 
-fn copying_engine() -> Engine {
+fn engine_with(configure: impl FnOnce(&mut kiln::Config)) -> Engine {
     let mut config = kiln::Config::new();
-    config.collector(kiln::Collector::Copying).max_gc_heap_size(64 << 10);
-    Engine::new(&config).expect("the copying collector is supported")
+    configure(&mut config);
+    Engine::new(&config).expect("supported configuration")
 }
 
 fn run_trial(

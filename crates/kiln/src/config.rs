@@ -24,7 +24,7 @@ impl Default for Config {
             opt_level: OptLevel::Speed,
             max_memory_bytes: 4 << 30,
             max_table_elements: 10_000_000,
-            collector: Collector::Null,
+            collector: Collector::Copying,
             max_gc_heap_bytes: 1 << 30,
         }
     }
@@ -66,9 +66,10 @@ impl Config {
         self
     }
 
-    /// The garbage collector of every store of the engine (default:
-    /// `Collector::Null`, which never frees). `Collector::Copying` moves
-    /// live objects and frees the rest when the heap fills. The DRC
+    /// The garbage collector of every store of the engine. The default,
+    /// `Collector::Copying`, moves live objects and frees the rest (cycles
+    /// included) when the heap fills; `Collector::Null` never frees (a
+    /// throughput baseline, trapping when the heap is exhausted). The DRC
     /// collector needs reference-count barriers in compiled code, which the
     /// compiler does not emit yet: choosing it makes `Engine::new` fail with
     /// an error saying so.
