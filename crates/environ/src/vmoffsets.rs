@@ -88,7 +88,12 @@ pub mod store_context {
     pub const GC_HEAP_BASE: u32 = 48;
     /// Accessible length of the GC heap in bytes (usize).
     pub const GC_HEAP_BOUND: u32 = 56;
-    pub const SIZE: u32 = 64;
+    /// Inline allocation cursor of bump-allocating collectors (u32 heap
+    /// offset; 0 when compiled code must call the allocation builtin).
+    pub const GC_BUMP_NEXT: u32 = 64;
+    /// End of the inline allocation region (u32 heap offset).
+    pub const GC_BUMP_END: u32 = 68;
+    pub const SIZE: u32 = 72;
 }
 
 /// Address space reserved for a GC heap: any 32-bit reference plus any

@@ -150,6 +150,23 @@ pub trait GcHeap: Send {
 
     fn stats(&self) -> GcStats;
 
+    /// The region compiled code may bump-allocate from directly, as
+    /// `(next, end)` offsets, for collectors whose allocation is a bump
+    /// cursor. Objects compiled code allocates there are written by it in
+    /// full (header included) before the cursor is handed back with
+    /// [`GcHeap::set_bump_next`].
+    fn bump_region(&self) -> Option<(u32, u32)> {
+        None
+    }
+
+    /// Compiled code allocated up to `next` in the region `bump_region`
+    /// gave. A `next` outside that region is refused (the heap keeps its
+    /// cursor): the value comes from memory Wasm could have corrupted.
+    fn set_bump_next(&mut self, next: u32) -> Result<()> {
+        let _ = next;
+        Err(GcError::Unsupported("inline bump allocation"))
+    }
+
     /// Checks the whole heap (see `verify.rs`); for tests and debug builds.
     fn verify(&self) -> Result<VerifyReport>;
 

@@ -20,7 +20,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             max_wasm_stack: 512 * 1024,
-            tunables: Tunables { bounds_checks: BoundsChecks::GuardPages, epoch_interruption: false, consume_fuel: false },
+            tunables: Tunables { bounds_checks: BoundsChecks::GuardPages, epoch_interruption: false, consume_fuel: false, gc_bump_allocation: true },
             opt_level: OptLevel::Speed,
             max_memory_bytes: 4 << 30,
             max_table_elements: 10_000_000,
@@ -75,6 +75,7 @@ impl Config {
     /// an error saying so.
     pub fn collector(&mut self, collector: Collector) -> &mut Self {
         self.collector = collector;
+        self.tunables.gc_bump_allocation = matches!(collector, Collector::Null | Collector::Copying);
         self
     }
 

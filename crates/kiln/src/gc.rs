@@ -63,11 +63,34 @@ impl StoreOpaque {
         Ok(self.gc.as_mut().expect("created above"))
     }
 
-    /// Mirrors the heap's accessible length into the store context.
+    /// Mirrors the heap's accessible length and inline allocation region
+    /// into the store context, for compiled code. Called after every
+    /// operation that may grow the heap or move its bump cursor.
     pub(crate) fn sync_gc_bound(&self) {
         if let Some(gc) = &self.gc {
+            let ctx = self.vm_store_context();
+            let (next, end) = gc.heap.bump_region().unwrap_or((0, 0));
             // SAFETY: as in `gc_store`.
-            unsafe { *self.vm_store_context().gc_heap_bound.get() = gc.heap.memory().len() };
+            unsafe {
+                *ctx.gc_heap_bound.get() = gc.heap.memory().len();
+                *ctx.gc_bump_next.get() = next;
+                *ctx.gc_bump_end.get() = end;
+            }
+        }
+    }
+
+    /// Hands the heap back the bump cursor compiled code advanced, before
+    /// Rust code uses the heap. Called on every way out of Wasm (a return
+    /// to the host, a host call, a GC builtin).
+    pub(crate) fn sync_gc_cursor_in(&mut self) {
+        // SAFETY: as in `gc_store`.
+        let next = unsafe { *self.vm_store_context().gc_bump_next.get() };
+        if let Some(gc) = &mut self.gc
+            && next != 0
+        {
+            // A cursor outside the region (corrupted store context) is
+            // refused and the heap keeps its own.
+            let _ = gc.heap.set_bump_next(next);
         }
     }
 
@@ -79,6 +102,7 @@ impl StoreOpaque {
     /// collector cannot see (a moving collector would leave them stale).
     pub(crate) fn gc_alloc(&mut self, may_collect: bool, mut alloc: impl FnMut(&mut dyn GcHeap) -> kiln_gc::Result<VMGcRef>) -> Result<VMGcRef> {
         let mut collected = !may_collect || self.engine().config().collector == kiln_gc::Collector::Null;
+        self.sync_gc_cursor_in();
         let result = loop {
             let gc = self.gc_store()?;
             match alloc(&mut *gc.heap) {
@@ -108,6 +132,7 @@ impl StoreOpaque {
         if self.gc.is_none() {
             return Ok(());
         }
+        self.sync_gc_cursor_in();
         let mut stack_slots = Vec::new();
         // SAFETY: Wasm of this store is suspended (we are in a builtin, a
         // host call or the host), so its frames are walkable.

@@ -148,3 +148,35 @@ fn host_data_of_unreachable_externrefs_is_dropped_by_a_collection() {
     store.gc().unwrap();
     assert_eq!(drops.load(Ordering::SeqCst), 1, "and only once");
 }
+
+#[test]
+fn structs_allocated_inline_are_accounted_when_wasm_returns() {
+    // Struct allocation advances the store's bump cursor in compiled code;
+    // the heap takes the cursor back on the way out of Wasm.
+    for collector in [Collector::Null, Collector::Copying] {
+        let engine = engine(collector, 64 << 20);
+        let module = Module::new(
+            &engine,
+            r#"(module
+                (type $pair (struct (field i32) (field i32)))
+                (func (export "alloc") (param $n i32) (result i32)
+                    (local $last (ref null $pair))
+                    (block $done (loop $next
+                        (br_if $done (i32.eqz (local.get $n)))
+                        (local.set $last (struct.new $pair (local.get $n) (i32.const 1)))
+                        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                        (br $next)))
+                    (struct.get $pair 0 (local.get $last))))"#,
+        )
+        .unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+        let alloc = instance.get_typed_func::<i32, i32>(&mut store, "alloc").unwrap();
+        assert_eq!(alloc.call(&mut store, 1000).unwrap(), 1);
+        let stats = store.gc_stats().unwrap();
+        assert!(stats.bytes_allocated >= 1000 * 24, "{collector:?}: {stats:?}");
+        // Allocation continues where compiled code left off.
+        assert_eq!(alloc.call(&mut store, 10).unwrap(), 1);
+        assert!(store.gc_stats().unwrap().bytes_allocated >= 1010 * 24);
+    }
+}

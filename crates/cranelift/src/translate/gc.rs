@@ -77,13 +77,32 @@ impl FuncTranslator<'_, '_> {
         self.b.ins().trapz(r, trap_code(trap));
     }
 
-    /// Allocates a struct of `type_index` with every field zero.
-    fn alloc_struct(&mut self, type_index: u32) -> Value {
+    /// Allocates a struct of `type_index` and stores `values` (or zero, for
+    /// `struct.new_default`) into its fields.
+    fn new_struct(&mut self, type_index: u32, values: Option<Vec<Value>>) -> Value {
+        let layout = self.struct_layout(type_index);
+        let storages: Vec<_> = self.struct_fields(type_index).iter().map(|f| f.storage).collect();
         let type_id = self.engine_type_id(type_index);
-        let fp = self.b.ins().get_frame_pointer(POINTER);
-        let r = self.env.call_builtin(&mut self.b, self.vmctx, Builtin::gc_alloc_struct, &[type_id, fp]).unwrap();
-        self.null_check(r, Trap::GcHeapOutOfMemory);
+        let gc = super::gc_compiler::for_tunables(self.env.tunables.gc_bump_allocation);
+        let r = gc.alloc_struct(self, type_id, &layout);
         self.b.declare_value_needs_stack_map(r);
+        for (i, (storage, field)) in storages.into_iter().zip(layout.fields.iter()).enumerate() {
+            let addr = self.gc_addr_const(r, field.offset);
+            match &values {
+                Some(values) => self.store_field(addr, storage, values[i]),
+                // Inline allocation leaves old bytes in the body: default
+                // fields are written too. Zero is the null of every
+                // reference field and of funcref ids.
+                None => {
+                    // Fields are 1 to 16 bytes; 16-byte ones take two stores.
+                    let ty = ir::Type::int(field.size.min(8) as u16 * 8).expect("field sizes are powers of two");
+                    let zero = self.b.ins().iconst(ty, 0);
+                    for part in 0..field.size.div_ceil(8) {
+                        self.b.ins().store(self.flags.gc, zero, addr, (part * 8) as i32);
+                    }
+                }
+            }
+        }
         r
     }
 
@@ -239,18 +258,12 @@ impl FuncTranslator<'_, '_> {
         use Operator as O;
         match *op {
             O::StructNew { struct_type_index: t } => {
-                let layout = self.struct_layout(t);
-                let fields: Vec<_> = self.struct_fields(t).iter().map(|f| f.storage).collect();
-                let values = self.popn(fields.len());
-                let r = self.alloc_struct(t);
-                for ((storage, field), v) in fields.into_iter().zip(layout.fields.iter()).zip(values) {
-                    let addr = self.gc_addr_const(r, field.offset);
-                    self.store_field(addr, storage, v);
-                }
+                let values = self.popn(self.struct_fields(t).len());
+                let r = self.new_struct(t, Some(values));
                 self.push(r);
             }
             O::StructNewDefault { struct_type_index: t } => {
-                let r = self.alloc_struct(t);
+                let r = self.new_struct(t, None);
                 self.push(r);
             }
             O::StructGet { struct_type_index: t, field_index: f }

@@ -15,6 +15,7 @@ mod call;
 mod control;
 mod exceptions;
 mod gc;
+mod gc_compiler;
 mod memory;
 mod numeric;
 mod refs;

@@ -35,6 +35,18 @@ impl BumpAllocator {
         self.end
     }
 
+    /// Moves the cursor to `next`, which compiled code reached by
+    /// allocating inline from this region; `None` (nothing changes) unless
+    /// `next` lies between the cursor and the end and is 8-aligned.
+    pub(crate) fn advance_to(&mut self, next: u64) -> Option<u64> {
+        if next < self.next || next > self.end || next % 8 != 0 {
+            return None;
+        }
+        let allocated = next - self.next;
+        self.next = next;
+        Some(allocated)
+    }
+
     pub(crate) fn reset(&mut self, start: u64) {
         self.next = start;
         self.end = self.end.max(start);

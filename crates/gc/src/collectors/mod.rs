@@ -41,3 +41,18 @@ fn bump_alloc_object(bump: &mut BumpAllocator, mem: &mut [u8], stats: &mut GcSta
     stats.record_allocation(size);
     new_ref(offset)
 }
+
+/// The bump cursor's region for compiled code (see `GcHeap::bump_region`).
+pub(crate) fn bump_region(bump: &BumpAllocator) -> Option<(u32, u32)> {
+    Some((u32::try_from(bump.top()).ok()?, u32::try_from(bump.end()).unwrap_or(u32::MAX & !7)))
+}
+
+/// Takes back the cursor compiled code advanced (see `GcHeap::set_bump_next`).
+/// Objects allocated inline count as one allocation of their total size.
+pub(crate) fn advance_bump(bump: &mut BumpAllocator, stats: &mut GcStats, next: u32) -> Result<()> {
+    let allocated = bump.advance_to(u64::from(next)).ok_or(GcError::Corrupt { what: "inline allocation cursor", offset: u64::from(next) })?;
+    if allocated > 0 {
+        stats.record_allocation(u32::try_from(allocated).unwrap_or(u32::MAX));
+    }
+    Ok(())
+}

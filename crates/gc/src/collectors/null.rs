@@ -128,6 +128,14 @@ impl GcHeap for NullHeap {
         self.stats
     }
 
+    fn bump_region(&self) -> Option<(u32, u32)> {
+        crate::collectors::bump_region(&self.bump)
+    }
+
+    fn set_bump_next(&mut self, next: u32) -> Result<()> {
+        crate::collectors::advance_bump(&mut self.bump, &mut self.stats, next)
+    }
+
     fn verify(&self) -> Result<VerifyReport> {
         Ok(verify_packed(self.memory.bytes(), u64::from(FIRST_OBJECT_OFFSET), self.bump.top(), self.types.types())?.report)
     }

@@ -195,6 +195,7 @@ unsafe extern "C" fn host_array_call<T: 'static>(ctx: *mut HostFuncContext, call
 fn call_host<T: 'static>(store: &mut StoreInner<T>, ctx: &HostFuncContext, instance: InstanceId, values: &mut [ValRaw]) -> Result<()> {
     // Handles made for this call (parameters, results, anything the host
     // function creates) are released when it returns.
+    store.opaque.sync_gc_cursor_in();
     store.opaque.gc_host_roots.enter_scope();
     let result = catch_unwind(AssertUnwindSafe(|| call_host_in_scope(store, ctx, instance, values)));
     store.opaque.gc_host_roots.exit_scope();

@@ -186,6 +186,7 @@ pub(crate) fn invoke_wasm(store: &mut StoreOpaque, func_ref: *const VMFuncRef, e
         *ctx.stack_limit.get() = prev_limit;
         *ctx.last_exit_fp.get() = prev_exit_fp;
     }
+    store.sync_gc_cursor_in();
     result.map_err(unwind_to_error)
 }
 

@@ -20,6 +20,7 @@ unsafe fn context<'a>(vmctx: *mut u8) -> (&'a mut Instance, &'a mut StoreOpaque)
     let instance = unsafe { Instance::from_vmctx(vmctx) };
     // SAFETY: the store outlives its instances; see above.
     let store = unsafe { &mut *instance.store };
+    store.sync_gc_cursor_in();
     (instance, store)
 }
 

@@ -54,6 +54,8 @@ pub struct VMStoreContext {
     _pad: u32,
     pub gc_heap_base: UnsafeCell<usize>,
     pub gc_heap_bound: UnsafeCell<usize>,
+    pub gc_bump_next: UnsafeCell<u32>,
+    pub gc_bump_end: UnsafeCell<u32>,
 }
 
 impl VMStoreContext {
@@ -68,6 +70,8 @@ impl VMStoreContext {
             _pad: 0,
             gc_heap_base: UnsafeCell::new(0),
             gc_heap_bound: UnsafeCell::new(0),
+            gc_bump_next: UnsafeCell::new(0),
+            gc_bump_end: UnsafeCell::new(0),
         }
     }
 }
@@ -124,6 +128,8 @@ mod layout_tests {
         assert_eq!(offset_of!(VMStoreContext, pending_exception), store_context::PENDING_EXCEPTION as usize);
         assert_eq!(offset_of!(VMStoreContext, gc_heap_base), store_context::GC_HEAP_BASE as usize);
         assert_eq!(offset_of!(VMStoreContext, gc_heap_bound), store_context::GC_HEAP_BOUND as usize);
+        assert_eq!(offset_of!(VMStoreContext, gc_bump_next), store_context::GC_BUMP_NEXT as usize);
+        assert_eq!(offset_of!(VMStoreContext, gc_bump_end), store_context::GC_BUMP_END as usize);
         assert_eq!(size_of::<VMStoreContext>(), store_context::SIZE as usize);
         assert_eq!(size_of::<ValRaw>(), VAL_RAW_SIZE as usize);
     }

@@ -294,6 +294,14 @@ impl GcHeap for CopyingHeap {
         self.stats
     }
 
+    fn bump_region(&self) -> Option<(u32, u32)> {
+        crate::collectors::bump_region(&self.bump)
+    }
+
+    fn set_bump_next(&mut self, next: u32) -> Result<()> {
+        crate::collectors::advance_bump(&mut self.bump, &mut self.stats, next)
+    }
+
     /// Checks the used part of the current space (objects back to back,
     /// valid, referencing only each other), that no object in it carries a
     /// forwarding offset, that the externref list names exactly its
