@@ -128,15 +128,10 @@ impl<'m> FuncEnv<'m> {
     }
 
     /// Does a value of type `t` point into the GC heap? References of the
-    /// any and extern hierarchies do (an i31 is skipped by collectors at
-    /// run time); funcrefs and exnrefs do not.
+    /// any, extern and exn hierarchies do (an i31 is skipped by collectors
+    /// at run time); funcrefs do not.
     pub fn is_gc_heap_ref(&self, t: WasmValType) -> bool {
-        match t {
-            WasmValType::Ref(r) => {
-                self.ref_repr(r) == RefRepr::GcRef && !matches!(r.heap, kiln_environ::WasmHeapType::Exn | kiln_environ::WasmHeapType::NoExn)
-            }
-            _ => false,
-        }
+        matches!(t, WasmValType::Ref(r) if self.ref_repr(r) == RefRepr::GcRef)
     }
 
     pub fn clif_type(&self, t: WasmValType) -> Type {

@@ -281,6 +281,16 @@ pub fn struct_layout(fields: &[WasmFieldType], ref_repr: &dyn Fn(WasmRefType) ->
     GcStructLayout { size, fields }
 }
 
+/// The layout of an exception object thrown with a tag of parameters
+/// `params`: a struct whose field 0 (a u32) identifies the tag instance
+/// (an index the runtime assigns) and whose other fields are the payload.
+/// Its header's type index is the tag's function type.
+pub fn exception_layout(params: &[WasmValType], ref_repr: &dyn Fn(WasmRefType) -> RefRepr) -> GcStructLayout {
+    let field = |v: WasmValType| WasmFieldType { storage: WasmStorageType::Val(v), mutable: false };
+    let fields: Vec<WasmFieldType> = std::iter::once(field(WasmValType::I32)).chain(params.iter().copied().map(field)).collect();
+    struct_layout(&fields, ref_repr)
+}
+
 /// The standard layout of an array of `elem`.
 pub fn array_layout(elem: &WasmFieldType, ref_repr: &dyn Fn(WasmRefType) -> RefRepr) -> GcArrayLayout {
     let (elem_size, elems_are_gc_refs) = storage_size(elem.storage, ref_repr);

@@ -41,7 +41,11 @@ pub(crate) fn engine_gc_layout(engine: &Engine, type_index: u32) -> Option<GcLay
         WasmHeapType::Concrete(id) if types.try_get(id).is_some_and(|t| matches!(t.composite, WasmCompositeType::Func(_))) => RefRepr::FuncRef,
         _ => RefRepr::GcRef,
     };
-    StandardLayouts.gc_layout(&ty.composite, &ref_repr)
+    match &ty.composite {
+        // Objects whose type is a function type are exceptions.
+        WasmCompositeType::Func(f) => Some(GcLayout::Struct(kiln_environ::gc_layout::exception_layout(&f.params, &ref_repr))),
+        other => StandardLayouts.gc_layout(other, &ref_repr),
+    }
 }
 
 impl StoreOpaque {
@@ -127,7 +131,7 @@ impl StoreOpaque {
 
     /// Runs a full collection with every root of the store: the suspended
     /// Wasm frames' stack maps, globals and tables holding GC references,
-    /// host handles, and payloads of thrown exceptions.
+    /// and host handles.
     pub(crate) fn collect_garbage(&mut self) -> Result<()> {
         if self.gc.is_none() {
             return Ok(());
@@ -174,24 +178,16 @@ impl StoreOpaque {
                 slots.extend(elems.iter_mut().map(|e| e as *mut u32));
             }
         }
-        for e in self.exceptions.iter_mut() {
-            let Some(WasmCompositeType::Func(ty)) = engine.inner.types.try_get(self.tags[e.tag]).map(|t| t.composite.clone()) else { continue };
-            for (v, t) in e.payload.iter_mut().zip(ty.params.iter()) {
-                if is_gc_heap_ref(&engine, *t) {
-                    slots.push(v.0.as_mut_ptr() as *mut u32);
-                }
-            }
-        }
         slots
     }
 }
 
-/// Does a value of engine-level type `t` point into the GC heap? (Any and
-/// extern hierarchies; not funcrefs, exnrefs or numbers.)
-fn is_gc_heap_ref(engine: &Engine, t: kiln_environ::WasmValType) -> bool {
+/// Does a value of engine-level type `t` point into the GC heap? (Any,
+/// extern and exn hierarchies; not funcrefs or numbers.)
+pub(crate) fn is_gc_heap_ref(engine: &Engine, t: kiln_environ::WasmValType) -> bool {
     let kiln_environ::WasmValType::Ref(r) = t else { return false };
     match r.heap {
-        WasmHeapType::Func | WasmHeapType::NoFunc | WasmHeapType::Exn | WasmHeapType::NoExn => false,
+        WasmHeapType::Func | WasmHeapType::NoFunc => false,
         WasmHeapType::Concrete(id) => engine.inner.types.try_get(id).is_some_and(|t| !matches!(t.composite, WasmCompositeType::Func(_))),
         _ => true,
     }

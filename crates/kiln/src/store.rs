@@ -23,12 +23,6 @@ pub(crate) struct GlobalData {
     pub ty: crate::GlobalType,
 }
 
-/// A thrown exception: its tag (a store tag index) and payload.
-pub(crate) struct ExceptionData {
-    pub tag: usize,
-    pub payload: Vec<ValRaw>,
-}
-
 /// The part of a store that does not depend on `T`.
 pub struct StoreOpaque {
     id: u64,
@@ -41,9 +35,6 @@ pub struct StoreOpaque {
     pub(crate) globals: Vec<Box<GlobalData>>,
     /// Engine type id of each tag's function type.
     pub(crate) tags: Vec<u32>,
-    /// Thrown exceptions; an exnref is an index plus one. They live until
-    /// the store drops (the GC heap will own them once it lands).
-    pub(crate) exceptions: Vec<ExceptionData>,
     /// The GC heap, created on first use.
     pub(crate) gc: Option<crate::gc::GcStore>,
     /// References held by host handles (`AnyRef`, `ExternRef`): roots of
@@ -91,7 +82,6 @@ impl<T> Store<T> {
                     tables: Vec::new(),
                     globals: Vec::new(),
                     tags: Vec::new(),
-                    exceptions: Vec::new(),
                     gc: None,
                     gc_host_roots: Default::default(),
                     func_ref_ids: Vec::new(),

@@ -31,11 +31,12 @@ pub enum Val {
     ExnRef(Option<ExnRef>),
 }
 
-/// A reference to an exception thrown in a store.
+/// A reference to an exception thrown in a store (an object of its GC
+/// heap, held like the other handles).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ExnRef {
     store: u64,
-    index: u32,
+    repr: HostRef,
 }
 
 /// A reference in the `any` hierarchy: an i31 value or a GC object (a
@@ -290,7 +291,7 @@ impl Val {
             Val::AnyRef(a) => ValRaw::from_u32(a.map_or(0, |a| a.to_raw(store))),
             Val::ExnRef(e) => ValRaw::from_u32(e.map_or(0, |e| {
                 store.check(e.store);
-                e.index + 1
+                e.repr.raw(store)
             })),
         }
     }
@@ -312,7 +313,7 @@ impl Val {
                 } else if matches!(heap, HeapType::Extern | HeapType::NoExtern) {
                     Val::ExternRef(ExternRef::from_raw(store, raw.u32()))
                 } else if matches!(heap, HeapType::Exn | HeapType::NoExn) {
-                    Val::ExnRef(raw.u32().checked_sub(1).map(|index| ExnRef { store: store.id(), index }))
+                    Val::ExnRef((raw.u32() != 0).then(|| ExnRef { store: store.id(), repr: HostRef::new(store, raw.u32()) }))
                 } else {
                     Val::AnyRef(AnyRef::from_raw(store, raw.u32()))
                 }

@@ -180,3 +180,39 @@ fn structs_allocated_inline_are_accounted_when_wasm_returns() {
         assert!(store.gc_stats().unwrap().bytes_allocated >= 1010 * 24);
     }
 }
+
+#[test]
+fn thrown_exceptions_are_collected_so_a_throw_loop_runs_in_a_small_heap() {
+    // Each throw allocates an exception object carrying a struct; a
+    // million of them would need tens of MB, the heap is capped at 1 MiB.
+    let engine = engine(Collector::Copying, 1 << 20);
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (type $box (struct (field i32)))
+            (tag $e (param (ref $box) i32))
+            (func $throw (param i32) (throw $e (struct.new $box (local.get 0)) (local.get 0)))
+            (func (export "run") (param $n i32) (result i32)
+                (local $sum i32) (local $k i32) (local $b (ref null $box))
+                (block $done (loop $next
+                    (br_if $done (i32.eqz (local.get $n)))
+                    (block $h (result (ref $box) i32)
+                        (try_table (catch $e $h) (call $throw (local.get $n)))
+                        (unreachable))
+                    (local.set $k)
+                    (local.set $b)
+                    ;; The payload's struct and number agree.
+                    (local.set $sum (i32.add (local.get $sum)
+                        (i32.sub (struct.get $box 0 (local.get $b)) (local.get $k))))
+                    (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                    (br $next)))
+                (local.get $sum)))"#,
+    );
+    // The sum of (box - n) over the loop is 0 when payloads are intact.
+    let module = module.unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    let run = instance.get_typed_func::<i32, i32>(&mut store, "run").unwrap();
+    assert_eq!(run.call(&mut store, 200_000).unwrap(), 0);
+    assert!(store.gc_stats().unwrap().collections > 0);
+}

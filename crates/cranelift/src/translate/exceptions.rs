@@ -1,7 +1,8 @@
 //! Exception handling: `try_table`, `throw`, `throw_ref`.
 //!
-//! Exceptions live in the store (an exnref is an index); a payload moves
-//! through a 16-byte-per-value stack array, as with host calls.
+//! Exceptions are GC objects (an exnref is a heap reference, see
+//! `gc_layout::exception_layout`); a payload moves between Wasm and the
+//! runtime through a 16-byte-per-value stack array, as with host calls.
 //!
 //! Inside a `try_table`, every call to Wasm code (Tail convention, which
 //! clobbers all registers on the exceptional edge, so nothing needs
@@ -53,7 +54,8 @@ impl FuncTranslator<'_, '_> {
         }
         let landing = self.b.create_block();
         let dispatch = self.b.create_block();
-        self.b.append_block_param(dispatch, I32);
+        let exn = self.b.append_block_param(dispatch, I32);
+        self.b.declare_value_needs_stack_map(exn);
         TryTable { landing, dispatch, catches: try_table.catches.clone() }
     }
 
@@ -152,6 +154,7 @@ impl FuncTranslator<'_, '_> {
         }
         let tag_index = self.b.ins().iconst(I32, tag as i64);
         let exn = self.env.call_builtin(&mut self.b, self.vmctx, Builtin::new_exception, &[tag_index, array]).unwrap();
+        self.b.ins().trapz(exn, trap_code(Trap::GcHeapOutOfMemory));
         self.throw_exception(exn);
     }
 

@@ -30,9 +30,9 @@ pub fn table() -> *const usize {
         table_init as *const (),
         elem_drop as *const (),
         raise as *const (),
-        new_exception as *const (),
-        exception_matches as *const (),
-        exception_payload as *const (),
+        gc::new_exception as *const (),
+        gc::exception_matches as *const (),
+        gc::exception_payload as *const (),
         super::exceptions::unwind_exception as *const (),
         gc::gc_alloc_struct as *const (),
         gc::gc_alloc_array as *const (),
@@ -182,47 +182,6 @@ extern "C" fn raise(_vmctx: *mut u8) {
     // function recorded its error; only Cranelift frames lie between here
     // and the activation's entry.
     unsafe { traphandlers::unwind_current() }
-}
-
-/// The store data of the instance owning `vmctx`.
-///
-/// # Safety
-/// As for `instance`; no other reference to the store's exception table is
-/// live while Wasm runs.
-unsafe fn exceptions<'a>(vmctx: *mut u8) -> (&'a mut Instance, &'a mut Vec<crate::store::ExceptionData>) {
-    // SAFETY: per the contract.
-    let inst = unsafe { instance(vmctx) };
-    // SAFETY: the store outlives its instances; see above.
-    let store = unsafe { &mut *inst.store };
-    (inst, &mut store.exceptions)
-}
-
-extern "C" fn new_exception(vmctx: *mut u8, tag: u32, payload: *const super::ValRaw) -> u32 {
-    // SAFETY: called by compiled code with its own vmctx.
-    let (inst, exceptions) = unsafe { exceptions(vmctx) };
-    let info = inst.module.info();
-    let n = info.func_type(info.tags[tag as usize].func_type).params.len();
-    // SAFETY: compiled code passes an array with one slot per tag parameter.
-    let payload = unsafe { std::slice::from_raw_parts(payload, n) }.to_vec();
-    exceptions.push(crate::store::ExceptionData { tag: inst.tags[tag as usize], payload });
-    exceptions.len() as u32
-}
-
-extern "C" fn exception_matches(vmctx: *mut u8, exn: u32, tag: u32) -> u8 {
-    // SAFETY: called by compiled code with its own vmctx.
-    let (inst, exceptions) = unsafe { exceptions(vmctx) };
-    let Some(e) = exn.checked_sub(1).and_then(|i| exceptions.get(i as usize)) else { return 0 };
-    (e.tag == inst.tags[tag as usize]) as u8
-}
-
-extern "C" fn exception_payload(vmctx: *mut u8, exn: u32, out: *mut super::ValRaw) {
-    // SAFETY: called by compiled code with its own vmctx.
-    let (_, exceptions) = unsafe { exceptions(vmctx) };
-    if let Some(e) = exn.checked_sub(1).and_then(|i| exceptions.get(i as usize)) {
-        // SAFETY: compiled code passes an array with one slot per payload
-        // value of the tag it matched.
-        unsafe { std::ptr::copy_nonoverlapping(e.payload.as_ptr(), out, e.payload.len()) };
-    }
 }
 
 extern "C" fn data_segment_len(vmctx: *mut u8, data_index: u32) -> u32 {

@@ -8,6 +8,7 @@
 use super::instance::Instance;
 use crate::store::StoreOpaque;
 use kiln_environ::RefRepr;
+use super::ValRaw;
 use kiln_gc::{GcArrayLayout, GcLayout, VMGcRef};
 
 /// The instance and store behind `vmctx`.
@@ -176,4 +177,106 @@ pub extern "C" fn array_copy(vmctx: *mut u8, dst: u32, dst_index: u32, src: u32,
     let (Ok(src_off), Ok(n)) = (u32::try_from(layout.elem_offset(src_index)), u32::try_from(bytes)) else { return ARRAY_OOB };
     let Ok(data) = gc.heap.read_data(&s, src_off, n).map(<[u8]>::to_vec) else { return ARRAY_OOB };
     store.write_elements(&d, &layout, dst_index, &data)
+}
+
+impl StoreOpaque {
+    /// The layout of exceptions with tag instance `tag`, and its type id.
+    fn exception_layout(&self, tag: usize) -> Option<(kiln_gc::GcStructLayout, u32, Vec<kiln_environ::WasmValType>)> {
+        let type_id = *self.tags.get(tag)?;
+        let GcLayout::Struct(layout) = crate::gc::engine_gc_layout(self.engine(), type_id)? else { return None };
+        let ty = self.engine().inner.types.try_get(type_id)?;
+        let kiln_environ::WasmCompositeType::Func(f) = &ty.composite else { return None };
+        Some((layout, type_id, f.params.to_vec()))
+    }
+
+    fn is_func_ref_type(&self, t: kiln_environ::WasmValType) -> bool {
+        match t {
+            kiln_environ::WasmValType::Ref(r) => match r.heap {
+                kiln_environ::WasmHeapType::Func | kiln_environ::WasmHeapType::NoFunc => true,
+                kiln_environ::WasmHeapType::Concrete(id) => {
+                    self.engine().inner.types.try_get(id).is_some_and(|t| matches!(t.composite, kiln_environ::WasmCompositeType::Func(_)))
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+/// An exception object: the tag instance in field 0, the payload after
+/// (see `gc_layout::exception_layout`). It lives in the GC heap, so the
+/// collector reclaims it like any object.
+pub extern "C" fn new_exception(vmctx: *mut u8, tag: u32, payload: *const ValRaw) -> u32 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (instance, store) = unsafe { context(vmctx) };
+    let tag = instance.tags[tag as usize];
+    let Some((layout, type_id, params)) = store.exception_layout(tag) else { return 0 };
+    // SAFETY: compiled code passes an array with one slot per tag parameter.
+    let mut payload = unsafe { std::slice::from_raw_parts(payload, params.len()) }.to_vec();
+    // The payload sits in a frame slot no stack map lists: its references
+    // are held as host roots while the allocation may collect (and move
+    // them), then read back.
+    store.gc_host_roots.enter_scope();
+    let engine = store.engine().clone();
+    let rooted: Vec<Option<(u32, u32)>> = payload
+        .iter()
+        .zip(&params)
+        .map(|(v, t)| crate::gc::is_gc_heap_ref(&engine, *t).then(|| store.gc_host_roots.insert(VMGcRef::from_raw_u32(v.u32()))))
+        .collect();
+    let header = kiln_gc::VMGcHeader::new(kiln_gc::VMGcKind::ExnRef, type_id);
+    let allocated = store.gc_alloc(true, |heap| heap.alloc_raw(header, layout.size));
+    for (v, root) in payload.iter_mut().zip(&rooted) {
+        if let Some((index, generation)) = root {
+            *v = ValRaw::from_u32(store.gc_host_roots.get(*index, *generation).map_or(0, VMGcRef::as_raw_u32));
+        }
+    }
+    store.gc_host_roots.exit_scope();
+    let Ok(r) = allocated else { return 0 };
+    let mut bytes = vec![0u8; layout.size as usize];
+    bytes[layout.fields[0].offset as usize..][..4].copy_from_slice(&(tag as u32).to_le_bytes());
+    for ((field, t), v) in layout.fields[1..].iter().zip(&params).zip(&payload) {
+        let raw = if store.is_func_ref_type(*t) { ValRaw::from_u32(store.func_ref_id(v.u64() as usize)) } else { *v };
+        bytes[field.offset as usize..][..field.size as usize].copy_from_slice(&raw.0[..field.size as usize]);
+    }
+    let gc = store.gc.as_mut().expect("allocated above");
+    let body = kiln_environ::gc_layout::HEADER_SIZE as usize;
+    match gc.heap.write_data(&r, body as u32, &bytes[body..]) {
+        Ok(()) => r.as_raw_u32(),
+        Err(_) => 0,
+    }
+}
+
+/// The tag instance an exception was thrown with.
+fn exception_tag(store: &StoreOpaque, exn: u32) -> Option<(VMGcRef, u32)> {
+    let r = VMGcRef::from_raw_u32(exn)?;
+    let gc = store.gc.as_ref()?;
+    let header = gc.heap.header(&r).ok()?;
+    let GcLayout::Struct(layout) = crate::gc::engine_gc_layout(store.engine(), header.type_index())? else { return None };
+    let bytes = gc.heap.read_data(&r, layout.fields.first()?.offset, 4).ok()?;
+    Some((r, u32::from_le_bytes(bytes.try_into().ok()?)))
+}
+
+pub extern "C" fn exception_matches(vmctx: *mut u8, exn: u32, tag: u32) -> u8 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (instance, store) = unsafe { context(vmctx) };
+    exception_tag(store, exn).is_some_and(|(_, t)| t as usize == instance.tags[tag as usize]) as u8
+}
+
+pub extern "C" fn exception_payload(vmctx: *mut u8, exn: u32, out: *mut ValRaw) {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (_, store) = unsafe { context(vmctx) };
+    let Some((r, tag)) = exception_tag(store, exn) else { return };
+    let Some((layout, _, params)) = store.exception_layout(tag as usize) else { return };
+    for (i, (field, t)) in layout.fields[1..].iter().zip(&params).enumerate() {
+        let gc = store.gc.as_ref().expect("exceptions live in the heap");
+        let Ok(bytes) = gc.heap.read_data(&r, field.offset, field.size) else { return };
+        let mut raw = ValRaw::default();
+        raw.0[..bytes.len()].copy_from_slice(bytes);
+        if store.is_func_ref_type(*t) {
+            raw = ValRaw::from_u64(store.func_ref_by_id(raw.u32()) as u64);
+        }
+        // SAFETY: compiled code passes an array with one slot per payload
+        // value of the tag it matched (the tag of this exception).
+        unsafe { out.add(i).write(raw) };
+    }
 }
