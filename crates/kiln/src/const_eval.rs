@@ -61,20 +61,16 @@ pub fn eval(instance: &Instance, expr: &ConstExpr, mut store: Option<&mut StoreO
             }
             ConstOp::ArrayNew(t) | ConstOp::ArrayNewDefault(t) | ConstOp::ArrayNewFixed(t, _) => {
                 let store = store.as_deref_mut().ok_or_else(|| anyhow!("GC allocation outside instantiation"))?;
-                let values = match *op {
+                let elems = match *op {
                     ConstOp::ArrayNew(_) => {
                         let len = pop(&mut stack).u32();
-                        let init = pop(&mut stack);
-                        vec![init; len as usize]
+                        ArrayElems::Repeat(pop(&mut stack), len)
                     }
-                    ConstOp::ArrayNewDefault(_) => {
-                        let len = pop(&mut stack).u32();
-                        vec![ValRaw::default(); len as usize]
-                    }
-                    ConstOp::ArrayNewFixed(_, n) => stack.split_off(stack.len() - n as usize),
+                    ConstOp::ArrayNewDefault(_) => ArrayElems::Default(pop(&mut stack).u32()),
+                    ConstOp::ArrayNewFixed(_, n) => ArrayElems::Values(stack.split_off(stack.len() - n as usize)),
                     _ => unreachable!(),
                 };
-                new_array(store, instance, t, &values)?
+                new_array(store, instance, t, elems)?
             }
         };
         stack.push(v);
@@ -112,20 +108,51 @@ fn new_struct(store: &mut StoreOpaque, instance: &Instance, t: u32, fields: &[Wa
     Ok(ValRaw::from_u32(r.as_raw_u32()))
 }
 
-fn new_array(store: &mut StoreOpaque, instance: &Instance, t: u32, values: &[ValRaw]) -> Result<ValRaw> {
+/// The elements of an array a constant expression creates. The length of
+/// `Repeat` and `Default` is guest-chosen: nothing proportional to it is
+/// allocated on the host.
+enum ArrayElems {
+    Repeat(ValRaw, u32),
+    Default(u32),
+    Values(Vec<ValRaw>),
+}
+
+fn new_array(store: &mut StoreOpaque, instance: &Instance, t: u32, elems: ArrayElems) -> Result<ValRaw> {
     let info = instance.module.info();
     let WasmCompositeType::Array(elem) = &info.types[t as usize].composite else { unreachable!("validated array type") };
     let layout: GcArrayLayout = gc_layout::array_layout(elem, &|r| info.ref_repr(r));
-    let len = u32::try_from(values.len()).map_err(|_| crate::Trap::AllocationTooLarge)?;
+    let len = match &elems {
+        ArrayElems::Repeat(_, len) | ArrayElems::Default(len) => *len,
+        ArrayElems::Values(v) => u32::try_from(v.len()).map_err(|_| crate::Trap::AllocationTooLarge)?,
+    };
     if layout.size_for_len(len).is_none() {
         return Err(crate::Trap::AllocationTooLarge.into());
     }
     let type_id = instance.module.type_ids()[t as usize];
     let r = store.gc_alloc(false, |heap| heap.alloc_uninit_array(type_id, len))?;
-    let mut bytes = Vec::with_capacity(values.len() * layout.elem_size as usize);
-    for raw in values {
-        bytes.extend(field_bytes(store, instance, elem.storage, *raw));
+    match elems {
+        ArrayElems::Default(_) => {}
+        ArrayElems::Values(values) => {
+            let mut bytes = Vec::with_capacity(values.len() * layout.elem_size as usize);
+            for raw in values {
+                bytes.extend(field_bytes(store, instance, elem.storage, raw));
+            }
+            store.gc_store()?.heap.write_data(&r, layout.base, &bytes)?;
+        }
+        ArrayElems::Repeat(init, len) => {
+            // Written a bounded chunk at a time; the heap already holds the
+            // whole array, so its size was within the heap's limit.
+            let one = field_bytes(store, instance, elem.storage, init);
+            const CHUNK_ELEMS: u32 = 4096;
+            let chunk: Vec<u8> = one.iter().copied().cycle().take(one.len() * CHUNK_ELEMS.min(len).max(1) as usize).collect();
+            let mut done = 0u32;
+            while done < len {
+                let n = CHUNK_ELEMS.min(len - done);
+                let offset = u32::try_from(layout.elem_offset(done)).map_err(|_| crate::Trap::AllocationTooLarge)?;
+                store.gc_store()?.heap.write_data(&r, offset, &chunk[..n as usize * one.len()])?;
+                done += n;
+            }
+        }
     }
-    store.gc_store()?.heap.write_data(&r, layout.base, &bytes)?;
     Ok(ValRaw::from_u32(r.as_raw_u32()))
 }

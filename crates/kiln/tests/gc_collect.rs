@@ -216,3 +216,32 @@ fn thrown_exceptions_are_collected_so_a_throw_loop_runs_in_a_small_heap() {
     assert_eq!(run.call(&mut store, 200_000).unwrap(), 0);
     assert!(store.gc_stats().unwrap().collections > 0);
 }
+
+#[test]
+fn huge_arrays_in_constant_expressions_trap_without_host_allocation() {
+    let engine = engine(Collector::Copying, 1 << 20);
+    let mut store = Store::new(&engine, ());
+    for (wat, trap) in [
+        // Larger than any object can be.
+        ("(module (type $a (array i8)) (global (ref $a) (array.new_default $a (i32.const -1))))", Trap::AllocationTooLarge),
+        ("(module (type $a (array i64)) (global (ref $a) (array.new $a (i64.const 7) (i32.const 0x7fffffff))))", Trap::AllocationTooLarge),
+        // A valid size, but beyond this heap's 1 MiB limit.
+        ("(module (type $a (array i8)) (global (ref $a) (array.new $a (i32.const 1) (i32.const 100000000))))", Trap::GcHeapOutOfMemory),
+    ] {
+        let module = Module::new(&engine, wat).unwrap();
+        let err = Linker::new(&engine).instantiate(&mut store, &module).unwrap_err();
+        assert_eq!(err.downcast_ref::<Trap>(), Some(&trap), "{wat}: {err:?}");
+    }
+    // A large array that fits is filled with its initial value.
+    let module = Module::new(
+        &engine,
+        r#"(module (type $a (array i16))
+            (global $g (ref $a) (array.new $a (i32.const 7) (i32.const 10000)))
+            (func (export "at") (param i32) (result i32) (array.get_u $a (global.get $g) (local.get 0))))"#,
+    )
+    .unwrap();
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    let at = instance.get_typed_func::<i32, i32>(&mut store, "at").unwrap();
+    assert_eq!(at.call(&mut store, 0).unwrap(), 7);
+    assert_eq!(at.call(&mut store, 9999).unwrap(), 7);
+}
