@@ -101,6 +101,7 @@ impl Tag {
 impl Global {
     pub fn new(mut store: impl AsContextMut, ty: GlobalType, init: Val) -> Result<Global> {
         let mut cx = store.as_context_mut();
+        init.check_live(&cx)?;
         if !init.matches(&cx, ty.content()) {
             bail!("global initial value {init:?} does not match its type {}", ty.content());
         }
@@ -135,6 +136,7 @@ impl Global {
         if !ty.is_mutable() {
             bail!("cannot set an immutable global");
         }
+        val.check_live(&cx)?;
         if !val.matches(&cx, ty.content()) {
             bail!("value {val:?} does not match the global's type {}", ty.content());
         }
@@ -209,6 +211,7 @@ impl Table {
     }
 
     fn checked_raw(&self, store: &mut StoreOpaque, val: &Val) -> Result<u64> {
+        val.check_live(store)?;
         let ty = self.element_type(store);
         if !val.matches(store, &ty) {
             bail!("value {val:?} does not match the table's element type {ty}");

@@ -76,6 +76,11 @@ impl HostRef {
         store.gc_host_roots.get(index, generation).map_or(0, VMGcRef::as_raw_u32)
     }
 
+    /// Was this handle's slot released (its host call returned)?
+    fn is_released(self, store: &StoreOpaque) -> bool {
+        self.0 & 1 == 0 && self.raw(store) == 0
+    }
+
     fn i31_bits(self) -> Option<u32> {
         (self.0 & 1 == 1).then_some(self.0 as u32)
     }
@@ -234,6 +239,22 @@ impl Val {
     }
     pub fn unwrap_f64(&self) -> f64 {
         self.f64().expect("not an f64")
+    }
+
+    /// Fails if this value is a reference handle whose host call scope
+    /// ended: it no longer keeps its object, and using it as null would be
+    /// silently wrong.
+    pub(crate) fn check_live(&self, store: &StoreOpaque) -> anyhow::Result<()> {
+        let released = match self {
+            Val::AnyRef(Some(r)) => r.repr.is_released(store),
+            Val::ExternRef(Some(r)) => r.repr.is_released(store),
+            Val::ExnRef(Some(r)) => r.repr.is_released(store),
+            _ => false,
+        };
+        if released {
+            bail!("use of a reference handle made during a host call that has returned; keep references in Wasm globals or tables, or make them outside host calls");
+        }
+        Ok(())
     }
 
     /// Is this value of type `ty`?

@@ -245,3 +245,29 @@ fn huge_arrays_in_constant_expressions_trap_without_host_allocation() {
     assert_eq!(at.call(&mut store, 0).unwrap(), 7);
     assert_eq!(at.call(&mut store, 9999).unwrap(), 7);
 }
+
+#[test]
+fn a_handle_kept_past_its_host_call_is_refused_not_used_as_null() {
+    let engine = engine(Collector::Copying, 64 << 20);
+    let module = Module::new(
+        &engine,
+        r#"(module (import "host" "keep" (func $keep (param externref)))
+            (global $g (export "g") (mut externref) (ref.null extern))
+            (func (export "run") (param externref) (call $keep (local.get 0))))"#,
+    )
+    .unwrap();
+    let kept: Arc<std::sync::Mutex<Option<ExternRef>>> = Arc::default();
+    let mut linker = Linker::new(&engine);
+    let slot = kept.clone();
+    linker.func_wrap("host", "keep", move |r: Option<ExternRef>| *slot.lock().unwrap() = r).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let outer = ExternRef::new(&mut store, 5u32);
+    instance.get_func(&mut store, "run").unwrap().call(&mut store, &[Val::ExternRef(Some(outer))], &mut []).unwrap();
+    let stale = kept.lock().unwrap().unwrap();
+    let g = instance.get_global(&mut store, "g").unwrap();
+    let err = g.set(&mut store, Val::ExternRef(Some(stale))).unwrap_err();
+    assert!(err.to_string().contains("host call that has returned"), "{err}");
+    // The handle made outside host calls is still good.
+    g.set(&mut store, Val::ExternRef(Some(outer))).unwrap();
+}

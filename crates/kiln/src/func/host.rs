@@ -207,6 +207,9 @@ fn call_host_in_scope<T: 'static>(store: &mut StoreInner<T>, ctx: &HostFuncConte
     let mut results: Vec<Val> = ctx.ty.results().iter().map(|t| Val::default_for(&store.opaque, t).unwrap_or(Val::I32(0))).collect();
     let f = ctx.host_fn::<T>();
     f(Caller::new(store, Some(instance)), &params, &mut results)?;
+    for r in &results {
+        r.check_live(&store.opaque)?;
+    }
     check_results(&store.opaque, &ctx.ty, &results)?;
     for (slot, r) in values.iter_mut().zip(&results) {
         *slot = r.to_raw(&store.opaque);

@@ -131,6 +131,7 @@ fn call_in<T: 'static>(store: &mut StoreInner<T>, func: Func, params: &[Val], re
         bail!("expected {} results, got {}", ty.results().len(), results.len());
     }
     for (i, (p, t)) in params.iter().zip(ty.params()).enumerate() {
+        p.check_live(&store.opaque)?;
         if !p.matches(&store.opaque, t) {
             bail!("argument {i} type mismatch: expected {t}, got {p:?}");
         }

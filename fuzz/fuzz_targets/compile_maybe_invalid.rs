@@ -1,0 +1,10 @@
+//! wasm-smith modules whose function bodies may be raw bytes, compiled
+//! (`oracles::compile::compile_maybe_invalid`).
+#![no_main]
+
+use kiln_fuzzing::arbitrary::Unstructured;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    // Running out of input is not a finding.
+    let _ = kiln_fuzzing::oracles::compile::compile_maybe_invalid(&mut Unstructured::new(data));
+});
