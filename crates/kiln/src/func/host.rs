@@ -172,6 +172,8 @@ unsafe extern "C" fn host_array_call<T: 'static>(ctx: *mut HostFuncContext, call
         // `StoreInner<T>` (host functions are created per store) and no
         // other reference to it is in use while Wasm calls out.
         let (ctx, instance, values) = unsafe { (&*ctx, Instance::from_vmctx(caller_vmctx), std::slice::from_raw_parts_mut(values, len)) };
+        // SAFETY: `StoreInner<T>` is `repr(C)` with the `StoreOpaque` the
+        // instance points at as its first field (see store.rs).
         let store = unsafe { &mut *(instance.store as *mut StoreInner<T>) };
         // Read before running the closure: nested calls overwrite it.
         // SAFETY: only this thread writes the store context while it runs.
