@@ -113,6 +113,7 @@ impl StoreOpaque {
                 Err(GcError::OutOfMemory { .. }) if !collected => {
                     collected = true;
                     self.collect_garbage()?;
+                    self.grow_if_mostly_live();
                 }
                 Err(GcError::OutOfMemory { requested }) => {
                     let len = gc.heap.memory().len() as u64;
@@ -127,6 +128,20 @@ impl StoreOpaque {
         };
         self.sync_gc_bound();
         result
+    }
+
+    /// Grows the heap (doubling, within its limit) when a collection left
+    /// more than a quarter of it live: for a semi-space collector that is
+    /// a space more than half full, which would make the next collections
+    /// come soon and recopy the same long-lived data. Best effort: if the
+    /// heap cannot grow, allocation goes on in what there is.
+    fn grow_if_mostly_live(&mut self) {
+        let Some(gc) = self.gc.as_mut() else { return };
+        let len = gc.heap.memory().len() as u64;
+        let room = (gc.heap.memory().capacity() as u64).saturating_sub(len);
+        if gc.heap.stats().bytes_in_use.saturating_mul(4) > len && room > 0 {
+            let _ = gc.heap.grow(len.min(room));
+        }
     }
 
     /// Runs a full collection with every root of the store: the suspended
