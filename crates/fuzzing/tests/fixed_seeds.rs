@@ -123,10 +123,12 @@ fn table_ops() {
         total.traps += stats.traps;
         total.refused_grows += stats.refused_grows;
         total.refs_matched += stats.refs_matched;
+        total.collections += stats.collections;
     });
     eprintln!("table_ops: {total:?}");
     assert!(total.ops > 1000, "{total:?}");
     assert!(total.traps > 0 && total.refused_grows > 0 && total.refs_matched > 100, "{total:?}");
+    assert!(total.collections > 50, "collections should happen, by request and when full: {total:?}");
 }
 
 #[test]

@@ -1,14 +1,18 @@
-//! Kiln bugs found by the oracles, one test each, ignored until fixed.
+//! Kiln bugs found by the oracles, one test each: ignored (with the
+//! reason) while the bug is open, a regression test once it is fixed.
 //!
-//! Each test runs the oracle that found the bug on a minimal input and
-//! states what goes wrong. Some bugs abort the process rather than panic,
-//! which is why these live apart from `fixed_seeds.rs`: run them one at a
-//! time (`cargo test -p kiln-fuzzing --test known_bugs -- --ignored NAME`).
-//! When a test passes, remove its `#[ignore]` and the matching workaround
-//! in the generators (`generators::smith::avoid_known_bugs`).
+//! Each test runs the oracle that found the bug on a minimal input. Some
+//! bugs abort the process rather than panic, which is why these live apart
+//! from `fixed_seeds.rs`: run open ones one at a time (`cargo test -p
+//! kiln-fuzzing --test known_bugs -- --ignored NAME`). A bug that would
+//! keep firing during fuzzing also gets a workaround in the generators
+//! (steering wasm-smith away from it), removed when the bug is fixed.
 
+use kiln::Collector;
 use kiln_fuzzing::arbitrary::Unstructured;
 use kiln_fuzzing::generators::config::base_config;
+use kiln_fuzzing::generators::table_ops::{TableOp, TableOps, Via};
+use kiln_fuzzing::oracles::table_ops::{self, EngineChoice};
 use kiln_fuzzing::oracles::{Outcome, instantiate::instantiate_and_call};
 
 fn instantiate_wat(wat: &str) -> Option<Outcome> {
@@ -16,9 +20,37 @@ fn instantiate_wat(wat: &str) -> Option<Outcome> {
     instantiate_and_call(&base_config(), &wasm, &mut Unstructured::new(&[])).instantiation
 }
 
+/// Fixed: `const_eval` allocated a host buffer of the array's length (64
+/// GiB here) before checking it, and the process aborted.
 #[test]
-
-fn array_new_in_global_with_huge_length_aborts() {
+fn array_new_in_global_with_huge_length_traps() {
     let outcome = instantiate_wat("(module (type $a (array i8)) (global (ref $a) (array.new_default $a (i32.const -1))))");
     assert!(matches!(outcome, Some(Outcome::Trap(_))), "{outcome:?}");
+}
+
+
+/// The cargo-fuzz input (`fuzz/artifacts/table_ops/crash-940befb1...`)
+/// that found it; it decodes to the engine and operations below.
+const LOCAL_LOST_ACROSS_GC_INPUT: [u8; 35] = [
+    0x67, 0x26, 0x0a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf6, 0xff, 0x05, 0x05, 0x05, 0xff, 0x07, 0x72, 0x8e, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x9f, 0x9a, 0x2a, 0x61, 0x25, 0x23, 0x01, 0x00, 0x01, 0x28,
+];
+
+#[test]
+#[ignore = "kiln bug: the activation's entry stack pointer is the address of a Rust local (`entry_sp: &marker as *const u8 as usize`, crates/kiln/src/vm/traphandlers.rs:77-82). Under AddressSanitizer's use-after-return detection (on by default in `cargo +nightly fuzz build`) locals live on a heap-allocated fake stack, so `visit_activation`'s `fp < entry_sp` bound (vm/stack_roots.rs) stops the frame walk: Wasm frames' stack-map slots are not visited as roots, and an externref held only in a Wasm local across `call $gc` (Caller::gc; copying collector, opt level Speed, 1 MiB heap) loses its host data (`stale or invalid host data id 0:1`). Passes without ASan and with ASAN_OPTIONS=detect_stack_use_after_return=0. Reproduce: write LOCAL_LOST_ACROSS_GC_INPUT to a file and `cd fuzz && cargo +nightly fuzz run table_ops FILE`. The stack limit (func/mod.rs:169) and trap backtraces take a local's address the same way."]
+fn externref_in_wasm_local_lost_across_collection() {
+    let ops = TableOps {
+        ops: vec![
+            TableOp::Get { table: 0, index: 0, via: Via::Wasm },
+            TableOp::Size { table: 0, via: Via::Host },
+            // Wasm stores a fresh host-made reference in table 1, slot 0.
+            TableOp::MakeInWasm { table: 1, index: 0 },
+            TableOp::Get { table: 0, index: 0, via: Via::Wasm },
+            // `gc1(0)`: load slot 0 into a local, clear the slot, collect,
+            // pass the local to the host (which finds stale host data).
+            TableOp::Gc { table: 1, index: 0, via: Via::Wasm },
+        ],
+    };
+    table_ops::run(&ops, EngineChoice { optimize: true, collector: Collector::Copying, gc_heap_bytes: 1 << 20 });
+    table_ops::table_ops(&mut Unstructured::new(&LOCAL_LOST_ACROSS_GC_INPUT)).unwrap();
 }

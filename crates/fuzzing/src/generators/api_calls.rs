@@ -6,8 +6,9 @@
 //! none alive, a call does nothing. The modules cover the API's value
 //! types (numbers, `v128`, `externref`, `funcref`, GC references,
 //! `exnref`), host functions (including one that re-enters Wasm and one
-//! that fails), and every way a call ends (results, traps, fuel
-//! exhaustion, stack overflow, host errors, uncaught exceptions).
+//! that fails), every way a call ends (results, traps, fuel exhaustion,
+//! stack overflow, host errors, uncaught exceptions), and garbage
+//! collection between calls.
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 
@@ -112,6 +113,8 @@ pub enum ApiCall {
     /// Grows a table with the n-th value its store has seen (or null).
     TableGrow { store: u8, table: u8, delta: u64, init: u8 },
     ExternRefNew { store: u8 },
+    /// `Store::gc`, then a check that every handle kept still reads back.
+    Gc { store: u8 },
 }
 
 /// At most this many calls per test case.
@@ -140,7 +143,7 @@ impl<'a> Arbitrary<'a> for ApiCalls {
 fn call(u: &mut Unstructured<'_>) -> Result<ApiCall> {
     let n = |u: &mut Unstructured<'_>| u.arbitrary::<u8>();
     // Creation is weighted up: most other calls need something to act on.
-    Ok(match u.int_in_range(0..=17)? {
+    Ok(match u.int_in_range(0..=18)? {
         0 | 1 => ApiCall::StoreNew,
         2 => ApiCall::StoreDrop { store: n(u)? },
         3 => ApiCall::SetFuel { store: n(u)?, fuel: u.int_in_range(0..=super::config::FUEL)? },
@@ -153,7 +156,8 @@ fn call(u: &mut Unstructured<'_>) -> Result<ApiCall> {
         14 => ApiCall::MemoryRead { store: n(u)?, memory: n(u)?, offset: offset(u)?, len: u.int_in_range(0..=64)? },
         15 => if u.arbitrary()? { ApiCall::GlobalGet { store: n(u)?, global: n(u)? } } else { ApiCall::GlobalSet { store: n(u)?, global: n(u)?, value: small_bytes(u)? } },
         16 => if u.arbitrary()? { ApiCall::TableGet { store: n(u)?, table: n(u)?, index: u.int_in_range(0..=10)? } } else { ApiCall::TableGrow { store: n(u)?, table: n(u)?, delta: u.int_in_range(0..=8)?, init: n(u)? } },
-        _ => ApiCall::ExternRefNew { store: n(u)? },
+        17 => ApiCall::ExternRefNew { store: n(u)? },
+        _ => ApiCall::Gc { store: n(u)? },
     })
 }
 

@@ -2,12 +2,14 @@
 //!
 //! Every configuration meters fuel, so no input runs forever, and caps
 //! what Wasm can make the host allocate (memory and table growth, the GC
-//! heap), so no input exhausts the machine. The code-generation choices
-//! (bounds-check strategy, optimisation level, stack size) are left to the
-//! input: each is a different path through the compiler and runtime.
+//! heap), so no input exhausts the machine. The code-generation and
+//! runtime choices (bounds-check strategy, optimisation level, stack size,
+//! collector, GC heap size) are left to the input: each is a different
+//! path through the compiler and runtime. Small GC heaps make collections
+//! happen within a few allocations, which is where collector bugs show.
 
 use arbitrary::{Result, Unstructured};
-use kiln::{BoundsChecks, Config, OptLevel};
+use kiln::{BoundsChecks, Collector, Config, OptLevel};
 
 /// Largest size a linear memory may grow to (1024 pages).
 pub const MAX_MEMORY_BYTES: u64 = 64 << 20;
@@ -15,6 +17,12 @@ pub const MAX_MEMORY_BYTES: u64 = 64 << 20;
 pub const MAX_TABLE_ELEMENTS: u64 = 10_000;
 /// Largest GC heap, in bytes.
 pub const MAX_GC_HEAP_BYTES: u64 = 16 << 20;
+/// GC heap sizes an input may choose: tiny (collections every few
+/// allocations), small, and the largest.
+pub const GC_HEAP_CHOICES: [u64; 3] = [64 << 10, 1 << 20, MAX_GC_HEAP_BYTES];
+/// The collectors compiled code supports (`Collector::Drc` is refused by
+/// `Engine::new`).
+pub const COLLECTORS: [Collector; 2] = [Collector::Copying, Collector::Null];
 /// Fuel given to a store before each call into Wasm: enough for loops to
 /// do real work, little enough that a debug build finishes an input in
 /// milliseconds.
@@ -39,6 +47,8 @@ pub fn kiln_config(u: &mut Unstructured<'_>) -> Result<Config> {
         .cranelift_opt_level(if u.arbitrary()? { OptLevel::Speed } else { OptLevel::None })
         // Small stacks reach the overflow check sooner; all stay well
         // below the 2 MiB of a test thread.
-        .max_wasm_stack(*u.choose(&[64 << 10, 256 << 10, 512 << 10])?);
+        .max_wasm_stack(*u.choose(&[64 << 10, 256 << 10, 512 << 10])?)
+        .collector(*u.choose(&COLLECTORS)?)
+        .max_gc_heap_size(*u.choose(&GC_HEAP_CHOICES)?);
     Ok(config)
 }

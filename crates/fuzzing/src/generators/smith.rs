@@ -22,7 +22,6 @@ pub fn kiln_config(u: &mut Unstructured<'_>) -> Result<Config> {
     restrict_to_wasm3(&mut config);
     bound_sizes(&mut config);
     set_floors(u, &mut config)?;
-    avoid_known_bugs(&mut config);
     Ok(config)
 }
 
@@ -86,17 +85,6 @@ fn set_floors(u: &mut Unstructured<'_>, config: &mut Config) -> Result<()> {
     config.min_funcs = u.int_in_range(0..=4)?.min(config.max_funcs);
     config.min_globals = u.int_in_range(0..=2)?.min(config.max_globals);
     Ok(())
-}
-
-/// Steers clear of Kiln bugs already found, each pinned by an ignored
-/// test in `tests/known_bugs.rs`, so fuzzing looks for new ones. Remove a
-/// line here when its test passes.
-fn avoid_known_bugs(config: &mut Config) {
-    // `array_new_in_global_with_huge_length_aborts`: instantiation
-    // allocates a host buffer for every element of an `array.new` in a
-    // constant expression before checking the length, and aborts on a huge
-    // one. This keeps constant-expression array lengths small.
-    config.limit_arrays_in_const_exprs = true;
 }
 
 /// A configuration for differential execution against wasmi: only what

@@ -2,11 +2,11 @@
 //!
 //! The module has three `externref` tables of different shapes (bounded,
 //! unbounded, 64-bit indexed) and, for each, exported functions doing one
-//! table instruction each; two host imports move references across the
+//! table instruction each; host imports move references across the
 //! boundary inside Wasm code (`make` returns a fresh one, `observe` takes
-//! one). An operation runs either through those functions or through the
-//! embedder's `Table` API, so both paths are checked against the same
-//! model.
+//! one) and collect garbage while Wasm frames hold references (`gc`). An
+//! operation runs either through those functions or through the
+//! embedder's API, so both paths are checked against the same model.
 //!
 //! Indices and lengths stay mostly near the tables' sizes, so operations
 //! hit both sides of every bounds check, with occasional huge values for
@@ -61,6 +61,11 @@ pub enum TableOp {
     MakeInWasm { table: usize, index: u64 },
     /// Wasm loads an element and passes it to the host's `observe`.
     ObserveInWasm { table: usize, index: u64 },
+    /// A full collection: by the host between calls, or by Wasm (through
+    /// the host's `gc`) while the element at `index` is held only in a
+    /// local, its slot cleared; Wasm then observes the local and puts it
+    /// back. A collector that loses or moves it wrongly shows up there.
+    Gc { table: usize, index: u64, via: Via },
 }
 
 /// A test case: operations run in order on one fresh instance.
@@ -86,7 +91,7 @@ impl<'a> Arbitrary<'a> for TableOps {
 
 fn op(u: &mut Unstructured<'_>) -> Result<TableOp> {
     let table = u.choose_index(TABLES.len())?;
-    Ok(match u.int_in_range(0..=7)? {
+    Ok(match u.int_in_range(0..=8)? {
         0 => TableOp::Get { table, index: operand(u)?, via: u.arbitrary()? },
         1 => TableOp::Set { table, index: operand(u)?, value: u.arbitrary()?, via: u.arbitrary()? },
         2 => TableOp::Grow { table, delta: grow_delta(u)?, value: u.arbitrary()?, via: u.arbitrary()? },
@@ -94,7 +99,8 @@ fn op(u: &mut Unstructured<'_>) -> Result<TableOp> {
         4 => TableOp::Fill { table, dst: operand(u)?, value: u.arbitrary()?, len: operand(u)? },
         5 => TableOp::Copy { dst_table: table, src_table: u.choose_index(TABLES.len())?, dst: operand(u)?, src: operand(u)?, len: operand(u)? },
         6 => TableOp::MakeInWasm { table, index: operand(u)? },
-        _ => TableOp::ObserveInWasm { table, index: operand(u)? },
+        7 => TableOp::ObserveInWasm { table, index: operand(u)? },
+        _ => TableOp::Gc { table, index: operand(u)?, via: u.arbitrary()? },
     })
 }
 
@@ -112,7 +118,7 @@ fn grow_delta(u: &mut Unstructured<'_>) -> Result<u64> {
 /// The module the operations run on (see the module docs).
 pub fn module_wat() -> String {
     let mut wat = String::from(
-        "(module\n  (import \"host\" \"make\" (func $make (result externref)))\n  (import \"host\" \"observe\" (func $observe (param externref)))\n",
+        "(module\n  (import \"host\" \"make\" (func $make (result externref)))\n  (import \"host\" \"observe\" (func $observe (param externref)))\n  (import \"host\" \"gc\" (func $gc))\n",
     );
     for (i, t) in TABLES.iter().enumerate() {
         let idx = if t.table64 { "i64 " } else { "" };
@@ -129,6 +135,12 @@ pub fn module_wat() -> String {
   (func (export "fill{i}") (param {it} externref {it}) (table.fill $t{i} (local.get 0) (local.get 1) (local.get 2)))
   (func (export "make{i}") (param {it}) (table.set $t{i} (local.get 0) (call $make)))
   (func (export "observe{i}") (param {it}) (call $observe (table.get $t{i} (local.get 0))))
+  (func (export "gc{i}") (param {it}) (local externref)
+    (local.set 1 (table.get $t{i} (local.get 0)))
+    (table.set $t{i} (local.get 0) (ref.null extern))
+    (call $gc)
+    (call $observe (local.get 1))
+    (table.set $t{i} (local.get 0) (local.get 1)))
 "#
         );
         for (j, s) in TABLES.iter().enumerate() {

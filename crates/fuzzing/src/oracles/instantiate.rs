@@ -4,7 +4,7 @@
 //! a clean error; a panic, a crash or a hang is a Kiln bug.
 //!
 //! The module is valid by construction, so it must also compile (checked
-//! by `compile::compile_with`). After the calls, every exported memory,
+//! by `compile::checked_compile`). After the calls, every exported memory,
 //! table and global is read back through the API, which decodes whatever
 //! the Wasm code left there.
 
@@ -27,7 +27,7 @@ pub struct Report {
 pub fn instantiate(u: &mut Unstructured<'_>) -> arbitrary::Result<Report> {
     let config = config::kiln_config(u)?;
     let mut smith_config = smith::kiln_config(u)?;
-    // Every function exported is every function called.
+    // Export every function, so that every function gets called.
     smith_config.export_everything = true;
     let wasm = wasm_smith::Module::new(smith_config, u)?.to_bytes();
     Ok(instantiate_and_call(&config, &wasm, u))

@@ -7,13 +7,18 @@
 //! oracle compares what came back (an element, an old size, a trap) with
 //! the model; at the end it compares every slot of every table. The host
 //! imports `make` and `observe` let Wasm code create and hand out
-//! references mid-function, so references cross the boundary both ways.
+//! references mid-function, so references cross the boundary both ways,
+//! and `gc` collects while Wasm frames hold references. Each input picks
+//! the collector and a GC heap size (64 KiB makes collections frequent),
+//! so the model also checks that collections keep every reference a
+//! table, a handle or a Wasm local holds, and keep it pointing at the same
+//! host data.
 
 use super::Outcome;
 use crate::generators::config;
 use crate::generators::table_ops::{RefSource, TABLES, TableOp, TableOps, Via};
 use arbitrary::{Arbitrary, Unstructured};
-use kiln::{Caller, Config, Engine, ExternRef, Func, Instance, Linker, Module, OptLevel, Store, Table, Trap, Val};
+use kiln::{Caller, Collector, Engine, ExternRef, Func, Instance, Linker, Module, OptLevel, Store, Table, Trap, Val};
 use std::sync::OnceLock;
 
 /// What a run exercised, for tests to check the generator's reach.
@@ -26,13 +31,40 @@ pub struct Stats {
     pub refused_grows: usize,
     /// Non-null references read back and matched by id.
     pub refs_matched: usize,
+    /// Collections the GC heap ran (by request or when full).
+    pub collections: u64,
 }
 
-/// Generates a sequence and runs it.
+/// The engine a sequence runs on.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineChoice {
+    pub optimize: bool,
+    pub collector: Collector,
+    pub gc_heap_bytes: u64,
+}
+
+impl<'a> Arbitrary<'a> for EngineChoice {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(EngineChoice { optimize: u.arbitrary()?, collector: *u.choose(&config::COLLECTORS)?, gc_heap_bytes: *u.choose(&config::GC_HEAP_CHOICES)? })
+    }
+}
+
+impl EngineChoice {
+    /// A dense index over every choice, for the engine cache.
+    fn index(&self) -> usize {
+        let c = config::COLLECTORS.iter().position(|c| *c == self.collector).expect("a listed collector");
+        let h = config::GC_HEAP_CHOICES.iter().position(|h| *h == self.gc_heap_bytes).expect("a listed heap size");
+        (usize::from(self.optimize) * config::COLLECTORS.len() + c) * config::GC_HEAP_CHOICES.len() + h
+    }
+}
+
+const ENGINE_CHOICES: usize = 2 * config::COLLECTORS.len() * config::GC_HEAP_CHOICES.len();
+
+/// Generates an engine choice and a sequence, and runs it.
 pub fn table_ops(u: &mut Unstructured<'_>) -> arbitrary::Result<Stats> {
-    let optimize = bool::arbitrary(u)?;
+    let engine = EngineChoice::arbitrary(u)?;
     let ops = TableOps::arbitrary(u)?;
-    Ok(run(&ops, optimize))
+    Ok(run(&ops, engine))
 }
 
 /// The store's data: reference ids and what `observe` saw.
@@ -61,21 +93,21 @@ fn make_ref<C: kiln::AsContextMut<Data = Host>>(mut cx: C) -> (ExternRef, u32) {
     (r, id)
 }
 
-/// Engine and compiled module, one per optimisation level, made once:
-/// the module is fixed, so recompiling it per input would only slow
-/// fuzzing down.
-fn engine_and_module(optimize: bool) -> &'static (Engine, Module) {
-    static CACHE: OnceLock<[(Engine, Module); 2]> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| {
-        [OptLevel::None, OptLevel::Speed].map(|level| {
-            let mut config: Config = config::base_config();
-            config.cranelift_opt_level(level);
-            let engine = Engine::new(&config).expect("fuzzing configurations are valid");
-            let module = Module::new(&engine, crate::generators::table_ops::module_wat()).expect("the table_ops module compiles");
-            (engine, module)
-        })
-    });
-    &cache[optimize as usize]
+/// Engine and compiled module for `choice`, made on first use: the
+/// module is fixed, so recompiling it per input would only slow fuzzing
+/// down.
+fn engine_and_module(choice: EngineChoice) -> &'static (Engine, Module) {
+    static CACHE: [OnceLock<(Engine, Module)>; ENGINE_CHOICES] = [const { OnceLock::new() }; ENGINE_CHOICES];
+    CACHE[choice.index()].get_or_init(|| {
+        let mut config = config::base_config();
+        config
+            .cranelift_opt_level(if choice.optimize { OptLevel::Speed } else { OptLevel::None })
+            .collector(choice.collector)
+            .max_gc_heap_size(choice.gc_heap_bytes);
+        let engine = Engine::new(&config).expect("fuzzing configurations are valid");
+        let module = Module::new(&engine, crate::generators::table_ops::module_wat()).expect("the table_ops module compiles");
+        (engine, module)
+    })
 }
 
 /// One table of the model.
@@ -127,8 +159,8 @@ struct Runner {
 ///
 /// # Panics
 /// When Kiln's answer to an operation differs from the model's.
-pub fn run(ops: &TableOps, optimize: bool) -> Stats {
-    let (engine, module) = engine_and_module(optimize);
+pub fn run(ops: &TableOps, choice: EngineChoice) -> Stats {
+    let (engine, module) = engine_and_module(choice);
     let mut linker = Linker::new(engine);
     linker
         // A handle made during a host call is released when the call
@@ -143,6 +175,8 @@ pub fn run(ops: &TableOps, optimize: bool) -> Stats {
             let id = ref_id(r, &caller);
             caller.data_mut().observed.push(id);
         })
+        .unwrap()
+        .func_wrap("host", "gc", |mut caller: Caller<'_, Host>| caller.gc())
         .unwrap();
     let mut store = Store::new(engine, Host::default());
     store.set_fuel(config::FUEL).unwrap();
@@ -158,10 +192,11 @@ pub fn run(ops: &TableOps, optimize: bool) -> Stats {
         .collect();
     let mut runner = Runner { store, instance, tables, model, stats: Stats::default() };
     for (step, op) in ops.ops.iter().enumerate() {
-        runner.step(op).unwrap_or_else(|msg| panic!("table_ops step {step} ({op:?}): {msg}\nall operations: {ops:#?}"));
+        runner.step(op).unwrap_or_else(|msg| panic!("table_ops step {step} ({op:?}) on {choice:?}: {msg}\nall operations: {ops:#?}"));
         runner.stats.ops += 1;
     }
-    runner.check_all().unwrap_or_else(|msg| panic!("table_ops final state: {msg}\nall operations: {ops:#?}"));
+    runner.check_all().unwrap_or_else(|msg| panic!("table_ops final state on {choice:?}: {msg}\nall operations: {ops:#?}"));
+    runner.stats.collections = runner.store.gc_stats().map_or(0, |s| s.collections);
     runner.stats
 }
 
@@ -352,6 +387,31 @@ impl Runner {
                 if in_bounds {
                     let expected = self.model[table].elems[i as usize];
                     expect_eq("observed", observed, &[Ok(expected)][..])?;
+                    self.stats.refs_matched += usize::from(expected.is_some());
+                } else {
+                    expect_eq("observe calls after a trapping table.get", observed.len(), 0)?;
+                }
+            }
+            TableOp::Gc { via: Via::Host, .. } => {
+                self.store.gc().map_err(|e| format!("Store::gc: {e:#}"))?;
+                // Every handle made so far must still hold its id.
+                for k in 0..self.store.data().made.len() {
+                    let (r, id) = self.store.data().made[k];
+                    expect_eq("host handle after a collection", ref_id(Some(r), &self.store)?, Some(id))?;
+                }
+            }
+            TableOp::Gc { table, index, via: Via::Wasm } => {
+                let t = &self.model[table];
+                let (i, arg) = (t.operand(index), t.val(index));
+                let before = self.store.data().observed.len();
+                let (outcome, _) = self.call(&format!("gc{table}"), &[arg], 0);
+                let in_bounds = i < self.model[table].len();
+                self.expect_outcome("table.get + gc + observe + table.set", &outcome, in_bounds)?;
+                let observed = &self.store.data().observed[before..];
+                if in_bounds {
+                    // The slot gets its element back: the model is unchanged.
+                    let expected = self.model[table].elems[i as usize];
+                    expect_eq("the local held across a collection", observed, &[Ok(expected)][..])?;
                     self.stats.refs_matched += usize::from(expected.is_some());
                 } else {
                     expect_eq("observe calls after a trapping table.get", observed.len(), 0)?;

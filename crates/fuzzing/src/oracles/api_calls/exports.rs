@@ -27,6 +27,10 @@ fn expected(name: &str, args: &[Val]) -> Option<Vec<Outcome>> {
             _ => outcomes,
         };
     }
+    if matches!(name, "throw" | "catch") {
+        // Exceptions are GC objects: a full heap refuses to make one.
+        outcomes.push(Outcome::Trap(Trap::GcHeapOutOfMemory));
+    }
     if name == "fact" {
         // The recursion goes through host frames, which count against
         // the Wasm stack limit: small limits may overflow.
@@ -71,6 +75,7 @@ impl StoreEntry {
         if outcome == Outcome::Ok {
             stats.func_returns += 1;
             self.refs.extend(results.iter().filter(|r| is_non_null_ref(r)));
+            self.track_gc_objects(&name, &params, &results)?;
         }
         if let Some(allowed) = expected(&name, &params) {
             stats.checked_calls += 1;
@@ -85,6 +90,42 @@ impl StoreEntry {
                     ensure(got == want, || format!("`{name}`{params:?} returned {results:?}, expected {want:?}"))?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Records what the GC module's exports make (`mk`: a struct holding
+    /// its argument, `arr`: an array of its argument's length) and checks
+    /// what they read (`get`, `len`) against it, so objects corrupted or
+    /// lost by a collection show up. `set` may write through another
+    /// handle to a recorded struct, so it forgets all but its own.
+    fn track_gc_objects(&mut self, name: &str, params: &[Val], results: &[Val]) -> Check {
+        let int = |v: Option<&Val>| v.and_then(Val::i32);
+        let any = |v: Option<&Val>| match v {
+            Some(Val::AnyRef(Some(r))) => Some(*r),
+            _ => None,
+        };
+        match name {
+            "mk" | "arr" => {
+                if let (Some(r), Some(x)) = (any(results.first()), int(params.first())) {
+                    let objects = if name == "mk" { &mut self.structs } else { &mut self.arrays };
+                    objects.insert(r, x);
+                }
+            }
+            "set" => {
+                self.structs.clear();
+                if let (Some(r), Some(x)) = (any(params.first()), int(params.get(1))) {
+                    self.structs.insert(r, x);
+                }
+            }
+            "get" | "len" => {
+                let objects = if name == "get" { &self.structs } else { &self.arrays };
+                if let Some(want) = any(params.first()).and_then(|r| objects.get(&r)) {
+                    let got = int(results.first());
+                    ensure(got == Some(*want), || format!("`{name}` of an object made with {want} returned {got:?}"))?;
+                }
+            }
+            _ => {}
         }
         Ok(())
     }

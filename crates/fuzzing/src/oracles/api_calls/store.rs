@@ -6,7 +6,9 @@ use super::Check;
 use crate::generators::{config, values};
 use crate::oracles::dummy::{dummy_value, null_of};
 use arbitrary::Unstructured;
-use kiln::{Func, Global, Memory, Mutability, Store, Table, Val, ValType};
+use kiln::{AnyRef, ExternRef, Func, Global, Memory, Mutability, Store, Table, Val, ValType};
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 /// A store and everything exported into it so far.
 pub(super) struct StoreEntry {
@@ -20,6 +22,13 @@ pub(super) struct StoreEntry {
     /// leave their store: using one with another store is a documented
     /// panic, not a bug.
     pub refs: Vec<Val>,
+    /// Host references made with `ExternRef::new`, with the value each
+    /// wraps.
+    pub externs: Vec<(ExternRef, u64)>,
+    /// Structs made by `mk` with their field, arrays made by `arr` with
+    /// their length (see `track_gc_objects`).
+    pub structs: HashMap<AnyRef, i32>,
+    pub arrays: HashMap<AnyRef, i32>,
 }
 
 /// The `n`-th of `items` (modulo their count), if any.
@@ -54,7 +63,50 @@ fn same_value(a: &Val, b: &Val) -> bool {
 
 impl StoreEntry {
     pub(super) fn new(store: Store<()>) -> StoreEntry {
-        StoreEntry { store, funcs: vec![], memories: vec![], globals: vec![], tables: vec![], refs: vec![] }
+        StoreEntry {
+            store,
+            funcs: vec![],
+            memories: vec![],
+            globals: vec![],
+            tables: vec![],
+            refs: vec![],
+            externs: vec![],
+            structs: HashMap::new(),
+            arrays: HashMap::new(),
+        }
+    }
+
+    /// `ExternRef::new` wrapping `n`, read back and kept; nothing if the
+    /// GC heap is full.
+    pub(super) fn new_externref(&mut self, n: u64) -> Check {
+        // `ExternRef::new` panics when the heap is exhausted: documented,
+        // so that panic means "no reference", and any other propagates.
+        let r = match catch_unwind(AssertUnwindSafe(|| ExternRef::new(&mut self.store, n))) {
+            Ok(r) => r,
+            Err(panic) => {
+                let msg = panic.downcast_ref::<String>().map(String::as_str).or(panic.downcast_ref::<&str>().copied()).unwrap_or("");
+                if msg.contains("GC heap exhausted") {
+                    return Ok(());
+                }
+                resume_unwind(panic)
+            }
+        };
+        let back = r.data(&self.store).map_err(|err| format!("data of a new externref: {err:#}"))?.downcast_ref::<u64>().copied();
+        ensure(back == Some(n), || format!("externref made with {n} holds {back:?}"))?;
+        self.refs.push(Val::ExternRef(Some(r)));
+        self.externs.push((r, n));
+        Ok(())
+    }
+
+    /// `Store::gc`: it succeeds and every host reference still wraps its
+    /// value (objects are checked by later `get` and `len` calls).
+    pub(super) fn gc(&mut self) -> Check {
+        self.store.gc().map_err(|err| format!("Store::gc: {err:#}"))?;
+        for (r, n) in &self.externs {
+            let back = r.data(&self.store).map_err(|err| format!("data of an externref after a collection: {err:#}"))?.downcast_ref::<u64>().copied();
+            ensure(back == Some(*n), || format!("after a collection, the externref made with {n} holds {back:?}"))?;
+        }
+        Ok(())
     }
 
     /// `Memory::grow`: the old size back, success exactly within limits.
