@@ -38,7 +38,7 @@ pub(crate) fn engine_gc_layout(engine: &Engine, type_index: u32) -> Option<GcLay
     let ty = types.try_get(type_index)?;
     let ref_repr = |r: kiln_environ::WasmRefType| match r.heap {
         WasmHeapType::Func | WasmHeapType::NoFunc => RefRepr::FuncRef,
-        WasmHeapType::Concrete(id) if types.try_get(id).is_some_and(|t| matches!(t.composite, WasmCompositeType::Func(_))) => RefRepr::FuncRef,
+        WasmHeapType::Concrete(id) if types.is_func_type(id) => RefRepr::FuncRef,
         _ => RefRepr::GcRef,
     };
     match &ty.composite {
@@ -203,7 +203,7 @@ pub(crate) fn is_gc_heap_ref(engine: &Engine, t: kiln_environ::WasmValType) -> b
     let kiln_environ::WasmValType::Ref(r) = t else { return false };
     match r.heap {
         WasmHeapType::Func | WasmHeapType::NoFunc => false,
-        WasmHeapType::Concrete(id) => engine.inner.types.try_get(id).is_some_and(|t| !matches!(t.composite, WasmCompositeType::Func(_))),
+        WasmHeapType::Concrete(id) => engine.inner.types.try_get(id).is_some() && !engine.inner.types.is_func_type(id),
         _ => true,
     }
 }

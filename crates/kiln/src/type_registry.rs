@@ -85,6 +85,12 @@ impl TypeRegistry {
         self.inner.lock().unwrap().types.get(id as usize).cloned()
     }
 
+    /// Is `id` a function type? False for unknown ids (read from
+    /// untrusted places).
+    pub fn is_func_type(&self, id: u32) -> bool {
+        self.try_get(id).is_some_and(|t| matches!(t.composite, WasmCompositeType::Func(_)))
+    }
+
     /// Is type `sub` equal to `sup` or declared (transitively) as its
     /// subtype? Canonicalization makes declared supertypes engine ids, so
     /// this walks the chain; its length is bounded by the spec's subtyping

@@ -363,7 +363,7 @@ impl Val {
 pub(crate) fn is_func_hierarchy(store: &StoreOpaque, heap: HeapType) -> bool {
     match heap {
         HeapType::Func | HeapType::NoFunc => true,
-        HeapType::Concrete(id) => matches!(store.engine().inner.types.get(id).composite, kiln_environ::WasmCompositeType::Func(_)),
+        HeapType::Concrete(id) => store.engine().inner.types.is_func_type(id),
         _ => false,
     }
 }

@@ -193,9 +193,7 @@ impl StoreOpaque {
         match t {
             kiln_environ::WasmValType::Ref(r) => match r.heap {
                 kiln_environ::WasmHeapType::Func | kiln_environ::WasmHeapType::NoFunc => true,
-                kiln_environ::WasmHeapType::Concrete(id) => {
-                    self.engine().inner.types.try_get(id).is_some_and(|t| matches!(t.composite, kiln_environ::WasmCompositeType::Func(_)))
-                }
+                kiln_environ::WasmHeapType::Concrete(id) => self.engine().inner.types.is_func_type(id),
                 _ => false,
             },
             _ => false,
