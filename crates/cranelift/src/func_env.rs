@@ -131,7 +131,7 @@ impl<'m> FuncEnv<'m> {
     /// any, extern and exn hierarchies do (an i31 is skipped by collectors
     /// at run time); funcrefs do not.
     pub fn is_gc_heap_ref(&self, t: WasmValType) -> bool {
-        matches!(t, WasmValType::Ref(r) if self.ref_repr(r) == RefRepr::GcRef)
+        t.is_gc_heap_ref(self.module)
     }
 
     pub fn clif_type(&self, t: WasmValType) -> Type {

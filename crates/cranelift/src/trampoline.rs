@@ -1,12 +1,13 @@
 //! Trampolines between the host's calling convention and Wasm's.
 //!
 //! - Array-to-Wasm (host calls Wasm): `extern "C" fn(callee_vmctx,
-//!   caller_vmctx, wasm_call, values)` loads the arguments from the
-//!   16-byte slots of `values`, calls `wasm_call`, and stores the results
-//!   back into the same array.
+//!   caller_vmctx, wasm_call, values)` records its frame pointer in the
+//!   store context as the entry frame (stack walks end there), loads the
+//!   arguments from the 16-byte slots of `values`, calls `wasm_call`, and
+//!   stores the results back into the same array.
 //! - Wasm-to-array (Wasm calls the host): has the Wasm signature, spills the
 //!   arguments into a stack array, records its frame pointer in the store
-//!   context as the last Wasm exit (backtraces start there), and calls the
+//!   context as the last Wasm exit (stack walks start there), and calls the
 //!   host function's `array_call`. If that returns false the host function
 //!   failed and left its error in the thread's call state; the trampoline
 //!   then calls the `raise` builtin, which unwinds to the host entry.
@@ -78,6 +79,12 @@ impl Compiler {
         b.switch_to_block(entry);
         b.seal_block(entry);
         let [callee_vmctx, caller_vmctx, wasm_call, values] = b.block_params(entry).try_into().unwrap();
+        // This frame is where stack walks of the activation end: the Wasm
+        // callee's saved frame pointer is exactly this one.
+        let (vm_rw, vm_ro) = (vm_flags(&mut b), vm_readonly_flags(&mut b));
+        let store_ctx = b.ins().load(POINTER, vm_ro, callee_vmctx, VMCTX_STORE_CONTEXT_OFFSET as i32);
+        let fp = b.ins().get_frame_pointer(POINTER);
+        b.ins().store(vm_rw, fp, store_ctx, store_context::ENTRY_FP as i32);
         let flags = MemFlagsData::trusted();
         let mut args = vec![callee_vmctx, caller_vmctx];
         for (i, r) in sig.params.iter().enumerate() {
@@ -125,6 +132,7 @@ impl Compiler {
         let len = b.ins().iconst(types::I64, slots as i64);
         let call = b.ins().call_indirect(host_sig, array_call, &[callee_vmctx, caller_vmctx, values, len]);
         let ok = b.inst_results(call)[0];
+        clear_exit_fp(&mut b, store_ctx, vm_rw);
 
         let failed = b.create_block();
         let done = b.create_block();
@@ -148,6 +156,14 @@ impl Compiler {
         b.ins().return_(&results);
         b.finalize(self.isa.frontend_config());
     }
+}
+
+/// Wasm runs again: no exit frame is recorded until the next exit. A
+/// collection that finds none while Wasm is active knows something called
+/// out without a trampoline, rather than walking a stale frame.
+fn clear_exit_fp(b: &mut FunctionBuilder, store_ctx: ir::Value, flags: MemFlagsData) {
+    let zero = b.ins().iconst(POINTER, 0);
+    b.ins().store(flags, zero, store_ctx, store_context::LAST_EXIT_FP as i32);
 }
 
 impl Compiler {
@@ -175,6 +191,7 @@ impl Compiler {
         let sig_ref = b.import_signature(sig);
         let call = b.ins().call_indirect(sig_ref, callee, &params);
         let results = b.inst_results(call).to_vec();
+        clear_exit_fp(&mut b, store_ctx, vm_rw);
         b.ins().return_(&results);
         b.finalize(self.isa.frontend_config());
         let func = self.finish(&mut ctx, format!("{} exit trampoline", f.name()), |_| None)?;

@@ -44,6 +44,12 @@ macro_rules! builtins {
     };
 }
 
+/// `func_ref_from_id`'s expected type for fields of abstract type `func`.
+pub const ANY_FUNC_TYPE: u32 = u32::MAX;
+/// `func_ref_from_id`'s answer for an id it refuses: odd, so never the
+/// address of a `VMFuncRef`.
+pub const BAD_FUNC_REF: u64 = 1;
+
 builtins! {
     /// (memory, delta pages) -> old size in pages, or -1.
     memory_grow(I32, I64) -> I64;
@@ -72,8 +78,11 @@ builtins! {
     new_exception(I32, Ptr) -> I32;
     /// (exnref, tag) -> whether the exception's tag is this instance's tag.
     exception_matches(I32, I32) -> I8;
-    /// (exnref, payload array): copies the exception's payload out.
-    exception_payload(I32, Ptr);
+    /// (exnref, tag, payload array) -> ok: copies the payload of the
+    /// exception, whose tag is this instance's `tag`, out. Every slot is
+    /// written, with null or zero where the payload cannot be read; not ok
+    /// when a function reference in it is invalid (compiled code traps).
+    exception_payload(I32, I32, Ptr) -> I8;
     /// (exnref, frame pointer of the throwing function): delivers the
     /// exception to the nearest enclosing handler among the callers, or
     /// ends the activation with an uncaught exception. Never returns.
@@ -90,8 +99,11 @@ builtins! {
     /// (funcref) -> its id in the store's function table, for storing in
     /// a GC object (objects never hold pointers).
     func_ref_to_id(Ptr) -> I32;
-    /// (func id) -> the funcref, or null for an unknown id.
-    func_ref_from_id(I32) -> Ptr;
+    /// (func id, expected engine type id or `ANY_FUNC_TYPE`) -> the
+    /// funcref (null for id 0), or `BAD_FUNC_REF` when the id names no
+    /// function of the store or one whose type is not a subtype of the
+    /// expected one (compiled code traps).
+    func_ref_from_id(I32, I32) -> Ptr;
     /// (array, dst, data segment, src, len) -> ok (traps: memory bounds).
     array_init_data(I32, I32, I32, I32, I32) -> I8;
     /// (array, dst, elem segment, src, len) -> ok (traps: table bounds).

@@ -175,15 +175,16 @@ impl ModuleInfo {
     }
 }
 
+impl crate::FuncTypeLookup for ModuleInfo {
+    fn is_func_type(&self, index: u32) -> bool {
+        ModuleInfo::is_func_type(self, index)
+    }
+}
+
 impl ModuleInfo {
     /// How references of type `r` are represented.
     pub fn ref_repr(&self, r: crate::WasmRefType) -> crate::RefRepr {
-        use crate::WasmHeapType as H;
-        match r.heap {
-            H::Func | H::NoFunc => crate::RefRepr::FuncRef,
-            H::Concrete(i) if self.is_func_type(i) => crate::RefRepr::FuncRef,
-            _ => crate::RefRepr::GcRef,
-        }
+        r.repr(self)
     }
 
     pub fn val_repr(&self, t: crate::WasmValType) -> crate::ValRepr {

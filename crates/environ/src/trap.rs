@@ -41,10 +41,14 @@ pub enum Trap {
     HeapMisaligned,
     /// An exception was thrown and nothing caught it.
     UncaughtException,
+    /// A function reference read from a GC object names no function of
+    /// the store, or one of another type than the field's: the heap was
+    /// corrupted (or a collector lost track of it).
+    BadGcFuncRef,
 }
 
 impl Trap {
-    const ALL: [Trap; 23] = [
+    const ALL: [Trap; 24] = [
         Trap::UnreachableCodeReached,
         Trap::IntegerOverflow,
         Trap::IntegerDivisionByZero,
@@ -68,6 +72,7 @@ impl Trap {
         Trap::OutOfFuel,
         Trap::HeapMisaligned,
         Trap::UncaughtException,
+        Trap::BadGcFuncRef,
     ];
 
     pub fn from_u8(code: u8) -> Option<Trap> {
@@ -107,6 +112,7 @@ impl fmt::Display for Trap {
             Trap::OutOfFuel => "all fuel consumed",
             Trap::HeapMisaligned => "unaligned atomic",
             Trap::UncaughtException => "uncaught exception",
+            Trap::BadGcFuncRef => "invalid function reference read from the GC heap",
         })
     }
 }

@@ -58,6 +58,41 @@ pub enum RefRepr {
     GcRef,
 }
 
+/// Answers whether a type index names a function type: a module answers
+/// for its type indices, the engine's registry for engine-wide ids.
+pub trait FuncTypeLookup {
+    fn is_func_type(&self, index: u32) -> bool;
+}
+
+impl WasmHeapType {
+    /// How references to this heap type are represented. This is the one
+    /// place that decides whether a reference is a function reference (a
+    /// `VMFuncRef` pointer, never in the GC heap) or a GC-heap reference;
+    /// the compiler, the collectors' layouts and the runtime all ask it.
+    pub fn repr(self, types: &(impl FuncTypeLookup + ?Sized)) -> RefRepr {
+        match self {
+            WasmHeapType::Func | WasmHeapType::NoFunc => RefRepr::FuncRef,
+            WasmHeapType::Concrete(i) if types.is_func_type(i) => RefRepr::FuncRef,
+            _ => RefRepr::GcRef,
+        }
+    }
+}
+
+impl WasmRefType {
+    pub fn repr(self, types: &(impl FuncTypeLookup + ?Sized)) -> RefRepr {
+        self.heap.repr(types)
+    }
+}
+
+impl WasmValType {
+    /// Does a value of this type point into the GC heap (a reference of
+    /// the any, extern or exn hierarchy; an i31 is told apart at run
+    /// time)? Numbers and function references do not.
+    pub fn is_gc_heap_ref(self, types: &(impl FuncTypeLookup + ?Sized)) -> bool {
+        matches!(self, WasmValType::Ref(r) if r.repr(types) == RefRepr::GcRef)
+    }
+}
+
 impl WasmHeapType {
     /// The top type of this heap type's hierarchy, for the types where it is
     /// known without consulting the module (concrete types need

@@ -73,7 +73,9 @@ pub mod table {
 pub mod store_context {
     /// Lowest address the native stack may reach while running Wasm.
     pub const STACK_LIMIT: u32 = 0;
-    /// Frame pointer of the last wasm-to-host trampoline (for backtraces).
+    /// Frame pointer of the exit trampoline (wasm-to-host, or a builtin
+    /// that may collect) Wasm is suspended in; 0 while Wasm runs. Stack
+    /// walks (backtraces, GC roots) start there.
     pub const LAST_EXIT_FP: u32 = 8;
     /// Fuel left (i64); compiled code traps when it drops below zero.
     pub const FUEL: u32 = 16;
@@ -93,7 +95,11 @@ pub mod store_context {
     pub const GC_BUMP_NEXT: u32 = 64;
     /// End of the inline allocation region (u32 heap offset).
     pub const GC_BUMP_END: u32 = 68;
-    pub const SIZE: u32 = 72;
+    /// Frame pointer of the innermost host-to-Wasm trampoline of this
+    /// store, recorded by the trampoline itself: stack walks end exactly
+    /// there.
+    pub const ENTRY_FP: u32 = 72;
+    pub const SIZE: u32 = 80;
 }
 
 /// Address space reserved for a GC heap: any 32-bit reference plus any

@@ -53,6 +53,8 @@ pub struct HostDataTable {
     /// Indices of vacant slots that may be reused.
     free: Vec<u32>,
     len: usize,
+    /// The first panic a host value's `Drop` raised during a collection.
+    drop_panic: Option<Box<dyn Any + Send>>,
 }
 
 impl HostDataTable {
@@ -114,6 +116,22 @@ impl HostDataTable {
         }
     }
 
+    /// Takes the panic a host value's `Drop` raised while a collection
+    /// freed it, for the embedder to resume once it is back on the host
+    /// (a collection may run under Wasm frames a panic cannot cross).
+    pub fn take_drop_panic(&mut self) -> Option<Box<dyn Any + Send>> {
+        self.drop_panic.take()
+    }
+
+    /// Drops a value removed by a collection; a panicking `Drop` is caught
+    /// and kept (the first one) rather than unwinding through the
+    /// collector.
+    fn drop_freed(&mut self, value: HostValue) {
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(value))) {
+            self.drop_panic.get_or_insert(panic);
+        }
+    }
+
     /// Number of live values.
     pub fn len(&self) -> usize {
         self.len
@@ -128,11 +146,14 @@ impl HostDataTable {
 /// reads the id it holds and removes it from `table`. Collectors call this
 /// once per dead externref; the table's generation check refuses a second
 /// removal of the same id (a collector bug or a corrupt heap), so a value
-/// is dropped at most once.
+/// is dropped at most once. A panic in its `Drop` is kept for
+/// [`HostDataTable::take_drop_panic`].
 pub(crate) fn drop_externref_host_data(mem: &[u8], obj: u32, table: &mut HostDataTable) -> Result<()> {
     let index = read_u32(mem, u64::from(obj) + u64::from(EXTERNREF_HOST_DATA_INDEX_OFFSET))?;
     let generation = read_u32(mem, u64::from(obj) + u64::from(EXTERNREF_HOST_DATA_GENERATION_OFFSET))?;
-    table.remove(HostDataId::from_parts(index, generation)).map(drop)
+    let value = table.remove(HostDataId::from_parts(index, generation))?;
+    table.drop_freed(value);
+    Ok(())
 }
 
 fn bad(id: HostDataId) -> GcError {

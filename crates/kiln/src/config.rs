@@ -3,6 +3,7 @@
 pub use kiln_cranelift::{BoundsChecks, OptLevel};
 pub use kiln_gc::Collector;
 use kiln_cranelift::Tunables;
+use std::num::NonZeroU32;
 
 /// Settings an [`crate::Engine`] is created with.
 #[derive(Debug, Clone)]
@@ -14,6 +15,7 @@ pub struct Config {
     pub(crate) max_table_elements: u64,
     pub(crate) collector: Collector,
     pub(crate) max_gc_heap_bytes: u64,
+    pub(crate) gc_zeal_alloc_counter: Option<NonZeroU32>,
 }
 
 impl Default for Config {
@@ -26,6 +28,7 @@ impl Default for Config {
             max_table_elements: 10_000_000,
             collector: Collector::Copying,
             max_gc_heap_bytes: 1 << 30,
+            gc_zeal_alloc_counter: None,
         }
     }
 }
@@ -84,6 +87,18 @@ impl Config {
     pub fn max_gc_heap_size(&mut self, bytes: u64) -> &mut Self {
         self.max_gc_heap_bytes = bytes;
         self
+    }
+
+    /// GC zeal, for testing the runtime's roots: `Some(n)` collects
+    /// garbage before every `n`th allocation of every store (inline
+    /// allocations in compiled code included: they all take the slow path)
+    /// and verifies the whole heap after every collection. With `n = 1` a
+    /// reference the runtime fails to treat as a root is moved or freed
+    /// at the next allocation, so a missed root shows up at once. Slow;
+    /// for tests and fuzzing. `None` (the default) turns it off.
+    pub fn gc_zeal_alloc_counter(&mut self, counter: Option<NonZeroU32>) -> anyhow::Result<&mut Self> {
+        self.gc_zeal_alloc_counter = counter;
+        Ok(self)
     }
 
     pub(crate) fn guard_pages(&self) -> bool {

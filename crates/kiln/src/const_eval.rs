@@ -11,71 +11,114 @@ use kiln_environ::gc_layout::{self, GcArrayLayout};
 use kiln_environ::{ConstExpr, ConstOp, RefRepr, WasmCompositeType, WasmFieldType, WasmStorageType, WasmValType};
 use kiln_gc::VMGcRef;
 
+/// A value on the evaluation stack, and whether it is a GC reference (so
+/// it is held as a root while a later operator allocates).
+#[derive(Clone, Copy)]
+struct Operand {
+    raw: ValRaw,
+    is_gc_ref: bool,
+}
+
+impl Operand {
+    fn plain(raw: ValRaw) -> Operand {
+        Operand { raw, is_gc_ref: false }
+    }
+
+    fn gc_ref(r: VMGcRef) -> Operand {
+        Operand { raw: ValRaw::from_u32(r.as_raw_u32()), is_gc_ref: true }
+    }
+}
+
 /// Evaluates `expr` in the context of a partially initialised instance:
 /// `global.get` reads globals already set, `ref.func` the instance's
-/// function references. `store` is needed only by GC allocations.
+/// function references. `store` is needed only by GC allocations, which
+/// may collect: every reference on the stack is a root meanwhile.
 pub fn eval(instance: &Instance, expr: &ConstExpr, mut store: Option<&mut StoreOpaque>) -> Result<ValRaw> {
-    let mut stack: Vec<ValRaw> = Vec::with_capacity(2);
-    let pop = |stack: &mut Vec<ValRaw>| stack.pop().expect("validated constant expression");
+    let info = instance.module.info();
+    let mut stack: Vec<Operand> = Vec::with_capacity(2);
+    let pop = |stack: &mut Vec<Operand>| stack.pop().expect("validated constant expression").raw;
     for op in expr.ops.iter() {
         let v = match *op {
-            ConstOp::I32Const(v) => ValRaw::from_u32(v as u32),
-            ConstOp::I64Const(v) => ValRaw::from_u64(v as u64),
-            ConstOp::F32Const(v) => ValRaw::from_u32(v),
-            ConstOp::F64Const(v) => ValRaw::from_u64(v),
-            ConstOp::V128Const(v) => ValRaw::from_u128(v),
-            ConstOp::RefNull(_) => ValRaw::from_u64(0),
-            ConstOp::RefFunc(f) => ValRaw::from_u64(instance.func_ref(f) as u64),
+            ConstOp::I32Const(v) => Operand::plain(ValRaw::from_u32(v as u32)),
+            ConstOp::I64Const(v) => Operand::plain(ValRaw::from_u64(v as u64)),
+            ConstOp::F32Const(v) => Operand::plain(ValRaw::from_u32(v)),
+            ConstOp::F64Const(v) => Operand::plain(ValRaw::from_u64(v)),
+            ConstOp::V128Const(v) => Operand::plain(ValRaw::from_u128(v)),
+            ConstOp::RefNull(_) => Operand::plain(ValRaw::from_u64(0)),
+            ConstOp::RefFunc(f) => Operand::plain(ValRaw::from_u64(instance.func_ref(f) as u64)),
             ConstOp::GlobalGet(g) => {
                 let cell = instance.global(g);
                 if cell.is_null() {
                     bail!("constant expression reads global {g} before it is initialised");
                 }
                 // SAFETY: non-null global slots point at cells owned by the store.
-                unsafe { *cell }
+                let raw = unsafe { *cell };
+                Operand { raw, is_gc_ref: info.globals[g as usize].content.is_gc_heap_ref(info) }
             }
             ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
                 let (b, a) = (pop(&mut stack).u32(), pop(&mut stack).u32());
-                ValRaw::from_u32(match op {
+                Operand::plain(ValRaw::from_u32(match op {
                     ConstOp::I32Add => a.wrapping_add(b),
                     ConstOp::I32Sub => a.wrapping_sub(b),
                     _ => a.wrapping_mul(b),
-                })
+                }))
             }
             ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
                 let (b, a) = (pop(&mut stack).u64(), pop(&mut stack).u64());
-                ValRaw::from_u64(match op {
+                Operand::plain(ValRaw::from_u64(match op {
                     ConstOp::I64Add => a.wrapping_add(b),
                     ConstOp::I64Sub => a.wrapping_sub(b),
                     _ => a.wrapping_mul(b),
-                })
+                }))
             }
-            ConstOp::RefI31 => ValRaw::from_u32(VMGcRef::from_i31(pop(&mut stack).u32() as i32).as_raw_u32()),
+            // An i31 is not in the heap: nothing to root.
+            ConstOp::RefI31 => Operand::plain(ValRaw::from_u32(VMGcRef::from_i31(pop(&mut stack).u32() as i32).as_raw_u32())),
             // Extern and any references share one representation.
-            ConstOp::AnyConvertExtern | ConstOp::ExternConvertAny => pop(&mut stack),
+            ConstOp::AnyConvertExtern | ConstOp::ExternConvertAny => stack.pop().expect("validated constant expression"),
             ConstOp::StructNew(t) | ConstOp::StructNewDefault(t) => {
                 let store = store.as_deref_mut().ok_or_else(|| anyhow!("GC allocation outside instantiation"))?;
+                let type_id = instance.module.type_ids()[t as usize];
+                let r = alloc_rooted(store, &mut stack, |heap| heap.alloc_uninit_struct(type_id))?;
                 let fields = struct_fields(instance, t);
-                let values = if matches!(op, ConstOp::StructNew(_)) { stack.split_off(stack.len() - fields.len()) } else { Vec::new() };
-                new_struct(store, instance, t, &fields, &values)?
+                let values: Vec<ValRaw> = match op {
+                    ConstOp::StructNew(_) => stack.split_off(stack.len() - fields.len()).into_iter().map(|o| o.raw).collect(),
+                    _ => Vec::new(),
+                };
+                write_struct(store, instance, &r, &fields, &values)?;
+                Operand::gc_ref(r)
             }
             ConstOp::ArrayNew(t) | ConstOp::ArrayNewDefault(t) | ConstOp::ArrayNewFixed(t, _) => {
                 let store = store.as_deref_mut().ok_or_else(|| anyhow!("GC allocation outside instantiation"))?;
-                let elems = match *op {
-                    ConstOp::ArrayNew(_) => {
-                        let len = pop(&mut stack).u32();
-                        ArrayElems::Repeat(pop(&mut stack), len)
-                    }
-                    ConstOp::ArrayNewDefault(_) => ArrayElems::Default(pop(&mut stack).u32()),
-                    ConstOp::ArrayNewFixed(_, n) => ArrayElems::Values(stack.split_off(stack.len() - n as usize)),
-                    _ => unreachable!(),
+                let len = match *op {
+                    ConstOp::ArrayNewFixed(_, n) => n,
+                    _ => pop(&mut stack).u32(),
                 };
-                new_array(store, instance, t, elems)?
+                // Operands (the fill value, the fixed elements) stay on the
+                // stack, rooted, until the array exists.
+                let r = new_array(store, instance, t, len, &mut stack)?;
+                let elems = match *op {
+                    ConstOp::ArrayNew(_) => ArrayElems::Repeat(pop(&mut stack), len),
+                    ConstOp::ArrayNewDefault(_) => ArrayElems::Default,
+                    _ => ArrayElems::Values(stack.split_off(stack.len() - len as usize).into_iter().map(|o| o.raw).collect()),
+                };
+                write_array(store, instance, t, &r, elems)?;
+                Operand::gc_ref(r)
             }
         };
         stack.push(v);
     }
-    Ok(stack.pop().expect("validated constant expression yields a value"))
+    Ok(stack.pop().expect("validated constant expression yields a value").raw)
+}
+
+/// Allocates with every GC reference on `stack` held as a root, and
+/// rewrites them where the allocation's collection moved their objects.
+fn alloc_rooted(store: &mut StoreOpaque, stack: &mut [Operand], alloc: impl FnMut(&mut dyn kiln_gc::GcHeap) -> kiln_gc::Result<VMGcRef>) -> Result<VMGcRef> {
+    let mut refs: Vec<u32> = stack.iter().filter(|o| o.is_gc_ref).map(|o| o.raw.u32()).collect();
+    let r = store.with_roots(&mut refs, |store| store.gc_alloc(alloc));
+    for (operand, raw) in stack.iter_mut().filter(|o| o.is_gc_ref).zip(refs) {
+        operand.raw = ValRaw::from_u32(raw);
+    }
+    r
 }
 
 fn struct_fields(instance: &Instance, t: u32) -> Vec<WasmFieldType> {
@@ -96,48 +139,52 @@ fn field_bytes(store: &mut StoreOpaque, instance: &Instance, storage: WasmStorag
     raw.0[..size as usize].to_vec()
 }
 
-fn new_struct(store: &mut StoreOpaque, instance: &Instance, t: u32, fields: &[WasmFieldType], values: &[ValRaw]) -> Result<ValRaw> {
+fn write_struct(store: &mut StoreOpaque, instance: &Instance, r: &VMGcRef, fields: &[WasmFieldType], values: &[ValRaw]) -> Result<()> {
     let info = instance.module.info();
     let layout = gc_layout::struct_layout(fields, &|r| info.ref_repr(r));
-    let type_id = instance.module.type_ids()[t as usize];
-    let r = store.gc_alloc(false, |heap| heap.alloc_uninit_struct(type_id))?;
     for ((field, place), raw) in fields.iter().zip(layout.fields.iter()).zip(values) {
         let bytes = field_bytes(store, instance, field.storage, *raw);
-        store.gc_store()?.heap.write_data(&r, place.offset, &bytes)?;
+        store.gc_store()?.heap.write_data(r, place.offset, &bytes)?;
     }
-    Ok(ValRaw::from_u32(r.as_raw_u32()))
+    Ok(())
 }
 
 /// The elements of an array a constant expression creates. The length of
-/// `Repeat` and `Default` is guest-chosen: nothing proportional to it is
-/// allocated on the host.
+/// `Repeat` is guest-chosen: nothing proportional to it is allocated on
+/// the host.
 enum ArrayElems {
     Repeat(ValRaw, u32),
-    Default(u32),
+    Default,
     Values(Vec<ValRaw>),
 }
 
-fn new_array(store: &mut StoreOpaque, instance: &Instance, t: u32, elems: ArrayElems) -> Result<ValRaw> {
+fn array_layout_of(instance: &Instance, t: u32) -> (WasmFieldType, GcArrayLayout) {
     let info = instance.module.info();
     let WasmCompositeType::Array(elem) = &info.types[t as usize].composite else { unreachable!("validated array type") };
-    let layout: GcArrayLayout = gc_layout::array_layout(elem, &|r| info.ref_repr(r));
-    let len = match &elems {
-        ArrayElems::Repeat(_, len) | ArrayElems::Default(len) => *len,
-        ArrayElems::Values(v) => u32::try_from(v.len()).map_err(|_| crate::Trap::AllocationTooLarge)?,
-    };
+    (*elem, gc_layout::array_layout(elem, &|r| info.ref_repr(r)))
+}
+
+/// Allocates an array of type `t` and length `len`, its size checked
+/// first, with the references on `stack` rooted.
+fn new_array(store: &mut StoreOpaque, instance: &Instance, t: u32, len: u32, stack: &mut [Operand]) -> Result<VMGcRef> {
+    let (_, layout) = array_layout_of(instance, t);
     if layout.size_for_len(len).is_none() {
         return Err(crate::Trap::AllocationTooLarge.into());
     }
     let type_id = instance.module.type_ids()[t as usize];
-    let r = store.gc_alloc(false, |heap| heap.alloc_uninit_array(type_id, len))?;
+    alloc_rooted(store, stack, |heap| heap.alloc_uninit_array(type_id, len))
+}
+
+fn write_array(store: &mut StoreOpaque, instance: &Instance, t: u32, r: &VMGcRef, elems: ArrayElems) -> Result<()> {
+    let (elem, layout) = array_layout_of(instance, t);
     match elems {
-        ArrayElems::Default(_) => {}
+        ArrayElems::Default => {}
         ArrayElems::Values(values) => {
             let mut bytes = Vec::with_capacity(values.len() * layout.elem_size as usize);
             for raw in values {
                 bytes.extend(field_bytes(store, instance, elem.storage, raw));
             }
-            store.gc_store()?.heap.write_data(&r, layout.base, &bytes)?;
+            store.gc_store()?.heap.write_data(r, layout.base, &bytes)?;
         }
         ArrayElems::Repeat(init, len) => {
             // Written a bounded chunk at a time; the heap already holds the
@@ -149,10 +196,10 @@ fn new_array(store: &mut StoreOpaque, instance: &Instance, t: u32, elems: ArrayE
             while done < len {
                 let n = CHUNK_ELEMS.min(len - done);
                 let offset = u32::try_from(layout.elem_offset(done)).map_err(|_| crate::Trap::AllocationTooLarge)?;
-                store.gc_store()?.heap.write_data(&r, offset, &chunk[..n as usize * one.len()])?;
+                store.gc_store()?.heap.write_data(r, offset, &chunk[..n as usize * one.len()])?;
                 done += n;
             }
         }
     }
-    Ok(ValRaw::from_u32(r.as_raw_u32()))
+    Ok(())
 }

@@ -44,7 +44,9 @@ fn builtins_table(compiler: &Compiler) -> Result<(Box<[usize]>, Vec<Arc<CodeMemo
     // SAFETY: the static table has one entry per builtin.
     let mut table: Vec<usize> = unsafe { std::slice::from_raw_parts(crate::vm::builtins::table(), n) }.to_vec();
     let mut code = Vec::new();
-    for f in [Builtin::gc_alloc_struct, Builtin::gc_alloc_array] {
+    // Every builtin that may allocate, and so collect, records its exit
+    // frame: a collection walks the Wasm frames from there.
+    for f in [Builtin::gc_alloc_struct, Builtin::gc_alloc_array, Builtin::new_exception] {
         let compiled = compiler.compile_exit_trampoline(f, table[f.index() as usize])?;
         let memory = Arc::new(CodeMemory::new(&compiled.code)?);
         table[f.index() as usize] = memory.start() + compiled.offsets[0] as usize;

@@ -221,7 +221,7 @@ impl Table {
 }
 
 pub(crate) fn table_repr(store: &StoreOpaque, ty: &TableType) -> kiln_environ::RefRepr {
-    if crate::values::is_func_hierarchy(store, ty.element().heap_type()) { kiln_environ::RefRepr::FuncRef } else { kiln_environ::RefRepr::GcRef }
+    ty.element().to_wasm().repr(&store.engine().inner.types)
 }
 
 impl Memory {

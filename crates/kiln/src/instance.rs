@@ -183,17 +183,47 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
         inst.set_memory(memories, &mut *store.memories[m.index]);
         memories += 1;
     }
-    for seg in &info.elems {
-        let items = match &seg.items {
-            ElemItems::Functions(fs) => fs.iter().map(|f| inst.func_ref(*f) as u64).collect(),
-            ElemItems::Exprs(es) => es.iter().map(|e| const_eval::eval(&inst, e, Some(&mut *store)).map(|v| v.u64())).collect::<Result<Vec<_>>>()?,
-        };
-        inst.elements.push(items);
-    }
+    inst.elements = evaluate_element_segments(store, &inst)?;
     inst.dropped_data = vec![false; info.data.len()];
     store.instances.push(inst);
     initialize_segments(store, id)?;
     Ok(id)
+}
+
+/// Evaluates the items of every element segment. The instance is not in
+/// the store yet, so its segments are not roots: items that are GC
+/// references are held as roots until all are evaluated, since a later
+/// item's allocation may collect and move the objects of earlier ones.
+fn evaluate_element_segments(store: &mut StoreOpaque, inst: &VmInstance) -> Result<Vec<Vec<u64>>> {
+    let info = inst.module.info();
+    let mut segments = Vec::with_capacity(info.elems.len());
+    let mut rooted: Vec<(usize, usize, u32, u32)> = Vec::new();
+    store.gc_host_roots.enter_scope();
+    let evaluated = info.elems.iter().try_for_each(|seg| {
+        let items = match &seg.items {
+            ElemItems::Functions(fs) => fs.iter().map(|f| inst.func_ref(*f) as u64).collect(),
+            ElemItems::Exprs(es) => {
+                let is_gc = info.ref_repr(seg.ty) == kiln_environ::RefRepr::GcRef;
+                let mut items = Vec::with_capacity(es.len());
+                for e in es.iter() {
+                    let v = const_eval::eval(inst, e, Some(&mut *store))?;
+                    if is_gc {
+                        let (index, generation) = store.gc_host_roots.insert(kiln_gc::VMGcRef::from_raw_u32(v.u32()));
+                        rooted.push((segments.len(), items.len(), index, generation));
+                    }
+                    items.push(v.u64());
+                }
+                items
+            }
+        };
+        segments.push(items);
+        anyhow::Ok(())
+    });
+    for (segment, item, index, generation) in rooted {
+        segments[segment][item] = store.gc_host_roots.get(index, generation).map_or(0, |r| u64::from(r.as_raw_u32()));
+    }
+    store.gc_host_roots.exit_scope();
+    evaluated.map(|()| segments)
 }
 
 /// Applies active element and data segments, then drops them (and the

@@ -26,7 +26,7 @@ pub(crate) struct GlobalData {
 /// The part of a store that does not depend on `T`.
 pub struct StoreOpaque {
     id: u64,
-    engine: Engine,
+    pub(crate) engine: Engine,
     vm_store_context: Box<VMStoreContext>,
     pub(crate) instances: Vec<Box<Instance>>,
     pub(crate) funcs: Vec<FuncData>,
@@ -37,13 +37,10 @@ pub struct StoreOpaque {
     pub(crate) tags: Vec<u32>,
     /// The GC heap, created on first use.
     pub(crate) gc: Option<crate::gc::GcStore>,
-    /// References held by host handles (`AnyRef`, `ExternRef`): roots of
-    /// every collection, rewritten when objects move.
+    /// References held by host handles (`AnyRef`, `ExternRef`) and by
+    /// the runtime across allocations: roots of every collection,
+    /// rewritten when objects move.
     pub(crate) gc_host_roots: crate::gc::HostRoots,
-    /// `VMFuncRef`s stored in GC objects, by id minus one: objects hold
-    /// ids, never pointers.
-    pub(crate) func_ref_ids: Vec<usize>,
-    pub(crate) func_ref_id_of: HashMap<usize, u32>,
     /// Function handle of each `VMFuncRef` address seen so far.
     pub(crate) func_by_ref: HashMap<usize, usize>,
 }
@@ -84,8 +81,6 @@ impl<T> Store<T> {
                     tags: Vec::new(),
                     gc: None,
                     gc_host_roots: Default::default(),
-                    func_ref_ids: Vec::new(),
-                    func_ref_id_of: HashMap::new(),
                     func_by_ref: HashMap::new(),
                 },
                 data,

@@ -85,11 +85,6 @@ impl TypeRegistry {
         self.inner.lock().unwrap().types.get(id as usize).cloned()
     }
 
-    /// Is `id` a function type? False for unknown ids (read from
-    /// untrusted places).
-    pub fn is_func_type(&self, id: u32) -> bool {
-        self.try_get(id).is_some_and(|t| matches!(t.composite, WasmCompositeType::Func(_)))
-    }
 
     /// Is type `sub` equal to `sup` or declared (transitively) as its
     /// subtype? Canonicalization makes declared supertypes engine ids, so
@@ -146,5 +141,12 @@ pub fn engine_val_type(t: WasmValType, ids: &[u32]) -> WasmValType {
     match t {
         WasmValType::Ref(r) => WasmValType::Ref(map_ref(r, &|i| ids[i as usize])),
         other => other,
+    }
+}
+
+impl kiln_environ::FuncTypeLookup for TypeRegistry {
+    /// False for unknown ids (read from untrusted places).
+    fn is_func_type(&self, id: u32) -> bool {
+        self.try_get(id).is_some_and(|t| matches!(t.composite, WasmCompositeType::Func(_)))
     }
 }

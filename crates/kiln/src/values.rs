@@ -174,13 +174,22 @@ impl ExternRef {
 
     /// Wraps `value` in a new externref owned by `store`.
     ///
-    /// # Panics
-    /// If the store's GC heap is exhausted.
-    pub fn new<T: Any + Send + Sync>(mut store: impl AsContextMut, value: T) -> ExternRef {
+    /// Fails (dropping `value`) when the store's GC heap cannot hold
+    /// another object, even after a collection and growing to its limit.
+    pub fn new<T: Any + Send + Sync>(mut store: impl AsContextMut, value: T) -> Result<ExternRef> {
         let mut cx = store.as_context_mut();
-        let id = cx.gc_store().and_then(|gc| Ok(gc.host_data.insert(Box::new(value))?)).expect("creating the GC heap");
-        let r = cx.gc_alloc(true, |heap| heap.alloc_externref(id)).expect("GC heap exhausted allocating an externref");
-        ExternRef { store: cx.id(), repr: HostRef::new(&mut cx, r.as_raw_u32()) }
+        let id = cx.gc_store()?.host_data.insert(Box::new(value))?;
+        let allocated = cx.gc_alloc(|heap| heap.alloc_externref(id));
+        cx.resume_host_data_drop_panic();
+        match allocated {
+            Ok(r) => Ok(ExternRef { store: cx.id(), repr: HostRef::new(&mut cx, r.as_raw_u32()) }),
+            Err(e) => {
+                // No object refers to the value: it goes with the error.
+                let value = cx.gc_store()?.host_data.remove(id);
+                drop(value);
+                Err(e.context("allocating an externref"))
+            }
+        }
     }
 
     /// The host value this reference wraps.
@@ -361,11 +370,7 @@ impl Val {
 
 /// Does `heap` belong to the function hierarchy?
 pub(crate) fn is_func_hierarchy(store: &StoreOpaque, heap: HeapType) -> bool {
-    match heap {
-        HeapType::Func | HeapType::NoFunc => true,
-        HeapType::Concrete(id) => store.engine().inner.types.is_func_type(id),
-        _ => false,
-    }
+    crate::RefType::new(true, heap).to_wasm().repr(&store.engine().inner.types) == kiln_environ::RefRepr::FuncRef
 }
 
 macro_rules! from_prim {

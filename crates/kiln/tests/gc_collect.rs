@@ -136,7 +136,7 @@ fn host_data_of_unreachable_externrefs_is_dropped_by_a_collection() {
     let mut linker = Linker::new(&engine);
     let counter = drops.clone();
     linker
-        .func_wrap("host", "make", move |mut caller: Caller<'_, ()>| Some(ExternRef::new(&mut caller, Counted(counter.clone()))))
+        .func_wrap("host", "make", move |mut caller: Caller<'_, ()>| -> anyhow::Result<Option<ExternRef>> { Ok(Some(ExternRef::new(&mut caller, Counted(counter.clone()))?)) })
         .unwrap();
     let instance = linker.instantiate(&mut store, &module).unwrap();
     instance.get_typed_func::<(), ()>(&mut store, "fill").unwrap().call(&mut store, ()).unwrap();
@@ -262,7 +262,7 @@ fn a_handle_kept_past_its_host_call_is_refused_not_used_as_null() {
     linker.func_wrap("host", "keep", move |r: Option<ExternRef>| *slot.lock().unwrap() = r).unwrap();
     let mut store = Store::new(&engine, ());
     let instance = linker.instantiate(&mut store, &module).unwrap();
-    let outer = ExternRef::new(&mut store, 5u32);
+    let outer = ExternRef::new(&mut store, 5u32).unwrap();
     instance.get_func(&mut store, "run").unwrap().call(&mut store, &[Val::ExternRef(Some(outer))], &mut []).unwrap();
     let stale = kept.lock().unwrap().unwrap();
     let g = instance.get_global(&mut store, "g").unwrap();

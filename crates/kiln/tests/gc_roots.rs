@@ -21,7 +21,7 @@ fn linker_recording_roots(engine: &Engine, seen: &Seen) -> Linker<()> {
     let seen = seen.clone();
     linker
         .func_wrap("host", "probe", move |mut caller: Caller<'_, ()>| {
-            let roots = caller.stack_gc_roots();
+            let roots = caller.stack_gc_roots().unwrap();
             let summary = Roots {
                 structs: roots.iter().filter(|r| r.is_struct(&caller)).count(),
                 arrays: roots.iter().filter(|r| r.is_array(&caller)).count(),

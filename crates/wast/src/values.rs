@@ -34,11 +34,13 @@ pub(crate) struct HostRefs {
 
 impl HostRefs {
     /// The reference whose host data is `n`, created on first use.
-    fn get(&mut self, store: &mut Store<()>, n: u32) -> ExternRef {
-        *self
-            .refs
-            .entry(n)
-            .or_insert_with(|| ExternRef::new(&mut *store, n))
+    fn get(&mut self, store: &mut Store<()>, n: u32) -> Result<ExternRef> {
+        if let Some(r) = self.refs.get(&n) {
+            return Ok(*r);
+        }
+        let r = ExternRef::new(&mut *store, n)?;
+        self.refs.insert(n, r);
+        Ok(r)
     }
 }
 
@@ -60,7 +62,7 @@ pub(crate) fn arg_to_val(
         WastArgCore::V128(x) => Val::V128(u128::from_le_bytes(x.to_le_bytes())),
         WastArgCore::RefNull(heap) => null_arg(heap, param)?,
         WastArgCore::RefExtern(n) | WastArgCore::RefHost(n) => {
-            let r = host_refs.get(store, *n);
+            let r = host_refs.get(store, *n)?;
             // The reference interpreter's host references also inhabit the
             // any hierarchy; an anyref parameter sees one converted.
             match param {

@@ -132,7 +132,9 @@ impl FuncTranslator<'_, '_> {
     fn exception_payload(&mut self, exn: Value, tag: u32) -> Vec<Value> {
         let params = self.tag_params(tag);
         let array = self.payload_slot(params.len());
-        self.env.call_builtin(&mut self.b, self.vmctx, Builtin::exception_payload, &[exn, array]);
+        let tag_index = self.b.ins().iconst(I32, tag as i64);
+        let ok = self.env.call_builtin(&mut self.b, self.vmctx, Builtin::exception_payload, &[exn, tag_index, array]).unwrap();
+        self.b.ins().trapz(ok, trap_code(Trap::BadGcFuncRef));
         params
             .iter()
             .enumerate()

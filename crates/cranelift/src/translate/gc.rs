@@ -138,9 +138,9 @@ impl FuncTranslator<'_, '_> {
             WasmStorageType::I8 => self.b.ins().uload8(I32, flags, addr, 0),
             WasmStorageType::I16 if signed => self.b.ins().sload16(I32, flags, addr, 0),
             WasmStorageType::I16 => self.b.ins().uload16(I32, flags, addr, 0),
-            s if self.storage_is_func_ref(s) => {
+            WasmStorageType::Val(WasmValType::Ref(r)) if self.env.ref_repr(r) == RefRepr::FuncRef => {
                 let id = self.b.ins().load(I32, flags, addr, 0);
-                self.env.call_builtin(&mut self.b, self.vmctx, Builtin::func_ref_from_id, &[id]).unwrap()
+                self.func_ref_from_id(id, r)
             }
             WasmStorageType::Val(t) => {
                 let ty = self.env.clif_type(t);
@@ -149,6 +149,21 @@ impl FuncTranslator<'_, '_> {
                 v
             }
         }
+    }
+
+    /// The funcref a GC object holds as `id`, for a field of type `r`. The
+    /// builtin checks the id and the function's type against the field's
+    /// (heap contents are untrusted); a refused one traps here, so a stale
+    /// or corrupted field never reaches `call_ref`.
+    fn func_ref_from_id(&mut self, id: Value, r: WasmRefType) -> Value {
+        let expected = match r.heap {
+            WasmHeapType::Concrete(t) => self.engine_type_id(t),
+            _ => self.b.ins().iconst(I32, i64::from(kiln_environ::ANY_FUNC_TYPE as i32)),
+        };
+        let func_ref = self.env.call_builtin(&mut self.b, self.vmctx, Builtin::func_ref_from_id, &[id, expected]).unwrap();
+        let bad = self.b.ins().icmp_imm_u(IntCC::Equal, func_ref, kiln_environ::BAD_FUNC_REF as i64);
+        self.b.ins().trapnz(bad, trap_code(Trap::BadGcFuncRef));
+        func_ref
     }
 
     /// Address of element `index` of array `r`, trapping unless it is in

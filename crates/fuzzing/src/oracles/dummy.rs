@@ -59,7 +59,7 @@ pub fn dummy_value<T: 'static>(store: &mut Store<T>, ty: &ValType) -> Result<Val
         ValType::Ref(r) if r.nullable() => null_of(store, r),
         ValType::Ref(r) => match r.heap_type() {
             HeapType::Func => Val::FuncRef(Some(dummy_func(store, FuncType::new([], []))?)),
-            HeapType::Extern => Val::ExternRef(Some(ExternRef::new(&mut *store, ()))),
+            HeapType::Extern => Val::ExternRef(Some(ExternRef::new(&mut *store, ())?)),
             HeapType::Any | HeapType::Eq | HeapType::I31 => Val::AnyRef(Some(AnyRef::from_i31(&*store, 0))),
             _ => bail!("no dummy value of type {ty}"),
         },

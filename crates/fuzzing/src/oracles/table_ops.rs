@@ -88,7 +88,7 @@ fn ref_id<'a, T: 'a>(r: Option<ExternRef>, store: impl Into<kiln::StoreContext<'
 fn make_ref<C: kiln::AsContextMut<Data = Host>>(mut cx: C) -> (ExternRef, u32) {
     let id = cx.as_context_mut().data().next_id;
     cx.as_context_mut().data_mut().next_id += 1;
-    let r = ExternRef::new(&mut cx, id);
+    let r = ExternRef::new(&mut cx, id).expect("a 1 MiB heap holds the fuzzer's references");
     cx.as_context_mut().data_mut().made.push((r, id));
     (r, id)
 }
@@ -165,10 +165,10 @@ pub fn run(ops: &TableOps, choice: EngineChoice) -> Stats {
     linker
         // A handle made during a host call is released when the call
         // returns, so references made here are not kept for reuse.
-        .func_wrap("host", "make", |mut caller: Caller<'_, Host>| -> Option<ExternRef> {
+        .func_wrap("host", "make", |mut caller: Caller<'_, Host>| -> anyhow::Result<Option<ExternRef>> {
             let id = caller.data().next_id;
             caller.data_mut().next_id += 1;
-            Some(ExternRef::new(&mut caller, id))
+            Ok(Some(ExternRef::new(&mut caller, id)?))
         })
         .unwrap()
         .func_wrap("host", "observe", |mut caller: Caller<'_, Host>, r: Option<ExternRef>| {

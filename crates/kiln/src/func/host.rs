@@ -71,13 +71,14 @@ impl<'a, T> Caller<'a, T> {
     /// across its calls, found through the compiled code's stack maps;
     /// exactly what a collection treats as this store's stack roots (i31
     /// values and nulls included, as they are in the slots).
-    pub fn stack_gc_roots(&mut self) -> Vec<crate::AnyRef> {
+    pub fn stack_gc_roots(&mut self) -> Result<Vec<crate::AnyRef>> {
         let opaque = &mut self.store.opaque;
         let mut raws = Vec::new();
         // SAFETY: we are in a host call of this store's Wasm; the slots
         // are only read.
-        unsafe { crate::vm::stack_roots::visit_stack_roots(opaque.vm_store_context(), |slot| raws.push(*slot)) };
-        raws.into_iter().filter_map(|raw| crate::AnyRef::from_raw(opaque, raw)).collect()
+        let walked = unsafe { crate::vm::stack_roots::visit_stack_roots(opaque.vm_store_context(), |slot| raws.push(*slot)) };
+        walked?;
+        Ok(raws.into_iter().filter_map(|raw| crate::AnyRef::from_raw(opaque, raw)).collect())
     }
 
     /// Runs a full garbage collection, with the suspended Wasm frames'
@@ -181,8 +182,8 @@ unsafe extern "C" fn host_array_call<T: 'static>(ctx: *mut HostFuncContext, call
         let instance_id = instance.id;
         let result = call_host(store, ctx, instance_id, values);
         result.map_err(|error| {
-            let entry_sp = traphandlers::current().map_or(0, |s| s.entry_sp);
-            (error, capture_from_exit(exit_fp, entry_sp))
+            let entry_fp = traphandlers::current().map_or(0, |s| s.entry_fp());
+            (error, capture_from_exit(exit_fp, entry_fp))
         })
     }));
     let reason = match outcome {

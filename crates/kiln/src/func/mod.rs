@@ -166,8 +166,7 @@ pub(crate) fn invoke_wasm(store: &mut StoreOpaque, func_ref: *const VMFuncRef, e
     // runs this store's Wasm.
     let prev_limit = unsafe { *ctx.stack_limit.get() };
     if prev_limit == usize::MAX {
-        let marker = 0u8;
-        let limit = stack::stack_limit(&marker as *const u8 as usize, store.engine().config().max_wasm_stack);
+        let limit = stack::stack_limit(stack::current_sp(), store.engine().config().max_wasm_stack);
         // SAFETY: as above.
         unsafe { *ctx.stack_limit.get() = limit };
     }
@@ -177,16 +176,9 @@ pub(crate) fn invoke_wasm(store: &mut StoreOpaque, func_ref: *const VMFuncRef, e
     // SAFETY: `func_ref` is a live funcref of this store.
     let (vmctx, wasm_call) = unsafe { ((*func_ref).vmctx, (*func_ref).wasm_call) };
     let values_ptr = values.as_mut_ptr();
+    let result = catch_traps(ctx, &mut || trampoline(vmctx, vmctx, wasm_call, values_ptr));
     // SAFETY: as above.
-    let prev_exit_fp = unsafe { *ctx.last_exit_fp.get() };
-    let ctx_addr = ctx as *const crate::vm::VMStoreContext as usize;
-    let result = catch_traps(ctx_addr, prev_exit_fp, &mut || trampoline(vmctx, vmctx, wasm_call, values_ptr));
-    // SAFETY: as above. The host call this entry happened in (if any)
-    // resumes with its own exit record.
-    unsafe {
-        *ctx.stack_limit.get() = prev_limit;
-        *ctx.last_exit_fp.get() = prev_exit_fp;
-    }
+    unsafe { *ctx.stack_limit.get() = prev_limit };
     store.sync_gc_cursor_in();
     result.map_err(unwind_to_error)
 }

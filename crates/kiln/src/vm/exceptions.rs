@@ -31,10 +31,10 @@ pub unsafe extern "C" fn unwind_exception(vmctx: *mut u8, exn: u32, fp: usize) {
     // SAFETY: the store outlives its instances' code.
     let store = unsafe { &*instance.store };
     let mut frame = fp;
-    let entry_sp = traphandlers::current().map_or(0, |s| s.entry_sp);
-    while frame != 0 && frame < entry_sp {
+    let entry_fp = traphandlers::current().map_or(0, |s| s.entry_fp());
+    while frame != 0 && frame < entry_fp {
         // SAFETY: `frame` is a frame pointer of this activation, between
-        // the current stack pointer and the entry's (checked above).
+        // the current stack pointer and the entry frame (checked above).
         let (caller_fp, ret) = unsafe { (*(frame as *const usize), *((frame + 8) as *const usize)) };
         if let Some((handler, frame_offset)) = code_memory::handler_at(ret) {
             // SAFETY: only this thread writes the store context while its
@@ -47,9 +47,12 @@ pub unsafe extern "C" fn unwind_exception(vmctx: *mut u8, exn: u32, fp: usize) {
         if !code_memory::is_wasm_pc(ret) {
             break;
         }
+        if caller_fp <= frame {
+            break;
+        }
         frame = caller_fp;
     }
-    let backtrace = capture_from_exit(fp, entry_sp);
+    let backtrace = capture_from_exit(fp, entry_fp);
     let state = traphandlers::current().expect("exceptions are thrown from Wasm");
     state.set_unwind(UnwindReason::Trap { trap: Trap::UncaughtException, backtrace });
     // SAFETY: only Cranelift frames lie between here and the entry.

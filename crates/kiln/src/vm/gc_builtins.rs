@@ -25,16 +25,37 @@ unsafe fn context<'a>(vmctx: *mut u8) -> (&'a mut Instance, &'a mut StoreOpaque)
     (instance, store)
 }
 
+/// The result of an allocation builtin: the reference, or 0 when the heap
+/// is exhausted (compiled code traps at its own PC). Any other failure (a
+/// corrupted heap, a broken frame chain) ends the activation with that
+/// error.
+///
+/// # Safety
+/// Called only by builtins reached through an exit trampoline, whose own
+/// frames own nothing.
+unsafe fn allocation_result(result: anyhow::Result<VMGcRef>) -> u32 {
+    match result {
+        Ok(r) => r.as_raw_u32(),
+        Err(e) if e.downcast_ref::<crate::Trap>() == Some(&crate::Trap::GcHeapOutOfMemory) => 0,
+        // SAFETY: per the contract.
+        Err(e) => unsafe { super::traphandlers::raise_error(e) },
+    }
+}
+
 pub extern "C" fn gc_alloc_struct(vmctx: *mut u8, type_id: u32, _fp: usize) -> u32 {
     // SAFETY: called by compiled code with its own vmctx.
     let (_, store) = unsafe { context(vmctx) };
-    store.gc_alloc(true, |heap| heap.alloc_uninit_struct(type_id)).map_or(0, |r| r.as_raw_u32())
+    let result = store.gc_alloc(|heap| heap.alloc_uninit_struct(type_id));
+    // SAFETY: reached through its exit trampoline; nothing here owns data.
+    unsafe { allocation_result(result) }
 }
 
 pub extern "C" fn gc_alloc_array(vmctx: *mut u8, type_id: u32, len: u32, _fp: usize) -> u32 {
     // SAFETY: called by compiled code with its own vmctx.
     let (_, store) = unsafe { context(vmctx) };
-    store.gc_alloc(true, |heap| heap.alloc_uninit_array(type_id, len)).map_or(0, |r| r.as_raw_u32())
+    let result = store.gc_alloc(|heap| heap.alloc_uninit_array(type_id, len));
+    // SAFETY: as in `gc_alloc_struct`.
+    unsafe { allocation_result(result) }
 }
 
 pub extern "C" fn is_subtype(vmctx: *mut u8, sub: u32, sup: u32) -> u8 {
@@ -49,31 +70,37 @@ pub extern "C" fn func_ref_to_id(vmctx: *mut u8, func_ref: usize) -> u32 {
     store.func_ref_id(func_ref)
 }
 
-pub extern "C" fn func_ref_from_id(vmctx: *mut u8, id: u32) -> usize {
+pub extern "C" fn func_ref_from_id(vmctx: *mut u8, id: u32, expected_type: u32) -> usize {
     // SAFETY: called by compiled code with its own vmctx.
     let (_, store) = unsafe { context(vmctx) };
-    store.func_ref_by_id(id)
+    let expected = (expected_type != kiln_environ::ANY_FUNC_TYPE).then_some(expected_type);
+    store.func_ref_by_id(id, expected).unwrap_or(kiln_environ::BAD_FUNC_REF as usize)
 }
 
 impl StoreOpaque {
-    /// The id under which GC objects store `func_ref` (0 for null).
+    /// The id under which a GC object stores `func_ref` (0 for null).
+    /// Only called to write into an object, so the heap exists.
     pub(crate) fn func_ref_id(&mut self, func_ref: usize) -> u32 {
-        if func_ref == 0 {
-            return 0;
-        }
-        if let Some(id) = self.func_ref_id_of.get(&func_ref) {
-            return *id;
-        }
-        self.func_ref_ids.push(func_ref);
-        let id = self.func_ref_ids.len() as u32;
-        self.func_ref_id_of.insert(func_ref, id);
-        id
+        self.gc.as_mut().expect("a GC object to store the id in exists").func_refs.id_of(func_ref)
     }
 
-    /// The funcref with id `id`; null for 0 or an id never handed out (a
-    /// corrupted heap can hold any id).
-    pub(crate) fn func_ref_by_id(&self, id: u32) -> usize {
-        id.checked_sub(1).and_then(|i| self.func_ref_ids.get(i as usize)).copied().unwrap_or(0)
+    /// The funcref a GC object's field holds as `id`, checked: the id must
+    /// name a function of this store, whose type is a subtype of engine
+    /// type `expected` (if given).
+    pub(crate) fn func_ref_by_id(&self, id: u32, expected: Option<u32>) -> Result<usize, crate::gc::BadFuncRefId> {
+        let func_ref = self.gc.as_ref().ok_or(crate::gc::BadFuncRefId(id))?.func_refs.get(id)?;
+        if let Some(expected) = expected
+            && func_ref != 0
+        {
+            // SAFETY: ids are handed out only for funcrefs of this store
+            // (compiled code's values, const expressions, segments), and
+            // those live as long as the store.
+            let actual = unsafe { (*(func_ref as *const super::VMFuncRef)).type_id };
+            if actual != expected && !self.engine().inner.types.is_subtype(actual, expected) {
+                return Err(crate::gc::BadFuncRefId(id));
+            }
+        }
+        Ok(func_ref)
     }
 
     /// The layout and length of array `r`, from the type in its header.
@@ -180,7 +207,8 @@ pub extern "C" fn array_copy(vmctx: *mut u8, dst: u32, dst_index: u32, src: u32,
 }
 
 impl StoreOpaque {
-    /// The layout of exceptions with tag instance `tag`, and its type id.
+    /// The layout of exceptions with tag instance `tag`, its type id and
+    /// its payload types.
     fn exception_layout(&self, tag: usize) -> Option<(kiln_gc::GcStructLayout, u32, Vec<kiln_environ::WasmValType>)> {
         let type_id = *self.tags.get(tag)?;
         let GcLayout::Struct(layout) = crate::gc::engine_gc_layout(self.engine(), type_id)? else { return None };
@@ -189,59 +217,60 @@ impl StoreOpaque {
         Some((layout, type_id, f.params.to_vec()))
     }
 
-    fn is_func_ref_type(&self, t: kiln_environ::WasmValType) -> bool {
-        match t {
-            kiln_environ::WasmValType::Ref(r) => match r.heap {
-                kiln_environ::WasmHeapType::Func | kiln_environ::WasmHeapType::NoFunc => true,
-                kiln_environ::WasmHeapType::Concrete(id) => self.engine().inner.types.is_func_type(id),
-                _ => false,
-            },
-            _ => false,
+    /// The engine type a funcref of value type `t` must have, if `t` is a
+    /// function reference type: `Some(None)` for abstract `func`.
+    fn func_ref_expectation(&self, t: kiln_environ::WasmValType) -> Option<Option<u32>> {
+        let kiln_environ::WasmValType::Ref(r) = t else { return None };
+        if r.repr(&self.engine().inner.types) != RefRepr::FuncRef {
+            return None;
         }
+        Some(match r.heap {
+            kiln_environ::WasmHeapType::Concrete(id) => Some(id),
+            _ => None,
+        })
     }
 }
 
 /// An exception object: the tag instance in field 0, the payload after
 /// (see `gc_layout::exception_layout`). It lives in the GC heap, so the
-/// collector reclaims it like any object.
+/// collector reclaims it like any object. Called through an exit
+/// trampoline: the allocation may collect.
 pub extern "C" fn new_exception(vmctx: *mut u8, tag: u32, payload: *const ValRaw) -> u32 {
     // SAFETY: called by compiled code with its own vmctx.
     let (instance, store) = unsafe { context(vmctx) };
-    let tag = instance.tags[tag as usize];
-    let Some((layout, type_id, params)) = store.exception_layout(tag) else { return 0 };
+    let result = new_exception_in(store, instance.tags[tag as usize], payload);
+    // SAFETY: reached through its exit trampoline; `result` is all this
+    // frame owns, and it is consumed.
+    unsafe { allocation_result(result) }
+}
+
+fn new_exception_in(store: &mut StoreOpaque, tag: usize, payload: *const ValRaw) -> anyhow::Result<VMGcRef> {
+    let (layout, type_id, params) = store.exception_layout(tag).ok_or_else(|| anyhow::anyhow!("exception tag {tag} has no layout"))?;
     // SAFETY: compiled code passes an array with one slot per tag parameter.
-    let mut payload = unsafe { std::slice::from_raw_parts(payload, params.len()) }.to_vec();
+    let payload = unsafe { std::slice::from_raw_parts(payload, params.len()) }.to_vec();
     // The payload sits in a frame slot no stack map lists: its references
-    // are held as host roots while the allocation may collect (and move
-    // them), then read back.
-    store.gc_host_roots.enter_scope();
-    let engine = store.engine().clone();
-    let rooted: Vec<Option<(u32, u32)>> = payload
-        .iter()
-        .zip(&params)
-        .map(|(v, t)| crate::gc::is_gc_heap_ref(&engine, *t).then(|| store.gc_host_roots.insert(VMGcRef::from_raw_u32(v.u32()))))
-        .collect();
+    // are rooted while the allocation may collect (and move them).
+    let types = &store.engine().inner.types;
+    let gc_values: Vec<usize> = params.iter().enumerate().filter(|(_, t)| t.is_gc_heap_ref(types)).map(|(i, _)| i).collect();
+    let mut refs: Vec<u32> = gc_values.iter().map(|i| payload[*i].u32()).collect();
     let header = kiln_gc::VMGcHeader::new(kiln_gc::VMGcKind::ExnRef, type_id);
-    let allocated = store.gc_alloc(true, |heap| heap.alloc_raw(header, layout.size));
-    for (v, root) in payload.iter_mut().zip(&rooted) {
-        if let Some((index, generation)) = root {
-            *v = ValRaw::from_u32(store.gc_host_roots.get(*index, *generation).map_or(0, VMGcRef::as_raw_u32));
-        }
+    let r = store.with_roots(&mut refs, |store| store.gc_alloc(|heap| heap.alloc_raw(header, layout.size)))?;
+    let mut payload = payload;
+    for (i, raw) in gc_values.into_iter().zip(refs) {
+        payload[i] = ValRaw::from_u32(raw);
     }
-    store.gc_host_roots.exit_scope();
-    let Ok(r) = allocated else { return 0 };
     let mut bytes = vec![0u8; layout.size as usize];
     bytes[layout.fields[0].offset as usize..][..4].copy_from_slice(&(tag as u32).to_le_bytes());
     for ((field, t), v) in layout.fields[1..].iter().zip(&params).zip(&payload) {
-        let raw = if store.is_func_ref_type(*t) { ValRaw::from_u32(store.func_ref_id(v.u64() as usize)) } else { *v };
+        let raw = match store.func_ref_expectation(*t) {
+            Some(_) => ValRaw::from_u32(store.func_ref_id(v.u64() as usize)),
+            None => *v,
+        };
         bytes[field.offset as usize..][..field.size as usize].copy_from_slice(&raw.0[..field.size as usize]);
     }
-    let gc = store.gc.as_mut().expect("allocated above");
-    let body = kiln_environ::gc_layout::HEADER_SIZE as usize;
-    match gc.heap.write_data(&r, body as u32, &bytes[body..]) {
-        Ok(()) => r.as_raw_u32(),
-        Err(_) => 0,
-    }
+    let body = kiln_environ::gc_layout::HEADER_SIZE;
+    store.gc_store()?.heap.write_data(&r, body, &bytes[body as usize..])?;
+    Ok(r)
 }
 
 /// The tag instance an exception was thrown with.
@@ -260,21 +289,28 @@ pub extern "C" fn exception_matches(vmctx: *mut u8, exn: u32, tag: u32) -> u8 {
     exception_tag(store, exn).is_some_and(|(_, t)| t as usize == instance.tags[tag as usize]) as u8
 }
 
-pub extern "C" fn exception_payload(vmctx: *mut u8, exn: u32, out: *mut ValRaw) {
+pub extern "C" fn exception_payload(vmctx: *mut u8, exn: u32, tag: u32, out: *mut ValRaw) -> u8 {
     // SAFETY: called by compiled code with its own vmctx.
-    let (_, store) = unsafe { context(vmctx) };
-    let Some((r, tag)) = exception_tag(store, exn) else { return };
-    let Some((layout, _, params)) = store.exception_layout(tag as usize) else { return };
-    for (i, (field, t)) in layout.fields[1..].iter().zip(&params).enumerate() {
+    let (instance, store) = unsafe { context(vmctx) };
+    let Some((layout, _, params)) = store.exception_layout(instance.tags[tag as usize]) else { return 1 };
+    // SAFETY: compiled code passes an array with one slot per payload
+    // value of `tag`. Every slot is initialised first: compiled code loads
+    // them all, and a garbage reference must never reach a stack map.
+    let out = unsafe {
+        std::ptr::write_bytes(out, 0, params.len());
+        std::slice::from_raw_parts_mut(out, params.len())
+    };
+    let Some((r, _)) = exception_tag(store, exn) else { return 1 };
+    for ((field, t), slot) in layout.fields[1..].iter().zip(&params).zip(out.iter_mut()) {
         let gc = store.gc.as_ref().expect("exceptions live in the heap");
-        let Ok(bytes) = gc.heap.read_data(&r, field.offset, field.size) else { return };
+        let Ok(bytes) = gc.heap.read_data(&r, field.offset, field.size) else { return 1 };
         let mut raw = ValRaw::default();
         raw.0[..bytes.len()].copy_from_slice(bytes);
-        if store.is_func_ref_type(*t) {
-            raw = ValRaw::from_u64(store.func_ref_by_id(raw.u32()) as u64);
+        if let Some(expected) = store.func_ref_expectation(*t) {
+            let Ok(func_ref) = store.func_ref_by_id(raw.u32(), expected) else { return 0 };
+            raw = ValRaw::from_u64(func_ref as u64);
         }
-        // SAFETY: compiled code passes an array with one slot per payload
-        // value of the tag it matched (the tag of this exception).
-        unsafe { out.add(i).write(raw) };
+        *slot = raw;
     }
+    1
 }

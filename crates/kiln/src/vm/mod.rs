@@ -56,6 +56,7 @@ pub struct VMStoreContext {
     pub gc_heap_bound: UnsafeCell<usize>,
     pub gc_bump_next: UnsafeCell<u32>,
     pub gc_bump_end: UnsafeCell<u32>,
+    pub entry_fp: UnsafeCell<usize>,
 }
 
 impl VMStoreContext {
@@ -72,6 +73,7 @@ impl VMStoreContext {
             gc_heap_bound: UnsafeCell::new(0),
             gc_bump_next: UnsafeCell::new(0),
             gc_bump_end: UnsafeCell::new(0),
+            entry_fp: UnsafeCell::new(0),
         }
     }
 }
@@ -130,6 +132,7 @@ mod layout_tests {
         assert_eq!(offset_of!(VMStoreContext, gc_heap_bound), store_context::GC_HEAP_BOUND as usize);
         assert_eq!(offset_of!(VMStoreContext, gc_bump_next), store_context::GC_BUMP_NEXT as usize);
         assert_eq!(offset_of!(VMStoreContext, gc_bump_end), store_context::GC_BUMP_END as usize);
+        assert_eq!(offset_of!(VMStoreContext, entry_fp), store_context::ENTRY_FP as usize);
         assert_eq!(size_of::<VMStoreContext>(), store_context::SIZE as usize);
         assert_eq!(size_of::<ValRaw>(), VAL_RAW_SIZE as usize);
     }

@@ -67,6 +67,25 @@ fn stack_bounds() -> (usize, usize) {
     bounds
 }
 
+/// The stack pointer of the caller. Read from the register, not taken
+/// as the address of a local: sanitizers (AddressSanitizer's
+/// use-after-return detection) move locals to a heap-allocated fake stack.
+#[inline(always)]
+pub fn current_sp() -> usize {
+    let sp: usize;
+    // SAFETY: reads a register; no memory is touched.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags))
+    };
+    // SAFETY: as above.
+    #[cfg(target_arch = "aarch64")]
+    unsafe {
+        std::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags))
+    };
+    sp
+}
+
 /// Space kept free below the Wasm stack limit for host functions called
 /// from Wasm and for the runtime itself.
 const HOST_RESERVE: usize = 128 * 1024;

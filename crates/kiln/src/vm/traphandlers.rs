@@ -17,6 +17,7 @@
 
 use super::backtrace::{self, RawBacktrace};
 use super::code_memory;
+use super::VMStoreContext;
 use kiln_environ::Trap;
 use std::cell::{Cell, UnsafeCell};
 use std::ffi::c_void;
@@ -43,14 +44,15 @@ pub struct CallThreadState {
     jmp_buf: Cell<*const c_void>,
     unwind: UnsafeCell<Option<UnwindReason>>,
     prev: *const CallThreadState,
-    /// The entry's stack pointer bound: backtraces stop above it.
-    pub(crate) entry_sp: usize,
     /// The store context of the store whose Wasm this activation runs.
-    pub(crate) store_context: usize,
+    store_context: *const VMStoreContext,
     /// That store's last exit frame pointer when this activation began:
     /// where the previous activation's Wasm frames (suspended in a host
-    /// call) start.
+    /// call) start. Restored when this activation ends.
     pub(crate) prev_exit_fp: usize,
+    /// That store's entry frame pointer when this activation began: where
+    /// the previous activation's Wasm frames end. Restored likewise.
+    pub(crate) prev_entry_fp: usize,
 }
 
 thread_local! {
@@ -67,21 +69,26 @@ impl CallThreadState {
     }
 }
 
-/// Runs `f`, which calls into Wasm, catching traps.
+/// Runs `f`, which calls into Wasm code of the store owning `ctx`,
+/// catching traps. The store's exit and entry frame records are restored
+/// when it ends, so a host call this entry happened in resumes with its
+/// own.
 ///
 /// `f` must not hold values with destructors across the call into Wasm:
 /// a trap skips its remaining frames.
-pub fn catch_traps(store_context: usize, prev_exit_fp: usize, f: &mut dyn FnMut()) -> Result<(), UnwindReason> {
+pub fn catch_traps(ctx: &VMStoreContext, f: &mut dyn FnMut()) -> Result<(), UnwindReason> {
     init_signal_handlers();
     super::stack::ensure_sigaltstack();
-    let marker = 0u8;
+    // SAFETY: the store context is only accessed by this thread while its
+    // Wasm runs, and none runs yet.
+    let (prev_exit_fp, prev_entry_fp) = unsafe { (*ctx.last_exit_fp.get(), *ctx.entry_fp.get()) };
     let state = CallThreadState {
         jmp_buf: Cell::new(ptr::null()),
         unwind: UnsafeCell::new(None),
         prev: CURRENT.get(),
-        entry_sp: &marker as *const u8 as usize,
-        store_context,
+        store_context: ctx,
         prev_exit_fp,
+        prev_entry_fp,
     };
     CURRENT.set(&state);
 
@@ -97,6 +104,11 @@ pub fn catch_traps(store_context: usize, prev_exit_fp: usize, f: &mut dyn FnMut(
     // holds the buffer's address) is unlinked right after.
     let ok = unsafe { kiln_catch(state.jmp_buf.as_ptr(), call_body, &mut f as *mut &mut dyn FnMut() as *mut c_void) };
     CURRENT.set(state.prev);
+    // SAFETY: as above; the activation has ended.
+    unsafe {
+        *ctx.last_exit_fp.get() = prev_exit_fp;
+        *ctx.entry_fp.get() = prev_entry_fp;
+    }
     if ok == 1 {
         return Ok(());
     }
@@ -109,6 +121,21 @@ impl CallThreadState {
         // SAFETY: the previous activation outlives this one (it is further
         // up the same stack).
         unsafe { self.prev.as_ref() }
+    }
+
+    /// Does this activation run Wasm of the store owning `ctx`?
+    pub fn is_for(&self, ctx: &VMStoreContext) -> bool {
+        ptr::eq(self.store_context, ctx)
+    }
+
+    /// The frame pointer of this activation's entry trampoline, where its
+    /// Wasm frames end; 0 before the trampoline ran. Valid for the
+    /// innermost activation of its store (an inner one of the same store
+    /// keeps this one's value in its `prev_entry_fp`).
+    pub fn entry_fp(&self) -> usize {
+        // SAFETY: the store context outlives every activation of its
+        // store, and only this thread writes it while they run.
+        unsafe { *(*self.store_context).entry_fp.get() }
     }
 }
 
@@ -129,6 +156,28 @@ pub unsafe fn unwind_current() -> ! {
     let state = current().expect("raise outside of Wasm");
     // SAFETY: the buffer was set by `kiln_catch` for this live activation.
     unsafe { kiln_unwind(state.jmp_buf.get()) }
+}
+
+/// Ends the innermost activation with `error`, from a builtin that Wasm
+/// called through an exit trampoline (the backtrace starts at its frame).
+/// A [`Trap`] error ends it as that trap.
+///
+/// # Safety
+/// As for [`unwind_current`]: the caller's own frame must own nothing
+/// (`error` is moved in here).
+pub unsafe fn raise_error(error: anyhow::Error) -> ! {
+    let state = current().expect("raise outside of Wasm");
+    // SAFETY: the activation's store context is live; its Wasm is
+    // suspended in the builtin calling us.
+    let exit_fp = unsafe { *(*state.store_context).last_exit_fp.get() };
+    let backtrace = backtrace::capture_from_exit(exit_fp, state.entry_fp());
+    let reason = match error.downcast::<Trap>() {
+        Ok(trap) => UnwindReason::Trap { trap, backtrace },
+        Err(error) => UnwindReason::HostError { error, backtrace },
+    };
+    state.set_unwind(reason);
+    // SAFETY: per the contract.
+    unsafe { unwind_current() }
 }
 
 static mut PREVIOUS: [MaybeUninit<libc::sigaction>; 4] = [MaybeUninit::uninit(); 4];
@@ -161,7 +210,7 @@ unsafe extern "C" fn signal_handler(sig: libc::c_int, info: *mut libc::siginfo_t
     if let Some(state) = current()
         && let Some(trap) = code_memory::trap_at(pc)
     {
-        let backtrace = backtrace::capture_from_trap(pc, fp, state.entry_sp);
+        let backtrace = backtrace::capture_from_trap(pc, fp, state.entry_fp());
         state.set_unwind(UnwindReason::Trap { trap, backtrace });
         // SAFETY: the faulting PC is in Wasm code of this activation, so
         // only Cranelift frames lie between here and `kiln_catch`.

@@ -8,7 +8,6 @@ use crate::oracles::dummy::{dummy_value, null_of};
 use arbitrary::Unstructured;
 use kiln::{AnyRef, ExternRef, Func, Global, Memory, Mutability, Store, Table, Val, ValType};
 use std::collections::HashMap;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 /// A store and everything exported into it so far.
 pub(super) struct StoreEntry {
@@ -79,17 +78,11 @@ impl StoreEntry {
     /// `ExternRef::new` wrapping `n`, read back and kept; nothing if the
     /// GC heap is full.
     pub(super) fn new_externref(&mut self, n: u64) -> Check {
-        // `ExternRef::new` panics when the heap is exhausted: documented,
-        // so that panic means "no reference", and any other propagates.
-        let r = match catch_unwind(AssertUnwindSafe(|| ExternRef::new(&mut self.store, n))) {
+        // A full heap is an error saying so, never a panic.
+        let r = match ExternRef::new(&mut self.store, n) {
             Ok(r) => r,
-            Err(panic) => {
-                let msg = panic.downcast_ref::<String>().map(String::as_str).or(panic.downcast_ref::<&str>().copied()).unwrap_or("");
-                if msg.contains("GC heap exhausted") {
-                    return Ok(());
-                }
-                resume_unwind(panic)
-            }
+            Err(err) if err.root_cause().downcast_ref::<kiln::Trap>() == Some(&kiln::Trap::GcHeapOutOfMemory) => return Ok(()),
+            Err(err) => return Err(format!("ExternRef::new: {err:#}")),
         };
         let back = r.data(&self.store).map_err(|err| format!("data of a new externref: {err:#}"))?.downcast_ref::<u64>().copied();
         ensure(back == Some(n), || format!("externref made with {n} holds {back:?}"))?;

@@ -1,0 +1,242 @@
+//! A store's GC heap: created on first use with the engine's collector,
+//! in memory compiled code can address (`vm::gc_memory`), with the store's
+//! host-data table for externrefs and its table of function references.
+//!
+//! Invariants:
+//! - The heap's base, accessible length and inline allocation region are
+//!   mirrored in the store context for compiled code; every operation that
+//!   may grow the heap or move its cursor updates them on every way out,
+//!   errors included ([`StoreOpaque::gc_alloc`]).
+//! - A collection sees every root ([`roots`]): a reference the runtime
+//!   holds anywhere else across an allocation is held through
+//!   [`StoreOpaque::with_roots`].
+//! - Under zeal (`Config::gc_zeal_alloc_counter`) every Nth allocation
+//!   collects first, compiled code's inline region is kept empty so every
+//!   allocation comes here, and every collection is followed by a full
+//!   heap verification (as it is in debug builds).
+
+mod func_refs;
+mod host_roots;
+mod roots;
+
+pub(crate) use func_refs::{BadFuncRefId, FuncRefTable};
+pub(crate) use host_roots::HostRoots;
+
+use crate::engine::Engine;
+use crate::store::StoreOpaque;
+use crate::vm::gc_memory::MmapHeapMemory;
+use anyhow::{Context as _, Result};
+use kiln_environ::gc_layout::StandardLayouts;
+use kiln_environ::{GcTypeLayouts, WasmCompositeType};
+use kiln_gc::{GcError, GcHeap, GcLayout, GcTypes, HostDataTable, VMGcRef};
+use std::sync::Arc;
+
+/// First size of a heap; it doubles as it fills, up to the engine's limit.
+const INITIAL_HEAP_BYTES: usize = 1 << 20;
+
+pub(crate) struct GcStore {
+    pub heap: Box<dyn GcHeap>,
+    pub host_data: HostDataTable,
+    pub func_refs: FuncRefTable,
+    /// Allocations left until zeal forces a collection, if zeal is on.
+    zeal_countdown: Option<u32>,
+}
+
+impl GcStore {
+    /// Counts an allocation; true when zeal wants a collection before it.
+    fn zeal_due(&mut self, period: Option<std::num::NonZeroU32>) -> bool {
+        let (Some(period), Some(left)) = (period, self.zeal_countdown.as_mut()) else { return false };
+        *left -= 1;
+        if *left == 0 {
+            *left = period.get();
+            return true;
+        }
+        false
+    }
+}
+
+/// Layouts of engine types, for the heap's tracer and allocator.
+struct EngineGcTypes(Engine);
+
+impl GcTypes for EngineGcTypes {
+    fn layout(&self, type_index: u32) -> Option<GcLayout> {
+        engine_gc_layout(&self.0, type_index)
+    }
+}
+
+/// The layout of objects of engine type `type_index` (an id read from an
+/// untrusted header: unknown ids give `None`).
+pub(crate) fn engine_gc_layout(engine: &Engine, type_index: u32) -> Option<GcLayout> {
+    let types = &engine.inner.types;
+    let ty = types.try_get(type_index)?;
+    let ref_repr = |r: kiln_environ::WasmRefType| r.repr(types);
+    match &ty.composite {
+        // Objects whose type is a function type are exceptions.
+        WasmCompositeType::Func(f) => Some(GcLayout::Struct(kiln_environ::gc_layout::exception_layout(&f.params, &ref_repr))),
+        other => StandardLayouts.gc_layout(other, &ref_repr),
+    }
+}
+
+impl StoreOpaque {
+    /// The store's GC heap, created on first use.
+    pub(crate) fn gc_store(&mut self) -> Result<&mut GcStore> {
+        if self.gc.is_none() {
+            let config = self.engine().config();
+            let zeal_countdown = config.gc_zeal_alloc_counter.map(|n| n.get());
+            let memory = MmapHeapMemory::new(INITIAL_HEAP_BYTES, config.max_gc_heap_bytes as usize)?;
+            let base = memory.base();
+            let types = Arc::new(EngineGcTypes(self.engine().clone()));
+            let heap = self.engine().inner.gc_runtime.new_gc_heap(Box::new(memory), types)?;
+            // SAFETY: no Wasm of this store runs while we hold `&mut self`
+            // except through builtins, which are called between
+            // instructions that reload these fields.
+            unsafe { *self.vm_store_context().gc_heap_base.get() = base as usize };
+            self.gc = Some(GcStore { heap, host_data: HostDataTable::new(), func_refs: FuncRefTable::default(), zeal_countdown });
+            self.sync_gc_bound();
+        }
+        Ok(self.gc.as_mut().expect("created above"))
+    }
+
+    fn gc_zeal(&self) -> Option<std::num::NonZeroU32> {
+        self.engine().config().gc_zeal_alloc_counter
+    }
+
+    /// Mirrors the heap's accessible length and inline allocation region
+    /// into the store context, for compiled code. Called after every
+    /// operation that may grow the heap or move its bump cursor.
+    pub(crate) fn sync_gc_bound(&self) {
+        if let Some(gc) = &self.gc {
+            let ctx = self.vm_store_context();
+            // Under zeal compiled code gets no region, so that every
+            // allocation is counted here.
+            let region = if self.gc_zeal().is_some() { None } else { gc.heap.bump_region() };
+            let (next, end) = region.unwrap_or((0, 0));
+            // SAFETY: as in `gc_store`.
+            unsafe {
+                *ctx.gc_heap_bound.get() = gc.heap.memory().len();
+                *ctx.gc_bump_next.get() = next;
+                *ctx.gc_bump_end.get() = end;
+            }
+        }
+    }
+
+    /// Hands the heap back the bump cursor compiled code advanced, before
+    /// Rust code uses the heap. Called on every way out of Wasm (a return
+    /// to the host, a host call, a GC builtin).
+    pub(crate) fn sync_gc_cursor_in(&mut self) {
+        // SAFETY: as in `gc_store`.
+        let next = unsafe { *self.vm_store_context().gc_bump_next.get() };
+        if let Some(gc) = &mut self.gc
+            && next != 0
+        {
+            // A cursor outside the region (corrupted store context) is
+            // refused and the heap keeps its own.
+            let _ = gc.heap.set_bump_next(next);
+        }
+    }
+
+    /// Allocates with `alloc`. When the heap is full it first collects
+    /// garbage (unless the collector never frees), then grows the heap
+    /// (doubling, up to its limit). Under zeal, every Nth allocation
+    /// collects first.
+    ///
+    /// The caller must hold every reference it keeps across this call as
+    /// a root (see `with_roots`): a moving collection rewrites only roots.
+    pub(crate) fn gc_alloc(&mut self, mut alloc: impl FnMut(&mut dyn GcHeap) -> kiln_gc::Result<VMGcRef>) -> Result<VMGcRef> {
+        self.sync_gc_cursor_in();
+        let result = self.alloc_or_collect(&mut alloc);
+        // On every way out, errors included: compiled code must never keep
+        // a cursor or bound the heap no longer agrees with.
+        self.sync_gc_bound();
+        result
+    }
+
+    fn alloc_or_collect(&mut self, alloc: &mut dyn FnMut(&mut dyn GcHeap) -> kiln_gc::Result<VMGcRef>) -> Result<VMGcRef> {
+        let zeal = self.gc_zeal();
+        if self.gc_store()?.zeal_due(zeal) {
+            self.collect_now()?;
+        }
+        let mut collected = self.engine().config().collector == kiln_gc::Collector::Null;
+        loop {
+            let gc = self.gc_store()?;
+            match alloc(&mut *gc.heap) {
+                Err(GcError::OutOfMemory { .. }) if !collected => {
+                    collected = true;
+                    self.collect_now()?;
+                    self.grow_if_mostly_live();
+                }
+                Err(GcError::OutOfMemory { requested }) => {
+                    let len = gc.heap.memory().len() as u64;
+                    let capacity = gc.heap.memory().capacity() as u64;
+                    let additional = len.max(requested).min(capacity.saturating_sub(len));
+                    if additional == 0 || gc.heap.grow(additional).is_err() {
+                        return Err(anyhow::Error::new(crate::Trap::GcHeapOutOfMemory));
+                    }
+                }
+                other => return other.map_err(anyhow::Error::from),
+            }
+        }
+    }
+
+    /// Grows the heap (doubling, within its limit) when a collection left
+    /// more than a quarter of it live: for a semi-space collector that is
+    /// a space more than half full, which would make the next collections
+    /// come soon and recopy the same long-lived data. Best effort: if the
+    /// heap cannot grow, allocation goes on in what there is.
+    fn grow_if_mostly_live(&mut self) {
+        let Some(gc) = self.gc.as_mut() else { return };
+        let len = gc.heap.memory().len() as u64;
+        let room = (gc.heap.memory().capacity() as u64).saturating_sub(len);
+        if gc.heap.stats().bytes_in_use.saturating_mul(4) > len && room > 0 {
+            let _ = gc.heap.grow(len.min(room));
+        }
+    }
+
+    /// Runs a full collection with every root of the store (see
+    /// [`roots`]). A host value whose `Drop` panicked during the
+    /// collection has its panic resumed here, on the host side.
+    pub(crate) fn collect_garbage(&mut self) -> Result<()> {
+        self.sync_gc_cursor_in();
+        let result = self.collect_now();
+        self.sync_gc_bound();
+        self.resume_host_data_drop_panic();
+        result
+    }
+
+    /// The collection itself; the heap must hold the current cursor.
+    fn collect_now(&mut self) -> Result<()> {
+        if self.gc.is_none() {
+            return Ok(());
+        }
+        let verify = cfg!(debug_assertions) || self.gc_zeal().is_some();
+        self.with_root_set(|heap, host_data, roots| {
+            heap.collect_all(roots, host_data)?;
+            if verify {
+                heap.verify().context("GC heap verification after a collection failed")?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Resumes, on the host side, a panic that a host value's `Drop`
+    /// raised while a collection (possibly under Wasm frames) freed it.
+    pub(crate) fn resume_host_data_drop_panic(&mut self) {
+        if let Some(panic) = self.gc.as_mut().and_then(|gc| gc.host_data.take_drop_panic()) {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    /// Runs `f` with `values` (raw GC references, i31s or 0) held as
+    /// roots, and writes them back afterwards: where a moving collection
+    /// inside `f` moved an object, the value follows it.
+    pub(crate) fn with_roots<R>(&mut self, values: &mut [u32], f: impl FnOnce(&mut Self) -> R) -> R {
+        self.gc_host_roots.enter_scope();
+        let slots: Vec<(u32, u32)> = values.iter().map(|v| self.gc_host_roots.insert(VMGcRef::from_raw_u32(*v))).collect();
+        let result = f(self);
+        for (v, (index, generation)) in values.iter_mut().zip(slots) {
+            *v = self.gc_host_roots.get(index, generation).map_or(0, VMGcRef::as_raw_u32);
+        }
+        self.gc_host_roots.exit_scope();
+        result
+    }
+}
