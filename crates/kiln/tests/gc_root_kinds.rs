@@ -1,0 +1,344 @@
+//! Every kind of GC root, tested under zeal: `gc_zeal_alloc_counter(1)`
+//! makes every allocation collect first, and the copying collector moves
+//! every live object each time. A reference the runtime keeps somewhere a
+//! collection does not see is left pointing at the old copy, so each test
+//! reads its objects back through one kind of root after collections and
+//! checks their contents.
+
+use kiln::*;
+use std::num::NonZeroU32;
+
+fn zeal_engine(collector: Collector, every: u32) -> Engine {
+    let mut config = Config::new();
+    config.collector(collector).gc_zeal_alloc_counter(NonZeroU32::new(every)).unwrap();
+    Engine::new(&config).unwrap()
+}
+
+/// Instantiates `wat` on a zeal-1 copying engine and calls the export
+/// `run`, returning its result and the store (for its GC statistics).
+fn run_i32(wat: &str) -> (i32, Store<()>) {
+    let engine = zeal_engine(Collector::Copying, 1);
+    let module = Module::new(&engine, wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    let run = instance.get_typed_func::<(), i32>(&mut store, "run").unwrap();
+    let result = run.call(&mut store, ()).unwrap();
+    (result, store)
+}
+
+fn collections(store: &Store<()>) -> u64 {
+    store.gc_stats().map_or(0, |s| s.collections)
+}
+
+/// Allocates `$n` throwaway structs: with zeal 1, `$n` collections.
+const CHURN: &str = r#"
+    (type $junk (struct (field i64)))
+    (func $churn (param $n i32)
+        (block $done (loop $next
+            (br_if $done (i32.eqz (local.get $n)))
+            (drop (struct.new $junk (i64.const 0)))
+            (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+            (br $next))))"#;
+
+fn module(body: &str) -> String {
+    format!("(module {body}\n{CHURN})")
+}
+
+#[test]
+fn zeal_collects_before_every_nth_allocation_inline_ones_included() {
+    let wat = module(r#"(func (export "run") (result i32) (call $churn (i32.const 100)) (i32.const 0))"#);
+    for (every, expected) in [(1, 100), (10, 10), (7, 14)] {
+        let engine = zeal_engine(Collector::Copying, every);
+        let module = Module::new(&engine, &wat).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+        instance.get_typed_func::<(), i32>(&mut store, "run").unwrap().call(&mut store, ()).unwrap();
+        assert_eq!(collections(&store), expected, "zeal {every}");
+    }
+}
+
+#[test]
+fn passive_element_segment_items_survive_collections_through_array_new_elem() {
+    // The items are made at instantiation (each allocation collects, so
+    // earlier items move while later ones are made) and read after more
+    // collections.
+    let (sum, store) = run_i32(&module(
+        r#"
+        (type $s (struct (field i32)))
+        (type $arr (array (ref null $s)))
+        (elem $e (ref null $s) (item (struct.new $s (i32.const 1))) (item (struct.new $s (i32.const 20))) (item (struct.new $s (i32.const 300))))
+        (func (export "run") (result i32)
+            (local $a (ref $arr))
+            (call $churn (i32.const 5))
+            (local.set $a (array.new_elem $arr $e (i32.const 0) (i32.const 3)))
+            (call $churn (i32.const 5))
+            (i32.add (i32.add
+                (struct.get $s 0 (array.get $arr (local.get $a) (i32.const 0)))
+                (struct.get $s 0 (array.get $arr (local.get $a) (i32.const 1))))
+                (struct.get $s 0 (array.get $arr (local.get $a) (i32.const 2)))))"#,
+    ));
+    assert_eq!(sum, 321);
+    assert!(collections(&store) >= 10);
+}
+
+#[test]
+fn passive_element_segment_items_survive_collections_through_array_init_elem_and_table_init() {
+    let (sum, _) = run_i32(&module(
+        r#"
+        (type $s (struct (field i32)))
+        (type $arr (array (mut (ref null $s))))
+        (table $t 2 (ref null $s))
+        (elem $e (ref null $s) (item (struct.new $s (i32.const 4))) (item (struct.new $s (i32.const 50))))
+        (func (export "run") (result i32)
+            (local $a (ref $arr))
+            (local.set $a (array.new_default $arr (i32.const 2)))
+            (call $churn (i32.const 5))
+            (array.init_elem $arr $e (local.get $a) (i32.const 0) (i32.const 0) (i32.const 2))
+            (table.init $t $e (i32.const 0) (i32.const 0) (i32.const 2))
+            (call $churn (i32.const 5))
+            (i32.add
+                (i32.add (struct.get $s 0 (array.get $arr (local.get $a) (i32.const 0))) (struct.get $s 0 (array.get $arr (local.get $a) (i32.const 1))))
+                (i32.add (struct.get $s 0 (table.get $t (i32.const 0))) (struct.get $s 0 (table.get $t (i32.const 1))))))"#,
+    ));
+    assert_eq!(sum, 108);
+}
+
+#[test]
+fn a_dropped_element_segment_releases_its_items() {
+    let engine = zeal_engine(Collector::Copying, 1);
+    let wat = r#"(module
+        (type $big (array i8))
+        (elem $e (ref null $big) (item (array.new_default $big (i32.const 100000))))
+        (func (export "drop") (elem.drop $e)))"#;
+    let module = Module::new(&engine, wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    store.gc().unwrap();
+    let held = store.gc_stats().unwrap().bytes_in_use;
+    assert!(held >= 100_000, "the segment keeps its array: {held}");
+    instance.get_typed_func::<(), ()>(&mut store, "drop").unwrap().call(&mut store, ()).unwrap();
+    store.gc().unwrap();
+    let after = store.gc_stats().unwrap().bytes_in_use;
+    assert!(after < 1_000, "elem.drop released the array: {after} bytes still live");
+}
+
+#[test]
+fn constant_expression_operands_survive_the_allocations_after_them() {
+    // The inner structs sit on the evaluation stack while the next one is
+    // allocated (and every allocation collects).
+    let (sum, _) = run_i32(&module(
+        r#"
+        (type $s (struct (field i32)))
+        (type $pair (struct (field (ref $s)) (field (ref $s))))
+        (type $arr (array (ref $s)))
+        (global $p (ref $pair) (struct.new $pair (struct.new $s (i32.const 1)) (struct.new $s (i32.const 20))))
+        (global $a (ref $arr) (array.new_fixed $arr 2 (struct.new $s (i32.const 300)) (struct.new $s (i32.const 4000))))
+        (global $r (ref $arr) (array.new $arr (struct.new $s (i32.const 50000)) (i32.const 3)))
+        (func (export "run") (result i32)
+            (call $churn (i32.const 3))
+            (i32.add (i32.add (i32.add (i32.add
+                (struct.get $s 0 (struct.get $pair 0 (global.get $p)))
+                (struct.get $s 0 (struct.get $pair 1 (global.get $p))))
+                (struct.get $s 0 (array.get $arr (global.get $a) (i32.const 0))))
+                (struct.get $s 0 (array.get $arr (global.get $a) (i32.const 1))))
+                (struct.get $s 0 (array.get $arr (global.get $r) (i32.const 2)))))"#,
+    ));
+    assert_eq!(sum, 54321);
+}
+
+#[test]
+fn a_throw_that_collects_keeps_the_references_of_twenty_frames() {
+    // Twenty frames each hold a struct in a local; the innermost throws
+    // (the exception's allocation collects), catches, and every frame then
+    // adds its own struct's field on the way back.
+    let (sum, store) = run_i32(&module(
+        r#"
+        (type $s (struct (field i32)))
+        (tag $e (param (ref $s)))
+        (func $rec (param $n i32) (result i32)
+            (local $mine (ref null $s))
+            (local.set $mine (struct.new $s (local.get $n)))
+            (if (result i32) (i32.eqz (local.get $n))
+                (then
+                    (block $caught (result (ref $s))
+                        (try_table (catch $e $caught)
+                            (throw $e (struct.new $s (i32.const 1000))))
+                        (unreachable))
+                    (struct.get $s 0))
+                (else (call $rec (i32.sub (local.get $n) (i32.const 1)))))
+            (struct.get $s 0 (local.get $mine))
+            (i32.add))
+        (func (export "run") (result i32) (call $rec (i32.const 20)))"#,
+    ));
+    assert_eq!(sum, 1000 + (1..=20).sum::<i32>());
+    assert!(collections(&store) >= 22);
+}
+
+#[test]
+fn an_exception_payload_survives_the_collection_of_its_own_allocation() {
+    // The payload's references are only in the throw's payload buffer
+    // while the exception object is allocated.
+    let (sum, _) = run_i32(&module(
+        r#"
+        (type $s (struct (field i32)))
+        (tag $e (param (ref $s) i32 (ref $s)))
+        (func $thrower (throw $e (struct.new $s (i32.const 7)) (i32.const 30) (struct.new $s (i32.const 500))))
+        (func (export "run") (result i32)
+            (local $b (ref null $s)) (local $i i32)
+            (block $caught (result (ref $s) i32 (ref $s))
+                (try_table (catch $e $caught) (call $thrower))
+                (unreachable))
+            (local.set $b)
+            (local.set $i)
+            (call $churn (i32.const 3))
+            (struct.get $s 0)
+            (i32.add (local.get $i))
+            (i32.add (struct.get $s 0 (local.get $b))))"#,
+    ));
+    assert_eq!(sum, 537);
+}
+
+#[test]
+fn an_exnref_held_across_collections_is_rethrown_intact() {
+    let (sum, _) = run_i32(&module(
+        r#"
+        (type $s (struct (field i32)))
+        (tag $e (param (ref $s)))
+        (global $kept (mut exnref) (ref.null exn))
+        (func (export "run") (result i32)
+            (local $x exnref)
+            (local.set $x
+                (block $caught (result exnref)
+                    (try_table (catch_all_ref $caught) (throw $e (struct.new $s (i32.const 11))))
+                    (unreachable)))
+            (block $caught (result (ref $s) exnref)
+                (try_table (catch_ref $e $caught) (throw $e (struct.new $s (i32.const 22))))
+                (unreachable))
+            (global.set $kept)
+            (drop)
+            (call $churn (i32.const 5))
+            (block $a (result (ref $s))
+                (try_table (catch $e $a) (throw_ref (local.get $x)))
+                (unreachable))
+            (struct.get $s 0)
+            (call $churn (i32.const 5))
+            (block $b (result (ref $s))
+                (try_table (catch $e $b) (throw_ref (global.get $kept)))
+                (unreachable))
+            (struct.get $s 0)
+            (i32.add))"#,
+    ));
+    assert_eq!(sum, 33);
+}
+
+#[test]
+fn funcrefs_in_struct_fields_are_called_after_collections() {
+    let (sum, _) = run_i32(&module(
+        r#"
+        (type $f (func (result i32)))
+        (type $holder (struct (field (ref $f)) (field (mut (ref null $f)))))
+        (type $arr (array (ref null $f)))
+        (func $one (type $f) (i32.const 1))
+        (func $ten (type $f) (i32.const 10))
+        (func $hundred (type $f) (i32.const 100))
+        (elem declare func $one $ten $hundred)
+        (func (export "run") (result i32)
+            (local $h (ref null $holder)) (local $a (ref null $arr))
+            (local.set $h (struct.new $holder (ref.func $one) (ref.func $ten)))
+            (local.set $a (array.new_fixed $arr 1 (ref.func $hundred)))
+            (call $churn (i32.const 5))
+            (i32.add (i32.add
+                (call_ref $f (struct.get $holder 0 (local.get $h)))
+                (call_ref $f (struct.get $holder 1 (local.get $h))))
+                (call_ref $f (array.get $arr (local.get $a) (i32.const 0)))))"#,
+    ));
+    assert_eq!(sum, 111);
+}
+
+#[test]
+fn globals_and_tables_shared_between_two_instances_are_roots() {
+    let engine = zeal_engine(Collector::Copying, 1);
+    let types = r#"(type $s (struct (field i32)))"#;
+    let owner = Module::new(
+        &engine,
+        format!(
+            r#"(module {types}
+                (global (export "g") (mut (ref null $s)) (ref.null $s))
+                (table (export "t") 1 (ref null $s))
+                (func (export "read") (result i32)
+                    (call $churn (i32.const 5))
+                    (i32.add (struct.get $s 0 (global.get 0)) (struct.get $s 0 (table.get 0 (i32.const 0)))))
+                {CHURN})"#
+        ),
+    )
+    .unwrap();
+    let user = Module::new(
+        &engine,
+        format!(
+            r#"(module {types}
+                (import "owner" "g" (global $g (mut (ref null $s))))
+                (import "owner" "t" (table $t 1 (ref null $s)))
+                (func (export "write")
+                    (global.set $g (struct.new $s (i32.const 40)))
+                    (call $churn (i32.const 3))
+                    (table.set $t (i32.const 0) (struct.new $s (i32.const 2)))
+                    (call $churn (i32.const 3)))
+                {CHURN})"#
+        ),
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    let owner = linker.instantiate(&mut store, &owner).unwrap();
+    linker.instance(&mut store, "owner", owner).unwrap();
+    let user = linker.instantiate(&mut store, &user).unwrap();
+    user.get_typed_func::<(), ()>(&mut store, "write").unwrap().call(&mut store, ()).unwrap();
+    store.gc().unwrap();
+    let read = owner.get_typed_func::<(), i32>(&mut store, "read").unwrap();
+    assert_eq!(read.call(&mut store, ()).unwrap(), 42);
+}
+
+#[test]
+fn arguments_and_results_crossing_host_calls_survive_collections() {
+    // A host function receives a struct, collects (its parameter is held
+    // by its handle), and hands it back; Wasm reads it after more
+    // allocation.
+    let engine = zeal_engine(Collector::Copying, 1);
+    let module = Module::new(
+        &engine,
+        module(
+            r#"
+            (type $s (struct (field i32)))
+            (import "host" "bounce" (func $bounce (param anyref) (result anyref)))
+            (func (export "run") (result i32)
+                (local $back anyref)
+                (local.set $back (call $bounce (struct.new $s (i32.const 77))))
+                (call $churn (i32.const 3))
+                (struct.get $s 0 (ref.cast (ref $s) (local.get $back))))"#,
+        ),
+    )
+    .unwrap();
+    let mut linker = Linker::new(&engine);
+    let anyref = ValType::Ref(RefType::new(true, HeapType::Any));
+    linker
+        .func_new("host", "bounce", FuncType::new([anyref.clone()], [anyref]), |mut caller: Caller<'_, ()>, params: &[Val], results: &mut [Val]| {
+            caller.gc()?;
+            results[0] = params[0];
+            Ok(())
+        })
+        .unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let run = instance.get_typed_func::<(), i32>(&mut store, "run").unwrap();
+    assert_eq!(run.call(&mut store, ()).unwrap(), 77);
+}
+
+#[test]
+fn the_null_collector_under_zeal_verifies_and_keeps_everything() {
+    let engine = zeal_engine(Collector::Null, 1);
+    let module = Module::new(&engine, module(r#"(func (export "run") (result i32) (call $churn (i32.const 50)) (i32.const 9))"#)).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    assert_eq!(instance.get_typed_func::<(), i32>(&mut store, "run").unwrap().call(&mut store, ()).unwrap(), 9);
+    assert_eq!(store.gc_stats().unwrap().objects_allocated, 50);
+}
