@@ -11,6 +11,7 @@
 //! code when it calls `proc_exit`); results go to stdout so they can be
 //! piped.
 
+mod options;
 mod run;
 mod values;
 mod wast;

@@ -44,6 +44,9 @@ pub struct RunCommand {
     /// The module: a binary `.wasm` or a text `.wat` file.
     file: PathBuf,
 
+    #[command(flatten)]
+    options: crate::options::EngineOptions,
+
     /// The exported function to call [default: `_start`, else `main`].
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
@@ -76,7 +79,11 @@ pub struct RunCommand {
 
 impl RunCommand {
     pub fn execute(self) -> Result<ExitCode> {
-        let engine = Engine::default();
+        if self.options.help_requested() {
+            print!("{}", crate::options::EngineOptions::help());
+            return Ok(ExitCode::SUCCESS);
+        }
+        let engine = Engine::new(&self.options.config()?)?;
         let mut linker = Linker::new(&engine);
         kiln_wasi::add_to_linker(&mut linker, |cx: &mut WasiCtx| cx)?;
         let mut store = Store::new(&engine, self.wasi_ctx()?);

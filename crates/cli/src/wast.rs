@@ -20,6 +20,9 @@ pub struct WastCommand {
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
 
+    #[command(flatten)]
+    options: crate::options::EngineOptions,
+
     /// Print what the scripts pass to `spectest.print*`.
     #[arg(short, long)]
     verbose: bool,
@@ -27,7 +30,11 @@ pub struct WastCommand {
 
 impl WastCommand {
     pub fn execute(self) -> Result<ExitCode> {
-        let engine = Engine::default();
+        if self.options.help_requested() {
+            print!("{}", crate::options::EngineOptions::help());
+            return Ok(ExitCode::SUCCESS);
+        }
+        let engine = Engine::new(&self.options.config()?)?;
         let output = if self.verbose {
             SpectestOutput::Stdout
         } else {

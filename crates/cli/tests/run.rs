@@ -273,3 +273,55 @@ fn invoke_still_calls_one_export() {
     ]);
     assert_eq!(text(&out.stdout), "168\n");
 }
+
+/// A GC program whose answer depends on objects surviving collections.
+const GC_LIST: &str = r#"(module
+    (type $node (struct (field i32) (field (ref null $node))))
+    (func (export "main") (result i32)
+        (local $l (ref null $node)) (local $i i32) (local $s i32)
+        (block $done (loop $next
+            (br_if $done (i32.eq (local.get $i) (i32.const 100)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (local.set $l (struct.new $node (local.get $i) (local.get $l)))
+            (br $next)))
+        (block $done (loop $next
+            (br_if $done (ref.is_null (local.get $l)))
+            (local.set $s (i32.add (local.get $s) (struct.get $node 0 (local.get $l))))
+            (local.set $l (struct.get $node 1 (local.get $l)))
+            (br $next)))
+        (local.get $s)))"#;
+
+fn temp_file(name: &str, contents: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+#[test]
+fn gc_zeal_runtime_option_on_run_and_wast() {
+    let wat = temp_file("zeal-list.wat", GC_LIST);
+    let out = kiln(&["run", "-O", "gc-zeal-alloc-counter=1", path(&wat), "--invoke", "main"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "5050\n");
+
+    let script = temp_file("zeal-list.wast", &format!("{GC_LIST}\n(assert_return (invoke \"main\") (i32.const 5050))\n"));
+    let out = kiln(&["wast", "-O", "gc-zeal-alloc-counter=3", path(&script)]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("2 passed, 0 failed"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn runtime_options_are_checked_and_listed() {
+    let wat = temp_file("zeal-check.wat", GC_LIST);
+    let out = kiln(&["run", "-O", "gc-zeal-alloc-counter=0", path(&wat)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("-O gc-zeal-alloc-counter=0: the counter must be at least 1"), "{}", text(&out.stderr));
+
+    let out = kiln(&["wast", "-O", "no-such-thing=1", path(&wat)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unknown runtime option `no-such-thing`; known: gc-zeal-alloc-counter"), "{}", text(&out.stderr));
+
+    let out = kiln(&["run", "-O", "help", path(&wat)]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("-O gc-zeal-alloc-counter=N"), "{}", text(&out.stdout));
+}

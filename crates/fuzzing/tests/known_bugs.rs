@@ -29,15 +29,20 @@ fn array_new_in_global_with_huge_length_traps() {
 }
 
 
-/// The cargo-fuzz input (`fuzz/artifacts/table_ops/crash-940befb1...`)
-/// that found it; it decodes to the engine and operations below.
+/// Fixed: the activation's entry bound was the address of a Rust local,
+/// which AddressSanitizer's use-after-return detection moves to a fake
+/// stack on the heap, so the root walk stopped before the Wasm frames and
+/// an externref held only in a Wasm local across `Caller::gc` lost its
+/// host data. The entry trampoline now records its own frame pointer and
+/// the walk ends exactly there. The cargo-fuzz input
+/// (`fuzz/artifacts/table_ops/crash-940befb1...`) that found it decodes to
+/// the engine and operations below.
 const LOCAL_LOST_ACROSS_GC_INPUT: [u8; 35] = [
     0x67, 0x26, 0x0a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf6, 0xff, 0x05, 0x05, 0x05, 0xff, 0x07, 0x72, 0x8e, 0x00, 0x00, 0x00, 0x00,
     0x00, 0x9f, 0x9a, 0x2a, 0x61, 0x25, 0x23, 0x01, 0x00, 0x01, 0x28,
 ];
 
 #[test]
-#[ignore = "kiln bug: the activation's entry stack pointer is the address of a Rust local (`entry_sp: &marker as *const u8 as usize`, crates/kiln/src/vm/traphandlers.rs:77-82). Under AddressSanitizer's use-after-return detection (on by default in `cargo +nightly fuzz build`) locals live on a heap-allocated fake stack, so `visit_activation`'s `fp < entry_sp` bound (vm/stack_roots.rs) stops the frame walk: Wasm frames' stack-map slots are not visited as roots, and an externref held only in a Wasm local across `call $gc` (Caller::gc; copying collector, opt level Speed, 1 MiB heap) loses its host data (`stale or invalid host data id 0:1`). Passes without ASan and with ASAN_OPTIONS=detect_stack_use_after_return=0. Reproduce: write LOCAL_LOST_ACROSS_GC_INPUT to a file and `cd fuzz && cargo +nightly fuzz run table_ops FILE`. The stack limit (func/mod.rs:169) and trap backtraces take a local's address the same way."]
 fn externref_in_wasm_local_lost_across_collection() {
     let ops = TableOps {
         ops: vec![
