@@ -56,6 +56,6 @@ fn externref_in_wasm_local_lost_across_collection() {
             TableOp::Gc { table: 1, index: 0, via: Via::Wasm },
         ],
     };
-    table_ops::run(&ops, EngineChoice { optimize: true, collector: Collector::Copying, gc_heap_bytes: 1 << 20 });
+    table_ops::run(&ops, EngineChoice { optimize: true, collector: Collector::Copying, gc_heap_bytes: 1 << 20, zeal: false });
     table_ops::table_ops(&mut Unstructured::new(&LOCAL_LOST_ACROSS_GC_INPUT)).unwrap();
 }

@@ -6,10 +6,12 @@
 //! runtime choices (bounds-check strategy, optimisation level, stack size,
 //! collector, GC heap size) are left to the input: each is a different
 //! path through the compiler and runtime. Small GC heaps make collections
-//! happen within a few allocations, which is where collector bugs show.
+//! happen within a few allocations, which is where collector bugs show;
+//! GC zeal makes every allocation collect.
 
 use arbitrary::{Result, Unstructured};
 use kiln::{BoundsChecks, Collector, Config, OptLevel};
+use std::num::NonZeroU32;
 
 /// Largest size a linear memory may grow to (1024 pages).
 pub const MAX_MEMORY_BYTES: u64 = 64 << 20;
@@ -49,6 +51,10 @@ pub fn kiln_config(u: &mut Unstructured<'_>) -> Result<Config> {
         // below the 2 MiB of a test thread.
         .max_wasm_stack(*u.choose(&[64 << 10, 256 << 10, 512 << 10])?)
         .collector(*u.choose(&COLLECTORS)?)
-        .max_gc_heap_size(*u.choose(&GC_HEAP_CHOICES)?);
+        .max_gc_heap_size(*u.choose(&GC_HEAP_CHOICES)?)
+        // Zeal in one configuration of four: every Nth allocation
+        // collects, so roots the runtime misses show up.
+        .gc_zeal_alloc_counter(*u.choose(&[None, None, None, NonZeroU32::new(1)])?)
+        .expect("zeal is supported");
     Ok(config)
 }

@@ -41,11 +41,16 @@ pub struct EngineChoice {
     pub optimize: bool,
     pub collector: Collector,
     pub gc_heap_bytes: u64,
+    /// GC zeal 1: every allocation collects first, and the heap is
+    /// verified after each collection.
+    pub zeal: bool,
 }
 
 impl<'a> Arbitrary<'a> for EngineChoice {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        Ok(EngineChoice { optimize: u.arbitrary()?, collector: *u.choose(&config::COLLECTORS)?, gc_heap_bytes: *u.choose(&config::GC_HEAP_CHOICES)? })
+        // `zeal` is read by `table_ops` after the operations, so inputs
+        // from before it existed decode to the same sequence.
+        Ok(EngineChoice { optimize: u.arbitrary()?, collector: *u.choose(&config::COLLECTORS)?, gc_heap_bytes: *u.choose(&config::GC_HEAP_CHOICES)?, zeal: false })
     }
 }
 
@@ -54,16 +59,17 @@ impl EngineChoice {
     fn index(&self) -> usize {
         let c = config::COLLECTORS.iter().position(|c| *c == self.collector).expect("a listed collector");
         let h = config::GC_HEAP_CHOICES.iter().position(|h| *h == self.gc_heap_bytes).expect("a listed heap size");
-        (usize::from(self.optimize) * config::COLLECTORS.len() + c) * config::GC_HEAP_CHOICES.len() + h
+        ((usize::from(self.zeal) * 2 + usize::from(self.optimize)) * config::COLLECTORS.len() + c) * config::GC_HEAP_CHOICES.len() + h
     }
 }
 
-const ENGINE_CHOICES: usize = 2 * config::COLLECTORS.len() * config::GC_HEAP_CHOICES.len();
+const ENGINE_CHOICES: usize = 4 * config::COLLECTORS.len() * config::GC_HEAP_CHOICES.len();
 
 /// Generates an engine choice and a sequence, and runs it.
 pub fn table_ops(u: &mut Unstructured<'_>) -> arbitrary::Result<Stats> {
-    let engine = EngineChoice::arbitrary(u)?;
+    let mut engine = EngineChoice::arbitrary(u)?;
     let ops = TableOps::arbitrary(u)?;
+    engine.zeal = u.arbitrary()?;
     Ok(run(&ops, engine))
 }
 
@@ -103,7 +109,9 @@ fn engine_and_module(choice: EngineChoice) -> &'static (Engine, Module) {
         config
             .cranelift_opt_level(if choice.optimize { OptLevel::Speed } else { OptLevel::None })
             .collector(choice.collector)
-            .max_gc_heap_size(choice.gc_heap_bytes);
+            .max_gc_heap_size(choice.gc_heap_bytes)
+            .gc_zeal_alloc_counter(choice.zeal.then_some(std::num::NonZeroU32::MIN))
+            .expect("zeal is supported");
         let engine = Engine::new(&config).expect("fuzzing configurations are valid");
         let module = Module::new(&engine, crate::generators::table_ops::module_wat()).expect("the table_ops module compiles");
         (engine, module)
