@@ -34,7 +34,10 @@ impl Instance {
         if !crate::Engine::same(store.engine(), module.engine()) {
             bail!("cross-engine instantiation is not supported");
         }
-        let index = instantiate(store, module, imports)?;
+        let index = instantiate(store, module, imports);
+        // Constant expressions may have collected garbage.
+        store.resume_host_data_drop_panic();
+        let index = index?;
         let instance = Instance { store: store.id(), index };
         if let Some(start) = module.info().start {
             let func_ref = store.instances[index].func_ref(start);

@@ -180,6 +180,9 @@ pub(crate) fn invoke_wasm(store: &mut StoreOpaque, func_ref: *const VMFuncRef, e
     // SAFETY: as above.
     unsafe { *ctx.stack_limit.get() = prev_limit };
     store.sync_gc_cursor_in();
+    // Back on the host: a collection under Wasm frames may have caught a
+    // host value's panicking `Drop`.
+    store.resume_host_data_drop_panic();
     result.map_err(unwind_to_error)
 }
 

@@ -314,3 +314,31 @@ pub extern "C" fn exception_payload(vmctx: *mut u8, exn: u32, tag: u32, out: *mu
     }
     1
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{AsContextMut, Engine, Linker, Module, Store};
+
+    /// Function ids read from the heap are untrusted: an id never handed
+    /// out, or one naming a function of another type than the field's, is
+    /// refused (compiled code then traps with `Trap::BadGcFuncRef`).
+    #[test]
+    fn function_ids_from_the_heap_are_checked() {
+        let engine = Engine::default();
+        let module = Module::new(&engine, r#"(module (func (export "a") (result i32) i32.const 1) (func (export "b") (param i32)))"#).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+        let a = instance.get_func(&mut store, "a").unwrap();
+        let b = instance.get_func(&mut store, "b").unwrap();
+        let mut cx = store.as_context_mut();
+        let (a_ref, a_ty, b_ty) = (a.func_ref_addr(&cx), a.type_id(&cx), b.type_id(&cx));
+        cx.gc_store().unwrap();
+        let id = cx.func_ref_id(a_ref);
+        assert_eq!(cx.func_ref_by_id(id, Some(a_ty)), Ok(a_ref));
+        assert_eq!(cx.func_ref_by_id(id, None), Ok(a_ref), "abstract `func` fields take any function");
+        assert!(cx.func_ref_by_id(id, Some(b_ty)).is_err(), "a function of another type");
+        assert!(cx.func_ref_by_id(id + 1, None).is_err(), "an id never handed out");
+        assert!(cx.func_ref_by_id(u32::MAX, Some(a_ty)).is_err(), "an out-of-range id");
+        assert_eq!(cx.func_ref_by_id(0, Some(b_ty)), Ok(0), "id 0 is null");
+    }
+}
