@@ -33,9 +33,9 @@ pub struct Tunables {
     /// Charge one unit of the store's fuel per operator, trapping with
     /// `OutOfFuel` when it runs out.
     pub consume_fuel: bool,
-    /// The collector allocates with a bump cursor that compiled code may
-    /// advance itself (see `translate::gc_compiler`).
-    pub gc_bump_allocation: bool,
+    /// The engine's collector: which allocation fast paths and barriers
+    /// compiled code contains (see `crate::gc`).
+    pub collector: kiln_gc::Collector,
 }
 
 pub const POINTER: Type = types::I64;

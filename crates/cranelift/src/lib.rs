@@ -11,6 +11,7 @@
 
 mod compiler;
 mod func_env;
+mod gc;
 mod isa;
 mod link;
 mod trampoline;

@@ -13,7 +13,6 @@ pub struct Config {
     pub(crate) opt_level: OptLevel,
     pub(crate) max_memory_bytes: u64,
     pub(crate) max_table_elements: u64,
-    pub(crate) collector: Collector,
     pub(crate) max_gc_heap_bytes: u64,
     pub(crate) gc_zeal_alloc_counter: Option<NonZeroU32>,
 }
@@ -22,11 +21,10 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             max_wasm_stack: 512 * 1024,
-            tunables: Tunables { bounds_checks: BoundsChecks::GuardPages, epoch_interruption: false, consume_fuel: false, gc_bump_allocation: true },
+            tunables: Tunables { bounds_checks: BoundsChecks::GuardPages, epoch_interruption: false, consume_fuel: false, collector: Collector::Copying },
             opt_level: OptLevel::Speed,
             max_memory_bytes: 4 << 30,
             max_table_elements: 10_000_000,
-            collector: Collector::Copying,
             max_gc_heap_bytes: 1 << 30,
             gc_zeal_alloc_counter: None,
         }
@@ -77,8 +75,7 @@ impl Config {
     /// compiler does not emit yet: choosing it makes `Engine::new` fail with
     /// an error saying so.
     pub fn collector(&mut self, collector: Collector) -> &mut Self {
-        self.collector = collector;
-        self.tunables.gc_bump_allocation = matches!(collector, Collector::Null | Collector::Copying);
+        self.tunables.collector = collector;
         self
     }
 
@@ -99,6 +96,10 @@ impl Config {
     pub fn gc_zeal_alloc_counter(&mut self, counter: Option<NonZeroU32>) -> anyhow::Result<&mut Self> {
         self.gc_zeal_alloc_counter = counter;
         Ok(self)
+    }
+
+    pub(crate) fn collector_kind(&self) -> Collector {
+        self.tunables.collector
     }
 
     pub(crate) fn guard_pages(&self) -> bool {

@@ -70,12 +70,12 @@ impl Default for Engine {
 impl Engine {
     pub fn new(config: &Config) -> Result<Engine> {
         let compiler = Compiler::new(config.opt_level, config.tunables)?;
-        if config.collector == kiln_gc::Collector::Drc {
+        if config.collector_kind() == kiln_gc::Collector::Drc {
             anyhow::bail!(
                 "unsupported: the DRC collector needs reference-count barriers in compiled code, which Kiln does not emit yet; use Collector::Null or Collector::Copying"
             );
         }
-        let gc_runtime = config.collector.gc_runtime()?;
+        let gc_runtime = config.collector_kind().gc_runtime()?;
         let (builtins, exit_trampolines) = builtins_table(&compiler)?;
         Ok(Engine {
             inner: Arc::new(EngineInner { config: config.clone(), compiler, types: TypeRegistry::default(), gc_runtime, epoch: Box::new(AtomicU64::new(0)), builtins, _exit_trampolines: exit_trampolines, trampolines: Mutex::new(HashMap::new()) }),

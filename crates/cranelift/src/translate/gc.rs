@@ -26,6 +26,14 @@ use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, VMCTX_TYPE_IDS_OFFSET,
 use kiln_environ::{Builtin, RefRepr, Trap, WasmCompositeType, WasmFieldType, WasmHeapType, WasmRefType, WasmStorageType, WasmValType};
 use wasmparser::Operator;
 
+/// Whether a field store initialises a fresh object (no old value) or
+/// overwrites one: the collector's init or write barrier.
+#[derive(Clone, Copy)]
+enum FieldWrite {
+    Init,
+    Overwrite,
+}
+
 impl FuncTranslator<'_, '_> {
     fn struct_fields(&self, type_index: u32) -> &[WasmFieldType] {
         match &self.env.module.types[type_index as usize].composite {
@@ -83,13 +91,13 @@ impl FuncTranslator<'_, '_> {
         let layout = self.struct_layout(type_index);
         let storages: Vec<_> = self.struct_fields(type_index).iter().map(|f| f.storage).collect();
         let type_id = self.engine_type_id(type_index);
-        let gc = super::gc_compiler::for_tunables(self.env.tunables.gc_bump_allocation);
+        let gc = self.gc;
         let r = gc.alloc_struct(self, type_id, &layout);
         self.b.declare_value_needs_stack_map(r);
         for (i, (storage, field)) in storages.into_iter().zip(layout.fields.iter()).enumerate() {
             let addr = self.gc_addr_const(r, field.offset);
             match &values {
-                Some(values) => self.store_field(addr, storage, values[i]),
+                Some(values) => self.store_field(addr, storage, values[i], FieldWrite::Init),
                 // Inline allocation leaves old bytes in the body: default
                 // fields are written too. Zero is the null of every
                 // reference field and of funcref ids.
@@ -110,10 +118,15 @@ impl FuncTranslator<'_, '_> {
         matches!(storage, WasmStorageType::Val(WasmValType::Ref(r)) if self.env.module.ref_repr(r) == RefRepr::FuncRef)
     }
 
-    /// Stores a field value at `addr`.
-    fn store_field(&mut self, addr: Value, storage: WasmStorageType, v: Value) {
+    /// Stores a field value at `addr`, through the collector's init or
+    /// write barrier when it is a GC reference.
+    fn store_field(&mut self, addr: Value, storage: WasmStorageType, v: Value, write: FieldWrite) {
         let flags = self.flags.gc;
         match storage {
+            WasmStorageType::Val(t) if self.env.is_gc_heap_ref(t) => match write {
+                FieldWrite::Init => { let gc = self.gc; gc.init_gc_ref(self, flags, addr, v) }
+                FieldWrite::Overwrite => { let gc = self.gc; gc.store_gc_ref(self, flags, addr, v) }
+            },
             WasmStorageType::I8 => {
                 self.b.ins().istore8(flags, v, addr, 0);
             }
@@ -142,11 +155,15 @@ impl FuncTranslator<'_, '_> {
                 let id = self.b.ins().load(I32, flags, addr, 0);
                 self.func_ref_from_id(id, r)
             }
+            WasmStorageType::Val(t) if self.env.is_gc_heap_ref(t) => {
+                let gc = self.gc;
+                let v = gc.load_gc_ref(self, flags, addr);
+                self.b.declare_value_needs_stack_map(v);
+                v
+            }
             WasmStorageType::Val(t) => {
                 let ty = self.env.clif_type(t);
-                let v = self.b.ins().load(ty, flags, addr, 0);
-                self.declare_if_gc_ref(t, v);
-                v
+                self.b.ins().load(ty, flags, addr, 0)
             }
         }
     }
@@ -207,16 +224,15 @@ impl FuncTranslator<'_, '_> {
         let too_large = self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, size, MAX_OBJECT_SIZE as i64);
         self.b.ins().trapnz(too_large, trap_code(Trap::AllocationTooLarge));
         let type_id = self.engine_type_id(type_index);
-        let fp = self.b.ins().get_frame_pointer(POINTER);
-        let r = self.env.call_builtin(&mut self.b, self.vmctx, Builtin::gc_alloc_array, &[type_id, len, fp]).unwrap();
-        self.null_check(r, Trap::GcHeapOutOfMemory);
+        let gc = self.gc;
+        let r = gc.alloc_array(self, type_id, len, &layout);
         self.b.declare_value_needs_stack_map(r);
         r
     }
 
     /// Stores `value` into `len` elements of `r` from `start` (already
     /// bounds-checked), with a loop.
-    fn fill_array(&mut self, type_index: u32, r: Value, start: Value, value: Value, len: Value) {
+    fn fill_array(&mut self, type_index: u32, r: Value, start: Value, value: Value, len: Value, write: FieldWrite) {
         let layout = self.array_layout(type_index);
         let storage = self.array_elem(type_index).storage;
         let header = self.b.create_block();
@@ -236,7 +252,7 @@ impl FuncTranslator<'_, '_> {
         let offset = self.b.ins().iadd_imm_u(scaled, layout.base as i64);
         self.check_in_heap(r, offset, layout.elem_size);
         let addr = self.gc_addr(r, offset);
-        self.store_field(addr, storage, value);
+        self.store_field(addr, storage, value, write);
         let next = self.b.ins().iadd_imm_u(i, 1);
         self.b.ins().jump(header, &[BlockArg::Value(next)]);
         self.b.seal_block(header);
@@ -298,13 +314,13 @@ impl FuncTranslator<'_, '_> {
                 let field = self.struct_layout(t).fields[f as usize];
                 let storage = self.struct_fields(t)[f as usize].storage;
                 let addr = self.gc_addr_const(r, field.offset);
-                self.store_field(addr, storage, v);
+                self.store_field(addr, storage, v, FieldWrite::Overwrite);
             }
             O::ArrayNew { array_type_index: t } => {
                 let (init, len) = self.pop2();
                 let r = self.alloc_array(t, len);
                 let zero = self.b.ins().iconst(I32, 0);
-                self.fill_array(t, r, zero, init, len);
+                self.fill_array(t, r, zero, init, len, FieldWrite::Init);
                 self.push(r);
             }
             O::ArrayNewDefault { array_type_index: t } => {
@@ -320,7 +336,7 @@ impl FuncTranslator<'_, '_> {
                 let storage = self.array_elem(t).storage;
                 for (i, v) in values.into_iter().enumerate() {
                     let addr = self.gc_addr_const(r, layout.elem_offset(i as u32) as u32);
-                    self.store_field(addr, storage, v);
+                    self.store_field(addr, storage, v, FieldWrite::Init);
                 }
                 self.push(r);
             }
@@ -356,7 +372,7 @@ impl FuncTranslator<'_, '_> {
                 let layout = self.array_layout(t);
                 let addr = self.array_elem_addr(r, index, &layout);
                 let storage = self.array_elem(t).storage;
-                self.store_field(addr, storage, v);
+                self.store_field(addr, storage, v, FieldWrite::Overwrite);
             }
             O::ArrayLen => {
                 let r = self.pop();
@@ -373,7 +389,7 @@ impl FuncTranslator<'_, '_> {
                 let end = self.b.ins().iadd(start64, len64);
                 let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, array_len64);
                 self.b.ins().trapnz(oob, trap_code(Trap::ArrayOutOfBounds));
-                self.fill_array(t, r, start, value, len);
+                self.fill_array(t, r, start, value, len, FieldWrite::Overwrite);
             }
             O::ArrayCopy { .. } => {
                 let len = self.pop();

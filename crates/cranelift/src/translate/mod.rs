@@ -15,7 +15,6 @@ mod call;
 mod control;
 mod exceptions;
 mod gc;
-mod gc_compiler;
 mod memory;
 mod numeric;
 mod refs;
@@ -65,6 +64,8 @@ pub struct FuncTranslator<'a, 'f> {
     pub(crate) flags: Flags,
     /// Operators translated since fuel was last charged.
     pub(crate) fuel_pending: i64,
+    /// The engine's collector's code generation, picked once.
+    pub(crate) gc: &'static dyn crate::gc::GcCompiler,
 }
 
 impl<'a, 'f> FuncTranslator<'a, 'f> {
@@ -84,6 +85,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             sig_refs: HashMap::new(),
             flags,
             fuel_pending: 0,
+            gc: crate::gc::for_collector(env.tunables.collector)?,
         };
         t.prologue(func_index, body)?;
         let mut reader = body.get_operators_reader()?;

@@ -21,14 +21,25 @@ impl FuncTranslator<'_, '_> {
         match *op {
             O::GlobalGet { global_index } => {
                 let (addr, ty, flags) = self.global_cell(global_index);
-                let v = self.b.ins().load(ty, flags, addr, 0);
-                self.declare_if_gc_ref(self.env.module.globals[global_index as usize].content, v);
+                let v = if self.global_is_gc_ref(global_index) {
+                    let gc = self.gc;
+                    let v = gc.load_gc_ref(self, flags, addr);
+                    self.b.declare_value_needs_stack_map(v);
+                    v
+                } else {
+                    self.b.ins().load(ty, flags, addr, 0)
+                };
                 self.push(v);
             }
             O::GlobalSet { global_index } => {
                 let v = self.pop();
                 let (addr, _, flags) = self.global_cell(global_index);
-                self.b.ins().store(flags, v, addr, 0);
+                if self.global_is_gc_ref(global_index) {
+                    let gc = self.gc;
+                    gc.store_gc_ref(self, flags, addr, v);
+                } else {
+                    self.b.ins().store(flags, v, addr, 0);
+                }
             }
             O::RefNull { hty } => {
                 let heap = super::convert_heap_type(hty);
@@ -75,6 +86,10 @@ impl FuncTranslator<'_, '_> {
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    fn global_is_gc_ref(&self, index: u32) -> bool {
+        self.env.is_gc_heap_ref(self.env.module.globals[index as usize].content)
     }
 
     /// Address, CLIF type and flags of global `index`'s cell.

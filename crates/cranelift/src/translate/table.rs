@@ -30,7 +30,16 @@ impl FuncTranslator<'_, '_> {
             O::TableSet { table } => {
                 let (index, value) = self.pop2();
                 let addr = self.table_element_address(table, index);
-                self.b.ins().store(self.flags.table, value, addr, 0);
+                let flags = self.flags.table;
+                match self.table_repr(table) {
+                    RefRepr::GcRef => {
+                        let gc = self.gc;
+                        gc.store_gc_ref(self, flags, addr, value);
+                    }
+                    RefRepr::FuncRef => {
+                        self.b.ins().store(flags, value, addr, 0);
+                    }
+                }
             }
             O::TableSize { table } => {
                 let def = self.table_definition(table);
@@ -122,7 +131,13 @@ impl FuncTranslator<'_, '_> {
 
     pub(super) fn table_get(&mut self, table: u32, index: Value) -> Value {
         let addr = self.table_element_address(table, index);
-        let ty = repr_type(self.table_repr(table));
-        self.b.ins().load(ty, self.flags.table, addr, 0)
+        let flags = self.flags.table;
+        match self.table_repr(table) {
+            RefRepr::GcRef => {
+                let gc = self.gc;
+                gc.load_gc_ref(self, flags, addr)
+            }
+            RefRepr::FuncRef => self.b.ins().load(POINTER, flags, addr, 0),
+        }
     }
 }

@@ -156,7 +156,7 @@ impl StoreOpaque {
         if self.gc_store()?.zeal_due(zeal) {
             self.collect_now()?;
         }
-        let mut collected = self.engine().config().collector == kiln_gc::Collector::Null;
+        let mut collected = self.engine().config().collector_kind() == kiln_gc::Collector::Null;
         loop {
             let gc = self.gc_store()?;
             match alloc(&mut *gc.heap) {

@@ -1,0 +1,148 @@
+//! Inline bump allocation, shared by the collectors that allocate by
+//! advancing a cursor (null, copying).
+//!
+//! The store context holds the cursor and the end of the current
+//! allocation region (`GC_BUMP_NEXT`, `GC_BUMP_END`; both 0 when compiled
+//! code must not allocate inline, e.g. under GC zeal). The fast path
+//! advances the cursor and writes the header; when the object does not
+//! fit, the allocation builtin runs (it may collect, grow the heap, and
+//! refill the region) behind its exit trampoline.
+//!
+//! Invariant: the region's bytes are not zeroed. Structs have every field
+//! written by the caller; arrays are zeroed here, inline for small ones
+//! and by the builtin (at `memset` speed) for large ones.
+
+use crate::func_env::POINTER;
+use crate::translate::{FuncTranslator, trap_code};
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{Block, BlockArg, InstBuilder, Value, types::*};
+use kiln_environ::gc_layout::{
+    ARRAY_LENGTH_OFFSET, GcArrayLayout, GcStructLayout, HEADER_COLLECTOR_WORD_OFFSET, HEADER_KIND_OFFSET, HEADER_SIZE_OFFSET,
+    HEADER_TYPE_INDEX_OFFSET, VMGcKind,
+};
+use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
+use kiln_environ::{Builtin, Trap};
+
+/// Arrays up to this many bytes are allocated and zeroed inline; larger
+/// ones go to the builtin, whose zeroing is a `memset`.
+const MAX_INLINE_ARRAY_BYTES: i64 = 1024;
+
+/// A struct of `layout.size` bytes.
+pub(super) fn alloc_struct(t: &mut FuncTranslator<'_, '_>, type_id: Value, layout: &GcStructLayout) -> Value {
+    let size = t.b.ins().iconst(I64, i64::from(layout.size));
+    let kind = VMGcKind::StructRef;
+    // Continues in the fast path's block.
+    let ((addr, r), slow, done) = bump_or_branch(t, size, None);
+    write_header(t, addr, kind, type_id, size);
+    t.b.ins().jump(done, &[BlockArg::Value(r)]);
+
+    t.b.switch_to_block(slow);
+    let fp = t.b.ins().get_frame_pointer(POINTER);
+    let r = t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_alloc_struct, &[type_id, fp]).unwrap();
+    finish(t, r, done)
+}
+
+/// An array of `len` zero elements.
+pub(super) fn alloc_array(t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout) -> Value {
+    let len64 = t.b.ins().uextend(I64, len);
+    let bytes = t.b.ins().imul_imm_u(len64, i64::from(layout.elem_size));
+    let end = t.b.ins().iadd_imm_u(bytes, i64::from(layout.base) + 7);
+    let size = t.b.ins().band_imm_s(end, !7i64);
+    let small = t.b.ins().icmp_imm_u(IntCC::UnsignedLessThanOrEqual, size, MAX_INLINE_ARRAY_BYTES);
+    let ((addr, r), slow, done) = bump_or_branch(t, size, Some(small));
+    write_header(t, addr, VMGcKind::ArrayRef, type_id, size);
+    t.b.ins().store(t.flags.gc, len, addr, ARRAY_LENGTH_OFFSET as i32);
+    zero_elements(t, addr, size);
+    t.b.ins().jump(done, &[BlockArg::Value(r)]);
+
+    t.b.switch_to_block(slow);
+    let fp = t.b.ins().get_frame_pointer(POINTER);
+    let r = t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_alloc_array, &[type_id, len, fp]).unwrap();
+    finish(t, r, done)
+}
+
+/// Tries to take `size` (i64) bytes from the region, if `eligible` (an
+/// i8 condition) also holds, and leaves the builder in the fast path's
+/// block, where the cursor was advanced. Returns the new object's native
+/// address and reference there, the (empty) slow path's block, and the
+/// `done` block, which takes the reference.
+fn bump_or_branch(t: &mut FuncTranslator<'_, '_>, size: Value, eligible: Option<Value>) -> ((Value, Value), Block, Block) {
+    let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
+    let flags = t.flags.vm;
+    let next = t.b.ins().load(I32, flags, ctx, store_context::GC_BUMP_NEXT as i32);
+    let end = t.b.ins().load(I32, flags, ctx, store_context::GC_BUMP_END as i32);
+    // In 64 bits, so the sum cannot wrap; an empty region (0, 0) never
+    // fits.
+    let next64 = t.b.ins().uextend(I64, next);
+    let new_next = t.b.ins().iadd(next64, size);
+    let end64 = t.b.ins().uextend(I64, end);
+    let mut fits = t.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, new_next, end64);
+    if let Some(eligible) = eligible {
+        fits = t.b.ins().band(fits, eligible);
+    }
+
+    let fast = t.b.create_block();
+    let slow = t.b.create_block();
+    let done = t.b.create_block();
+    t.b.append_block_param(done, I32);
+    t.b.ins().brif(fits, fast, &[], slow, &[]);
+    t.b.seal_block(fast);
+    t.b.seal_block(slow);
+
+    t.b.switch_to_block(fast);
+    let new_next32 = t.b.ins().ireduce(I32, new_next);
+    t.b.ins().store(flags, new_next32, ctx, store_context::GC_BUMP_NEXT as i32);
+    let base = t.b.ins().load(POINTER, flags, ctx, store_context::GC_HEAP_BASE as i32);
+    let addr = t.b.ins().iadd(base, next64);
+    ((addr, next), slow, done)
+}
+
+fn write_header(t: &mut FuncTranslator<'_, '_>, object: Value, kind: VMGcKind, type_id: Value, size: Value) {
+    let gc = t.flags.gc;
+    let kind = t.b.ins().iconst(I32, i64::from(kind.as_u32()));
+    t.b.ins().store(gc, kind, object, HEADER_KIND_OFFSET as i32);
+    t.b.ins().store(gc, type_id, object, HEADER_TYPE_INDEX_OFFSET as i32);
+    let size = t.b.ins().ireduce(I32, size);
+    t.b.ins().store(gc, size, object, HEADER_SIZE_OFFSET as i32);
+    let zero = t.b.ins().iconst(I32, 0);
+    t.b.ins().store(gc, zero, object, HEADER_COLLECTOR_WORD_OFFSET as i32);
+}
+
+/// Zeroes bytes `[ARRAY_LENGTH_OFFSET + 4, size)` of the array at `object`:
+/// one 4-byte store up to the first 8-byte boundary, then 8-byte stores
+/// (`size` is a multiple of 8 and at least 24).
+fn zero_elements(t: &mut FuncTranslator<'_, '_>, object: Value, size: Value) {
+    let gc = t.flags.gc;
+    let zero32 = t.b.ins().iconst(I32, 0);
+    t.b.ins().store(gc, zero32, object, (ARRAY_LENGTH_OFFSET + 4) as i32);
+    let zero64 = t.b.ins().iconst(I64, 0);
+    let start = t.b.ins().iconst(I64, i64::from((ARRAY_LENGTH_OFFSET + 8) & !7));
+    let header = t.b.create_block();
+    let body = t.b.create_block();
+    let exit = t.b.create_block();
+    t.b.append_block_param(header, I64);
+    t.b.ins().jump(header, &[BlockArg::Value(start)]);
+    t.b.switch_to_block(header);
+    let offset = t.b.block_params(header)[0];
+    let more = t.b.ins().icmp(IntCC::UnsignedLessThan, offset, size);
+    t.b.ins().brif(more, body, &[], exit, &[]);
+    t.b.switch_to_block(body);
+    t.b.seal_block(body);
+    let addr = t.b.ins().iadd(object, offset);
+    t.b.ins().store(gc, zero64, addr, 0);
+    let next = t.b.ins().iadd_imm_u(offset, 8);
+    t.b.ins().jump(header, &[BlockArg::Value(next)]);
+    t.b.seal_block(header);
+    t.b.switch_to_block(exit);
+    t.b.seal_block(exit);
+}
+
+/// Ends the slow path with the builtin's result `r` (0: the heap is
+/// exhausted, a trap) and continues in `done` with the reference.
+fn finish(t: &mut FuncTranslator<'_, '_>, r: Value, done: Block) -> Value {
+    t.b.ins().trapz(r, trap_code(Trap::GcHeapOutOfMemory));
+    t.b.ins().jump(done, &[BlockArg::Value(r)]);
+    t.b.seal_block(done);
+    t.b.switch_to_block(done);
+    t.b.block_params(done)[0]
+}

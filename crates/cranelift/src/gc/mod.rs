@@ -1,0 +1,71 @@
+//! Collector-specific code generation: the seed's `GcCompiler`.
+//!
+//! The translator knows no collector by name. For every GC operation whose
+//! code differs between collectors it asks the engine's [`GcCompiler`],
+//! picked once per compilation from [`crate::Tunables::collector`]:
+//! - allocation of structs and arrays (inline fast paths where the
+//!   collector allows them, builtins otherwise);
+//! - the read barrier: a GC reference loaded from a struct field, an array
+//!   element, a global or a table element;
+//! - the write barrier: a GC reference stored into any of those;
+//! - the init barrier: a GC reference written into a field of an object
+//!   that was just allocated (no old value to release).
+//!
+//! What a hook emits is inline CLIF, with calls to builtins only on slow
+//! paths: compiled code never makes a dynamic call to reach a barrier.
+//! Exceptions are allocated by the `new_exception` builtin, whose
+//! runtime-side barriers are the collector's own. Object layouts are the
+//! standard ones of `kiln_environ::gc_layout` for every collector so far.
+//!
+//! One file per collector, mirroring kiln-gc's `collectors/`: [`null`],
+//! [`copying`]; both allocate with the shared bump fast path of [`bump`].
+
+mod bump;
+mod copying;
+mod null;
+
+use crate::CompileError;
+use crate::translate::FuncTranslator;
+use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types::I32};
+use kiln_environ::gc_layout::{GcArrayLayout, GcStructLayout};
+use kiln_gc::Collector;
+
+pub(crate) trait GcCompiler: Sync {
+    /// Allocates a struct of engine type `type_id` with `layout`. Its
+    /// fields hold unspecified values: the caller writes every one (with
+    /// [`GcCompiler::init_gc_ref`] for references).
+    fn alloc_struct(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, layout: &GcStructLayout) -> Value;
+
+    /// Allocates an array of engine type `type_id` with `len` (i32)
+    /// elements, all zero. The caller has checked that its size fits an
+    /// object.
+    fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout) -> Value;
+
+    /// Read barrier: loads the GC reference at `addr` (an object's field or
+    /// element, a global's cell, a table element).
+    fn load_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value) -> Value {
+        t.b.ins().load(I32, flags, addr, 0)
+    }
+
+    /// Write barrier: stores GC reference `v` over the one at `addr`.
+    fn store_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value, v: Value) {
+        t.b.ins().store(flags, v, addr, 0);
+    }
+
+    /// Init barrier: stores GC reference `v` into a field of an object
+    /// allocated by this function and not yet seen by anything else.
+    fn init_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value, v: Value) {
+        t.b.ins().store(flags, v, addr, 0);
+    }
+}
+
+/// The code generator of `collector`'s barriers and allocation.
+pub(crate) fn for_collector(collector: Collector) -> Result<&'static dyn GcCompiler, CompileError> {
+    match collector {
+        Collector::Null => Ok(&null::NullCompiler),
+        Collector::Copying => Ok(&copying::CopyingCompiler),
+        Collector::Drc => Err(CompileError::Isa(
+            "unsupported: the DRC collector needs reference-count barriers in compiled code, which Kiln does not emit yet".to_string(),
+        )),
+    }
+}
