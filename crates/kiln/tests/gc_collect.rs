@@ -271,3 +271,41 @@ fn a_handle_kept_past_its_host_call_is_refused_not_used_as_null() {
     // The handle made outside host calls is still good.
     g.set(&mut store, Val::ExternRef(Some(outer))).unwrap();
 }
+
+#[test]
+fn arrays_allocated_inline_are_zero_in_reused_memory() {
+    // Fills arrays with ones and drops them, so collections hand their
+    // memory back to the bump region; arrays made later (small ones
+    // inline, large ones by the builtin) must still read as zeros.
+    let engine = engine(Collector::Copying, 1 << 20);
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (type $bytes (array (mut i8)))
+            (type $refs (array (mut anyref)))
+            (func (export "run") (param $rounds i32) (result i32)
+                (local $sum i32) (local $b (ref null $bytes)) (local $r (ref null $refs)) (local $i i32)
+                (block $done (loop $next
+                    (br_if $done (i32.eqz (local.get $rounds)))
+                    (drop (array.new $bytes (i32.const -1) (i32.add (i32.const 1) (i32.rem_u (local.get $rounds) (i32.const 900)))))
+                    (drop (array.new $refs (ref.i31 (i32.const 7)) (i32.const 30)))
+                    (local.set $b (array.new_default $bytes (i32.rem_u (local.get $rounds) (i32.const 2000))))
+                    (local.set $r (array.new_default $refs (i32.const 30)))
+                    (local.set $i (i32.const 0))
+                    (block $checked (loop $each
+                        (br_if $checked (i32.ge_u (local.get $i) (array.len (local.get $b))))
+                        (local.set $sum (i32.add (local.get $sum) (array.get_u $bytes (local.get $b) (local.get $i))))
+                        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                        (br $each)))
+                    (local.set $sum (i32.add (local.get $sum) (i32.eqz (ref.is_null (array.get $refs (local.get $r) (i32.const 29))))))
+                    (local.set $rounds (i32.sub (local.get $rounds) (i32.const 1)))
+                    (br $next)))
+                (local.get $sum)))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    let run = instance.get_typed_func::<i32, i32>(&mut store, "run").unwrap();
+    assert_eq!(run.call(&mut store, 3_000).unwrap(), 0, "every element of a new default array is zero");
+    assert!(store.gc_stats().unwrap().collections > 0);
+}
