@@ -59,6 +59,16 @@ pub const HEADER_COLLECTOR_WORD_OFFSET: u32 = 12;
 /// DRC: the reference count of an object (u32), counting references held by
 /// the heap, tables, globals and the host (not by the Wasm stack).
 pub const DRC_REF_COUNT_OFFSET: u32 = HEADER_COLLECTOR_WORD_OFFSET;
+/// DRC collector bits (in the header's kind word): the object's count
+/// reached zero and it waits to be freed.
+pub const DRC_PENDING_FREE_BIT: u32 = 1;
+/// DRC: the object is in the over-approximated stack root log (which
+/// holds one count for it). Compiled code's read barrier tests this bit
+/// inline and calls out only to log a reference not yet logged.
+pub const DRC_LOGGED_BIT: u32 = 2;
+/// DRC: marked live by a backup tracing collection (set only while one
+/// runs).
+pub const DRC_MARK_BIT: u32 = 4;
 /// Copying: where the object was copied to, during a collection.
 pub const COPYING_FORWARDING_OFFSET: u32 = HEADER_COLLECTOR_WORD_OFFSET;
 

@@ -159,6 +159,12 @@ pub trait GcHeap: Send {
         None
     }
 
+    /// Does the collector want a collection before the next allocation,
+    /// although the heap is not full (DRC: its root log grew too long)?
+    fn collection_due(&self) -> bool {
+        false
+    }
+
     /// Compiled code allocated up to `next` in the region `bump_region`
     /// gave. A `next` outside that region is refused (the heap keeps its
     /// cursor): the value comes from memory Wasm could have corrupted.

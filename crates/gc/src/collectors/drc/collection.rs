@@ -8,20 +8,25 @@
 //!    stack go back into the (new) log with their count, the others are
 //!    decremented.
 //! 3. `Free`: free queued objects transitively (see `DrcHeap::free_pending`).
+//! 4. `Trace`, only when counting left less than a quarter of the heap
+//!    free: the backup trace that frees cycles (see `trace.rs`).
 //!
 //! The work is bounded by the roots, the log (at most one entry per object),
 //! the objects freed and their reference slots (freed objects are disjoint,
 //! so at most heap/4 slots): linear in the heap size whatever its contents.
 //!
 //! Dropping an unfinished collection puts the log entries not yet
-//! reconciled back into the log; queued objects stay queued in the heap.
+//! reconciled back into the log; queued objects stay queued in the heap;
+//! a trace under way is finished.
 
-use super::{DrcHeap, dec_ref, inc_ref};
+use super::trace::TracePhase;
+use super::{DrcHeap, dec_ref, inc_ref, set_bit};
 use crate::error::{note, note_err};
 use crate::collectors::new_ref;
 use crate::header::object;
 use crate::{GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result, RootKind};
-use std::collections::{HashSet, hash_set};
+use kiln_environ::gc_layout::DRC_LOGGED_BIT;
+use std::collections::HashSet;
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +37,8 @@ enum Phase {
     Reconcile,
     /// Free everything whose count reached zero.
     Free,
+    /// The backup trace.
+    Trace(TracePhase),
     Done,
 }
 
@@ -44,7 +51,7 @@ pub(super) struct DrcCollection<'a> {
     /// Heap offsets of objects on some Wasm stack.
     precise: HashSet<u32>,
     /// The root log being reconciled (the heap's log refills from it).
-    old: Option<hash_set::IntoIter<u32>>,
+    old: Option<std::vec::IntoIter<u32>>,
     work: u64,
 }
 
@@ -64,22 +71,20 @@ impl<'a> DrcCollection<'a> {
                 continue;
             }
             let mem = self.heap.memory.bytes_mut();
-            let obj = match object(mem, r) {
-                Ok((obj, _)) => obj,
+            let (obj, header) = match object(mem, r) {
+                Ok(x) => x,
                 Err(e) => {
                     note(errors, e);
                     continue;
                 }
             };
             self.precise.insert(obj);
-            if !self.heap.over_approx.contains(&obj) {
+            if header.collector_bits() & DRC_LOGGED_BIT == 0 {
                 // On a stack without having been exposed (a runtime bug):
                 // log it, with the count a log entry holds, rather than let
                 // it be freed under the stack.
                 match inc_ref(mem, r) {
-                    Ok(()) => {
-                        self.heap.over_approx.insert(obj);
-                    }
+                    Ok(()) => note_err(errors, self.heap.log_object(r).map(drop)),
                     Err(e) => note(errors, e),
                 }
             }
@@ -96,7 +101,7 @@ impl<'a> DrcCollection<'a> {
             *budget -= 1;
             self.work += 1;
             if self.precise.contains(&obj) {
-                self.heap.over_approx.insert(obj);
+                self.heap.log.push(obj);
             } else {
                 let r = match new_ref(obj) {
                     Ok(r) => r,
@@ -105,6 +110,11 @@ impl<'a> DrcCollection<'a> {
                         continue;
                     }
                 };
+                let mem = self.heap.memory.bytes_mut();
+                match object(mem, &r) {
+                    Ok((obj, header)) => note_err(errors, set_bit(mem, obj, &header, DRC_LOGGED_BIT, false)),
+                    Err(e) => note(errors, e),
+                }
                 note_err(errors, dec_ref(self.heap.memory.bytes_mut(), &mut self.heap.pending, &r));
             }
         }
@@ -127,7 +137,7 @@ impl GarbageCollection for DrcCollection<'_> {
                     if self.next_root < self.roots.len() {
                         break;
                     }
-                    self.old = Some(std::mem::take(&mut self.heap.over_approx).into_iter());
+                    self.old = Some(std::mem::take(&mut self.heap.log).into_iter());
                     self.phase = Phase::Reconcile;
                 }
                 Phase::Reconcile => {
@@ -141,9 +151,21 @@ impl GarbageCollection for DrcCollection<'_> {
                     if !self.heap.pending.is_empty() {
                         break;
                     }
-                    self.phase = Phase::Done;
-                    self.heap.stats.record_collection();
+                    self.phase = if self.heap.wants_trace() { Phase::Trace(TracePhase::Roots(0)) } else { Phase::Done };
+                    if self.phase == Phase::Done {
+                        self.heap.stats.record_collection();
+                    }
                 }
+                Phase::Trace(trace) => match self.heap.trace_step(trace, &self.roots, self.host_data, &mut budget, &mut self.work, &mut errors) {
+                    Some(next) => {
+                        self.phase = Phase::Trace(next);
+                        break;
+                    }
+                    None => {
+                        self.phase = Phase::Done;
+                        self.heap.stats.record_collection();
+                    }
+                },
                 Phase::Done => break,
             }
         }
@@ -164,7 +186,16 @@ impl Drop for DrcCollection<'_> {
     fn drop(&mut self) {
         // Entries not reconciled yet go back to the log, still counted.
         if let Some(old) = self.old.take() {
-            self.heap.over_approx.extend(old);
+            self.heap.log.extend(old);
+        }
+        // A trace cannot stop half way (marks set, counts half recounted):
+        // it is finished here.
+        while let Phase::Trace(trace) = self.phase {
+            let (mut budget, mut errors) = (u64::MAX, None);
+            self.phase = match self.heap.trace_step(trace, &self.roots, self.host_data, &mut budget, &mut self.work, &mut errors) {
+                Some(next) => Phase::Trace(next),
+                None => Phase::Done,
+            };
         }
     }
 }

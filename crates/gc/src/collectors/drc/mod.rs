@@ -7,9 +7,11 @@
 //! References held only by the Wasm stack are *not* counted, so compiled
 //! code can move them between locals and frames without barriers. Instead,
 //! every reference handed to Wasm is logged once in an over-approximated
-//! root list (`over_approx`, a set), and the entry holds one count: while an
-//! object is in the list it cannot be freed, whatever happens to its other
-//! references.
+//! root list (`log`), and the entry holds one count: while an object is in
+//! the list it cannot be freed, whatever happens to its other references.
+//! Membership is the `DRC_LOGGED_BIT` of the object's header, so compiled
+//! code tests it with one load and calls out only to log a new entry; the
+//! list itself is side memory.
 //!
 //! A collection reconciles the list with the precise stack roots (from
 //! stack maps): entries still on some stack stay (keeping their count);
@@ -19,9 +21,13 @@
 //! everything it references, drops the host data of an externref, and
 //! gives its block back to the size-class free list.
 //!
-//! Cycles are not collected: objects that reference each other keep each
-//! other's counts above zero forever. That is the documented price of this
-//! collector; a tracing collector (copying) frees them.
+//! Counting alone never frees cycles: objects that reference each other
+//! keep each other's counts above zero. So when a collection's counting
+//! leaves less than a quarter of the heap free, it goes on with a backup
+//! trace (`trace.rs`): mark from the roots, free everything unmarked, and
+//! recount the survivors. A program whose live data is small thus runs in a
+//! bounded heap whatever the shape of its garbage. A collection is also due
+//! when the log grows past `LOG_BOUND` entries (`GcHeap::collection_due`).
 //!
 //! Other rules:
 //! - A count saturates at `u32::MAX`: such an object is never freed (a leak,
@@ -40,6 +46,7 @@
 //!   refused), which bounds a collection's work (see `collection.rs`).
 
 mod collection;
+mod trace;
 
 use super::{check_alloc_kind, init_array_len, new_ref};
 use crate::alloc::free_list::FreeList;
@@ -56,14 +63,13 @@ use crate::{
     Collector, GarbageCollection, GcError, GcHeap, GcRoots, GcRuntime, GcStats, GcTypes, HeapMemory, HostDataTable, Result,
     VMGcHeader, VMGcKind, VMGcRef, VerifyReport,
 };
-use kiln_environ::gc_layout::{DRC_REF_COUNT_OFFSET, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET};
+use kiln_environ::gc_layout::{DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT as PENDING_FREE, DRC_REF_COUNT_OFFSET, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET};
 use kiln_environ::{GcTypeLayouts, StandardLayouts};
-use std::collections::HashSet;
 use std::sync::Arc;
 
-/// Collector bit: the object's count reached zero and it waits in the free
-/// queue.
-const PENDING_FREE: u32 = 1;
+/// Log entries past which a collection is due: each entry keeps an object
+/// alive until a collection reconciles the log.
+const LOG_BOUND: usize = 1 << 20;
 
 /// Units of freeing work `drop_gc_ref` does before leaving the rest queued.
 const DROP_FREE_BUDGET: u64 = 1024;
@@ -90,8 +96,9 @@ pub(crate) struct DrcHeap {
     free_list: FreeList,
     /// End of the part of memory the free list manages.
     end: u64,
-    /// Objects referenced from Wasm stacks; each entry holds one count.
-    over_approx: HashSet<u32>,
+    /// Objects referenced from Wasm stacks, each once (those with
+    /// `DRC_LOGGED_BIT`); each entry holds one count.
+    log: Vec<u32>,
     /// Objects whose count reached zero, waiting to be freed.
     pending: WorkList,
     stats: GcStats,
@@ -104,7 +111,7 @@ impl DrcHeap {
             types: TypeCache::new(types),
             free_list: FreeList::default(),
             end: 0,
-            over_approx: HashSet::new(),
+            log: Vec::new(),
             pending: WorkList::default(),
             stats: GcStats::default(),
         };
@@ -215,6 +222,27 @@ impl DrcHeap {
     }
 }
 
+/// Sets or clears collector `bit` of the object at `obj`.
+fn set_bit(mem: &mut [u8], obj: u32, header: &VMGcHeader, bit: u32, on: bool) -> Result<()> {
+    let word = if on { header.kind_word() | bit } else { header.kind_word() & !bit };
+    write_u32(mem, u64::from(obj) + u64::from(HEADER_KIND_OFFSET), word)
+}
+
+impl DrcHeap {
+    /// Adds the object `r` names to the log, unless it is there already;
+    /// true if it was added (the entry then owns one count).
+    fn log_object(&mut self, r: &VMGcRef) -> Result<bool> {
+        let mem = self.memory.bytes_mut();
+        let (obj, header) = object(mem, r)?;
+        if header.collector_bits() & DRC_LOGGED_BIT != 0 {
+            return Ok(false);
+        }
+        set_bit(mem, obj, &header, DRC_LOGGED_BIT, true)?;
+        self.log.push(obj);
+        Ok(true)
+    }
+}
+
 fn write_count(mem: &mut [u8], obj: u32, count: u32) -> Result<()> {
     write_u32(mem, u64::from(obj) + u64::from(DRC_REF_COUNT_OFFSET), count)
 }
@@ -311,8 +339,7 @@ impl GcHeap for DrcHeap {
         if r.is_i31() {
             return Ok(());
         }
-        let (obj, _) = object(self.memory.bytes(), &r)?;
-        if self.over_approx.insert(obj) {
+        if self.log_object(&r)? {
             // The caller's count now belongs to the list entry.
             Ok(())
         } else {
@@ -338,7 +365,7 @@ impl GcHeap for DrcHeap {
             // Cannot fail: the block lies inside the memory.
             let _ = write_header(self.memory.bytes_mut(), u64::from(at), &VMGcHeader::free_block(size));
         }
-        self.over_approx.clear();
+        self.log.clear();
         self.pending.clear();
         self.types.clear();
         self.stats = GcStats { heap_size: self.end, ..GcStats::default() };
@@ -360,6 +387,10 @@ impl GcHeap for DrcHeap {
         self.stats
     }
 
+    fn collection_due(&self) -> bool {
+        self.log.len() > LOG_BOUND
+    }
+
     fn verify(&self) -> Result<VerifyReport> {
         let mem = self.memory.bytes();
         let walk = verify_heap(mem, u64::from(FIRST_OBJECT_OFFSET), self.end, self.types.types())?;
@@ -369,16 +400,24 @@ impl GcHeap for DrcHeap {
         if walk.report.free_bytes != self.free_list.free_bytes() {
             return Err(GcError::corrupt("free list byte count disagrees with the heap", 0u64));
         }
+        let mut logged = 0;
         for &obj in &walk.objects {
             let header = object(mem, &new_ref(obj)?)?.1;
             if header.collector_word() == 0 && header.collector_bits() & PENDING_FREE == 0 {
                 return Err(GcError::corrupt("live object with a zero count that is not queued", obj));
             }
+            logged += usize::from(header.collector_bits() & DRC_LOGGED_BIT != 0);
         }
-        for &obj in &self.over_approx {
+        for &obj in &self.log {
             if walk.objects.binary_search(&obj).is_err() {
                 return Err(GcError::corrupt("stack root log names something that is not an object", obj));
             }
+            if object(mem, &new_ref(obj)?)?.1.collector_bits() & DRC_LOGGED_BIT == 0 {
+                return Err(GcError::corrupt("stack root log names an object without its logged bit", obj));
+            }
+        }
+        if logged != self.log.len() {
+            return Err(GcError::corrupt("objects with the logged bit and the stack root log disagree", 0u64));
         }
         Ok(walk.report)
     }

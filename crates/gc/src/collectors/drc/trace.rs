@@ -1,0 +1,178 @@
+//! DRC's backup tracing collection: frees what counting cannot (cycles).
+//!
+//! It runs at the end of a collection, after the root log was reconciled
+//! and the free queue emptied, when less than a quarter of the heap is
+//! free. It does not move objects:
+//! 1. `Mark` from every root and log entry, through a work list (no
+//!    recursion). While marking it recounts: an object's count is reset
+//!    when it is first marked and incremented for every reference to it
+//!    from a marked object, a non-stack root, or the log (stack roots are
+//!    uncounted, as everywhere in DRC).
+//! 2. `Sweep` the heap block by block: unmarked objects are freed (their
+//!    host data dropped) into the free list; marked ones lose the mark.
+//!
+//! Both phases are bounded steps, like the rest of the collection. The
+//! sweep walks blocks by their headers' sizes, validated on the way, so a
+//! corrupt header ends the sweep with an error and leaves the rest of the
+//! heap as it was (a leak, never an overlap).
+
+use super::{DrcHeap, set_bit};
+use crate::error::{note, note_err};
+use crate::header::{check_block_size, object, read_header, write_header};
+use crate::host_data::drop_externref_host_data;
+use crate::memory::{read_u32, write_u32};
+use crate::trace::object_ref_slots;
+use crate::{GcError, GcRoots, HostDataTable, RootKind, VMGcHeader, VMGcKind, VMGcRef};
+use kiln_environ::gc_layout::{DRC_MARK_BIT, DRC_REF_COUNT_OFFSET, FIRST_OBJECT_OFFSET};
+
+/// Where a backup trace is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TracePhase {
+    /// Marking the roots (the next root), then the log (the next entry),
+    /// then the work list.
+    Roots(usize),
+    Log(usize),
+    Mark,
+    /// Sweeping from this heap offset.
+    Sweep(u64),
+}
+
+impl DrcHeap {
+    /// Is the heap so full after counting that a trace should follow?
+    pub(super) fn wants_trace(&self) -> bool {
+        self.free_list.free_bytes().saturating_mul(4) < self.end.saturating_sub(u64::from(FIRST_OBJECT_OFFSET))
+    }
+
+    /// Counts one reference to `r` from a marked holder, marking `r`'s
+    /// object (count reset to 1, queued for scanning) on first sight.
+    /// `counted` is false for stack roots.
+    fn mark_ref(&mut self, r: &VMGcRef, counted: bool) -> Result<(), GcError> {
+        if r.is_i31() {
+            return Ok(());
+        }
+        let mem = self.memory.bytes_mut();
+        let (obj, header) = object(mem, r)?;
+        let count_at = u64::from(obj) + u64::from(DRC_REF_COUNT_OFFSET);
+        if header.collector_bits() & DRC_MARK_BIT == 0 {
+            set_bit(mem, obj, &header, DRC_MARK_BIT, true)?;
+            write_u32(mem, count_at, u32::from(counted))?;
+            self.pending.push(obj);
+        } else if counted {
+            let n = read_u32(mem, count_at)?;
+            write_u32(mem, count_at, n.saturating_add(1))?;
+        }
+        Ok(())
+    }
+
+    /// Runs trace phase `phase` for up to `budget` units of work; returns
+    /// the next phase, or `None` when the trace is complete.
+    pub(super) fn trace_step(
+        &mut self,
+        phase: TracePhase,
+        roots: &GcRoots<'_>,
+        host_data: &mut HostDataTable,
+        budget: &mut u64,
+        work: &mut u64,
+        errors: &mut Option<GcError>,
+    ) -> Option<TracePhase> {
+        let mut phase = phase;
+        while *budget > 0 {
+            *budget -= 1;
+            *work += 1;
+            phase = match phase {
+                TracePhase::Roots(i) => match roots.get(i) {
+                    Some((Some(r), kind)) => {
+                        note_err(errors, self.mark_ref(r, kind == RootKind::NonStack));
+                        TracePhase::Roots(i + 1)
+                    }
+                    Some((None, _)) => TracePhase::Roots(i + 1),
+                    None => TracePhase::Log(0),
+                },
+                TracePhase::Log(i) => match self.log.get(i).copied() {
+                    Some(obj) => {
+                        match super::new_ref(obj) {
+                            Ok(r) => note_err(errors, self.mark_ref(&r, true)),
+                            Err(e) => note(errors, e),
+                        }
+                        TracePhase::Log(i + 1)
+                    }
+                    None => TracePhase::Mark,
+                },
+                TracePhase::Mark => match self.pending.next() {
+                    Some((obj, cursor)) => {
+                        self.scan_marked(obj, cursor, budget, work, errors);
+                        TracePhase::Mark
+                    }
+                    None => TracePhase::Sweep(u64::from(FIRST_OBJECT_OFFSET)),
+                },
+                TracePhase::Sweep(offset) if offset >= self.end => return None,
+                TracePhase::Sweep(offset) => match self.sweep_block(offset, host_data, errors) {
+                    Some(next) => TracePhase::Sweep(next),
+                    None => return None,
+                },
+            };
+        }
+        Some(phase)
+    }
+
+    /// Marks (and counts) the references of the marked object `obj` from
+    /// slot `cursor` on, suspending it if the budget runs out.
+    fn scan_marked(&mut self, obj: u32, cursor: u32, budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) {
+        let DrcHeap { memory, types, .. } = self;
+        let slots = match object_ref_slots(types, memory.bytes(), obj) {
+            Ok((_, slots)) => slots,
+            Err(e) => return note(errors, e),
+        };
+        let mut children = Vec::new();
+        let mut i = cursor;
+        while i < slots.len() && *budget > 0 {
+            match read_u32(memory.bytes(), slots.get(i)) {
+                Ok(raw) => children.extend(VMGcRef::from_raw_u32(raw)),
+                Err(e) => note(errors, e),
+            }
+            i += 1;
+            *budget -= 1;
+            *work += 1;
+        }
+        if i < slots.len() {
+            self.pending.suspend(obj, i);
+        }
+        for child in children {
+            note_err(errors, self.mark_ref(&child, true));
+        }
+    }
+
+    /// Sweeps the block at `offset`; returns the next block's offset, or
+    /// `None` if the heap cannot be walked further (a corrupt header).
+    fn sweep_block(&mut self, offset: u64, host_data: &mut HostDataTable, errors: &mut Option<GcError>) -> Option<u64> {
+        let mem = self.memory.bytes_mut();
+        let header = match read_header(mem, offset).and_then(|h| check_block_size(offset, h.size(), self.end as usize).map(|()| h)) {
+            Ok(h) => h,
+            Err(e) => {
+                note(errors, e);
+                return None;
+            }
+        };
+        let next = offset + u64::from(header.size());
+        let obj = offset as u32;
+        if header.is_free_block() {
+            return Some(next);
+        }
+        if header.collector_bits() & DRC_MARK_BIT != 0 {
+            note_err(errors, set_bit(mem, obj, &header, DRC_MARK_BIT, false));
+            return Some(next);
+        }
+        if header.kind() == Some(VMGcKind::ExternRef) {
+            note_err(errors, drop_externref_host_data(mem, obj, host_data));
+        }
+        note_err(errors, write_header(mem, offset, &VMGcHeader::free_block(header.size())));
+        match self.free_list.add(obj, header.size()) {
+            Ok((start, size)) => {
+                note_err(errors, write_header(self.memory.bytes_mut(), u64::from(start), &VMGcHeader::free_block(size)));
+                self.stats.record_free(header.size());
+            }
+            Err(e) => note(errors, e),
+        }
+        Some(next)
+    }
+}
