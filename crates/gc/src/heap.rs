@@ -159,6 +159,14 @@ pub trait GcHeap: Send {
         None
     }
 
+    /// Does the collector count references (so that every copy of a
+    /// reference outside Wasm's stack must go through the barriers)? When
+    /// false, `clone_gc_ref`, `drop_gc_ref`, `write_gc_ref` and
+    /// `expose_gc_ref_to_wasm` are plain copies, and callers may skip them.
+    fn counts_references(&self) -> bool {
+        false
+    }
+
     /// Does the collector want a collection before the next allocation,
     /// although the heap is not full (DRC: its root log grew too long)?
     fn collection_due(&self) -> bool {

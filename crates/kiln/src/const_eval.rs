@@ -3,6 +3,7 @@
 //! GC allocations (`struct.new`, `array.new*`) allocate in the store's heap
 //! and write their fields through the heap's bounds-checked API.
 
+use crate::gc::RefBarriers;
 use crate::store::StoreOpaque;
 use crate::vm::ValRaw;
 use crate::vm::instance::Instance;
@@ -31,8 +32,13 @@ impl Operand {
 
 /// Evaluates `expr` in the context of a partially initialised instance:
 /// `global.get` reads globals already set, `ref.func` the instance's
-/// function references. `store` is needed only by GC allocations, which
-/// may collect: every reference on the stack is a root meanwhile.
+/// function references. `store` is needed only by GC references, whose
+/// allocations may collect: every reference on the stack is a root
+/// meanwhile.
+///
+/// Ownership: every GC reference on the evaluation stack, and the result,
+/// owns one count (see `gc/barriers.rs`); an operand stored into a new
+/// object's field hands its count to the field.
 pub fn eval(instance: &Instance, expr: &ConstExpr, mut store: Option<&mut StoreOpaque>) -> Result<ValRaw> {
     let info = instance.module.info();
     let mut stack: Vec<Operand> = Vec::with_capacity(2);
@@ -53,7 +59,12 @@ pub fn eval(instance: &Instance, expr: &ConstExpr, mut store: Option<&mut StoreO
                 }
                 // SAFETY: non-null global slots point at cells owned by the store.
                 let raw = unsafe { *cell };
-                Operand { raw, is_gc_ref: info.globals[g as usize].content.is_gc_heap_ref(info) }
+                let is_gc_ref = info.globals[g as usize].content.is_gc_heap_ref(info);
+                if is_gc_ref && let Some(store) = store.as_deref_mut() {
+                    // Every value on the stack owns its count.
+                    RefBarriers::of(&mut store.gc).clone_ref(raw.u32())?;
+                }
+                Operand { raw, is_gc_ref }
             }
             ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
                 let (b, a) = (pop(&mut stack).u32(), pop(&mut stack).u32());
@@ -187,6 +198,14 @@ fn write_array(store: &mut StoreOpaque, instance: &Instance, t: u32, r: &VMGcRef
             store.gc_store()?.heap.write_data(r, layout.base, &bytes)?;
         }
         ArrayElems::Repeat(init, len) => {
+            if layout.elems_are_gc_refs {
+                // One count per element, from the operand's one.
+                let mut b = RefBarriers::of(&mut store.gc);
+                for _ in 0..len {
+                    b.clone_ref(init.u32())?;
+                }
+                b.drop_ref(init.u32())?;
+            }
             // Written a bounded chunk at a time; the heap already holds the
             // whole array, so its size was within the heap's limit.
             let one = field_bytes(store, instance, elem.storage, init);

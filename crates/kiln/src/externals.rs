@@ -6,7 +6,8 @@ use crate::store::{AsContext, AsContextMut, GlobalData, StoreOpaque};
 use crate::types::{ExternType, GlobalType, MemoryType, TableType, ValType};
 use crate::values::Val;
 use crate::vm::memory::LinearMemory;
-use crate::vm::table::Table as VmTable;
+use crate::gc::RefBarriers;
+use crate::vm::table::{Table as VmTable, TableError};
 use anyhow::{Result, bail};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,6 +107,10 @@ impl Global {
             bail!("global initial value {init:?} does not match its type {}", ty.content());
         }
         let cell = init.to_raw(&cx);
+        if ty.content().to_wasm().is_gc_heap_ref(&cx.engine().inner.types) {
+            // The global's cell is a counted slot.
+            RefBarriers::of(&mut cx.gc).clone_ref(cell.u32())?;
+        }
         Ok(Global::push(&mut cx, GlobalData { cell, ty }))
     }
 
@@ -141,6 +146,13 @@ impl Global {
             bail!("value {val:?} does not match the global's type {}", ty.content());
         }
         let raw = val.to_raw(&cx);
+        if ty.content().to_wasm().is_gc_heap_ref(&cx.engine().inner.types) {
+            let StoreOpaque { globals, gc, .. } = &mut *cx;
+            let mut cell = globals[self.index].cell.u32();
+            let written = RefBarriers::of(gc).write(&mut cell, raw.u32());
+            globals[self.index].cell = crate::vm::ValRaw::from_u32(cell);
+            return written;
+        }
         cx.globals[self.index].cell = raw;
         Ok(())
     }
@@ -156,7 +168,7 @@ impl Table {
         let repr = table_repr(&cx, &ty);
         let raw = init.to_raw(&cx).u64();
         let limit = cx.engine().config().max_table_elements;
-        let table = VmTable::new(ty.to_wasm(), repr, raw, limit).map_err(anyhow::Error::msg)?;
+        let table = VmTable::new(ty.to_wasm(), repr, raw, limit, &mut RefBarriers::of(&mut cx.gc))?;
         Ok(Table::push(&mut cx, table))
     }
 
@@ -168,6 +180,13 @@ impl Table {
     pub(crate) fn vm<'a>(&self, store: &'a mut StoreOpaque) -> &'a mut VmTable {
         store.check(self.store);
         &mut store.tables[self.index]
+    }
+
+    /// The table and the heap's barriers, for a write.
+    fn vm_with_barriers<'a>(&self, store: &'a mut StoreOpaque) -> (&'a mut VmTable, RefBarriers<'a>) {
+        store.check(self.store);
+        let StoreOpaque { tables, gc, .. } = store;
+        (&mut tables[self.index], RefBarriers::of(gc))
     }
 
     pub fn ty(&self, store: impl AsContext) -> TableType {
@@ -194,17 +213,20 @@ impl Table {
     pub fn set(&self, mut store: impl AsContextMut, index: u64, val: Val) -> Result<()> {
         let mut cx = store.as_context_mut();
         let raw = self.checked_raw(&mut cx, &val)?;
-        if !self.vm(&mut cx).set(index, raw) {
-            bail!("table index {index} out of bounds");
+        let (table, mut b) = self.vm_with_barriers(&mut cx);
+        match table.set(index, raw, &mut b) {
+            Ok(()) => Ok(()),
+            Err(TableError::OutOfBounds) => bail!("table index {index} out of bounds"),
+            Err(TableError::Gc(e)) => Err(e),
         }
-        Ok(())
     }
 
     /// Grows by `delta` elements set to `init`, returning the old size.
     pub fn grow(&self, mut store: impl AsContextMut, delta: u64, init: Val) -> Result<u64> {
         let mut cx = store.as_context_mut();
         let raw = self.checked_raw(&mut cx, &init)?;
-        match self.vm(&mut cx).grow(delta, raw) {
+        let (table, mut b) = self.vm_with_barriers(&mut cx);
+        match table.grow(delta, raw, &mut b)? {
             Some(old) => Ok(old),
             None => bail!("failed to grow table by {delta}"),
         }

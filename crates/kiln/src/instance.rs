@@ -14,7 +14,8 @@ use crate::store::{AsContextMut, GlobalData, StoreOpaque};
 use crate::types::{ExternType, GlobalType, TableType, ValType};
 use crate::vm::instance::{Instance as VmInstance, InstanceId};
 use crate::vm::memory::LinearMemory;
-use crate::vm::table::Table as VmTable;
+use crate::gc::RefBarriers;
+use crate::vm::table::{Table as VmTable, TableError};
 use crate::{Mutability, Trap};
 use anyhow::{Context, Result, anyhow, bail};
 use kiln_environ::{ElemItems, EntityIndex, EntityType, SegmentMode};
@@ -172,7 +173,14 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
             Some(e) => const_eval::eval(&inst, e, Some(store))?.u64(),
             None => 0,
         };
-        let table = VmTable::new(ty.to_wasm(), table_repr(store, &ty), init, config.max_table_elements).map_err(anyhow::Error::msg)?;
+        let repr = table_repr(store, &ty);
+        let mut b = RefBarriers::of(&mut store.gc);
+        let table = VmTable::new(ty.to_wasm(), repr, init, config.max_table_elements, &mut b);
+        if repr == kiln_environ::RefRepr::GcRef {
+            // The table took its own counts of the evaluated value.
+            b.drop_ref(init as u32)?;
+        }
+        let table = table?;
         let t = Table::push(store, table);
         inst.tables.push(t.index);
         inst.set_table(tables, &mut *store.tables[t.index]);
@@ -211,7 +219,9 @@ fn evaluate_element_segments(store: &mut StoreOpaque, inst: &VmInstance) -> Resu
                 for e in es.iter() {
                     let v = const_eval::eval(inst, e, Some(&mut *store))?;
                     if is_gc {
-                        let (index, generation) = store.gc_host_roots.insert(kiln_gc::VMGcRef::from_raw_u32(v.u32()));
+                        // The item is owned (the segment's); the root slot
+                        // takes a count of its own for the while.
+                        let (index, generation) = store.root_host_ref(v.u32())?;
                         rooted.push((segments.len(), items.len(), index, generation));
                     }
                     items.push(v.u64());
@@ -225,32 +235,44 @@ fn evaluate_element_segments(store: &mut StoreOpaque, inst: &VmInstance) -> Resu
     for (segment, item, index, generation) in rooted {
         segments[segment][item] = store.gc_host_roots.get(index, generation).map_or(0, |r| u64::from(r.as_raw_u32()));
     }
-    store.gc_host_roots.exit_scope();
+    store.exit_host_scope();
     evaluated.map(|()| segments)
 }
 
 /// Applies active element and data segments, then drops them (and the
 /// declarative element segments), as the spec's instantiation does.
 fn initialize_segments(store: &mut StoreOpaque, id: InstanceId) -> Result<()> {
-    let inst = &mut store.instances[id];
-    let module = inst.module.clone();
+    let module = store.instances[id].module.clone();
     let info = module.info();
     for (i, seg) in info.elems.iter().enumerate() {
-        match &seg.mode {
+        let items = match &seg.mode {
             SegmentMode::Active { index, offset } => {
+                let inst = &mut store.instances[id];
                 let dst = const_eval::eval(inst, offset, None)?.u64();
                 let dst = if info.tables[*index as usize].ty.table64 { dst } else { dst as u32 as u64 };
                 let items = std::mem::take(&mut inst.elements[i]);
                 // SAFETY: the table slot points at a table owned by the store.
                 let table = unsafe { &mut *inst.table(*index) };
-                if !table.init(dst, &items) {
-                    return Err(Trap::TableOutOfBounds.into());
+                let mut b = RefBarriers::of(&mut store.gc);
+                match table.init(dst, &items, &mut b) {
+                    Ok(()) => {}
+                    Err(TableError::OutOfBounds) => return Err(Trap::TableOutOfBounds.into()),
+                    Err(TableError::Gc(e)) => return Err(e),
                 }
+                items
             }
-            SegmentMode::Declared => inst.elements[i] = Vec::new(),
-            SegmentMode::Passive => {}
+            SegmentMode::Declared => std::mem::take(&mut store.instances[id].elements[i]),
+            SegmentMode::Passive => continue,
+        };
+        // The segment's own counts go with it (the table took its own).
+        if store.instances[id].elem_is_gc(i as u32) {
+            let mut b = RefBarriers::of(&mut store.gc);
+            for raw in items {
+                b.drop_ref(raw as u32)?;
+            }
         }
     }
+    let inst = &mut store.instances[id];
     for (i, seg) in info.data.iter().enumerate() {
         if let SegmentMode::Active { index, offset } = &seg.mode {
             let dst = const_eval::eval(inst, offset, None)?.u64();

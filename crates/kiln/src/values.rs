@@ -64,7 +64,9 @@ impl HostRef {
         if raw & 1 == 1 {
             return HostRef(u64::from(raw));
         }
-        let (index, generation) = store.gc_host_roots.insert(VMGcRef::from_raw_u32(raw));
+        // A failing barrier (a corrupted heap) leaves the object uncounted:
+        // at worst freed early, inside the heap.
+        let (index, generation) = store.root_host_ref(raw).unwrap_or_else(|_| store.gc_host_roots.insert(VMGcRef::from_raw_u32(raw)));
         HostRef((u64::from(generation) << 32) | (u64::from(index) << 1))
     }
 
@@ -182,7 +184,13 @@ impl ExternRef {
         let allocated = cx.gc_alloc(|heap| heap.alloc_externref(id));
         cx.resume_host_data_drop_panic();
         match allocated {
-            Ok(r) => Ok(ExternRef { store: cx.id(), repr: HostRef::new(&mut cx, r.as_raw_u32()) }),
+            Ok(r) => {
+                let handle = ExternRef { store: cx.id(), repr: HostRef::new(&mut cx, r.as_raw_u32()) };
+                // The handle's root took its own count: the allocation's
+                // goes.
+                crate::gc::RefBarriers::of(&mut cx.gc).drop_ref(r.as_raw_u32())?;
+                Ok(handle)
+            }
             Err(e) => {
                 // No object refers to the value: it goes with the error.
                 let value = cx.gc_store()?.host_data.remove(id);

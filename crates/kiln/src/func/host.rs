@@ -201,7 +201,7 @@ fn call_host<T: 'static>(store: &mut StoreInner<T>, ctx: &HostFuncContext, insta
     store.opaque.sync_gc_cursor_in();
     store.opaque.gc_host_roots.enter_scope();
     let result = catch_unwind(AssertUnwindSafe(|| call_host_in_scope(store, ctx, instance, values)));
-    store.opaque.gc_host_roots.exit_scope();
+    store.opaque.exit_host_scope();
     result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
@@ -214,8 +214,11 @@ fn call_host_in_scope<T: 'static>(store: &mut StoreInner<T>, ctx: &HostFuncConte
         r.check_live(&store.opaque)?;
     }
     check_results(&store.opaque, &ctx.ty, &results)?;
-    for (slot, r) in values.iter_mut().zip(&results) {
+    for ((slot, r), t) in values.iter_mut().zip(&results).zip(ctx.ty.results()) {
         *slot = r.to_raw(&store.opaque);
+        if t.to_wasm().is_gc_heap_ref(&store.opaque.engine.inner.types) {
+            crate::gc::RefBarriers::of(&mut store.opaque.gc).expose(slot.u32())?;
+        }
     }
     Ok(())
 }

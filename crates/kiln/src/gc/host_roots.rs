@@ -6,6 +6,10 @@
 //! object). Handles made outside any host call live as long as the store.
 //! The runtime also opens a scope of its own to hold references across an
 //! allocation that may collect ([`crate::store::StoreOpaque::with_roots`]).
+//!
+//! Each slot is a counted slot (see `barriers.rs`): go through
+//! `StoreOpaque::root_host_ref` and `StoreOpaque::exit_host_scope`, which
+//! run the barriers, rather than `insert` and `exit_scope` directly.
 
 use kiln_gc::VMGcRef;
 
@@ -44,13 +48,17 @@ impl HostRoots {
         self.scopes.push(Vec::new());
     }
 
-    pub fn exit_scope(&mut self) {
+    /// Releases the slots of the innermost scope and returns the
+    /// references they held (whose counts the caller gives up).
+    pub fn exit_scope(&mut self) -> Vec<VMGcRef> {
+        let mut released = Vec::new();
         for index in self.scopes.pop().unwrap_or_default() {
             let slot = &mut self.slots[index as usize];
             slot.0 = slot.0.wrapping_add(1);
-            slot.1 = None;
+            released.extend(slot.1.take());
             self.free.push(index);
         }
+        released
     }
 
     pub fn slots_mut(&mut self) -> impl Iterator<Item = &mut Option<VMGcRef>> {

@@ -15,10 +15,12 @@
 //!   allocation comes here, and every collection is followed by a full
 //!   heap verification (as it is in debug builds).
 
+mod barriers;
 mod func_refs;
 mod host_roots;
 mod roots;
 
+pub(crate) use barriers::RefBarriers;
 pub(crate) use func_refs::{BadFuncRefId, FuncRefTable};
 pub(crate) use host_roots::HostRoots;
 
@@ -226,17 +228,37 @@ impl StoreOpaque {
         }
     }
 
+    /// Holds `raw` (borrowed) in a host root slot of the current scope;
+    /// returns the slot's index and generation.
+    pub(crate) fn root_host_ref(&mut self, raw: u32) -> Result<(u32, u32)> {
+        RefBarriers::of(&mut self.gc).clone_ref(raw)?;
+        Ok(self.gc_host_roots.insert(VMGcRef::from_raw_u32(raw)))
+    }
+
+    /// Ends the innermost host root scope, releasing its slots' counts.
+    pub(crate) fn exit_host_scope(&mut self) {
+        let released = self.gc_host_roots.exit_scope();
+        let mut b = RefBarriers::of(&mut self.gc);
+        for r in released {
+            // A failure (a corrupted heap) leaks the object.
+            let _ = b.drop_ref(r.as_raw_u32());
+        }
+    }
+
     /// Runs `f` with `values` (raw GC references, i31s or 0) held as
     /// roots, and writes them back afterwards: where a moving collection
     /// inside `f` moved an object, the value follows it.
-    pub(crate) fn with_roots<R>(&mut self, values: &mut [u32], f: impl FnOnce(&mut Self) -> R) -> R {
+    pub(crate) fn with_roots<R>(&mut self, values: &mut [u32], f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
         self.gc_host_roots.enter_scope();
-        let slots: Vec<(u32, u32)> = values.iter().map(|v| self.gc_host_roots.insert(VMGcRef::from_raw_u32(*v))).collect();
-        let result = f(self);
-        for (v, (index, generation)) in values.iter_mut().zip(slots) {
-            *v = self.gc_host_roots.get(index, generation).map_or(0, VMGcRef::as_raw_u32);
-        }
-        self.gc_host_roots.exit_scope();
+        let rooted: Result<Vec<(u32, u32)>> = values.iter().map(|v| self.root_host_ref(*v)).collect();
+        let result = rooted.and_then(|slots| {
+            let result = f(self);
+            for (v, (index, generation)) in values.iter_mut().zip(slots) {
+                *v = self.gc_host_roots.get(index, generation).map_or(0, VMGcRef::as_raw_u32);
+            }
+            result
+        });
+        self.exit_host_scope();
         result
     }
 }

@@ -9,7 +9,9 @@ use super::instance::Instance;
 use super::memory::LinearMemory;
 use super::table::Table;
 use super::gc_builtins as gc;
+use super::table::TableError;
 use super::traphandlers;
+use crate::gc::RefBarriers;
 use kiln_environ::Builtin;
 
 /// The builtins table, in `Builtin` order.
@@ -133,48 +135,95 @@ extern "C" fn data_drop(vmctx: *mut u8, data_index: u32) {
     unsafe { instance(vmctx) }.dropped_data[data_index as usize] = true;
 }
 
+/// The store of the instance behind `vmctx`.
+///
+/// # Safety
+/// As for `instance`; no other reference to the store is in use.
+unsafe fn store<'a>(vmctx: *mut u8) -> &'a mut crate::store::StoreOpaque {
+    // SAFETY: the store outlives its instances; per the contract.
+    unsafe { &mut *instance(vmctx).store }
+}
+
+/// The status a checked table builtin returns: 1 ok, 0 out of bounds (a
+/// trap compiled code raises). A failing barrier (a corrupted GC heap)
+/// ends the activation with its error.
+///
+/// # Safety
+/// Called by table builtins, whose frames own nothing else, behind no
+/// exit trampoline: the error's backtrace may be empty.
+unsafe fn table_status(result: Result<(), TableError>) -> u8 {
+    match result {
+        Ok(()) => 1,
+        Err(TableError::OutOfBounds) => 0,
+        // SAFETY: per the contract.
+        Err(TableError::Gc(e)) => unsafe { traphandlers::raise_error(e) },
+    }
+}
+
 extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u64, init: u64) -> u64 {
     // SAFETY: called by compiled code with its own vmctx.
-    unsafe { table_ref(vmctx, table) }.grow(delta, init).unwrap_or(u64::MAX)
+    let (t, store) = unsafe { (table_ref(vmctx, table), store(vmctx)) };
+    let grown = t.grow(delta, init, &mut RefBarriers::of(&mut store.gc));
+    match grown {
+        Ok(old) => old.unwrap_or(u64::MAX),
+        // SAFETY: as in `table_status`.
+        Err(e) => unsafe { traphandlers::raise_error(e) },
+    }
 }
 
 extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u64, val: u64, len: u64) -> u8 {
     // SAFETY: called by compiled code with its own vmctx.
-    unsafe { table_ref(vmctx, table) }.fill(dst, val, len) as u8
+    let (t, store) = unsafe { (table_ref(vmctx, table), store(vmctx)) };
+    let result = t.fill(dst, val, len, &mut RefBarriers::of(&mut store.gc));
+    // SAFETY: a table builtin.
+    unsafe { table_status(result) }
 }
 
 extern "C" fn table_copy(vmctx: *mut u8, dst_table: u32, src_table: u32, dst: u64, src: u64, len: u64) -> u8 {
     // SAFETY: called by compiled code with its own vmctx.
-    let inst = unsafe { instance(vmctx) };
+    let (inst, store) = unsafe { (instance(vmctx), store(vmctx)) };
+    let b = &mut RefBarriers::of(&mut store.gc);
     let (d, s) = (inst.table(dst_table), inst.table(src_table));
-    if d == s {
+    let result = if d == s {
         // SAFETY: one table, one reference.
-        return unsafe { &mut *d }.copy_within(dst, src, len) as u8;
-    }
-    // SAFETY: two distinct tables owned by the store.
-    let (d, s) = unsafe { (&mut *d, &*s) };
-    if !in_bounds(src, len, s.size()) {
-        return 0;
-    }
-    let items: Vec<u64> = (src..src + len).map(|i| s.get(i).expect("checked above")).collect();
-    d.init(dst, &items) as u8
+        unsafe { &mut *d }.copy_within(dst, src, len, b)
+    } else {
+        // SAFETY: two distinct tables owned by the store.
+        let (d, s) = unsafe { (&mut *d, &*s) };
+        match (src..src.saturating_add(len)).map(|i| s.get(i)).collect::<Option<Vec<u64>>>() {
+            Some(items) if in_bounds(src, len, s.size()) => d.init(dst, &items, b),
+            _ => Err(TableError::OutOfBounds),
+        }
+    };
+    // SAFETY: a table builtin.
+    unsafe { table_status(result) }
 }
 
 extern "C" fn table_init(vmctx: *mut u8, table: u32, elem_index: u32, dst: u64, src: u32, len: u32) -> u8 {
     // SAFETY: called by compiled code with its own vmctx.
-    let inst = unsafe { instance(vmctx) };
+    let (inst, store) = unsafe { (instance(vmctx), store(vmctx)) };
     let items = &inst.elements[elem_index as usize];
     if !in_bounds(src as u64, len as u64, items.len() as u64) {
         return 0;
     }
     let items = items[src as usize..(src + len) as usize].to_vec();
     // SAFETY: as above.
-    unsafe { table_ref(vmctx, table) }.init(dst, &items) as u8
+    let result = unsafe { table_ref(vmctx, table) }.init(dst, &items, &mut RefBarriers::of(&mut store.gc));
+    // SAFETY: a table builtin.
+    unsafe { table_status(result) }
 }
 
 extern "C" fn elem_drop(vmctx: *mut u8, elem_index: u32) {
     // SAFETY: called by compiled code with its own vmctx.
-    unsafe { instance(vmctx) }.elements[elem_index as usize] = Vec::new();
+    let (inst, store) = unsafe { (instance(vmctx), store(vmctx)) };
+    let items = std::mem::take(&mut inst.elements[elem_index as usize]);
+    if inst.elem_is_gc(elem_index) {
+        let mut b = RefBarriers::of(&mut store.gc);
+        // The segment's counts go; a failure (a corrupted heap) leaks.
+        for raw in items {
+            let _ = b.drop_ref(raw as u32);
+        }
+    }
 }
 
 extern "C" fn raise(_vmctx: *mut u8) {

@@ -9,6 +9,7 @@ use super::instance::Instance;
 use crate::store::StoreOpaque;
 use kiln_environ::RefRepr;
 use super::ValRaw;
+use crate::gc::RefBarriers;
 use kiln_gc::{GcArrayLayout, GcLayout, VMGcRef};
 
 /// The instance and store behind `vmctx`.
@@ -33,7 +34,9 @@ unsafe fn context<'a>(vmctx: *mut u8) -> (&'a mut Instance, &'a mut StoreOpaque)
 /// # Safety
 /// Called only by builtins reached through an exit trampoline, whose own
 /// frames own nothing.
-unsafe fn allocation_result(result: anyhow::Result<VMGcRef>) -> u32 {
+unsafe fn allocation_result(store: &mut StoreOpaque, result: anyhow::Result<VMGcRef>) -> u32 {
+    // The new object's count goes to Wasm's stack (DRC's root log).
+    let result = result.and_then(|r| RefBarriers::of(&mut store.gc).expose_owned(r.as_raw_u32()).map(|()| r));
     match result {
         Ok(r) => r.as_raw_u32(),
         Err(e) if e.downcast_ref::<crate::Trap>() == Some(&crate::Trap::GcHeapOutOfMemory) => 0,
@@ -47,7 +50,7 @@ pub extern "C" fn gc_alloc_struct(vmctx: *mut u8, type_id: u32, _fp: usize) -> u
     let (_, store) = unsafe { context(vmctx) };
     let result = store.gc_alloc(|heap| heap.alloc_uninit_struct(type_id));
     // SAFETY: reached through its exit trampoline; nothing here owns data.
-    unsafe { allocation_result(result) }
+    unsafe { allocation_result(store, result) }
 }
 
 pub extern "C" fn gc_alloc_array(vmctx: *mut u8, type_id: u32, len: u32, _fp: usize) -> u32 {
@@ -55,7 +58,7 @@ pub extern "C" fn gc_alloc_array(vmctx: *mut u8, type_id: u32, len: u32, _fp: us
     let (_, store) = unsafe { context(vmctx) };
     let result = store.gc_alloc(|heap| heap.alloc_uninit_array(type_id, len));
     // SAFETY: as in `gc_alloc_struct`.
-    unsafe { allocation_result(result) }
+    unsafe { allocation_result(store, result) }
 }
 
 pub extern "C" fn is_subtype(vmctx: *mut u8, sub: u32, sup: u32) -> u8 {
@@ -125,9 +128,22 @@ impl StoreOpaque {
         Ok((r, layout))
     }
 
-    /// Writes `bytes` at element `dst` of array `r`.
+    /// Writes `bytes` at element `dst` of array `r`. References (borrowed)
+    /// go through the write barrier one by one when the collector counts
+    /// them.
     fn write_elements(&mut self, r: &VMGcRef, layout: &GcArrayLayout, dst: u32, bytes: &[u8]) -> u8 {
         let gc = self.gc.as_mut().expect("arrays exist only in an existing heap");
+        if layout.elems_are_gc_refs && gc.heap.counts_references() {
+            let crate::gc::GcStore { heap, host_data, .. } = gc;
+            for (i, raw) in bytes.chunks_exact(4).enumerate() {
+                let raw = u32::from_le_bytes(raw.try_into().expect("4 bytes"));
+                let Ok(offset) = u32::try_from(layout.elem_offset(dst + i as u32)) else { return ARRAY_OOB };
+                if heap.write_gc_ref_field(host_data, r, offset, VMGcRef::from_raw_u32(raw).as_ref()).is_err() {
+                    return ARRAY_OOB;
+                }
+            }
+            return OK;
+        }
         match u32::try_from(layout.elem_offset(dst)).ok().and_then(|o| gc.heap.write_data(r, o, bytes).ok()) {
             Some(()) => OK,
             None => ARRAY_OOB,
@@ -241,7 +257,7 @@ pub extern "C" fn new_exception(vmctx: *mut u8, tag: u32, payload: *const ValRaw
     let result = new_exception_in(store, instance.tags[tag as usize], payload);
     // SAFETY: reached through its exit trampoline; `result` is all this
     // frame owns, and it is consumed.
-    unsafe { allocation_result(result) }
+    unsafe { allocation_result(store, result) }
 }
 
 fn new_exception_in(store: &mut StoreOpaque, tag: usize, payload: *const ValRaw) -> anyhow::Result<VMGcRef> {
@@ -256,8 +272,14 @@ fn new_exception_in(store: &mut StoreOpaque, tag: usize, payload: *const ValRaw)
     let header = kiln_gc::VMGcHeader::new(kiln_gc::VMGcKind::ExnRef, type_id);
     let r = store.with_roots(&mut refs, |store| store.gc_alloc(|heap| heap.alloc_raw(header, layout.size)))?;
     let mut payload = payload;
-    for (i, raw) in gc_values.into_iter().zip(refs) {
-        payload[i] = ValRaw::from_u32(raw);
+    for (i, raw) in gc_values.into_iter().zip(&refs) {
+        payload[i] = ValRaw::from_u32(*raw);
+    }
+    // The object's fields are counted slots; the payload's references are
+    // borrowed from Wasm's stack.
+    let mut b = RefBarriers::of(&mut store.gc);
+    for raw in &refs {
+        b.clone_ref(*raw)?;
     }
     let mut bytes = vec![0u8; layout.size as usize];
     bytes[layout.fields[0].offset as usize..][..4].copy_from_slice(&(tag as u32).to_le_bytes());
@@ -309,6 +331,9 @@ pub extern "C" fn exception_payload(vmctx: *mut u8, exn: u32, tag: u32, out: *mu
         if let Some(expected) = store.func_ref_expectation(*t) {
             let Ok(func_ref) = store.func_ref_by_id(raw.u32(), expected) else { return 0 };
             raw = ValRaw::from_u64(func_ref as u64);
+        } else if t.is_gc_heap_ref(&store.engine.inner.types) && RefBarriers::of(&mut store.gc).expose(raw.u32()).is_err() {
+            // A corrupted heap: the reference stays null.
+            continue;
         }
         *slot = raw;
     }

@@ -129,6 +129,13 @@ impl Instance {
         slot
     }
 
+    /// Does element segment `index` hold GC references (counted, rooted)
+    /// rather than funcrefs?
+    pub fn elem_is_gc(&self, index: u32) -> bool {
+        let info = self.module.info();
+        info.ref_repr(info.elems[index as usize].ty) == kiln_environ::RefRepr::GcRef
+    }
+
     pub fn set_memory(&mut self, index: u32, memory: *mut LinearMemory) {
         self.write_ptr(self.offsets.memory_ptr(index), memory as usize);
     }

@@ -1,6 +1,12 @@
 //! Tables: a growable vector of references in their machine
 //! representation (pointer-sized funcrefs, or 32-bit references).
+//!
+//! Elements of GC reference tables are counted slots: every write goes
+//! through the collector's barriers ([`RefBarriers`]), given by the caller.
+//! Values passed in are borrowed (the table takes its own counts).
 
+use crate::gc::RefBarriers;
+use anyhow::Result;
 use kiln_environ::{RefRepr, TableType};
 
 /// What compiled code reads: see `vmoffsets::table`. First field of
@@ -32,18 +38,31 @@ unsafe impl Send for Table {}
 // SAFETY: shared access only reads.
 unsafe impl Sync for Table {}
 
+/// Why a table operation did nothing.
+#[derive(Debug)]
+pub enum TableError {
+    OutOfBounds,
+    /// A barrier failed (a corrupted GC heap).
+    Gc(anyhow::Error),
+}
+
 impl Table {
     /// A table of `ty.minimum` copies of `init` (a raw element). `limit`
     /// caps growth (the engine's configured maximum).
-    pub fn new(ty: TableType, repr: RefRepr, init: u64, limit: u64) -> Result<Box<Table>, String> {
+    pub fn new(ty: TableType, repr: RefRepr, init: u64, limit: u64, b: &mut RefBarriers<'_>) -> Result<Box<Table>> {
         let max = ty.maximum.unwrap_or(u64::MAX).min(limit);
         if ty.minimum > max {
-            return Err(format!("table minimum size of {} elements exceeds the limit of {max}", ty.minimum));
+            anyhow::bail!("table minimum size of {} elements exceeds the limit of {max}", ty.minimum);
         }
         let n = ty.minimum as usize;
         let elements = match repr {
             RefRepr::FuncRef => Elements::Func(vec![init as usize; n]),
-            RefRepr::GcRef => Elements::Gc(vec![init as u32; n]),
+            RefRepr::GcRef => {
+                for _ in 0..n {
+                    b.clone_ref(init as u32)?;
+                }
+                Elements::Gc(vec![init as u32; n])
+            }
         };
         let mut t = Box::new(Table { def: VMTableDefinition { base: std::ptr::null_mut(), current_elements: n }, elements, ty, max });
         t.sync();
@@ -83,70 +102,94 @@ impl Table {
         }
     }
 
-    pub fn set(&mut self, i: u64, raw: u64) -> bool {
-        let Ok(i) = usize::try_from(i) else { return false };
-        match &mut self.elements {
-            Elements::Func(v) => v.get_mut(i).map(|e| *e = raw as usize).is_some(),
-            Elements::Gc(v) => v.get_mut(i).map(|e| *e = raw as u32).is_some(),
+    fn in_bounds(&self, start: u64, len: u64) -> Result<(usize, usize), TableError> {
+        match start.checked_add(len) {
+            Some(end) if end <= self.size() => Ok((start as usize, len as usize)),
+            _ => Err(TableError::OutOfBounds),
         }
+    }
+
+    pub fn set(&mut self, i: u64, raw: u64, b: &mut RefBarriers<'_>) -> Result<(), TableError> {
+        let (i, _) = self.in_bounds(i, 1)?;
+        match &mut self.elements {
+            Elements::Func(v) => v[i] = raw as usize,
+            Elements::Gc(v) => b.write(&mut v[i], raw as u32).map_err(TableError::Gc)?,
+        }
+        Ok(())
     }
 
     /// Grows by `delta` elements set to `init`, returning the old size, or
     /// `None` if the table cannot grow that much.
-    pub fn grow(&mut self, delta: u64, init: u64) -> Option<u64> {
+    pub fn grow(&mut self, delta: u64, init: u64, b: &mut RefBarriers<'_>) -> Result<Option<u64>> {
         let old = self.size();
-        let new = old.checked_add(delta).filter(|n| *n <= self.max)?;
-        let new = usize::try_from(new).ok()?;
+        let Some(new) = old.checked_add(delta).filter(|n| *n <= self.max).and_then(|n| usize::try_from(n).ok()) else { return Ok(None) };
         match &mut self.elements {
             Elements::Func(v) => {
-                v.try_reserve(new - v.len()).ok()?;
+                if v.try_reserve(new - v.len()).is_err() {
+                    return Ok(None);
+                }
                 v.resize(new, init as usize);
             }
             Elements::Gc(v) => {
-                v.try_reserve(new - v.len()).ok()?;
+                if v.try_reserve(new - v.len()).is_err() {
+                    return Ok(None);
+                }
+                for _ in v.len()..new {
+                    b.clone_ref(init as u32)?;
+                }
                 v.resize(new, init as u32);
             }
         }
         self.sync();
-        Some(old)
+        Ok(Some(old))
     }
 
-    /// Sets `len` elements from `dst` to `raw`; false if out of bounds.
-    pub fn fill(&mut self, dst: u64, raw: u64, len: u64) -> bool {
-        if dst.checked_add(len).is_none_or(|end| end > self.size()) {
-            return false;
-        }
-        let (dst, len) = (dst as usize, len as usize);
+    /// Sets `len` elements from `dst` to `raw`.
+    pub fn fill(&mut self, dst: u64, raw: u64, len: u64, b: &mut RefBarriers<'_>) -> Result<(), TableError> {
+        let (dst, len) = self.in_bounds(dst, len)?;
         match &mut self.elements {
             Elements::Func(v) => v[dst..dst + len].fill(raw as usize),
-            Elements::Gc(v) => v[dst..dst + len].fill(raw as u32),
+            Elements::Gc(v) => {
+                for slot in &mut v[dst..dst + len] {
+                    b.write(slot, raw as u32).map_err(TableError::Gc)?;
+                }
+            }
         }
-        true
+        Ok(())
     }
 
-    /// Copies within this table (`memmove` semantics); false if out of bounds.
-    pub fn copy_within(&mut self, dst: u64, src: u64, len: u64) -> bool {
-        let size = self.size();
-        if src.checked_add(len).is_none_or(|e| e > size) || dst.checked_add(len).is_none_or(|e| e > size) {
-            return false;
-        }
-        let (dst, src, len) = (dst as usize, src as usize, len as usize);
+    /// Copies within this table (`memmove` semantics).
+    pub fn copy_within(&mut self, dst: u64, src: u64, len: u64, b: &mut RefBarriers<'_>) -> Result<(), TableError> {
+        let (src, _) = self.in_bounds(src, len)?;
+        let (dst, len) = self.in_bounds(dst, len)?;
         match &mut self.elements {
             Elements::Func(v) => v.copy_within(src..src + len, dst),
-            Elements::Gc(v) => v.copy_within(src..src + len, dst),
+            Elements::Gc(v) => {
+                let items: Vec<u32> = v[src..src + len].to_vec();
+                for (slot, raw) in v[dst..dst + len].iter_mut().zip(items) {
+                    b.write(slot, raw).map_err(TableError::Gc)?;
+                }
+            }
         }
-        true
+        Ok(())
     }
 
-    /// Writes `items` starting at `dst`; false (and nothing written) if out
-    /// of bounds.
-    pub fn init(&mut self, dst: u64, items: &[u64]) -> bool {
-        if dst.checked_add(items.len() as u64).is_none_or(|e| e > self.size()) {
-            return false;
+    /// Writes `items` (borrowed) starting at `dst`; nothing is written if
+    /// they do not all fit.
+    pub fn init(&mut self, dst: u64, items: &[u64], b: &mut RefBarriers<'_>) -> Result<(), TableError> {
+        let (dst, len) = self.in_bounds(dst, items.len() as u64)?;
+        match &mut self.elements {
+            Elements::Func(v) => {
+                for (slot, raw) in v[dst..dst + len].iter_mut().zip(items) {
+                    *slot = *raw as usize;
+                }
+            }
+            Elements::Gc(v) => {
+                for (slot, raw) in v[dst..dst + len].iter_mut().zip(items) {
+                    b.write(slot, *raw as u32).map_err(TableError::Gc)?;
+                }
+            }
         }
-        for (i, raw) in items.iter().enumerate() {
-            self.set(dst + i as u64, *raw);
-        }
-        true
+        Ok(())
     }
 }

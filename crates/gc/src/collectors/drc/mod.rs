@@ -387,6 +387,10 @@ impl GcHeap for DrcHeap {
         self.stats
     }
 
+    fn counts_references(&self) -> bool {
+        true
+    }
+
     fn collection_due(&self) -> bool {
         self.log.len() > LOG_BOUND
     }
