@@ -116,7 +116,10 @@ fn main() -> ExitCode {
             c.gc_zeal_alloc_counter(std::num::NonZeroU32::new(1)).expect("zeal is supported");
         })
     };
-    let (zeal_copying, zeal_null) = (zeal(kiln::Collector::Copying), zeal(kiln::Collector::Null));
+    let (zeal_copying, zeal_null, zeal_drc) = (zeal(kiln::Collector::Copying), zeal(kiln::Collector::Null), zeal(kiln::Collector::Drc));
+    let drc = engine_with(|c| {
+        c.collector(kiln::Collector::Drc);
+    });
     let tally = Arc::new(Tally::default());
     let list = Arc::new(list);
     let mut trials = vec![list_trial(list.clone(), names.clone(), tally.clone())];
@@ -130,7 +133,7 @@ fn main() -> ExitCode {
         }
         // Scripts expected to fail (for reasons of their own) run once.
         if is_reference_script(&script.name) && list.reason(&script.name).is_none() {
-            variants.extend([("zeal-copying", &zeal_copying), ("zeal-null", &zeal_null)]);
+            variants.extend([("drc", &drc), ("zeal-copying", &zeal_copying), ("zeal-null", &zeal_null), ("zeal-drc", &zeal_drc)]);
         }
         for (prefix, engine) in variants {
             let variant = Script { name: format!("{prefix}/{}", script.name), text: script.text.clone() };
@@ -201,8 +204,8 @@ fn misc_scripts(dir: &Path) -> std::io::Result<Vec<Script>> {
 /// Scripts also run with other GC configurations.
 const GC_SCRIPTS: &str = "proposals/gc/";
 
-/// The GC, exception and reference scripts: also run under GC zeal, on
-/// every collector compiled code supports.
+/// The GC, exception and reference scripts: also run on the DRC collector,
+/// and under GC zeal on every collector.
 fn is_reference_script(name: &str) -> bool {
     const PROPOSALS: [&str; 4] = ["proposals/gc/", "proposals/exceptions/", "proposals/reference-types/", "proposals/function-references/"];
     const CORE: [&str; 11] = ["ref", "table", "elem", "global", "linking", "instance", "call_ref", "return_call_ref", "br_on_null", "br_on_non_null", "type-"];

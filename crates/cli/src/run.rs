@@ -79,8 +79,8 @@ pub struct RunCommand {
 
 impl RunCommand {
     pub fn execute(self) -> Result<ExitCode> {
-        if self.options.help_requested() {
-            print!("{}", crate::options::EngineOptions::help());
+        if let Some(help) = self.options.help_requested() {
+            print!("{help}");
             return Ok(ExitCode::SUCCESS);
         }
         let engine = Engine::new(&self.options.config()?)?;

@@ -114,4 +114,10 @@ builtins! {
     data_segment_len(I32) -> I32;
     /// (elem segment) -> its length in elements (0 once dropped).
     elem_segment_len(I32) -> I32;
+    /// (GC reference) DRC read barrier's slow path: logs a reference that
+    /// reached the Wasm stack and is not in the root log yet.
+    gc_expose_ref(I32);
+    /// (GC reference) DRC write barrier's slow path: releases a reference
+    /// whose count is about to reach zero (frees what it kept alive).
+    gc_drop_ref(I32);
 }

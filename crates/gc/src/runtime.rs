@@ -27,14 +27,16 @@ pub trait GcRuntime: Send + Sync {
 pub enum Collector {
     /// Bump allocation, never frees: a throughput ceiling and a baseline.
     Null,
-    /// Deferred reference counting; does not collect cycles.
-    #[default]
+    /// Deferred reference counting: counts kept by barriers, stack
+    /// references logged rather than counted, a backup trace for cycles.
     Drc,
     /// Cheney semi-space copying: bump allocation, no barriers; a
     /// collection copies the live objects into the reserve half of the heap
     /// (rewriting the roots and their references) and frees everything
     /// else, cycles included. Growing the heap picks a larger to-space;
-    /// about half of the growth is allocation room at once.
+    /// about half of the growth is allocation room at once. The engine's
+    /// default.
+    #[default]
     Copying,
 }
 

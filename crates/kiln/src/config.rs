@@ -69,11 +69,11 @@ impl Config {
 
     /// The garbage collector of every store of the engine. The default,
     /// `Collector::Copying`, moves live objects and frees the rest (cycles
-    /// included) when the heap fills; `Collector::Null` never frees (a
-    /// throughput baseline, trapping when the heap is exhausted). The DRC
-    /// collector needs reference-count barriers in compiled code, which the
-    /// compiler does not emit yet: choosing it makes `Engine::new` fail with
-    /// an error saying so.
+    /// included) when the heap fills; `Collector::Drc` counts references
+    /// (compiled code keeps the counts inline) and frees an object as soon
+    /// as its last counted reference goes, with a backup trace for cycles;
+    /// `Collector::Null` never frees (a throughput baseline, trapping when
+    /// the heap is exhausted).
     pub fn collector(&mut self, collector: Collector) -> &mut Self {
         self.tunables.collector = collector;
         self

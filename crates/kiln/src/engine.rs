@@ -70,11 +70,6 @@ impl Default for Engine {
 impl Engine {
     pub fn new(config: &Config) -> Result<Engine> {
         let compiler = Compiler::new(config.opt_level, config.tunables)?;
-        if config.collector_kind() == kiln_gc::Collector::Drc {
-            anyhow::bail!(
-                "unsupported: the DRC collector needs reference-count barriers in compiled code, which Kiln does not emit yet; use Collector::Null or Collector::Copying"
-            );
-        }
         let gc_runtime = config.collector_kind().gc_runtime()?;
         let (builtins, exit_trampolines) = builtins_table(&compiler)?;
         Ok(Engine {

@@ -17,14 +17,15 @@
 //! runtime-side barriers are the collector's own. Object layouts are the
 //! standard ones of `kiln_environ::gc_layout` for every collector so far.
 //!
-//! One file per collector, mirroring kiln-gc's `collectors/`: [`null`],
-//! [`copying`]; both allocate with the shared bump fast path of [`bump`].
+//! One file per collector, mirroring kiln-gc's `collectors/`: [`null`] and
+//! [`copying`] (no barriers; both allocate with the shared bump fast path
+//! of [`bump`]) and [`drc`] (reference-count barriers inline).
 
 mod bump;
 mod copying;
+mod drc;
 mod null;
 
-use crate::CompileError;
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types::I32};
 use kiln_environ::gc_layout::{GcArrayLayout, GcStructLayout};
@@ -60,12 +61,10 @@ pub(crate) trait GcCompiler: Sync {
 }
 
 /// The code generator of `collector`'s barriers and allocation.
-pub(crate) fn for_collector(collector: Collector) -> Result<&'static dyn GcCompiler, CompileError> {
+pub(crate) fn for_collector(collector: Collector) -> &'static dyn GcCompiler {
     match collector {
-        Collector::Null => Ok(&null::NullCompiler),
-        Collector::Copying => Ok(&copying::CopyingCompiler),
-        Collector::Drc => Err(CompileError::Isa(
-            "unsupported: the DRC collector needs reference-count barriers in compiled code, which Kiln does not emit yet".to_string(),
-        )),
+        Collector::Null => &null::NullCompiler,
+        Collector::Copying => &copying::CopyingCompiler,
+        Collector::Drc => &drc::DrcCompiler,
     }
 }

@@ -85,7 +85,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             sig_refs: HashMap::new(),
             flags,
             fuel_pending: 0,
-            gc: crate::gc::for_collector(env.tunables.collector)?,
+            gc: crate::gc::for_collector(env.tunables.collector),
         };
         t.prologue(func_index, body)?;
         let mut reader = body.get_operators_reader()?;

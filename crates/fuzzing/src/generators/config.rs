@@ -22,9 +22,8 @@ pub const MAX_GC_HEAP_BYTES: u64 = 16 << 20;
 /// GC heap sizes an input may choose: tiny (collections every few
 /// allocations), small, and the largest.
 pub const GC_HEAP_CHOICES: [u64; 3] = [64 << 10, 1 << 20, MAX_GC_HEAP_BYTES];
-/// The collectors compiled code supports (`Collector::Drc` is refused by
-/// `Engine::new`).
-pub const COLLECTORS: [Collector; 2] = [Collector::Copying, Collector::Null];
+/// Every collector.
+pub const COLLECTORS: [Collector; 3] = [Collector::Copying, Collector::Null, Collector::Drc];
 /// Fuel given to a store before each call into Wasm: enough for loops to
 /// do real work, little enough that a debug build finishes an input in
 /// milliseconds.

@@ -155,7 +155,8 @@ impl StoreOpaque {
 
     fn alloc_or_collect(&mut self, alloc: &mut dyn FnMut(&mut dyn GcHeap) -> kiln_gc::Result<VMGcRef>) -> Result<VMGcRef> {
         let zeal = self.gc_zeal();
-        if self.gc_store()?.zeal_due(zeal) {
+        let gc = self.gc_store()?;
+        if gc.zeal_due(zeal) || gc.heap.collection_due() {
             self.collect_now()?;
         }
         let mut collected = self.engine().config().collector_kind() == kiln_gc::Collector::Null;

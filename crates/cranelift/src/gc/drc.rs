@@ -1,0 +1,149 @@
+//! Deferred reference counting (the seed's collector): counts live in
+//! object headers and compiled code keeps them, inline.
+//!
+//! - Allocation: through the builtins (DRC allocates from a free list); a
+//!   new object's count goes to the stack root log.
+//! - Read barrier: a reference loaded from a field, element, global or
+//!   table reaches the Wasm stack, which DRC does not count but logs: if
+//!   the object's `DRC_LOGGED_BIT` is clear, `gc_expose_ref` logs it. One
+//!   load and a test on the fast path.
+//! - Write barrier: count the new value (saturating at `u32::MAX`), store
+//!   it, then release the old one: its count is decremented inline unless
+//!   it would reach zero, when `gc_drop_ref` frees it.
+//! - Init barrier: count the new value and store it (a fresh object's
+//!   field held nothing).
+//!
+//! Null and i31 references skip every barrier. Header accesses add at most
+//! a header offset to a 32-bit reference, so they stay inside the heap's
+//! reservation: a corrupted reference can miscount objects of the heap,
+//! never touch memory outside it.
+
+use super::GcCompiler;
+use crate::func_env::POINTER;
+use crate::translate::{FuncTranslator, trap_code};
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, Value, types::*};
+use kiln_environ::gc_layout::{DRC_LOGGED_BIT, DRC_REF_COUNT_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET};
+use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
+use kiln_environ::{Builtin, Trap};
+
+pub(crate) struct DrcCompiler;
+
+impl GcCompiler for DrcCompiler {
+    fn alloc_struct(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, _layout: &GcStructLayout) -> Value {
+        let fp = t.b.ins().get_frame_pointer(POINTER);
+        let r = t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_alloc_struct, &[type_id, fp]).unwrap();
+        t.b.ins().trapz(r, trap_code(Trap::GcHeapOutOfMemory));
+        r
+    }
+
+    fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, _layout: &GcArrayLayout) -> Value {
+        let fp = t.b.ins().get_frame_pointer(POINTER);
+        let r = t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_alloc_array, &[type_id, len, fp]).unwrap();
+        t.b.ins().trapz(r, trap_code(Trap::GcHeapOutOfMemory));
+        r
+    }
+
+    fn load_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value) -> Value {
+        let v = t.b.ins().load(I32, flags, addr, 0);
+        let done = if_heap_object(t, v, |t, header| {
+            let kind = t.b.ins().load(I32, t.flags.gc, header, HEADER_KIND_OFFSET as i32);
+            let logged = t.b.ins().band_imm_u(kind, i64::from(DRC_LOGGED_BIT));
+            let log = t.b.create_block();
+            let skip = t.b.create_block();
+            t.b.ins().brif(logged, skip, &[], log, &[]);
+            t.b.seal_block(log);
+            t.b.switch_to_block(log);
+            t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_expose_ref, &[v]);
+            t.b.ins().jump(skip, &[]);
+            t.b.seal_block(skip);
+            t.b.switch_to_block(skip);
+        });
+        t.b.switch_to_block(done);
+        v
+    }
+
+    fn store_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value, v: Value) {
+        increment(t, v);
+        let old = t.b.ins().load(I32, flags, addr, 0);
+        t.b.ins().store(flags, v, addr, 0);
+        decrement(t, old);
+    }
+
+    fn init_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value, v: Value) {
+        increment(t, v);
+        t.b.ins().store(flags, v, addr, 0);
+    }
+}
+
+/// Runs `body` (given the object's native address) when `r` is a heap
+/// object (not null, not i31); returns the join block, sealed, which the
+/// caller switches to.
+fn if_heap_object(t: &mut FuncTranslator<'_, '_>, r: Value, body: impl FnOnce(&mut FuncTranslator<'_, '_>, Value)) -> Block {
+    let object = t.b.create_block();
+    let done = t.b.create_block();
+    let tag = t.b.ins().band_imm_u(r, 1);
+    let is_i31 = t.b.ins().icmp_imm_u(IntCC::NotEqual, tag, 0);
+    let is_null = t.b.ins().icmp_imm_u(IntCC::Equal, r, 0);
+    let skip = t.b.ins().bor(is_i31, is_null);
+    t.b.ins().brif(skip, done, &[], object, &[]);
+    t.b.seal_block(object);
+    t.b.switch_to_block(object);
+    let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
+    let base = t.b.ins().load(POINTER, t.flags.vm, ctx, store_context::GC_HEAP_BASE as i32);
+    let offset = t.b.ins().uextend(I64, r);
+    let header = t.b.ins().iadd(base, offset);
+    body(t, header);
+    t.b.ins().jump(done, &[]);
+    t.b.seal_block(done);
+    done
+}
+
+/// Counts one more reference to `r` (saturating: a count at `u32::MAX`
+/// stays, and its object is never freed).
+fn increment(t: &mut FuncTranslator<'_, '_>, r: Value) {
+    let done = if_heap_object(t, r, |t, header| {
+        let gc = t.flags.gc;
+        let count = t.b.ins().load(I32, gc, header, DRC_REF_COUNT_OFFSET as i32);
+        let saturated = t.b.ins().icmp_imm_u(IntCC::Equal, count, i64::from(u32::MAX));
+        let one = t.b.ins().iconst(I32, 1);
+        let zero = t.b.ins().iconst(I32, 0);
+        let step = t.b.ins().select(saturated, zero, one);
+        let count = t.b.ins().iadd(count, step);
+        t.b.ins().store(gc, count, header, DRC_REF_COUNT_OFFSET as i32);
+    });
+    t.b.switch_to_block(done);
+}
+
+/// Gives up one reference to `r`: inline unless the count would reach
+/// zero (or is already there: a corrupted heap, which the builtin
+/// reports), when the builtin frees it.
+fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value) {
+    let done = if_heap_object(t, r, |t, header| {
+        let gc = t.flags.gc;
+        let count = t.b.ins().load(I32, gc, header, DRC_REF_COUNT_OFFSET as i32);
+        let last = t.b.ins().icmp_imm_u(IntCC::UnsignedLessThanOrEqual, count, 1);
+        let release = t.b.create_block();
+        let inline = t.b.create_block();
+        let joined = t.b.create_block();
+        t.b.ins().brif(last, release, &[], inline, &[]);
+        t.b.seal_block(release);
+        t.b.seal_block(inline);
+
+        t.b.switch_to_block(release);
+        t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_drop_ref, &[r]);
+        t.b.ins().jump(joined, &[]);
+
+        t.b.switch_to_block(inline);
+        let saturated = t.b.ins().icmp_imm_u(IntCC::Equal, count, i64::from(u32::MAX));
+        let one = t.b.ins().iconst(I32, 1);
+        let zero = t.b.ins().iconst(I32, 0);
+        let step = t.b.ins().select(saturated, zero, one);
+        let count = t.b.ins().isub(count, step);
+        t.b.ins().store(gc, count, header, DRC_REF_COUNT_OFFSET as i32);
+        t.b.ins().jump(joined, &[]);
+        t.b.seal_block(joined);
+        t.b.switch_to_block(joined);
+    });
+    t.b.switch_to_block(done);
+}
