@@ -84,6 +84,15 @@ impl Compiler {
     }
 
     fn compile_function(&self, env: &FuncEnv<'_>, ctx: &mut Context, fb: &mut FunctionBuilderContext, defined: u32, wasm: &[u8]) -> Result<CompiledFunction, CompileError> {
+        Self::translate_function(env, ctx, fb, defined, wasm)?;
+        let module = env.module;
+        let index = module.num_imported_funcs + defined;
+        let name = module.func_name(index).map_or_else(|| format!("#{index}"), |n| format!("{n} (#{index})"));
+        self.finish(ctx, name, |callee| callee.checked_sub(module.num_imported_funcs).map(|d| d as usize))
+    }
+
+    /// Translates defined function `defined` into `ctx`'s function.
+    fn translate_function(env: &FuncEnv<'_>, ctx: &mut Context, fb: &mut FunctionBuilderContext, defined: u32, wasm: &[u8]) -> Result<(), CompileError> {
         let module = env.module;
         let index = module.num_imported_funcs + defined;
         let range = module.bodies[defined as usize].range.clone();
@@ -98,8 +107,17 @@ impl Compiler {
             *fb = FunctionBuilderContext::new();
             return Err(e);
         }
-        let name = module.func_name(index).map_or_else(|| format!("#{index}"), |n| format!("{n} (#{index})"));
-        self.finish(ctx, name, |callee| callee.checked_sub(module.num_imported_funcs).map(|d| d as usize))
+        Ok(())
+    }
+
+    /// The CLIF the translator emits for defined function `defined` of
+    /// `module`, before Cranelift optimises it: what snapshot tests pin
+    /// (each collector's barriers show up here).
+    pub fn clif_text(&self, module: &ModuleInfo, wasm: &[u8], defined: u32) -> Result<String, CompileError> {
+        let env = FuncEnv::new(module, self.tunables, self.isa.default_call_conv(), self.isa.frontend_config());
+        let mut ctx = Context::new();
+        Self::translate_function(&env, &mut ctx, &mut FunctionBuilderContext::new(), defined, wasm)?;
+        Ok(ctx.func.display().to_string())
     }
 
     /// Runs Cranelift on the function in `ctx` and extracts what the linker

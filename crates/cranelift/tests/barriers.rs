@@ -1,0 +1,74 @@
+//! Snapshot tests of the CLIF each collector's `GcCompiler` emits for a few
+//! small functions, so a change to a barrier or an allocation fast path
+//! shows up in review as a change to a file under `tests/snapshots/`.
+//!
+//! A mismatch fails with both texts. After an intended change, rewrite the
+//! snapshots with `KILN_BLESS=1 cargo test -p kiln-cranelift --test
+//! barriers` and review the diff.
+
+use kiln_cranelift::{BoundsChecks, Compiler, OptLevel, Tunables};
+use kiln_gc::Collector;
+use std::path::Path;
+
+/// One function per operation whose code depends on the collector.
+const PROGRAMS: &[(&str, &str)] = &[
+    (
+        "struct_set_ref",
+        r#"(module (type $n (struct (field (mut (ref null $n)))))
+            (func (param (ref $n) (ref null $n)) (struct.set $n 0 (local.get 0) (local.get 1))))"#,
+    ),
+    (
+        "array_get_ref",
+        r#"(module (type $a (array (mut anyref)))
+            (func (param (ref $a) i32) (result anyref) (array.get $a (local.get 0) (local.get 1))))"#,
+    ),
+    ("global_set_ref", r#"(module (global $g (mut anyref) (ref.null any)) (func (param anyref) (global.set $g (local.get 0))))"#),
+    (
+        "struct_new",
+        r#"(module (type $p (struct (field i32) (field anyref)))
+            (func (param i32 anyref) (result (ref $p)) (struct.new $p (local.get 0) (local.get 1))))"#,
+    ),
+    ("array_new_default", r#"(module (type $a (array i8)) (func (param i32) (result (ref $a)) (array.new_default $a (local.get 0))))"#),
+];
+
+fn clif(collector: Collector, wat: &str) -> String {
+    let wasm = wat::parse_str(wat).unwrap();
+    let module = kiln_environ::translate_module(&wasm).unwrap();
+    let tunables = Tunables { bounds_checks: BoundsChecks::GuardPages, epoch_interruption: false, consume_fuel: false, collector };
+    let compiler = Compiler::new(OptLevel::Speed, tunables).unwrap();
+    compiler.clif_text(&module, &wasm, 0).unwrap()
+}
+
+#[test]
+fn barrier_snapshots() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let bless = std::env::var_os("KILN_BLESS").is_some_and(|v| v == "1");
+    let mut mismatches = Vec::new();
+    for collector in [Collector::Null, Collector::Copying, Collector::Drc] {
+        for (name, wat) in PROGRAMS {
+            let path = dir.join(format!("{}-{name}.clif", format!("{collector:?}").to_lowercase()));
+            let actual = clif(collector, wat);
+            if bless {
+                std::fs::write(&path, &actual).unwrap();
+                continue;
+            }
+            let expected = std::fs::read_to_string(&path).unwrap_or_default();
+            if expected != actual {
+                mismatches.push(format!("{}:\n--- expected\n{expected}\n--- actual\n{actual}", path.display()));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "CLIF differs from the snapshots (KILN_BLESS=1 rewrites them):\n{}", mismatches.join("\n"));
+}
+
+#[test]
+fn only_drc_has_barriers() {
+    let (set, get) = (PROGRAMS[0].1, PROGRAMS[1].1);
+    for collector in [Collector::Null, Collector::Copying] {
+        assert!(!clif(collector, set).contains("call"), "no barrier call for {collector:?}");
+        assert!(!clif(collector, get).contains("call"), "no barrier call for {collector:?}");
+    }
+    // DRC releases the old value out of line, and logs a loaded one.
+    assert!(clif(Collector::Drc, set).contains("call_indirect"), "{}", clif(Collector::Drc, set));
+    assert!(clif(Collector::Drc, get).contains("call_indirect"), "{}", clif(Collector::Drc, get));
+}
