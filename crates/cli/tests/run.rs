@@ -325,3 +325,20 @@ fn runtime_options_are_checked_and_listed() {
     assert!(out.status.success());
     assert!(text(&out.stdout).contains("-O gc-zeal-alloc-counter=N"), "{}", text(&out.stdout));
 }
+
+#[test]
+fn collector_codegen_option() {
+    let wat = temp_file("collector-list.wat", GC_LIST);
+    for collector in ["null", "copying", "drc"] {
+        let out = kiln(&["run", "-C", &format!("collector={collector}"), "-O", "gc-zeal-alloc-counter=2", path(&wat), "--invoke", "main"]);
+        assert!(out.status.success(), "{collector}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "5050\n", "{collector}");
+    }
+    let out = kiln(&["run", "-C", "collector=mark-sweep", path(&wat)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unknown collector `mark-sweep`; known: null, copying, drc"), "{}", text(&out.stderr));
+    let out = kiln(&["wast", "-C", "nope=1", path(&wat)]);
+    assert!(text(&out.stderr).contains("unknown code generation option `nope`; known: collector"), "{}", text(&out.stderr));
+    let out = kiln(&["run", "-C", "help", path(&wat)]);
+    assert!(text(&out.stdout).contains("-C collector=null|copying|drc"), "{}", text(&out.stdout));
+}
