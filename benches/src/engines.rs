@@ -15,6 +15,8 @@ pub enum EngineId {
     Kiln,
     /// Wasmtime with its default collector (copying in Wasmtime 48).
     Wasmtime,
+    /// Kiln with its deferred reference-counting collector.
+    KilnDrc,
     /// Wasmtime with its deferred reference-counting collector.
     WasmtimeDrc,
     /// The wasmi interpreter (no Wasm GC; non-GC workloads only).
@@ -26,13 +28,21 @@ pub enum EngineId {
 }
 
 impl EngineId {
-    pub const ALL: [EngineId; 6] =
-        [EngineId::Kiln, EngineId::Wasmtime, EngineId::WasmtimeDrc, EngineId::Wasmi, EngineId::KilnNull, EngineId::WasmtimeNull];
+    pub const ALL: [EngineId; 7] = [
+        EngineId::Kiln,
+        EngineId::Wasmtime,
+        EngineId::KilnDrc,
+        EngineId::WasmtimeDrc,
+        EngineId::Wasmi,
+        EngineId::KilnNull,
+        EngineId::WasmtimeNull,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             EngineId::Kiln => "Kiln copying",
             EngineId::Wasmtime => "Wasmtime copying",
+            EngineId::KilnDrc => "Kiln DRC",
             EngineId::WasmtimeDrc => "Wasmtime DRC",
             EngineId::Wasmi => "wasmi",
             EngineId::KilnNull => "Kiln null",
@@ -44,8 +54,9 @@ impl EngineId {
     /// collector kind), or `None` for a Kiln engine itself.
     pub fn baseline(self) -> Option<EngineId> {
         match self {
-            EngineId::Kiln | EngineId::KilnNull => None,
-            EngineId::Wasmtime | EngineId::WasmtimeDrc | EngineId::Wasmi => Some(EngineId::Kiln),
+            EngineId::Kiln | EngineId::KilnDrc | EngineId::KilnNull => None,
+            EngineId::Wasmtime | EngineId::Wasmi => Some(EngineId::Kiln),
+            EngineId::WasmtimeDrc => Some(EngineId::KilnDrc),
             EngineId::WasmtimeNull => Some(EngineId::KilnNull),
         }
     }
@@ -82,6 +93,7 @@ const GC_HEAP_MAX: u64 = 4 << 30;
 pub fn new_runtime(id: EngineId) -> Result<Box<dyn Runtime>> {
     Ok(match id {
         EngineId::Kiln => Box::new(KilnRuntime::new(kiln::Collector::Copying)?),
+        EngineId::KilnDrc => Box::new(KilnRuntime::new(kiln::Collector::Drc)?),
         EngineId::KilnNull => Box::new(KilnRuntime::new(kiln::Collector::Null)?),
         EngineId::Wasmtime => Box::new(WasmtimeRuntime::new(wasmtime::Collector::Copying)?),
         EngineId::WasmtimeDrc => Box::new(WasmtimeRuntime::new(wasmtime::Collector::DeferredReferenceCounting)?),

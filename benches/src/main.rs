@@ -266,8 +266,7 @@ fn fmt_time(d: Duration) -> String {
 }
 
 /// Columns of the table: each engine, then (for non-Kiln engines) its ratio.
-const COLUMNS: [EngineId; 6] =
-    [EngineId::Kiln, EngineId::Wasmtime, EngineId::WasmtimeDrc, EngineId::Wasmi, EngineId::KilnNull, EngineId::WasmtimeNull];
+const COLUMNS: [EngineId; 7] = EngineId::ALL;
 
 fn utc_now() -> String {
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
@@ -422,7 +421,11 @@ fn real_main() -> Result<bool> {
         write!(header, " {} |", e.label()).unwrap();
         rule.push_str("---:|");
         if let Some(base) = e.baseline() {
-            let short = if base == EngineId::KilnNull { "÷ Kiln null" } else { "÷ Kiln" };
+            let short = match base {
+                EngineId::KilnNull => "÷ Kiln null",
+                EngineId::KilnDrc => "÷ Kiln DRC",
+                _ => "÷ Kiln",
+            };
             write!(header, " {short} |").unwrap();
             rule.push_str("---:|");
         }
