@@ -99,16 +99,22 @@ fn if_heap_object(t: &mut FuncTranslator<'_, '_>, r: Value, body: impl FnOnce(&m
     done
 }
 
+/// How much a count changes by: 1, or 0 once saturated at `u32::MAX`
+/// (such an object is immortal: a leak, never an early free).
+fn count_step(t: &mut FuncTranslator<'_, '_>, count: Value) -> Value {
+    let saturated = t.b.ins().icmp_imm_u(IntCC::Equal, count, i64::from(u32::MAX));
+    let one = t.b.ins().iconst(I32, 1);
+    let zero = t.b.ins().iconst(I32, 0);
+    t.b.ins().select(saturated, zero, one)
+}
+
 /// Counts one more reference to `r` (saturating: a count at `u32::MAX`
 /// stays, and its object is never freed).
 fn increment(t: &mut FuncTranslator<'_, '_>, r: Value) {
     let done = if_heap_object(t, r, |t, header| {
         let gc = t.flags.gc;
         let count = t.b.ins().load(I32, gc, header, DRC_REF_COUNT_OFFSET as i32);
-        let saturated = t.b.ins().icmp_imm_u(IntCC::Equal, count, i64::from(u32::MAX));
-        let one = t.b.ins().iconst(I32, 1);
-        let zero = t.b.ins().iconst(I32, 0);
-        let step = t.b.ins().select(saturated, zero, one);
+        let step = count_step(t, count);
         let count = t.b.ins().iadd(count, step);
         t.b.ins().store(gc, count, header, DRC_REF_COUNT_OFFSET as i32);
     });
@@ -135,10 +141,7 @@ fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value) {
         t.b.ins().jump(joined, &[]);
 
         t.b.switch_to_block(inline);
-        let saturated = t.b.ins().icmp_imm_u(IntCC::Equal, count, i64::from(u32::MAX));
-        let one = t.b.ins().iconst(I32, 1);
-        let zero = t.b.ins().iconst(I32, 0);
-        let step = t.b.ins().select(saturated, zero, one);
+        let step = count_step(t, count);
         let count = t.b.ins().isub(count, step);
         t.b.ins().store(gc, count, header, DRC_REF_COUNT_OFFSET as i32);
         t.b.ins().jump(joined, &[]);
