@@ -69,6 +69,9 @@ pub const DRC_LOGGED_BIT: u32 = 2;
 /// DRC: marked live by a backup tracing collection (set only while one
 /// runs).
 pub const DRC_MARK_BIT: u32 = 4;
+/// DRC: found on a Wasm stack by the collection under way (set between
+/// its stack-root and reconcile phases).
+pub const DRC_ON_STACK_BIT: u32 = 8;
 /// Copying: where the object was copied to, during a collection.
 pub const COPYING_FORWARDING_OFFSET: u32 = HEADER_COLLECTOR_WORD_OFFSET;
 

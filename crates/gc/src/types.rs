@@ -3,7 +3,7 @@
 //! The runtime owns the engine's type registry; a heap asks it, through
 //! [`GcTypes`], for the layout of an engine-wide type index the first time
 //! it meets one, and keeps what tracing needs in a per-heap cache
-//! ([`TypeCache`]), so tracing an object is a hash lookup, not a call into
+//! ([`TypeCache`]), so tracing an object is a vector lookup, not a call into
 //! the registry. A type index comes from an untrusted header, so an unknown
 //! one is an error, never a panic.
 
@@ -71,14 +71,20 @@ impl TraceInfo {
     }
 }
 
+/// Type indices below this are cached in a vector (engine type ids are
+/// dense from 0, and tracing looks one up per object); larger ones in a
+/// map.
+const DENSE_TYPES: u32 = 1 << 16;
+
 pub(crate) struct TypeCache {
     types: Arc<dyn GcTypes>,
-    infos: HashMap<u32, TraceInfo>,
+    dense: Vec<Option<TraceInfo>>,
+    sparse: HashMap<u32, TraceInfo>,
 }
 
 impl TypeCache {
     pub(crate) fn new(types: Arc<dyn GcTypes>) -> TypeCache {
-        TypeCache { types, infos: HashMap::new() }
+        TypeCache { types, dense: Vec::new(), sparse: HashMap::new() }
     }
 
     pub(crate) fn types(&self) -> &Arc<dyn GcTypes> {
@@ -88,18 +94,30 @@ impl TypeCache {
     /// Forgets cached layouts (a reset heap may serve another engine's
     /// store... or the same one; refilling is cheap).
     pub(crate) fn clear(&mut self) {
-        self.infos.clear();
+        self.dense.clear();
+        self.sparse.clear();
     }
 
     /// The trace info of `type_index`; `None` if the runtime has no layout
     /// for it. Unknown indices are not cached, so a corrupt heap cannot make
-    /// the cache grow.
+    /// the cache grow (beyond the index of a type that exists).
     pub(crate) fn get(&mut self, type_index: u32) -> Option<&TraceInfo> {
-        if !self.infos.contains_key(&type_index) {
-            let layout = self.types.layout(type_index)?;
-            self.infos.insert(type_index, TraceInfo::new(layout));
+        if type_index >= DENSE_TYPES {
+            if !self.sparse.contains_key(&type_index) {
+                let layout = self.types.layout(type_index)?;
+                self.sparse.insert(type_index, TraceInfo::new(layout));
+            }
+            return self.sparse.get(&type_index);
         }
-        self.infos.get(&type_index)
+        let i = type_index as usize;
+        if self.dense.get(i).is_none_or(Option::is_none) {
+            let info = TraceInfo::new(self.types.layout(type_index)?);
+            if self.dense.len() <= i {
+                self.dense.resize(i + 1, None);
+            }
+            self.dense[i] = Some(info);
+        }
+        self.dense[i].as_ref()
     }
 
     /// The size of a new struct of `type_index`.

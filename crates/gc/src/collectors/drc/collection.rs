@@ -1,7 +1,8 @@
 //! A DRC collection as a sequence of bounded steps.
 //!
 //! Phases, in order; a step carries its leftover budget into the next one:
-//! 1. `StackRoots`: read the precise stack roots into a set. A stack root
+//! 1. `StackRoots`: flag the objects of the precise stack roots (a header
+//!    bit, `DRC_ON_STACK_BIT`). A stack root
 //!    missing from the root log (a runtime bug) is logged and counted
 //!    rather than left to be freed under the stack.
 //! 2. `Reconcile`: take the heap's root log and walk it: entries found on a
@@ -25,8 +26,7 @@ use crate::error::{note, note_err};
 use crate::collectors::new_ref;
 use crate::header::object;
 use crate::{GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result, RootKind};
-use kiln_environ::gc_layout::DRC_LOGGED_BIT;
-use std::collections::HashSet;
+use kiln_environ::gc_layout::{DRC_LOGGED_BIT, DRC_ON_STACK_BIT};
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,8 +48,6 @@ pub(super) struct DrcCollection<'a> {
     host_data: &'a mut HostDataTable,
     phase: Phase,
     next_root: usize,
-    /// Heap offsets of objects on some Wasm stack.
-    precise: HashSet<u32>,
     /// The root log being reconciled (the heap's log refills from it).
     old: Option<std::vec::IntoIter<u32>>,
     work: u64,
@@ -57,7 +55,7 @@ pub(super) struct DrcCollection<'a> {
 
 impl<'a> DrcCollection<'a> {
     pub(super) fn new(heap: &'a mut DrcHeap, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> DrcCollection<'a> {
-        DrcCollection { heap, roots, host_data, phase: Phase::StackRoots, next_root: 0, precise: HashSet::new(), old: None, work: 0 }
+        DrcCollection { heap, roots, host_data, phase: Phase::StackRoots, next_root: 0, old: None, work: 0 }
     }
 
     fn stack_roots(&mut self, budget: &mut u64, errors: &mut Option<GcError>) {
@@ -78,7 +76,9 @@ impl<'a> DrcCollection<'a> {
                     continue;
                 }
             };
-            self.precise.insert(obj);
+            if header.collector_bits() & DRC_ON_STACK_BIT == 0 {
+                note_err(errors, set_bit(mem, obj, &header, DRC_ON_STACK_BIT, true));
+            }
             if header.collector_bits() & DRC_LOGGED_BIT == 0 {
                 // On a stack without having been exposed (a runtime bug):
                 // log it, with the count a log entry holds, rather than let
@@ -100,21 +100,26 @@ impl<'a> DrcCollection<'a> {
             };
             *budget -= 1;
             self.work += 1;
-            if self.precise.contains(&obj) {
+            let r = match new_ref(obj) {
+                Ok(r) => r,
+                Err(e) => {
+                    note(errors, e);
+                    continue;
+                }
+            };
+            let mem = self.heap.memory.bytes_mut();
+            let header = match object(mem, &r) {
+                Ok((_, header)) => header,
+                Err(e) => {
+                    note(errors, e);
+                    continue;
+                }
+            };
+            if header.collector_bits() & DRC_ON_STACK_BIT != 0 {
+                note_err(errors, set_bit(mem, obj, &header, DRC_ON_STACK_BIT, false));
                 self.heap.log.push(obj);
             } else {
-                let r = match new_ref(obj) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        note(errors, e);
-                        continue;
-                    }
-                };
-                let mem = self.heap.memory.bytes_mut();
-                match object(mem, &r) {
-                    Ok((obj, header)) => note_err(errors, set_bit(mem, obj, &header, DRC_LOGGED_BIT, false)),
-                    Err(e) => note(errors, e),
-                }
+                note_err(errors, set_bit(mem, obj, &header, DRC_LOGGED_BIT, false));
                 note_err(errors, dec_ref(self.heap.memory.bytes_mut(), &mut self.heap.pending, &r));
             }
         }
