@@ -135,6 +135,7 @@ impl DrcHeap {
     /// Frees queued objects for up to `budget` units of work.
     fn free_pending(&mut self, host_data: &mut HostDataTable, budget: &mut u64, work: &mut u64) -> Result<()> {
         let mut first_err = None;
+        let mut freed = Vec::new();
         let DrcHeap { memory, types, free_list, pending, stats, end, .. } = self;
         let mem = memory.bytes_mut();
         while *budget > 0 {
@@ -200,14 +201,9 @@ impl DrcHeap {
             // with a free block before it, a stale reference to it must
             // still find a free block, not a plausible object.
             note_err(&mut first_err, write_header(mem, u64::from(obj), &VMGcHeader::free_block(header.size())));
-            match free_list.add(obj, header.size()) {
-                Ok((start, size)) => {
-                    note_err(&mut first_err, write_header(mem, u64::from(start), &VMGcHeader::free_block(size)));
-                    stats.record_free(header.size());
-                }
-                Err(e) => note(&mut first_err, e),
-            }
+            freed.push((obj, header.size()));
         }
+        add_freed_blocks(free_list, mem, stats, freed, &mut first_err);
         first_err.map_or(Ok(()), Err)
     }
 
@@ -240,6 +236,34 @@ impl DrcHeap {
         set_bit(mem, obj, &header, DRC_LOGGED_BIT, true)?;
         self.log.push(obj);
         Ok(true)
+    }
+}
+
+/// Gives the blocks one `free_pending` call freed to the free list, joined
+/// into runs first: objects freed together are often neighbours, so the
+/// list is updated once per run rather than once per object. Blocks that
+/// overlap (a corrupted heap queued something twice) are refused by the
+/// list and stay out of it.
+fn add_freed_blocks(free_list: &mut FreeList, mem: &mut [u8], stats: &mut GcStats, mut freed: Vec<(u32, u32)>, errors: &mut Option<GcError>) {
+    freed.sort_unstable();
+    let mut blocks = freed.into_iter().peekable();
+    while let Some((start, size)) = blocks.next() {
+        let mut run = u64::from(size);
+        while let Some(&(next, next_size)) = blocks.peek()
+            && u64::from(next) == u64::from(start) + run
+        {
+            run += u64::from(next_size);
+            blocks.next();
+        }
+        // A run lies inside the heap (at most 4 GiB), past offset 0.
+        let Ok(run) = u32::try_from(run) else { continue };
+        match free_list.add(start, run) {
+            Ok((at, merged)) => {
+                note_err(errors, write_header(mem, u64::from(at), &VMGcHeader::free_block(merged)));
+                stats.record_free(run);
+            }
+            Err(e) => note(errors, e),
+        }
     }
 }
 
