@@ -101,6 +101,8 @@ pub(crate) struct DrcHeap {
     log: Vec<u32>,
     /// Objects whose count reached zero, waiting to be freed.
     pending: WorkList,
+    /// Blocks a backup trace's sweep freed, for the free list when it ends.
+    swept: Vec<(u32, u32)>,
     stats: GcStats,
 }
 
@@ -113,6 +115,7 @@ impl DrcHeap {
             end: 0,
             log: Vec::new(),
             pending: WorkList::default(),
+            swept: Vec::new(),
             stats: GcStats::default(),
         };
         heap.reset(false);
@@ -391,6 +394,7 @@ impl GcHeap for DrcHeap {
         }
         self.log.clear();
         self.pending.clear();
+        self.swept.clear();
         self.types.clear();
         self.stats = GcStats { heap_size: self.end, ..GcStats::default() };
     }

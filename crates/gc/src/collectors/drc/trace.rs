@@ -9,7 +9,8 @@
 //!    from a marked object, a non-stack root, or the log (stack roots are
 //!    uncounted, as everywhere in DRC).
 //! 2. `Sweep` the heap block by block: unmarked objects are freed (their
-//!    host data dropped) into the free list; marked ones lose the mark.
+//!    host data dropped); marked ones lose the mark. The freed blocks go
+//!    to the free list when the sweep ends, joined into runs.
 //!
 //! Both phases are bounded steps, like the rest of the collection. The
 //! sweep walks blocks by their headers' sizes, validated on the way, so a
@@ -105,10 +106,12 @@ impl DrcHeap {
                     }
                     None => TracePhase::Sweep(u64::from(FIRST_OBJECT_OFFSET)),
                 },
-                TracePhase::Sweep(offset) if offset >= self.end => return None,
-                TracePhase::Sweep(offset) => match self.sweep_block(offset, host_data, errors) {
+                TracePhase::Sweep(offset) => match (offset < self.end).then(|| self.sweep_block(offset, host_data, errors)).flatten() {
                     Some(next) => TracePhase::Sweep(next),
-                    None => return None,
+                    None => {
+                        self.add_swept_blocks(errors);
+                        return None;
+                    }
                 },
             };
         }
@@ -166,13 +169,13 @@ impl DrcHeap {
             note_err(errors, drop_externref_host_data(mem, obj, host_data));
         }
         note_err(errors, write_header(mem, offset, &VMGcHeader::free_block(header.size())));
-        match self.free_list.add(obj, header.size()) {
-            Ok((start, size)) => {
-                note_err(errors, write_header(self.memory.bytes_mut(), u64::from(start), &VMGcHeader::free_block(size)));
-                self.stats.record_free(header.size());
-            }
-            Err(e) => note(errors, e),
-        }
+        self.swept.push((obj, header.size()));
         Some(next)
+    }
+
+    /// Gives the blocks the sweep freed to the free list, in runs.
+    fn add_swept_blocks(&mut self, errors: &mut Option<GcError>) {
+        let swept = std::mem::take(&mut self.swept);
+        super::add_freed_blocks(&mut self.free_list, self.memory.bytes_mut(), &mut self.stats, swept, errors);
     }
 }
