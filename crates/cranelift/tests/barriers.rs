@@ -1,6 +1,7 @@
 //! Snapshot tests of the CLIF each collector's `GcCompiler` emits for a few
-//! small functions, so a change to a barrier or an allocation fast path
-//! shows up in review as a change to a file under `tests/snapshots/`.
+//! small functions, so a change to a barrier, an allocation fast path or
+//! the inline cast (a supertype display lookup, no call on its success
+//! path) shows up in review as a change to a file under `tests/snapshots/`.
 //!
 //! A mismatch fails with both texts. After an intended change, rewrite the
 //! snapshots with `KILN_BLESS=1 cargo test -p kiln-cranelift --test
@@ -29,6 +30,11 @@ const PROGRAMS: &[(&str, &str)] = &[
             (func (param i32 anyref) (result (ref $p)) (struct.new $p (local.get 0) (local.get 1))))"#,
     ),
     ("array_new_default", r#"(module (type $a (array i8)) (func (param i32) (result (ref $a)) (array.new_default $a (local.get 0))))"#),
+    (
+        "ref_test_non_final",
+        r#"(module (type $a (sub (struct))) (type $b (sub $a (struct)))
+            (func (param anyref) (result i32) (ref.test (ref $b) (local.get 0))))"#,
+    ),
 ];
 
 fn clif(collector: Collector, wat: &str) -> String {

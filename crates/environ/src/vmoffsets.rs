@@ -99,7 +99,18 @@ pub mod store_context {
     /// store, recorded by the trampoline itself: stack walks end exactly
     /// there.
     pub const ENTRY_FP: u32 = 72;
-    pub const SIZE: u32 = 80;
+    /// The engine's supertype display table (`type_display`), constant.
+    pub const TYPE_DISPLAYS: u32 = 80;
+    pub const SIZE: u32 = 88;
+}
+
+/// The engine's supertype displays: a top-level array of
+/// `DISPLAY_CHUNKS` pointers (null or a chunk), each chunk `DISPLAY_CHUNK`
+/// pointers (null or a record). A record is u32s: the type's depth `d`,
+/// then its ancestors from the root (index 1) to itself (index `d + 1`).
+pub mod type_display {
+    pub const DISPLAY_CHUNK: u32 = 1024;
+    pub const DISPLAY_CHUNKS: u32 = 4096;
 }
 
 /// Address space reserved for a GC heap: any 32-bit reference plus any

@@ -31,6 +31,7 @@ mod linker;
 mod module;
 mod store;
 mod trap;
+mod type_displays;
 mod type_registry;
 mod types;
 mod values;

@@ -72,7 +72,7 @@ impl<T> Store<T> {
                 opaque: StoreOpaque {
                     id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                     engine: engine.clone(),
-                    vm_store_context: Box::new(VMStoreContext::new(&*engine.inner.epoch)),
+                    vm_store_context: Box::new(VMStoreContext::new(&*engine.inner.epoch, engine.inner.types.display_table())),
                     instances: Vec::new(),
                     funcs: Vec::new(),
                     memories: Vec::new(),

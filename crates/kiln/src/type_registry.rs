@@ -9,6 +9,7 @@
 //! Registered types live as long as the engine.
 
 use kiln_environ::{WasmCompositeType, WasmFieldType, WasmFuncType, WasmHeapType, WasmRefType, WasmStorageType, WasmSubType, WasmValType};
+use crate::type_displays::TypeDisplays;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +26,8 @@ struct Inner {
     groups: HashMap<Vec<WasmSubType>, u32>,
     /// Engine-level types: concrete indices are engine ids.
     types: Vec<Arc<WasmSubType>>,
+    /// Their supertype displays, for compiled code's casts.
+    displays: TypeDisplays,
 }
 
 impl TypeRegistry {
@@ -48,6 +51,9 @@ impl TypeRegistry {
                     let first = inner.types.len() as u32;
                     for t in &key {
                         let engine = map_indices(t, |idx| if idx & RELATIVE != 0 { first + (idx & !RELATIVE) } else { idx });
+                        // Validation put every supertype before its subtypes.
+                        let id = inner.types.len() as u32;
+                        inner.displays.record(id, engine.supertype);
                         inner.types.push(Arc::new(engine));
                     }
                     inner.groups.insert(key, first);
@@ -70,9 +76,16 @@ impl TypeRegistry {
             return *id;
         }
         let id = inner.types.len() as u32;
+        inner.displays.record(id, None);
         inner.types.push(Arc::new(sub));
         inner.groups.insert(key, id);
         id
+    }
+
+    /// The supertype display table compiled code reads (see
+    /// `type_displays.rs`); its address never changes.
+    pub fn display_table(&self) -> *const u8 {
+        self.inner.lock().unwrap().displays.top()
     }
 
     /// The engine-level type with id `id`.

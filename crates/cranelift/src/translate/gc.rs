@@ -20,8 +20,9 @@ use super::{FuncTranslator, trap_code};
 use crate::CompileError;
 use crate::func_env::POINTER;
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{self, BlockArg, InstBuilder, Value, types::*};
+use cranelift_codegen::ir::{self, BlockArg, InstBuilder, MemFlagsData, Value, types::*};
 use kiln_environ::gc_layout::{self, ARRAY_LENGTH_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET, HEADER_TYPE_INDEX_OFFSET, MAX_OBJECT_SIZE, VMGcKind};
+use kiln_environ::vmoffsets::type_display::{DISPLAY_CHUNK, DISPLAY_CHUNKS};
 use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, VMCTX_TYPE_IDS_OFFSET, func_ref, store_context};
 use kiln_environ::{Builtin, RefRepr, Trap, WasmCompositeType, WasmFieldType, WasmHeapType, WasmRefType, WasmStorageType, WasmValType};
 use wasmparser::Operator;
@@ -521,18 +522,39 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// Is engine type `actual` a subtype of module type `expected`? Final
-    /// types have no subtypes, so for them this is an id comparison; for
-    /// others an equal id answers at once and the registry answers the rest.
+    /// types have no subtypes, so for them this is an id comparison. For
+    /// others an equal id answers at once, and otherwise `actual`'s
+    /// supertype display (see `kiln::type_displays`): `expected`, at depth
+    /// `d`, is an ancestor exactly when the display's entry at `d` is it.
+    /// Only an id without a display (past the table, or corrupted) asks
+    /// the registry.
     pub(super) fn subtype_check(&mut self, actual: Value, expected: u32) -> Value {
         let expected_id = self.engine_type_id(expected);
         let equal = self.b.ins().icmp(IntCC::Equal, actual, expected_id);
         if self.env.module.types[expected as usize].is_final {
             return equal;
         }
+        let display = self.b.create_block();
         let slow = self.b.create_block();
         let done = self.b.create_block();
         self.b.append_block_param(done, I8);
-        self.b.ins().brif(equal, done, &[BlockArg::Value(equal)], slow, &[]);
+        self.b.ins().brif(equal, done, &[BlockArg::Value(equal)], display, &[]);
+        self.b.seal_block(display);
+        self.b.switch_to_block(display);
+        let record = self.type_display(actual, slow);
+        let depth = self.type_depth(expected);
+        let flags = MemFlagsData::trusted().with_readonly();
+        let actual_depth = self.b.ins().load(I32, flags, record, 0);
+        let shallower = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, actual_depth, i64::from(depth));
+        let deep_enough = self.b.create_block();
+        let no = self.b.ins().iconst(I8, 0);
+        self.b.ins().brif(shallower, done, &[BlockArg::Value(no)], deep_enough, &[]);
+        self.b.seal_block(deep_enough);
+        self.b.switch_to_block(deep_enough);
+        let ancestor = self.b.ins().load(I32, flags, record, ((depth + 1) * 4) as i32);
+        let is_ancestor = self.b.ins().icmp(IntCC::Equal, ancestor, expected_id);
+        self.b.ins().jump(done, &[BlockArg::Value(is_ancestor)]);
+
         self.b.seal_block(slow);
         self.b.switch_to_block(slow);
         let r = self.env.call_builtin(&mut self.b, self.vmctx, Builtin::is_subtype, &[actual, expected_id]).unwrap();
@@ -540,5 +562,48 @@ impl FuncTranslator<'_, '_> {
         self.b.seal_block(done);
         self.b.switch_to_block(done);
         self.b.block_params(done)[0]
+    }
+
+    /// The display record of engine type `id` (untrusted: read from a
+    /// header), or a branch to `missing` when the table has none.
+    fn type_display(&mut self, id: Value, missing: ir::Block) -> Value {
+        let flags = MemFlagsData::trusted().with_readonly();
+        let ctx = self.store_ctx();
+        let top = self.b.ins().load(POINTER, self.flags.vm_readonly, ctx, store_context::TYPE_DISPLAYS as i32);
+        let chunk_index = self.b.ins().ushr_imm_u(id, i64::from(DISPLAY_CHUNK.trailing_zeros()));
+        let beyond = self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, chunk_index, i64::from(DISPLAY_CHUNKS));
+        let in_table = self.b.create_block();
+        self.b.ins().brif(beyond, missing, &[], in_table, &[]);
+        self.b.seal_block(in_table);
+        self.b.switch_to_block(in_table);
+        let chunk_index = self.b.ins().uextend(I64, chunk_index);
+        let chunk_offset = self.b.ins().imul_imm_u(chunk_index, 8);
+        let chunk_addr = self.b.ins().iadd(top, chunk_offset);
+        let chunk = self.b.ins().load(POINTER, flags, chunk_addr, 0);
+        let has_chunk = self.b.create_block();
+        self.b.ins().brif(chunk, has_chunk, &[], missing, &[]);
+        self.b.seal_block(has_chunk);
+        self.b.switch_to_block(has_chunk);
+        let entry = self.b.ins().band_imm_u(id, i64::from(DISPLAY_CHUNK - 1));
+        let entry = self.b.ins().uextend(I64, entry);
+        let entry_offset = self.b.ins().imul_imm_u(entry, 8);
+        let entry_addr = self.b.ins().iadd(chunk, entry_offset);
+        let record = self.b.ins().load(POINTER, flags, entry_addr, 0);
+        let has_record = self.b.create_block();
+        self.b.ins().brif(record, has_record, &[], missing, &[]);
+        self.b.seal_block(has_record);
+        self.b.switch_to_block(has_record);
+        record
+    }
+
+    /// How many declared supertypes module type `t` has above it.
+    fn type_depth(&self, t: u32) -> u32 {
+        let mut depth = 0;
+        let mut ty = self.env.module.types[t as usize].supertype;
+        while let Some(s) = ty {
+            depth += 1;
+            ty = self.env.module.types[s as usize].supertype;
+        }
+        depth
     }
 }

@@ -57,10 +57,11 @@ pub struct VMStoreContext {
     pub gc_bump_next: UnsafeCell<u32>,
     pub gc_bump_end: UnsafeCell<u32>,
     pub entry_fp: UnsafeCell<usize>,
+    pub type_displays: *const u8,
 }
 
 impl VMStoreContext {
-    pub fn new(epoch: *const std::sync::atomic::AtomicU64) -> Self {
+    pub fn new(epoch: *const std::sync::atomic::AtomicU64, type_displays: *const u8) -> Self {
         VMStoreContext {
             stack_limit: UnsafeCell::new(usize::MAX),
             last_exit_fp: UnsafeCell::new(0),
@@ -74,6 +75,7 @@ impl VMStoreContext {
             gc_bump_next: UnsafeCell::new(0),
             gc_bump_end: UnsafeCell::new(0),
             entry_fp: UnsafeCell::new(0),
+            type_displays,
         }
     }
 }
@@ -133,6 +135,7 @@ mod layout_tests {
         assert_eq!(offset_of!(VMStoreContext, gc_bump_next), store_context::GC_BUMP_NEXT as usize);
         assert_eq!(offset_of!(VMStoreContext, gc_bump_end), store_context::GC_BUMP_END as usize);
         assert_eq!(offset_of!(VMStoreContext, entry_fp), store_context::ENTRY_FP as usize);
+        assert_eq!(offset_of!(VMStoreContext, type_displays), store_context::TYPE_DISPLAYS as usize);
         assert_eq!(size_of::<VMStoreContext>(), store_context::SIZE as usize);
         assert_eq!(size_of::<ValRaw>(), VAL_RAW_SIZE as usize);
     }

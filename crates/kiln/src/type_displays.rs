@@ -1,0 +1,111 @@
+//! Supertype displays: for every engine type id, its depth in the subtype
+//! hierarchy and its ancestors from the root down to itself, so compiled
+//! code tests "is `actual` a subtype of `expected`" with a few loads and
+//! compares (`expected` at depth `d` is a supertype of `actual` exactly
+//! when `actual`'s display has an entry at `d` and it is `expected`).
+//!
+//! Layout, read by compiled code (`kiln_environ::vmoffsets::type_display`):
+//! a fixed top-level array of `DISPLAY_CHUNKS` pointers to chunks of
+//! `DISPLAY_CHUNK` pointers, each to a record `[depth, a_0, ..., a_depth]`
+//! (u32s; `a_depth` is the type itself). Null means "no record": a type
+//! past the table's capacity, or an id no type has (read from a corrupted
+//! header). Compiled code then asks the registry.
+//!
+//! Nothing here moves or is freed before the engine drops: the top-level
+//! array, the chunks and the records are allocated once. A record is
+//! published (with release ordering) before the type's id is handed out,
+//! and compiled code can only meet an id after that.
+
+use kiln_environ::vmoffsets::type_display::{DISPLAY_CHUNK, DISPLAY_CHUNKS};
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+pub(crate) struct TypeDisplays {
+    top: Box<[AtomicPtr<AtomicPtr<u32>>]>,
+    /// Owners of what `top` points to.
+    chunks: Vec<Box<[AtomicPtr<u32>]>>,
+    records: Vec<Box<[u32]>>,
+}
+
+impl Default for TypeDisplays {
+    fn default() -> Self {
+        TypeDisplays { top: (0..DISPLAY_CHUNKS).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect(), chunks: Vec::new(), records: Vec::new() }
+    }
+}
+
+impl TypeDisplays {
+    /// The top-level array's address, for compiled code.
+    pub fn top(&self) -> *const u8 {
+        self.top.as_ptr().cast()
+    }
+
+    /// The display of `id`, if it has one.
+    pub fn get(&self, id: u32) -> Option<&[u32]> {
+        let chunk = self.top.get((id / DISPLAY_CHUNK) as usize)?.load(Ordering::Acquire);
+        if chunk.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null chunk pointer points at one of `self.chunks`,
+        // `DISPLAY_CHUNK` entries long, alive as long as `self`.
+        let record = unsafe { &*chunk.add((id % DISPLAY_CHUNK) as usize) }.load(Ordering::Acquire);
+        if record.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null record pointer points at one of
+        // `self.records`, whose first word is its depth and which holds
+        // `depth + 2` words.
+        unsafe {
+            let len = *record as usize + 2;
+            Some(std::slice::from_raw_parts(record, len))
+        }
+    }
+
+    /// Records the display of type `id`, whose declared supertype (if any)
+    /// was recorded before it. Types past the table's capacity get none.
+    pub fn record(&mut self, id: u32, supertype: Option<u32>) {
+        let Some(slot) = self.top.get((id / DISPLAY_CHUNK) as usize) else { return };
+        let mut display: Vec<u32> = match supertype.and_then(|s| self.get(s)) {
+            Some(parent) => parent[1..].to_vec(),
+            None => Vec::new(),
+        };
+        display.push(id);
+        let depth = (display.len() - 1) as u32;
+        let mut record = Vec::with_capacity(display.len() + 1);
+        record.push(depth);
+        record.extend(display);
+        let mut record = record.into_boxed_slice();
+        let record_ptr = record.as_mut_ptr();
+        self.records.push(record);
+        let mut chunk = slot.load(Ordering::Acquire);
+        if chunk.is_null() {
+            let mut new: Box<[AtomicPtr<u32>]> = (0..DISPLAY_CHUNK).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect();
+            chunk = new.as_mut_ptr();
+            self.chunks.push(new);
+            slot.store(chunk, Ordering::Release);
+        }
+        // SAFETY: `chunk` points at a live chunk of `DISPLAY_CHUNK` entries.
+        unsafe { &*chunk.add((id % DISPLAY_CHUNK) as usize) }.store(record_ptr, Ordering::Release);
+    }
+}
+
+// SAFETY: the raw pointers point into boxes this value owns; shared access
+// only reads them (atomically), writes need `&mut self`.
+unsafe impl Send for TypeDisplays {}
+unsafe impl Sync for TypeDisplays {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn displays_list_ancestors_root_first() {
+        let mut d = TypeDisplays::default();
+        d.record(0, None);
+        d.record(1, Some(0));
+        d.record(5000, Some(1));
+        assert_eq!(d.get(0), Some(&[0, 0][..]));
+        assert_eq!(d.get(1), Some(&[1, 0, 1][..]));
+        assert_eq!(d.get(5000), Some(&[2, 0, 1, 5000][..]));
+        assert_eq!(d.get(2), None, "never recorded");
+        assert_eq!(d.get(u32::MAX), None, "past the table");
+    }
+}
