@@ -42,6 +42,7 @@ const FILES: &[(&str, Kind, &str, i32, i32, &str)] = &[
     ("array_structs", Kind::Gc, include_str!("../workloads/array_structs.wat"), 10_000, 100, "rounds"),
     ("i31_boxing", Kind::Gc, include_str!("../workloads/i31_boxing.wat"), 20_000_000, 50_000, "steps"),
     ("cycles", Kind::Gc, include_str!("../workloads/cycles.wat"), 100_000, 500, "rings"),
+    ("casts", Kind::Gc, include_str!("../workloads/casts.wat"), 20_000_000, 50_000, "steps"),
     ("sieve", Kind::Compute, include_str!("../workloads/sieve.wat"), 16_000_000, 100_000, "n"),
     ("matmul", Kind::Compute, include_str!("../workloads/matmul.wat"), 400, 20, "n x n"),
     ("fib", Kind::Compute, include_str!("../workloads/fib.wat"), 35, 15, "n"),
