@@ -182,15 +182,20 @@ impl StoreOpaque {
     }
 
     /// Grows the heap (doubling, within its limit) when a collection left
-    /// more than a quarter of it live: for a semi-space collector that is
-    /// a space more than half full, which would make the next collections
-    /// come soon and recopy the same long-lived data. Best effort: if the
-    /// heap cannot grow, allocation goes on in what there is.
+    /// too much of it live: more than a quarter (for a semi-space
+    /// collector, a space more than half full), or, while the heap is
+    /// small, more than an eighth. Otherwise the next collections come soon
+    /// and recopy the same long-lived data; a small heap can afford the
+    /// extra room, a large one keeps its peak memory down. Best effort: if
+    /// the heap cannot grow, allocation goes on in what there is.
     fn grow_if_mostly_live(&mut self) {
+        /// Below this, a heap grows once an eighth of it is live.
+        const SMALL_HEAP: u64 = 16 << 20;
         let Some(gc) = self.gc.as_mut() else { return };
         let len = gc.heap.memory().len() as u64;
         let room = (gc.heap.memory().capacity() as u64).saturating_sub(len);
-        if gc.heap.stats().bytes_in_use.saturating_mul(4) > len && room > 0 {
+        let live_share = if len < SMALL_HEAP { 8 } else { 4 };
+        if gc.heap.stats().bytes_in_use.saturating_mul(live_share) > len && room > 0 {
             let _ = gc.heap.grow(len.min(room));
         }
     }
