@@ -567,7 +567,6 @@ impl FuncTranslator<'_, '_> {
     /// The display record of engine type `id` (untrusted: read from a
     /// header), or a branch to `missing` when the table has none.
     fn type_display(&mut self, id: Value, missing: ir::Block) -> Value {
-        let flags = MemFlagsData::trusted().with_readonly();
         let ctx = self.store_ctx();
         let top = self.b.ins().load(POINTER, self.flags.vm_readonly, ctx, store_context::TYPE_DISPLAYS as i32);
         let chunk_index = self.b.ins().ushr_imm_u(id, i64::from(DISPLAY_CHUNK.trailing_zeros()));
@@ -576,24 +575,23 @@ impl FuncTranslator<'_, '_> {
         self.b.ins().brif(beyond, missing, &[], in_table, &[]);
         self.b.seal_block(in_table);
         self.b.switch_to_block(in_table);
-        let chunk_index = self.b.ins().uextend(I64, chunk_index);
-        let chunk_offset = self.b.ins().imul_imm_u(chunk_index, 8);
-        let chunk_addr = self.b.ins().iadd(top, chunk_offset);
-        let chunk = self.b.ins().load(POINTER, flags, chunk_addr, 0);
-        let has_chunk = self.b.create_block();
-        self.b.ins().brif(chunk, has_chunk, &[], missing, &[]);
-        self.b.seal_block(has_chunk);
-        self.b.switch_to_block(has_chunk);
+        let chunk = self.load_non_null(top, chunk_index, missing);
         let entry = self.b.ins().band_imm_u(id, i64::from(DISPLAY_CHUNK - 1));
-        let entry = self.b.ins().uextend(I64, entry);
-        let entry_offset = self.b.ins().imul_imm_u(entry, 8);
-        let entry_addr = self.b.ins().iadd(chunk, entry_offset);
-        let record = self.b.ins().load(POINTER, flags, entry_addr, 0);
-        let has_record = self.b.create_block();
-        self.b.ins().brif(record, has_record, &[], missing, &[]);
-        self.b.seal_block(has_record);
-        self.b.switch_to_block(has_record);
-        record
+        self.load_non_null(chunk, entry, missing)
+    }
+
+    /// Pointer `index` (i32) of the array at `base`, branching to `missing`
+    /// when it is null.
+    fn load_non_null(&mut self, base: Value, index: Value, missing: ir::Block) -> Value {
+        let index = self.b.ins().uextend(I64, index);
+        let offset = self.b.ins().imul_imm_u(index, 8);
+        let addr = self.b.ins().iadd(base, offset);
+        let p = self.b.ins().load(POINTER, MemFlagsData::trusted().with_readonly(), addr, 0);
+        let present = self.b.create_block();
+        self.b.ins().brif(p, present, &[], missing, &[]);
+        self.b.seal_block(present);
+        self.b.switch_to_block(present);
+        p
     }
 
     /// How many declared supertypes module type `t` has above it.
