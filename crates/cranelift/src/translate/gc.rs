@@ -236,6 +236,16 @@ impl FuncTranslator<'_, '_> {
     fn fill_array(&mut self, type_index: u32, r: Value, start: Value, value: Value, len: Value, write: FieldWrite) {
         let layout = self.array_layout(type_index);
         let storage = self.array_elem(type_index).storage;
+        // The range is within the array's (untrusted) length: checking
+        // that its end lies in the heap, once, bounds every store. The
+        // heap's base never moves, so the object's address is computed
+        // once too.
+        let end = self.b.ins().iadd(start, len);
+        let end64 = self.b.ins().uextend(I64, end);
+        let end_scaled = self.b.ins().imul_imm_u(end64, layout.elem_size as i64);
+        let end_offset = self.b.ins().iadd_imm_u(end_scaled, layout.base as i64);
+        self.check_in_heap(r, end_offset, 0);
+        let object = self.gc_addr_const(r, 0);
         let header = self.b.create_block();
         let body = self.b.create_block();
         let done = self.b.create_block();
@@ -243,7 +253,6 @@ impl FuncTranslator<'_, '_> {
         self.b.ins().jump(header, &[BlockArg::Value(start)]);
         self.b.switch_to_block(header);
         let i = self.b.block_params(header)[0];
-        let end = self.b.ins().iadd(start, len);
         let more = self.b.ins().icmp(IntCC::UnsignedLessThan, i, end);
         self.b.ins().brif(more, body, &[], done, &[]);
         self.b.switch_to_block(body);
@@ -251,8 +260,7 @@ impl FuncTranslator<'_, '_> {
         let i64v = self.b.ins().uextend(I64, i);
         let scaled = self.b.ins().imul_imm_u(i64v, layout.elem_size as i64);
         let offset = self.b.ins().iadd_imm_u(scaled, layout.base as i64);
-        self.check_in_heap(r, offset, layout.elem_size);
-        let addr = self.gc_addr(r, offset);
+        let addr = self.b.ins().iadd(object, offset);
         self.store_field(addr, storage, value, write);
         let next = self.b.ins().iadd_imm_u(i, 1);
         self.b.ins().jump(header, &[BlockArg::Value(next)]);
