@@ -114,6 +114,9 @@ builtins! {
     data_segment_len(I32) -> I32;
     /// (elem segment) -> its length in elements (0 once dropped).
     elem_segment_len(I32) -> I32;
+    /// (array, dst, element bits, len) -> ok (traps: array bounds): fills a
+    /// range of an array of numbers of at most 8 bytes at `memset` speed.
+    array_fill(I32, I32, I64, I32) -> I8;
     /// (GC reference) DRC read barrier's slow path: logs a reference that
     /// reached the Wasm stack and is not in the root log yet.
     gc_expose_ref(I32);

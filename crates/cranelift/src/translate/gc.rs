@@ -269,6 +269,23 @@ impl FuncTranslator<'_, '_> {
         self.b.seal_block(done);
     }
 
+    /// A numeric element value of at most 8 bytes as the i64 whose low
+    /// bytes are its little-endian encoding; `None` for references and
+    /// v128 (filled by a loop, through the barriers for references).
+    fn element_bits(&mut self, storage: WasmStorageType, value: Value) -> Option<Value> {
+        let bits = match storage {
+            WasmStorageType::I8 | WasmStorageType::I16 | WasmStorageType::Val(WasmValType::I32) => self.b.ins().uextend(I64, value),
+            WasmStorageType::Val(WasmValType::F32) => {
+                let int = self.b.ins().bitcast(I32, MemFlagsData::new(), value);
+                self.b.ins().uextend(I64, int)
+            }
+            WasmStorageType::Val(WasmValType::I64) => value,
+            WasmStorageType::Val(WasmValType::F64) => self.b.ins().bitcast(I64, MemFlagsData::new(), value),
+            _ => return None,
+        };
+        Some(bits)
+    }
+
     /// Traps with `trap` unless `len` units of `unit` bytes from `src` lie
     /// in the segment: `array.new_data/elem` check before allocating.
     fn check_segment_range(&mut self, segment_len: Builtin, segment: u32, src: Value, len: Value, unit: u32, trap: Trap) {
@@ -398,7 +415,11 @@ impl FuncTranslator<'_, '_> {
                 let end = self.b.ins().iadd(start64, len64);
                 let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, array_len64);
                 self.b.ins().trapnz(oob, trap_code(Trap::ArrayOutOfBounds));
-                self.fill_array(t, r, start, value, len, FieldWrite::Overwrite);
+                match self.element_bits(self.array_elem(t).storage, value) {
+                    // Numbers: the builtin's `memset`-speed fill.
+                    Some(bits) => self.checked_array_builtin(Builtin::array_fill, &[r, start, bits, len], Trap::ArrayOutOfBounds),
+                    None => self.fill_array(t, r, start, value, len, FieldWrite::Overwrite),
+                }
             }
             O::ArrayCopy { .. } => {
                 let len = self.pop();

@@ -226,6 +226,35 @@ fn instance_elem_is_func(instance: &Instance, elem: u32) -> bool {
     info.ref_repr(info.elems[elem as usize].ty) == RefRepr::FuncRef
 }
 
+/// `array.fill` of numbers: the element's bytes repeated, written a bounded
+/// chunk at a time (nothing proportional to the guest's length is
+/// allocated on the host).
+pub extern "C" fn array_fill(vmctx: *mut u8, array: u32, dst: u32, bits: u64, len: u32) -> u8 {
+    const CHUNK_ELEMS: u32 = 4096;
+    // SAFETY: called by compiled code with its own vmctx.
+    let (_, store) = unsafe { context(vmctx) };
+    let (r, layout) = match store.array_destination(array, dst, len) {
+        Ok(x) => x,
+        Err(status) => return status,
+    };
+    let size = layout.elem_size as usize;
+    if layout.elems_are_gc_refs || size > 8 {
+        // Compiled code fills these with its own loop.
+        return ARRAY_OOB;
+    }
+    let chunk = bits.to_le_bytes()[..size].repeat(CHUNK_ELEMS.min(len) as usize);
+    let mut done = 0;
+    while done < len {
+        let n = CHUNK_ELEMS.min(len - done);
+        let status = store.write_elements(&r, &layout, dst + done, &chunk[..n as usize * size]);
+        if status != OK {
+            return status;
+        }
+        done += n;
+    }
+    OK
+}
+
 pub extern "C" fn array_copy(vmctx: *mut u8, dst: u32, dst_index: u32, src: u32, src_index: u32, len: u32) -> u8 {
     // SAFETY: called by compiled code with its own vmctx.
     let (_, store) = unsafe { context(vmctx) };
