@@ -309,3 +309,49 @@ fn arrays_allocated_inline_are_zero_in_reused_memory() {
     assert_eq!(run.call(&mut store, 3_000).unwrap(), 0, "every element of a new default array is zero");
     assert!(store.gc_stats().unwrap().collections > 0);
 }
+
+#[test]
+fn array_copy_of_overlapping_ranges_larger_than_one_chunk_is_a_memmove() {
+    // The builtin copies in chunks of 16 Ki elements; overlapping ranges
+    // must still read every element before it is overwritten, both ways.
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (type $ints (array (mut i32)))
+            (func $make (result (ref $ints))
+                (local $a (ref $ints)) (local $i i32)
+                (local.set $a (array.new_default $ints (i32.const 100000)))
+                (loop $fill
+                    (array.set $ints (local.get $a) (local.get $i) (local.get $i))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br_if $fill (i32.lt_u (local.get $i) (i32.const 100000))))
+                (local.get $a))
+            (func $check (param $a (ref $ints)) (param $shift i32) (param $from i32) (param $to i32) (result i32)
+                (local $i i32) (local $bad i32)
+                (local.set $i (local.get $from))
+                (loop $each
+                    (local.set $bad (i32.add (local.get $bad)
+                        (i32.ne (array.get $ints (local.get $a) (local.get $i)) (i32.sub (local.get $i) (local.get $shift)))))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br_if $each (i32.lt_u (local.get $i) (local.get $to))))
+                (local.get $bad))
+            (func (export "up") (result i32)
+                (local $a (ref $ints))
+                (local.set $a (call $make))
+                (array.copy $ints $ints (local.get $a) (i32.const 10) (local.get $a) (i32.const 0) (i32.const 99990))
+                (call $check (local.get $a) (i32.const 10) (i32.const 10) (i32.const 100000)))
+            (func (export "down") (result i32)
+                (local $a (ref $ints))
+                (local.set $a (call $make))
+                (array.copy $ints $ints (local.get $a) (i32.const 0) (local.get $a) (i32.const 10) (i32.const 99990))
+                (call $check (local.get $a) (i32.const -10) (i32.const 0) (i32.const 99990))))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    for name in ["up", "down"] {
+        let f = instance.get_typed_func::<(), i32>(&mut store, name).unwrap();
+        assert_eq!(f.call(&mut store, ()).unwrap(), 0, "{name}: every element moved by exactly the shift");
+    }
+}

@@ -262,11 +262,27 @@ pub extern "C" fn array_copy(vmctx: *mut u8, dst: u32, dst_index: u32, src: u32,
         (Ok(d), Ok(s)) => (d, s),
         _ => return ARRAY_OOB,
     };
-    let gc = store.gc.as_ref().expect("arrays exist only in an existing heap");
-    let bytes = u64::from(len) * u64::from(layout.elem_size);
-    let (Ok(src_off), Ok(n)) = (u32::try_from(layout.elem_offset(src_index)), u32::try_from(bytes)) else { return ARRAY_OOB };
-    let Ok(data) = gc.heap.read_data(&s, src_off, n).map(<[u8]>::to_vec) else { return ARRAY_OOB };
-    store.write_elements(&d, &layout, dst_index, &data)
+    // A bounded chunk at a time (nothing proportional to the guest's
+    // length is allocated on the host), back to front when the ranges
+    // overlap that way (`memmove` semantics within one array).
+    const CHUNK_ELEMS: u32 = 16 * 1024;
+    let backward = d.as_raw_u32() == s.as_raw_u32() && dst_index > src_index;
+    let chunks = len.div_ceil(CHUNK_ELEMS);
+    for k in 0..chunks {
+        let chunk = if backward { chunks - 1 - k } else { k };
+        let first = chunk * CHUNK_ELEMS;
+        let n = CHUNK_ELEMS.min(len - first);
+        let gc = store.gc.as_ref().expect("arrays exist only in an existing heap");
+        let (Ok(src_off), Ok(bytes)) = (u32::try_from(layout.elem_offset(src_index + first)), u32::try_from(u64::from(n) * u64::from(layout.elem_size))) else {
+            return ARRAY_OOB;
+        };
+        let Ok(data) = gc.heap.read_data(&s, src_off, bytes).map(<[u8]>::to_vec) else { return ARRAY_OOB };
+        let status = store.write_elements(&d, &layout, dst_index + first, &data);
+        if status != OK {
+            return status;
+        }
+    }
+    OK
 }
 
 impl StoreOpaque {
