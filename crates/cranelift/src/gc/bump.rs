@@ -13,7 +13,7 @@
 //! and by the builtin (at `memset` speed) for large ones.
 
 use crate::func_env::POINTER;
-use crate::translate::{FuncTranslator, trap_code};
+use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, BlockArg, InstBuilder, Value, types::*};
 use kiln_environ::gc_layout::{
@@ -21,7 +21,6 @@ use kiln_environ::gc_layout::{
     HEADER_TYPE_INDEX_OFFSET, VMGcKind,
 };
 use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
-use kiln_environ::{Builtin, Trap};
 
 /// Arrays up to this many bytes are allocated and zeroed inline; larger
 /// ones go to the builtin, whose zeroing is a `memset`.
@@ -37,8 +36,7 @@ pub(super) fn alloc_struct(t: &mut FuncTranslator<'_, '_>, type_id: Value, layou
     t.b.ins().jump(done, &[BlockArg::Value(r)]);
 
     t.b.switch_to_block(slow);
-    let fp = t.b.ins().get_frame_pointer(POINTER);
-    let r = t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_alloc_struct, &[type_id, fp]).unwrap();
+    let r = super::alloc_struct_out_of_line(t, type_id);
     finish(t, r, done)
 }
 
@@ -56,8 +54,7 @@ pub(super) fn alloc_array(t: &mut FuncTranslator<'_, '_>, type_id: Value, len: V
     t.b.ins().jump(done, &[BlockArg::Value(r)]);
 
     t.b.switch_to_block(slow);
-    let fp = t.b.ins().get_frame_pointer(POINTER);
-    let r = t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_alloc_array, &[type_id, len, fp]).unwrap();
+    let r = super::alloc_array_out_of_line(t, type_id, len);
     finish(t, r, done)
 }
 
@@ -137,10 +134,9 @@ fn zero_elements(t: &mut FuncTranslator<'_, '_>, object: Value, size: Value) {
     t.b.seal_block(exit);
 }
 
-/// Ends the slow path with the builtin's result `r` (0: the heap is
-/// exhausted, a trap) and continues in `done` with the reference.
+/// Ends the slow path with the builtin's reference `r` and continues in
+/// `done` with it.
 fn finish(t: &mut FuncTranslator<'_, '_>, r: Value, done: Block) -> Value {
-    t.b.ins().trapz(r, trap_code(Trap::GcHeapOutOfMemory));
     t.b.ins().jump(done, &[BlockArg::Value(r)]);
     t.b.seal_block(done);
     t.b.switch_to_block(done);

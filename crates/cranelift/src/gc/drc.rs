@@ -20,28 +20,22 @@
 
 use super::GcCompiler;
 use crate::func_env::POINTER;
-use crate::translate::{FuncTranslator, trap_code};
+use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, Value, types::*};
 use kiln_environ::gc_layout::{DRC_LOGGED_BIT, DRC_REF_COUNT_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET};
 use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
-use kiln_environ::{Builtin, Trap};
+use kiln_environ::Builtin;
 
 pub(crate) struct DrcCompiler;
 
 impl GcCompiler for DrcCompiler {
     fn alloc_struct(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, _layout: &GcStructLayout) -> Value {
-        let fp = t.b.ins().get_frame_pointer(POINTER);
-        let r = t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_alloc_struct, &[type_id, fp]).unwrap();
-        t.b.ins().trapz(r, trap_code(Trap::GcHeapOutOfMemory));
-        r
+        super::alloc_struct_out_of_line(t, type_id)
     }
 
     fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, _layout: &GcArrayLayout) -> Value {
-        let fp = t.b.ins().get_frame_pointer(POINTER);
-        let r = t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_alloc_array, &[type_id, len, fp]).unwrap();
-        t.b.ins().trapz(r, trap_code(Trap::GcHeapOutOfMemory));
-        r
+        super::alloc_array_out_of_line(t, type_id, len)
     }
 
     fn load_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value) -> Value {

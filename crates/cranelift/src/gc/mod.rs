@@ -26,9 +26,11 @@ mod copying;
 mod drc;
 mod null;
 
-use crate::translate::FuncTranslator;
+use crate::func_env::POINTER;
+use crate::translate::{FuncTranslator, trap_code};
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types::I32};
 use kiln_environ::gc_layout::{GcArrayLayout, GcStructLayout};
+use kiln_environ::{Builtin, Trap};
 use kiln_gc::Collector;
 
 pub(crate) trait GcCompiler: Sync {
@@ -58,6 +60,25 @@ pub(crate) trait GcCompiler: Sync {
     fn init_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value, v: Value) {
         t.b.ins().store(flags, v, addr, 0);
     }
+}
+
+/// Allocates a struct through the builtin (which may collect, behind its
+/// exit trampoline), trapping when the heap is exhausted: every
+/// collector's slow path, and DRC's only path.
+pub(super) fn alloc_struct_out_of_line(t: &mut FuncTranslator<'_, '_>, type_id: Value) -> Value {
+    let fp = t.b.ins().get_frame_pointer(POINTER);
+    let r = t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_alloc_struct, &[type_id, fp]).unwrap();
+    t.b.ins().trapz(r, trap_code(Trap::GcHeapOutOfMemory));
+    r
+}
+
+/// Allocates an array of `len` zero elements through the builtin, as
+/// [`alloc_struct_out_of_line`] does a struct.
+pub(super) fn alloc_array_out_of_line(t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value) -> Value {
+    let fp = t.b.ins().get_frame_pointer(POINTER);
+    let r = t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_alloc_array, &[type_id, len, fp]).unwrap();
+    t.b.ins().trapz(r, trap_code(Trap::GcHeapOutOfMemory));
+    r
 }
 
 /// The code generator of `collector`'s barriers and allocation.
