@@ -334,6 +334,17 @@ impl Val {
         }
     }
 
+    /// Encodes this value, of type `ty` (already checked), for Wasm code:
+    /// a GC reference goes in the collector's record of references on
+    /// Wasm stacks (see `gc/barriers.rs`).
+    pub(crate) fn to_wasm_raw(&self, store: &mut StoreOpaque, ty: &ValType) -> Result<ValRaw> {
+        let raw = self.to_raw(store);
+        if ty.to_wasm().is_gc_heap_ref(&store.engine.inner.types) {
+            crate::gc::RefBarriers::of(&mut store.gc).expose(raw.u32())?;
+        }
+        Ok(raw)
+    }
+
     /// Decodes a raw value of type `ty`.
     pub(crate) fn from_raw(store: &mut StoreOpaque, raw: ValRaw, ty: &ValType) -> Val {
         match ty {

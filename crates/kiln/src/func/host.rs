@@ -215,10 +215,7 @@ fn call_host_in_scope<T: 'static>(store: &mut StoreInner<T>, ctx: &HostFuncConte
     }
     check_results(&store.opaque, &ctx.ty, &results)?;
     for ((slot, r), t) in values.iter_mut().zip(&results).zip(ctx.ty.results()) {
-        *slot = r.to_raw(&store.opaque);
-        if t.to_wasm().is_gc_heap_ref(&store.opaque.engine.inner.types) {
-            crate::gc::RefBarriers::of(&mut store.opaque.gc).expose(slot.u32())?;
-        }
+        *slot = r.to_wasm_raw(&mut store.opaque, t)?;
     }
     Ok(())
 }

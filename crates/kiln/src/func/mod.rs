@@ -9,7 +9,6 @@ pub(crate) use host::HostFuncContext;
 pub use typed::{IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
 
 use crate::engine::Trampoline;
-use crate::gc::RefBarriers;
 use crate::store::{AsContextMut, StoreInner, StoreOpaque};
 use crate::trap::unwind_to_error;
 use crate::types::FuncType;
@@ -148,10 +147,7 @@ fn call_in<T: 'static>(store: &mut StoreInner<T>, func: Func, params: &[Val], re
             let func_ref = data.func_ref;
             let mut values: Vec<ValRaw> = vec![ValRaw::default(); params.len().max(results.len())];
             for ((slot, p), t) in values.iter_mut().zip(params).zip(ty.params()) {
-                *slot = p.to_raw(&store.opaque);
-                if t.to_wasm().is_gc_heap_ref(&store.opaque.engine.inner.types) {
-                    RefBarriers::of(&mut store.opaque.gc).expose(slot.u32())?;
-                }
+                *slot = p.to_wasm_raw(&mut store.opaque, t)?;
             }
             invoke_wasm(&mut store.opaque, func_ref, entry, &mut values)?;
             for (i, (r, t)) in results.iter_mut().zip(ty.results()).enumerate() {
