@@ -198,25 +198,14 @@ fn write_array(store: &mut StoreOpaque, instance: &Instance, t: u32, r: &VMGcRef
             store.gc_store()?.heap.write_data(r, layout.base, &bytes)?;
         }
         ArrayElems::Repeat(init, len) => {
-            if layout.elems_are_gc_refs {
-                // One count per element, from the operand's one.
-                let mut b = RefBarriers::of(&mut store.gc);
-                for _ in 0..len {
-                    b.clone_ref(init.u32())?;
-                }
-                b.drop_ref(init.u32())?;
-            }
-            // Written a bounded chunk at a time; the heap already holds the
-            // whole array, so its size was within the heap's limit.
+            // Each element takes its own count (the write barrier); the
+            // operand's goes after.
             let one = field_bytes(store, instance, elem.storage, init);
-            const CHUNK_ELEMS: u32 = 4096;
-            let chunk: Vec<u8> = one.iter().copied().cycle().take(one.len() * CHUNK_ELEMS.min(len).max(1) as usize).collect();
-            let mut done = 0u32;
-            while done < len {
-                let n = CHUNK_ELEMS.min(len - done);
-                let offset = u32::try_from(layout.elem_offset(done)).map_err(|_| crate::Trap::AllocationTooLarge)?;
-                store.gc_store()?.heap.write_data(r, offset, &chunk[..n as usize * one.len()])?;
-                done += n;
+            if store.fill_elements(r, &layout, 0, &one, len) != crate::vm::gc_builtins::OK {
+                bail!("writing the elements of a new array failed");
+            }
+            if layout.elems_are_gc_refs {
+                RefBarriers::of(&mut store.gc).drop_ref(init.u32())?;
             }
         }
     }

@@ -149,7 +149,7 @@ impl StoreOpaque {
     /// Writes `bytes` at element `dst` of array `r`. References (borrowed)
     /// go through the write barrier one by one when the collector counts
     /// them.
-    fn write_elements(&mut self, r: &VMGcRef, layout: &GcArrayLayout, dst: u32, bytes: &[u8]) -> u8 {
+    pub(crate) fn write_elements(&mut self, r: &VMGcRef, layout: &GcArrayLayout, dst: u32, bytes: &[u8]) -> u8 {
         let gc = self.gc.as_mut().expect("arrays exist only in an existing heap");
         if layout.elems_are_gc_refs && gc.heap.counts_references() {
             let crate::gc::GcStore { heap, host_data, .. } = gc;
@@ -167,11 +167,30 @@ impl StoreOpaque {
             None => ARRAY_OOB,
         }
     }
+
+    /// Writes `len` copies of the element bytes `one` from element `dst`
+    /// of array `r` (through `write_elements`, so references get their
+    /// barriers), a bounded chunk at a time: nothing proportional to the
+    /// guest's length is allocated on the host.
+    pub(crate) fn fill_elements(&mut self, r: &VMGcRef, layout: &GcArrayLayout, dst: u32, one: &[u8], len: u32) -> u8 {
+        const CHUNK_ELEMS: u32 = 4096;
+        let chunk = one.repeat(CHUNK_ELEMS.min(len) as usize);
+        let mut done = 0;
+        while done < len {
+            let n = CHUNK_ELEMS.min(len - done);
+            let status = self.write_elements(r, layout, dst + done, &chunk[..n as usize * one.len()]);
+            if status != OK {
+                return status;
+            }
+            done += n;
+        }
+        OK
+    }
 }
 
 /// Status codes of the array builtins (see `checked_array_builtin` in the
 /// compiler): 0 ok, 1 array out of bounds, 2 segment out of bounds.
-const OK: u8 = 0;
+pub(crate) const OK: u8 = 0;
 const ARRAY_OOB: u8 = 1;
 const SEGMENT_OOB: u8 = 2;
 
@@ -226,11 +245,8 @@ fn instance_elem_is_func(instance: &Instance, elem: u32) -> bool {
     info.ref_repr(info.elems[elem as usize].ty) == RefRepr::FuncRef
 }
 
-/// `array.fill` of numbers: the element's bytes repeated, written a bounded
-/// chunk at a time (nothing proportional to the guest's length is
-/// allocated on the host).
+/// `array.fill` of numbers, at `memset` speed.
 pub extern "C" fn array_fill(vmctx: *mut u8, array: u32, dst: u32, bits: u64, len: u32) -> u8 {
-    const CHUNK_ELEMS: u32 = 4096;
     // SAFETY: called by compiled code with its own vmctx.
     let (_, store) = unsafe { context(vmctx) };
     let (r, layout) = match store.array_destination(array, dst, len) {
@@ -242,17 +258,7 @@ pub extern "C" fn array_fill(vmctx: *mut u8, array: u32, dst: u32, bits: u64, le
         // Compiled code fills these with its own loop.
         return ARRAY_OOB;
     }
-    let chunk = bits.to_le_bytes()[..size].repeat(CHUNK_ELEMS.min(len) as usize);
-    let mut done = 0;
-    while done < len {
-        let n = CHUNK_ELEMS.min(len - done);
-        let status = store.write_elements(&r, &layout, dst + done, &chunk[..n as usize * size]);
-        if status != OK {
-            return status;
-        }
-        done += n;
-    }
-    OK
+    store.fill_elements(&r, &layout, dst, &bits.to_le_bytes()[..size], len)
 }
 
 pub extern "C" fn array_copy(vmctx: *mut u8, dst: u32, dst_index: u32, src: u32, src_index: u32, len: u32) -> u8 {
@@ -326,7 +332,7 @@ pub extern "C" fn new_exception(vmctx: *mut u8, tag: u32, payload: *const ValRaw
 fn new_exception_in(store: &mut StoreOpaque, tag: usize, payload: *const ValRaw) -> anyhow::Result<VMGcRef> {
     let (layout, type_id, params) = store.exception_layout(tag).ok_or_else(|| anyhow::anyhow!("exception tag {tag} has no layout"))?;
     // SAFETY: compiled code passes an array with one slot per tag parameter.
-    let payload = unsafe { std::slice::from_raw_parts(payload, params.len()) }.to_vec();
+    let mut payload = unsafe { std::slice::from_raw_parts(payload, params.len()) }.to_vec();
     // The payload sits in a frame slot no stack map lists: its references
     // are rooted while the allocation may collect (and move them).
     let types = &store.engine().inner.types;
@@ -334,7 +340,6 @@ fn new_exception_in(store: &mut StoreOpaque, tag: usize, payload: *const ValRaw)
     let mut refs: Vec<u32> = gc_values.iter().map(|i| payload[*i].u32()).collect();
     let header = kiln_gc::VMGcHeader::new(kiln_gc::VMGcKind::ExnRef, type_id);
     let r = store.with_roots(&mut refs, |store| store.gc_alloc(|heap| heap.alloc_raw(header, layout.size)))?;
-    let mut payload = payload;
     for (i, raw) in gc_values.into_iter().zip(&refs) {
         payload[i] = ValRaw::from_u32(*raw);
     }
