@@ -72,6 +72,12 @@ pub const DRC_MARK_BIT: u32 = 4;
 /// DRC: found on a Wasm stack by the collection under way (set between
 /// its stack-root and reconcile phases).
 pub const DRC_ON_STACK_BIT: u32 = 8;
+/// DRC: allocated since the last collection from the bump region (always
+/// with `DRC_LOGGED_BIT`). Such an object has no entry in the root log:
+/// the collection finds it by walking the spans the region left behind,
+/// and the count an entry would hold is in its count from birth. So
+/// compiled code allocates inline without touching the log.
+pub const DRC_FRESH_BIT: u32 = 16;
 /// Copying: where the object was copied to, during a collection.
 pub const COPYING_FORWARDING_OFFSET: u32 = HEADER_COLLECTOR_WORD_OFFSET;
 
@@ -133,9 +139,23 @@ impl VMGcKind {
     ];
 
     /// The kind in a header's first word, if its kind bits name one.
+    #[inline]
     pub fn from_header_word(word: u32) -> Option<VMGcKind> {
-        let bits = word & Self::MASK;
-        Self::ALL.into_iter().find(|k| k.as_u32() == bits)
+        const fn bits(k: VMGcKind) -> u32 {
+            k as u32 >> VMGcKind::SHIFT
+        }
+        // A match on the kind bits, not a search of `ALL`: the collectors
+        // decode a kind per object they visit.
+        Some(match word >> Self::SHIFT {
+            b if b == bits(VMGcKind::ExternRef) => VMGcKind::ExternRef,
+            b if b == bits(VMGcKind::AnyRef) => VMGcKind::AnyRef,
+            b if b == bits(VMGcKind::EqRef) => VMGcKind::EqRef,
+            b if b == bits(VMGcKind::StructRef) => VMGcKind::StructRef,
+            b if b == bits(VMGcKind::ArrayRef) => VMGcKind::ArrayRef,
+            b if b == bits(VMGcKind::I31Ref) => VMGcKind::I31Ref,
+            b if b == bits(VMGcKind::ExnRef) => VMGcKind::ExnRef,
+            _ => return None,
+        })
     }
 
     pub fn as_u32(self) -> u32 {

@@ -109,6 +109,7 @@ impl VMGcHeader {
 }
 
 /// The header at `offset`, unvalidated.
+#[inline]
 pub(crate) fn read_header(mem: &[u8], offset: u64) -> Result<VMGcHeader> {
     let b = slice(mem, offset, u64::from(HEADER_SIZE))?;
     let mut bytes = [0; HEADER_SIZE as usize];
@@ -123,6 +124,7 @@ pub(crate) fn write_header(mem: &mut [u8], offset: u64, header: &VMGcHeader) -> 
 
 /// Checks that a header's size is plausible for a block at `offset` in a
 /// memory of `mem_len` bytes.
+#[inline]
 pub(crate) fn check_block_size(offset: u64, size: u32, mem_len: usize) -> Result<()> {
     if size < HEADER_SIZE || size % OBJECT_ALIGN != 0 {
         return Err(GcError::corrupt("object size is not a multiple of 8 of at least a header", offset));
@@ -134,6 +136,7 @@ pub(crate) fn check_block_size(offset: u64, size: u32, mem_len: usize) -> Result
 }
 
 /// The validated header of the object at heap offset `offset`.
+#[inline]
 pub(crate) fn object_at(mem: &[u8], offset: u32) -> Result<VMGcHeader> {
     if offset < FIRST_OBJECT_OFFSET || offset % OBJECT_ALIGN != 0 {
         return Err(GcError::corrupt("reference is not an aligned heap offset", offset));
@@ -151,6 +154,7 @@ pub(crate) fn object_at(mem: &[u8], offset: u32) -> Result<VMGcHeader> {
 }
 
 /// The heap offset and validated header of the object `r` refers to.
+#[inline]
 pub(crate) fn object(mem: &[u8], r: &VMGcRef) -> Result<(u32, VMGcHeader)> {
     let offset = r.as_heap_index().ok_or(GcError::NotAnObject)?;
     Ok((offset, object_at(mem, offset)?))

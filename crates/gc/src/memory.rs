@@ -75,6 +75,7 @@ impl HeapMemory for VecMemory {
     }
 }
 
+#[inline]
 fn range(mem_len: usize, offset: u64, len: u64) -> Option<std::ops::Range<usize>> {
     let end = offset.checked_add(len)?;
     if end > mem_len as u64 {
@@ -84,21 +85,25 @@ fn range(mem_len: usize, offset: u64, len: u64) -> Option<std::ops::Range<usize>
 }
 
 /// `len` bytes at `offset`.
+#[inline]
 pub(crate) fn slice(mem: &[u8], offset: u64, len: u64) -> Result<&[u8]> {
     let r = range(mem.len(), offset, len).ok_or_else(|| GcError::corrupt("read outside the heap", offset))?;
     Ok(&mem[r])
 }
 
+#[inline]
 pub(crate) fn slice_mut(mem: &mut [u8], offset: u64, len: u64) -> Result<&mut [u8]> {
     let r = range(mem.len(), offset, len).ok_or_else(|| GcError::corrupt("write outside the heap", offset))?;
     Ok(&mut mem[r])
 }
 
+#[inline]
 pub(crate) fn read_u32(mem: &[u8], offset: u64) -> Result<u32> {
     let b = slice(mem, offset, 4)?;
     Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
+#[inline]
 pub(crate) fn write_u32(mem: &mut [u8], offset: u64, value: u32) -> Result<()> {
     slice_mut(mem, offset, 4)?.copy_from_slice(&value.to_le_bytes());
     Ok(())

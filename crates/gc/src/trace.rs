@@ -47,6 +47,7 @@ impl RefSlots<'_> {
 
 /// The reference slots of the object at `obj`, whose header has been
 /// validated by [`object_at`].
+#[inline]
 pub(crate) fn ref_slots<'t>(types: &'t mut TypeCache, mem: &[u8], obj: u32, header: &VMGcHeader) -> Result<RefSlots<'t>> {
     let size = u64::from(header.size());
     match header.kind() {
@@ -83,6 +84,7 @@ pub(crate) fn ref_slots<'t>(types: &'t mut TypeCache, mem: &[u8], obj: u32, head
 }
 
 /// [`object_at`] and [`ref_slots`] together.
+#[inline]
 pub(crate) fn object_ref_slots<'t>(types: &'t mut TypeCache, mem: &[u8], obj: u32) -> Result<(VMGcHeader, RefSlots<'t>)> {
     let header = object_at(mem, obj)?;
     let slots = ref_slots(types, mem, obj, &header)?;

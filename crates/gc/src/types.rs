@@ -101,7 +101,17 @@ impl TypeCache {
     /// The trace info of `type_index`; `None` if the runtime has no layout
     /// for it. Unknown indices are not cached, so a corrupt heap cannot make
     /// the cache grow (beyond the index of a type that exists).
+    #[inline]
     pub(crate) fn get(&mut self, type_index: u32) -> Option<&TraceInfo> {
+        let i = type_index as usize;
+        if matches!(self.dense.get(i), Some(Some(_))) {
+            return self.dense[i].as_ref();
+        }
+        self.get_slow(type_index)
+    }
+
+    #[cold]
+    fn get_slow(&mut self, type_index: u32) -> Option<&TraceInfo> {
         if type_index >= DENSE_TYPES {
             if !self.sparse.contains_key(&type_index) {
                 let layout = self.types.layout(type_index)?;

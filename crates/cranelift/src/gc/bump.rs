@@ -1,5 +1,6 @@
 //! Inline bump allocation, shared by the collectors that allocate by
-//! advancing a cursor (null, copying).
+//! advancing a cursor (null and copying through their whole space, DRC
+//! through a free block, its region).
 //!
 //! The store context holds the cursor and the end of the current
 //! allocation region (`GC_BUMP_NEXT`, `GC_BUMP_END`; both 0 when compiled
@@ -26,13 +27,23 @@ use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
 /// ones go to the builtin, whose zeroing is a `memset`.
 const MAX_INLINE_ARRAY_BYTES: i64 = 1024;
 
+/// What a collector puts in a new object's header besides its kind, type
+/// and size.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct CollectorHeader {
+    /// The collector bits of the kind word.
+    pub(super) bits: u32,
+    /// The collector word.
+    pub(super) word: u32,
+}
+
 /// A struct of `layout.size` bytes.
-pub(super) fn alloc_struct(t: &mut FuncTranslator<'_, '_>, type_id: Value, layout: &GcStructLayout) -> Value {
+pub(super) fn alloc_struct(t: &mut FuncTranslator<'_, '_>, type_id: Value, layout: &GcStructLayout, init: CollectorHeader) -> Value {
     let size = t.b.ins().iconst(I64, i64::from(layout.size));
     let kind = VMGcKind::StructRef;
     // Continues in the fast path's block.
     let ((addr, r), slow, done) = bump_or_branch(t, size, None);
-    write_header(t, addr, kind, type_id, size);
+    write_header(t, addr, kind, type_id, size, init);
     t.b.ins().jump(done, &[BlockArg::Value(r)]);
 
     t.b.switch_to_block(slow);
@@ -41,14 +52,14 @@ pub(super) fn alloc_struct(t: &mut FuncTranslator<'_, '_>, type_id: Value, layou
 }
 
 /// An array of `len` zero elements.
-pub(super) fn alloc_array(t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout) -> Value {
+pub(super) fn alloc_array(t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout, init: CollectorHeader) -> Value {
     let len64 = t.b.ins().uextend(I64, len);
     let bytes = t.b.ins().imul_imm_u(len64, i64::from(layout.elem_size));
     let end = t.b.ins().iadd_imm_u(bytes, i64::from(layout.base) + 7);
     let size = t.b.ins().band_imm_s(end, !7i64);
     let small = t.b.ins().icmp_imm_u(IntCC::UnsignedLessThanOrEqual, size, MAX_INLINE_ARRAY_BYTES);
     let ((addr, r), slow, done) = bump_or_branch(t, size, Some(small));
-    write_header(t, addr, VMGcKind::ArrayRef, type_id, size);
+    write_header(t, addr, VMGcKind::ArrayRef, type_id, size, init);
     t.b.ins().store(t.flags.gc, len, addr, ARRAY_LENGTH_OFFSET as i32);
     zero_elements(t, addr, size);
     t.b.ins().jump(done, &[BlockArg::Value(r)]);
@@ -94,15 +105,15 @@ fn bump_or_branch(t: &mut FuncTranslator<'_, '_>, size: Value, eligible: Option<
     ((addr, next), slow, done)
 }
 
-fn write_header(t: &mut FuncTranslator<'_, '_>, object: Value, kind: VMGcKind, type_id: Value, size: Value) {
+fn write_header(t: &mut FuncTranslator<'_, '_>, object: Value, kind: VMGcKind, type_id: Value, size: Value, init: CollectorHeader) {
     let gc = t.flags.gc;
-    let kind = t.b.ins().iconst(I32, i64::from(kind.as_u32()));
+    let kind = t.b.ins().iconst(I32, i64::from(kind.as_u32() | (init.bits & VMGcKind::COLLECTOR_BITS_MASK)));
     t.b.ins().store(gc, kind, object, HEADER_KIND_OFFSET as i32);
     t.b.ins().store(gc, type_id, object, HEADER_TYPE_INDEX_OFFSET as i32);
     let size = t.b.ins().ireduce(I32, size);
     t.b.ins().store(gc, size, object, HEADER_SIZE_OFFSET as i32);
-    let zero = t.b.ins().iconst(I32, 0);
-    t.b.ins().store(gc, zero, object, HEADER_COLLECTOR_WORD_OFFSET as i32);
+    let word = t.b.ins().iconst(I32, i64::from(init.word));
+    t.b.ins().store(gc, word, object, HEADER_COLLECTOR_WORD_OFFSET as i32);
 }
 
 /// Zeroes bytes `[ARRAY_LENGTH_OFFSET + 4, size)` of the array at `object`:

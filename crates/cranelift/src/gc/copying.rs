@@ -11,10 +11,10 @@ pub(crate) struct CopyingCompiler;
 
 impl GcCompiler for CopyingCompiler {
     fn alloc_struct(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, layout: &GcStructLayout) -> Value {
-        bump::alloc_struct(t, type_id, layout)
+        bump::alloc_struct(t, type_id, layout, bump::CollectorHeader::default())
     }
 
     fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout) -> Value {
-        bump::alloc_array(t, type_id, len, layout)
+        bump::alloc_array(t, type_id, len, layout, bump::CollectorHeader::default())
     }
 }

@@ -1,8 +1,11 @@
 //! Deferred reference counting (the seed's collector): counts live in
 //! object headers and compiled code keeps them, inline.
 //!
-//! - Allocation: through the builtins (DRC allocates from a free list); a
-//!   new object's count goes to the stack root log.
+//! - Allocation: inline, bumping through the heap's region (a free block);
+//!   the object is born fresh (`DRC_FRESH_BIT | DRC_LOGGED_BIT`, count 1:
+//!   the count the root log holds for it, although it has no log entry —
+//!   the collection finds fresh objects by walking the region's spans).
+//!   The builtins allocate when the region is used up.
 //! - Read barrier: a reference loaded from a field, element, global or
 //!   table reaches the Wasm stack, which DRC does not count but logs: if
 //!   the object's `DRC_LOGGED_BIT` is clear, `gc_expose_ref` logs it. One
@@ -18,24 +21,28 @@
 //! reservation: a corrupted reference can miscount objects of the heap,
 //! never touch memory outside it.
 
+use super::bump::{self, CollectorHeader};
 use super::GcCompiler;
 use crate::func_env::POINTER;
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, Value, types::*};
-use kiln_environ::gc_layout::{DRC_LOGGED_BIT, DRC_REF_COUNT_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET};
+use kiln_environ::gc_layout::{DRC_FRESH_BIT, DRC_LOGGED_BIT, DRC_REF_COUNT_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET};
 use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
 use kiln_environ::Builtin;
 
 pub(crate) struct DrcCompiler;
 
+/// A new object's header: fresh and logged, its count the log's.
+const FRESH: CollectorHeader = CollectorHeader { bits: DRC_FRESH_BIT | DRC_LOGGED_BIT, word: 1 };
+
 impl GcCompiler for DrcCompiler {
-    fn alloc_struct(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, _layout: &GcStructLayout) -> Value {
-        super::alloc_struct_out_of_line(t, type_id)
+    fn alloc_struct(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, layout: &GcStructLayout) -> Value {
+        bump::alloc_struct(t, type_id, layout, FRESH)
     }
 
-    fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, _layout: &GcArrayLayout) -> Value {
-        super::alloc_array_out_of_line(t, type_id, len)
+    fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout) -> Value {
+        bump::alloc_array(t, type_id, len, layout, FRESH)
     }
 
     fn load_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value) -> Value {

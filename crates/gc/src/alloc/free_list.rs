@@ -143,6 +143,28 @@ impl FreeList {
         }
     }
 
+    /// Removes and returns a whole free block of at least `min` bytes, from
+    /// the largest non-empty class: a collector bump-allocates through it.
+    /// Large blocks first, so a bump region lasts long and small holes are
+    /// left to [`FreeList::alloc`].
+    pub(crate) fn take_largest(&mut self, min: u32) -> Option<(u32, u32)> {
+        self.last_split = None;
+        let lowest = class_of(min.max(MIN_BLOCK));
+        let mut classes = self.nonempty & !((1u128 << lowest) - 1);
+        while classes != 0 {
+            let k = 127 - classes.leading_zeros() as usize;
+            if let Some((offset, block)) = self.take_fit(k, min, usize::MAX) {
+                self.remove(offset, block);
+                if self.current == Some(offset) {
+                    self.current = None;
+                }
+                return Some((offset, block));
+            }
+            classes &= !(1u128 << k);
+        }
+        None
+    }
+
     /// Takes `size` bytes from the end of the free block at `offset` (of
     /// `block` bytes, at least `size + MIN_BLOCK`); the remainder stays at
     /// `offset`, in the map and in the class of its new size.
@@ -331,6 +353,21 @@ mod tests {
         }
         assert_eq!(f.blocks().count(), 1);
         assert!(f.entries <= 2 * f.blocks.len() + 1024 + 1);
+    }
+
+    #[test]
+    fn take_largest_removes_the_largest_block_whole() {
+        let mut f = FreeList::default();
+        f.reset(16, 16 + 4096);
+        let a = f.alloc(1024).unwrap();
+        let _gap = f.alloc(16).unwrap();
+        f.add(a.0, a.1).unwrap();
+        // Blocks now: 3056 bytes at 16, 1024 at a.0.
+        assert_eq!(f.take_largest(64), Some((16, 3056)));
+        assert_eq!(f.take_largest(2048), None, "the 1024-byte block is too small");
+        assert_eq!(f.take_largest(1024), Some(a));
+        assert_eq!(f.free_bytes(), 0);
+        assert_eq!(f.blocks().count(), 0);
     }
 
     #[test]

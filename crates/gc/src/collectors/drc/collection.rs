@@ -7,26 +7,31 @@
 //!    rather than left to be freed under the stack.
 //! 2. `Reconcile`: take the heap's root log and walk it: entries found on a
 //!    stack go back into the (new) log with their count, the others are
-//!    decremented.
+//!    decremented. Then the same for the fresh objects (`region.rs`), found
+//!    by walking the spans they were allocated in: each loses
+//!    `DRC_FRESH_BIT` and either joins the log (on a stack) or gives up the
+//!    count its birth gave the log.
 //! 3. `Free`: free queued objects transitively (see `DrcHeap::free_pending`).
 //! 4. `Trace`, only when counting left less than a quarter of the heap
 //!    free: the backup trace that frees cycles (see `trace.rs`).
 //!
 //! The work is bounded by the roots, the log (at most one entry per object),
-//! the objects freed and their reference slots (freed objects are disjoint,
-//! so at most heap/4 slots): linear in the heap size whatever its contents.
+//! the fresh spans (disjoint parts of the heap, walked block by block), the
+//! objects freed and their reference slots (at most heap/4: see
+//! `DrcHeap::free_pending`'s allowance): linear in the heap size whatever
+//! its contents.
 //!
-//! Dropping an unfinished collection puts the log entries not yet
-//! reconciled back into the log; queued objects stay queued in the heap;
-//! a trace under way is finished.
+//! Dropping an unfinished collection puts the log entries and fresh spans
+//! not yet reconciled back; queued objects stay queued in the heap; a trace
+//! under way is finished.
 
 use super::trace::TracePhase;
 use super::{DrcHeap, dec_ref, inc_ref, set_bit};
-use crate::error::{note, note_err};
 use crate::collectors::new_ref;
-use crate::header::object;
+use crate::error::{note, note_err};
+use crate::header::{object, object_at};
 use crate::{GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result, RootKind};
-use kiln_environ::gc_layout::{DRC_LOGGED_BIT, DRC_ON_STACK_BIT};
+use kiln_environ::gc_layout::{DRC_FRESH_BIT, DRC_LOGGED_BIT, DRC_ON_STACK_BIT};
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +40,8 @@ enum Phase {
     StackRoots,
     /// Keep the logged references still on a stack, decrement the others.
     Reconcile,
+    /// The same for fresh objects: the next span and offset in it.
+    ReconcileFresh(usize, u32),
     /// Free everything whose count reached zero.
     Free,
     /// The backup trace.
@@ -50,12 +57,30 @@ pub(super) struct DrcCollection<'a> {
     next_root: usize,
     /// The root log being reconciled (the heap's log refills from it).
     old: Option<std::vec::IntoIter<u32>>,
+    /// The fresh spans being reconciled.
+    fresh: Vec<(u32, u32)>,
+    /// Bytes this collection may still free (see `DrcHeap::free_pending`).
+    allowance: u64,
+    /// An error met before the first step, reported by it.
+    early_error: Option<GcError>,
     work: u64,
 }
 
 impl<'a> DrcCollection<'a> {
-    pub(super) fn new(heap: &'a mut DrcHeap, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> DrcCollection<'a> {
-        DrcCollection { heap, roots, host_data, phase: Phase::StackRoots, next_root: 0, old: None, work: 0 }
+    pub(super) fn new(heap: &'a mut DrcHeap, roots: GcRoots<'a>, host_data: &'a mut HostDataTable, early_error: Option<GcError>) -> DrcCollection<'a> {
+        let allowance = heap.end;
+        DrcCollection {
+            heap,
+            roots,
+            host_data,
+            phase: Phase::StackRoots,
+            next_root: 0,
+            old: None,
+            fresh: Vec::new(),
+            allowance,
+            early_error,
+            work: 0,
+        }
     }
 
     fn stack_roots(&mut self, budget: &mut u64, errors: &mut Option<GcError>) {
@@ -125,6 +150,55 @@ impl<'a> DrcCollection<'a> {
         }
         false
     }
+
+    /// Reconciles fresh objects from span `span`, offset `at`, for up to
+    /// `budget` units; returns where to resume, or `None` when done. A
+    /// block that is not a fresh object (a corrupt heap) ends its span: the
+    /// objects after it keep their log count, a leak rather than a free.
+    fn reconcile_fresh(&mut self, mut span: usize, mut at: u32, budget: &mut u64, errors: &mut Option<GcError>) -> Option<(usize, u32)> {
+        let DrcHeap { memory, log, pending, .. } = &mut *self.heap;
+        let mem = memory.bytes_mut();
+        while let Some(&(start, end)) = self.fresh.get(span) {
+            at = at.max(start);
+            if at >= end || *budget == 0 {
+                if *budget == 0 {
+                    return Some((span, at));
+                }
+                span += 1;
+                at = 0;
+                continue;
+            }
+            *budget -= 1;
+            self.work += 1;
+            let header = match object_at(mem, at) {
+                Ok(h) if h.collector_bits() & DRC_FRESH_BIT != 0 && u64::from(at) + u64::from(h.size()) <= u64::from(end) => h,
+                Ok(_) => {
+                    note(errors, GcError::corrupt("block in a fresh span is not a fresh object", at));
+                    at = end;
+                    continue;
+                }
+                Err(e) => {
+                    note(errors, e);
+                    at = end;
+                    continue;
+                }
+            };
+            let obj = at;
+            at += header.size();
+            let bits = header.collector_bits();
+            if bits & DRC_ON_STACK_BIT != 0 {
+                note_err(errors, set_bit(mem, obj, &header, DRC_FRESH_BIT | DRC_ON_STACK_BIT, false));
+                log.push(obj);
+            } else {
+                note_err(errors, set_bit(mem, obj, &header, DRC_FRESH_BIT | DRC_LOGGED_BIT, false));
+                match new_ref(obj) {
+                    Ok(r) => note_err(errors, dec_ref(mem, pending, &r)),
+                    Err(e) => note(errors, e),
+                }
+            }
+        }
+        None
+    }
 }
 
 impl GarbageCollection for DrcCollection<'_> {
@@ -134,7 +208,7 @@ impl GarbageCollection for DrcCollection<'_> {
         }
         let start = Instant::now();
         let mut budget = u64::from(budget.max(1));
-        let mut errors = None;
+        let mut errors = self.early_error.take();
         loop {
             match self.phase {
                 Phase::StackRoots => {
@@ -143,16 +217,27 @@ impl GarbageCollection for DrcCollection<'_> {
                         break;
                     }
                     self.old = Some(std::mem::take(&mut self.heap.log).into_iter());
+                    self.fresh = std::mem::take(&mut self.heap.fresh);
                     self.phase = Phase::Reconcile;
                 }
                 Phase::Reconcile => {
                     if !self.reconcile(&mut budget, &mut errors) {
                         break;
                     }
-                    self.phase = Phase::Free;
+                    self.phase = Phase::ReconcileFresh(0, 0);
                 }
+                Phase::ReconcileFresh(span, at) => match self.reconcile_fresh(span, at, &mut budget, &mut errors) {
+                    Some((span, at)) => {
+                        self.phase = Phase::ReconcileFresh(span, at);
+                        break;
+                    }
+                    None => {
+                        self.fresh.clear();
+                        self.phase = Phase::Free;
+                    }
+                },
                 Phase::Free => {
-                    note_err(&mut errors, self.heap.free_pending(self.host_data, &mut budget, &mut self.work));
+                    note_err(&mut errors, self.heap.free_pending(self.host_data, &mut budget, &mut self.work, &mut self.allowance));
                     if !self.heap.pending.is_empty() {
                         break;
                     }
@@ -192,6 +277,15 @@ impl Drop for DrcCollection<'_> {
         // Entries not reconciled yet go back to the log, still counted.
         if let Some(old) = self.old.take() {
             self.heap.log.extend(old);
+        }
+        // Spans not walked yet stay fresh, for the next collection.
+        match self.phase {
+            Phase::StackRoots | Phase::Reconcile => self.heap.fresh.append(&mut self.fresh),
+            Phase::ReconcileFresh(span, at) => {
+                let rest = self.fresh.get(span..).unwrap_or_default().iter().enumerate();
+                self.heap.fresh.extend(rest.map(|(i, &(start, end))| (if i == 0 { at.max(start) } else { start }, end)).filter(|(s, e)| s < e));
+            }
+            _ => {}
         }
         // A trace cannot stop half way (marks set, counts half recounted):
         // it is finished here.

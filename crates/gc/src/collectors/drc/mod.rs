@@ -38,14 +38,21 @@
 //!   returning, so a barrier never pauses for long; what remains waits in the
 //!   queue for the next drop or collection. Allocation never frees: when it
 //!   reports out of memory the runtime collects, which empties the queue.
-//! - The queue, the free list and the root list live in side memory, and
-//!   every object taken from the heap is validated; a corrupt heap yields
-//!   errors (an underflowing count, a reference to a free block...) and, at
-//!   worst, objects freed too early or never, inside the heap. Freed objects
-//!   never overlap (a queued object whose size reaches into freed memory is
-//!   refused), which bounds a collection's work (see `collection.rs`).
+//! - Allocation bumps through a region, a free block taken whole from the
+//!   free list, and compiled code does so inline; objects allocated there
+//!   are *fresh*: logged without a log entry (see `region.rs`). Objects too
+//!   large for a region, or allocated when no free block is large enough
+//!   to make one, come from the free list, with a count of 1 for the
+//!   caller.
+//! - The queue, the free list, the root log and the fresh spans live in
+//!   side memory, and every object taken from the heap is validated; a
+//!   corrupt heap yields errors (an underflowing count, a reference to a
+//!   free block...) and, at worst, objects freed too early or never,
+//!   inside the heap. A collection frees at most the heap's size in bytes
+//!   (an allowance), which bounds its work (see `collection.rs`).
 
 mod collection;
+mod region;
 mod trace;
 
 use super::{check_alloc_kind, init_array_len, new_ref};
@@ -63,7 +70,10 @@ use crate::{
     Collector, GarbageCollection, GcError, GcHeap, GcRoots, GcRuntime, GcStats, GcTypes, HeapMemory, HostDataTable, Result,
     VMGcHeader, VMGcKind, VMGcRef, VerifyReport,
 };
-use kiln_environ::gc_layout::{DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT as PENDING_FREE, DRC_REF_COUNT_OFFSET, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET};
+use kiln_environ::gc_layout::{
+    DRC_FRESH_BIT, DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT as PENDING_FREE, DRC_REF_COUNT_OFFSET, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET,
+};
+use region::Region;
 use kiln_environ::{GcTypeLayouts, StandardLayouts};
 use std::sync::Arc;
 
@@ -103,6 +113,11 @@ pub(crate) struct DrcHeap {
     pending: WorkList,
     /// Blocks a backup trace's sweep freed, for the free list when it ends.
     swept: Vec<(u32, u32)>,
+    /// The block allocation bumps through (see `region.rs`).
+    region: Option<Region>,
+    /// Spans `[start, end)` of fresh objects left by earlier regions since
+    /// the last collection.
+    fresh: Vec<(u32, u32)>,
     stats: GcStats,
 }
 
@@ -116,6 +131,8 @@ impl DrcHeap {
             log: Vec::new(),
             pending: WorkList::default(),
             swept: Vec::new(),
+            region: None,
+            fresh: Vec::new(),
             stats: GcStats::default(),
         };
         heap.reset(false);
@@ -125,6 +142,13 @@ impl DrcHeap {
     fn alloc_block(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
         check_alloc_kind(&header)?;
         let size = block_size(size)?;
+        if let Some(offset) = self.alloc_in_region(size)? {
+            // Fresh: one count for the caller, one for the implicit log.
+            let header = header.with_collector_bits(DRC_FRESH_BIT | DRC_LOGGED_BIT).with_collector_word(2);
+            init_object(self.memory.bytes_mut(), offset, header, size)?;
+            self.stats.record_allocation(size);
+            return new_ref(offset);
+        }
         let (offset, block) = self.free_list.alloc(size).ok_or(GcError::OutOfMemory { requested: u64::from(size) })?;
         if let Some((at, rest)) = self.free_list.last_split {
             write_header(self.memory.bytes_mut(), u64::from(at), &VMGcHeader::free_block(rest))?;
@@ -135,8 +159,16 @@ impl DrcHeap {
         new_ref(offset)
     }
 
-    /// Frees queued objects for up to `budget` units of work.
-    fn free_pending(&mut self, host_data: &mut HostDataTable, budget: &mut u64, work: &mut u64) -> Result<()> {
+    /// Frees queued objects for up to `budget` units of work and at most
+    /// `allowance` bytes.
+    ///
+    /// The allowance bounds a collection's work when the heap is corrupt:
+    /// the objects one collection frees legitimately are disjoint blocks of
+    /// the heap, so it starts at the heap's size, and an object that would
+    /// overdraw it (sizes that overlap, from corrupt headers) is refused.
+    /// Freeing an object visits at most size/4 slots, so a collection
+    /// visits at most heap/4 slots while freeing, whatever the heap holds.
+    fn free_pending(&mut self, host_data: &mut HostDataTable, budget: &mut u64, work: &mut u64, allowance: &mut u64) -> Result<()> {
         let mut first_err = None;
         let mut freed = Vec::new();
         let DrcHeap { memory, types, free_list, pending, stats, end, .. } = self;
@@ -154,12 +186,11 @@ impl DrcHeap {
                     continue;
                 }
             };
-            if free_list.overlaps(obj, header.size()) || u64::from(obj) + u64::from(header.size()) > *end {
-                // Its header claims memory that has been freed already, or
-                // that the free list does not manage (a corrupt size).
-                // Refusing it keeps freed objects disjoint, so the slots
-                // visited while freeing total at most heap/4.
-                note(&mut first_err, GcError::corrupt("queued object overlaps freed or unmanaged memory", obj));
+            if u64::from(header.size()) > *allowance || u64::from(obj) + u64::from(header.size()) > *end {
+                // Its header claims more memory than the heap can have freed
+                // in one collection, or memory the free list does not manage
+                // (a corrupt size).
+                note(&mut first_err, GcError::corrupt("queued object overdraws the free allowance or leaves the heap", obj));
                 *budget -= 1;
                 *work += 1;
                 continue;
@@ -172,6 +203,9 @@ impl DrcHeap {
                 *budget -= 1;
                 *work += 1;
                 continue;
+            }
+            if cursor == 0 {
+                *allowance -= u64::from(header.size());
             }
             let n = slots.len();
             let mut i = cursor;
@@ -204,7 +238,7 @@ impl DrcHeap {
             // with a free block before it, a stale reference to it must
             // still find a free block, not a plausible object.
             note_err(&mut first_err, write_header(mem, u64::from(obj), &VMGcHeader::free_block(header.size())));
-            freed.push((obj, header.size()));
+            push_freed_block(&mut freed, obj, header.size());
         }
         add_freed_blocks(free_list, mem, stats, freed, &mut first_err);
         first_err.map_or(Ok(()), Err)
@@ -240,6 +274,29 @@ impl DrcHeap {
         self.log.push(obj);
         Ok(true)
     }
+}
+
+/// Records a freed block, joined to the last one when they touch: objects
+/// allocated one after the other and freed in a row (an array's elements,
+/// a list) then make one run, and `add_freed_blocks` sorts runs, not
+/// objects.
+fn push_freed_block(freed: &mut Vec<(u32, u32)>, obj: u32, size: u32) {
+    if let Some((start, len)) = freed.last_mut() {
+        let (end, obj_end) = (u64::from(*start) + u64::from(*len), u64::from(obj) + u64::from(size));
+        // A run never grows past 4 GiB - 8 (it lies in the heap), but a
+        // corrupt size could make the sum overflow: such blocks stay apart.
+        if let Ok(joined) = u32::try_from(u64::from(*len) + u64::from(size)) {
+            if end == u64::from(obj) {
+                *len = joined;
+                return;
+            }
+            if obj_end == u64::from(*start) {
+                (*start, *len) = (obj, joined);
+                return;
+            }
+        }
+    }
+    freed.push((obj, size));
 }
 
 /// Gives the blocks one `free_pending` call freed to the free list, joined
@@ -345,8 +402,8 @@ impl GcHeap for DrcHeap {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let (mut budget, mut work) = (DROP_FREE_BUDGET, 0);
-        self.free_pending(host_data, &mut budget, &mut work)
+        let (mut budget, mut work, mut allowance) = (DROP_FREE_BUDGET, 0, self.end);
+        self.free_pending(host_data, &mut budget, &mut work, &mut allowance)
     }
 
     fn write_gc_ref(&mut self, host_data: &mut HostDataTable, dest: &mut Option<VMGcRef>, src: Option<&VMGcRef>) -> Result<()> {
@@ -378,7 +435,9 @@ impl GcHeap for DrcHeap {
     }
 
     fn collect<'a>(&'a mut self, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> Box<dyn GarbageCollection + 'a> {
-        Box::new(DrcCollection::new(self, roots, host_data))
+        // The collection must see every fresh object and a whole free list.
+        let retired = self.retire_region();
+        Box::new(DrcCollection::new(self, roots, host_data, retired.err()))
     }
 
     fn reset(&mut self, zero: bool) {
@@ -395,6 +454,8 @@ impl GcHeap for DrcHeap {
         self.log.clear();
         self.pending.clear();
         self.swept.clear();
+        self.region = None;
+        self.fresh.clear();
         self.types.clear();
         self.stats = GcStats { heap_size: self.end, ..GcStats::default() };
     }
@@ -419,6 +480,14 @@ impl GcHeap for DrcHeap {
         true
     }
 
+    fn bump_region(&self) -> Option<(u32, u32)> {
+        self.region.as_ref().map(Region::bounds)
+    }
+
+    fn set_bump_next(&mut self, next: u32) -> Result<()> {
+        self.advance_region(next)
+    }
+
     fn collection_due(&self) -> bool {
         self.log.len() > LOG_BOUND
     }
@@ -426,19 +495,36 @@ impl GcHeap for DrcHeap {
     fn verify(&self) -> Result<VerifyReport> {
         let mem = self.memory.bytes();
         let walk = verify_heap(mem, u64::from(FIRST_OBJECT_OFFSET), self.end, self.types.types())?;
-        if !walk.free_blocks.iter().copied().eq(self.free_list.blocks()) {
+        let tail = self.region_tail();
+        if !walk.free_blocks.iter().copied().filter(|b| Some(*b) != tail).eq(self.free_list.blocks()) {
             return Err(GcError::corrupt("free list disagrees with the heap", 0u64));
         }
-        if walk.report.free_bytes != self.free_list.free_bytes() {
+        if walk.report.free_bytes != self.free_list.free_bytes() + tail.map_or(0, |(_, size)| u64::from(size)) {
             return Err(GcError::corrupt("free list byte count disagrees with the heap", 0u64));
         }
         let mut logged = 0;
+        let mut spans: Vec<(u32, u32)> = self.fresh.iter().copied().chain(self.region_objects()).collect();
+        spans.sort_unstable();
+        let in_fresh_span = |obj: u32| {
+            let i = spans.partition_point(|&(start, _)| start <= obj);
+            i > 0 && obj < spans[i - 1].1
+        };
         for &obj in &walk.objects {
             let header = object(mem, &new_ref(obj)?)?.1;
             if header.collector_word() == 0 && header.collector_bits() & PENDING_FREE == 0 {
                 return Err(GcError::corrupt("live object with a zero count that is not queued", obj));
             }
-            logged += usize::from(header.collector_bits() & DRC_LOGGED_BIT != 0);
+            let bits = header.collector_bits();
+            if bits & DRC_FRESH_BIT != 0 {
+                if bits & DRC_LOGGED_BIT == 0 || !in_fresh_span(obj) {
+                    return Err(GcError::corrupt("fresh object outside the fresh spans or not logged", obj));
+                }
+            } else {
+                if in_fresh_span(obj) {
+                    return Err(GcError::corrupt("object in a fresh span is not fresh", obj));
+                }
+                logged += usize::from(bits & DRC_LOGGED_BIT != 0);
+            }
         }
         for &obj in &self.log {
             if walk.objects.binary_search(&obj).is_err() {

@@ -169,7 +169,7 @@ impl DrcHeap {
             note_err(errors, drop_externref_host_data(mem, obj, host_data));
         }
         note_err(errors, write_header(mem, offset, &VMGcHeader::free_block(header.size())));
-        self.swept.push((obj, header.size()));
+        super::push_freed_block(&mut self.swept, obj, header.size());
         Some(next)
     }
 
