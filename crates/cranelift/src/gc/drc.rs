@@ -81,13 +81,17 @@ impl GcCompiler for DrcCompiler {
 /// object (not null, not i31); returns the join block, sealed, which the
 /// caller switches to.
 fn if_heap_object(t: &mut FuncTranslator<'_, '_>, r: Value, body: impl FnOnce(&mut FuncTranslator<'_, '_>, Value)) -> Block {
+    let not_i31 = t.b.create_block();
     let object = t.b.create_block();
     let done = t.b.create_block();
+    // Two tests and branches rather than one combined condition: each is
+    // a test-and-jump on x64, and code that moves i31s or nulls around
+    // takes the first exit without computing the second.
     let tag = t.b.ins().band_imm_u(r, 1);
-    let is_i31 = t.b.ins().icmp_imm_u(IntCC::NotEqual, tag, 0);
-    let is_null = t.b.ins().icmp_imm_u(IntCC::Equal, r, 0);
-    let skip = t.b.ins().bor(is_i31, is_null);
-    t.b.ins().brif(skip, done, &[], object, &[]);
+    t.b.ins().brif(tag, done, &[], not_i31, &[]);
+    t.b.seal_block(not_i31);
+    t.b.switch_to_block(not_i31);
+    t.b.ins().brif(r, object, &[], done, &[]);
     t.b.seal_block(object);
     t.b.switch_to_block(object);
     let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);

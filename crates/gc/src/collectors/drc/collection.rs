@@ -156,8 +156,6 @@ impl<'a> DrcCollection<'a> {
     /// block that is not a fresh object (a corrupt heap) ends its span: the
     /// objects after it keep their log count, a leak rather than a free.
     fn reconcile_fresh(&mut self, mut span: usize, mut at: u32, budget: &mut u64, errors: &mut Option<GcError>) -> Option<(usize, u32)> {
-        let DrcHeap { memory, log, pending, .. } = &mut *self.heap;
-        let mem = memory.bytes_mut();
         while let Some(&(start, end)) = self.fresh.get(span) {
             at = at.max(start);
             if at >= end || *budget == 0 {
@@ -170,6 +168,7 @@ impl<'a> DrcCollection<'a> {
             }
             *budget -= 1;
             self.work += 1;
+            let mem = self.heap.memory.bytes_mut();
             let header = match object_at(mem, at) {
                 Ok(h) if h.collector_bits() & DRC_FRESH_BIT != 0 && u64::from(at) + u64::from(h.size()) <= u64::from(end) => h,
                 Ok(_) => {
@@ -188,15 +187,21 @@ impl<'a> DrcCollection<'a> {
             let bits = header.collector_bits();
             if bits & DRC_ON_STACK_BIT != 0 {
                 note_err(errors, set_bit(mem, obj, &header, DRC_FRESH_BIT | DRC_ON_STACK_BIT, false));
-                log.push(obj);
+                self.heap.log.push(obj);
+            } else if header.collector_word() == 1
+                && self.heap.free_fresh(self.host_data, obj, &header, budget, &mut self.work, &mut self.allowance, errors)
+            {
+                // The log's count was its only one: garbage, freed now.
             } else {
+                let mem = self.heap.memory.bytes_mut();
                 note_err(errors, set_bit(mem, obj, &header, DRC_FRESH_BIT | DRC_LOGGED_BIT, false));
                 match new_ref(obj) {
-                    Ok(r) => note_err(errors, dec_ref(mem, pending, &r)),
+                    Ok(r) => note_err(errors, dec_ref(mem, &mut self.heap.pending, &r)),
                     Err(e) => note(errors, e),
                 }
             }
         }
+        self.heap.flush_freed(errors);
         None
     }
 }
@@ -237,7 +242,7 @@ impl GarbageCollection for DrcCollection<'_> {
                     }
                 },
                 Phase::Free => {
-                    note_err(&mut errors, self.heap.free_pending(self.host_data, &mut budget, &mut self.work, &mut self.allowance));
+                    self.heap.free_pending(self.host_data, &mut budget, &mut self.work, &mut self.allowance, &mut errors);
                     if !self.heap.pending.is_empty() {
                         break;
                     }
@@ -278,6 +283,8 @@ impl Drop for DrcCollection<'_> {
         if let Some(old) = self.old.take() {
             self.heap.log.extend(old);
         }
+        // Blocks the walk freed go to the free list now.
+        self.heap.flush_freed(&mut None);
         // Spans not walked yet stay fresh, for the next collection.
         match self.phase {
             Phase::StackRoots | Phase::Reconcile => self.heap.fresh.append(&mut self.fresh),

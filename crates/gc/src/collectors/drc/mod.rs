@@ -52,17 +52,16 @@
 //!   (an allowance), which bounds its work (see `collection.rs`).
 
 mod collection;
+mod free;
 mod region;
 mod trace;
 
 use super::{check_alloc_kind, init_array_len, new_ref};
 use crate::alloc::free_list::FreeList;
 use crate::alloc::{block_size, init_object};
-use crate::error::{note, note_err};
 use crate::header::{object, write_header};
-use crate::host_data::drop_externref_host_data;
-use crate::memory::{grow_memory, read_u32, usable_end, write_u32};
-use crate::trace::{WorkList, object_ref_slots};
+use crate::memory::{grow_memory, usable_end, write_u32};
+use crate::trace::WorkList;
 use crate::types::TypeCache;
 use crate::verify::verify_heap;
 use collection::DrcCollection;
@@ -111,8 +110,8 @@ pub(crate) struct DrcHeap {
     log: Vec<u32>,
     /// Objects whose count reached zero, waiting to be freed.
     pending: WorkList,
-    /// Blocks a backup trace's sweep freed, for the free list when it ends.
-    swept: Vec<(u32, u32)>,
+    /// Blocks freed and not yet given to the free list (see `free.rs`).
+    freed: Vec<(u32, u32)>,
     /// The block allocation bumps through (see `region.rs`).
     region: Option<Region>,
     /// Spans `[start, end)` of fresh objects left by earlier regions since
@@ -130,7 +129,7 @@ impl DrcHeap {
             end: 0,
             log: Vec::new(),
             pending: WorkList::default(),
-            swept: Vec::new(),
+            freed: Vec::new(),
             region: None,
             fresh: Vec::new(),
             stats: GcStats::default(),
@@ -157,91 +156,6 @@ impl DrcHeap {
         init_object(self.memory.bytes_mut(), offset, header.with_collector_bits(0).with_collector_word(1), block)?;
         self.stats.record_allocation(block);
         new_ref(offset)
-    }
-
-    /// Frees queued objects for up to `budget` units of work and at most
-    /// `allowance` bytes.
-    ///
-    /// The allowance bounds a collection's work when the heap is corrupt:
-    /// the objects one collection frees legitimately are disjoint blocks of
-    /// the heap, so it starts at the heap's size, and an object that would
-    /// overdraw it (sizes that overlap, from corrupt headers) is refused.
-    /// Freeing an object visits at most size/4 slots, so a collection
-    /// visits at most heap/4 slots while freeing, whatever the heap holds.
-    fn free_pending(&mut self, host_data: &mut HostDataTable, budget: &mut u64, work: &mut u64, allowance: &mut u64) -> Result<()> {
-        let mut first_err = None;
-        let mut freed = Vec::new();
-        let DrcHeap { memory, types, free_list, pending, stats, end, .. } = self;
-        let mem = memory.bytes_mut();
-        while *budget > 0 {
-            let Some((obj, cursor)) = pending.next() else { break };
-            let (header, slots) = match object_ref_slots(types, mem, obj) {
-                Ok(x) => x,
-                Err(e) => {
-                    // Its header no longer describes an object: it cannot be
-                    // freed safely, so it is dropped from the queue.
-                    note(&mut first_err, e);
-                    *budget -= 1;
-                    *work += 1;
-                    continue;
-                }
-            };
-            if u64::from(header.size()) > *allowance || u64::from(obj) + u64::from(header.size()) > *end {
-                // Its header claims more memory than the heap can have freed
-                // in one collection, or memory the free list does not manage
-                // (a corrupt size).
-                note(&mut first_err, GcError::corrupt("queued object overdraws the free allowance or leaves the heap", obj));
-                *budget -= 1;
-                *work += 1;
-                continue;
-            }
-            if cursor == 0 && header.collector_word() != 0 {
-                // Counted again since it was queued (a bug or a corrupt heap
-                // can do that): it stays alive.
-                let word = header.kind_word() & !PENDING_FREE;
-                note_err(&mut first_err, write_u32(mem, u64::from(obj) + u64::from(HEADER_KIND_OFFSET), word));
-                *budget -= 1;
-                *work += 1;
-                continue;
-            }
-            if cursor == 0 {
-                *allowance -= u64::from(header.size());
-            }
-            let n = slots.len();
-            let mut i = cursor;
-            while i < n && *budget > 0 {
-                let slot = slots.get(i);
-                i += 1;
-                *budget -= 1;
-                *work += 1;
-                match read_u32(mem, slot) {
-                    Ok(raw) => {
-                        if let Some(child) = VMGcRef::from_raw_u32(raw) {
-                            note_err(&mut first_err, dec_ref(mem, pending, &child));
-                        }
-                    }
-                    Err(e) => note(&mut first_err, e),
-                }
-            }
-            if i < n || *budget == 0 {
-                pending.suspend(obj, i);
-                break;
-            }
-            *budget -= 1;
-            *work += 1;
-            if header.kind() == Some(VMGcKind::ExternRef) {
-                // The host value is dropped here, exactly once: the table's
-                // generation check refuses a second removal.
-                note_err(&mut first_err, drop_externref_host_data(mem, obj, host_data));
-            }
-            // Clear the object's own header too: when the block merges
-            // with a free block before it, a stale reference to it must
-            // still find a free block, not a plausible object.
-            note_err(&mut first_err, write_header(mem, u64::from(obj), &VMGcHeader::free_block(header.size())));
-            push_freed_block(&mut freed, obj, header.size());
-        }
-        add_freed_blocks(free_list, mem, stats, freed, &mut first_err);
-        first_err.map_or(Ok(()), Err)
     }
 
     /// Adds `[start, end)` to the free list (merging with the free block
@@ -273,57 +187,6 @@ impl DrcHeap {
         set_bit(mem, obj, &header, DRC_LOGGED_BIT, true)?;
         self.log.push(obj);
         Ok(true)
-    }
-}
-
-/// Records a freed block, joined to the last one when they touch: objects
-/// allocated one after the other and freed in a row (an array's elements,
-/// a list) then make one run, and `add_freed_blocks` sorts runs, not
-/// objects.
-fn push_freed_block(freed: &mut Vec<(u32, u32)>, obj: u32, size: u32) {
-    if let Some((start, len)) = freed.last_mut() {
-        let (end, obj_end) = (u64::from(*start) + u64::from(*len), u64::from(obj) + u64::from(size));
-        // A run never grows past 4 GiB - 8 (it lies in the heap), but a
-        // corrupt size could make the sum overflow: such blocks stay apart.
-        if let Ok(joined) = u32::try_from(u64::from(*len) + u64::from(size)) {
-            if end == u64::from(obj) {
-                *len = joined;
-                return;
-            }
-            if obj_end == u64::from(*start) {
-                (*start, *len) = (obj, joined);
-                return;
-            }
-        }
-    }
-    freed.push((obj, size));
-}
-
-/// Gives the blocks one `free_pending` call freed to the free list, joined
-/// into runs first: objects freed together are often neighbours, so the
-/// list is updated once per run rather than once per object. Blocks that
-/// overlap (a corrupted heap queued something twice) are refused by the
-/// list and stay out of it.
-fn add_freed_blocks(free_list: &mut FreeList, mem: &mut [u8], stats: &mut GcStats, mut freed: Vec<(u32, u32)>, errors: &mut Option<GcError>) {
-    freed.sort_unstable();
-    let mut blocks = freed.into_iter().peekable();
-    while let Some((start, size)) = blocks.next() {
-        let mut run = u64::from(size);
-        while let Some(&(next, next_size)) = blocks.peek()
-            && u64::from(next) == u64::from(start) + run
-        {
-            run += u64::from(next_size);
-            blocks.next();
-        }
-        // A run lies inside the heap (at most 4 GiB), past offset 0.
-        let Ok(run) = u32::try_from(run) else { continue };
-        match free_list.add(start, run) {
-            Ok((at, merged)) => {
-                note_err(errors, write_header(mem, u64::from(at), &VMGcHeader::free_block(merged)));
-                stats.record_free(run);
-            }
-            Err(e) => note(errors, e),
-        }
     }
 }
 
@@ -403,7 +266,9 @@ impl GcHeap for DrcHeap {
             return Ok(());
         }
         let (mut budget, mut work, mut allowance) = (DROP_FREE_BUDGET, 0, self.end);
-        self.free_pending(host_data, &mut budget, &mut work, &mut allowance)
+        let mut errors = None;
+        self.free_pending(host_data, &mut budget, &mut work, &mut allowance, &mut errors);
+        errors.map_or(Ok(()), Err)
     }
 
     fn write_gc_ref(&mut self, host_data: &mut HostDataTable, dest: &mut Option<VMGcRef>, src: Option<&VMGcRef>) -> Result<()> {
@@ -453,7 +318,7 @@ impl GcHeap for DrcHeap {
         }
         self.log.clear();
         self.pending.clear();
-        self.swept.clear();
+        self.freed.clear();
         self.region = None;
         self.fresh.clear();
         self.types.clear();

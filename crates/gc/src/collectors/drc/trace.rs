@@ -109,7 +109,7 @@ impl DrcHeap {
                 TracePhase::Sweep(offset) => match (offset < self.end).then(|| self.sweep_block(offset, host_data, errors)).flatten() {
                     Some(next) => TracePhase::Sweep(next),
                     None => {
-                        self.add_swept_blocks(errors);
+                        self.flush_freed(errors);
                         return None;
                     }
                 },
@@ -169,13 +169,7 @@ impl DrcHeap {
             note_err(errors, drop_externref_host_data(mem, obj, host_data));
         }
         note_err(errors, write_header(mem, offset, &VMGcHeader::free_block(header.size())));
-        super::push_freed_block(&mut self.swept, obj, header.size());
+        super::free::push_freed_block(&mut self.freed, obj, header.size());
         Some(next)
-    }
-
-    /// Gives the blocks the sweep freed to the free list, in runs.
-    fn add_swept_blocks(&mut self, errors: &mut Option<GcError>) {
-        let swept = std::mem::take(&mut self.swept);
-        super::add_freed_blocks(&mut self.free_list, self.memory.bytes_mut(), &mut self.stats, swept, errors);
     }
 }
