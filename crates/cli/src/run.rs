@@ -29,7 +29,7 @@
 use crate::values::{format_result, parse_arg};
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
-use kiln::{Engine, Func, Instance, Linker, Module, Store, Trap, Val};
+use kiln::{Engine, Func, Instance, Linker, Module, ProfilingStrategy, Store, Trap, Val};
 use kiln_wasi::{I32Exit, WasiCtx};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -46,6 +46,11 @@ pub struct RunCommand {
 
     #[command(flatten)]
     options: crate::options::EngineOptions,
+
+    /// Describes compiled code to a native profiler: `perfmap` writes
+    /// `/tmp/perf-<pid>.map` for Linux `perf`.
+    #[arg(long, value_name = "STRATEGY", value_parser = parse_profile)]
+    profile: Option<ProfilingStrategy>,
 
     /// The exported function to call [default: `_start`, else `main`].
     #[arg(long, value_name = "NAME")]
@@ -83,7 +88,11 @@ impl RunCommand {
             print!("{help}");
             return Ok(ExitCode::SUCCESS);
         }
-        let engine = Engine::new(&self.options.config()?)?;
+        let mut config = self.options.config()?;
+        if let Some(profile) = self.profile {
+            config.profiler(profile);
+        }
+        let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         kiln_wasi::add_to_linker(&mut linker, |cx: &mut WasiCtx| cx)?;
         let mut store = Store::new(&engine, self.wasi_ctx()?);
@@ -224,4 +233,13 @@ fn type_list(types: &[kiln::ValType]) -> String {
     }
     let names: Vec<String> = types.iter().map(ToString::to_string).collect();
     names.join(", ")
+}
+
+/// `--profile`'s strategies, spelled as Wasmtime spells them.
+fn parse_profile(s: &str) -> Result<ProfilingStrategy> {
+    match s {
+        "perfmap" => Ok(ProfilingStrategy::PerfMap),
+        "none" => Ok(ProfilingStrategy::None),
+        other => anyhow::bail!("unknown profiling strategy `{other}`; known: perfmap, none"),
+    }
 }

@@ -3,6 +3,7 @@
 pub use kiln_cranelift::{BoundsChecks, OptLevel};
 pub use kiln_gc::Collector;
 use kiln_cranelift::Tunables;
+pub use crate::profiling::ProfilingStrategy;
 use std::num::NonZeroU32;
 
 /// Settings an [`crate::Engine`] is created with.
@@ -15,6 +16,7 @@ pub struct Config {
     pub(crate) max_table_elements: u64,
     pub(crate) max_gc_heap_bytes: u64,
     pub(crate) gc_zeal_alloc_counter: Option<NonZeroU32>,
+    pub(crate) profiler: ProfilingStrategy,
 }
 
 impl Default for Config {
@@ -27,6 +29,7 @@ impl Default for Config {
             max_table_elements: 10_000_000,
             max_gc_heap_bytes: 1 << 30,
             gc_zeal_alloc_counter: None,
+            profiler: ProfilingStrategy::None,
         }
     }
 }
@@ -34,6 +37,13 @@ impl Default for Config {
 impl Config {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Describes compiled code to a native profiler (default: none); see
+    /// [`ProfilingStrategy`].
+    pub fn profiler(&mut self, profile: ProfilingStrategy) -> &mut Self {
+        self.profiler = profile;
+        self
     }
 
     /// Native stack Wasm code may use per host-to-Wasm entry, in bytes

@@ -29,6 +29,7 @@ mod func;
 mod instance;
 mod linker;
 mod module;
+mod profiling;
 mod store;
 mod trap;
 mod type_displays;
@@ -38,7 +39,7 @@ mod values;
 mod vm;
 
 pub use anyhow::{Error, Result};
-pub use config::{BoundsChecks, Collector, Config, OptLevel};
+pub use config::{BoundsChecks, Collector, Config, OptLevel, ProfilingStrategy};
 pub use kiln_gc::GcStats;
 pub use engine::Engine;
 pub use externals::{Extern, Global, Memory, Table, Tag};
