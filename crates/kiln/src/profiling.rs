@@ -36,9 +36,12 @@ pub(crate) fn register(strategy: ProfilingStrategy, code: &ModuleCode) {
     let mut text = String::new();
     for (i, f) in code.funcs.iter().enumerate() {
         let func_index = code.info.num_imported_funcs + i as u32;
-        let name = code.info.func_name(func_index).unwrap_or("");
         let module = code.info.name.as_deref().unwrap_or("wasm");
-        text.push_str(&format!("{:x} {:x} {module}[{func_index}]::{name}\n", code.memory.start() + f.start as usize, f.len));
+        let name = match code.info.func_name(func_index) {
+            Some(name) => format!("{module}[{func_index}]::{name}"),
+            None => format!("{module}[{func_index}]"),
+        };
+        text.push_str(&format!("{:x} {:x} {name}\n", code.memory.start() + f.start as usize, f.len));
     }
     let path = format!("/tmp/perf-{}.map", std::process::id());
     let written = std::fs::OpenOptions::new().create(true).append(true).open(&path).and_then(|mut file| file.write_all(text.as_bytes()));
