@@ -12,7 +12,8 @@
 //!   load and a test on the fast path.
 //! - Write barrier: count the new value (saturating at `u32::MAX`), store
 //!   it, then release the old one: its count is decremented inline unless
-//!   it would reach zero, when `gc_drop_ref` frees it.
+//!   it would reach zero, when `gc_drop_ref` frees it. An i31 replacing an
+//!   i31 is a plain store after one test.
 //! - Init barrier: count the new value and store it (a fresh object's
 //!   field held nothing).
 //!
@@ -26,7 +27,7 @@ use super::GcCompiler;
 use crate::func_env::POINTER;
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, Value, types::*};
+use cranelift_codegen::ir::{Block, BlockArg, InstBuilder, MemFlagsData, Value, types::*};
 use kiln_environ::gc_layout::{DRC_FRESH_BIT, DRC_LOGGED_BIT, DRC_REF_COUNT_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET};
 use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
 use kiln_environ::Builtin;
@@ -47,6 +48,11 @@ impl GcCompiler for DrcCompiler {
 
     fn load_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value) -> Value {
         let v = t.b.ins().load(I32, flags, addr, 0);
+        // The reference leaves through `loaded`'s parameter: from the load
+        // on every fast path, from the builtin (which returns it) on the
+        // slow one, so `v` is not live across the call.
+        let loaded = t.b.create_block();
+        t.b.append_block_param(loaded, I32);
         let done = if_heap_object(t, v, |t, header| {
             let kind = t.b.ins().load(I32, t.flags.gc, header, HEADER_KIND_OFFSET as i32);
             let logged = t.b.ins().band_imm_u(kind, i64::from(DRC_LOGGED_BIT));
@@ -55,20 +61,45 @@ impl GcCompiler for DrcCompiler {
             t.b.ins().brif(logged, skip, &[], log, &[]);
             t.b.seal_block(log);
             t.b.switch_to_block(log);
-            t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_expose_ref, &[v]);
-            t.b.ins().jump(skip, &[]);
+            let r = t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_expose_ref, &[v]).unwrap();
+            t.b.ins().jump(loaded, &[BlockArg::Value(r)]);
             t.b.seal_block(skip);
             t.b.switch_to_block(skip);
         });
         t.b.switch_to_block(done);
-        v
+        t.b.ins().jump(loaded, &[BlockArg::Value(v)]);
+        t.b.seal_block(loaded);
+        t.b.switch_to_block(loaded);
+        t.b.block_params(loaded)[0]
     }
 
     fn store_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value, v: Value) {
-        increment(t, v);
+        // When the old and the new value are both i31s (tag bit set in
+        // both), no count changes: one test covers the common case of code
+        // that keeps small integers in reference slots.
         let old = t.b.ins().load(I32, flags, addr, 0);
+        let both = t.b.ins().band(old, v);
+        let tag = t.b.ins().band_imm_u(both, 1);
+        let counted = t.b.create_block();
+        let plain = t.b.create_block();
+        let done = t.b.create_block();
+        t.b.ins().brif(tag, plain, &[], counted, &[]);
+        t.b.seal_block(plain);
+        t.b.seal_block(counted);
+
+        t.b.switch_to_block(plain);
+        t.b.ins().store(flags, v, addr, 0);
+        t.b.ins().jump(done, &[]);
+
+        // The new value is counted before the old one is released: they may
+        // be the same object, whose count must not touch zero in between.
+        t.b.switch_to_block(counted);
+        increment(t, v);
         t.b.ins().store(flags, v, addr, 0);
         decrement(t, old);
+        t.b.ins().jump(done, &[]);
+        t.b.seal_block(done);
+        t.b.switch_to_block(done);
     }
 
     fn init_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value, v: Value) {
