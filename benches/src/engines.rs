@@ -1,5 +1,8 @@
-//! The engines under test, behind one small interface: compile a binary
-//! once, then run `run(arg)` in a fresh store, or instantiate many times.
+//! The engines under test. The in-process ones (Kiln, Wasmtime, wasmi) sit
+//! behind one small interface: compile a binary once, then run `run(arg)` in
+//! a fresh store, or instantiate many times. V8 runs in Node (`v8/driver.mjs`);
+//! every engine, V8 included, runs in a worker process of its own
+//! (`worker.rs`, `child.rs`).
 //!
 //! Every engine gets the same `.wasm` bytes. Each measured call gets a fresh
 //! store (and so a fresh GC heap), so the null collectors start empty every
@@ -15,6 +18,8 @@ pub enum EngineId {
     Kiln,
     /// Wasmtime with its default collector (copying in Wasmtime 48).
     Wasmtime,
+    /// V8 in Node.js, its default (generational) collector. Out of process.
+    V8,
     /// Kiln with its deferred reference-counting collector.
     KilnDrc,
     /// Wasmtime with its deferred reference-counting collector.
@@ -28,9 +33,11 @@ pub enum EngineId {
 }
 
 impl EngineId {
-    pub const ALL: [EngineId; 7] = [
+    /// In column order.
+    pub const ALL: [EngineId; 8] = [
         EngineId::Kiln,
         EngineId::Wasmtime,
+        EngineId::V8,
         EngineId::KilnDrc,
         EngineId::WasmtimeDrc,
         EngineId::Wasmi,
@@ -42,6 +49,7 @@ impl EngineId {
         match self {
             EngineId::Kiln => "Kiln copying",
             EngineId::Wasmtime => "Wasmtime copying",
+            EngineId::V8 => "V8",
             EngineId::KilnDrc => "Kiln DRC",
             EngineId::WasmtimeDrc => "Wasmtime DRC",
             EngineId::Wasmi => "wasmi",
@@ -50,12 +58,30 @@ impl EngineId {
         }
     }
 
+    /// The name a worker process is started with (`--worker KEY ...`).
+    pub fn key(self) -> &'static str {
+        match self {
+            EngineId::Kiln => "kiln",
+            EngineId::Wasmtime => "wasmtime",
+            EngineId::V8 => "v8",
+            EngineId::KilnDrc => "kiln-drc",
+            EngineId::WasmtimeDrc => "wasmtime-drc",
+            EngineId::Wasmi => "wasmi",
+            EngineId::KilnNull => "kiln-null",
+            EngineId::WasmtimeNull => "wasmtime-null",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<EngineId> {
+        EngineId::ALL.into_iter().find(|e| e.key() == key)
+    }
+
     /// The Kiln engine this engine's ratio is taken against (the same
     /// collector kind), or `None` for a Kiln engine itself.
     pub fn baseline(self) -> Option<EngineId> {
         match self {
             EngineId::Kiln | EngineId::KilnDrc | EngineId::KilnNull => None,
-            EngineId::Wasmtime | EngineId::Wasmi => Some(EngineId::Kiln),
+            EngineId::Wasmtime | EngineId::V8 | EngineId::Wasmi => Some(EngineId::Kiln),
             EngineId::WasmtimeDrc => Some(EngineId::KilnDrc),
             EngineId::WasmtimeNull => Some(EngineId::KilnNull),
         }
@@ -90,8 +116,10 @@ pub trait Loaded {
 /// never free, so they get all the room there is.
 const GC_HEAP_MAX: u64 = 4 << 30;
 
+/// An in-process engine (all but V8, which runs in Node).
 pub fn new_runtime(id: EngineId) -> Result<Box<dyn Runtime>> {
     Ok(match id {
+        EngineId::V8 => anyhow::bail!("V8 runs in Node, not in this process"),
         EngineId::Kiln => Box::new(KilnRuntime::new(kiln::Collector::Copying)?),
         EngineId::KilnDrc => Box::new(KilnRuntime::new(kiln::Collector::Drc)?),
         EngineId::KilnNull => Box::new(KilnRuntime::new(kiln::Collector::Null)?),
