@@ -61,7 +61,7 @@ const FILES: &[(&str, Kind, &str, i32, i32, &str)] = &[
     ("array_window", Kind::Gc, include_str!("../workloads/array_window.wat"), 200_000, 5_000, "steps"),
     ("splay", Kind::Gc, include_str!("../workloads/splay.wat"), 300_000, 5_000, "steps"),
     ("deep_trees", Kind::Gc, include_str!("../workloads/deep_trees.wat"), 8, 1, "trees"),
-    ("cast_hierarchy", Kind::Gc, include_str!("../workloads/cast_hierarchy.wat"), 10_000_000, 50_000, "steps"),
+    ("cast_hierarchy", Kind::Gc, include_str!("../workloads/cast_hierarchy.wat"), 20_000_000, 50_000, "steps"),
     ("large_heap", Kind::Gc, include_str!("../workloads/large_heap.wat"), 1_000_000, 10_000, "steps"),
     ("sieve", Kind::Compute, include_str!("../workloads/sieve.wat"), 16_000_000, 100_000, "n"),
     ("matmul", Kind::Compute, include_str!("../workloads/matmul.wat"), 400, 20, "n x n"),
