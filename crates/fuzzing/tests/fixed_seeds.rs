@@ -164,3 +164,19 @@ fn differential_against_wasmi() {
     assert!(total.instantiated > 150 && total.returns > 100, "{total:?}");
     assert!(total.calls > total.returns, "some compared calls should trap on both sides: {total:?}");
 }
+
+#[test]
+fn collector_differential() {
+    let mut total = oracles::collectors::Stats::default();
+    for_each_seed("collectors", 150, 8192, |u| {
+        let Ok(stats) = oracles::collectors::collector_differential(u) else { return };
+        total.instantiated += stats.instantiated;
+        total.calls += stats.calls;
+        total.returns += stats.returns;
+        total.traps += stats.traps;
+        total.abandoned += stats.abandoned;
+    });
+    eprintln!("collector_differential: {total:?}");
+    assert!(total.instantiated > 50 && total.returns > 50, "{total:?}");
+    assert!(total.traps > 0, "some compared calls should trap everywhere: {total:?}");
+}

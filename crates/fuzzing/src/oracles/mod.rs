@@ -7,6 +7,7 @@
 //! verdict: verdicts are panics.
 
 pub mod api_calls;
+pub mod collectors;
 pub mod compile;
 #[cfg(feature = "wasmi")]
 pub mod differential;
