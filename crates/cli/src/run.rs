@@ -26,6 +26,7 @@
 //! Traps end the process with status 134 (128 + SIGABRT), as in Wasmtime,
 //! after printing the trap and its Wasm backtrace.
 
+use crate::options::StoreOptions;
 use crate::values::{format_result, parse_arg};
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
@@ -83,11 +84,12 @@ impl RunCommand {
             print!("{help}");
             return Ok(ExitCode::SUCCESS);
         }
-        let engine = Engine::new(&self.options.config()?)?;
+        let (config, store_options) = self.options.config()?;
+        let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         kiln_wasi::add_to_linker(&mut linker, |cx: &mut WasiCtx| cx)?;
         let mut store = Store::new(&engine, self.wasi_ctx()?);
-        match self.run(&engine, &mut linker, &mut store) {
+        match self.run(&engine, &mut linker, &mut store, &store_options) {
             Ok(code) => Ok(code),
             Err(err) => {
                 if let Some(exit) = err.downcast_ref::<I32Exit>() {
@@ -138,12 +140,21 @@ impl RunCommand {
         engine: &Engine,
         linker: &mut Linker<WasiCtx>,
         store: &mut Store<WasiCtx>,
+        store_options: &StoreOptions,
     ) -> Result<ExitCode> {
+        // Everything is compiled before the store gets its fuel and the
+        // timeout's clock starts: they limit running Wasm, not compiling it.
+        let mut preloads = Vec::new();
         for preload in &self.preloads {
             let (name, file) = preload
                 .split_once('=')
                 .ok_or_else(|| anyhow!("--preload {preload}: expected NAME=FILE"))?;
-            let module = load(engine, Path::new(file))?;
+            preloads.push((name, file, load(engine, Path::new(file))?));
+        }
+        let module = load(engine, &self.file)?;
+        store_options.apply(store)?;
+
+        for (name, file, module) in preloads {
             let instance = linker
                 .instantiate(&mut *store, &module)
                 .with_context(|| format!("instantiating preload `{file}`"))?;
@@ -154,7 +165,6 @@ impl RunCommand {
             linker.instance(&mut *store, name, instance)?;
         }
 
-        let module = load(engine, &self.file)?;
         let instance = linker
             .instantiate(&mut *store, &module)
             .with_context(|| format!("instantiating `{}`", self.file.display()))?;
