@@ -24,7 +24,9 @@
 //! after `--`, everything belongs to the guest.
 //!
 //! Traps end the process with status 134 (128 + SIGABRT), as in Wasmtime,
-//! after printing the trap and its Wasm backtrace.
+//! after printing the trap and its Wasm backtrace. An exception nothing
+//! catches is an ordinary error (status 1): Wasmtime does not count it as a
+//! trap either.
 
 use crate::options::StoreOptions;
 use crate::values::{format_result, parse_arg};
@@ -95,7 +97,9 @@ impl RunCommand {
                 if let Some(exit) = err.downcast_ref::<I32Exit>() {
                     return Ok(ExitCode::from(exit.process_status()));
                 }
-                if err.downcast_ref::<Trap>().is_some() {
+                // Wasmtime raises an exception nothing caught as an error of
+                // the call, not as a trap, so it exits 1 like other errors.
+                if err.downcast_ref::<Trap>().is_some_and(|trap| *trap != Trap::UncaughtException) {
                     crate::report(&err);
                     return Ok(ExitCode::from(TRAP_EXIT_STATUS));
                 }

@@ -586,3 +586,43 @@ fn help_lists_every_group() {
         }
     }
 }
+
+#[test]
+fn an_uncaught_exception_exits_1() {
+    let wat = temp_file(
+        "uncaught.wat",
+        r#"(module (tag $e (param i32))
+            (func $inner (throw $e (i32.const 7)))
+            (func (export "_start") (call $inner)))"#,
+    );
+    let out = kiln(&["run", path(&wat)]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("error: calling `_start`\n"), "{stderr}");
+    assert!(stderr.contains("uncaught exception"), "{stderr}");
+}
+
+#[test]
+fn a_compile_error_prints_its_cause_once() {
+    let wat = temp_file("invalid.wat", r#"(module (func (export "_start") (i32.add (i32.const 1))))"#);
+    let out = kiln(&["run", path(&wat)]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!("error: compiling `{}`\n  caused by: type mismatch: expected i32 but nothing on stack (at offset 0x25)\n", path(&wat))
+    );
+}
+
+#[test]
+fn a_stack_overflow_backtrace_collapses_the_recursion() {
+    let wat = temp_file("overflow.wat", r#"(module (func $f (export "_start") (call $f)))"#);
+    let out = kiln(&["run", path(&wat)]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(134), "{stderr}");
+    assert!(stderr.contains("call stack exhausted"), "{stderr}");
+    assert!(stderr.lines().count() < 10, "{stderr}");
+    let repeated = stderr.lines().find(|l| l.contains(" × ")).unwrap_or_else(|| panic!("no collapsed frames in:\n{stderr}"));
+    let count: usize = repeated.rsplit(" × ").next().unwrap().parse().unwrap();
+    assert!(count > 1000, "{repeated}");
+}
