@@ -626,3 +626,51 @@ fn a_stack_overflow_backtrace_collapses_the_recursion() {
     let count: usize = repeated.rsplit(" × ").next().unwrap().parse().unwrap();
     assert!(count > 1000, "{repeated}");
 }
+
+/// The value of `--gc-stats`'s line `name:`, up to the first space.
+fn gc_stat(stderr: &str, name: &str) -> u64 {
+    let line = stderr.lines().find_map(|l| l.trim_start().strip_prefix(name)).unwrap_or_else(|| panic!("no `{name}` in:\n{stderr}"));
+    line.split_whitespace().next().unwrap().parse().unwrap_or_else(|_| panic!("`{name}` is not a number in:\n{stderr}"))
+}
+
+#[test]
+fn gc_stats_after_the_run() {
+    let wat = temp_file("stats-list.wat", GC_LIST);
+    let out = kiln(&["run", "--gc-stats", path(&wat), "--invoke", "main"]);
+    assert_eq!(text(&out.stdout), "5050\n");
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("GC statistics:\n"), "{stderr}");
+    assert_eq!(gc_stat(&stderr, "collections:"), 0);
+    let allocated = gc_stat(&stderr, "allocated:");
+    assert!(allocated >= 100 * 8, "100 objects of at least 8 bytes each:\n{stderr}");
+    assert!(gc_stat(&stderr, "heap size:") >= gc_stat(&stderr, "in use at end:"), "{stderr}");
+    for line in ["total pause:", "longest pause:"] {
+        assert!(stderr.contains(line), "no {line} in:\n{stderr}");
+    }
+
+    // Collecting before every allocation changes the collections, not
+    // what the program allocates.
+    let out = kiln(&["run", "--gc-stats", "-O", "gc-zeal-alloc-counter=1", path(&wat), "--invoke", "main"]);
+    let stderr = text(&out.stderr);
+    assert!(gc_stat(&stderr, "collections:") >= 100, "{stderr}");
+    assert_eq!(gc_stat(&stderr, "allocated:"), allocated, "{stderr}");
+
+    let out = kiln(&["run", "--gc-stats", &program("hello.wat")]);
+    assert_eq!(text(&out.stdout), "hello, world\n");
+    assert_eq!(text(&out.stderr), "GC statistics: no GC heap (nothing was allocated in one)\n");
+}
+
+#[test]
+fn gc_stats_follow_the_error_of_a_failed_run() {
+    let wat = temp_file(
+        "stats-trap.wat",
+        r#"(module (type $s (struct (field i32)))
+            (func (export "main") (drop (struct.new $s (i32.const 1))) (unreachable)))"#,
+    );
+    let out = kiln(&["run", "--gc-stats", path(&wat), "--invoke", "main"]);
+    assert_eq!(out.status.code(), Some(134));
+    let stderr = text(&out.stderr);
+    let (error, stats) = stderr.split_once("GC statistics:\n").unwrap_or_else(|| panic!("no statistics in:\n{stderr}"));
+    assert!(error.starts_with("error: calling `main`") && error.contains("unreachable"), "{stderr}");
+    assert!(gc_stat(stats, "allocated:") >= 8, "{stderr}");
+}
