@@ -6,6 +6,9 @@
 //!   parameters and prints its results (see `run`).
 //! - `kiln wast FILE...` runs spec scripts and reports every failure.
 //!
+//! Both take Wasmtime's option groups, `-W`, `-C`, `-O` and `-D` (see
+//! `options`), with Wasmtime's keys.
+//!
 //! Errors go to stderr with their cause chain, and the exit code is
 //! non-zero (1; 134 for a trap, as in Wasmtime; a WASI command's own exit
 //! code when it calls `proc_exit`); results go to stdout so they can be

@@ -19,17 +19,23 @@
 //!   has its `_initialize` called if it exports one) and makes its exports
 //!   importable under the module name NAME.
 //!
+//! `--gc-stats`, Kiln's own, prints the store's GC statistics on stderr
+//! when the program ends, however it ends (after any error message).
+//!
 //! Kiln's own options may also follow FILE, up to the first argument for
 //! the guest (so `kiln run app.wat --invoke main` works); after that, or
 //! after `--`, everything belongs to the guest.
 //!
 //! Traps end the process with status 134 (128 + SIGABRT), as in Wasmtime,
-//! after printing the trap and its Wasm backtrace.
+//! after printing the trap and its Wasm backtrace. An exception nothing
+//! catches is an ordinary error (status 1): Wasmtime does not count it as a
+//! trap either.
 
+use crate::options::StoreOptions;
 use crate::values::{format_result, parse_arg};
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
-use kiln::{Engine, Func, Instance, Linker, Module, ProfilingStrategy, Store, Trap, Val};
+use kiln::{Engine, Func, GcStats, Instance, Linker, Module, ProfilingStrategy, Store, Trap, Val};
 use kiln_wasi::{I32Exit, WasiCtx};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -71,6 +77,11 @@ pub struct RunCommand {
     #[arg(long = "preload", value_name = "NAME=FILE")]
     preloads: Vec<String>,
 
+    /// When the program ends, however it ends, print its GC statistics on
+    /// stderr: collections, allocation, heap size and pauses (Kiln only).
+    #[arg(long)]
+    gc_stats: bool,
+
     /// The command's arguments (argv[1..]); with `--invoke`, or when the
     /// module has no `_start`, the function's parameters: integers in
     /// decimal or `0x` hex, floats in decimal (`inf`, `nan` too).
@@ -88,7 +99,7 @@ impl RunCommand {
             print!("{help}");
             return Ok(ExitCode::SUCCESS);
         }
-        let mut config = self.options.config()?;
+        let (mut config, store_options) = self.options.config()?;
         if let Some(profile) = self.profile {
             config.profiler(profile);
         }
@@ -96,19 +107,13 @@ impl RunCommand {
         let mut linker = Linker::new(&engine);
         kiln_wasi::add_to_linker(&mut linker, |cx: &mut WasiCtx| cx)?;
         let mut store = Store::new(&engine, self.wasi_ctx()?);
-        match self.run(&engine, &mut linker, &mut store) {
-            Ok(code) => Ok(code),
-            Err(err) => {
-                if let Some(exit) = err.downcast_ref::<I32Exit>() {
-                    return Ok(ExitCode::from(exit.process_status()));
-                }
-                if err.downcast_ref::<Trap>().is_some() {
-                    crate::report(&err);
-                    return Ok(ExitCode::from(TRAP_EXIT_STATUS));
-                }
-                Err(err)
-            }
+        let outcome = self.run(&engine, &mut linker, &mut store, &store_options);
+        let status = exit_status(outcome);
+        // Last, after any error, so the statistics cover the whole run.
+        if self.gc_stats {
+            eprint!("{}", gc_stats_report(store.gc_stats()));
         }
+        Ok(status)
     }
 
     /// The guest's WASI context: argv, environment, preopens, host stdio.
@@ -147,12 +152,21 @@ impl RunCommand {
         engine: &Engine,
         linker: &mut Linker<WasiCtx>,
         store: &mut Store<WasiCtx>,
+        store_options: &StoreOptions,
     ) -> Result<ExitCode> {
+        // Everything is compiled before the store gets its fuel and the
+        // timeout's clock starts: they limit running Wasm, not compiling it.
+        let mut preloads = Vec::new();
         for preload in &self.preloads {
             let (name, file) = preload
                 .split_once('=')
                 .ok_or_else(|| anyhow!("--preload {preload}: expected NAME=FILE"))?;
-            let module = load(engine, Path::new(file))?;
+            preloads.push((name, file, load(engine, Path::new(file))?));
+        }
+        let module = load(engine, &self.file)?;
+        store_options.apply(store)?;
+
+        for (name, file, module) in preloads {
             let instance = linker
                 .instantiate(&mut *store, &module)
                 .with_context(|| format!("instantiating preload `{file}`"))?;
@@ -163,7 +177,6 @@ impl RunCommand {
             linker.instance(&mut *store, name, instance)?;
         }
 
-        let module = load(engine, &self.file)?;
         let instance = linker
             .instantiate(&mut *store, &module)
             .with_context(|| format!("instantiating `{}`", self.file.display()))?;
@@ -220,6 +233,52 @@ impl RunCommand {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// The process status for how the run ended, after reporting its error
+/// if it failed.
+fn exit_status(outcome: Result<ExitCode>) -> ExitCode {
+    let err = match outcome {
+        Ok(status) => return status,
+        Err(err) => err,
+    };
+    if let Some(exit) = err.downcast_ref::<I32Exit>() {
+        return ExitCode::from(exit.process_status());
+    }
+    crate::report(&err);
+    // Wasmtime raises an exception nothing caught as an error of the call,
+    // not as a trap, so it exits 1 like other errors.
+    match err.downcast_ref::<Trap>() {
+        Some(trap) if *trap != Trap::UncaughtException => ExitCode::from(TRAP_EXIT_STATUS),
+        _ => ExitCode::FAILURE,
+    }
+}
+
+/// What `--gc-stats` prints for a store's GC statistics (`None`: the store
+/// never needed a GC heap).
+fn gc_stats_report(stats: Option<GcStats>) -> String {
+    let Some(stats) = stats else {
+        return "GC statistics: no GC heap (nothing was allocated in one)\n".to_string();
+    };
+    // A heap's memory never shrinks (`kiln_gc::HeapMemory::grow`), so its
+    // size at the end is also its peak.
+    format!(
+        "GC statistics:\n\
+         \x20 collections:     {}\n\
+         \x20 allocated:       {} bytes\n\
+         \x20 heap size:       {} bytes at the end, which is its peak (heaps never shrink)\n\
+         \x20 in use at end:   {} bytes\n\
+         \x20 total pause:     {:?}\n\
+         \x20 longest pause:   {:?}\n",
+        stats.collections,
+        // Not `objects_allocated`: objects compiled code allocates inline
+        // are counted in batches, so it undercounts.
+        stats.bytes_allocated,
+        stats.heap_size,
+        stats.bytes_in_use,
+        stats.total_pause,
+        stats.longest_pause,
+    )
 }
 
 fn load(engine: &Engine, file: &Path) -> Result<Module> {

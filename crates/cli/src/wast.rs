@@ -34,7 +34,9 @@ impl WastCommand {
             print!("{help}");
             return Ok(ExitCode::SUCCESS);
         }
-        let engine = Engine::new(&self.options.config()?)?;
+        let (config, store_options) = self.options.config()?;
+        store_options.refuse_for("kiln wast")?;
+        let engine = Engine::new(&config)?;
         let output = if self.verbose {
             SpectestOutput::Stdout
         } else {

@@ -319,7 +319,9 @@ fn runtime_options_are_checked_and_listed() {
 
     let out = kiln(&["wast", "-O", "no-such-thing=1", path(&wat)]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("unknown runtime option `no-such-thing`; known: gc-zeal-alloc-counter"), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("-O no-such-thing=1: unknown runtime option `no-such-thing`; known: opt-level, "), "{stderr}");
+    assert!(stderr.contains(", gc-zeal-alloc-counter, "), "{stderr}");
 
     let out = kiln(&["run", "-O", "help", path(&wat)]);
     assert!(out.status.success());
@@ -338,7 +340,337 @@ fn collector_codegen_option() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("unknown collector `mark-sweep`; known: null, copying, drc"), "{}", text(&out.stderr));
     let out = kiln(&["wast", "-C", "nope=1", path(&wat)]);
-    assert!(text(&out.stderr).contains("unknown code generation option `nope`; known: collector"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("unknown code generation option `nope`; known: collector, compiler, "), "{}", text(&out.stderr));
     let out = kiln(&["run", "-C", "help", path(&wat)]);
     assert!(text(&out.stdout).contains("-C collector=null|copying|drc"), "{}", text(&out.stdout));
+}
+
+/// Runs `kiln` with ARGS and fails the test if it has not exited after a
+/// minute: the tests of interruption must not hang when it is broken.
+fn kiln_with_deadline(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("kiln {args:?} still running after a minute");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Asserts that `kiln ARGS` fails with status 1 and `expected` on stderr.
+fn assert_refused(args: &[&str], expected: &str) {
+    let out = kiln(args);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert!(stderr.contains(expected), "{args:?}: expected {expected:?} in:\n{stderr}");
+}
+
+#[test]
+fn wasm_proposals_can_be_switched_off() {
+    let wat = temp_file("proposal-list.wat", GC_LIST);
+    let out = kiln(&["run", "-W", "gc=n", path(&wat), "--invoke", "main"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("GC proposal is disabled"), "{}", text(&out.stderr));
+    // Later values win, and Wasmtime's long flag works too.
+    for args in [["-W", "gc=n,gc=y"], ["--wasm", "gc"]] {
+        let out = kiln(&["run", args[0], args[1], path(&wat), "--invoke", "main"]);
+        assert_eq!(text(&out.stdout), "5050\n", "{args:?}: {}", text(&out.stderr));
+    }
+
+    let script = temp_file(
+        "proposal-tail-call.wast",
+        "(module (func $f (export \"f\") (param i32) (result i32)\n\
+           (if (result i32) (local.get 0) (then (return_call $f (i32.sub (local.get 0) (i32.const 1)))) (else (i32.const 7)))))\n\
+         (assert_return (invoke \"f\" (i32.const 100000)) (i32.const 7))\n",
+    );
+    let out = kiln(&["wast", path(&script)]);
+    assert!(text(&out.stdout).contains("2 passed, 0 failed"), "{}", text(&out.stdout));
+    let out = kiln(&["wast", "-W", "tail-call=n", path(&script)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("tail call"), "{}", text(&out.stdout));
+}
+
+/// `grow` grows the memory by its argument in pages, returning the old
+/// size or -1; `recurse` recurses its argument deep.
+const LIMITS: &str = r#"(module
+    (memory 1)
+    (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+    (func $recurse (export "recurse") (param i32) (result i32)
+        (if (result i32) (local.get 0)
+            (then (i32.add (i32.const 1) (call $recurse (i32.sub (local.get 0) (i32.const 1)))))
+            (else (i32.const 0)))))"#;
+
+#[test]
+fn wasm_limits() {
+    let wat = temp_file("limits.wat", LIMITS);
+    let run = |flags: &[&str], func: &str, arg: &str| {
+        let mut args = vec!["run"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&[path(&wat), "--invoke", func, arg]);
+        kiln(&args)
+    };
+    assert_eq!(text(&run(&[], "grow", "1").stdout), "1\n");
+    assert_eq!(text(&run(&["-W", "max-memory-size=65536"], "grow", "1").stdout), "-1\n");
+    // Wasmtime's number syntax: hex, `_` between digits.
+    assert_eq!(text(&run(&["-W", "max-memory-size=0x2_0000"], "grow", "1").stdout), "1\n");
+    assert_eq!(text(&run(&["-W", "max-memory-size=131_072"], "grow", "2").stdout), "-1\n");
+
+    assert_eq!(text(&run(&[], "recurse", "5000").stdout), "5000\n");
+    let out = run(&["-W", "max-wasm-stack=32768"], "recurse", "5000");
+    assert_eq!(out.status.code(), Some(134));
+    assert!(text(&out.stderr).contains("call stack exhausted"), "{}", text(&out.stderr));
+
+    assert_refused(&["run", "-W", "max-wasm-stack=0", path(&wat)], "-W max-wasm-stack=0: the stack size must be at least 1");
+    assert_refused(&["run", "-W", "max-memory-size=64K", path(&wat)], "-W max-memory-size=64K: expected a number");
+    assert_refused(&["run", "-W", "max-gc-heap-size=0x1_0000_0001", path(&wat)], "at most 4294967296 (4 GiB)");
+}
+
+#[test]
+fn gc_heap_limit() {
+    let wat = temp_file(
+        "gc-heap-limit.wat",
+        r#"(module (type $a (array i32))
+            (func (export "main") (result i32) (array.len (array.new_default $a (i32.const 100000)))))"#,
+    );
+    let out = kiln(&["run", path(&wat), "--invoke", "main"]);
+    assert_eq!(text(&out.stdout), "100000\n", "{}", text(&out.stderr));
+    let out = kiln(&["run", "-W", "max-gc-heap-size=65536", path(&wat), "--invoke", "main"]);
+    assert_eq!(out.status.code(), Some(134), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("GC heap exhausted"), "{}", text(&out.stderr));
+}
+
+/// Counts down from its argument; the loop runs one iteration per count.
+const COUNTDOWN: &str = r#"(module
+    (func (export "count") (param i64) (result i64)
+        (loop $l (br_if $l (i64.ne (local.tee 0 (i64.sub (local.get 0) (i64.const 1))) (i64.const 0))))
+        (local.get 0)))"#;
+
+#[test]
+fn fuel_bounds_execution() {
+    let wat = temp_file("fuel.wat", COUNTDOWN);
+    let out = kiln(&["run", "-W", "fuel=1_000_000", path(&wat), "--invoke", "count", "1000"]);
+    assert_eq!(text(&out.stdout), "0\n", "{}", text(&out.stderr));
+    let out = kiln(&["run", "-W", "fuel=1000", path(&wat), "--invoke", "count", "1000"]);
+    assert_eq!(out.status.code(), Some(134));
+    assert!(text(&out.stderr).contains("fuel"), "{}", text(&out.stderr));
+    assert_refused(&["wast", "-W", "fuel=1000", path(&wat)], "-W fuel: not supported by `kiln wast` yet");
+}
+
+#[test]
+fn timeout_interrupts_a_long_run() {
+    let wat = temp_file("timeout.wat", COUNTDOWN);
+    // Far more iterations than a minute allows.
+    let forever = "9223372036854775807";
+    let out = kiln_with_deadline(&["run", "-W", "timeout=200ms", path(&wat), "--invoke", "count", forever]);
+    assert_eq!(out.status.code(), Some(134), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("interrupt"), "{}", text(&out.stderr));
+    let out = kiln_with_deadline(&["run", "-W", "timeout=60", path(&wat), "--invoke", "count", "1000"]);
+    assert_eq!(text(&out.stdout), "0\n", "{}", text(&out.stderr));
+    assert_refused(&["run", "-W", "timeout=soon", path(&wat)], "-W timeout=soon: expected a duration");
+    assert_refused(&["wast", "-W", "timeout=1", path(&wat)], "-W timeout: not supported by `kiln wast` yet");
+
+    // As in Wasmtime, epoch checks without a timeout have a deadline that
+    // has already passed.
+    let out = kiln_with_deadline(&["run", "-W", "epoch-interruption", path(&wat), "--invoke", "count", "1"]);
+    assert_eq!(out.status.code(), Some(134), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("interrupt"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn optimisation_levels() {
+    for level in ["0", "1", "2", "s"] {
+        let flag = format!("opt-level={level}");
+        let out = kiln(&["run", "-O", &flag, &example("primes.wat"), "--invoke", "count_primes", "1000"]);
+        assert_eq!(text(&out.stdout), "168\n", "{level}: {}", text(&out.stderr));
+    }
+    assert_refused(&["run", "-O", "opt-level=3", &example("primes.wat")], "unknown optimisation level `3`; known: 0, 1, 2, s");
+    assert_refused(&["run", "-C", "opt-level=2", &example("primes.wat")], "unknown code generation option `opt-level`; `opt-level` is a -O option");
+}
+
+#[test]
+fn bounds_checked_memories_need_little_address_space() {
+    // Guard-page memories reserve 8 GiB each; bounds-checked ones only
+    // what they use, so they run under a small address-space limit.
+    let limited = |flags: &[&str]| {
+        Command::new("sh")
+            .args(["-c", "ulimit -v 3000000 && exec \"$@\"", "sh", env!("CARGO_BIN_EXE_kiln"), "run"])
+            .args(flags)
+            .arg(program("hello.wat"))
+            .output()
+            .unwrap()
+    };
+    let out = limited(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("reserve"), "{}", text(&out.stderr));
+    for flag in ["memory-reservation=0", "memory-guard-size=0"] {
+        let out = limited(&["-O", flag]);
+        assert_eq!(text(&out.stdout), "hello, world\n", "{flag}: {}", text(&out.stderr));
+    }
+    let out = kiln(&["run", "-O", "memory-reservation=0x1_0000_0000,memory-guard-size=0x1_0000_0000", &program("hello.wat")]);
+    assert_eq!(text(&out.stdout), "hello, world\n", "{}", text(&out.stderr));
+    assert_refused(&["run", "-O", "memory-reservation=1048576", &program("hello.wat")], "-O memory-reservation=1048576: not supported by Kiln yet: sizes between 0 and 4 GiB");
+}
+
+#[test]
+fn what_kiln_always_does_is_accepted_and_the_opposite_refused() {
+    let hello = program("hello.wat");
+    for (flag, value) in [("-W", "threads=n"), ("-O", "signals-based-traps=y"), ("-O", "pooling-allocator=n"), ("-C", "cache=n"), ("-C", "compiler=cranelift"), ("-D", "debug-info=n"), ("-D", "logging=no"), ("--debug", "address-map")] {
+        let out = kiln(&["run", flag, value, &hello]);
+        assert_eq!(text(&out.stdout), "hello, world\n", "{flag} {value}: {}", text(&out.stderr));
+    }
+    for (flag, value, expected) in [
+        ("-W", "threads", "-W threads: not supported by Kiln yet: the threads proposal; only `threads=n` is accepted"),
+        ("-W", "component-model-async=y", "not supported by Kiln yet: the component model; only `component-model-async=n` is accepted"),
+        ("-O", "signals-based-traps=n", "not supported by Kiln yet: trapping without signal handlers; only `signals-based-traps=y` is accepted"),
+        ("-O", "pooling-allocator", "not supported by Kiln yet: the pooling allocator"),
+        ("-C", "cache=y", "-C cache=y: not supported by Kiln yet: a compiled-module cache"),
+        ("-C", "compiler=winch", "not supported by Kiln yet: the Winch baseline compiler"),
+        ("-D", "debug-info", "-D debug-info: not supported by Kiln yet: DWARF debug info"),
+        ("-D", "logging=y", "not supported by Kiln yet: log output"),
+        ("-W", "threads=maybe", "-W threads=maybe: expected y or n, got `maybe`"),
+    ] {
+        assert_refused(&["run", flag, value, &hello], expected);
+    }
+}
+
+#[test]
+fn wasmtime_options_kiln_lacks_are_refused_by_name() {
+    let hello = program("hello.wat");
+    for (flag, value, expected) in [
+        ("-W", "nan-canonicalization", "-W nan-canonicalization: not supported by Kiln yet: NaN canonicalization"),
+        ("-W", "max-instances=10", "-W max-instances=10: not supported by Kiln yet"),
+        ("-O", "pooling-total-memories=10", "-O pooling-total-memories=10: not supported by Kiln yet: the pooling allocator"),
+        ("-O", "gc-heap-initial-size=65536", "-O gc-heap-initial-size=65536: not supported by Kiln yet"),
+        ("-C", "cache-config=/tmp/cache.toml", "-C cache-config=/tmp/cache.toml: not supported by Kiln yet: a compiled-module cache"),
+        ("-C", "cranelift-has-avx=true", "not supported by Kiln yet: raw Cranelift settings"),
+        ("-D", "coredump=core.wasm", "-D coredump=core.wasm: not supported by Kiln yet: core dumps"),
+    ] {
+        assert_refused(&["run", flag, value, &hello], expected);
+        assert_refused(&["wast", flag, value, &hello], expected);
+    }
+}
+
+#[test]
+fn unknown_keys_list_the_known_ones() {
+    let hello = program("hello.wat");
+    for (flag, group, first) in [("-W", "wasm option", "gc, function-references, "), ("-C", "code generation option", "collector, "), ("-O", "runtime option", "opt-level, "), ("-D", "debug option", "debug-info, ")] {
+        let expected = format!("{flag} frobnicate=1: unknown {group} `frobnicate`; known: {first}");
+        assert_refused(&["run", flag, "frobnicate=1", &hello], &expected);
+        assert_refused(&["wast", flag, "frobnicate=1", &hello], &expected);
+    }
+}
+
+#[test]
+fn help_lists_every_group() {
+    for (flag, lines) in [
+        ("-W", ["-W gc[=y|n]\n      the GC proposal", "-W max-memory-size=N\n", "-W timeout=N|Ns|Nms|..\n", "-W threads[=y|n]\n      only `threads=n`", "  -W all-proposals ("]),
+        ("-C", ["-C collector=null|copying|drc\n", "-C compiler=cranelift\n", "-C cache[=y|n]\n", "-C native-unwind-info[=y|n]\n", "  -C cache-config ("]),
+        ("-O", ["-O opt-level=0|1|2|s\n", "-O memory-reservation=N\n", "-O memory-guard-size=N\n", "-O signals-based-traps[=y|n]\n", "  -O pooling-* ("]),
+        ("-D", ["-D debug-info[=y|n]\n", "-D logging[=y|n]\n", "-D address-map[=y|n]\n", "Not supported by Kiln yet (-D):\n", "  -D coredump ("]),
+    ] {
+        for command in ["run", "wast"] {
+            let out = kiln(&[command, flag, "help", "unused.wasm"]);
+            assert!(out.status.success(), "{command} {flag} help: {}", text(&out.stderr));
+            for line in lines {
+                assert!(text(&out.stdout).contains(line), "{command} {flag} help lacks {line:?}:\n{}", text(&out.stdout));
+            }
+        }
+    }
+}
+
+#[test]
+fn an_uncaught_exception_exits_1() {
+    let wat = temp_file(
+        "uncaught.wat",
+        r#"(module (tag $e (param i32))
+            (func $inner (throw $e (i32.const 7)))
+            (func (export "_start") (call $inner)))"#,
+    );
+    let out = kiln(&["run", path(&wat)]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("error: calling `_start`\n"), "{stderr}");
+    assert!(stderr.contains("uncaught exception"), "{stderr}");
+}
+
+#[test]
+fn a_compile_error_prints_its_cause_once() {
+    let wat = temp_file("invalid.wat", r#"(module (func (export "_start") (i32.add (i32.const 1))))"#);
+    let out = kiln(&["run", path(&wat)]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!("error: compiling `{}`\n  caused by: type mismatch: expected i32 but nothing on stack (at offset 0x25)\n", path(&wat))
+    );
+}
+
+#[test]
+fn a_stack_overflow_backtrace_collapses_the_recursion() {
+    let wat = temp_file("overflow.wat", r#"(module (func $f (export "_start") (call $f)))"#);
+    let out = kiln(&["run", path(&wat)]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(134), "{stderr}");
+    assert!(stderr.contains("call stack exhausted"), "{stderr}");
+    assert!(stderr.lines().count() < 10, "{stderr}");
+    let repeated = stderr.lines().find(|l| l.contains(" × ")).unwrap_or_else(|| panic!("no collapsed frames in:\n{stderr}"));
+    let count: usize = repeated.rsplit(" × ").next().unwrap().parse().unwrap();
+    assert!(count > 1000, "{repeated}");
+}
+
+/// The value of `--gc-stats`'s line `name:`, up to the first space.
+fn gc_stat(stderr: &str, name: &str) -> u64 {
+    let line = stderr.lines().find_map(|l| l.trim_start().strip_prefix(name)).unwrap_or_else(|| panic!("no `{name}` in:\n{stderr}"));
+    line.split_whitespace().next().unwrap().parse().unwrap_or_else(|_| panic!("`{name}` is not a number in:\n{stderr}"))
+}
+
+#[test]
+fn gc_stats_after_the_run() {
+    let wat = temp_file("stats-list.wat", GC_LIST);
+    let out = kiln(&["run", "--gc-stats", path(&wat), "--invoke", "main"]);
+    assert_eq!(text(&out.stdout), "5050\n");
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("GC statistics:\n"), "{stderr}");
+    assert_eq!(gc_stat(&stderr, "collections:"), 0);
+    let allocated = gc_stat(&stderr, "allocated:");
+    assert!(allocated >= 100 * 8, "100 objects of at least 8 bytes each:\n{stderr}");
+    assert!(gc_stat(&stderr, "heap size:") >= gc_stat(&stderr, "in use at end:"), "{stderr}");
+    for line in ["total pause:", "longest pause:"] {
+        assert!(stderr.contains(line), "no {line} in:\n{stderr}");
+    }
+
+    // Collecting before every allocation changes the collections, not
+    // what the program allocates.
+    let out = kiln(&["run", "--gc-stats", "-O", "gc-zeal-alloc-counter=1", path(&wat), "--invoke", "main"]);
+    let stderr = text(&out.stderr);
+    assert!(gc_stat(&stderr, "collections:") >= 100, "{stderr}");
+    assert_eq!(gc_stat(&stderr, "allocated:"), allocated, "{stderr}");
+
+    let out = kiln(&["run", "--gc-stats", &program("hello.wat")]);
+    assert_eq!(text(&out.stdout), "hello, world\n");
+    assert_eq!(text(&out.stderr), "GC statistics: no GC heap (nothing was allocated in one)\n");
+}
+
+#[test]
+fn gc_stats_follow_the_error_of_a_failed_run() {
+    let wat = temp_file(
+        "stats-trap.wat",
+        r#"(module (type $s (struct (field i32)))
+            (func (export "main") (drop (struct.new $s (i32.const 1))) (unreachable)))"#,
+    );
+    let out = kiln(&["run", "--gc-stats", path(&wat), "--invoke", "main"]);
+    assert_eq!(out.status.code(), Some(134));
+    let stderr = text(&out.stderr);
+    let (error, stats) = stderr.split_once("GC statistics:\n").unwrap_or_else(|| panic!("no statistics in:\n{stderr}"));
+    assert!(error.starts_with("error: calling `main`") && error.contains("unreachable"), "{stderr}");
+    assert!(gc_stat(stats, "allocated:") >= 8, "{stderr}");
 }

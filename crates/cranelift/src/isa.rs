@@ -24,6 +24,8 @@ use cranelift_codegen::settings::{self, Configurable};
 pub enum OptLevel {
     None,
     Speed,
+    /// Like `Speed`, also choosing smaller code where it costs little speed.
+    SpeedAndSize,
 }
 
 /// Builds the ISA for the machine Kiln runs on.
@@ -33,6 +35,7 @@ pub fn host_isa(opt: OptLevel) -> Result<OwnedTargetIsa, String> {
     set(&mut flags, "opt_level", match opt {
         OptLevel::None => "none",
         OptLevel::Speed => "speed",
+        OptLevel::SpeedAndSize => "speed_and_size",
     })?;
     set(&mut flags, "preserve_frame_pointers", "true")?;
     set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;

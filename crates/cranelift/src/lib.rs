@@ -30,7 +30,8 @@ pub use translate::{trap_code, trap_from_code};
 pub enum CompileError {
     #[error("unsupported: operator `{operator}` is not implemented yet (at offset {offset:#x})")]
     Unsupported { operator: String, offset: usize },
-    #[error("{0}")]
+    /// Transparent, so the message is not repeated as its own cause.
+    #[error(transparent)]
     Wasm(#[from] wasmparser::BinaryReaderError),
     #[error("function {func}: code generation failed: {message}")]
     Codegen { func: String, message: String },

@@ -5,8 +5,9 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum WasmError {
     /// The binary is malformed or the module is invalid; the message is
-    /// wasmparser's, which follows the spec's wording.
-    #[error("{0}")]
+    /// wasmparser's, which follows the spec's wording. Transparent, so the
+    /// message is not repeated as its own cause in an error chain.
+    #[error(transparent)]
     Invalid(#[from] wasmparser::BinaryReaderError),
     /// A valid module uses something Kiln does not run yet.
     #[error("unsupported: {what} (at offset {offset:#x})")]

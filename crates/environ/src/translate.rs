@@ -14,9 +14,19 @@ pub fn wasm_features() -> WasmFeatures {
     WasmFeatures::WASM3.difference(WasmFeatures::THREADS | WasmFeatures::SHARED_EVERYTHING_THREADS)
 }
 
-/// Decodes and validates `wasm`, returning the module IR.
+/// Decodes and validates `wasm` with every feature Kiln implements
+/// ([`wasm_features`]), returning the module IR.
 pub fn translate_module(wasm: &[u8]) -> Result<ModuleInfo, WasmError> {
-    let mut validator = Validator::new_with_features(wasm_features());
+    translate_module_with_features(wasm, wasm_features())
+}
+
+/// Decodes and validates `wasm` accepting only `features`, returning the
+/// module IR. `features` must be a subset of [`wasm_features`]: a module
+/// using anything else would pass validation and then reach a compiler
+/// that does not implement it.
+pub fn translate_module_with_features(wasm: &[u8], features: WasmFeatures) -> Result<ModuleInfo, WasmError> {
+    debug_assert!(wasm_features().contains(features), "features Kiln does not implement: {:?}", features.difference(wasm_features()));
+    let mut validator = Validator::new_with_features(features);
     let mut t = ModuleTranslator { info: ModuleInfo::default() };
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload?;

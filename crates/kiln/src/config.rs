@@ -5,6 +5,7 @@ pub use kiln_gc::Collector;
 use kiln_cranelift::Tunables;
 pub use crate::profiling::ProfilingStrategy;
 use std::num::NonZeroU32;
+use wasmparser::WasmFeatures;
 
 /// Settings an [`crate::Engine`] is created with.
 #[derive(Debug, Clone)]
@@ -17,6 +18,10 @@ pub struct Config {
     pub(crate) max_gc_heap_bytes: u64,
     pub(crate) gc_zeal_alloc_counter: Option<NonZeroU32>,
     pub(crate) profiler: ProfilingStrategy,
+    /// The proposals modules may use. Always a subset of
+    /// `kiln_environ::wasm_features()` (the setters only toggle features in
+    /// it), so validation never lets through what the compiler lacks.
+    pub(crate) features: WasmFeatures,
 }
 
 impl Default for Config {
@@ -30,6 +35,7 @@ impl Default for Config {
             max_gc_heap_bytes: 1 << 30,
             gc_zeal_alloc_counter: None,
             profiler: ProfilingStrategy::None,
+            features: kiln_environ::wasm_features(),
         }
     }
 }
@@ -116,6 +122,7 @@ impl Config {
         self.tunables.bounds_checks == BoundsChecks::GuardPages
     }
 
+    /// How hard Cranelift optimises (default `OptLevel::Speed`).
     pub fn cranelift_opt_level(&mut self, level: OptLevel) -> &mut Self {
         self.opt_level = level;
         self
@@ -131,5 +138,74 @@ impl Config {
     pub fn max_table_elements(&mut self, n: u64) -> &mut Self {
         self.max_table_elements = n;
         self
+    }
+
+    fn wasm_feature(&mut self, feature: WasmFeatures, enable: bool) -> &mut Self {
+        self.features.set(feature, enable);
+        self
+    }
+
+    /// Whether modules may use the GC proposal (structs, arrays, `i31`,
+    /// the `any`/`eq` hierarchy). On by default, like every proposal below.
+    pub fn wasm_gc(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(WasmFeatures::GC, enable)
+    }
+
+    /// Whether modules may use typed function references (`call_ref`,
+    /// non-nullable references).
+    pub fn wasm_function_references(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(WasmFeatures::FUNCTION_REFERENCES, enable)
+    }
+
+    /// Whether modules may use exception handling (`try_table`, `throw`).
+    pub fn wasm_exceptions(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(WasmFeatures::EXCEPTIONS, enable)
+    }
+
+    /// Whether modules may use tail calls (`return_call*`).
+    pub fn wasm_tail_call(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(WasmFeatures::TAIL_CALL, enable)
+    }
+
+    /// Whether modules may use 128-bit SIMD.
+    pub fn wasm_simd(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(WasmFeatures::SIMD, enable)
+    }
+
+    /// Whether modules may use relaxed SIMD.
+    pub fn wasm_relaxed_simd(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(WasmFeatures::RELAXED_SIMD, enable)
+    }
+
+    /// Whether modules may use 64-bit memories and tables.
+    pub fn wasm_memory64(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(WasmFeatures::MEMORY64, enable)
+    }
+
+    /// Whether modules may have more than one memory.
+    pub fn wasm_multi_memory(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(WasmFeatures::MULTI_MEMORY, enable)
+    }
+
+    /// Whether modules may use reference types (`externref`, several
+    /// tables, `table.*` instructions).
+    pub fn wasm_reference_types(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(WasmFeatures::REFERENCE_TYPES, enable)
+    }
+
+    /// Whether modules may use bulk memory operations (`memory.copy`,
+    /// `memory.fill`, passive segments).
+    pub fn wasm_bulk_memory(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(WasmFeatures::BULK_MEMORY, enable)
+    }
+
+    /// Whether functions and blocks may return several values.
+    pub fn wasm_multi_value(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(WasmFeatures::MULTI_VALUE, enable)
+    }
+
+    /// Whether constant expressions may use `i32.add` and friends.
+    pub fn wasm_extended_const(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(WasmFeatures::EXTENDED_CONST, enable)
     }
 }

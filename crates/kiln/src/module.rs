@@ -42,7 +42,7 @@ impl Module {
 
     /// Compiles a module from its binary encoding.
     pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Module> {
-        let info = kiln_environ::translate_module(wasm)?;
+        let info = kiln_environ::translate_module_with_features(wasm, engine.config().features)?;
         let compiled = engine.inner.compiler.compile_module(&info, wasm)?;
         let info = Arc::new(info);
         let memory = CodeMemory::new(&compiled.code).context("mapping compiled code")?;
@@ -52,9 +52,10 @@ impl Module {
         Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), info, wasm: wasm.into(), code, type_ids }) })
     }
 
-    /// Validates a binary without compiling it.
-    pub fn validate(_engine: &Engine, wasm: &[u8]) -> Result<()> {
-        kiln_environ::translate_module(wasm)?;
+    /// Validates a binary, with the features the engine enables, without
+    /// compiling it.
+    pub fn validate(engine: &Engine, wasm: &[u8]) -> Result<()> {
+        kiln_environ::translate_module_with_features(wasm, engine.config().features)?;
         Ok(())
     }
 

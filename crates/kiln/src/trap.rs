@@ -14,7 +14,7 @@ use std::fmt;
 pub use kiln_environ::Trap;
 
 /// One Wasm frame of a backtrace.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameInfo {
     func_index: u32,
     func_name: Option<String>,
@@ -66,26 +66,38 @@ impl WasmBacktrace {
     }
 }
 
+/// One line per frame, except that a run of identical frames (the same
+/// function at the same offset, as deep recursion leaves) is one line
+/// ending in `× N`: a stack overflow would otherwise print thousands of
+/// lines. Each line is numbered with the index of its first frame.
 impl fmt::Display for WasmBacktrace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error while executing at wasm backtrace:")?;
-        for (i, frame) in self.frames.iter().enumerate() {
-            write!(f, "  {i:>3}: ")?;
-            if let Some(off) = frame.module_offset {
-                write!(f, "{off:#8x} - ")?;
+        write!(f, "error while executing at wasm backtrace:")?;
+        let mut i = 0;
+        for run in self.frames.chunk_by(|a, b| a == b) {
+            write!(f, "\n  {i:>3}: {}", run[0])?;
+            if run.len() > 1 {
+                write!(f, " × {}", run.len())?;
             }
-            if let Some(m) = &frame.module_name {
-                write!(f, "{m}!")?;
-            }
-            match &frame.func_name {
-                Some(n) => write!(f, "{n}")?,
-                None => write!(f, "<wasm function {}>", frame.func_index)?,
-            }
-            if i + 1 < self.frames.len() {
-                writeln!(f)?;
-            }
+            i += run.len();
         }
         Ok(())
+    }
+}
+
+/// `[offset - ][module!]function`.
+impl fmt::Display for FrameInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(off) = self.module_offset {
+            write!(f, "{off:#8x} - ")?;
+        }
+        if let Some(m) = &self.module_name {
+            write!(f, "{m}!")?;
+        }
+        match &self.func_name {
+            Some(n) => write!(f, "{n}"),
+            None => write!(f, "<wasm function {}>", self.func_index),
+        }
     }
 }
 

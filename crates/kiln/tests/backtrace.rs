@@ -348,3 +348,26 @@ fn backtrace_spans_instances_of_different_modules() {
     assert!(function_bodies(&app_wasm)[0].contains(&app_offset));
     assert_eq!(app_wasm[app_offset], OP_CALL);
 }
+
+#[test]
+fn recursion_shows_as_one_line_per_run_of_identical_frames() {
+    let wat = r#"(module
+        (func $f (export "f") (param i32) (result i32)
+            (if (result i32) (local.get 0)
+                (then (call $f (i32.sub (local.get 0) (i32.const 1))))
+                (else (unreachable)))))"#;
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let f = instance.get_typed_func::<i32, i32>(&mut store, "f").unwrap();
+    let err = f.call(&mut store, 1000).unwrap_err();
+    let bt = err.downcast_ref::<WasmBacktrace>().unwrap();
+    assert_eq!(bt.frames().len(), 1001);
+    let text = bt.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    // The trapping frame, then the 1000 calls, all at the same offset.
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[1].starts_with("    0: ") && !lines[1].contains('×'), "{text}");
+    assert!(lines[2].starts_with("    1: ") && lines[2].ends_with(" - f × 1000"), "{text}");
+}

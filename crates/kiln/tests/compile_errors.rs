@@ -50,3 +50,23 @@ fn failing_function_in_a_large_module_compiled_in_parallel_is_an_error_not_a_pan
         assert!(format!("{err:#}").contains("unsupported"), "{err:#}");
     }
 }
+
+#[test]
+fn proposals_the_config_disables_are_validation_errors() {
+    let gc_module = r#"(module (type (struct (field i32))) (func (result anyref) (struct.new 0 (i32.const 1))))"#;
+    let tail_call = r#"(module (func $f (return_call $f)))"#;
+    let default = Engine::default();
+    Module::new(&default, gc_module).unwrap();
+    Module::new(&default, tail_call).unwrap();
+
+    let mut config = Config::new();
+    config.wasm_gc(false).wasm_tail_call(false);
+    let engine = Engine::new(&config).unwrap();
+    for (wat, feature) in [(gc_module, "gc"), (tail_call, "tail call")] {
+        let err = Module::new(&engine, wat).unwrap_err();
+        assert!(format!("{err:#}").contains(feature), "{err:#}");
+        let wasm = wat::parse_str(wat).unwrap();
+        assert!(Module::validate(&engine, &wasm).is_err());
+        Module::validate(&default, &wasm).unwrap();
+    }
+}
