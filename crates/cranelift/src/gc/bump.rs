@@ -11,8 +11,10 @@
 //!
 //! Invariant: the region's bytes are not zeroed. Structs have every field
 //! written by the caller; arrays are zeroed here, inline for small ones
-//! and by the builtin (at `memset` speed) for large ones.
+//! and by the builtin (at `memset` speed) for large ones, unless the
+//! caller overwrites them (`ArrayContents::Overwritten`).
 
+use super::ArrayContents;
 use crate::func_env::POINTER;
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -25,7 +27,11 @@ use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
 
 /// Arrays up to this many bytes are allocated and zeroed inline; larger
 /// ones go to the builtin, whose zeroing is a `memset`.
-const MAX_INLINE_ARRAY_BYTES: i64 = 1024;
+const MAX_INLINE_ZEROED_ARRAY_BYTES: i64 = 1024;
+
+/// Arrays the caller fills are allocated inline up to this size: with no
+/// zeroing to do, the builtin's call would be pure overhead.
+const MAX_INLINE_OVERWRITTEN_ARRAY_BYTES: i64 = 16 << 10;
 
 /// What a collector puts in a new object's header besides its kind, type
 /// and size.
@@ -51,17 +57,30 @@ pub(super) fn alloc_struct(t: &mut FuncTranslator<'_, '_>, type_id: Value, layou
     finish(t, r, done)
 }
 
-/// An array of `len` zero elements.
-pub(super) fn alloc_array(t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout, init: CollectorHeader) -> Value {
+/// An array of `len` elements, zeroed or not as `contents` says.
+pub(super) fn alloc_array(
+    t: &mut FuncTranslator<'_, '_>,
+    type_id: Value,
+    len: Value,
+    layout: &GcArrayLayout,
+    init: CollectorHeader,
+    contents: ArrayContents,
+) -> Value {
     let len64 = t.b.ins().uextend(I64, len);
     let bytes = t.b.ins().imul_imm_u(len64, i64::from(layout.elem_size));
     let end = t.b.ins().iadd_imm_u(bytes, i64::from(layout.base) + 7);
     let size = t.b.ins().band_imm_s(end, !7i64);
-    let small = t.b.ins().icmp_imm_u(IntCC::UnsignedLessThanOrEqual, size, MAX_INLINE_ARRAY_BYTES);
+    let max_inline = match contents {
+        ArrayContents::Zeroed => MAX_INLINE_ZEROED_ARRAY_BYTES,
+        ArrayContents::Overwritten => MAX_INLINE_OVERWRITTEN_ARRAY_BYTES,
+    };
+    let small = t.b.ins().icmp_imm_u(IntCC::UnsignedLessThanOrEqual, size, max_inline);
     let ((addr, r), slow, done) = bump_or_branch(t, size, Some(small));
     write_header(t, addr, VMGcKind::ArrayRef, type_id, size, init);
     t.b.ins().store(t.flags.gc, len, addr, ARRAY_LENGTH_OFFSET as i32);
-    zero_elements(t, addr, size);
+    if contents == ArrayContents::Zeroed {
+        zero_elements(t, addr, size);
+    }
     t.b.ins().jump(done, &[BlockArg::Value(r)]);
 
     t.b.switch_to_block(slow);

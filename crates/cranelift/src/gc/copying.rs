@@ -2,7 +2,7 @@
 //! tracing from precise roots, so compiled code needs no barriers; it
 //! allocates by bumping a cursor through the current space, inline.
 
-use super::{GcCompiler, bump};
+use super::{ArrayContents, GcCompiler, bump};
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::Value;
 use kiln_environ::gc_layout::{GcArrayLayout, GcStructLayout};
@@ -14,7 +14,7 @@ impl GcCompiler for CopyingCompiler {
         bump::alloc_struct(t, type_id, layout, bump::CollectorHeader::default())
     }
 
-    fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout) -> Value {
-        bump::alloc_array(t, type_id, len, layout, bump::CollectorHeader::default())
+    fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout, contents: ArrayContents) -> Value {
+        bump::alloc_array(t, type_id, len, layout, bump::CollectorHeader::default(), contents)
     }
 }

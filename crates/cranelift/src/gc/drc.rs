@@ -23,7 +23,7 @@
 //! never touch memory outside it.
 
 use super::bump::{self, CollectorHeader};
-use super::GcCompiler;
+use super::{ArrayContents, GcCompiler};
 use crate::func_env::POINTER;
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -42,8 +42,8 @@ impl GcCompiler for DrcCompiler {
         bump::alloc_struct(t, type_id, layout, FRESH)
     }
 
-    fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout) -> Value {
-        bump::alloc_array(t, type_id, len, layout, FRESH)
+    fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout, contents: ArrayContents) -> Value {
+        bump::alloc_array(t, type_id, len, layout, FRESH, contents)
     }
 
     fn load_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value) -> Value {

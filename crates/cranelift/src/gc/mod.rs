@@ -40,9 +40,9 @@ pub(crate) trait GcCompiler: Sync {
     fn alloc_struct(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, layout: &GcStructLayout) -> Value;
 
     /// Allocates an array of engine type `type_id` with `len` (i32)
-    /// elements, all zero. The caller has checked that its size fits an
-    /// object.
-    fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout) -> Value;
+    /// elements, as `contents` says. The caller has checked that its size
+    /// fits an object.
+    fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout, contents: ArrayContents) -> Value;
 
     /// Read barrier: loads the GC reference at `addr` (an object's field or
     /// element, a global's cell, a table element).
@@ -60,6 +60,19 @@ pub(crate) trait GcCompiler: Sync {
     fn init_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value, v: Value) {
         t.b.ins().store(flags, v, addr, 0);
     }
+}
+
+/// What a new array's bytes after its length hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ArrayContents {
+    /// Zero.
+    Zeroed,
+    /// Anything: the caller overwrites every byte up to the object's size
+    /// (elements and padding) before the array can be seen, so the
+    /// allocator need not zero them. Only for arrays of numbers: a
+    /// collection that saw stale bits in a reference element would follow
+    /// them.
+    Overwritten,
 }
 
 /// Allocates a struct through the builtin (which may collect, behind its

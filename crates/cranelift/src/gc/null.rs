@@ -1,7 +1,7 @@
 //! The null collector never frees and never moves: bump allocation
 //! inline, no barriers (the trait's plain loads and stores).
 
-use super::{GcCompiler, bump};
+use super::{ArrayContents, GcCompiler, bump};
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::Value;
 use kiln_environ::gc_layout::{GcArrayLayout, GcStructLayout};
@@ -13,7 +13,7 @@ impl GcCompiler for NullCompiler {
         bump::alloc_struct(t, type_id, layout, bump::CollectorHeader::default())
     }
 
-    fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout) -> Value {
-        bump::alloc_array(t, type_id, len, layout, bump::CollectorHeader::default())
+    fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout, contents: ArrayContents) -> Value {
+        bump::alloc_array(t, type_id, len, layout, bump::CollectorHeader::default(), contents)
     }
 }

@@ -18,6 +18,7 @@
 use super::control::block_args;
 use super::{FuncTranslator, trap_code};
 use crate::CompileError;
+use crate::gc::ArrayContents;
 use crate::func_env::POINTER;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, BlockArg, InstBuilder, MemFlagsData, Value, types::*};
@@ -214,9 +215,10 @@ impl FuncTranslator<'_, '_> {
         self.b.ins().load(I32, self.flags.gc, addr, 0)
     }
 
-    /// Allocates an array of `len` (i32) zero elements, trapping if it
-    /// would be larger than an object can be.
-    fn alloc_array(&mut self, type_index: u32, len: Value) -> Value {
+    /// Allocates an array of `len` (i32) elements, zeroed unless the caller
+    /// overwrites them (see [`ArrayContents`]), trapping if it would be
+    /// larger than an object can be.
+    fn alloc_array(&mut self, type_index: u32, len: Value, contents: ArrayContents) -> Value {
         let layout = self.array_layout(type_index);
         let len64 = self.b.ins().uextend(I64, len);
         let bytes = self.b.ins().imul_imm_u(len64, layout.elem_size as i64);
@@ -226,9 +228,66 @@ impl FuncTranslator<'_, '_> {
         self.b.ins().trapnz(too_large, trap_code(Trap::AllocationTooLarge));
         let type_id = self.engine_type_id(type_index);
         let gc = self.gc;
-        let r = gc.alloc_array(self, type_id, len, &layout);
+        let r = gc.alloc_array(self, type_id, len, &layout, contents);
         self.b.declare_value_needs_stack_map(r);
         r
+    }
+
+    /// Writes the element `bits` (see [`Self::element_bits`]) into every
+    /// element of the new array `r` of `len` elements, and whatever
+    /// padding follows them: the array may hold stale bytes
+    /// ([`ArrayContents::Overwritten`]). One 4-byte store reaches the first
+    /// 8-byte boundary, then the element pattern repeated to 8 bytes is
+    /// stored 8 bytes at a time up to the object's (8-aligned) size.
+    fn fill_new_array_bits(&mut self, type_index: u32, r: Value, bits: Value, len: Value) {
+        let layout = self.array_layout(type_index);
+        let repeat: i64 = match layout.elem_size {
+            1 => 0x0101_0101_0101_0101,
+            2 => 0x0001_0001_0001_0001,
+            4 => 0x0000_0001_0000_0001,
+            _ => 1,
+        };
+        let mask = match layout.elem_size {
+            1 => 0xff,
+            2 => 0xffff,
+            4 => 0xffff_ffff,
+            _ => -1,
+        };
+        let masked = self.b.ins().band_imm_s(bits, mask);
+        let pattern = self.b.ins().imul_imm_s(masked, repeat);
+        let len64 = self.b.ins().uextend(I64, len);
+        let bytes = self.b.ins().imul_imm_u(len64, layout.elem_size as i64);
+        let end = self.b.ins().iadd_imm_u(bytes, layout.base as i64 + 7);
+        let size = self.b.ins().band_imm_s(end, !7i64);
+        self.check_in_heap(r, size, 0);
+        let object = self.gc_addr_const(r, 0);
+        let gc = self.flags.gc;
+        let mut start = layout.base;
+        if start % 8 != 0 {
+            // Elements start 4 bytes past a boundary (after the length).
+            let low = self.b.ins().ireduce(I32, pattern);
+            self.b.ins().store(gc, low, object, start as i32);
+            start += 8 - start % 8;
+        }
+        let header = self.b.create_block();
+        let body = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.append_block_param(header, I64);
+        let first = self.b.ins().iconst(I64, start as i64);
+        self.b.ins().jump(header, &[BlockArg::Value(first)]);
+        self.b.switch_to_block(header);
+        let offset = self.b.block_params(header)[0];
+        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, offset, size);
+        self.b.ins().brif(more, body, &[], done, &[]);
+        self.b.switch_to_block(body);
+        self.b.seal_block(body);
+        let addr = self.b.ins().iadd(object, offset);
+        self.b.ins().store(gc, pattern, addr, 0);
+        let next = self.b.ins().iadd_imm_u(offset, 8);
+        self.b.ins().jump(header, &[BlockArg::Value(next)]);
+        self.b.seal_block(header);
+        self.b.switch_to_block(done);
+        self.b.seal_block(done);
     }
 
     /// Stores `value` into `len` elements of `r` from `start` (already
@@ -344,20 +403,32 @@ impl FuncTranslator<'_, '_> {
             }
             O::ArrayNew { array_type_index: t } => {
                 let (init, len) = self.pop2();
-                let r = self.alloc_array(t, len);
-                let zero = self.b.ins().iconst(I32, 0);
-                self.fill_array(t, r, zero, init, len, FieldWrite::Init);
+                let r = match self.element_bits(self.array_elem(t).storage, init) {
+                    // Numbers: written once, 8 bytes at a time, over memory
+                    // nobody zeroed first.
+                    Some(bits) => {
+                        let r = self.alloc_array(t, len, ArrayContents::Overwritten);
+                        self.fill_new_array_bits(t, r, bits, len);
+                        r
+                    }
+                    None => {
+                        let r = self.alloc_array(t, len, ArrayContents::Zeroed);
+                        let zero = self.b.ins().iconst(I32, 0);
+                        self.fill_array(t, r, zero, init, len, FieldWrite::Init);
+                        r
+                    }
+                };
                 self.push(r);
             }
             O::ArrayNewDefault { array_type_index: t } => {
                 let len = self.pop();
-                let r = self.alloc_array(t, len);
+                let r = self.alloc_array(t, len, ArrayContents::Zeroed);
                 self.push(r);
             }
             O::ArrayNewFixed { array_type_index: t, array_size: n } => {
                 let values = self.popn(n as usize);
                 let len = self.b.ins().iconst(I32, n as i64);
-                let r = self.alloc_array(t, len);
+                let r = self.alloc_array(t, len, ArrayContents::Zeroed);
                 let layout = self.array_layout(t);
                 let storage = self.array_elem(t).storage;
                 for (i, v) in values.into_iter().enumerate() {
@@ -370,7 +441,7 @@ impl FuncTranslator<'_, '_> {
                 let (src, len) = self.pop2();
                 let elem_size = self.array_layout(t).elem_size;
                 self.check_segment_range(Builtin::data_segment_len, d, src, len, elem_size, Trap::MemoryOutOfBounds);
-                let r = self.alloc_array(t, len);
+                let r = self.alloc_array(t, len, ArrayContents::Zeroed);
                 let (zero, seg) = (self.b.ins().iconst(I32, 0), self.b.ins().iconst(I32, d as i64));
                 self.checked_array_builtin(Builtin::array_init_data, &[r, zero, seg, src, len], Trap::MemoryOutOfBounds);
                 self.push(r);
@@ -378,7 +449,7 @@ impl FuncTranslator<'_, '_> {
             O::ArrayNewElem { array_type_index: t, array_elem_index: e } => {
                 let (src, len) = self.pop2();
                 self.check_segment_range(Builtin::elem_segment_len, e, src, len, 1, Trap::TableOutOfBounds);
-                let r = self.alloc_array(t, len);
+                let r = self.alloc_array(t, len, ArrayContents::Zeroed);
                 let (zero, seg) = (self.b.ins().iconst(I32, 0), self.b.ins().iconst(I32, e as i64));
                 self.checked_array_builtin(Builtin::array_init_elem, &[r, zero, seg, src, len], Trap::TableOutOfBounds);
                 self.push(r);
