@@ -512,3 +512,16 @@ fn drc_frees_fresh_garbage_from_every_region_whatever_their_order() {
     collect(&mut heap, &mut host, &mut kept);
     assert_eq!(heap.stats().bytes_in_use, live, "every region's fresh objects were reconciled");
 }
+
+#[test]
+fn drc_large_objects_use_the_rest_of_the_bump_region_before_running_out() {
+    let (mut heap, mut host) = drc(64 * 1024);
+    // A small object makes the whole free heap the bump region...
+    let small = heap.alloc_uninit_struct(NODE).unwrap();
+    heap.expose_gc_ref_to_wasm(small).unwrap();
+    // ...and a large one, too large for regions, must still find room in
+    // what the region did not use.
+    let big = heap.alloc_uninit_array(BYTE_ARRAY, 32 * 1024).unwrap();
+    heap.expose_gc_ref_to_wasm(big).unwrap();
+    heap.verify().unwrap();
+}

@@ -148,7 +148,17 @@ impl DrcHeap {
             self.stats.record_allocation(size);
             return new_ref(offset);
         }
-        let (offset, block) = self.free_list.alloc(size).ok_or(GcError::OutOfMemory { requested: u64::from(size) })?;
+        let found = match self.free_list.alloc(size) {
+            Some(found) => Some(found),
+            // The region took the largest free block: its unused rest may
+            // be what this object needs.
+            None if self.region.is_some() => {
+                self.retire_region()?;
+                self.free_list.alloc(size)
+            }
+            None => None,
+        };
+        let (offset, block) = found.ok_or(GcError::OutOfMemory { requested: u64::from(size) })?;
         if let Some((at, rest)) = self.free_list.last_split {
             write_header(self.memory.bytes_mut(), u64::from(at), &VMGcHeader::free_block(rest))?;
         }
