@@ -515,7 +515,7 @@ fn drc_frees_fresh_garbage_from_every_region_whatever_their_order() {
 
 #[test]
 fn drc_large_objects_use_the_rest_of_the_bump_region_before_running_out() {
-    let (mut heap, mut host) = drc(64 * 1024);
+    let (mut heap, _host) = drc(64 * 1024);
     // A small object makes the whole free heap the bump region...
     let small = heap.alloc_uninit_struct(NODE).unwrap();
     heap.expose_gc_ref_to_wasm(small).unwrap();

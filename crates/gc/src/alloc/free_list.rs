@@ -98,14 +98,6 @@ impl FreeList {
         self.blocks.iter().map(|(o, s)| (*o, *s))
     }
 
-    /// Does `[offset, offset + size)` overlap a free block?
-    pub(crate) fn overlaps(&self, offset: u32, size: u32) -> bool {
-        let end = u64::from(offset) + u64::from(size);
-        let pred = self.blocks.range(..=offset).next_back();
-        let succ = self.blocks.range(offset..).next();
-        pred.is_some_and(|(o, s)| u64::from(*o) + u64::from(*s) > u64::from(offset)) || succ.is_some_and(|(o, _)| u64::from(*o) < end)
-    }
-
     /// A block of at least `size` bytes (a multiple of 8, at least 16):
     /// its offset and actual size. If a block was split, the remainder is
     /// in [`FreeList::last_split`] so the heap can mark it free.
@@ -190,33 +182,40 @@ impl FreeList {
         if size < MIN_BLOCK || size % 8 != 0 || offset % 8 != 0 {
             return Err(GcError::corrupt("freed block has a bad size or alignment", offset));
         }
-        if self.overlaps(offset, size) {
+        let end = u64::from(offset) + u64::from(size);
+        // Two lookups serve both the overlap check and the merging: the
+        // block at or before `offset` and the first one after it.
+        let pred = self.blocks.range(..=offset).next_back().map(|(o, s)| (*o, *s));
+        let succ = self.blocks.range(offset.saturating_add(1)..).next().map(|(o, s)| (*o, *s));
+        let pred_end = pred.map(|(p, ps)| u64::from(p) + u64::from(ps));
+        if pred_end.is_some_and(|e| e > u64::from(offset)) || succ.is_some_and(|(s, _)| u64::from(s) < end) {
             return Err(GcError::corrupt("freed block overlaps a free block", offset));
         }
-        let end = u64::from(offset) + u64::from(size);
-        let pred = self.blocks.range(..offset).next_back().map(|(o, s)| (*o, *s));
-        let succ = self.blocks.range(offset..).next().map(|(o, s)| (*o, *s));
-        let mut start = offset;
-        let mut total = u64::from(size);
-        if let Some((p, ps)) = pred
-            && u64::from(p) + u64::from(ps) == u64::from(offset)
-        {
-            self.remove(p, ps);
-            start = p;
-            total += u64::from(ps);
-        }
-        if let Some((s, ss)) = succ
-            && u64::from(s) == end
-        {
-            self.remove(s, ss);
-            total += u64::from(ss);
-        }
+        let joins_succ = succ.filter(|(s, _)| u64::from(*s) == end);
+        let joins_pred = pred.filter(|_| pred_end == Some(u64::from(offset)));
+        let start = joins_pred.map_or(offset, |(p, _)| p);
+        let total = u64::from(size) + joins_pred.map_or(0, |(_, ps)| u64::from(ps)) + joins_succ.map_or(0, |(_, ss)| u64::from(ss));
         // Fits: free blocks lie in the heap, which is at most 2^32 bytes and
         // starts past offset 0.
         let total = u32::try_from(total).map_err(|_| GcError::corrupt("freed block too large", offset))?;
-        self.insert(start, total);
+        if let Some((s, ss)) = joins_succ {
+            self.remove(s, ss);
+        }
+        match joins_pred {
+            Some((p, ps)) => {
+                // The block before grows in place: its key stays.
+                *self.blocks.get_mut(&p).expect("found above") = total;
+                self.free_bytes += u64::from(total - ps);
+                let c = class_of(total);
+                self.classes[c].push((p, total));
+                self.nonempty |= 1 << c;
+                self.entries += 1;
+            }
+            None => self.insert(offset, total),
+        }
+        let merged = (start, total);
         self.maybe_rebuild_classes();
-        Ok((start, total))
+        Ok(merged)
     }
 
     fn insert(&mut self, offset: u32, size: u32) {
