@@ -46,6 +46,17 @@ impl Compiler {
         self.tunables
     }
 
+    /// Everything about the target and Cranelift's settings that compiled
+    /// code depends on (the triple, the shared flags such as the opt level,
+    /// and the CPU features the code may use), as `key=value` pairs: code
+    /// compiled under one fingerprint may only run under the same one.
+    pub fn isa_fingerprint(&self) -> String {
+        let mut pairs = vec![format!("target={}", self.isa.triple())];
+        pairs.extend(self.isa.flags().iter().map(|v| format!("{}={v}", v.name)));
+        pairs.extend(self.isa.isa_flags().iter().map(|v| format!("{}={v}", v.name)));
+        pairs.join(";")
+    }
+
     /// Compiles every defined function of `module`, whose binary is `wasm`.
     pub fn compile_module(&self, module: &ModuleInfo, wasm: &[u8]) -> Result<CompiledModule, CompileError> {
         let env = FuncEnv::new(module, self.tunables, self.isa.default_call_conv(), self.isa.frontend_config());

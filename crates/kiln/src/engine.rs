@@ -81,6 +81,29 @@ impl Engine {
         &self.inner.config
     }
 
+    /// Compiles `bytes` (binary or WAT) into a `.cwasm` artifact for
+    /// [`crate::Module::deserialize`], as `Module::new(..)?.serialize()`.
+    pub fn precompile_module(&self, bytes: &[u8]) -> Result<Vec<u8>> {
+        crate::Module::new(self, bytes)?.serialize()
+    }
+
+    /// Every setting compiled code depends on, as `key=value` pairs: a
+    /// precompiled module loads only into an engine with the same ones.
+    pub(crate) fn fingerprint(&self) -> String {
+        let c = &self.inner.config;
+        let t = c.tunables;
+        format!(
+            "kiln={};collector={:?};bounds_checks={:?};epoch_interruption={};consume_fuel={};wasm_features={:#x};{}",
+            env!("CARGO_PKG_VERSION"),
+            t.collector,
+            t.bounds_checks,
+            t.epoch_interruption,
+            t.consume_fuel,
+            c.features.bits(),
+            self.inner.compiler.isa_fingerprint(),
+        )
+    }
+
     /// Advances the epoch; stores whose deadline it reaches are
     /// interrupted at their next check (see `Config::epoch_interruption`).
     /// Safe to call from any thread, e.g. a timer.

@@ -20,6 +20,7 @@
 //!
 //! Unsafe code lives in `vm` only; every block states why it is sound.
 
+mod artifact;
 mod config;
 mod const_eval;
 mod engine;

@@ -5,6 +5,7 @@
 //! with the engine. A module is immutable and cheap to clone; it can be
 //! instantiated in any store of its engine.
 
+use crate::artifact;
 use crate::engine::Engine;
 use crate::type_registry::engine_val_type;
 use crate::types::{ExternType, FuncType, GlobalType, MemoryType, TableType, ValType};
@@ -44,6 +45,48 @@ impl Module {
     pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Module> {
         let info = kiln_environ::translate_module_with_features(wasm, engine.config().features)?;
         let compiled = engine.inner.compiler.compile_module(&info, wasm)?;
+        Module::from_compiled(engine, wasm, info, compiled)
+    }
+
+    /// The compiled module as bytes (a `.cwasm` artifact), which
+    /// [`Module::deserialize`] loads into an engine with the same settings
+    /// without compiling again.
+    pub fn serialize(&self) -> Result<Vec<u8>> {
+        let code = self.code();
+        Ok(artifact::write(&self.inner.engine.fingerprint(), self.wasm(), code.memory.bytes(), &code.funcs, &code.metadata))
+    }
+
+    /// Loads a module from [`Module::serialize`]'s bytes (or
+    /// [`Engine::precompile_module`]'s). An artifact that is truncated,
+    /// modified, or made by an engine with other settings (another
+    /// collector, opt level, Kiln version, CPU features...) is refused with
+    /// an error saying so.
+    ///
+    /// # Safety
+    /// The artifact's machine code runs as is: its integrity is checked,
+    /// its origin cannot be. Only load bytes that Kiln produced, from a
+    /// source as trusted as the program itself.
+    pub unsafe fn deserialize(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
+        let artifact = artifact::read(bytes.as_ref(), &engine.fingerprint())?;
+        let info = kiln_environ::translate_module_with_features(artifact.wasm, engine.config().features)
+            .context("the precompiled module's wasm does not validate")?;
+        artifact::check_against_module(&artifact.compiled, &info)?;
+        Module::from_compiled(engine, artifact.wasm, info, artifact.compiled)
+    }
+
+    /// [`Module::deserialize`] of a file's contents.
+    ///
+    /// # Safety
+    /// As [`Module::deserialize`].
+    pub unsafe fn deserialize_file(engine: &Engine, path: impl AsRef<std::path::Path>) -> Result<Module> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        // SAFETY: the caller vouches for the file.
+        unsafe { Module::deserialize(engine, bytes) }.with_context(|| format!("loading precompiled module {}", path.display()))
+    }
+
+    /// Maps compiled code and registers the module's types.
+    fn from_compiled(engine: &Engine, wasm: &[u8], info: ModuleInfo, compiled: kiln_cranelift::CompiledModule) -> Result<Module> {
         let info = Arc::new(info);
         let memory = CodeMemory::new(&compiled.code).context("mapping compiled code")?;
         let code = ModuleCode::register(ModuleCode { memory, funcs: compiled.funcs, metadata: compiled.metadata, info: info.clone() });

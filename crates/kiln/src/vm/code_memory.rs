@@ -34,6 +34,14 @@ impl CodeMemory {
         self.mmap.as_ptr() as usize
     }
 
+    /// The code's bytes (for serializing a module).
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: the first `len` bytes of the mapping were written in
+        // `new` and stay mapped readable (and executable, never writable)
+        // for as long as `self` lives.
+        unsafe { std::slice::from_raw_parts(self.mmap.as_ptr(), self.len) }
+    }
+
     pub fn range(&self) -> std::ops::Range<usize> {
         self.start()..self.start() + self.len
     }
