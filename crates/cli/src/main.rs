@@ -5,6 +5,8 @@
 //!   `_start` with ARGS as its argv, or calls one export with ARGS as its
 //!   parameters and prints its results (see `run`).
 //! - `kiln wast FILE...` runs spec scripts and reports every failure.
+//! - `kiln compile FILE [-o OUT]` writes a precompiled `.cwasm`, which
+//!   `kiln run --allow-precompiled` runs without compiling.
 //!
 //! Both take Wasmtime's option groups, `-W`, `-C`, `-O` and `-D` (see
 //! `options`), with Wasmtime's keys.
@@ -14,6 +16,7 @@
 //! code when it calls `proc_exit`); results go to stdout so they can be
 //! piped.
 
+mod compile;
 mod options;
 mod run;
 mod values;
@@ -31,6 +34,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Compile(compile::CompileCommand),
     Run(run::RunCommand),
     Wast(wast::WastCommand),
 }
@@ -38,6 +42,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Compile(cmd) => cmd.execute(),
         Command::Run(cmd) => cmd.execute(),
         Command::Wast(cmd) => cmd.execute(),
     };

@@ -58,6 +58,11 @@ pub struct RunCommand {
     #[arg(long, value_name = "STRATEGY", value_parser = parse_profile)]
     profile: Option<ProfilingStrategy>,
 
+    /// Runs FILE (and preloads) even when it is a precompiled `.cwasm`
+    /// (from `kiln compile`), whose machine code is trusted as is.
+    #[arg(long)]
+    allow_precompiled: bool,
+
     /// The exported function to call [default: `_start`, else `main`].
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
@@ -161,9 +166,9 @@ impl RunCommand {
             let (name, file) = preload
                 .split_once('=')
                 .ok_or_else(|| anyhow!("--preload {preload}: expected NAME=FILE"))?;
-            preloads.push((name, file, load(engine, Path::new(file))?));
+            preloads.push((name, file, load(engine, Path::new(file), self.allow_precompiled)?));
         }
-        let module = load(engine, &self.file)?;
+        let module = load(engine, &self.file, self.allow_precompiled)?;
         store_options.apply(store)?;
 
         for (name, file, module) in preloads {
@@ -281,8 +286,18 @@ fn gc_stats_report(stats: Option<GcStats>) -> String {
     )
 }
 
-fn load(engine: &Engine, file: &Path) -> Result<Module> {
+/// Compiles `file`, or loads it if it is a precompiled module and that is
+/// allowed (as in Wasmtime, running a `.cwasm` must be asked for: its
+/// machine code runs unchecked).
+fn load(engine: &Engine, file: &Path, allow_precompiled: bool) -> Result<Module> {
     let bytes = std::fs::read(file).with_context(|| format!("reading `{}`", file.display()))?;
+    if Engine::detect_precompiled(&bytes).is_some() {
+        if !allow_precompiled {
+            bail!("cannot load precompiled module `{}` unless --allow-precompiled is passed", file.display());
+        }
+        // SAFETY: the user vouched for the file with --allow-precompiled.
+        return unsafe { Module::deserialize(engine, &bytes) }.with_context(|| format!("loading precompiled module `{}`", file.display()));
+    }
     Module::new(engine, &bytes).with_context(|| format!("compiling `{}`", file.display()))
 }
 

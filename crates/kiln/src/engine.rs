@@ -87,6 +87,12 @@ impl Engine {
         crate::Module::new(self, bytes)?.serialize()
     }
 
+    /// What kind of precompiled artifact `bytes` is, if it is one (judged
+    /// by its header only; loading checks the rest).
+    pub fn detect_precompiled(bytes: &[u8]) -> Option<Precompiled> {
+        crate::artifact::is_artifact(bytes).then_some(Precompiled::Module)
+    }
+
     /// Every setting compiled code depends on, as `key=value` pairs: a
     /// precompiled module loads only into an engine with the same ones.
     pub(crate) fn fingerprint(&self) -> String {
@@ -133,4 +139,12 @@ impl Engine {
         cache.insert(key, t.clone());
         Ok(t)
     }
+}
+
+/// The kinds of precompiled artifact ([`Engine::detect_precompiled`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Precompiled {
+    /// A core module, from [`crate::Module::serialize`].
+    Module,
 }

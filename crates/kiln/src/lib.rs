@@ -42,7 +42,7 @@ mod vm;
 pub use anyhow::{Error, Result};
 pub use config::{BoundsChecks, Collector, Config, OptLevel, ProfilingStrategy};
 pub use kiln_gc::GcStats;
-pub use engine::Engine;
+pub use engine::{Engine, Precompiled};
 pub use externals::{Extern, Global, Memory, Table, Tag};
 pub use func::{Caller, Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
 pub use instance::Instance;
