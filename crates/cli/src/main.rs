@@ -40,6 +40,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // `RUST_LOG=kiln=debug` shows compilation, collections and the module
+    // cache at work; by default only warnings (an unusable cache entry)
+    // reach stderr.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).format_timestamp(None).init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Compile(cmd) => cmd.execute(),

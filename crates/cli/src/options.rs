@@ -26,7 +26,7 @@
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
-use kiln::{BoundsChecks, Collector, Config, OptLevel, Store};
+use kiln::{BoundsChecks, Cache, CacheConfig, Collector, Config, OptLevel, Store};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -180,9 +180,12 @@ const CODEGEN: Group = Group {
             "winch" => bail!("not supported by Kiln yet: the Winch baseline compiler"),
             other => bail!("unknown compiler `{other}`; known: cranelift"),
         }),
-        fixed("cache", false, "a compiled-module cache"),
+        apply("cache", "[=y|n]", "cache compiled modules in $XDG_CACHE_HOME/kiln (else ~/.cache/kiln), so a module run again starts without compiling (default: y)", |s, v| {
+            s.cache = switch_value(v)?;
+            Ok(())
+        }),
         fixed("native-unwind-info", false, "native unwind info (Kiln unwinds by frame pointers)"),
-        not_yet("cache-config", "a compiled-module cache"),
+        not_yet("cache-config", "cache configuration files (the cache's directory is $XDG_CACHE_HOME/kiln)"),
         not_yet("cranelift-debug-verifier", "switching Cranelift's verifier (it runs in debug builds)"),
         not_yet("parallel-compilation", "switching parallel compilation"),
         not_yet("pcc", "proof-carrying code"),
@@ -252,9 +255,10 @@ const GROUPS: [&Group; 4] = [&WASM, &CODEGEN, &RUNTIME, &DEBUG];
 /// What the options ask of the engine and of each store. Most keys go
 /// straight into `config`; the memory keys combine, so `finish` settles
 /// them.
-#[derive(Default)]
 struct Settings {
     config: Config,
+    /// Whether to use the compiled-module cache (on unless `-C cache=n`).
+    cache: bool,
     memory_reservation: Option<u64>,
     memory_guard_size: Option<u64>,
     store: StoreOptions,
@@ -392,6 +396,12 @@ fn yes_no(b: bool) -> &'static str {
     if b { "y" } else { "n" }
 }
 
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { config: Config::default(), cache: true, memory_reservation: None, memory_guard_size: None, store: StoreOptions::default() }
+    }
+}
+
 impl Settings {
     fn finish(mut self) -> (Config, StoreOptions) {
         // Kiln has two memory layouts: a 4 GiB reservation with a 4 GiB
@@ -405,6 +415,16 @@ impl Settings {
         }
         if self.store.timeout.is_some() {
             self.config.epoch_interruption(true);
+        }
+        if self.cache {
+            // A cache that cannot be opened (no home directory, a read-only
+            // one) only costs the compilation it would have saved.
+            match Cache::new(CacheConfig::new()) {
+                Ok(cache) => {
+                    self.config.cache(Some(cache));
+                }
+                Err(e) => log::warn!("compiling without the module cache: {e:#}"),
+            }
         }
         (self.config, self.store)
     }

@@ -10,7 +10,10 @@ fn example(name: &str) -> String {
 }
 
 fn kiln(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiln")).args(args).env_remove("RUST_BACKTRACE").output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_kiln")).args(args).env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LOG")
+        // Never the user's own module cache.
+        .env("XDG_CACHE_HOME", std::env::temp_dir().join("kiln-cli-tests-cache")).output().unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {

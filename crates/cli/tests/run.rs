@@ -24,6 +24,9 @@ fn kiln(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kiln"))
         .args(args)
         .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LOG")
+        // Never the user's own module cache.
+        .env("XDG_CACHE_HOME", std::env::temp_dir().join("kiln-cli-tests-cache"))
         .output()
         .unwrap()
 }
@@ -65,6 +68,7 @@ fn a_trap_prints_the_error_and_exits_134() {
 #[test]
 fn args_and_env_flags() {
     let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .env("XDG_CACHE_HOME", std::env::temp_dir().join("kiln-cli-tests-cache"))
         .args([
             "run",
             "--env",
@@ -167,6 +171,7 @@ fn escapes_are_refused_through_the_cli_too() {
 #[test]
 fn stdin_is_the_host_stdin() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .env("XDG_CACHE_HOME", std::env::temp_dir().join("kiln-cli-tests-cache"))
         .args(["run", &program("stdin.wat")])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -351,6 +356,9 @@ fn kiln_with_deadline(args: &[&str]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
         .args(args)
         .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LOG")
+        // Never the user's own module cache.
+        .env("XDG_CACHE_HOME", std::env::temp_dir().join("kiln-cli-tests-cache"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -532,7 +540,6 @@ fn what_kiln_always_does_is_accepted_and_the_opposite_refused() {
         ("-W", "component-model-async=y", "not supported by Kiln yet: the component model; only `component-model-async=n` is accepted"),
         ("-O", "signals-based-traps=n", "not supported by Kiln yet: trapping without signal handlers; only `signals-based-traps=y` is accepted"),
         ("-O", "pooling-allocator", "not supported by Kiln yet: the pooling allocator"),
-        ("-C", "cache=y", "-C cache=y: not supported by Kiln yet: a compiled-module cache"),
         ("-C", "compiler=winch", "not supported by Kiln yet: the Winch baseline compiler"),
         ("-D", "debug-info", "-D debug-info: not supported by Kiln yet: DWARF debug info"),
         ("-D", "logging=y", "not supported by Kiln yet: log output"),
@@ -550,7 +557,7 @@ fn wasmtime_options_kiln_lacks_are_refused_by_name() {
         ("-W", "max-instances=10", "-W max-instances=10: not supported by Kiln yet"),
         ("-O", "pooling-total-memories=10", "-O pooling-total-memories=10: not supported by Kiln yet: the pooling allocator"),
         ("-O", "gc-heap-initial-size=65536", "-O gc-heap-initial-size=65536: not supported by Kiln yet"),
-        ("-C", "cache-config=/tmp/cache.toml", "-C cache-config=/tmp/cache.toml: not supported by Kiln yet: a compiled-module cache"),
+        ("-C", "cache-config=/tmp/cache.toml", "-C cache-config=/tmp/cache.toml: not supported by Kiln yet: cache configuration files"),
         ("-C", "cranelift-has-avx=true", "not supported by Kiln yet: raw Cranelift settings"),
         ("-D", "coredump=core.wasm", "-D coredump=core.wasm: not supported by Kiln yet: core dumps"),
     ] {
@@ -673,4 +680,52 @@ fn gc_stats_follow_the_error_of_a_failed_run() {
     let (error, stats) = stderr.split_once("GC statistics:\n").unwrap_or_else(|| panic!("no statistics in:\n{stderr}"));
     assert!(error.starts_with("error: calling `main`") && error.contains("unreachable"), "{stderr}");
     assert!(gc_stat(stats, "allocated:") >= 8, "{stderr}");
+}
+
+/// `kiln` with its own cache directory and the cache's debug log on.
+fn kiln_with_cache(cache: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiln")).args(args).env("XDG_CACHE_HOME", cache).env("RUST_LOG", "kiln::cache=debug").output().unwrap()
+}
+
+fn cache_entries(cache: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(cache.join("kiln")).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default()
+}
+
+#[test]
+fn the_module_cache_serves_the_second_run() {
+    let cache = tempfile::tempdir().unwrap();
+    let args = ["run", &example("primes.wat"), "--invoke", "main"];
+    let first = kiln_with_cache(cache.path(), &args);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    assert!(text(&first.stderr).contains("module cache miss"), "{}", text(&first.stderr));
+    assert_eq!(cache_entries(cache.path()).len(), 1);
+    let second = kiln_with_cache(cache.path(), &args);
+    assert_eq!(text(&second.stdout), text(&first.stdout));
+    assert!(text(&second.stderr).contains("module cache hit"), "{}", text(&second.stderr));
+}
+
+#[test]
+fn a_corrupt_cache_entry_is_ignored_with_a_warning() {
+    let cache = tempfile::tempdir().unwrap();
+    let args = ["run", &example("primes.wat"), "--invoke", "main"];
+    let first = kiln_with_cache(cache.path(), &args);
+    let entry = cache_entries(cache.path()).remove(0);
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&entry, bytes).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kiln")).args(args).env("XDG_CACHE_HOME", cache.path()).env_remove("RUST_LOG").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), text(&first.stdout));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("ignoring corrupt module cache entry") && stderr.contains("checksum"), "{stderr}");
+}
+
+#[test]
+fn cache_n_never_writes_the_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = kiln_with_cache(cache.path(), &["run", "-C", "cache=n", &example("primes.wat"), "--invoke", "main"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(cache_entries(cache.path()).is_empty());
+    assert!(!text(&out.stderr).contains("module cache"), "{}", text(&out.stderr));
 }

@@ -18,6 +18,7 @@ pub struct Config {
     pub(crate) max_gc_heap_bytes: u64,
     pub(crate) gc_zeal_alloc_counter: Option<NonZeroU32>,
     pub(crate) profiler: ProfilingStrategy,
+    pub(crate) cache: Option<crate::Cache>,
     /// The proposals modules may use. Always a subset of
     /// `kiln_environ::wasm_features()` (the setters only toggle features in
     /// it), so validation never lets through what the compiler lacks.
@@ -35,6 +36,7 @@ impl Default for Config {
             max_gc_heap_bytes: 1 << 30,
             gc_zeal_alloc_counter: None,
             profiler: ProfilingStrategy::None,
+            cache: None,
             features: kiln_environ::wasm_features(),
         }
     }
@@ -43,6 +45,14 @@ impl Default for Config {
 impl Config {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Caches compiled modules on disk (default: no cache): `Module::new`
+    /// of a module compiled before with the same settings loads it instead
+    /// of compiling. See [`crate::Cache`].
+    pub fn cache(&mut self, cache: Option<crate::Cache>) -> &mut Self {
+        self.cache = cache;
+        self
     }
 
     /// Describes compiled code to a native profiler (default: none); see

@@ -21,6 +21,7 @@
 //! Unsafe code lives in `vm` only; every block states why it is sound.
 
 mod artifact;
+mod cache;
 mod config;
 mod const_eval;
 mod engine;
@@ -40,6 +41,7 @@ mod values;
 mod vm;
 
 pub use anyhow::{Error, Result};
+pub use cache::{Cache, CacheConfig};
 pub use config::{BoundsChecks, Collector, Config, OptLevel, ProfilingStrategy};
 pub use kiln_gc::GcStats;
 pub use engine::{Engine, Precompiled};

@@ -43,9 +43,17 @@ impl Module {
 
     /// Compiles a module from its binary encoding.
     pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Module> {
+        let cache = engine.config().cache.as_ref();
+        if let Some(module) = cache.and_then(|c| c.load(engine, wasm)) {
+            return Ok(module);
+        }
         let info = kiln_environ::translate_module_with_features(wasm, engine.config().features)?;
         let compiled = engine.inner.compiler.compile_module(&info, wasm)?;
-        Module::from_compiled(engine, wasm, info, compiled)
+        let module = Module::from_compiled(engine, wasm, info, compiled)?;
+        if let Some(cache) = cache {
+            cache.store(engine, &module);
+        }
+        Ok(module)
     }
 
     /// The compiled module as bytes (a `.cwasm` artifact), which

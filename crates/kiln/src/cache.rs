@@ -1,0 +1,207 @@
+//! A cache of compiled modules on disk, so that a program run again starts
+//! without compiling (`Config::cache`).
+//!
+//! An entry is a `.cwasm` artifact (see `artifact.rs`) named by a hash of
+//! the engine's fingerprint and the module's wasm. Invariants:
+//! - An entry is written to a temporary file in the cache directory and
+//!   renamed into place, so a reader (another process, concurrently) sees
+//!   a whole entry or none.
+//! - An entry is used only if it loads (checksum, fingerprint) and holds
+//!   exactly the wasm asked for, so a hash collision or a damaged file costs
+//!   a compilation, never a wrong module. A damaged entry is removed, with
+//!   a warning in the log.
+//! - The directory's `.cwasm` files are kept under a soft size limit: after
+//!   a write, the least recently used entries (by modification time, which
+//!   a hit refreshes) are removed until the rest fits.
+//! - Failing to read or write the cache is never an error of the
+//!   compilation: it is logged and the module is compiled as without one.
+//!
+//! The directory must be as trusted as the program: its artifacts' machine
+//! code runs as is.
+
+use crate::{Engine, Module};
+use anyhow::{Context as _, Result};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+/// Where and how large a [`Cache`] is.
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    directory: Option<PathBuf>,
+    files_total_size_soft_limit: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig { directory: None, files_total_size_soft_limit: 512 << 20 }
+    }
+}
+
+impl CacheConfig {
+    /// The default: the user's cache directory (`$XDG_CACHE_HOME/kiln`,
+    /// else `~/.cache/kiln`), at most about 512 MiB of entries.
+    pub fn new() -> CacheConfig {
+        CacheConfig::default()
+    }
+
+    pub fn with_directory(&mut self, directory: impl Into<PathBuf>) -> &mut Self {
+        self.directory = Some(directory.into());
+        self
+    }
+
+    /// The size the entries are trimmed to after each write, in bytes.
+    pub fn with_files_total_size_soft_limit(&mut self, bytes: u64) -> &mut Self {
+        self.files_total_size_soft_limit = bytes;
+        self
+    }
+}
+
+/// A compiled-module cache directory, shared by the engines given it.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    inner: Arc<CacheInner>,
+}
+
+#[derive(Debug)]
+struct CacheInner {
+    directory: PathBuf,
+    size_limit: u64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl Cache {
+    /// Opens (creating it if needed) the cache directory `config` names.
+    pub fn new(config: CacheConfig) -> Result<Cache> {
+        let directory = match config.directory {
+            Some(d) => d,
+            None => default_directory().context("no cache directory: neither XDG_CACHE_HOME nor HOME is set")?,
+        };
+        std::fs::create_dir_all(&directory).with_context(|| format!("creating the cache directory {}", directory.display()))?;
+        let inner = CacheInner { directory, size_limit: config.files_total_size_soft_limit, hits: AtomicU64::new(0), misses: AtomicU64::new(0) };
+        Ok(Cache { inner: Arc::new(inner) })
+    }
+
+    pub fn directory(&self) -> &Path {
+        &self.inner.directory
+    }
+
+    /// Modules loaded from the cache so far (through this handle's clones).
+    pub fn hits(&self) -> u64 {
+        self.inner.hits.load(Ordering::Relaxed)
+    }
+
+    /// Modules compiled because the cache had no usable entry.
+    pub fn misses(&self) -> u64 {
+        self.inner.misses.load(Ordering::Relaxed)
+    }
+
+    fn entry(&self, engine: &Engine, wasm: &[u8]) -> PathBuf {
+        let fingerprint = engine.fingerprint();
+        // Two independent 64-bit hashes: a collision is caught on loading
+        // anyway (the entry holds its wasm), it would only cost a compile.
+        let mut sip = std::hash::DefaultHasher::new();
+        fingerprint.hash(&mut sip);
+        wasm.hash(&mut sip);
+        let fnv = [fingerprint.as_bytes(), &[0], wasm].iter().flat_map(|p| p.iter()).fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
+        self.inner.directory.join(format!("{:016x}{fnv:016x}.cwasm", sip.finish()))
+    }
+
+    /// The cached module of `wasm`, if there is a usable entry.
+    pub(crate) fn load(&self, engine: &Engine, wasm: &[u8]) -> Option<Module> {
+        let module = self.try_load(engine, wasm);
+        let counter = if module.is_some() { &self.inner.hits } else { &self.inner.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        module
+    }
+
+    fn try_load(&self, engine: &Engine, wasm: &[u8]) -> Option<Module> {
+        let path = self.entry(engine, wasm);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                log::debug!("module cache miss: {}", path.display());
+                return None;
+            }
+            Err(e) => {
+                log::warn!("ignoring unreadable module cache entry {}: {e}", path.display());
+                return None;
+            }
+        };
+        // SAFETY: the cache directory is trusted like the program (see the
+        // module doc); integrity and settings are checked by `deserialize`.
+        match unsafe { Module::deserialize(engine, &bytes) } {
+            Ok(module) if module.wasm() == wasm => {
+                log::debug!("module cache hit: {}", path.display());
+                // Refresh the entry's age for the size limit's LRU order.
+                let _ = std::fs::File::options().append(true).open(&path).and_then(|f| f.set_modified(SystemTime::now()));
+                Some(module)
+            }
+            Ok(_) => {
+                log::debug!("module cache entry {} holds another module (hash collision)", path.display());
+                None
+            }
+            Err(e) => {
+                log::warn!("ignoring corrupt module cache entry {}: {e:#}", path.display());
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    /// Saves `module`'s artifact, then trims the cache to its size limit.
+    pub(crate) fn store(&self, engine: &Engine, module: &Module) {
+        let path = self.entry(engine, module.wasm());
+        let written = module.serialize().and_then(|bytes| {
+            let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+            let temp = self.inner.directory.join(format!(".{}.{}.{nanos}.tmp", std::process::id(), path.file_name().unwrap_or_default().to_string_lossy()));
+            std::fs::write(&temp, bytes).and_then(|()| std::fs::rename(&temp, &path)).map_err(|e| {
+                let _ = std::fs::remove_file(&temp);
+                anyhow::Error::from(e)
+            })
+        });
+        match written {
+            Ok(()) => log::debug!("module cache: wrote {}", path.display()),
+            Err(e) => log::warn!("cannot write module cache entry {}: {e:#}", path.display()),
+        }
+        self.trim();
+    }
+
+    /// Removes the least recently used entries until the rest fit.
+    fn trim(&self) {
+        let Ok(dir) = std::fs::read_dir(&self.inner.directory) else { return };
+        let mut entries: Vec<(SystemTime, u64, PathBuf)> = dir
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+            .filter_map(|e| {
+                let meta = e.metadata().ok()?;
+                Some((meta.modified().ok()?, meta.len(), e.path()))
+            })
+            .collect();
+        let mut total: u64 = entries.iter().map(|e| e.1).sum();
+        if total <= self.inner.size_limit {
+            return;
+        }
+        entries.sort();
+        for (_, len, path) in entries {
+            if total <= self.inner.size_limit {
+                break;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                log::debug!("module cache: evicted {}", path.display());
+                total -= len;
+            }
+        }
+    }
+}
+
+fn default_directory() -> Option<PathBuf> {
+    let base = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".cache"),
+    };
+    Some(base.join("kiln"))
+}
