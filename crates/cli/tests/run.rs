@@ -729,3 +729,24 @@ fn cache_n_never_writes_the_cache() {
     assert!(cache_entries(cache.path()).is_empty());
     assert!(!text(&out.stderr).contains("module cache"), "{}", text(&out.stderr));
 }
+
+/// The README's first command, exactly (from the repository root).
+#[test]
+fn the_readme_first_command_runs_the_gc_example_and_prints_statistics() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
+    let line = readme.lines().find(|l| l.starts_with("cargo run --release -- run")).expect("the README's run command");
+    let args: Vec<&str> = line.split('#').next().unwrap().split_whitespace().skip(4).collect();
+    assert_eq!(args, ["run", "--gc-stats", "examples/shapes.wat", "--invoke", "main"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(&args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .env("XDG_CACHE_HOME", std::env::temp_dir().join("kiln-cli-tests-cache"))
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "54838\n2000\n");
+    let stderr = text(&out.stderr);
+    let collections: u64 = stderr.lines().find_map(|l| l.trim().strip_prefix("collections:")).expect(&stderr).trim().parse().unwrap();
+    assert!(collections >= 3, "it collects several times: {stderr}");
+}
