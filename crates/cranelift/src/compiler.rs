@@ -99,7 +99,10 @@ impl Compiler {
         let module = env.module;
         let index = module.num_imported_funcs + defined;
         let name = module.func_name(index).map_or_else(|| format!("#{index}"), |n| format!("{n} (#{index})"));
-        self.finish(ctx, name, |callee| callee.checked_sub(module.num_imported_funcs).map(|d| d as usize))
+        let start = std::time::Instant::now();
+        let compiled = self.finish(ctx, name, |callee| callee.checked_sub(module.num_imported_funcs).map(|d| d as usize))?;
+        log::debug!("compiled function {} into {} bytes in {:?}", compiled.name, compiled.code.len(), start.elapsed());
+        Ok(compiled)
     }
 
     /// Translates defined function `defined` into `ctx`'s function.

@@ -218,7 +218,18 @@ impl StoreOpaque {
         }
         let verify = cfg!(debug_assertions) || self.gc_zeal().is_some();
         self.with_root_set(|heap, host_data, roots| {
-            heap.collect_all(roots, host_data)?;
+            let start = std::time::Instant::now();
+            let result = heap.collect_all(roots, host_data);
+            let stats = heap.stats();
+            log::debug!(
+                "GC: {:?} collection #{} in {:?}: {} of {} bytes in use after it",
+                heap.collector(),
+                stats.collections,
+                start.elapsed(),
+                stats.bytes_in_use,
+                stats.heap_size
+            );
+            result?;
             if verify {
                 heap.verify().context("GC heap verification after a collection failed")?;
             }
