@@ -28,6 +28,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
 use kiln::{BoundsChecks, Cache, CacheConfig, Collector, Config, OptLevel, Store};
 use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// One option group: its flag, what its options are called, and its keys.
@@ -185,7 +186,10 @@ const CODEGEN: Group = Group {
             Ok(())
         }),
         fixed("native-unwind-info", false, "native unwind info (Kiln unwinds by frame pointers)"),
-        not_yet("cache-config", "cache configuration files (the cache's directory is $XDG_CACHE_HOME/kiln)"),
+        apply("cache-config", "=PATH", "read the module cache's settings from PATH (Wasmtime's TOML format: a [cache] table with enabled, directory, files-total-size-soft-limit)", |s, v| {
+            s.cache_config = Some(PathBuf::from(required(v)?));
+            Ok(())
+        }),
         not_yet("cranelift-debug-verifier", "switching Cranelift's verifier (it runs in debug builds)"),
         not_yet("parallel-compilation", "switching parallel compilation"),
         not_yet("pcc", "proof-carrying code"),
@@ -259,6 +263,8 @@ struct Settings {
     config: Config,
     /// Whether to use the compiled-module cache (on unless `-C cache=n`).
     cache: bool,
+    /// `-C cache-config`'s file.
+    cache_config: Option<PathBuf>,
     memory_reservation: Option<u64>,
     memory_guard_size: Option<u64>,
     store: StoreOptions,
@@ -311,7 +317,7 @@ impl EngineOptions {
                 group.apply(pair, &mut settings)?;
             }
         }
-        Ok(settings.finish())
+        settings.finish()
     }
 }
 
@@ -398,12 +404,12 @@ fn yes_no(b: bool) -> &'static str {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { config: Config::default(), cache: true, memory_reservation: None, memory_guard_size: None, store: StoreOptions::default() }
+        Settings { config: Config::default(), cache: true, cache_config: None, memory_reservation: None, memory_guard_size: None, store: StoreOptions::default() }
     }
 }
 
 impl Settings {
-    fn finish(mut self) -> (Config, StoreOptions) {
+    fn finish(mut self) -> Result<(Config, StoreOptions)> {
         // Kiln has two memory layouts: a 4 GiB reservation with a 4 GiB
         // guard (no bounds checks), or bounds-checked memories that move
         // as they grow. Zero reservation or zero guard asks for the
@@ -417,16 +423,22 @@ impl Settings {
             self.config.epoch_interruption(true);
         }
         if self.cache {
-            // A cache that cannot be opened (no home directory, a read-only
-            // one) only costs the compilation it would have saved.
-            match Cache::new(CacheConfig::new()) {
+            // A configuration file asked for is an error when unusable; the
+            // default cache that cannot be opened (no home directory, a
+            // read-only one) only costs the compilation it would save.
+            let config = match &self.cache_config {
+                Some(path) => CacheConfig::from_file(path)?,
+                None => Some(CacheConfig::new()),
+            };
+            match config.map(Cache::new).transpose() {
                 Ok(cache) => {
-                    self.config.cache(Some(cache));
+                    self.config.cache(cache);
                 }
-                Err(e) => log::warn!("compiling without the module cache: {e:#}"),
+                Err(e) if self.cache_config.is_none() => log::warn!("compiling without the module cache: {e:#}"),
+                Err(e) => return Err(e),
             }
         }
-        (self.config, self.store)
+        Ok((self.config, self.store))
     }
 }
 

@@ -557,7 +557,6 @@ fn wasmtime_options_kiln_lacks_are_refused_by_name() {
         ("-W", "max-instances=10", "-W max-instances=10: not supported by Kiln yet"),
         ("-O", "pooling-total-memories=10", "-O pooling-total-memories=10: not supported by Kiln yet: the pooling allocator"),
         ("-O", "gc-heap-initial-size=65536", "-O gc-heap-initial-size=65536: not supported by Kiln yet"),
-        ("-C", "cache-config=/tmp/cache.toml", "-C cache-config=/tmp/cache.toml: not supported by Kiln yet: cache configuration files"),
         ("-C", "cranelift-has-avx=true", "not supported by Kiln yet: raw Cranelift settings"),
         ("-D", "coredump=core.wasm", "-D coredump=core.wasm: not supported by Kiln yet: core dumps"),
     ] {
@@ -580,7 +579,7 @@ fn unknown_keys_list_the_known_ones() {
 fn help_lists_every_group() {
     for (flag, lines) in [
         ("-W", ["-W gc[=y|n]\n      the GC proposal", "-W max-memory-size=N\n", "-W timeout=N|Ns|Nms|..\n", "-W threads[=y|n]\n      only `threads=n`", "  -W all-proposals ("]),
-        ("-C", ["-C collector=null|copying|drc\n", "-C compiler=cranelift\n", "-C cache[=y|n]\n", "-C native-unwind-info[=y|n]\n", "  -C cache-config ("]),
+        ("-C", ["-C collector=null|copying|drc\n", "-C compiler=cranelift\n", "-C cache[=y|n]\n", "-C native-unwind-info[=y|n]\n", "-C cache-config=PATH\n"]),
         ("-O", ["-O opt-level=0|1|2|s\n", "-O memory-reservation=N\n", "-O memory-guard-size=N\n", "-O signals-based-traps[=y|n]\n", "  -O pooling-* ("]),
         ("-D", ["-D debug-info[=y|n]\n", "-D logging[=y|n]\n", "-D address-map[=y|n]\n", "Not supported by Kiln yet (-D):\n", "  -D coredump ("]),
     ] {
@@ -749,4 +748,28 @@ fn the_readme_first_command_runs_the_gc_example_and_prints_statistics() {
     let stderr = text(&out.stderr);
     let collections: u64 = stderr.lines().find_map(|l| l.trim().strip_prefix("collections:")).expect(&stderr).trim().parse().unwrap();
     assert!(collections >= 3, "it collects several times: {stderr}");
+}
+
+#[test]
+fn cache_config_names_the_directory_and_can_disable_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let config = dir.path().join("cache.toml");
+    std::fs::write(&config, format!("[cache]\nenabled = true\ndirectory = \"{}\"\nfiles-total-size-soft-limit = \"64Mi\"\n", store.display())).unwrap();
+    let flag = format!("cache-config={}", config.display());
+    let home = dir.path().join("home");
+    let out = kiln_with_cache(&home, &["run", "-C", &flag, &example("primes.wat"), "--invoke", "main"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_dir(&store).unwrap().count(), 1, "the entry went to the configured directory");
+    assert!(cache_entries(&home).is_empty());
+
+    std::fs::write(&config, "[cache]\nenabled = false\n").unwrap();
+    let out = kiln_with_cache(&home, &["run", "-C", &flag, &example("primes.wat"), "--invoke", "main"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!text(&out.stderr).contains("module cache"), "{}", text(&out.stderr));
+
+    std::fs::write(&config, "[cache]\nsize = 1\n").unwrap();
+    let out = kiln_with_cache(&home, &["run", "-C", &flag, &example("primes.wat"), "--invoke", "main"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unknown key `size`"), "{}", text(&out.stderr));
 }

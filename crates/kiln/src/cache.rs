@@ -59,6 +59,79 @@ impl CacheConfig {
     }
 }
 
+impl CacheConfig {
+    /// Reads a cache configuration file in Wasmtime's format: a `[cache]`
+    /// table with `enabled` (boolean), `directory` (string) and
+    /// `files-total-size-soft-limit` (bytes: an integer, or a string with a
+    /// `K`/`Ki`/`M`/`Mi`/`G`/`Gi` suffix). Wasmtime's other keys (cleanup
+    /// intervals, compression) are accepted and ignored with a warning:
+    /// Kiln trims on every write and does not compress. `None` when the
+    /// file disables the cache.
+    pub fn from_file(path: &Path) -> Result<Option<CacheConfig>> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading the cache configuration {}", path.display()))?;
+        Self::from_toml(&text).with_context(|| format!("in the cache configuration {}", path.display()))
+    }
+
+    fn from_toml(text: &str) -> Result<Option<CacheConfig>> {
+        const IGNORED: [&str; 8] = [
+            "cleanup-interval",
+            "optimized-compression-level",
+            "optimized-compression-usage-counter-threshold",
+            "baseline-compression-level",
+            "allowed-clock-drift-for-files-from-future",
+            "file-count-soft-limit",
+            "files-total-size-limit-percent-if-deleting",
+            "file-count-limit-percent-if-deleting",
+        ];
+        let table: toml::Table = text.parse()?;
+        let Some(cache) = table.get("cache") else { anyhow::bail!("no [cache] table") };
+        let cache = cache.as_table().context("`cache` is not a table")?;
+        let mut config = CacheConfig::new();
+        for (key, value) in cache {
+            match key.as_str() {
+                "enabled" => {
+                    if !value.as_bool().context("`enabled` is not a boolean")? {
+                        return Ok(None);
+                    }
+                }
+                "directory" => {
+                    config.with_directory(value.as_str().context("`directory` is not a string")?);
+                }
+                "files-total-size-soft-limit" => {
+                    config.with_files_total_size_soft_limit(size(value).context("`files-total-size-soft-limit`")?);
+                }
+                k if IGNORED.contains(&k) => log::warn!("cache configuration: `{k}` is ignored by Kiln"),
+                k => anyhow::bail!("unknown key `{k}`; known: enabled, directory, files-total-size-soft-limit"),
+            }
+        }
+        Ok(Some(config))
+    }
+}
+
+/// A size in bytes: an integer, or a string such as `"512Mi"`.
+fn size(value: &toml::Value) -> Result<u64> {
+    if let Some(n) = value.as_integer() {
+        return u64::try_from(n).context("negative size");
+    }
+    let s = value.as_str().context("not a size")?.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits.parse().with_context(|| format!("`{s}` is not a size"))?;
+    let scale: u64 = match unit.trim() {
+        "" => 1,
+        "K" => 1000,
+        "Ki" => 1 << 10,
+        "M" => 1_000_000,
+        "Mi" => 1 << 20,
+        "G" => 1_000_000_000,
+        "Gi" => 1 << 30,
+        "T" => 1_000_000_000_000,
+        "Ti" => 1 << 40,
+        other => anyhow::bail!("unknown size unit `{other}` in `{s}`"),
+    };
+    n.checked_mul(scale).with_context(|| format!("`{s}` is too large"))
+}
+
 /// A compiled-module cache directory, shared by the engines given it.
 #[derive(Debug, Clone)]
 pub struct Cache {
@@ -204,4 +277,29 @@ fn default_directory() -> Option<PathBuf> {
         None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".cache"),
     };
     Some(base.join("kiln"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wasmtime_cache_file_is_read() {
+        let text = "[cache]\nenabled = true\ndirectory = \"/tmp/x\"\nfiles-total-size-soft-limit = \"2Mi\"\ncleanup-interval = \"30m\"\n";
+        let config = CacheConfig::from_toml(text).unwrap().unwrap();
+        assert_eq!(config.directory.as_deref(), Some(Path::new("/tmp/x")));
+        assert_eq!(config.files_total_size_soft_limit, 2 << 20);
+        assert!(CacheConfig::from_toml("[cache]\nenabled = false\n").unwrap().is_none());
+        assert_eq!(CacheConfig::from_toml("[cache]\nfiles-total-size-soft-limit = 1000\n").unwrap().unwrap().files_total_size_soft_limit, 1000);
+    }
+
+    #[test]
+    fn bad_cache_files_are_errors_that_say_why() {
+        let err = |t: &str| format!("{:#}", CacheConfig::from_toml(t).unwrap_err());
+        assert!(err("[cache]\nsize = 3\n").contains("unknown key `size`"));
+        assert!(err("[cache]\nenabled = \"yes\"\n").contains("not a boolean"));
+        assert!(err("[cache]\nfiles-total-size-soft-limit = \"3 parsecs\"\n").contains("unknown size unit"));
+        assert!(err("[other]\n").contains("no [cache] table"));
+        assert!(CacheConfig::from_toml("[cache\n").is_err(), "malformed TOML");
+    }
 }
