@@ -229,7 +229,10 @@ const RUNTIME: Group = Group {
         fixed("signals-based-traps", true, "trapping without signal handlers"),
         fixed("pooling-allocator", false, "the pooling allocator"),
         not_yet("pooling-*", "the pooling allocator"),
-        not_yet("gc-heap-initial-size", "a configurable initial GC heap size"),
+        apply("gc-heap-initial-size", "=N", "bytes a store's GC heap starts with; it grows from there up to -W max-gc-heap-size (default: 1048576)", |s, v| {
+            s.config.gc_heap_initial_size(number(v)?);
+            Ok(())
+        }),
         not_yet("regalloc-algorithm", "choosing the register allocator"),
         not_yet("memory-may-move", "choosing whether memories move"),
         not_yet("memory-reservation-for-growth", "reservations for growth"),

@@ -556,7 +556,6 @@ fn wasmtime_options_kiln_lacks_are_refused_by_name() {
         ("-W", "nan-canonicalization", "-W nan-canonicalization: not supported by Kiln yet: NaN canonicalization"),
         ("-W", "max-instances=10", "-W max-instances=10: not supported by Kiln yet"),
         ("-O", "pooling-total-memories=10", "-O pooling-total-memories=10: not supported by Kiln yet: the pooling allocator"),
-        ("-O", "gc-heap-initial-size=65536", "-O gc-heap-initial-size=65536: not supported by Kiln yet"),
         ("-C", "cranelift-has-avx=true", "not supported by Kiln yet: raw Cranelift settings"),
         ("-D", "coredump=core.wasm", "-D coredump=core.wasm: not supported by Kiln yet: core dumps"),
     ] {
@@ -772,4 +771,18 @@ fn cache_config_names_the_directory_and_can_disable_the_cache() {
     let out = kiln_with_cache(&home, &["run", "-C", &flag, &example("primes.wat"), "--invoke", "main"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("unknown key `size`"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn gc_heap_initial_size_sets_where_the_heap_starts() {
+    let stat = |out: &Output, key: &str| -> u64 {
+        let stderr = text(&out.stderr);
+        let line = stderr.lines().find_map(|l| l.trim().strip_prefix(key)).unwrap_or_else(|| panic!("{stderr}")).trim().to_string();
+        line.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let small = kiln(&["run", "--gc-stats", &example("shapes.wat"), "--invoke", "main"]);
+    let large = kiln(&["run", "--gc-stats", "-O", "gc-heap-initial-size=16777216", &example("shapes.wat"), "--invoke", "main"]);
+    assert_eq!(text(&large.stdout), text(&small.stdout));
+    assert_eq!(stat(&large, "heap size:"), 16 << 20);
+    assert!(stat(&large, "collections:") * 4 < stat(&small, "collections:"), "a larger heap collects less often");
 }

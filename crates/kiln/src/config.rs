@@ -16,6 +16,7 @@ pub struct Config {
     pub(crate) max_memory_bytes: u64,
     pub(crate) max_table_elements: u64,
     pub(crate) max_gc_heap_bytes: u64,
+    pub(crate) initial_gc_heap_bytes: u64,
     pub(crate) gc_zeal_alloc_counter: Option<NonZeroU32>,
     pub(crate) profiler: ProfilingStrategy,
     pub(crate) cache: Option<crate::Cache>,
@@ -34,6 +35,7 @@ impl Default for Config {
             max_memory_bytes: 4 << 30,
             max_table_elements: 10_000_000,
             max_gc_heap_bytes: 1 << 30,
+            initial_gc_heap_bytes: 1 << 20,
             gc_zeal_alloc_counter: None,
             profiler: ProfilingStrategy::None,
             cache: None,
@@ -109,6 +111,15 @@ impl Config {
     /// 4 GiB). Allocation beyond it traps.
     pub fn max_gc_heap_size(&mut self, bytes: u64) -> &mut Self {
         self.max_gc_heap_bytes = bytes;
+        self
+    }
+
+    /// Size of a store's GC heap when it is created, in bytes (default
+    /// 1 MiB; at most the maximum). The heap grows from there as its live
+    /// data needs: a program known to keep much alive starts larger and
+    /// skips the collections of the early growth.
+    pub fn gc_heap_initial_size(&mut self, bytes: u64) -> &mut Self {
+        self.initial_gc_heap_bytes = bytes;
         self
     }
 

@@ -33,9 +33,6 @@ use kiln_environ::{GcTypeLayouts, WasmCompositeType};
 use kiln_gc::{GcError, GcHeap, GcLayout, GcTypes, HostDataTable, VMGcRef};
 use std::sync::Arc;
 
-/// First size of a heap; it doubles as it fills, up to the engine's limit.
-const INITIAL_HEAP_BYTES: usize = 1 << 20;
-
 pub(crate) struct GcStore {
     pub heap: Box<dyn GcHeap>,
     pub host_data: HostDataTable,
@@ -85,7 +82,11 @@ impl StoreOpaque {
         if self.gc.is_none() {
             let config = self.engine().config();
             let zeal_countdown = config.gc_zeal_alloc_counter.map(|n| n.get());
-            let memory = MmapHeapMemory::new(INITIAL_HEAP_BYTES, config.max_gc_heap_bytes as usize)?;
+            // The heap starts at the configured size (within its limit)
+            // and doubles as it fills.
+            let max = config.max_gc_heap_bytes as usize;
+            let initial = usize::try_from(config.initial_gc_heap_bytes).unwrap_or(max).min(max);
+            let memory = MmapHeapMemory::new(initial, max)?;
             let base = memory.base();
             let types = Arc::new(EngineGcTypes(self.engine().clone()));
             let heap = self.engine().inner.gc_runtime.new_gc_heap(Box::new(memory), types)?;
