@@ -135,20 +135,31 @@ fn write_header(t: &mut FuncTranslator<'_, '_>, object: Value, kind: VMGcKind, t
     t.b.ins().store(gc, word, object, HEADER_COLLECTOR_WORD_OFFSET as i32);
 }
 
-/// Zeroes bytes `[ARRAY_LENGTH_OFFSET + 4, size)` of the array at `object`:
-/// one 4-byte store up to the first 8-byte boundary, then 8-byte stores
-/// (`size` is a multiple of 8 and at least 24).
+/// Zeroes bytes `[ARRAY_LENGTH_OFFSET + 4, size)` of the array at `object`.
 fn zero_elements(t: &mut FuncTranslator<'_, '_>, object: Value, size: Value) {
+    let zero = t.b.ins().iconst(I64, 0);
+    store_repeated(t, object, ARRAY_LENGTH_OFFSET + 4, size, zero);
+}
+
+/// Stores the 8-byte `pattern` (i64) over bytes `[from, size)` of the
+/// object at `object`: when `from` is 4 bytes past an 8-byte boundary, its
+/// low half first, then whole words (`size` is a multiple of 8). Array
+/// zeroing and `array.new`'s fill of numbers share it.
+pub(crate) fn store_repeated(t: &mut FuncTranslator<'_, '_>, object: Value, from: u32, size: Value, pattern: Value) {
     let gc = t.flags.gc;
-    let zero32 = t.b.ins().iconst(I32, 0);
-    t.b.ins().store(gc, zero32, object, (ARRAY_LENGTH_OFFSET + 4) as i32);
-    let zero64 = t.b.ins().iconst(I64, 0);
-    let start = t.b.ins().iconst(I64, i64::from((ARRAY_LENGTH_OFFSET + 8) & !7));
+    let mut start = from;
+    if start % 8 != 0 {
+        debug_assert_eq!(start % 8, 4, "elements start 4-aligned");
+        let low = t.b.ins().ireduce(I32, pattern);
+        t.b.ins().store(gc, low, object, start as i32);
+        start += 4;
+    }
     let header = t.b.create_block();
     let body = t.b.create_block();
     let exit = t.b.create_block();
     t.b.append_block_param(header, I64);
-    t.b.ins().jump(header, &[BlockArg::Value(start)]);
+    let first = t.b.ins().iconst(I64, i64::from(start));
+    t.b.ins().jump(header, &[BlockArg::Value(first)]);
     t.b.switch_to_block(header);
     let offset = t.b.block_params(header)[0];
     let more = t.b.ins().icmp(IntCC::UnsignedLessThan, offset, size);
@@ -156,7 +167,7 @@ fn zero_elements(t: &mut FuncTranslator<'_, '_>, object: Value, size: Value) {
     t.b.switch_to_block(body);
     t.b.seal_block(body);
     let addr = t.b.ins().iadd(object, offset);
-    t.b.ins().store(gc, zero64, addr, 0);
+    t.b.ins().store(gc, pattern, addr, 0);
     let next = t.b.ins().iadd_imm_u(offset, 8);
     t.b.ins().jump(header, &[BlockArg::Value(next)]);
     t.b.seal_block(header);

@@ -26,6 +26,8 @@ mod copying;
 mod drc;
 mod null;
 
+pub(crate) use bump::store_repeated;
+
 use crate::func_env::POINTER;
 use crate::translate::{FuncTranslator, trap_code};
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types::I32};

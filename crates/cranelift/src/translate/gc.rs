@@ -236,9 +236,9 @@ impl FuncTranslator<'_, '_> {
     /// Writes the element `bits` (see [`Self::element_bits`]) into every
     /// element of the new array `r` of `len` elements, and whatever
     /// padding follows them: the array may hold stale bytes
-    /// ([`ArrayContents::Overwritten`]). One 4-byte store reaches the first
-    /// 8-byte boundary, then the element pattern repeated to 8 bytes is
-    /// stored 8 bytes at a time up to the object's (8-aligned) size.
+    /// ([`ArrayContents::Overwritten`]). The element pattern, repeated to 8
+    /// bytes, is stored 8 bytes at a time up to the object's (8-aligned)
+    /// size.
     fn fill_new_array_bits(&mut self, type_index: u32, r: Value, bits: Value, len: Value) {
         let layout = self.array_layout(type_index);
         let repeat: i64 = match layout.elem_size {
@@ -261,33 +261,7 @@ impl FuncTranslator<'_, '_> {
         let size = self.b.ins().band_imm_s(end, !7i64);
         self.check_in_heap(r, size, 0);
         let object = self.gc_addr_const(r, 0);
-        let gc = self.flags.gc;
-        let mut start = layout.base;
-        if start % 8 != 0 {
-            // Elements start 4 bytes past a boundary (after the length).
-            let low = self.b.ins().ireduce(I32, pattern);
-            self.b.ins().store(gc, low, object, start as i32);
-            start += 8 - start % 8;
-        }
-        let header = self.b.create_block();
-        let body = self.b.create_block();
-        let done = self.b.create_block();
-        self.b.append_block_param(header, I64);
-        let first = self.b.ins().iconst(I64, start as i64);
-        self.b.ins().jump(header, &[BlockArg::Value(first)]);
-        self.b.switch_to_block(header);
-        let offset = self.b.block_params(header)[0];
-        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, offset, size);
-        self.b.ins().brif(more, body, &[], done, &[]);
-        self.b.switch_to_block(body);
-        self.b.seal_block(body);
-        let addr = self.b.ins().iadd(object, offset);
-        self.b.ins().store(gc, pattern, addr, 0);
-        let next = self.b.ins().iadd_imm_u(offset, 8);
-        self.b.ins().jump(header, &[BlockArg::Value(next)]);
-        self.b.seal_block(header);
-        self.b.switch_to_block(done);
-        self.b.seal_block(done);
+        crate::gc::store_repeated(self, object, layout.base, size, pattern);
     }
 
     /// Stores `value` into `len` elements of `r` from `start` (already
