@@ -168,7 +168,7 @@ fn differential_against_wasmi() {
 #[test]
 fn collector_differential() {
     let mut total = oracles::collectors::Stats::default();
-    for_each_seed("collectors", 150, 8192, |u| {
+    for_each_seed("collectors", 300, 8192, |u| {
         let Ok(stats) = oracles::collectors::collector_differential(u) else { return };
         total.instantiated += stats.instantiated;
         total.calls += stats.calls;

@@ -140,6 +140,8 @@ pub fn collector_differential(u: &mut Unstructured<'_>) -> arbitrary::Result<Sta
     let configs = engine_configs(u)?;
     let mut smith_config = smith::kiln_config(u)?;
     smith_config.gc_enabled = true;
+    // See `smith::set_floors`: no type floor with GC.
+    smith_config.min_types = 0;
     smith_config.reference_types_enabled = true;
     smith_config.exceptions_enabled = true;
     smith_config.export_everything = true;
