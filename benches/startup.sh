@@ -48,9 +48,10 @@ while [ $i -lt "$runs" ]; do
     t0=$(now_ns); run_wasmtime > /dev/null; t1=$(now_ns); echo $(( (t1 - t0) / 1000 )) >> "$work/wasmtime.times"
     i=$((i + 1))
 done
-median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END { printf "%d\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 k=$(median "$work/kiln.times"); w=$(median "$work/wasmtime.times")
 echo "startup with a warm cache, median of $runs (compile.wasm, 340 KB, 3000 functions):"
+echo "  cache entries: kiln $(find "$work/kiln-cache" -type f | wc -l), wasmtime $(find "$work/wasmtime-cache" -type f | wc -l)"
 echo "  kiln run:     $((k / 1000)).$(( (k % 1000) / 100 )) ms"
 echo "  wasmtime run: $((w / 1000)).$(( (w % 1000) / 100 )) ms   ($("$wasmtime" --version))"
 awk -v k="$k" -v w="$w" 'BEGIN { printf "  wasmtime / kiln = %.2f (above 1: kiln starts faster)\n", w / k }'

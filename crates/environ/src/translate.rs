@@ -39,6 +39,22 @@ pub fn translate_module_with_features(wasm: &[u8], features: WasmFeatures) -> Re
     Ok(t.info)
 }
 
+/// [`translate_module_with_features`] for a module whose function bodies
+/// were validated before, when it was compiled into an artifact whose
+/// integrity has been checked since: the module's structure (types,
+/// imports, exports, segments...) is validated again, the bodies are not.
+pub fn translate_prevalidated_module(wasm: &[u8], features: WasmFeatures) -> Result<ModuleInfo, WasmError> {
+    debug_assert!(wasm_features().contains(features), "features Kiln does not implement: {:?}", features.difference(wasm_features()));
+    let mut validator = Validator::new_with_features(features);
+    let mut t = ModuleTranslator { info: ModuleInfo::default() };
+    for payload in Parser::new(0).parse_all(wasm) {
+        let payload = payload?;
+        validator.payload(&payload)?;
+        t.payload(payload)?;
+    }
+    Ok(t.info)
+}
+
 struct ModuleTranslator {
     info: ModuleInfo,
 }

@@ -21,7 +21,6 @@
 
 use crate::{Engine, Module};
 use anyhow::{Context as _, Result};
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -173,14 +172,10 @@ impl Cache {
     }
 
     fn entry(&self, engine: &Engine, wasm: &[u8]) -> PathBuf {
-        let fingerprint = engine.fingerprint();
-        // Two independent 64-bit hashes: a collision is caught on loading
-        // anyway (the entry holds its wasm), it would only cost a compile.
-        let mut sip = std::hash::DefaultHasher::new();
-        fingerprint.hash(&mut sip);
-        wasm.hash(&mut sip);
-        let fnv = [fingerprint.as_bytes(), &[0], wasm].iter().flat_map(|p| p.iter()).fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
-        self.inner.directory.join(format!("{:016x}{fnv:016x}.cwasm", sip.finish()))
+        // A hash at memory speed (this runs at every start). A collision is
+        // caught on loading (the entry holds its wasm): it costs a compile.
+        let (settings, module) = (crate::artifact::checksum(engine.fingerprint().as_bytes()), crate::artifact::checksum(wasm));
+        self.inner.directory.join(format!("{settings:016x}{module:016x}.cwasm"))
     }
 
     /// The cached module of `wasm`, if there is a usable entry.
