@@ -437,7 +437,7 @@ impl Settings {
                 Ok(cache) => {
                     self.config.cache(cache);
                 }
-                Err(e) if self.cache_config.is_none() => log::warn!("compiling without the module cache: {e:#}"),
+                Err(e) if self.cache_config.is_none() => log::debug!("compiling without the module cache: {e:#}"),
                 Err(e) => return Err(e),
             }
         }

@@ -23,7 +23,7 @@ use crate::{Engine, Module};
 use anyhow::{Context as _, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::SystemTime;
 
 /// Where and how large a [`Cache`] is.
@@ -143,6 +143,11 @@ struct CacheInner {
     size_limit: u64,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// Bytes of entries, as of the last listing plus this process's writes
+    /// since.
+    estimated_total: AtomicU64,
+    /// Has this process listed the directory yet?
+    listed: AtomicBool,
 }
 
 impl Cache {
@@ -153,7 +158,14 @@ impl Cache {
             None => default_directory().context("no cache directory: neither XDG_CACHE_HOME nor HOME is set")?,
         };
         std::fs::create_dir_all(&directory).with_context(|| format!("creating the cache directory {}", directory.display()))?;
-        let inner = CacheInner { directory, size_limit: config.files_total_size_soft_limit, hits: AtomicU64::new(0), misses: AtomicU64::new(0) };
+        let inner = CacheInner {
+            directory,
+            size_limit: config.files_total_size_soft_limit,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            estimated_total: AtomicU64::new(0),
+            listed: AtomicBool::new(false),
+        };
         Ok(Cache { inner: Arc::new(inner) })
     }
 
@@ -226,21 +238,33 @@ impl Cache {
         let written = module.serialize().and_then(|bytes| {
             let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
             let temp = self.inner.directory.join(format!(".{}.{}.{nanos}.tmp", std::process::id(), path.file_name().unwrap_or_default().to_string_lossy()));
-            std::fs::write(&temp, bytes).and_then(|()| std::fs::rename(&temp, &path)).map_err(|e| {
+            let len = bytes.len() as u64;
+            std::fs::write(&temp, bytes).and_then(|()| std::fs::rename(&temp, &path)).map(|()| len).map_err(|e| {
                 let _ = std::fs::remove_file(&temp);
                 anyhow::Error::from(e)
             })
         });
         match written {
-            Ok(()) => log::debug!("module cache: wrote {}", path.display()),
+            Ok(len) => {
+                log::debug!("module cache: wrote {}", path.display());
+                // The directory is listed only when the entries may have
+                // outgrown the limit: at the first write, then when the
+                // bytes written since the last listing could have crossed
+                // it (other processes' writes are caught at the next one).
+                let total = self.inner.estimated_total.fetch_add(len, Ordering::Relaxed) + len;
+                if total > self.inner.size_limit || !self.inner.listed.swap(true, Ordering::Relaxed) {
+                    let remaining = self.trim();
+                    self.inner.estimated_total.store(remaining, Ordering::Relaxed);
+                }
+            }
             Err(e) => log::warn!("cannot write module cache entry {}: {e:#}", path.display()),
         }
-        self.trim();
     }
 
-    /// Removes the least recently used entries until the rest fit.
-    fn trim(&self) {
-        let Ok(dir) = std::fs::read_dir(&self.inner.directory) else { return };
+    /// Removes the least recently used entries until the rest fit; returns
+    /// the bytes left.
+    fn trim(&self) -> u64 {
+        let Ok(dir) = std::fs::read_dir(&self.inner.directory) else { return 0 };
         let mut entries: Vec<(SystemTime, u64, PathBuf)> = dir
             .filter_map(|e| e.ok())
             .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
@@ -251,7 +275,7 @@ impl Cache {
             .collect();
         let mut total: u64 = entries.iter().map(|e| e.1).sum();
         if total <= self.inner.size_limit {
-            return;
+            return total;
         }
         entries.sort();
         for (_, len, path) in entries {
@@ -263,6 +287,7 @@ impl Cache {
                 total -= len;
             }
         }
+        total
     }
 }
 
