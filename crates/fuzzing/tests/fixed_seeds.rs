@@ -180,3 +180,17 @@ fn collector_differential() {
     assert!(total.instantiated > 50 && total.returns > 50, "{total:?}");
     assert!(total.traps > 0, "some compared calls should trap everywhere: {total:?}");
 }
+
+#[test]
+fn spectests() {
+    // Small scripts only: a debug build runs the large SIMD scripts slowly,
+    // and cargo-fuzz (release) takes them all.
+    let mut ran = std::collections::BTreeSet::new();
+    for_each_seed("spectests", 12, 256, |u| {
+        if let Ok(report) = oracles::spectests::spectests(u, 20_000) {
+            ran.insert(report.script);
+        }
+    });
+    eprintln!("spectests: {} scripts: {ran:?}", ran.len());
+    assert!(ran.len() >= 6, "{ran:?}");
+}

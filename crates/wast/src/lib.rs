@@ -21,6 +21,8 @@
 mod context;
 mod report;
 mod spectest;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
 mod values;
 
 pub use context::WastContext;

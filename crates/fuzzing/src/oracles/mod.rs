@@ -13,6 +13,7 @@ pub mod compile;
 pub mod differential;
 pub mod dummy;
 pub mod instantiate;
+pub mod spectests;
 pub mod table_ops;
 
 use kiln::Trap;

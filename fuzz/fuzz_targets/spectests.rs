@@ -1,0 +1,10 @@
+//! A spec script under fuzzer-chosen engine settings must pass
+//! (`oracles::spectests`).
+#![no_main]
+
+use kiln_fuzzing::arbitrary::Unstructured;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    // Running out of input is not a finding.
+    let _ = kiln_fuzzing::oracles::spectests::spectests(&mut Unstructured::new(data), usize::MAX);
+});
