@@ -20,6 +20,10 @@
 //!
 //! Unsafe code lives in `vm` only; every block states why it is sound.
 
+// Fuzz builds (nightly, `--cfg fuzzing`) look up AddressSanitizer's hooks
+// as weak symbols: see `vm::exceptions::forget_abandoned_frames`.
+#![cfg_attr(fuzzing, feature(linkage))]
+
 mod artifact;
 mod cache;
 mod config;

@@ -40,6 +40,7 @@ pub unsafe extern "C" fn unwind_exception(vmctx: *mut u8, exn: u32, fp: usize) {
             // SAFETY: only this thread writes the store context while its
             // Wasm runs.
             unsafe { *store.vm_store_context().pending_exception.get() = exn };
+            forget_abandoned_frames();
             // SAFETY: the handler is a landing pad in the caller's frame;
             // see the module docs for why SP/FP/PC suffice.
             unsafe { resume(handler, caller_fp - frame_offset as usize, caller_fp) }
@@ -57,6 +58,28 @@ pub unsafe extern "C" fn unwind_exception(vmctx: *mut u8, exn: u32, fp: usize) {
     state.set_unwind(UnwindReason::Trap { trap: Trap::UncaughtException, backtrace });
     // SAFETY: only Cranelift frames lie between here and the entry.
     unsafe { traphandlers::unwind_current() }
+}
+
+/// Tells AddressSanitizer, when the process runs under it, that the Rust
+/// frames between here and the landing pad are abandoned: `resume` jumps
+/// over them, so the poisoned red zones of their locals would stay in the
+/// shadow memory and make later, innocent stack accesses look like errors.
+/// (Traps unwind by `siglongjmp`, which ASan intercepts itself.) Only fuzz
+/// builds run under ASan, and only they look the hook up, as a weak symbol
+/// (absent without ASan).
+fn forget_abandoned_frames() {
+    #[cfg(fuzzing)]
+    {
+        unsafe extern "C" {
+            #[linkage = "extern_weak"]
+            static __asan_handle_no_return: Option<unsafe extern "C" fn()>;
+        }
+        // SAFETY: a weak symbol, null when ASan is not linked in; the hook
+        // takes no arguments and only updates ASan's shadow memory.
+        if let Some(hook) = unsafe { __asan_handle_no_return } {
+            unsafe { hook() };
+        }
+    }
 }
 
 /// Jumps to `pc` with the given stack and frame pointers.
