@@ -25,18 +25,7 @@ pub fn translate_module(wasm: &[u8]) -> Result<ModuleInfo, WasmError> {
 /// using anything else would pass validation and then reach a compiler
 /// that does not implement it.
 pub fn translate_module_with_features(wasm: &[u8], features: WasmFeatures) -> Result<ModuleInfo, WasmError> {
-    debug_assert!(wasm_features().contains(features), "features Kiln does not implement: {:?}", features.difference(wasm_features()));
-    let mut validator = Validator::new_with_features(features);
-    let mut t = ModuleTranslator { info: ModuleInfo::default() };
-    for payload in Parser::new(0).parse_all(wasm) {
-        let payload = payload?;
-        if let wasmparser::ValidPayload::Func(func, body) = validator.payload(&payload)? {
-            let mut v = func.into_validator(Default::default());
-            v.validate(&body)?;
-        }
-        t.payload(payload)?;
-    }
-    Ok(t.info)
+    translate(wasm, features, true)
 }
 
 /// [`translate_module_with_features`] for a module whose function bodies
@@ -44,12 +33,21 @@ pub fn translate_module_with_features(wasm: &[u8], features: WasmFeatures) -> Re
 /// integrity has been checked since: the module's structure (types,
 /// imports, exports, segments...) is validated again, the bodies are not.
 pub fn translate_prevalidated_module(wasm: &[u8], features: WasmFeatures) -> Result<ModuleInfo, WasmError> {
+    translate(wasm, features, false)
+}
+
+fn translate(wasm: &[u8], features: WasmFeatures, validate_bodies: bool) -> Result<ModuleInfo, WasmError> {
     debug_assert!(wasm_features().contains(features), "features Kiln does not implement: {:?}", features.difference(wasm_features()));
     let mut validator = Validator::new_with_features(features);
     let mut t = ModuleTranslator { info: ModuleInfo::default() };
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload?;
-        validator.payload(&payload)?;
+        if let wasmparser::ValidPayload::Func(func, body) = validator.payload(&payload)?
+            && validate_bodies
+        {
+            let mut v = func.into_validator(Default::default());
+            v.validate(&body)?;
+        }
         t.payload(payload)?;
     }
     Ok(t.info)

@@ -190,17 +190,23 @@ impl Cache {
         self.inner.directory.join(format!("{settings:016x}{module:016x}.cwasm"))
     }
 
-    /// The cached module of `wasm`, if there is a usable entry.
-    pub(crate) fn load(&self, engine: &Engine, wasm: &[u8]) -> Option<Module> {
-        let module = self.try_load(engine, wasm);
-        let counter = if module.is_some() { &self.inner.hits } else { &self.inner.misses };
-        counter.fetch_add(1, Ordering::Relaxed);
-        module
+    /// The cached module of `wasm`, or the one `compile` makes, which the
+    /// cache then keeps.
+    pub(crate) fn get_or_compile(&self, engine: &Engine, wasm: &[u8], compile: impl FnOnce() -> Result<Module>) -> Result<Module> {
+        let path = self.entry(engine, wasm);
+        if let Some(module) = self.load(engine, wasm, &path) {
+            self.inner.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(module);
+        }
+        self.inner.misses.fetch_add(1, Ordering::Relaxed);
+        let module = compile()?;
+        self.store(&path, &module);
+        Ok(module)
     }
 
-    fn try_load(&self, engine: &Engine, wasm: &[u8]) -> Option<Module> {
-        let path = self.entry(engine, wasm);
-        let bytes = match std::fs::read(&path) {
+    /// The module in the entry at `path`, if it is usable for `wasm`.
+    fn load(&self, engine: &Engine, wasm: &[u8], path: &Path) -> Option<Module> {
+        let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 log::debug!("module cache miss: {}", path.display());
@@ -217,7 +223,7 @@ impl Cache {
             Ok(module) if module.wasm() == wasm => {
                 log::debug!("module cache hit: {}", path.display());
                 // Refresh the entry's age for the size limit's LRU order.
-                let _ = std::fs::File::options().append(true).open(&path).and_then(|f| f.set_modified(SystemTime::now()));
+                let _ = std::fs::File::options().append(true).open(path).and_then(|f| f.set_modified(SystemTime::now()));
                 Some(module)
             }
             Ok(_) => {
@@ -226,20 +232,20 @@ impl Cache {
             }
             Err(e) => {
                 log::warn!("ignoring corrupt module cache entry {}: {e:#}", path.display());
-                let _ = std::fs::remove_file(&path);
+                let _ = std::fs::remove_file(path);
                 None
             }
         }
     }
 
-    /// Saves `module`'s artifact, then trims the cache to its size limit.
-    pub(crate) fn store(&self, engine: &Engine, module: &Module) {
-        let path = self.entry(engine, module.wasm());
+    /// Saves `module`'s artifact at `path`, then trims the cache to its
+    /// size limit.
+    fn store(&self, path: &Path, module: &Module) {
         let written = module.serialize().and_then(|bytes| {
             let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
             let temp = self.inner.directory.join(format!(".{}.{}.{nanos}.tmp", std::process::id(), path.file_name().unwrap_or_default().to_string_lossy()));
             let len = bytes.len() as u64;
-            std::fs::write(&temp, bytes).and_then(|()| std::fs::rename(&temp, &path)).map(|()| len).map_err(|e| {
+            std::fs::write(&temp, bytes).and_then(|()| std::fs::rename(&temp, path)).map(|()| len).map_err(|e| {
                 let _ = std::fs::remove_file(&temp);
                 anyhow::Error::from(e)
             })

@@ -27,6 +27,9 @@ pub(crate) struct EngineInner {
     /// that may collect garbage reached through exit trampolines.
     pub builtins: Box<[usize]>,
     _exit_trampolines: Vec<Arc<CodeMemory>>,
+    /// See [`Engine::fingerprint`]; made once, read at every cache lookup
+    /// and artifact load.
+    fingerprint: String,
     trampolines: Mutex<HashMap<(SignatureRepr, TrampolineKind), Trampoline>>,
 }
 
@@ -72,8 +75,9 @@ impl Engine {
         let compiler = Compiler::new(config.opt_level, config.tunables)?;
         let gc_runtime = config.collector_kind().gc_runtime()?;
         let (builtins, exit_trampolines) = builtins_table(&compiler)?;
+        let fingerprint = fingerprint(config, &compiler);
         Ok(Engine {
-            inner: Arc::new(EngineInner { config: config.clone(), compiler, types: TypeRegistry::default(), gc_runtime, epoch: Box::new(AtomicU64::new(0)), builtins, _exit_trampolines: exit_trampolines, trampolines: Mutex::new(HashMap::new()) }),
+            inner: Arc::new(EngineInner { config: config.clone(), compiler, types: TypeRegistry::default(), gc_runtime, epoch: Box::new(AtomicU64::new(0)), builtins, _exit_trampolines: exit_trampolines, fingerprint, trampolines: Mutex::new(HashMap::new()) }),
         })
     }
 
@@ -95,19 +99,8 @@ impl Engine {
 
     /// Every setting compiled code depends on, as `key=value` pairs: a
     /// precompiled module loads only into an engine with the same ones.
-    pub(crate) fn fingerprint(&self) -> String {
-        let c = &self.inner.config;
-        let t = c.tunables;
-        format!(
-            "kiln={};collector={:?};bounds_checks={:?};epoch_interruption={};consume_fuel={};wasm_features={:#x};{}",
-            env!("CARGO_PKG_VERSION"),
-            t.collector,
-            t.bounds_checks,
-            t.epoch_interruption,
-            t.consume_fuel,
-            c.features.bits(),
-            self.inner.compiler.isa_fingerprint(),
-        )
+    pub(crate) fn fingerprint(&self) -> &str {
+        &self.inner.fingerprint
     }
 
     /// Advances the epoch; stores whose deadline it reaches are
@@ -147,4 +140,20 @@ impl Engine {
 pub enum Precompiled {
     /// A core module, from [`crate::Module::serialize`].
     Module,
+}
+
+/// The settings `config` and `compiler` compile code with (see
+/// [`Engine::fingerprint`]).
+fn fingerprint(config: &Config, compiler: &Compiler) -> String {
+    let t = config.tunables;
+    format!(
+        "kiln={};collector={:?};bounds_checks={:?};epoch_interruption={};consume_fuel={};wasm_features={:#x};{}",
+        env!("CARGO_PKG_VERSION"),
+        t.collector,
+        t.bounds_checks,
+        t.epoch_interruption,
+        t.consume_fuel,
+        config.features.bits(),
+        compiler.isa_fingerprint(),
+    )
 }

@@ -43,17 +43,15 @@ impl Module {
 
     /// Compiles a module from its binary encoding.
     pub fn from_binary(engine: &Engine, wasm: &[u8]) -> Result<Module> {
-        let cache = engine.config().cache.as_ref();
-        if let Some(module) = cache.and_then(|c| c.load(engine, wasm)) {
-            return Ok(module);
+        let compile = || {
+            let info = kiln_environ::translate_module_with_features(wasm, engine.config().features)?;
+            let compiled = engine.inner.compiler.compile_module(&info, wasm)?;
+            Module::from_compiled(engine, wasm, info, compiled)
+        };
+        match &engine.config().cache {
+            Some(cache) => cache.get_or_compile(engine, wasm, compile),
+            None => compile(),
         }
-        let info = kiln_environ::translate_module_with_features(wasm, engine.config().features)?;
-        let compiled = engine.inner.compiler.compile_module(&info, wasm)?;
-        let module = Module::from_compiled(engine, wasm, info, compiled)?;
-        if let Some(cache) = cache {
-            cache.store(engine, &module);
-        }
-        Ok(module)
     }
 
     /// The compiled module as bytes (a `.cwasm` artifact), which
@@ -61,7 +59,7 @@ impl Module {
     /// without compiling again.
     pub fn serialize(&self) -> Result<Vec<u8>> {
         let code = self.code();
-        Ok(artifact::write(&self.inner.engine.fingerprint(), self.wasm(), code.memory.bytes(), &code.funcs, &code.metadata))
+        Ok(artifact::write(self.inner.engine.fingerprint(), self.wasm(), code.memory.bytes(), &code.funcs, &code.metadata))
     }
 
     /// Loads a module from [`Module::serialize`]'s bytes (or
@@ -75,7 +73,7 @@ impl Module {
     /// its origin cannot be. Only load bytes that Kiln produced, from a
     /// source as trusted as the program itself.
     pub unsafe fn deserialize(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
-        let artifact = artifact::read(bytes.as_ref(), &engine.fingerprint())?;
+        let artifact = artifact::read(bytes.as_ref(), engine.fingerprint())?;
         // The bodies were validated when the artifact was compiled, and the
         // checksum vouches that they are those bytes.
         let info = kiln_environ::translate_prevalidated_module(artifact.wasm, engine.config().features)
