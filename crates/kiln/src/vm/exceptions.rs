@@ -74,9 +74,11 @@ fn forget_abandoned_frames() {
             #[linkage = "extern_weak"]
             static __asan_handle_no_return: Option<unsafe extern "C" fn()>;
         }
-        // SAFETY: a weak symbol, null when ASan is not linked in; the hook
-        // takes no arguments and only updates ASan's shadow memory.
+        // SAFETY: a weak symbol, read once: null when ASan is not linked
+        // in, otherwise ASan's own function.
         if let Some(hook) = unsafe { __asan_handle_no_return } {
+            // SAFETY: the hook takes no arguments and only clears ASan's
+            // shadow memory for the stack below the current frame.
             unsafe { hook() };
         }
     }
