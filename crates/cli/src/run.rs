@@ -254,8 +254,8 @@ fn exit_status(outcome: Result<ExitCode>) -> ExitCode {
     // Wasmtime raises an exception nothing caught as an error of the call,
     // not as a trap, so it exits 1 like other errors.
     match err.downcast_ref::<Trap>() {
-        Some(trap) if *trap != Trap::UncaughtException => ExitCode::from(TRAP_EXIT_STATUS),
-        _ => ExitCode::FAILURE,
+        Some(_) => ExitCode::from(TRAP_EXIT_STATUS),
+        None => ExitCode::FAILURE,
     }
 }
 

@@ -64,10 +64,7 @@ pub fn format_result(val: &Val) -> String {
         Val::ExnRef(Some(_)) => "ref.exn".to_string(),
         Val::FuncRef(Some(_)) => "ref.func".to_string(),
         Val::ExternRef(Some(_)) => "ref.extern".to_string(),
-        Val::AnyRef(Some(r)) => match r.i31_get_s() {
-            Some(v) => format!("ref.i31 {v}"),
-            None => "ref.any".to_string(),
-        },
+        Val::AnyRef(Some(_)) => "ref.any".to_string(),
     }
 }
 

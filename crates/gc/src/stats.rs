@@ -21,6 +21,9 @@ pub struct GcStats {
     pub collections: u64,
     pub total_pause: Duration,
     pub longest_pause: Duration,
+    /// Roots the embedder's handles hold (filled in by the runtime that
+    /// owns the heap; the heap itself leaves it 0).
+    pub host_roots: u64,
 }
 
 impl GcStats {

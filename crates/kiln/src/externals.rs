@@ -71,7 +71,8 @@ handle!(Tag);
 impl Tag {
     /// A new exception tag whose payload has the parameters of `ty` (whose
     /// results must be empty). Tags compare by identity, not by type.
-    pub fn new(mut store: impl AsContextMut, ty: &crate::FuncType) -> Result<Tag> {
+    pub fn new(mut store: impl AsContextMut, ty: &crate::TagType) -> Result<Tag> {
+        let ty = ty.ty();
         if !ty.results().is_empty() {
             bail!("a tag's function type must have no results");
         }
@@ -90,10 +91,21 @@ impl Tag {
         store.tags[self.index]
     }
 
-    pub fn ty(&self, store: impl AsContext) -> crate::FuncType {
+    /// This tag's index among the store's tags (what exceptions record).
+    pub(crate) fn index_in(&self, store: &StoreOpaque) -> usize {
+        store.check(self.store);
+        self.index
+    }
+
+    /// The tag with index `index` (which must exist) of `store`.
+    pub(crate) fn from_index(store: &StoreOpaque, index: usize) -> Tag {
+        Tag { store: store.id(), index }
+    }
+
+    pub fn ty(&self, store: impl AsContext) -> crate::TagType {
         let cx = store.as_context();
         match &cx.engine().inner.types.get(self.type_id(&cx)).composite {
-            kiln_environ::WasmCompositeType::Func(f) => crate::FuncType::from_wasm(f),
+            kiln_environ::WasmCompositeType::Func(f) => crate::TagType::new(crate::FuncType::from_wasm(f)),
             other => unreachable!("tag of non-function type {other:?}"),
         }
     }
@@ -102,11 +114,10 @@ impl Tag {
 impl Global {
     pub fn new(mut store: impl AsContextMut, ty: GlobalType, init: Val) -> Result<Global> {
         let mut cx = store.as_context_mut();
-        init.check_live(&cx)?;
-        if !init.matches(&cx, ty.content()) {
+        if !init.matches_in(&cx, ty.content())? {
             bail!("global initial value {init:?} does not match its type {}", ty.content());
         }
-        let cell = init.to_raw(&cx);
+        let cell = init.to_raw(&cx)?;
         if ty.content().to_wasm().is_gc_heap_ref(&cx.engine().inner.types) {
             // The global's cell is a counted slot.
             RefBarriers::of(&mut cx.gc).clone_ref(cell.u32())?;
@@ -141,11 +152,10 @@ impl Global {
         if !ty.is_mutable() {
             bail!("cannot set an immutable global");
         }
-        val.check_live(&cx)?;
-        if !val.matches(&cx, ty.content()) {
+        if !val.matches_in(&cx, ty.content())? {
             bail!("value {val:?} does not match the global's type {}", ty.content());
         }
-        let raw = val.to_raw(&cx);
+        let raw = val.to_raw(&cx)?;
         if ty.content().to_wasm().is_gc_heap_ref(&cx.engine().inner.types) {
             let StoreOpaque { globals, gc, .. } = &mut *cx;
             let mut cell = globals[self.index].cell.u32();
@@ -162,11 +172,11 @@ impl Table {
     pub fn new(mut store: impl AsContextMut, ty: TableType, init: Val) -> Result<Table> {
         let mut cx = store.as_context_mut();
         let elem = ValType::Ref(*ty.element());
-        if !init.matches(&cx, &elem) {
+        if !init.matches_in(&cx, &elem)? {
             bail!("table initial value {init:?} does not match the element type {elem}");
         }
         let repr = table_repr(&cx, &ty);
-        let raw = init.to_raw(&cx).u64();
+        let raw = init.to_raw(&cx)?.u64();
         let limit = cx.engine().config().max_table_elements;
         let table = VmTable::new(ty.to_wasm(), repr, raw, limit, &mut RefBarriers::of(&mut cx.gc))?;
         Ok(Table::push(&mut cx, table))
@@ -233,12 +243,11 @@ impl Table {
     }
 
     fn checked_raw(&self, store: &mut StoreOpaque, val: &Val) -> Result<u64> {
-        val.check_live(store)?;
         let ty = self.element_type(store);
-        if !val.matches(store, &ty) {
+        if !val.matches_in(store, &ty)? {
             bail!("value {val:?} does not match the table's element type {ty}");
         }
-        Ok(val.to_raw(store).u64())
+        Ok(val.to_raw(store)?.u64())
     }
 }
 

@@ -208,8 +208,8 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
 fn evaluate_element_segments(store: &mut StoreOpaque, inst: &VmInstance) -> Result<Vec<Vec<u64>>> {
     let info = inst.module.info();
     let mut segments = Vec::with_capacity(info.elems.len());
-    let mut rooted: Vec<(usize, usize, u32, u32)> = Vec::new();
-    store.gc_host_roots.enter_scope();
+    let mut rooted: Vec<(usize, usize, crate::gc::RootIndex)> = Vec::new();
+    let height = store.gc_host_roots.lifo_height();
     let evaluated = info.elems.iter().try_for_each(|seg| {
         let items = match &seg.items {
             ElemItems::Functions(fs) => fs.iter().map(|f| inst.func_ref(*f) as u64).collect(),
@@ -218,11 +218,11 @@ fn evaluate_element_segments(store: &mut StoreOpaque, inst: &VmInstance) -> Resu
                 let mut items = Vec::with_capacity(es.len());
                 for e in es.iter() {
                     let v = const_eval::eval(inst, e, Some(&mut *store))?;
-                    if is_gc {
+                    if let Some(r) = kiln_gc::VMGcRef::from_raw_u32(v.u32()).filter(|_| is_gc) {
                         // The item is owned (the segment's); the root slot
                         // takes a count of its own for the while.
-                        let (index, generation) = store.root_host_ref(v.u32())?;
-                        rooted.push((segments.len(), items.len(), index, generation));
+                        let root = store.root_lifo(r);
+                        rooted.push((segments.len(), items.len(), root));
                     }
                     items.push(v.u64());
                 }
@@ -232,10 +232,11 @@ fn evaluate_element_segments(store: &mut StoreOpaque, inst: &VmInstance) -> Resu
         segments.push(items);
         anyhow::Ok(())
     });
-    for (segment, item, index, generation) in rooted {
-        segments[segment][item] = store.gc_host_roots.get(index, generation).map_or(0, |r| u64::from(r.as_raw_u32()));
+    // After a failure the last segment is incomplete: nothing to write.
+    for (segment, item, root) in rooted.into_iter().filter(|_| evaluated.is_ok()) {
+        segments[segment][item] = u64::from(store.resolve_root(root).expect("roots of a live scope resolve"));
     }
-    store.exit_host_scope();
+    store.release_lifo_roots(height);
     evaluated.map(|()| segments)
 }
 

@@ -30,12 +30,14 @@ mod config;
 mod const_eval;
 mod engine;
 mod externals;
-mod gc;
 mod func;
+mod gc;
+mod gc_types;
 mod instance;
 mod linker;
 mod module;
 mod profiling;
+mod refs;
 mod store;
 mod trap;
 mod type_displays;
@@ -56,5 +58,10 @@ pub use linker::Linker;
 pub use module::{ExportType, ImportType, Module};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
 pub use trap::{FrameInfo, Trap, WasmBacktrace};
-pub use types::{ExternType, FuncType, GlobalType, HeapType, MemoryType, Mutability, RefType, TableType, ValType};
-pub use values::{AnyRef, ExnRef, ExternRef, Val};
+pub use types::{ExternType, FuncType, GlobalType, HeapType, MemoryType, Mutability, RefType, TableType, TagType, ValType};
+pub use gc_types::{ArrayType, FieldType, Finality, StorageType, StructType};
+pub use refs::{
+    AnyRef, ArrayRef, ArrayRefPre, EqRef, ExnRef, ExnRefPre, ExnType, ExternRef, GcHeapOutOfMemory, GcRef, I31, OwnedRooted, RootScope, Rooted, RootedGcRef, StructRef, StructRefPre,
+    ThrownException,
+};
+pub use values::Val;

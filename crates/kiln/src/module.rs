@@ -160,7 +160,7 @@ impl Module {
                 ExternType::Table(TableType::from_wasm(t))
             }
             EntityType::Memory(m) => ExternType::Memory(MemoryType::from_wasm(m)),
-            EntityType::Tag(t) => ExternType::Tag(FuncType::from_wasm(&self.engine_func_type(t.func_type))),
+            EntityType::Tag(t) => ExternType::Tag(crate::TagType::new(FuncType::from_wasm(&self.engine_func_type(t.func_type)))),
         }
     }
 

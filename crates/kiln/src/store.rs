@@ -67,10 +67,11 @@ pub struct Store<T> {
 impl<T> Store<T> {
     pub fn new(engine: &Engine, data: T) -> Store<T> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         Store {
             inner: Box::new(StoreInner {
                 opaque: StoreOpaque {
-                    id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                    id,
                     engine: engine.clone(),
                     vm_store_context: Box::new(VMStoreContext::new(&*engine.inner.epoch, engine.inner.types.display_table())),
                     instances: Vec::new(),
@@ -80,7 +81,7 @@ impl<T> Store<T> {
                     globals: Vec::new(),
                     tags: Vec::new(),
                     gc: None,
-                    gc_host_roots: Default::default(),
+                    gc_host_roots: crate::gc::HostRoots::new(id),
                     func_by_ref: HashMap::new(),
                 },
                 data,
@@ -102,17 +103,6 @@ impl<T> Store<T> {
 
     pub fn engine(&self) -> &Engine {
         &self.inner.opaque.engine
-    }
-
-    /// Runs a full garbage collection of the store's GC heap (nothing to do
-    /// for the null collector or a store that never allocated).
-    pub fn gc(&mut self) -> anyhow::Result<()> {
-        self.inner.opaque.collect_garbage()
-    }
-
-    /// Statistics of the store's GC heap, if it has one.
-    pub fn gc_stats(&self) -> Option<kiln_gc::GcStats> {
-        self.inner.opaque.gc.as_ref().map(|gc| gc.heap.stats())
     }
 
     /// Sets the fuel available to Wasm code (see `Config::consume_fuel`).
@@ -142,6 +132,54 @@ impl<T> Store<T> {
         unsafe { *self.inner.opaque.vm_store_context.epoch_deadline.get() = deadline };
     }
 }
+
+/// GC and exception methods shared by `Store`, `StoreContextMut` and
+/// `Caller`, with Wasmtime's names.
+macro_rules! gc_methods {
+    ($($ty:ty),*) => {$(
+        impl<T> $ty {
+            /// Runs a full garbage collection of the store's GC heap
+            /// (nothing to do for the null collector or a store that never
+            /// allocated). `why`, the failed allocation that prompted it,
+            /// first grows the heap by what that allocation needed.
+            pub fn gc(&mut self, why: Option<&crate::GcHeapOutOfMemory<()>>) -> anyhow::Result<()> {
+                let opaque = &mut crate::store::AsContextMut::as_context_mut(self).0.opaque;
+                opaque.collect_garbage_for(why.map(|oom| oom.bytes_needed()))
+            }
+
+            /// Statistics of the store's GC heap, if it has one, with the
+            /// number of roots the store's handles hold.
+            pub fn gc_stats(&self) -> Option<kiln_gc::GcStats> {
+                let opaque = &crate::store::AsContext::as_context(self).0.opaque;
+                let host_roots = opaque.gc_host_roots.len() as u64;
+                opaque.gc.as_ref().map(|gc| kiln_gc::GcStats { host_roots, ..gc.heap.stats() })
+            }
+
+            /// Makes `exception` the store's pending exception and returns
+            /// the error a host function returns to throw it into Wasm.
+            ///
+            /// # Panics
+            /// If `exception`'s root was released or belongs to another
+            /// store.
+            pub fn throw<R>(&mut self, exception: crate::Rooted<crate::ExnRef>) -> Result<R, crate::ThrownException> {
+                crate::store::AsContextMut::as_context_mut(self).0.opaque.throw_exception(exception)
+            }
+
+            /// Takes the pending exception (one Wasm threw uncaught, or the
+            /// host threw), rooted in the innermost scope.
+            pub fn take_pending_exception(&mut self) -> Option<crate::Rooted<crate::ExnRef>> {
+                crate::store::AsContextMut::as_context_mut(self).0.opaque.take_pending_exception()
+            }
+
+            pub fn has_pending_exception(&self) -> bool {
+                crate::store::AsContext::as_context(self).0.opaque.has_pending_exception()
+            }
+        }
+    )*};
+}
+pub(crate) use gc_methods;
+
+gc_methods!(Store<T>, StoreContextMut<'_, T>);
 
 impl StoreOpaque {
     pub fn id(&self) -> u64 {

@@ -108,12 +108,20 @@ pub(crate) fn unwind_to_error(reason: UnwindReason) -> anyhow::Error {
         UnwindReason::Trap { trap, backtrace } => (anyhow::Error::new(trap), backtrace),
         UnwindReason::HostError { error, backtrace } => (error, backtrace),
         UnwindReason::Panic(payload) => std::panic::resume_unwind(payload),
+        // Handled by the caller, which holds the store.
+        UnwindReason::Exception { backtrace, .. } => (anyhow::anyhow!("an uncaught exception could not be recorded"), backtrace),
+        UnwindReason::HostThrow { .. } => (anyhow::anyhow!("a host function's exception was not thrown"), Default::default()),
     };
-    // An error that crossed several activations keeps the backtrace of the
-    // innermost one: that is where it happened.
+    with_backtrace(error, &raw)
+}
+
+/// `error` with the Wasm backtrace `raw` as context. An error that crossed
+/// several activations keeps the backtrace of the innermost one: that is
+/// where it happened.
+pub(crate) fn with_backtrace(error: anyhow::Error, raw: &RawBacktrace) -> anyhow::Error {
     if error.downcast_ref::<WasmBacktrace>().is_some() {
         return error;
     }
-    let bt = WasmBacktrace::from_raw(&raw);
+    let bt = WasmBacktrace::from_raw(raw);
     if bt.frames.is_empty() { error } else { error.context(bt) }
 }

@@ -69,14 +69,19 @@ impl TypeRegistry {
     /// Registers a function type whose concrete references are engine ids,
     /// as a final type in a group of its own.
     pub fn register_func_type(&self, ty: &WasmFuncType) -> u32 {
-        let sub = WasmSubType { is_final: true, supertype: None, composite: WasmCompositeType::Func(ty.clone()), rec_group_start: 0, rec_group_len: 0 };
+        self.register_single(WasmSubType { is_final: true, supertype: None, composite: WasmCompositeType::Func(ty.clone()), rec_group_start: 0, rec_group_len: 0 })
+    }
+
+    /// Registers a type whose concrete references (and supertype) are
+    /// engine ids, as a group of its own.
+    pub fn register_single(&self, sub: WasmSubType) -> u32 {
         let mut inner = self.inner.lock().unwrap();
         let key = vec![sub.clone()];
         if let Some(id) = inner.groups.get(&key) {
             return *id;
         }
         let id = inner.types.len() as u32;
-        inner.displays.record(id, None);
+        inner.displays.record(id, sub.supertype);
         inner.types.push(Arc::new(sub));
         inner.groups.insert(key, id);
         id

@@ -309,7 +309,7 @@ pub enum ExternType {
     Global(GlobalType),
     Table(TableType),
     Memory(MemoryType),
-    Tag(FuncType),
+    Tag(TagType),
 }
 
 impl fmt::Display for ExternType {
@@ -319,7 +319,7 @@ impl fmt::Display for ExternType {
             ExternType::Global(t) => write!(f, "{t}"),
             ExternType::Table(t) => write!(f, "{t}"),
             ExternType::Memory(t) => write!(f, "{t}"),
-            ExternType::Tag(t) => write!(f, "(tag {t})"),
+            ExternType::Tag(t) => write!(f, "(tag {})", t.ty()),
         }
     }
 }
@@ -330,5 +330,57 @@ impl ExternType {
             ExternType::Func(t) => Some(t),
             _ => None,
         }
+    }
+}
+
+/// Is `a` a subtype of `b`? Concrete types by engine id, with their
+/// declared supertypes.
+pub(crate) fn val_type_matches(types: &crate::type_registry::TypeRegistry, a: &ValType, b: &ValType) -> bool {
+    match (a, b) {
+        (ValType::Ref(a), ValType::Ref(b)) => (!a.nullable() || b.nullable()) && heap_type_matches(types, a.heap_type(), b.heap_type()),
+        _ => a == b,
+    }
+}
+
+/// Is heap type `a` a subtype of `b`?
+pub(crate) fn heap_type_matches(types: &crate::type_registry::TypeRegistry, a: HeapType, b: HeapType) -> bool {
+    use HeapType as H;
+    use kiln_environ::WasmCompositeType as C;
+    if a == b {
+        return true;
+    }
+    // The abstract type directly above a concrete one.
+    let abstract_of = |id: u32| match types.try_get(id).map(|t| t.composite.clone()) {
+        Some(C::Struct(_)) => H::Struct,
+        Some(C::Array(_)) => H::Array,
+        Some(C::Func(_)) | None => H::Func,
+    };
+    match (a, b) {
+        (H::Concrete(x), H::Concrete(y)) => types.is_subtype(x, y),
+        (H::Concrete(x), _) => heap_type_matches(types, abstract_of(x), b),
+        (H::I31 | H::Struct | H::Array, H::Eq | H::Any) | (H::Eq, H::Any) => true,
+        (H::None, H::Concrete(y)) => abstract_of(y) != H::Func,
+        (H::None, H::Any | H::Eq | H::I31 | H::Struct | H::Array) => true,
+        (H::NoFunc, H::Func) => true,
+        (H::NoFunc, H::Concrete(y)) => abstract_of(y) == H::Func,
+        (H::NoExtern, H::Extern) | (H::NoExn, H::Exn) => true,
+        _ => false,
+    }
+}
+
+/// The type of an exception tag: the function type whose parameters are
+/// its payload (and which has no results).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TagType {
+    ty: FuncType,
+}
+
+impl TagType {
+    pub fn new(ty: FuncType) -> TagType {
+        TagType { ty }
+    }
+
+    pub fn ty(&self) -> &FuncType {
+        &self.ty
     }
 }

@@ -103,11 +103,14 @@ fn throw_ref_of_null_traps() {
 }
 
 #[test]
-fn an_uncaught_exception_reaches_the_host_as_a_trap_and_the_store_stays_usable() {
+fn an_uncaught_exception_reaches_the_host_as_the_pending_exception_and_the_store_stays_usable() {
     let (mut store, i) = instance(THROWER);
     let f = i.get_typed_func::<(), ()>(&mut store, "uncaught").unwrap();
     let err = f.call(&mut store, ()).unwrap_err();
-    assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::UncaughtException), "{err:?}");
+    assert!(err.is::<kiln::ThrownException>(), "{err:?}");
+    let exn = store.take_pending_exception().expect("the exception is pending");
+    assert!(!store.has_pending_exception(), "taken");
+    assert_eq!(exn.field(&mut store, 0).unwrap().unwrap_i32(), 5, "the payload of the uncaught throw");
     let after = i.get_typed_func::<(), i32>(&mut store, "after").unwrap();
     assert_eq!(after.call(&mut store, ()).unwrap(), 99);
 }

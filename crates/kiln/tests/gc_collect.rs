@@ -97,14 +97,14 @@ fn globals_tables_host_handles_and_frames_survive_a_moving_collection() {
     .unwrap();
     let mut store = Store::new(&engine, ());
     let mut linker = Linker::new(&engine);
-    linker.func_wrap("host", "collect", |mut caller: Caller<'_, ()>| caller.gc()).unwrap();
+    linker.func_wrap("host", "collect", |mut caller: Caller<'_, ()>| caller.gc(None)).unwrap();
     let instance = linker.instantiate(&mut store, &module).unwrap();
     let make = instance.get_func(&mut store, "make").unwrap();
     let mut held = [Val::I32(0)];
     make.call(&mut store, &[Val::I32(1000)], &mut held).unwrap();
     let run = instance.get_typed_func::<(), i32>(&mut store, "run").unwrap();
     assert_eq!(run.call(&mut store, ()).unwrap(), 111);
-    store.gc().unwrap();
+    store.gc(None).unwrap();
     // The host's handle still reaches its object after two collections.
     let get = instance.get_func(&mut store, "get").unwrap();
     let mut out = [Val::I32(0)];
@@ -136,16 +136,16 @@ fn host_data_of_unreachable_externrefs_is_dropped_by_a_collection() {
     let mut linker = Linker::new(&engine);
     let counter = drops.clone();
     linker
-        .func_wrap("host", "make", move |mut caller: Caller<'_, ()>| -> anyhow::Result<Option<ExternRef>> { Ok(Some(ExternRef::new(&mut caller, Counted(counter.clone()))?)) })
+        .func_wrap("host", "make", move |mut caller: Caller<'_, ()>| -> anyhow::Result<Option<kiln::Rooted<ExternRef>>> { Ok(Some(ExternRef::new(&mut caller, Counted(counter.clone()))?)) })
         .unwrap();
     let instance = linker.instantiate(&mut store, &module).unwrap();
     instance.get_typed_func::<(), ()>(&mut store, "fill").unwrap().call(&mut store, ()).unwrap();
-    store.gc().unwrap();
+    store.gc(None).unwrap();
     assert_eq!(drops.load(Ordering::SeqCst), 0, "both are held by globals");
     instance.get_typed_func::<(), ()>(&mut store, "forget_a").unwrap().call(&mut store, ()).unwrap();
-    store.gc().unwrap();
+    store.gc(None).unwrap();
     assert_eq!(drops.load(Ordering::SeqCst), 1, "the one no global holds is dropped");
-    store.gc().unwrap();
+    store.gc(None).unwrap();
     assert_eq!(drops.load(Ordering::SeqCst), 1, "and only once");
 }
 
@@ -256,10 +256,10 @@ fn a_handle_kept_past_its_host_call_is_refused_not_used_as_null() {
             (func (export "run") (param externref) (call $keep (local.get 0))))"#,
     )
     .unwrap();
-    let kept: Arc<std::sync::Mutex<Option<ExternRef>>> = Arc::default();
+    let kept: Arc<std::sync::Mutex<Option<kiln::Rooted<ExternRef>>>> = Arc::default();
     let mut linker = Linker::new(&engine);
     let slot = kept.clone();
-    linker.func_wrap("host", "keep", move |r: Option<ExternRef>| *slot.lock().unwrap() = r).unwrap();
+    linker.func_wrap("host", "keep", move |r: Option<kiln::Rooted<ExternRef>>| *slot.lock().unwrap() = r).unwrap();
     let mut store = Store::new(&engine, ());
     let instance = linker.instantiate(&mut store, &module).unwrap();
     let outer = ExternRef::new(&mut store, 5u32).unwrap();
@@ -267,7 +267,7 @@ fn a_handle_kept_past_its_host_call_is_refused_not_used_as_null() {
     let stale = kept.lock().unwrap().unwrap();
     let g = instance.get_global(&mut store, "g").unwrap();
     let err = g.set(&mut store, Val::ExternRef(Some(stale))).unwrap_err();
-    assert!(err.to_string().contains("host call that has returned"), "{err}");
+    assert!(err.to_string().contains("root was released"), "{err}");
     // The handle made outside host calls is still good.
     g.set(&mut store, Val::ExternRef(Some(outer))).unwrap();
 }

@@ -67,7 +67,7 @@ fn a_million_two_object_cycles_run_in_a_16_mib_heap() {
     assert_eq!(run.call(&mut store, 1_000_000).unwrap(), 2_000_000);
     let stats = store.gc_stats().unwrap();
     assert!(stats.heap_size <= 16 << 20, "{stats:?}");
-    store.gc().unwrap();
+    store.gc(None).unwrap();
     assert!(store.gc_stats().unwrap().bytes_in_use < 1 << 10, "the cycles were freed: {:?}", store.gc_stats());
 }
 
@@ -86,7 +86,7 @@ fn an_acyclic_object_is_freed_when_its_last_reference_is_overwritten() {
     make.call(&mut store, ()).unwrap();
     // The collection takes the array off the stack root log: the global
     // holds its only count.
-    store.gc().unwrap();
+    store.gc(None).unwrap();
     let before = store.gc_stats().unwrap();
     assert!(before.bytes_in_use >= 100_000, "{before:?}");
     clear.call(&mut store, ()).unwrap();
@@ -130,7 +130,7 @@ fn host_data_is_dropped_exactly_once() {
     let mut linker = Linker::new(&engine);
     let counter = drops.clone();
     linker
-        .func_wrap("host", "make", move |mut caller: Caller<'_, ()>| -> anyhow::Result<Option<ExternRef>> {
+        .func_wrap("host", "make", move |mut caller: Caller<'_, ()>| -> anyhow::Result<Option<kiln::Rooted<ExternRef>>> {
             Ok(Some(ExternRef::new(&mut caller, Counted(counter.clone()))?))
         })
         .unwrap();
@@ -138,7 +138,7 @@ fn host_data_is_dropped_exactly_once() {
     let instance = linker.instantiate(&mut store, &module).unwrap();
     instance.get_typed_func::<(), ()>(&mut store, "run").unwrap().call(&mut store, ()).unwrap();
     for _ in 0..3 {
-        store.gc().unwrap();
+        store.gc(None).unwrap();
     }
     // The table's one is gone once the log lets go; the cycle's once a
     // trace runs (the heap is nearly empty, so none has yet).

@@ -34,7 +34,7 @@ fn a_panicking_host_data_drop_during_a_collection_in_wasm_resumes_on_the_host() 
     .unwrap();
     let mut linker = Linker::new(&engine);
     linker
-        .func_wrap("host", "make", |mut caller: Caller<'_, ()>| -> anyhow::Result<Option<ExternRef>> {
+        .func_wrap("host", "make", |mut caller: Caller<'_, ()>| -> anyhow::Result<Option<kiln::Rooted<ExternRef>>> {
             Ok(Some(ExternRef::new(&mut caller, PanicsOnDrop)?))
         })
         .unwrap();
@@ -47,7 +47,7 @@ fn a_panicking_host_data_drop_during_a_collection_in_wasm_resumes_on_the_host() 
     let run = instance.get_typed_func::<(), i32>(&mut store, "run").unwrap();
     let again = catch_unwind(AssertUnwindSafe(|| run.call(&mut store, ())));
     assert!(again.is_err(), "the second value's drop panics too");
-    store.gc().unwrap();
+    store.gc(None).unwrap();
 }
 
 #[test]
@@ -62,16 +62,16 @@ fn a_panicking_host_data_drop_in_store_gc_is_an_ordinary_panic() {
     .unwrap();
     let mut linker = Linker::new(&engine);
     linker
-        .func_wrap("host", "make", |mut caller: Caller<'_, ()>| -> anyhow::Result<Option<ExternRef>> {
+        .func_wrap("host", "make", |mut caller: Caller<'_, ()>| -> anyhow::Result<Option<kiln::Rooted<ExternRef>>> {
             Ok(Some(ExternRef::new(&mut caller, PanicsOnDrop)?))
         })
         .unwrap();
     let mut store = Store::new(&engine, ());
     let instance = linker.instantiate(&mut store, &module).unwrap();
     instance.get_typed_func::<(), ()>(&mut store, "run").unwrap().call(&mut store, ()).unwrap();
-    let panic = catch_unwind(AssertUnwindSafe(|| store.gc())).expect_err("the drop panics");
+    let panic = catch_unwind(AssertUnwindSafe(|| store.gc(None))).expect_err("the drop panics");
     assert_eq!(panic.downcast_ref::<&str>(), Some(&"host data drop panicked"));
-    store.gc().unwrap();
+    store.gc(None).unwrap();
 }
 
 #[test]

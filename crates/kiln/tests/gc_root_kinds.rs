@@ -113,11 +113,11 @@ fn a_dropped_element_segment_releases_its_items() {
     let module = Module::new(&engine, wat).unwrap();
     let mut store = Store::new(&engine, ());
     let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
-    store.gc().unwrap();
+    store.gc(None).unwrap();
     let held = store.gc_stats().unwrap().bytes_in_use;
     assert!(held >= 100_000, "the segment keeps its array: {held}");
     instance.get_typed_func::<(), ()>(&mut store, "drop").unwrap().call(&mut store, ()).unwrap();
-    store.gc().unwrap();
+    store.gc(None).unwrap();
     let after = store.gc_stats().unwrap().bytes_in_use;
     assert!(after < 1_000, "elem.drop released the array: {after} bytes still live");
 }
@@ -293,7 +293,7 @@ fn globals_and_tables_shared_between_two_instances_are_roots() {
     linker.instance(&mut store, "owner", owner).unwrap();
     let user = linker.instantiate(&mut store, &user).unwrap();
     user.get_typed_func::<(), ()>(&mut store, "write").unwrap().call(&mut store, ()).unwrap();
-    store.gc().unwrap();
+    store.gc(None).unwrap();
     let read = owner.get_typed_func::<(), i32>(&mut store, "read").unwrap();
     assert_eq!(read.call(&mut store, ()).unwrap(), 42);
 }
@@ -322,7 +322,7 @@ fn arguments_and_results_crossing_host_calls_survive_collections() {
     let anyref = ValType::Ref(RefType::new(true, HeapType::Any));
     linker
         .func_new("host", "bounce", FuncType::new([anyref.clone()], [anyref]), |mut caller: Caller<'_, ()>, params: &[Val], results: &mut [Val]| {
-            caller.gc()?;
+            caller.gc(None)?;
             results[0] = params[0];
             Ok(())
         })

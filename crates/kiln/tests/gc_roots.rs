@@ -23,9 +23,9 @@ fn linker_recording_roots(engine: &Engine, seen: &Seen) -> Linker<()> {
         .func_wrap("host", "probe", move |mut caller: Caller<'_, ()>| {
             let roots = caller.stack_gc_roots().unwrap();
             let summary = Roots {
-                structs: roots.iter().filter(|r| r.is_struct(&caller)).count(),
-                arrays: roots.iter().filter(|r| r.is_array(&caller)).count(),
-                i31s: roots.iter().filter_map(|r| r.i31_get_u()).collect(),
+                structs: roots.iter().filter(|r| r.is_struct(&caller).unwrap()).count(),
+                arrays: roots.iter().filter(|r| r.is_array(&caller).unwrap()).count(),
+                i31s: roots.iter().filter_map(|r| r.as_i31(&caller).unwrap()).map(|i| i.get_u32()).collect(),
             };
             seen.lock().unwrap().push(summary);
         })

@@ -13,13 +13,12 @@
 //!   data is the `u32` N. [`HostRefs`] makes one per N, so the same N always
 //!   passes the same reference (identity tests such as `ref.eq` on
 //!   converted externrefs rely on that). Results compare the `u32` inside.
-//! - `Val` cannot carry a non-null GC reference yet (`Val::AnyRef` is only
-//!   ever null), so the GC result patterns (`ref.any`, `ref.eq`, `ref.i31`,
-//!   `ref.struct`, `ref.array`) fail with a "not supported yet" error
-//!   instead of silently passing.
+//! - The script's references live as long as its store: they are
+//!   `OwnedRooted`, and results are `Rooted` in the store's outermost
+//!   scope (a script is short).
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use kiln::{ExternRef, HeapType, Store, Val, ValType};
+use kiln::{ExternRef, HeapType, OwnedRooted, Rooted, Store, Val, ValType};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use wast::core::{AbstractHeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
@@ -29,17 +28,17 @@ use wast::{WastArg, WastRet};
 /// The externrefs handed to Wasm for `ref.extern N` / `ref.host N`, one per N.
 #[derive(Default)]
 pub(crate) struct HostRefs {
-    refs: HashMap<u32, ExternRef>,
+    refs: HashMap<u32, OwnedRooted<ExternRef>>,
 }
 
 impl HostRefs {
     /// The reference whose host data is `n`, created on first use.
-    fn get(&mut self, store: &mut Store<()>, n: u32) -> Result<ExternRef> {
+    fn get(&mut self, store: &mut Store<()>, n: u32) -> Result<Rooted<ExternRef>> {
         if let Some(r) = self.refs.get(&n) {
-            return Ok(*r);
+            return Ok(r.to_rooted(&mut *store));
         }
         let r = ExternRef::new(&mut *store, n)?;
-        self.refs.insert(n, r);
+        self.refs.insert(n, r.to_owned_rooted(&mut *store)?);
         Ok(r)
     }
 }
@@ -66,7 +65,7 @@ pub(crate) fn arg_to_val(
             // The reference interpreter's host references also inhabit the
             // any hierarchy; an anyref parameter sees one converted.
             match param {
-                ValType::Ref(t) if is_any_hierarchy(t.heap_type()) => Val::AnyRef(Some(kiln::AnyRef::convert_extern(r))),
+                ValType::Ref(t) if is_any_hierarchy(t.heap_type()) => Val::AnyRef(Some(kiln::AnyRef::convert_extern(&mut *store, r)?)),
                 _ => Val::ExternRef(Some(r)),
             }
         }
@@ -205,12 +204,15 @@ fn match_core(store: &mut Store<()>, actual: &Val, expected: &WastRetCore<'_>) -
             Some(n) => match_host_data(store, r, *n),
         },
         (WastRetCore::RefHost(n), Val::ExternRef(Some(r))) => match_host_data(store, r, *n),
-        (WastRetCore::RefHost(n), Val::AnyRef(Some(a))) => match_host_data(store, &kiln::ExternRef::convert_any(*a), *n),
+        (WastRetCore::RefHost(n), Val::AnyRef(Some(a))) => {
+            let r = kiln::ExternRef::convert_any(&mut *store, *a)?;
+            match_host_data(store, &r, *n)
+        }
         (WastRetCore::RefAny, Val::AnyRef(Some(_))) => Ok(()),
-        (WastRetCore::RefEq, Val::AnyRef(Some(a))) if a.is_eq(&*store) => Ok(()),
-        (WastRetCore::RefI31 | WastRetCore::RefI31Shared, Val::AnyRef(Some(a))) if a.is_i31() => Ok(()),
-        (WastRetCore::RefStruct, Val::AnyRef(Some(a))) if a.is_struct(&*store) => Ok(()),
-        (WastRetCore::RefArray, Val::AnyRef(Some(a))) if a.is_array(&*store) => Ok(()),
+        (WastRetCore::RefEq, Val::AnyRef(Some(a))) if a.is_eqref(&*store)? => Ok(()),
+        (WastRetCore::RefI31 | WastRetCore::RefI31Shared, Val::AnyRef(Some(a))) if a.is_i31(&*store)? => Ok(()),
+        (WastRetCore::RefStruct, Val::AnyRef(Some(a))) if a.is_struct(&*store)? => Ok(()),
+        (WastRetCore::RefArray, Val::AnyRef(Some(a))) if a.is_array(&*store)? => Ok(()),
         (WastRetCore::RefFunc(_), Val::FuncRef(Some(_))) => Ok(()),
         _ => bail!("wrong kind of value"),
     }
@@ -281,7 +283,7 @@ fn match_host_data(store: &mut Store<()>, r: &ExternRef, expected: u32) -> Resul
 /// The `u32` a script-made externref carries.
 fn host_data(store: &mut Store<()>, r: &ExternRef) -> Result<u32> {
     let data = r.data(&mut *store).context("reading externref host data")?;
-    data.downcast_ref::<u32>()
+    data.and_then(|d| d.downcast_ref::<u32>())
         .copied()
         .ok_or_else(|| anyhow!("externref host data is not a u32 made by the script"))
 }
@@ -370,6 +372,10 @@ pub(crate) fn describe_val(store: &mut Store<()>, val: &Val) -> String {
             Ok(n) => format!("ref.extern {n}"),
             Err(_) => "ref.extern <foreign host data>".to_string(),
         },
+        Val::AnyRef(Some(r)) => match r.as_i31(&*store) {
+            Ok(Some(i)) => format!("ref.i31 {}", i.get_i32()),
+            _ => "ref.any (object)".to_string(),
+        },
         other => describe_val_plain(other),
     }
 }
@@ -393,10 +399,7 @@ fn describe_val_plain(val: &Val) -> String {
         Val::ExternRef(None) => "ref.null extern".to_string(),
         Val::ExternRef(Some(_)) => "ref.extern".to_string(),
         Val::AnyRef(None) => "ref.null any".to_string(),
-        Val::AnyRef(Some(r)) => match r.i31_get_s() {
-            Some(v) => format!("ref.i31 {v}"),
-            None => "ref.any (object)".to_string(),
-        },
+        Val::AnyRef(Some(_)) => "ref.any".to_string(),
         Val::ExnRef(None) => "ref.null exn".to_string(),
         Val::ExnRef(Some(_)) => "ref.exn".to_string(),
     }

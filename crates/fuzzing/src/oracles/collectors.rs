@@ -86,11 +86,11 @@ impl GcValue {
             Val::F64(x) => GcValue::F64(*x),
             Val::V128(x) => GcValue::V128(*x),
             Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) | Val::ExnRef(None) => GcValue::Null,
-            Val::AnyRef(Some(a)) => match a.i31_get_s() {
-                Some(i) => GcValue::I31(i),
-                None if a.is_struct(store) => GcValue::Struct,
-                None if a.is_array(store) => GcValue::Array,
-                None => GcValue::Object,
+            Val::AnyRef(Some(a)) => match a.as_i31(&*store) {
+                Ok(Some(i)) => GcValue::I31(i.get_i32()),
+                _ if a.is_struct(&*store).unwrap_or(false) => GcValue::Struct,
+                _ if a.is_array(&*store).unwrap_or(false) => GcValue::Array,
+                _ => GcValue::Object,
             },
             Val::FuncRef(Some(_)) | Val::ExternRef(Some(_)) | Val::ExnRef(Some(_)) => GcValue::Object,
         }

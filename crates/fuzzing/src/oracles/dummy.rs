@@ -31,7 +31,7 @@ pub fn dummy_extern<T: 'static>(store: &mut Store<T>, ty: &ExternType) -> Result
             Extern::Table(Table::new(&mut *store, *t, init)?)
         }
         ExternType::Memory(m) => Extern::Memory(Memory::new(&mut *store, *m)?),
-        ExternType::Tag(f) => Extern::Tag(Tag::new(&mut *store, f)?),
+        ExternType::Tag(t) => Extern::Tag(Tag::new(&mut *store, t)?),
     })
 }
 
@@ -60,7 +60,7 @@ pub fn dummy_value<T: 'static>(store: &mut Store<T>, ty: &ValType) -> Result<Val
         ValType::Ref(r) => match r.heap_type() {
             HeapType::Func => Val::FuncRef(Some(dummy_func(store, FuncType::new([], []))?)),
             HeapType::Extern => Val::ExternRef(Some(ExternRef::new(&mut *store, ())?)),
-            HeapType::Any | HeapType::Eq | HeapType::I31 => Val::AnyRef(Some(AnyRef::from_i31(&*store, 0))),
+            HeapType::Any | HeapType::Eq | HeapType::I31 => Val::AnyRef(Some(AnyRef::from_i31(&mut *store, kiln::I31::wrapping_i32(0)))),
             _ => bail!("no dummy value of type {ty}"),
         },
     })

@@ -18,7 +18,7 @@ use super::Outcome;
 use crate::generators::config;
 use crate::generators::table_ops::{RefSource, TABLES, TableOp, TableOps, Via};
 use arbitrary::{Arbitrary, Unstructured};
-use kiln::{Caller, Collector, Engine, ExternRef, Func, Instance, Linker, Module, OptLevel, Store, Table, Trap, Val};
+use kiln::{Caller, Collector, Engine, ExternRef, Rooted, Func, Instance, Linker, Module, OptLevel, Store, Table, Trap, Val};
 use std::sync::OnceLock;
 
 /// What a run exercised, for tests to check the generator's reach.
@@ -78,20 +78,20 @@ pub fn table_ops(u: &mut Unstructured<'_>) -> arbitrary::Result<Stats> {
 struct Host {
     next_id: u32,
     /// Every reference made so far, with its id.
-    made: Vec<(ExternRef, u32)>,
+    made: Vec<(Rooted<ExternRef>, u32)>,
     /// Each `observe` call's argument, as an id.
     observed: Vec<Result<Option<u32>, String>>,
 }
 
 /// The id inside `r` (`None` for null), or why it has none.
-fn ref_id<'a, T: 'a>(r: Option<ExternRef>, store: impl Into<kiln::StoreContext<'a, T>>) -> Result<Option<u32>, String> {
+fn ref_id<'a, T: 'a>(r: Option<Rooted<ExternRef>>, store: impl Into<kiln::StoreContext<'a, T>>) -> Result<Option<u32>, String> {
     let Some(r) = r else { return Ok(None) };
     let data = r.data(store).map_err(|e| format!("{e:#}"))?;
-    data.downcast_ref::<u32>().map(|id| Some(*id)).ok_or_else(|| "externref wraps something other than an id".to_string())
+    data.and_then(|d| d.downcast_ref::<u32>()).map(|id| Some(*id)).ok_or_else(|| "externref wraps something other than an id".to_string())
 }
 
 /// Makes a reference with the next id and records it.
-fn make_ref<C: kiln::AsContextMut<Data = Host>>(mut cx: C) -> (ExternRef, u32) {
+fn make_ref<C: kiln::AsContextMut<Data = Host>>(mut cx: C) -> (Rooted<ExternRef>, u32) {
     let id = cx.as_context_mut().data().next_id;
     cx.as_context_mut().data_mut().next_id += 1;
     let r = ExternRef::new(&mut cx, id).expect("a 1 MiB heap holds the fuzzer's references");
@@ -173,18 +173,18 @@ pub fn run(ops: &TableOps, choice: EngineChoice) -> Stats {
     linker
         // A handle made during a host call is released when the call
         // returns, so references made here are not kept for reuse.
-        .func_wrap("host", "make", |mut caller: Caller<'_, Host>| -> anyhow::Result<Option<ExternRef>> {
+        .func_wrap("host", "make", |mut caller: Caller<'_, Host>| -> anyhow::Result<Option<Rooted<ExternRef>>> {
             let id = caller.data().next_id;
             caller.data_mut().next_id += 1;
             Ok(Some(ExternRef::new(&mut caller, id)?))
         })
         .unwrap()
-        .func_wrap("host", "observe", |mut caller: Caller<'_, Host>, r: Option<ExternRef>| {
+        .func_wrap("host", "observe", |mut caller: Caller<'_, Host>, r: Option<Rooted<ExternRef>>| {
             let id = ref_id(r, &caller);
             caller.data_mut().observed.push(id);
         })
         .unwrap()
-        .func_wrap("host", "gc", |mut caller: Caller<'_, Host>| caller.gc())
+        .func_wrap("host", "gc", |mut caller: Caller<'_, Host>| caller.gc(None))
         .unwrap();
     let mut store = Store::new(engine, Host::default());
     store.set_fuel(config::FUEL).unwrap();
@@ -217,7 +217,7 @@ fn expect_eq<T: PartialEq + std::fmt::Debug>(what: &str, kiln: T, model: T) -> C
 
 impl Runner {
     /// The reference for `source` and its id.
-    fn reference(&mut self, source: RefSource) -> (Option<ExternRef>, Option<u32>) {
+    fn reference(&mut self, source: RefSource) -> (Option<Rooted<ExternRef>>, Option<u32>) {
         match source {
             RefSource::Null => (None, None),
             RefSource::Fresh => {
@@ -401,7 +401,7 @@ impl Runner {
                 }
             }
             TableOp::Gc { via: Via::Host, .. } => {
-                self.store.gc().map_err(|e| format!("Store::gc: {e:#}"))?;
+                self.store.gc(None).map_err(|e| format!("Store::gc: {e:#}"))?;
                 // Every handle made so far must still hold its id.
                 for k in 0..self.store.data().made.len() {
                     let (r, id) = self.store.data().made[k];

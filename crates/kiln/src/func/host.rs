@@ -46,8 +46,8 @@ impl HostFuncContext {
 
 /// The store and calling instance, as seen by a host function.
 pub struct Caller<'a, T> {
-    store: &'a mut StoreInner<T>,
-    instance: Option<InstanceId>,
+    pub(crate) store: &'a mut StoreInner<T>,
+    pub(crate) instance: Option<InstanceId>,
 }
 
 impl<'a, T> Caller<'a, T> {
@@ -71,20 +71,14 @@ impl<'a, T> Caller<'a, T> {
     /// across its calls, found through the compiled code's stack maps;
     /// exactly what a collection treats as this store's stack roots (i31
     /// values and nulls included, as they are in the slots).
-    pub fn stack_gc_roots(&mut self) -> Result<Vec<crate::AnyRef>> {
+    pub fn stack_gc_roots(&mut self) -> Result<Vec<crate::Rooted<crate::AnyRef>>> {
         let opaque = &mut self.store.opaque;
         let mut raws = Vec::new();
         // SAFETY: we are in a host call of this store's Wasm; the slots
         // are only read.
         let walked = unsafe { crate::vm::stack_roots::visit_stack_roots(opaque.vm_store_context(), |slot| raws.push(*slot)) };
         walked?;
-        Ok(raws.into_iter().filter_map(|raw| crate::AnyRef::from_raw(opaque, raw)).collect())
-    }
-
-    /// Runs a full garbage collection, with the suspended Wasm frames'
-    /// references as roots (see `Store::gc`).
-    pub fn gc(&mut self) -> Result<()> {
-        self.store.opaque.collect_garbage()
+        raws.into_iter().filter(|raw| *raw != 0).map(|raw| crate::Rooted::new(opaque, raw)).collect()
     }
 
     /// An export of the instance whose code called this function.
@@ -93,6 +87,8 @@ impl<'a, T> Caller<'a, T> {
         crate::instance::Instance::from_id(&self.store.opaque, id).get_export(StoreContextMut(self.store), name)
     }
 }
+
+crate::store::gc_methods!(Caller<'_, T>);
 
 impl<'a, T> From<&'a Caller<'_, T>> for StoreContext<'a, T> {
     fn from(c: &'a Caller<'_, T>) -> Self {
@@ -154,7 +150,7 @@ impl Func {
 /// Checks that a host function produced values of its declared types.
 pub(crate) fn check_results(store: &StoreOpaque, ty: &FuncType, results: &[Val]) -> Result<()> {
     for (i, (r, t)) in results.iter().zip(ty.results()).enumerate() {
-        if !r.matches(store, t) {
+        if !r.matches_in(store, t)? {
             bail!("host function returned a value of the wrong type for result {i}: expected {t}, got {r:?}");
         }
     }
@@ -182,13 +178,17 @@ unsafe extern "C" fn host_array_call<T: 'static>(ctx: *mut HostFuncContext, call
         let instance_id = instance.id;
         let result = call_host(store, ctx, instance_id, values);
         result.map_err(|error| {
+            // A thrown exception goes to the Wasm caller's handlers.
+            if error.is::<crate::ThrownException>() && store.opaque.has_pending_exception() {
+                return UnwindReason::HostThrow { fp: exit_fp };
+            }
             let entry_fp = traphandlers::current().map_or(0, |s| s.entry_fp());
-            (error, capture_from_exit(exit_fp, entry_fp))
+            UnwindReason::HostError { error, backtrace: capture_from_exit(exit_fp, entry_fp) }
         })
     }));
     let reason = match outcome {
         Ok(Ok(())) => return true,
-        Ok(Err((error, backtrace))) => UnwindReason::HostError { error, backtrace },
+        Ok(Err(reason)) => reason,
         Err(panic) => UnwindReason::Panic(panic),
     };
     traphandlers::current().expect("host function called from Wasm").set_unwind(reason);
@@ -199,9 +199,9 @@ fn call_host<T: 'static>(store: &mut StoreInner<T>, ctx: &HostFuncContext, insta
     // Handles made for this call (parameters, results, anything the host
     // function creates) are released when it returns.
     store.opaque.sync_gc_cursor_in();
-    store.opaque.gc_host_roots.enter_scope();
+    let height = store.opaque.gc_host_roots.lifo_height();
     let result = catch_unwind(AssertUnwindSafe(|| call_host_in_scope(store, ctx, instance, values)));
-    store.opaque.exit_host_scope();
+    store.opaque.release_lifo_roots(height);
     result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
@@ -210,9 +210,6 @@ fn call_host_in_scope<T: 'static>(store: &mut StoreInner<T>, ctx: &HostFuncConte
     let mut results: Vec<Val> = ctx.ty.results().iter().map(|t| Val::default_for(&store.opaque, t).unwrap_or(Val::I32(0))).collect();
     let f = ctx.host_fn::<T>();
     f(Caller::new(store, Some(instance)), &params, &mut results)?;
-    for r in &results {
-        r.check_live(&store.opaque)?;
-    }
     check_results(&store.opaque, &ctx.ty, &results)?;
     for ((slot, r), t) in values.iter_mut().zip(&results).zip(ctx.ty.results()) {
         *slot = r.to_wasm_raw(&mut store.opaque, t)?;

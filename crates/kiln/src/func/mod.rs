@@ -14,7 +14,7 @@ use crate::trap::unwind_to_error;
 use crate::types::FuncType;
 use crate::values::Val;
 use crate::vm::instance::Instance;
-use crate::vm::traphandlers::catch_traps;
+use crate::vm::traphandlers::{UnwindReason, catch_traps};
 use crate::vm::{VMFuncRef, ValRaw, stack};
 use anyhow::{Result, bail};
 use kiln_cranelift::TrampolineKind;
@@ -115,8 +115,8 @@ impl Func {
     }
 
     pub fn typed<P: WasmParams, R: WasmResults>(&self, store: impl crate::AsContext) -> Result<TypedFunc<P, R>> {
-        let ty = self.ty(store);
-        typed::check_signature::<P, R>(&ty)?;
+        let cx = store.as_context();
+        typed::check_signature::<P, R>(&cx.engine().inner.types, &self.ty_in(&cx))?;
         Ok(TypedFunc::new(*self))
     }
 }
@@ -131,8 +131,7 @@ fn call_in<T: 'static>(store: &mut StoreInner<T>, func: Func, params: &[Val], re
         bail!("expected {} results, got {}", ty.results().len(), results.len());
     }
     for (i, (p, t)) in params.iter().zip(ty.params()).enumerate() {
-        p.check_live(&store.opaque)?;
-        if !p.matches(&store.opaque, t) {
+        if !p.matches_in(&store.opaque, t)? {
             bail!("argument {i} type mismatch: expected {t}, got {p:?}");
         }
     }
@@ -183,7 +182,13 @@ pub(crate) fn invoke_wasm(store: &mut StoreOpaque, func_ref: *const VMFuncRef, e
     // Back on the host: a collection under Wasm frames may have caught a
     // host value's panicking `Drop`.
     store.resume_host_data_drop_panic();
-    result.map_err(unwind_to_error)
+    result.map_err(|reason| match reason {
+        UnwindReason::Exception { exn, backtrace } => {
+            let error = store.exception_to_error(exn);
+            crate::trap::with_backtrace(error, &backtrace)
+        }
+        reason => unwind_to_error(reason),
+    })
 }
 
 impl Func {

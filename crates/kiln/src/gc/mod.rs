@@ -22,7 +22,7 @@ mod roots;
 
 pub(crate) use barriers::RefBarriers;
 pub(crate) use func_refs::{BadFuncRefId, FuncRefTable};
-pub(crate) use host_roots::HostRoots;
+pub(crate) use host_roots::{HostRoots, RootIndex};
 
 use crate::engine::Engine;
 use crate::store::StoreOpaque;
@@ -204,8 +204,15 @@ impl StoreOpaque {
     /// Runs a full collection with every root of the store (see
     /// [`roots`]). A host value whose `Drop` panicked during the
     /// collection has its panic resumed here, on the host side.
-    pub(crate) fn collect_garbage(&mut self) -> Result<()> {
+    ///
+    /// `bytes_needed` (by a failed allocation) first
+    /// grows the heap by as much, within its limit (best effort).
+    pub(crate) fn collect_garbage_for(&mut self, bytes_needed: Option<u64>) -> Result<()> {
         self.sync_gc_cursor_in();
+        if let (Some(bytes), Some(gc)) = (bytes_needed, self.gc.as_mut()) {
+            let room = (gc.heap.memory().capacity() - gc.heap.memory().len()) as u64;
+            let _ = gc.heap.grow(bytes.min(room));
+        }
         let result = self.collect_now();
         self.sync_gc_bound();
         self.resume_host_data_drop_panic();
@@ -217,6 +224,7 @@ impl StoreOpaque {
         if self.gc.is_none() {
             return Ok(());
         }
+        self.sweep_owned_roots();
         let verify = cfg!(debug_assertions) || self.gc_zeal().is_some();
         self.with_root_set(|heap, host_data, roots| {
             let start = std::time::Instant::now();
@@ -246,16 +254,43 @@ impl StoreOpaque {
         }
     }
 
-    /// Holds `raw` (borrowed) in a host root slot of the current scope;
-    /// returns the slot's index and generation.
-    pub(crate) fn root_host_ref(&mut self, raw: u32) -> Result<(u32, u32)> {
-        RefBarriers::of(&mut self.gc).clone_ref(raw)?;
-        Ok(self.gc_host_roots.insert(VMGcRef::from_raw_u32(raw)))
+    /// Holds `r` (borrowed) in a new LIFO root of the innermost scope.
+    /// A failing barrier (a corrupted heap) leaves the root uncounted: at
+    /// worst its object is freed early, inside the heap.
+    pub(crate) fn root_lifo(&mut self, r: VMGcRef) -> RootIndex {
+        let _ = RefBarriers::of(&mut self.gc).clone_ref(r.as_raw_u32());
+        self.gc_host_roots.push_lifo(r)
     }
 
-    /// Ends the innermost host root scope, releasing its slots' counts.
-    pub(crate) fn exit_host_scope(&mut self) {
-        let released = self.gc_host_roots.exit_scope();
+    /// Holds `raw` (borrowed, not null) in a new owned root; returns its
+    /// index and the liveness token its handles share.
+    pub(crate) fn root_owned(&mut self, raw: u32) -> Result<(RootIndex, std::sync::Arc<()>)> {
+        let r = VMGcRef::from_raw_u32(raw).ok_or_else(|| anyhow::anyhow!("null references are not rooted"))?;
+        if self.gc_host_roots.owned_sweep_due() {
+            self.sweep_owned_roots();
+        }
+        RefBarriers::of(&mut self.gc).clone_ref(raw)?;
+        Ok(self.gc_host_roots.insert_owned(r))
+    }
+
+    /// The raw reference behind a handle's root.
+    pub(crate) fn resolve_root(&self, root: RootIndex) -> Result<u32> {
+        Ok(self.gc_host_roots.get(root)?.as_raw_u32())
+    }
+
+    /// Releases the LIFO roots above `height` (a scope's end).
+    pub(crate) fn release_lifo_roots(&mut self, height: usize) {
+        let released = self.gc_host_roots.truncate_lifo(height);
+        self.drop_root_counts(released);
+    }
+
+    /// Frees the owned roots whose handles were all dropped.
+    pub(crate) fn sweep_owned_roots(&mut self) {
+        let released = self.gc_host_roots.sweep_owned();
+        self.drop_root_counts(released);
+    }
+
+    fn drop_root_counts(&mut self, released: Vec<VMGcRef>) {
         let mut b = RefBarriers::of(&mut self.gc);
         for r in released {
             // A failure (a corrupted heap) leaks the object.
@@ -263,20 +298,27 @@ impl StoreOpaque {
         }
     }
 
+    /// Replaces the pending exception (`raw`, borrowed; 0 for none).
+    pub(crate) fn set_pending_exception(&mut self, raw: u32) -> Result<()> {
+        RefBarriers::of(&mut self.gc).clone_ref(raw)?;
+        let old = self.gc_host_roots.set_pending_exception(VMGcRef::from_raw_u32(raw));
+        self.drop_root_counts(old.into_iter().collect());
+        Ok(())
+    }
+
     /// Runs `f` with `values` (raw GC references, i31s or 0) held as
     /// roots, and writes them back afterwards: where a moving collection
     /// inside `f` moved an object, the value follows it.
     pub(crate) fn with_roots<R>(&mut self, values: &mut [u32], f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
-        self.gc_host_roots.enter_scope();
-        let rooted: Result<Vec<(u32, u32)>> = values.iter().map(|v| self.root_host_ref(*v)).collect();
-        let result = rooted.and_then(|slots| {
-            let result = f(self);
-            for (v, (index, generation)) in values.iter_mut().zip(slots) {
-                *v = self.gc_host_roots.get(index, generation).map_or(0, VMGcRef::as_raw_u32);
+        let height = self.gc_host_roots.lifo_height();
+        let roots: Vec<Option<RootIndex>> = values.iter().map(|v| VMGcRef::from_raw_u32(*v).map(|r| self.root_lifo(r))).collect();
+        let result = f(self);
+        for (v, root) in values.iter_mut().zip(roots) {
+            if let Some(root) = root {
+                *v = self.resolve_root(root).expect("roots of a live scope resolve");
             }
-            result
-        });
-        self.exit_host_scope();
+        }
+        self.release_lifo_roots(height);
         result
     }
 }

@@ -229,7 +229,18 @@ extern "C" fn elem_drop(vmctx: *mut u8, elem_index: u32) {
     }
 }
 
-extern "C" fn raise(_vmctx: *mut u8) {
+extern "C" fn raise(vmctx: *mut u8) {
+    let state = traphandlers::current().expect("raise is called from Wasm");
+    if let Some(fp) = state.take_host_throw() {
+        // SAFETY: called by compiled code with its own vmctx.
+        let store = unsafe { store(vmctx) };
+        match store.take_pending_exception_for_wasm() {
+            // SAFETY: `fp` is the wasm-to-host trampoline's frame, the
+            // exception is exposed to Wasm, and this frame owns nothing.
+            Ok(exn) => unsafe { super::exceptions::unwind_exception(vmctx, exn, fp) },
+            Err(error) => state.set_unwind(traphandlers::UnwindReason::HostError { error, backtrace: Default::default() }),
+        }
+    }
     // SAFETY: called only by the wasm-to-host trampoline after a host
     // function recorded its error; only Cranelift frames lie between here
     // and the activation's entry.

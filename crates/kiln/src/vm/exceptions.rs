@@ -9,7 +9,12 @@
 //! clauses and may call back here to continue outward.
 //!
 //! Reaching a return address outside Wasm code means the exception left
-//! this activation: it ends as an uncaught-exception trap.
+//! this activation: it ends, and the host caller gets the exception as the
+//! store's pending exception (`ThrownException`).
+//!
+//! A host function throws the same way: its wasm-to-host trampoline calls
+//! `raise`, which finds the pending exception and starts the walk at the
+//! trampoline's own frame, whose return address is in the Wasm caller.
 //!
 //! Only Cranelift frames (which own nothing) and this function's frame are
 //! skipped, and landing pads are only on Tail-convention `try_call`s, after
@@ -20,7 +25,6 @@ use super::backtrace::capture_from_exit;
 use super::code_memory;
 use super::instance::Instance;
 use super::traphandlers::{self, UnwindReason};
-use kiln_environ::Trap;
 
 /// # Safety
 /// Called by compiled code with its own vmctx and frame pointer; `exn` is
@@ -55,7 +59,7 @@ pub unsafe extern "C" fn unwind_exception(vmctx: *mut u8, exn: u32, fp: usize) {
     }
     let backtrace = capture_from_exit(fp, entry_fp);
     let state = traphandlers::current().expect("exceptions are thrown from Wasm");
-    state.set_unwind(UnwindReason::Trap { trap: Trap::UncaughtException, backtrace });
+    state.set_unwind(UnwindReason::Exception { exn, backtrace });
     // SAFETY: only Cranelift frames lie between here and the entry.
     unsafe { traphandlers::unwind_current() }
 }

@@ -295,7 +295,7 @@ pub extern "C" fn array_copy(vmctx: *mut u8, dst: u32, dst_index: u32, src: u32,
 impl StoreOpaque {
     /// The layout of exceptions with tag instance `tag`, its type id and
     /// its payload types.
-    fn exception_layout(&self, tag: usize) -> Option<(kiln_gc::GcStructLayout, u32, Vec<kiln_environ::WasmValType>)> {
+    pub(crate) fn exception_layout(&self, tag: usize) -> Option<(kiln_gc::GcStructLayout, u32, Vec<kiln_environ::WasmValType>)> {
         let type_id = *self.tags.get(tag)?;
         let GcLayout::Struct(layout) = crate::gc::engine_gc_layout(self.engine(), type_id)? else { return None };
         let ty = self.engine().inner.types.try_get(type_id)?;
@@ -324,15 +324,24 @@ impl StoreOpaque {
 pub extern "C" fn new_exception(vmctx: *mut u8, tag: u32, payload: *const ValRaw) -> u32 {
     // SAFETY: called by compiled code with its own vmctx.
     let (instance, store) = unsafe { context(vmctx) };
-    let result = new_exception_in(store, instance.tags[tag as usize], payload);
+    // SAFETY: compiled code passes one slot per tag parameter.
+    let result = unsafe { new_exception_in(store, instance.tags[tag as usize], payload) };
     // SAFETY: reached through its exit trampoline; `result` is all this
     // frame owns, and it is consumed.
     unsafe { allocation_result(store, result) }
 }
 
-fn new_exception_in(store: &mut StoreOpaque, tag: usize, payload: *const ValRaw) -> anyhow::Result<VMGcRef> {
+/// A new exception with tag instance `tag` (an index of the store's
+/// tags) and the payload at `payload` (one slot per tag parameter; GC
+/// references borrowed, funcrefs as `VMFuncRef` addresses). The result
+/// holds the allocation's count.
+///
+/// # Safety
+/// `payload` points to one initialised slot per parameter of the tag's
+/// type.
+pub(crate) unsafe fn new_exception_in(store: &mut StoreOpaque, tag: usize, payload: *const ValRaw) -> anyhow::Result<VMGcRef> {
     let (layout, type_id, params) = store.exception_layout(tag).ok_or_else(|| anyhow::anyhow!("exception tag {tag} has no layout"))?;
-    // SAFETY: compiled code passes an array with one slot per tag parameter.
+    // SAFETY: per the contract.
     let mut payload = unsafe { std::slice::from_raw_parts(payload, params.len()) }.to_vec();
     // The payload sits in a frame slot no stack map lists: its references
     // are rooted while the allocation may collect (and move them).
@@ -365,7 +374,7 @@ fn new_exception_in(store: &mut StoreOpaque, tag: usize, payload: *const ValRaw)
 }
 
 /// The tag instance an exception was thrown with.
-fn exception_tag(store: &StoreOpaque, exn: u32) -> Option<(VMGcRef, u32)> {
+pub(crate) fn exception_tag(store: &StoreOpaque, exn: u32) -> Option<(VMGcRef, u32)> {
     let r = VMGcRef::from_raw_u32(exn)?;
     let gc = store.gc.as_ref()?;
     let header = gc.heap.header(&r).ok()?;

@@ -37,6 +37,11 @@ pub enum UnwindReason {
     HostError { error: anyhow::Error, backtrace: RawBacktrace },
     /// A host function panicked; the panic resumes on the host side.
     Panic(Box<dyn std::any::Any + Send>),
+    /// A Wasm exception left the activation uncaught: the raw exnref.
+    Exception { exn: u32, backtrace: RawBacktrace },
+    /// A host function threw the store's pending exception: the
+    /// wasm-to-host trampoline (frame `fp`) throws it into its Wasm caller.
+    HostThrow { fp: usize },
 }
 
 /// Per-activation state, on the host stack of the entering call.
@@ -66,6 +71,21 @@ impl CallThreadState {
         // SAFETY: only the thread running this activation touches it, and
         // no reference to the cell's contents is live while Wasm runs.
         unsafe { *self.unwind.get() = Some(reason) };
+    }
+
+    /// Takes the frame pointer of a host throw, if that is the recorded
+    /// reason.
+    pub fn take_host_throw(&self) -> Option<usize> {
+        // SAFETY: as in `set_unwind`.
+        let unwind = unsafe { &mut *self.unwind.get() };
+        match unwind {
+            Some(UnwindReason::HostThrow { fp }) => {
+                let fp = *fp;
+                *unwind = None;
+                Some(fp)
+            }
+            _ => None,
+        }
     }
 }
 

@@ -105,14 +105,14 @@ impl WastContext {
     }
 
     /// `(assert_exception ACTION)`: the action must end with an uncaught
-    /// Wasm exception (`Trap::UncaughtException`), not another error.
+    /// Wasm exception (`ThrownException`), not another error.
     pub(super) fn assert_exception(&mut self, exec: WastExecute<'_>) -> Result<()> {
         match self.execute(exec)? {
             Ok(results) => bail!(
                 "expected an uncaught exception, but it returned {}",
                 values::describe_vals(&mut self.store, &results)
             ),
-            Err(err) if err.downcast_ref::<kiln::Trap>() == Some(&kiln::Trap::UncaughtException) => Ok(()),
+            Err(err) if err.is::<kiln::ThrownException>() => Ok(()),
             Err(err) => bail!("expected an uncaught exception, got error: {err:#}"),
         }
     }

@@ -6,8 +6,7 @@ use super::Check;
 use crate::generators::{config, values};
 use crate::oracles::dummy::{dummy_value, null_of};
 use arbitrary::Unstructured;
-use kiln::{AnyRef, ExternRef, Func, Global, Memory, Mutability, Store, Table, Val, ValType};
-use std::collections::HashMap;
+use kiln::{AnyRef, ExternRef, Rooted, Func, Global, Memory, Mutability, Store, Table, Val, ValType};
 
 /// A store and everything exported into it so far.
 pub(super) struct StoreEntry {
@@ -23,11 +22,13 @@ pub(super) struct StoreEntry {
     pub refs: Vec<Val>,
     /// Host references made with `ExternRef::new`, with the value each
     /// wraps.
-    pub externs: Vec<(ExternRef, u64)>,
+    pub externs: Vec<(Rooted<ExternRef>, u64)>,
     /// Structs made by `mk` with their field, arrays made by `arr` with
     /// their length (see `track_gc_objects`).
-    pub structs: HashMap<AnyRef, i32>,
-    pub arrays: HashMap<AnyRef, i32>,
+    /// Objects the exports made, by handle, with the value they were made
+    /// with.
+    pub structs: Vec<(Rooted<AnyRef>, i32)>,
+    pub arrays: Vec<(Rooted<AnyRef>, i32)>,
 }
 
 /// The `n`-th of `items` (modulo their count), if any.
@@ -70,8 +71,8 @@ impl StoreEntry {
             tables: vec![],
             refs: vec![],
             externs: vec![],
-            structs: HashMap::new(),
-            arrays: HashMap::new(),
+            structs: Vec::new(),
+            arrays: Vec::new(),
         }
     }
 
@@ -84,7 +85,7 @@ impl StoreEntry {
             Err(err) if err.root_cause().downcast_ref::<kiln::Trap>() == Some(&kiln::Trap::GcHeapOutOfMemory) => return Ok(()),
             Err(err) => return Err(format!("ExternRef::new: {err:#}")),
         };
-        let back = r.data(&self.store).map_err(|err| format!("data of a new externref: {err:#}"))?.downcast_ref::<u64>().copied();
+        let back = r.data(&self.store).map_err(|err| format!("data of a new externref: {err:#}"))?.and_then(|d| d.downcast_ref::<u64>()).copied();
         ensure(back == Some(n), || format!("externref made with {n} holds {back:?}"))?;
         self.refs.push(Val::ExternRef(Some(r)));
         self.externs.push((r, n));
@@ -94,9 +95,9 @@ impl StoreEntry {
     /// `Store::gc`: it succeeds and every host reference still wraps its
     /// value (objects are checked by later `get` and `len` calls).
     pub(super) fn gc(&mut self) -> Check {
-        self.store.gc().map_err(|err| format!("Store::gc: {err:#}"))?;
+        self.store.gc(None).map_err(|err| format!("Store::gc: {err:#}"))?;
         for (r, n) in &self.externs {
-            let back = r.data(&self.store).map_err(|err| format!("data of an externref after a collection: {err:#}"))?.downcast_ref::<u64>().copied();
+            let back = r.data(&self.store).map_err(|err| format!("data of an externref after a collection: {err:#}"))?.and_then(|d| d.downcast_ref::<u64>()).copied();
             ensure(back == Some(*n), || format!("after a collection, the externref made with {n} holds {back:?}"))?;
         }
         Ok(())
