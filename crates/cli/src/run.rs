@@ -3,7 +3,7 @@
 //! Every module is linked against WASI preview1 (`wasi_snapshot_preview1`)
 //! and the exports of the `--preload`ed modules. Without `--invoke`, a
 //! module exporting `_start` is run as a WASI command: ARGS become its
-//! argv (after the file's base name as argv[0]), it inherits stdin, stdout
+//! argv (after the file's base name as `argv[0]`), it inherits stdin, stdout
 //! and stderr, and the process exits with the status the guest passed to
 //! `proc_exit` (0 if `_start` returns). A module without `_start` has its
 //! `main` called instead, and `--invoke NAME` calls `NAME`; then ARGS are

@@ -95,8 +95,8 @@ impl WasmValType {
 
 impl WasmHeapType {
     /// The top type of this heap type's hierarchy, for the types where it is
-    /// known without consulting the module (concrete types need
-    /// [`crate::ModuleTypes::top_of`]).
+    /// known without consulting the module's types (concrete types need
+    /// them: see [`WasmRefType::repr`]).
     pub fn abstract_top(self) -> Option<WasmHeapType> {
         use WasmHeapType::*;
         Some(match self {

@@ -23,6 +23,12 @@
 // Fuzz builds (nightly, `--cfg fuzzing`) look up AddressSanitizer's hooks
 // as weak symbols: see `vm::exceptions::forget_abandoned_frames`.
 #![cfg_attr(fuzzing, feature(linkage))]
+#![deny(rustdoc::broken_intra_doc_links)]
+
+// API.md's examples run as doctests, so the guide cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../API.md")]
+struct ApiGuide;
 
 mod artifact;
 mod cache;

@@ -55,14 +55,17 @@ fn failing_function_in_a_large_module_compiled_in_parallel_is_an_error_not_a_pan
 fn proposals_the_config_disables_are_validation_errors() {
     let gc_module = r#"(module (type (struct (field i32))) (func (result anyref) (struct.new 0 (i32.const 1))))"#;
     let tail_call = r#"(module (func $f (return_call $f)))"#;
+    let exceptions = r#"(module (tag) (func (throw 0)))"#;
+    let typed_funcref = r#"(module (type $f (func)) (func (param (ref $f))))"#;
     let default = Engine::default();
-    Module::new(&default, gc_module).unwrap();
-    Module::new(&default, tail_call).unwrap();
+    for wat in [gc_module, tail_call, exceptions, typed_funcref] {
+        Module::new(&default, wat).unwrap();
+    }
 
     let mut config = Config::new();
-    config.wasm_gc(false).wasm_tail_call(false);
+    config.wasm_gc(false).wasm_tail_call(false).wasm_exceptions(false).wasm_function_references(false);
     let engine = Engine::new(&config).unwrap();
-    for (wat, feature) in [(gc_module, "gc"), (tail_call, "tail call")] {
+    for (wat, feature) in [(gc_module, "gc"), (tail_call, "tail call"), (exceptions, "exceptions"), (typed_funcref, "function references")] {
         let err = Module::new(&engine, wat).unwrap_err();
         assert!(format!("{err:#}").contains(feature), "{err:#}");
         let wasm = wat::parse_str(wat).unwrap();

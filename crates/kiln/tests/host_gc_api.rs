@@ -262,3 +262,46 @@ fn a_root_scope_per_call_keeps_roots_and_heap_bounded() {
         assert!(peak_heap <= 4 << 20, "{collector:?}: the heap grew to {peak_heap} bytes");
     }
 }
+
+const SUBTYPES: &str = r#"(module
+    (type $base (sub (struct (field i32))))
+    (type $derived (sub $base (struct (field i32) (field i32))))
+    (type $f (sub (func)))
+    (type $g (sub $f (func)))
+    (func $g (export "g") (type $g))
+    (func (export "takes_f") (param (ref $f)))
+    (func (export "derive") (param (ref null $base)) (result (ref $derived))
+        (struct.new $derived (i32.const 1) (i32.const 2)))
+    (func (export "base_x") (param (ref $base)) (result i32) (struct.get $base 0 (local.get 0))))"#;
+
+#[test]
+fn typed_calls_and_val_matches_use_subtyping() {
+    let engine = engine(Collector::Copying);
+    let module = Module::new(&engine, SUBTYPES).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+
+    // (ref $derived) is a subtype of (ref struct) and of (ref null eq).
+    let derive = instance.get_typed_func::<Option<Rooted<StructRef>>, Rooted<StructRef>>(&mut store, "derive").unwrap();
+    instance.get_typed_func::<Option<Rooted<StructRef>>, Option<Rooted<EqRef>>>(&mut store, "derive").unwrap();
+    let err = instance.get_typed_func::<Option<Rooted<StructRef>>, Rooted<ArrayRef>>(&mut store, "derive").unwrap_err();
+    assert!(format!("{err:#}").contains("results"), "{err:#}");
+
+    // A $derived struct is a $base: Wasm reads it through the supertype.
+    let d = derive.call(&mut store, None).unwrap();
+    let base_x = instance.get_typed_func::<Rooted<StructRef>, i32>(&mut store, "base_x").unwrap();
+    assert_eq!(base_x.call(&mut store, d).unwrap(), 1);
+    // A value that is not a $base is refused at the call, by its type.
+    let any_x = instance.get_typed_func::<Rooted<AnyRef>, i32>(&mut store, "base_x").unwrap();
+    let i31 = AnyRef::from_i31(&mut store, I31::wrapping_i32(1));
+    let err = any_x.call(&mut store, i31).unwrap_err();
+    assert!(err.to_string().contains("type mismatch"), "{err}");
+
+    // Val::matches: a function of type $g is a (ref $f).
+    let g = instance.get_func(&mut store, "g").unwrap();
+    let takes_f = instance.get_func(&mut store, "takes_f").unwrap();
+    let ref_f = takes_f.ty(&store).params()[0];
+    assert!(Val::FuncRef(Some(g)).matches(&store, &ref_f).unwrap());
+    takes_f.call(&mut store, &[Val::FuncRef(Some(g))], &mut []).unwrap();
+    assert!(!Val::FuncRef(None).matches(&store, &ref_f).unwrap(), "(ref $f) is not nullable");
+}
