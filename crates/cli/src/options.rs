@@ -26,7 +26,7 @@
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
-use kiln::{BoundsChecks, Cache, CacheConfig, Collector, Config, OptLevel, Store};
+use kiln::{BoundsChecks, Cache, CacheConfig, Collector, Config, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -61,6 +61,8 @@ enum Action {
     Fixed { always: bool, missing: &'static str },
     /// A Wasmtime key for `missing`, which Kiln does not have yet.
     NotYet { missing: &'static str },
+    /// A pooling allocator limit.
+    Pooling(fn(&mut PoolingAllocationConfig, u64) -> Result<&mut PoolingAllocationConfig, std::num::TryFromIntError>),
 }
 
 const fn switch(name: &'static str, doc: &'static str, set: for<'a> fn(&'a mut Config, bool) -> &'a mut Config) -> Key {
@@ -77,6 +79,11 @@ const fn fixed(name: &'static str, always: bool, missing: &'static str) -> Key {
 
 const fn not_yet(name: &'static str, missing: &'static str) -> Key {
     Key { name, value: "", doc: "", action: Action::NotYet { missing } }
+}
+
+/// A `-O pooling-*` number, which `-O pooling-allocator` must come with.
+const fn pooling(name: &'static str, doc: &'static str, set: fn(&mut PoolingAllocationConfig, u64) -> Result<&mut PoolingAllocationConfig, std::num::TryFromIntError>) -> Key {
+    Key { name, value: "=N", doc, action: Action::Pooling(set) }
 }
 
 /// The largest GC heap Kiln can address: its references are 32-bit offsets.
@@ -227,8 +234,22 @@ const RUNTIME: Group = Group {
             Ok(())
         }),
         fixed("signals-based-traps", true, "trapping without signal handlers"),
-        fixed("pooling-allocator", false, "the pooling allocator"),
-        not_yet("pooling-*", "the pooling allocator"),
+        apply("pooling-allocator", "[=y|n]", "allocate instances, memories, tables and GC heaps from pools reserved once and reused (default: n)", |s, v| {
+            s.pooling = switch_value(v)?.then(PoolingAllocationConfig::new);
+            Ok(())
+        }),
+        pooling("pooling-total-core-instances", "instances alive at once (default: 1000)", |p, n| Ok(p.total_core_instances(u32::try_from(n)?))),
+        pooling("pooling-total-memories", "memories alive at once (default: 1000)", |p, n| Ok(p.total_memories(u32::try_from(n)?))),
+        pooling("pooling-total-tables", "tables alive at once (default: 1000)", |p, n| Ok(p.total_tables(u32::try_from(n)?))),
+        pooling("pooling-total-gc-heaps", "GC heaps alive at once (default: 1000)", |p, n| Ok(p.total_gc_heaps(u32::try_from(n)?))),
+        pooling("pooling-max-memory-size", "bytes a pooled memory may grow to (default: 4 GiB)", |p, n| Ok(p.max_memory_size(usize::try_from(n)?))),
+        pooling("pooling-table-elements", "elements a pooled table may grow to (default: 20000)", |p, n| Ok(p.table_elements(usize::try_from(n)?))),
+        pooling("pooling-max-core-instance-size", "bytes of an instance's state (default: 1 MiB)", |p, n| Ok(p.max_core_instance_size(usize::try_from(n)?))),
+        pooling("pooling-memory-keep-resident", "bytes of a memory slot zeroed in place on reset (default: 0)", |p, n| Ok(p.linear_memory_keep_resident(usize::try_from(n)?))),
+        pooling("pooling-table-keep-resident", "bytes of a table kept on reset (default: 0)", |p, n| Ok(p.table_keep_resident(usize::try_from(n)?))),
+        pooling("pooling-gc-heap-keep-resident", "bytes of a GC heap slot zeroed in place on reset (default: 0)", |p, n| Ok(p.gc_heap_keep_resident(usize::try_from(n)?))),
+        pooling("pooling-decommit-batch-size", "slots reset together (default: 1)", |p, n| Ok(p.decommit_batch_size(usize::try_from(n)?))),
+        not_yet("pooling-*", "that pooling allocator setting"),
         apply("gc-heap-initial-size", "=N", "bytes a store's GC heap starts with; it grows from there up to -W max-gc-heap-size (default: 1048576)", |s, v| {
             s.config.gc_heap_initial_size(number(v)?);
             Ok(())
@@ -269,6 +290,10 @@ struct Settings {
     /// `-C cache-config`'s file.
     cache_config: Option<PathBuf>,
     memory_reservation: Option<u64>,
+    /// `-O pooling-allocator`'s configuration, with the `pooling-*` limits.
+    pooling: Option<PoolingAllocationConfig>,
+    /// `pooling-*` limits given, applied once the options are all read.
+    pooling_limits: Vec<(String, fn(&mut PoolingAllocationConfig, u64) -> Result<&mut PoolingAllocationConfig, std::num::TryFromIntError>, u64)>,
     memory_guard_size: Option<u64>,
     store: StoreOptions,
 }
@@ -397,6 +422,10 @@ impl Action {
                 Ok(())
             }
             Action::NotYet { missing } => bail!("not supported by Kiln yet: {missing}"),
+            Action::Pooling(set) => {
+                settings.pooling_limits.push((key.to_string(), set, number(value)?));
+                Ok(())
+            }
         }
     }
 }
@@ -407,7 +436,7 @@ fn yes_no(b: bool) -> &'static str {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { config: Config::default(), cache: true, cache_config: None, memory_reservation: None, memory_guard_size: None, store: StoreOptions::default() }
+        Settings { config: Config::default(), cache: true, cache_config: None, memory_reservation: None, pooling: None, pooling_limits: Vec::new(), memory_guard_size: None, store: StoreOptions::default() }
     }
 }
 
@@ -421,6 +450,16 @@ impl Settings {
         self.config.bounds_checks(if checked { BoundsChecks::Explicit } else { BoundsChecks::GuardPages });
         if self.store.fuel.is_some() {
             self.config.consume_fuel(true);
+        }
+        match (self.pooling.take(), self.pooling_limits.first()) {
+            (Some(mut pooling), _) => {
+                for (name, set, n) in &self.pooling_limits {
+                    set(&mut pooling, *n).with_context(|| format!("-O {name}: too large"))?;
+                }
+                self.config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+            }
+            (None, Some((name, ..))) => bail!("-O {name} needs -O pooling-allocator"),
+            (None, None) => {}
         }
         if self.store.timeout.is_some() {
             self.config.epoch_interruption(true);

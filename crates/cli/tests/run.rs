@@ -539,7 +539,6 @@ fn what_kiln_always_does_is_accepted_and_the_opposite_refused() {
         ("-W", "threads", "-W threads: not supported by Kiln yet: the threads proposal; only `threads=n` is accepted"),
         ("-W", "component-model-async=y", "not supported by Kiln yet: the component model; only `component-model-async=n` is accepted"),
         ("-O", "signals-based-traps=n", "not supported by Kiln yet: trapping without signal handlers; only `signals-based-traps=y` is accepted"),
-        ("-O", "pooling-allocator", "not supported by Kiln yet: the pooling allocator"),
         ("-C", "compiler=winch", "not supported by Kiln yet: the Winch baseline compiler"),
         ("-D", "debug-info", "-D debug-info: not supported by Kiln yet: DWARF debug info"),
         ("-D", "logging=y", "not supported by Kiln yet: log output"),
@@ -550,12 +549,23 @@ fn what_kiln_always_does_is_accepted_and_the_opposite_refused() {
 }
 
 #[test]
+fn the_pooling_allocator_runs_programs_with_its_limits() {
+    let hello = program("hello.wat");
+    for value in ["pooling-allocator", "pooling-allocator=y,pooling-total-memories=2,pooling-max-memory-size=0x100000"] {
+        let out = kiln(&["run", "-O", value, &hello]);
+        assert_eq!(text(&out.stdout), "hello, world\n", "-O {value}: {}", text(&out.stderr));
+    }
+    assert_refused(&["run", "-O", "pooling-allocator,pooling-total-memories=0", &hello], "all 0 memory slots of the pooling allocator are in use; raise `PoolingAllocationConfig::total_memories`");
+    assert_refused(&["run", "-O", "pooling-total-memories=10", &hello], "-O pooling-total-memories needs -O pooling-allocator");
+}
+
+#[test]
 fn wasmtime_options_kiln_lacks_are_refused_by_name() {
     let hello = program("hello.wat");
     for (flag, value, expected) in [
         ("-W", "nan-canonicalization", "-W nan-canonicalization: not supported by Kiln yet: NaN canonicalization"),
         ("-W", "max-instances=10", "-W max-instances=10: not supported by Kiln yet"),
-        ("-O", "pooling-total-memories=10", "-O pooling-total-memories=10: not supported by Kiln yet: the pooling allocator"),
+        ("-O", "pooling-max-unused-warm-slots=10", "-O pooling-max-unused-warm-slots=10: not supported by Kiln yet: that pooling allocator setting"),
         ("-C", "cranelift-has-avx=true", "not supported by Kiln yet: raw Cranelift settings"),
         ("-D", "coredump=core.wasm", "-D coredump=core.wasm: not supported by Kiln yet: core dumps"),
     ] {

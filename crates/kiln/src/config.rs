@@ -20,6 +20,7 @@ pub struct Config {
     pub(crate) gc_zeal_alloc_counter: Option<NonZeroU32>,
     pub(crate) profiler: ProfilingStrategy,
     pub(crate) cache: Option<crate::Cache>,
+    pub(crate) allocation: crate::InstanceAllocationStrategy,
     /// The proposals modules may use. Always a subset of
     /// `kiln_environ::wasm_features()` (the setters only toggle features in
     /// it), so validation never lets through what the compiler lacks.
@@ -39,6 +40,7 @@ impl Default for Config {
             gc_zeal_alloc_counter: None,
             profiler: ProfilingStrategy::None,
             cache: None,
+            allocation: crate::InstanceAllocationStrategy::OnDemand,
             features: kiln_environ::wasm_features(),
         }
     }
@@ -137,6 +139,14 @@ impl Config {
 
     pub(crate) fn collector_kind(&self) -> Collector {
         self.tunables.collector
+    }
+
+    /// How instances, memories, tables and GC heaps are allocated
+    /// (default: on demand). With pooling, the engine reserves its pools
+    /// when it is made.
+    pub fn allocation_strategy(&mut self, strategy: crate::InstanceAllocationStrategy) -> &mut Self {
+        self.allocation = strategy;
+        self
     }
 
     pub(crate) fn guard_pages(&self) -> bool {

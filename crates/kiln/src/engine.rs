@@ -31,6 +31,8 @@ pub(crate) struct EngineInner {
     /// and artifact load.
     fingerprint: String,
     trampolines: Mutex<HashMap<(SignatureRepr, TrampolineKind), Trampoline>>,
+    /// The pools, with the pooling allocation strategy.
+    pub pool: Option<Arc<crate::allocation::PoolingAllocator>>,
 }
 
 /// A compiled trampoline and the code memory keeping it alive.
@@ -76,8 +78,23 @@ impl Engine {
         let gc_runtime = config.collector_kind().gc_runtime()?;
         let (builtins, exit_trampolines) = builtins_table(&compiler)?;
         let fingerprint = fingerprint(config, &compiler);
+        let pool = match &config.allocation {
+            crate::InstanceAllocationStrategy::OnDemand => None,
+            crate::InstanceAllocationStrategy::Pooling(p) => Some(crate::allocation::PoolingAllocator::new(p, config.guard_pages())?),
+        };
         Ok(Engine {
-            inner: Arc::new(EngineInner { config: config.clone(), compiler, types: TypeRegistry::default(), gc_runtime, epoch: Box::new(AtomicU64::new(0)), builtins, _exit_trampolines: exit_trampolines, fingerprint, trampolines: Mutex::new(HashMap::new()) }),
+            inner: Arc::new(EngineInner {
+                config: config.clone(),
+                compiler,
+                types: TypeRegistry::default(),
+                gc_runtime,
+                epoch: Box::new(AtomicU64::new(0)),
+                builtins,
+                _exit_trampolines: exit_trampolines,
+                fingerprint,
+                trampolines: Mutex::new(HashMap::new()),
+                pool,
+            }),
         })
     }
 

@@ -118,9 +118,13 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
         })?;
     }
 
+    let pool = store.engine().inner.pool.clone();
+    let instance_slot = pool.as_deref().map(|pool| pooled_instance_slot(pool, module)).transpose()?;
+
     let id = store.instances.len();
     let store_ptr: *mut StoreOpaque = store;
     let mut inst = VmInstance::new(module.clone(), store_ptr, id);
+    inst.pool_slot = instance_slot;
     let (mut funcs, mut tables, mut memories, mut globals) = (0, 0, 0, 0);
     for ext in imports {
         match ext {
@@ -174,13 +178,21 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
             None => 0,
         };
         let repr = table_repr(store, &ty);
+        let (limit, pool_slot) = match pool.as_deref() {
+            Some(pool) => (config.max_table_elements.min(pool.config.table_elements as u64), Some(pool.table_slot()?)),
+            None => (config.max_table_elements, None),
+        };
         let mut b = RefBarriers::of(&mut store.gc);
-        let table = VmTable::new(ty.to_wasm(), repr, init, config.max_table_elements, &mut b);
+        let table = VmTable::new(ty.to_wasm(), repr, init, limit, &mut b);
         if repr == kiln_environ::RefRepr::GcRef {
             // The table took its own counts of the evaluated value.
             b.drop_ref(init as u32)?;
         }
-        let table = table?;
+        let mut table = match table {
+            Err(e) if pool.is_some() => return Err(e.context("a pooled table holds at most `PoolingAllocationConfig::table_elements` elements")),
+            table => table?,
+        };
+        table.pool_slot = pool_slot;
         let t = Table::push(store, table);
         inst.tables.push(t.index);
         inst.set_table(tables, &mut *store.tables[t.index]);
@@ -188,7 +200,10 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
     }
     for ty in &info.memories[info.num_imported_memories as usize..] {
         let guard = config.guard_pages();
-        let mem = LinearMemory::new(*ty, guard, config.max_memory_bytes)?;
+        let mem = match pool.as_deref() {
+            Some(pool) => LinearMemory::in_slot(*ty, guard, config.max_memory_bytes.min(pool.config.max_memory_size as u64), pool.memory_slot()?)?,
+            None => LinearMemory::new(*ty, guard, config.max_memory_bytes)?,
+        };
         let m = Memory::push(store, mem);
         inst.memories.push(m.index);
         inst.set_memory(memories, &mut *store.memories[m.index]);
@@ -199,6 +214,26 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
     store.instances.push(inst);
     initialize_segments(store, id)?;
     Ok(id)
+}
+
+/// Checks `module` against the pooling allocator's per-module limits and
+/// takes an instance slot.
+fn pooled_instance_slot(pool: &crate::allocation::PoolingAllocator, module: &Module) -> Result<crate::vm::pool::CountedSlot> {
+    let info = module.info();
+    let limits = &pool.config;
+    let memories = info.memories.len() - info.num_imported_memories as usize;
+    if memories > limits.max_memories_per_module as usize {
+        bail!("the module defines {memories} memories, more than the pooling allocator's `PoolingAllocationConfig::max_memories_per_module` ({})", limits.max_memories_per_module);
+    }
+    let tables = info.tables.len() - info.num_imported_tables as usize;
+    if tables > limits.max_tables_per_module as usize {
+        bail!("the module defines {tables} tables, more than the pooling allocator's `PoolingAllocationConfig::max_tables_per_module` ({})", limits.max_tables_per_module);
+    }
+    let size = crate::vm::instance::vmctx_size(info);
+    if size > limits.max_core_instance_size {
+        bail!("the instance's state takes {size} bytes, more than the pooling allocator's `PoolingAllocationConfig::max_core_instance_size` ({})", limits.max_core_instance_size);
+    }
+    pool.instance_slot()
 }
 
 /// Evaluates the items of every element segment. The instance is not in

@@ -30,6 +30,7 @@
 #[doc = include_str!("../../../API.md")]
 struct ApiGuide;
 
+mod allocation;
 mod artifact;
 mod cache;
 mod config;
@@ -53,6 +54,7 @@ mod values;
 mod vm;
 
 pub use anyhow::{Error, Result};
+pub use allocation::{InstanceAllocationStrategy, PoolingAllocationConfig};
 pub use cache::{Cache, CacheConfig};
 pub use config::{BoundsChecks, Collector, Config, OptLevel, ProfilingStrategy};
 pub use kiln_gc::GcStats;

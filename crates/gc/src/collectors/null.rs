@@ -110,9 +110,10 @@ impl GcHeap for NullHeap {
 
     fn reset(&mut self, zero: bool) {
         if zero {
-            self.memory.bytes_mut().fill(0);
+            self.memory.clear();
         }
         self.bump.reset(u64::from(FIRST_OBJECT_OFFSET));
+        self.bump.set_end(usable_end(self.memory.len()));
         self.types.clear();
         self.stats = GcStats { heap_size: self.bump.end(), ..GcStats::default() };
     }

@@ -34,7 +34,7 @@ use kiln_gc::{GcError, GcHeap, GcLayout, GcTypes, HostDataTable, VMGcRef};
 use std::sync::Arc;
 
 pub(crate) struct GcStore {
-    pub heap: Box<dyn GcHeap>,
+    pub heap: StoreHeap,
     pub host_data: HostDataTable,
     pub func_refs: FuncRefTable,
     /// Allocations left until zeal forces a collection, if zeal is on.
@@ -54,12 +54,42 @@ impl GcStore {
     }
 }
 
-/// Layouts of engine types, for the heap's tracer and allocator.
-struct EngineGcTypes(Engine);
+/// A store's heap; with the pooling allocator, handed back to the pool
+/// (which resets it) when the store drops.
+pub(crate) struct StoreHeap {
+    heap: Option<Box<dyn GcHeap>>,
+    pool: Option<Arc<crate::allocation::PoolingAllocator>>,
+}
+
+impl std::ops::Deref for StoreHeap {
+    type Target = dyn GcHeap;
+    fn deref(&self) -> &(dyn GcHeap + 'static) {
+        self.heap.as_deref().expect("only taken on drop")
+    }
+}
+
+impl std::ops::DerefMut for StoreHeap {
+    fn deref_mut(&mut self) -> &mut (dyn GcHeap + 'static) {
+        self.heap.as_deref_mut().expect("only taken on drop")
+    }
+}
+
+impl Drop for StoreHeap {
+    fn drop(&mut self) {
+        if let (Some(pool), Some(heap)) = (&self.pool, self.heap.take()) {
+            pool.return_gc_heap(heap);
+        }
+    }
+}
+
+/// Layouts of engine types, for the heap's tracer and allocator. Weak:
+/// a pooled heap outlives its stores in the engine's pool, and must not
+/// keep the engine alive.
+struct EngineGcTypes(std::sync::Weak<crate::engine::EngineInner>);
 
 impl GcTypes for EngineGcTypes {
     fn layout(&self, type_index: u32) -> Option<GcLayout> {
-        engine_gc_layout(&self.0, type_index)
+        engine_gc_layout(&Engine { inner: self.0.upgrade()? }, type_index)
     }
 }
 
@@ -86,15 +116,20 @@ impl StoreOpaque {
             // and doubles as it fills.
             let max = config.max_gc_heap_bytes as usize;
             let initial = usize::try_from(config.initial_gc_heap_bytes).unwrap_or(max).min(max);
-            let memory = MmapHeapMemory::new(initial, max)?;
-            let base = memory.base();
-            let types = Arc::new(EngineGcTypes(self.engine().clone()));
-            let heap = self.engine().inner.gc_runtime.new_gc_heap(Box::new(memory), types)?;
+            let engine = self.engine().clone();
+            let types = Arc::new(EngineGcTypes(Arc::downgrade(&engine.inner)));
+            let new_heap = |memory: MmapHeapMemory| -> Result<Box<dyn GcHeap>> { Ok(engine.inner.gc_runtime.new_gc_heap(Box::new(memory), types)?) };
+            let pool = engine.inner.pool.clone();
+            let heap = match &pool {
+                Some(pool) => pool.take_gc_heap(|slot, keep| new_heap(MmapHeapMemory::in_slot(slot, initial, max, keep)?))?,
+                None => new_heap(MmapHeapMemory::new(initial, max)?)?,
+            };
+            let base = heap.memory().bytes().as_ptr();
             // SAFETY: no Wasm of this store runs while we hold `&mut self`
             // except through builtins, which are called between
             // instructions that reload these fields.
             unsafe { *self.vm_store_context().gc_heap_base.get() = base as usize };
-            self.gc = Some(GcStore { heap, host_data: HostDataTable::new(), func_refs: FuncRefTable::default(), zeal_countdown });
+            self.gc = Some(GcStore { heap: StoreHeap { heap: Some(heap), pool }, host_data: HostDataTable::new(), func_refs: FuncRefTable::default(), zeal_countdown });
             self.sync_gc_bound();
         }
         Ok(self.gc.as_mut().expect("created above"))

@@ -5,15 +5,21 @@
 //! 4 GiB to the base, so every struct access lands in the reservation and
 //! either reads heap bytes or faults in the inaccessible rest, which traps.
 //! The base never moves: the heap grows by making more of the reservation
-//! accessible.
+//! accessible. The reservation is the memory's own, or a slot of the
+//! pooling allocator's GC heap region (which is exactly as large).
 
-use super::mmap::Mmap;
+use super::mmap::{Mmap, decommit, page_size};
+use super::pool::{Reservation, Slot};
 use kiln_environ::vmoffsets::GC_HEAP_RESERVATION;
 use kiln_gc::{GcError, HeapMemory};
 
 pub struct MmapHeapMemory {
-    mmap: Mmap,
+    reservation: Reservation,
+    /// For a pooled heap: the bytes `clear` zeroes in place rather than
+    /// decommitting.
+    keep_resident: Option<usize>,
     len: usize,
+    initial: usize,
     capacity: usize,
 }
 
@@ -21,29 +27,41 @@ impl MmapHeapMemory {
     /// A heap of `initial` bytes that may grow to `capacity` (at most
     /// 4 GiB, the range of a reference).
     pub fn new(initial: usize, capacity: usize) -> anyhow::Result<MmapHeapMemory> {
+        let mmap = Mmap::reserve(GC_HEAP_RESERVATION as usize)?;
+        MmapHeapMemory::with(Reservation::Owned(mmap), None, initial, capacity)
+    }
+
+    /// The same in a pool slot (of `GC_HEAP_RESERVATION` bytes); clearing
+    /// it keeps `keep_resident` bytes and decommits the rest.
+    pub fn in_slot(slot: Slot, initial: usize, capacity: usize, keep_resident: usize) -> anyhow::Result<MmapHeapMemory> {
+        assert!(slot.len() >= GC_HEAP_RESERVATION as usize, "GC heap slots are whole reservations");
+        MmapHeapMemory::with(Reservation::Pooled(slot), Some(keep_resident), initial, capacity)
+    }
+
+    fn with(mut reservation: Reservation, keep_resident: Option<usize>, initial: usize, capacity: usize) -> anyhow::Result<MmapHeapMemory> {
         let capacity = capacity.min(kiln_gc::MAX_HEAP_SIZE as usize);
-        let mut mmap = Mmap::reserve(GC_HEAP_RESERVATION as usize)?;
         let initial = initial.min(capacity);
-        mmap.make_accessible(0, initial)?;
-        Ok(MmapHeapMemory { mmap, len: initial, capacity })
+        reservation.make_accessible(0, initial)?;
+        Ok(MmapHeapMemory { reservation, keep_resident, len: initial, initial, capacity })
     }
 
     pub fn base(&self) -> *mut u8 {
-        self.mmap.as_ptr()
+        self.reservation.base()
     }
 }
 
 impl HeapMemory for MmapHeapMemory {
     fn bytes(&self) -> &[u8] {
-        // SAFETY: the first `len` bytes of the mapping are accessible and
-        // owned by this value; compiled code does not run while this borrow
-        // lives (the heap is only touched from builtins and the host).
-        unsafe { std::slice::from_raw_parts(self.mmap.as_ptr(), self.len) }
+        // SAFETY: the first `len` bytes of the reservation are accessible
+        // and owned by this value; compiled code does not run while this
+        // borrow lives (the heap is only touched from builtins and the
+        // host).
+        unsafe { std::slice::from_raw_parts(self.base(), self.len) }
     }
 
     fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `bytes`, exclusively through `&mut self`.
-        unsafe { std::slice::from_raw_parts_mut(self.mmap.as_ptr(), self.len) }
+        unsafe { std::slice::from_raw_parts_mut(self.base(), self.len) }
     }
 
     fn grow(&mut self, new_len: usize) -> kiln_gc::Result<()> {
@@ -53,9 +71,9 @@ impl HeapMemory for MmapHeapMemory {
         if new_len > self.capacity {
             return Err(GcError::HeapLimit { requested: new_len as u64, limit: self.capacity as u64 });
         }
-        let start = self.len.next_multiple_of(super::mmap::page_size());
+        let start = self.len.next_multiple_of(page_size());
         if new_len > start {
-            self.mmap.make_accessible(start, new_len - start).map_err(|_| GcError::OutOfMemory { requested: new_len as u64 })?;
+            self.reservation.make_accessible(start, new_len - start).map_err(|_| GcError::OutOfMemory { requested: new_len as u64 })?;
         }
         self.len = new_len;
         Ok(())
@@ -63,5 +81,32 @@ impl HeapMemory for MmapHeapMemory {
 
     fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// A pooled heap zeroes its first `keep_resident` bytes in place,
+    /// returns the rest to the system and shrinks to its initial length.
+    fn clear(&mut self) {
+        let Some(keep_resident) = self.keep_resident else {
+            self.bytes_mut().fill(0);
+            return;
+        };
+        let touched = self.len.next_multiple_of(page_size());
+        let keep = keep_resident.next_multiple_of(page_size()).min(touched);
+        let kept = keep.min(self.len);
+        self.bytes_mut()[..kept].fill(0);
+        // SAFETY: `[keep, touched)` is page-aligned, inside this memory's
+        // slot, and nothing borrows it (we hold `&mut self`).
+        let decommitted = unsafe { decommit(self.base().add(keep), touched - keep) };
+        // Should the kernel refuse, zero in place instead: contents must
+        // not survive either way.
+        if decommitted.is_err() {
+            self.bytes_mut().fill(0);
+            return;
+        }
+        self.len = keep.min(self.len);
+        let initial = self.initial;
+        if self.grow(initial).is_err() {
+            self.len = 0;
+        }
     }
 }

@@ -33,12 +33,19 @@ pub struct Instance {
     pub dropped_data: Vec<bool>,
     /// Per element segment: its evaluated items; empty once dropped.
     pub elements: Vec<Vec<u64>>,
+    /// The pooling allocator's instance slot this instance holds.
+    pub pool_slot: Option<super::pool::CountedSlot>,
 }
 
 // SAFETY: the raw pointers point into the owning store, which moves
 // between threads as a whole with its instances.
 unsafe impl Send for Instance {}
 unsafe impl Sync for Instance {}
+
+/// Bytes of the VMContext of an instance of a module described by `info`.
+pub fn vmctx_size(info: &kiln_environ::ModuleInfo) -> usize {
+    VMOffsets::new(info).size() as usize
+}
 
 impl Instance {
     pub fn new(module: Module, store: *mut StoreOpaque, id: InstanceId) -> Box<Instance> {
@@ -56,6 +63,7 @@ impl Instance {
             tags: Vec::new(),
             dropped_data: Vec::new(),
             elements: Vec::new(),
+            pool_slot: None,
         });
         let self_ptr: *mut Instance = &mut *instance;
         // SAFETY: `store` points at the live store creating this instance.

@@ -10,6 +10,7 @@
 //! access).
 
 use super::mmap::{Mmap, page_size};
+use super::pool::{Reservation, Slot};
 use anyhow::{Result, bail};
 use kiln_environ::MemoryType;
 
@@ -26,7 +27,7 @@ pub struct VMMemoryDefinition {
 #[derive(Debug)]
 pub struct LinearMemory {
     pub def: VMMemoryDefinition,
-    mmap: Mmap,
+    reservation: Reservation,
     ty: MemoryType,
     /// Largest size in bytes this memory may grow to.
     max_bytes: u64,
@@ -40,12 +41,23 @@ unsafe impl Sync for LinearMemory {}
 
 /// Reservation for a 32-bit memory with guard pages: any 32-bit index plus
 /// any 32-bit offset plus an access of up to 16 bytes.
-const GUARD_RESERVATION: usize = (8 << 30) + (64 << 10);
+pub(crate) const GUARD_RESERVATION: usize = (8 << 30) + (64 << 10);
 
 impl LinearMemory {
     /// Creates a memory of `ty.minimum` pages. `limit_bytes` caps growth
     /// (the engine's configured maximum).
     pub fn new(ty: MemoryType, guard_pages: bool, limit_bytes: u64) -> Result<Box<LinearMemory>> {
+        LinearMemory::with(ty, guard_pages, limit_bytes, None)
+    }
+
+    /// The same in a pool's slot: it never moves, and grows at most to the
+    /// slot's size.
+    pub fn in_slot(ty: MemoryType, guard_pages: bool, limit_bytes: u64, slot: Slot) -> Result<Box<LinearMemory>> {
+        let limit = limit_bytes.min(slot.len() as u64);
+        LinearMemory::with(ty, guard_pages, limit, Some(slot)).map_err(|e| e.context("the memory does not fit a pooling allocator slot (`PoolingAllocationConfig::max_memory_size`)"))
+    }
+
+    fn with(ty: MemoryType, guard_pages: bool, limit_bytes: u64, slot: Option<Slot>) -> Result<Box<LinearMemory>> {
         let page = 1u64 << ty.page_size_log2;
         let index_max = ty.max_pages_for_index_type().saturating_mul(page);
         let declared_max = ty.maximum.map_or(u64::MAX, |m| m.saturating_mul(page));
@@ -55,11 +67,14 @@ impl LinearMemory {
             bail!("memory minimum size of {} pages exceeds the limit of {} bytes", ty.minimum, max_bytes);
         };
         let guard_pages = guard_pages && !ty.memory64;
-        let reservation = if guard_pages { GUARD_RESERVATION } else { (initial as usize).max(page_size()) };
-        let mut mmap = Mmap::reserve(reservation)?;
-        mmap.make_accessible(0, initial as usize)?;
-        let base = mmap.as_ptr();
-        Ok(Box::new(LinearMemory { def: VMMemoryDefinition { base, current_length: initial as usize }, mmap, ty, max_bytes, guard_pages }))
+        let mut reservation = match slot {
+            Some(slot) => Reservation::Pooled(slot),
+            None if guard_pages => Reservation::Owned(Mmap::reserve(GUARD_RESERVATION)?),
+            None => Reservation::Owned(Mmap::reserve((initial as usize).max(page_size()))?),
+        };
+        reservation.make_accessible(0, initial as usize)?;
+        let base = reservation.base();
+        Ok(Box::new(LinearMemory { def: VMMemoryDefinition { base, current_length: initial as usize }, reservation, ty, max_bytes, guard_pages }))
     }
 
     pub fn ty(&self) -> MemoryType {
@@ -85,20 +100,21 @@ impl LinearMemory {
         }
         let new_bytes = new_bytes as usize;
         let old_bytes = self.def.current_length;
-        if new_bytes > self.mmap.len() {
+        if new_bytes > self.reservation.len() {
+            // Pooled memories are capped at their slot (`max_bytes`).
             debug_assert!(!self.guard_pages, "guard-page memories never outgrow their reservation");
             // Move to a reservation with room to grow again without copying.
-            let mut bigger = Mmap::reserve(new_bytes.max(self.mmap.len().saturating_mul(2)).min(self.max_bytes as usize)).ok()?;
+            let mut bigger = Mmap::reserve(new_bytes.max(self.reservation.len().saturating_mul(2)).min(self.max_bytes as usize)).ok()?;
             bigger.make_accessible(0, new_bytes).ok()?;
             // SAFETY: both ranges are accessible, `old_bytes` long, and in
             // distinct mappings.
-            unsafe { std::ptr::copy_nonoverlapping(self.mmap.as_ptr(), bigger.as_ptr(), old_bytes) };
-            self.mmap = bigger;
-            self.def.base = self.mmap.as_ptr();
+            unsafe { std::ptr::copy_nonoverlapping(self.reservation.base(), bigger.as_ptr(), old_bytes) };
+            self.reservation = Reservation::Owned(bigger);
+            self.def.base = self.reservation.base();
         } else {
             let start = old_bytes.next_multiple_of(page_size());
             if new_bytes > start {
-                self.mmap.make_accessible(start, new_bytes - start).ok()?;
+                self.reservation.make_accessible(start, new_bytes - start).ok()?;
             }
         }
         self.def.current_length = new_bytes;

@@ -73,6 +73,27 @@ impl Mmap {
     }
 }
 
+/// Replaces `[ptr, ptr + len)` with fresh, inaccessible anonymous pages:
+/// the old contents (and any file mapped there) are gone and the memory
+/// is returned to the system until made accessible again.
+///
+/// # Safety
+/// The range must be page-aligned, inside a mapping the caller owns, and
+/// unreferenced.
+pub unsafe fn decommit(ptr: *mut u8, len: usize) -> Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    // SAFETY: per the contract; MAP_FIXED replaces only that range.
+    let fresh = unsafe {
+        libc::mmap(ptr.cast(), len, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED, -1, 0)
+    };
+    if fresh == libc::MAP_FAILED {
+        bail!("decommitting {len} bytes: {}", std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 impl Drop for Mmap {
     fn drop(&mut self) {
         // SAFETY: the mapping was created by `reserve` with this length and

@@ -13,6 +13,7 @@ pub mod gc_memory;
 pub mod instance;
 pub mod memory;
 pub mod mmap;
+pub mod pool;
 pub mod stack;
 pub mod stack_roots;
 pub mod table;

@@ -31,6 +31,8 @@ pub struct Table {
     elements: Elements,
     ty: TableType,
     max: u64,
+    /// The pooling allocator's table slot this table holds.
+    pub pool_slot: Option<super::pool::CountedSlot>,
 }
 
 // SAFETY: `def.base` points into `elements`, owned by this value.
@@ -64,7 +66,7 @@ impl Table {
                 Elements::Gc(vec![init as u32; n])
             }
         };
-        let mut t = Box::new(Table { def: VMTableDefinition { base: std::ptr::null_mut(), current_elements: n }, elements, ty, max });
+        let mut t = Box::new(Table { def: VMTableDefinition { base: std::ptr::null_mut(), current_elements: n }, elements, ty, max, pool_slot: None });
         t.sync();
         Ok(t)
     }

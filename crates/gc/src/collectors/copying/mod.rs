@@ -268,7 +268,7 @@ impl GcHeap for CopyingHeap {
 
     fn reset(&mut self, zero: bool) {
         if zero {
-            self.memory.bytes_mut().fill(0);
+            self.memory.clear();
         }
         self.end = usable_end(self.memory.len());
         let first = u64::from(FIRST_OBJECT_OFFSET);

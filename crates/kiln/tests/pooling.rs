@@ -1,0 +1,138 @@
+//! The pooling allocator: slots reserved once and reused by store after
+//! store, reset between tenants, limits that name their knob, slots given
+//! back after a failed instantiation, and concurrent use from threads.
+
+use kiln::*;
+
+fn pooling_engine(collector: Collector, configure: impl FnOnce(&mut PoolingAllocationConfig)) -> Engine {
+    let mut pooling = PoolingAllocationConfig::new();
+    pooling.total_memories(4).total_gc_heaps(4).total_tables(8).total_core_instances(8).max_memory_size(1 << 20);
+    configure(&mut pooling);
+    let mut config = Config::new();
+    config.collector(collector).allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    Engine::new(&config).unwrap()
+}
+
+/// A tenant: a memory with a data segment, a table of externrefs and a
+/// GC object held by a global.
+const TENANT: &str = r#"(module
+    (type $box (struct (field (mut i64))))
+    (memory (export "memory") 1 16)
+    (table (export "table") 4 externref)
+    (global $g (mut (ref null $box)) (ref.null $box))
+    (data (i32.const 100) "seed")
+    (func (export "write_secret") (param i64) (param externref)
+        (i64.store (i32.const 8) (local.get 0))
+        (i64.store (i32.const 60000) (local.get 0))
+        (table.set (i32.const 1) (local.get 1))
+        (global.set $g (struct.new $box (local.get 0))))
+    (func (export "peek") (param i32) (result i64) (i64.load (local.get 0)))
+    (func (export "boxed") (result i64)
+        (if (result i64) (ref.is_null (global.get $g)) (then (i64.const 0)) (else (struct.get $box 0 (global.get $g))))))"#;
+
+#[test]
+fn a_slot_reused_by_the_next_tenant_shows_none_of_the_previous_one() {
+    for collector in [Collector::Copying, Collector::Drc] {
+        let engine = pooling_engine(collector, |p| {
+            p.total_memories(1).total_gc_heaps(1);
+        });
+        let module = Module::new(&engine, TENANT).unwrap();
+        let mut bases = Vec::new();
+        for tenant in 0..3 {
+            let mut store = Store::new(&engine, ());
+            let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+            let memory = instance.get_memory(&mut store, "memory").unwrap();
+            bases.push(memory.data(&store).as_ptr() as usize);
+            let data = memory.data(&store);
+            assert_eq!(&data[100..104], b"seed");
+            assert!(data[..100].iter().chain(&data[104..]).all(|b| *b == 0), "{collector:?}: tenant {tenant} sees an earlier tenant's bytes");
+            let table = instance.get_table(&mut store, "table").unwrap();
+            assert!((0..4).all(|i| table.get(&mut store, i).unwrap().unwrap_externref().is_none()));
+            let boxed = instance.get_typed_func::<(), i64>(&mut store, "boxed").unwrap();
+            assert_eq!(boxed.call(&mut store, ()).unwrap(), 0);
+            if let Some(stats) = store.gc_stats() {
+                assert_eq!(stats.objects_allocated, 0, "a reused heap starts empty");
+            }
+
+            let secret = ExternRef::new(&mut store, "secret").unwrap();
+            let write = instance.get_typed_func::<(i64, Option<Rooted<ExternRef>>), ()>(&mut store, "write_secret").unwrap();
+            write.call(&mut store, (0x5ec2e7, Some(secret))).unwrap();
+            assert_eq!(boxed.call(&mut store, ()).unwrap(), 0x5ec2e7);
+        }
+        assert!(bases.windows(2).all(|w| w[0] == w[1]), "one memory slot, reused: {bases:x?}");
+    }
+}
+
+#[test]
+fn limits_are_errors_naming_their_knob() {
+    let engine = pooling_engine(Collector::Copying, |p| {
+        p.total_memories(1);
+    });
+    let module = Module::new(&engine, TENANT).unwrap();
+    let mut store = Store::new(&engine, ());
+    Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    let err = Linker::new(&engine).instantiate(&mut store, &module).unwrap_err();
+    assert!(format!("{err:#}").contains("total_memories"), "{err:#}");
+    drop(store);
+    let mut store = Store::new(&engine, ());
+    Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+
+    let two = Module::new(&engine, "(module (memory 1) (memory 1))").unwrap();
+    let err = Linker::new(&engine).instantiate(&mut store, &two).unwrap_err();
+    assert!(format!("{err:#}").contains("max_memories_per_module"), "{err:#}");
+    let big = Module::new(&engine, "(module (memory 17))").unwrap();
+    let mut other = Store::new(&engine, ());
+    drop(store);
+    let err = Linker::new(&engine).instantiate(&mut other, &big).unwrap_err();
+    assert!(format!("{err:#}").contains("max_memory_size"), "{err:#}");
+    let long = Module::new(&engine, "(module (table 30000 funcref))").unwrap();
+    let err = Linker::new(&engine).instantiate(&mut other, &long).unwrap_err();
+    assert!(format!("{err:#}").contains("table_elements"), "{err:#}");
+    let grows = Module::new(&engine, r#"(module (memory 1) (func (export "grow") (result i32) (memory.grow (i32.const 16))))"#).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &grows).unwrap();
+    let grow = instance.get_typed_func::<(), i32>(&mut store, "grow").unwrap();
+    assert_eq!(grow.call(&mut store, ()).unwrap(), -1, "a pooled memory grows at most to max_memory_size");
+}
+
+#[test]
+fn a_trap_in_the_start_function_gives_every_slot_back() {
+    let engine = pooling_engine(Collector::Copying, |p| {
+        p.total_memories(1).total_tables(1).total_core_instances(1).total_gc_heaps(1);
+    });
+    let module = Module::new(
+        &engine,
+        r#"(module (type $s (struct)) (memory 1) (table 1 funcref) (global (mut anyref) (ref.null any))
+            (func $start (drop (struct.new $s)) unreachable) (start $start))"#,
+    )
+    .unwrap();
+    for _ in 0..5 {
+        let mut store = Store::new(&engine, ());
+        let err = Linker::new(&engine).instantiate(&mut store, &module).unwrap_err();
+        assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::UnreachableCodeReached), "{err:?}");
+    }
+}
+
+#[test]
+fn stores_in_four_threads_instantiate_from_one_engine() {
+    let engine = pooling_engine(Collector::Drc, |p| {
+        p.total_memories(4).total_gc_heaps(4).total_core_instances(4).total_tables(4);
+    });
+    let module = Module::new(&engine, TENANT).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (engine, module) = (&engine, &module);
+            s.spawn(move || {
+                for i in 0..300 {
+                    let mut store = Store::new(engine, ());
+                    let instance = Linker::new(engine).instantiate(&mut store, module).unwrap();
+                    let write = instance.get_typed_func::<(i64, Option<Rooted<ExternRef>>), ()>(&mut store, "write_secret").unwrap();
+                    let peek = instance.get_typed_func::<i32, i64>(&mut store, "peek").unwrap();
+                    assert_eq!(peek.call(&mut store, 8).unwrap(), 0, "thread {t}, round {i}: a fresh slot");
+                    write.call(&mut store, (t * 1000 + i, None)).unwrap();
+                    assert_eq!(peek.call(&mut store, 8).unwrap(), t * 1000 + i);
+                }
+            });
+        }
+    });
+}
