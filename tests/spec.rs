@@ -95,6 +95,21 @@ fn main() -> ExitCode {
     let drc = engine_with(|c| {
         c.collector(kiln::Collector::Drc);
     });
+    // The pooling allocator, with room for the scripts that instantiate
+    // hundreds of modules in one store (two scripts run at once).
+    let pooling = engine_with(|c| {
+        let mut pooling = kiln::PoolingAllocationConfig::new();
+        pooling
+            .total_core_instances(4_000)
+            .total_memories(2_000)
+            .total_tables(4_000)
+            .total_gc_heaps(64)
+            .max_memories_per_module(1_000)
+            .max_tables_per_module(1_000)
+            .table_elements(10_000_000)
+            .max_core_instance_size(64 << 20);
+        c.allocation_strategy(kiln::InstanceAllocationStrategy::Pooling(pooling));
+    });
     let tally = Arc::new(Tally::default());
     let list = Arc::new(list);
     let mut trials = vec![list_trial(list.clone(), names.clone(), tally.clone())];
@@ -107,6 +122,9 @@ fn main() -> ExitCode {
             variants.extend([("null", &null), ("small-heap", &small_heap)]);
         }
         // Scripts expected to fail (for reasons of their own) run once.
+        if list.reason(&script.name).is_none() {
+            variants.push(("pooling", &pooling));
+        }
         if is_reference_script(&script.name) && list.reason(&script.name).is_none() {
             variants.extend([("drc", &drc), ("zeal-copying", &zeal_copying), ("zeal-null", &zeal_null), ("zeal-drc", &zeal_drc)]);
         }

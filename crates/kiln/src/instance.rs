@@ -309,8 +309,20 @@ fn initialize_segments(store: &mut StoreOpaque, id: InstanceId) -> Result<()> {
         }
     }
     let inst = &mut store.instances[id];
+    let mut imaged = vec![false; info.memories.len()];
     for (i, seg) in info.data.iter().enumerate() {
         if let SegmentMode::Active { index, offset } = &seg.mode {
+            // A defined memory with an image gets every segment at once.
+            let defined = (*index as usize).checked_sub(info.num_imported_memories as usize);
+            if let Some(image) = defined.and_then(|d| module.memory_image(d)) {
+                if !imaged[*index as usize] {
+                    // SAFETY: the memory slot points at a memory owned by the store.
+                    unsafe { &mut *inst.memory(*index) }.map_image(image)?;
+                    imaged[*index as usize] = true;
+                }
+                inst.dropped_data[i] = true;
+                continue;
+            }
             let dst = const_eval::eval(inst, offset, None)?.u64();
             let dst = if info.memories[*index as usize].memory64 { dst } else { dst as u32 as u64 };
             let bytes = &module.wasm()[seg.bytes.clone()];

@@ -26,6 +26,17 @@ struct ModuleInner {
     code: Arc<ModuleCode>,
     /// Engine type id of each module type index.
     type_ids: Box<[u32]>,
+    /// Copy-on-write images of the defined memories' initial contents,
+    /// made at the first instantiation (see `vm/memory_image.rs`).
+    memory_images: std::sync::OnceLock<Vec<Option<crate::vm::memory_image::MemoryImage>>>,
+}
+
+impl Module {
+    /// The image of defined memory `defined_index`, if it has one.
+    pub(crate) fn memory_image(&self, defined_index: usize) -> Option<&crate::vm::memory_image::MemoryImage> {
+        let images = self.inner.memory_images.get_or_init(|| crate::vm::memory_image::memory_images(&self.inner.info, &self.inner.wasm));
+        images.get(defined_index)?.as_ref()
+    }
 }
 
 impl std::fmt::Debug for Module {
@@ -100,7 +111,7 @@ impl Module {
         let code = ModuleCode::register(ModuleCode { memory, funcs: compiled.funcs, metadata: compiled.metadata, info: info.clone() });
         crate::profiling::register(engine.config().profiler, &code);
         let type_ids = engine.inner.types.register_module(&info.types).into_boxed_slice();
-        Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), info, wasm: wasm.into(), code, type_ids }) })
+        Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), info, wasm: wasm.into(), code, type_ids, memory_images: Default::default() }) })
     }
 
     /// Validates a binary, with the features the engine enables, without

@@ -136,3 +136,39 @@ fn stores_in_four_threads_instantiate_from_one_engine() {
         }
     });
 }
+
+/// Data segments come from a copy-on-write image shared by the module's
+/// instances: one instance's writes never show in another's memory, with
+/// either allocator, and a segment offset read from a global (no image)
+/// still works.
+#[test]
+fn memory_images_are_private_to_each_instance() {
+    let on_demand = Engine::default();
+    let pooled = pooling_engine(Collector::Copying, |_| {});
+    let wat = r#"(module (import "env" "base" (global $base i32))
+        (memory (export "memory") 2)
+        (data (i32.const 70000) "image")
+        (data (i32.const 0) "first page")
+        (data (global.get $base) "late"))"#;
+    let plain = r#"(module (memory (export "memory") 2) (data (i32.const 70000) "image") (data (i32.const 0) "first page"))"#;
+    for engine in [&on_demand, &pooled] {
+        for source in [wat, plain] {
+            let module = Module::new(engine, source).unwrap();
+            let mut store = Store::new(engine, ());
+            let mut linker = Linker::new(engine);
+            let base = Global::new(&mut store, GlobalType::new(ValType::I32, Mutability::Const), Val::I32(1000)).unwrap();
+            linker.define(&store, "env", "base", base).unwrap();
+            let a = linker.instantiate(&mut store, &module).unwrap().get_memory(&mut store, "memory").unwrap();
+            a.data_mut(&mut store)[70000..70005].copy_from_slice(b"XXXXX");
+            a.data_mut(&mut store)[5] = b'!';
+            let b = linker.instantiate(&mut store, &module).unwrap().get_memory(&mut store, "memory").unwrap();
+            let data = b.data(&store);
+            assert_eq!(&data[70000..70005], b"image");
+            assert_eq!(&data[..10], b"first page");
+            if source == wat {
+                assert_eq!(&data[1000..1004], b"late");
+            }
+            assert_eq!(&a.data(&store)[70000..70005], b"XXXXX");
+        }
+    }
+}

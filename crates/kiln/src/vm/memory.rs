@@ -121,6 +121,18 @@ impl LinearMemory {
         Some(old_pages)
     }
 
+    /// Maps `image` over this memory's first pages, copy-on-write. The
+    /// memory must be new: untouched since it was made.
+    pub fn map_image(&mut self, image: &super::memory_image::MemoryImage) -> Result<()> {
+        if image.len() > self.def.current_length {
+            bail!("a memory image larger than its memory");
+        }
+        // SAFETY: the image's range is an accessible page-aligned prefix of
+        // this memory (checked above), which the caller says holds nothing
+        // yet; `&mut self` rules out references into it.
+        unsafe { image.map_at(self.def.base) }
+    }
+
     pub fn data(&self) -> &[u8] {
         // SAFETY: the first `current_length` bytes are accessible and owned
         // by this memory; Wasm does not run while this borrow lives.

@@ -12,6 +12,7 @@ pub mod gc_builtins;
 pub mod gc_memory;
 pub mod instance;
 pub mod memory;
+pub mod memory_image;
 pub mod mmap;
 pub mod pool;
 pub mod stack;

@@ -156,12 +156,6 @@ impl Slot {
         self.touched = self.touched.max(start + len);
         Ok(())
     }
-
-    /// Records that `[0, len)` may have been written by other means (a
-    /// copy-on-write image mapped there).
-    pub fn mark_touched(&mut self, len: usize) {
-        self.touched = self.touched.max(len.min(self.len()));
-    }
 }
 
 impl Drop for Slot {
