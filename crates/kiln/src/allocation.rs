@@ -2,6 +2,11 @@
 //! on demand (a fresh reservation each time) or from pools reserved once,
 //! at engine creation, whose slots are reset and reused (see
 //! `vm/pool.rs`). The knobs keep Wasmtime's names.
+//!
+//! With pooling, the memories and GC heaps instances define (and every
+//! store's GC heap) take slots; instances and tables count against their
+//! totals. Memories and tables the host makes with `Memory::new` and
+//! `Table::new` are allocated on demand.
 
 /// The strategy [`Config::allocation_strategy`](crate::Config::allocation_strategy) selects.
 #[derive(Debug, Clone, Default)]
@@ -99,7 +104,9 @@ impl PoolingAllocationConfig {
         /// Bytes of a memory slot zeroed in place (kept resident) when it
         /// is reset; the rest is decommitted.
         linear_memory_keep_resident: usize;
-        /// Bytes of a table kept allocated when it is reset.
+        /// Accepted for Wasmtime compatibility; Kiln keeps nothing of a
+        /// table: each pooled table's storage is allocated fresh (zeroed by
+        /// construction) and freed with it, only the count is pooled.
         table_keep_resident: usize;
         /// Bytes of a GC heap slot zeroed in place when it is reset; the
         /// rest is decommitted.

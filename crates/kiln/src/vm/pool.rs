@@ -238,3 +238,47 @@ impl std::fmt::Debug for Reservation {
         f.debug_struct(kind).field("base", &self.base()).field("len", &self.len()).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(slot: &mut Slot, len: usize, byte: u8) {
+        slot.make_accessible(0, len).unwrap();
+        // SAFETY: `len` bytes of the slot were just made accessible.
+        unsafe { std::ptr::write_bytes(slot.base(), byte, len) };
+    }
+
+    fn bytes(slot: &mut Slot, len: usize) -> Vec<u8> {
+        slot.make_accessible(0, len).unwrap();
+        // SAFETY: as in `write`.
+        unsafe { std::slice::from_raw_parts(slot.base(), len) }.to_vec()
+    }
+
+    #[test]
+    fn a_reused_slot_reads_zeros_whether_kept_resident_or_decommitted() {
+        let page = page_size();
+        let pool = SlotPool::new(1, 4 * page, page, 1, "test", "total_tests").unwrap();
+        let mut slot = pool.acquire().unwrap();
+        write(&mut slot, 3 * page, 0xee);
+        let base = slot.base();
+        drop(slot);
+        let mut again = pool.acquire().unwrap();
+        assert_eq!(again.base(), base, "the one slot is reused");
+        assert!(bytes(&mut again, 3 * page).iter().all(|b| *b == 0));
+    }
+
+    #[test]
+    fn resets_wait_for_a_full_batch_or_for_a_slot_to_be_needed() {
+        let pool = SlotPool::new(2, page_size(), 0, 3, "test", "total_tests").unwrap();
+        let (a, b) = (pool.acquire().unwrap(), pool.acquire().unwrap());
+        let err = pool.acquire().err().expect("both slots are taken").to_string();
+        assert!(err.contains("all 2 test slots") && err.contains("total_tests"), "{err}");
+        drop(a);
+        drop(b);
+        assert_eq!(pool.state.lock().unwrap().pending.len(), 2, "below the batch size, the resets wait");
+        let mut slot = pool.acquire().expect("a pending slot is reset when needed");
+        assert!(bytes(&mut slot, 8).iter().all(|b| *b == 0));
+        assert!(pool.state.lock().unwrap().pending.is_empty());
+    }
+}
