@@ -110,3 +110,26 @@ impl HeapMemory for MmapHeapMemory {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::pool::SlotPool;
+
+    /// A pooled heap's memory, cleared for the next tenant: the kept
+    /// prefix zeroed in place, the rest decommitted, back to its initial
+    /// length; growing again shows zeros, not the old tenant's bytes.
+    #[test]
+    fn clearing_a_pooled_heap_leaves_no_old_bytes() {
+        let page = page_size();
+        let pool = SlotPool::new(1, GC_HEAP_RESERVATION as usize, 0, 1, "GC heap", "total_gc_heaps").unwrap();
+        let mut memory = MmapHeapMemory::in_slot(pool.acquire().unwrap(), page, 64 * page, page).unwrap();
+        memory.grow(8 * page).unwrap();
+        memory.bytes_mut().fill(0xee);
+        memory.clear();
+        assert_eq!(memory.len(), page, "back to the initial length");
+        assert!(memory.bytes().iter().all(|b| *b == 0));
+        memory.grow(8 * page).unwrap();
+        assert!(memory.bytes().iter().all(|b| *b == 0), "decommitted pages come back zeroed");
+    }
+}
