@@ -100,7 +100,12 @@ fn main() -> Result<()> {
     let per_round = args.get(1).copied().unwrap_or(2000);
     println!("| module | Kiln pooling | Wasmtime pooling | Kiln on-demand | Wasmtime on-demand | Kiln pooling ÷ Wasmtime pooling |");
     println!("|---|---|---|---|---|---|");
+    // `INSTANTIATE_MODULE=WORD` runs only the modules whose name has it.
+    let module_filter = std::env::var("INSTANTIATE_MODULE").unwrap_or_default();
     for (name, wat) in [("1 MiB data segment", data_module()), ("100 GC globals", gc_globals_module())] {
+        if !name.contains(module_filter.as_str()) {
+            continue;
+        }
         let wasm = wat::parse_str(&wat)?;
         let engines: Vec<Box<dyn Instantiator>> = vec![
             Box::new(Kiln::new(&wasm, true)?),
@@ -112,8 +117,14 @@ fn main() -> Result<()> {
         for engine in &engines {
             engine.run(per_round / 10)?;
         }
+        // `INSTANTIATE_ONLY=N` runs only column N (0-3), for profiling.
+        let only: Option<usize> = std::env::var("INSTANTIATE_ONLY").ok().and_then(|v| v.parse().ok());
         for _ in 0..rounds {
-            for (engine, samples) in engines.iter().zip(&mut samples) {
+            for (i, (engine, samples)) in engines.iter().zip(&mut samples).enumerate() {
+                if only.is_some_and(|o| o != i) {
+                    samples.push(f64::NAN);
+                    continue;
+                }
                 let start = Instant::now();
                 engine.run(per_round)?;
                 samples.push(f64::from(per_round) / start.elapsed().as_secs_f64());

@@ -300,18 +300,26 @@ pub fn storage_size(storage: WasmStorageType, ref_repr: &dyn Fn(WasmRefType) -> 
 /// Wasm limits a struct to 10,000 fields of at most 16 bytes, so the
 /// arithmetic here cannot overflow.
 pub fn struct_layout(fields: &[WasmFieldType], ref_repr: &dyn Fn(WasmRefType) -> RefRepr) -> GcStructLayout {
+    let fields: Box<[GcFieldLayout]> = struct_field_layouts(fields, ref_repr).collect();
+    GcStructLayout { size: struct_size(&fields), fields }
+}
+
+/// The layouts of `fields`, in order, without allocating (see
+/// [`struct_layout`]).
+pub fn struct_field_layouts<'a>(fields: &'a [WasmFieldType], ref_repr: &'a dyn Fn(WasmRefType) -> RefRepr) -> impl Iterator<Item = GcFieldLayout> + 'a {
     let mut end = HEADER_SIZE;
-    let fields: Box<[GcFieldLayout]> = fields
-        .iter()
-        .map(|f| {
-            let (size, is_gc_ref) = storage_size(f.storage, ref_repr);
-            let offset = align_up(u64::from(end), u64::from(size)) as u32;
-            end = offset + size;
-            GcFieldLayout { offset, size, is_gc_ref }
-        })
-        .collect();
-    let size = align_up(u64::from(end), u64::from(OBJECT_ALIGN)) as u32;
-    GcStructLayout { size, fields }
+    fields.iter().map(move |f| {
+        let (size, is_gc_ref) = storage_size(f.storage, ref_repr);
+        let offset = align_up(u64::from(end), u64::from(size)) as u32;
+        end = offset + size;
+        GcFieldLayout { offset, size, is_gc_ref }
+    })
+}
+
+/// The size of a struct whose fields are laid out as `fields`.
+pub fn struct_size(fields: &[GcFieldLayout]) -> u32 {
+    let end = fields.last().map_or(HEADER_SIZE, |f| f.offset + f.size);
+    align_up(u64::from(end), u64::from(OBJECT_ALIGN)) as u32
 }
 
 /// The layout of an exception object thrown with a tag of parameters

@@ -19,14 +19,12 @@ pub const MAX_HEAP_SIZE: u64 = 1 << 32;
 pub trait HeapMemory: Send {
     fn bytes(&self) -> &[u8];
     fn bytes_mut(&mut self) -> &mut [u8];
-    /// Grows to `new_len` bytes, the new bytes zeroed. Never shrinks
-    /// (except in [`HeapMemory::clear`]); fails with
-    /// [`GcError::HeapLimit`] beyond [`HeapMemory::capacity`].
+    /// Grows to `new_len` bytes, the new bytes zeroed. Never shrinks; fails
+    /// with [`GcError::HeapLimit`] beyond [`HeapMemory::capacity`].
     fn grow(&mut self, new_len: usize) -> Result<()>;
 
-    /// Zeroes every byte, for a new tenant. A memory may also shrink back
-    /// to the length it started with, returning the rest to the system
-    /// (the heap re-reads `len` afterwards).
+    /// Zeroes every byte, for a new tenant (a memory may return its pages
+    /// to the system instead: they read as zeros when touched again).
     fn clear(&mut self) {
         self.bytes_mut().fill(0);
     }

@@ -30,6 +30,10 @@ impl Operand {
     }
 }
 
+/// The evaluation stack: constant expressions are short, and one is
+/// evaluated per global at instantiation.
+type Stack = smallvec::SmallVec<[Operand; 4]>;
+
 /// Evaluates `expr` in the context of a partially initialised instance:
 /// `global.get` reads globals already set, `ref.func` the instance's
 /// function references. `store` is needed only by GC references, whose
@@ -41,8 +45,8 @@ impl Operand {
 /// object's field hands its count to the field.
 pub fn eval(instance: &Instance, expr: &ConstExpr, mut store: Option<&mut StoreOpaque>) -> Result<ValRaw> {
     let info = instance.module.info();
-    let mut stack: Vec<Operand> = Vec::with_capacity(2);
-    let pop = |stack: &mut Vec<Operand>| stack.pop().expect("validated constant expression").raw;
+    let mut stack: Stack = Stack::new();
+    let pop = |stack: &mut Stack| stack.pop().expect("validated constant expression").raw;
     for op in expr.ops.iter() {
         let v = match *op {
             ConstOp::I32Const(v) => Operand::plain(ValRaw::from_u32(v as u32)),
@@ -91,11 +95,10 @@ pub fn eval(instance: &Instance, expr: &ConstExpr, mut store: Option<&mut StoreO
                 let type_id = instance.module.type_ids()[t as usize];
                 let r = alloc_rooted(store, &mut stack, |heap| heap.alloc_uninit_struct(type_id))?;
                 let fields = struct_fields(instance, t);
-                let values: Vec<ValRaw> = match op {
-                    ConstOp::StructNew(_) => stack.split_off(stack.len() - fields.len()).into_iter().map(|o| o.raw).collect(),
-                    _ => Vec::new(),
-                };
-                write_struct(store, instance, &r, &fields, &values)?;
+                let given = if matches!(op, ConstOp::StructNew(_)) { fields.len() } else { 0 };
+                let first = stack.len() - given;
+                write_struct(store, instance, &r, fields, &stack[first..])?;
+                stack.truncate(first);
                 Operand::gc_ref(r)
             }
             ConstOp::ArrayNew(t) | ConstOp::ArrayNewDefault(t) | ConstOp::ArrayNewFixed(t, _) => {
@@ -110,7 +113,7 @@ pub fn eval(instance: &Instance, expr: &ConstExpr, mut store: Option<&mut StoreO
                 let elems = match *op {
                     ConstOp::ArrayNew(_) => ArrayElems::Repeat(pop(&mut stack), len),
                     ConstOp::ArrayNewDefault(_) => ArrayElems::Default,
-                    _ => ArrayElems::Values(stack.split_off(stack.len() - len as usize).into_iter().map(|o| o.raw).collect()),
+                    _ => ArrayElems::Values(stack.drain(stack.len() - len as usize..).map(|o| o.raw).collect()),
                 };
                 write_array(store, instance, t, &r, elems)?;
                 Operand::gc_ref(r)
@@ -132,31 +135,45 @@ fn alloc_rooted(store: &mut StoreOpaque, stack: &mut [Operand], alloc: impl FnMu
     r
 }
 
-fn struct_fields(instance: &Instance, t: u32) -> Vec<WasmFieldType> {
+fn struct_fields(instance: &Instance, t: u32) -> &[WasmFieldType] {
     match &instance.module.info().types[t as usize].composite {
-        WasmCompositeType::Struct(fields) => fields.to_vec(),
+        WasmCompositeType::Struct(fields) => fields,
         other => unreachable!("validated struct type, found {other:?}"),
     }
 }
 
 /// The bytes a field of `storage` holds for `raw` (funcrefs become ids).
 fn field_bytes(store: &mut StoreOpaque, instance: &Instance, storage: WasmStorageType, raw: ValRaw) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    extend_field_bytes(store, instance, storage, raw, &mut bytes);
+    bytes
+}
+
+fn extend_field_bytes(store: &mut StoreOpaque, instance: &Instance, storage: WasmStorageType, raw: ValRaw, out: &mut impl Extend<u8>) {
     let info = instance.module.info();
     let (size, _) = gc_layout::storage_size(storage, &|r| info.ref_repr(r));
     let raw = match storage {
         WasmStorageType::Val(WasmValType::Ref(r)) if info.ref_repr(r) == RefRepr::FuncRef => ValRaw::from_u32(store.func_ref_id(raw.u64() as usize)),
         _ => raw,
     };
-    raw.0[..size as usize].to_vec()
+    out.extend(raw.0[..size as usize].iter().copied());
 }
 
-fn write_struct(store: &mut StoreOpaque, instance: &Instance, r: &VMGcRef, fields: &[WasmFieldType], values: &[ValRaw]) -> Result<()> {
+/// Writes the whole body of new struct `r` at once: `values` (one per
+/// field, or none for `struct.new_default`), zeros elsewhere. The body
+/// is read from the heap's header: its size was computed at allocation.
+fn write_struct(store: &mut StoreOpaque, instance: &Instance, r: &VMGcRef, fields: &[WasmFieldType], values: &[Operand]) -> Result<()> {
     let info = instance.module.info();
-    let layout = gc_layout::struct_layout(fields, &|r| info.ref_repr(r));
-    for ((field, place), raw) in fields.iter().zip(layout.fields.iter()).zip(values) {
-        let bytes = field_bytes(store, instance, field.storage, *raw);
-        store.gc_store()?.heap.write_data(r, place.offset, &bytes)?;
+    let ref_repr = |r| info.ref_repr(r);
+    let body = gc_layout::HEADER_SIZE;
+    let size = store.gc_store()?.heap.header(r)?.size();
+    let mut bytes: smallvec::SmallVec<[u8; 64]> = smallvec::SmallVec::new();
+    for ((field, place), value) in fields.iter().zip(gc_layout::struct_field_layouts(fields, &ref_repr)).zip(values) {
+        bytes.resize((place.offset - body) as usize, 0);
+        extend_field_bytes(store, instance, field.storage, value.raw, &mut bytes);
     }
+    bytes.resize(size.saturating_sub(body) as usize, 0);
+    store.gc_store()?.heap.write_data(r, body, &bytes)?;
     Ok(())
 }
 
@@ -193,7 +210,7 @@ fn write_array(store: &mut StoreOpaque, instance: &Instance, t: u32, r: &VMGcRef
         ArrayElems::Values(values) => {
             let mut bytes = Vec::with_capacity(values.len() * layout.elem_size as usize);
             for raw in values {
-                bytes.extend(field_bytes(store, instance, elem.storage, raw));
+                extend_field_bytes(store, instance, elem.storage, raw, &mut bytes);
             }
             store.gc_store()?.heap.write_data(r, layout.base, &bytes)?;
         }

@@ -198,10 +198,13 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
         inst.set_table(tables, &mut *store.tables[t.index]);
         tables += 1;
     }
-    for ty in &info.memories[info.num_imported_memories as usize..] {
+    for (defined, ty) in info.memories[info.num_imported_memories as usize..].iter().enumerate() {
         let guard = config.guard_pages();
         let mem = match pool.as_deref() {
-            Some(pool) => LinearMemory::in_slot(*ty, guard, config.max_memory_bytes.min(pool.config.max_memory_size as u64), pool.memory_slot()?)?,
+            Some(pool) => {
+                let limit = config.max_memory_bytes.min(pool.config.max_memory_size as u64);
+                LinearMemory::in_slot(*ty, guard, limit, pool.memory_slot()?, module.memory_image(defined))?
+            }
             None => LinearMemory::new(*ty, guard, config.max_memory_bytes)?,
         };
         let m = Memory::push(store, mem);

@@ -172,3 +172,43 @@ fn memory_images_are_private_to_each_instance() {
         }
     }
 }
+
+/// A slot keeps its image between tenants of the same module (see
+/// `vm/pool.rs`): each tenant still sees exactly the module's data, never
+/// the previous tenant's writes or growth, and a tenant of another module
+/// sees zeros.
+#[test]
+fn a_slot_that_kept_an_image_shows_only_the_image() {
+    let engine = pooling_engine(Collector::Copying, |p| {
+        p.total_memories(1);
+    });
+    let with_data = Module::new(
+        &engine,
+        r#"(module (memory (export "memory") 2 4)
+            (data (i32.const 0) "AAAA") (data (i32.const 70000) "tail")
+            (func (export "scribble")
+                (i32.store (i32.const 0) (i32.const -1))
+                (i32.store (i32.const 70000) (i32.const -1))
+                (drop (memory.grow (i32.const 1)))
+                (i32.store (i32.const 140000) (i32.const -1))))"#,
+    )
+    .unwrap();
+    let without = Module::new(&engine, r#"(module (memory (export "memory") 2))"#).unwrap();
+    for round in 0..3 {
+        for module in [&with_data, &with_data, &without] {
+            let mut store = Store::new(&engine, ());
+            let instance = Linker::new(&engine).instantiate(&mut store, module).unwrap();
+            let memory = instance.get_memory(&mut store, "memory").unwrap();
+            assert_eq!(memory.data(&store).len(), 2 << 16, "round {round}: the initial size, not a tenant's growth");
+            let data = memory.data(&store);
+            if std::ptr::eq(module, &with_data) {
+                assert_eq!((&data[..4], &data[70000..70004]), (&b"AAAA"[..], &b"tail"[..]), "round {round}");
+                let rest = data[4..70000].iter().chain(&data[70004..]);
+                assert!(rest.clone().all(|b| *b == 0), "round {round}: a previous tenant's bytes");
+                instance.get_typed_func::<(), ()>(&mut store, "scribble").unwrap().call(&mut store, ()).unwrap();
+            } else {
+                assert!(data.iter().all(|b| *b == 0), "round {round}: another module's image");
+            }
+        }
+    }
+}

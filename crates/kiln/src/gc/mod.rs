@@ -345,6 +345,9 @@ impl StoreOpaque {
     /// roots, and writes them back afterwards: where a moving collection
     /// inside `f` moved an object, the value follows it.
     pub(crate) fn with_roots<R>(&mut self, values: &mut [u32], f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
+        if values.iter().all(|v| *v == 0) {
+            return f(self);
+        }
         let height = self.gc_host_roots.lifo_height();
         let roots: Vec<Option<RootIndex>> = values.iter().map(|v| VMGcRef::from_raw_u32(*v).map(|r| self.root_lifo(r))).collect();
         let result = f(self);

@@ -8,7 +8,7 @@
 //! accessible. The reservation is the memory's own, or a slot of the
 //! pooling allocator's GC heap region (which is exactly as large).
 
-use super::mmap::{Mmap, decommit, page_size};
+use super::mmap::{Mmap, discard, page_size};
 use super::pool::{Reservation, Slot};
 use kiln_environ::vmoffsets::GC_HEAP_RESERVATION;
 use kiln_gc::{GcError, HeapMemory};
@@ -19,7 +19,6 @@ pub struct MmapHeapMemory {
     /// decommitting.
     keep_resident: Option<usize>,
     len: usize,
-    initial: usize,
     capacity: usize,
 }
 
@@ -42,7 +41,7 @@ impl MmapHeapMemory {
         let capacity = capacity.min(kiln_gc::MAX_HEAP_SIZE as usize);
         let initial = initial.min(capacity);
         reservation.make_accessible(0, initial)?;
-        Ok(MmapHeapMemory { reservation, keep_resident, len: initial, initial, capacity })
+        Ok(MmapHeapMemory { reservation, keep_resident, len: initial, capacity })
     }
 
     pub fn base(&self) -> *mut u8 {
@@ -83,30 +82,24 @@ impl HeapMemory for MmapHeapMemory {
         self.capacity
     }
 
-    /// A pooled heap zeroes its first `keep_resident` bytes in place,
-    /// returns the rest to the system and shrinks to its initial length.
+    /// A pooled heap zeroes its first `keep_resident` bytes in place and
+    /// gives the rest back to the system (it reads as zeros when touched
+    /// again). Its length stays: the pages cost nothing until used.
     fn clear(&mut self) {
         let Some(keep_resident) = self.keep_resident else {
             self.bytes_mut().fill(0);
             return;
         };
-        let touched = self.len.next_multiple_of(page_size());
-        let keep = keep_resident.next_multiple_of(page_size()).min(touched);
-        let kept = keep.min(self.len);
-        self.bytes_mut()[..kept].fill(0);
-        // SAFETY: `[keep, touched)` is page-aligned, inside this memory's
-        // slot, and nothing borrows it (we hold `&mut self`).
-        let decommitted = unsafe { decommit(self.base().add(keep), touched - keep) };
-        // Should the kernel refuse, zero in place instead: contents must
-        // not survive either way.
-        if decommitted.is_err() {
+        let keep = keep_resident.next_multiple_of(page_size()).min(self.len);
+        self.bytes_mut()[..keep].fill(0);
+        let end = self.len.next_multiple_of(page_size());
+        // SAFETY: `[keep, end)` is page-aligned anonymous memory of this
+        // heap's slot (GC heaps never map files, so it reads zero again),
+        // and nothing borrows it (we hold `&mut self`).
+        if unsafe { discard(self.base().add(keep), end.saturating_sub(keep)) }.is_err() {
+            // Should the kernel refuse, zero in place: contents must not
+            // survive either way.
             self.bytes_mut().fill(0);
-            return;
-        }
-        self.len = keep.min(self.len);
-        let initial = self.initial;
-        if self.grow(initial).is_err() {
-            self.len = 0;
         }
     }
 }
@@ -117,8 +110,8 @@ mod tests {
     use crate::vm::pool::SlotPool;
 
     /// A pooled heap's memory, cleared for the next tenant: the kept
-    /// prefix zeroed in place, the rest decommitted, back to its initial
-    /// length; growing again shows zeros, not the old tenant's bytes.
+    /// prefix zeroed in place, the rest discarded; every byte reads zero,
+    /// growing further too.
     #[test]
     fn clearing_a_pooled_heap_leaves_no_old_bytes() {
         let page = page_size();
@@ -127,9 +120,8 @@ mod tests {
         memory.grow(8 * page).unwrap();
         memory.bytes_mut().fill(0xee);
         memory.clear();
-        assert_eq!(memory.len(), page, "back to the initial length");
         assert!(memory.bytes().iter().all(|b| *b == 0));
-        memory.grow(8 * page).unwrap();
-        assert!(memory.bytes().iter().all(|b| *b == 0), "decommitted pages come back zeroed");
+        memory.grow(16 * page).unwrap();
+        assert!(memory.bytes().iter().all(|b| *b == 0), "discarded pages come back zeroed");
     }
 }

@@ -32,6 +32,8 @@ pub struct LinearMemory {
     /// Largest size in bytes this memory may grow to.
     max_bytes: u64,
     guard_pages: bool,
+    /// The copy-on-write image mapped at the start, if any.
+    image: Option<u64>,
 }
 
 // SAFETY: the raw base pointer points into `mmap`, owned by this value.
@@ -47,17 +49,19 @@ impl LinearMemory {
     /// Creates a memory of `ty.minimum` pages. `limit_bytes` caps growth
     /// (the engine's configured maximum).
     pub fn new(ty: MemoryType, guard_pages: bool, limit_bytes: u64) -> Result<Box<LinearMemory>> {
-        LinearMemory::with(ty, guard_pages, limit_bytes, None)
+        LinearMemory::with(ty, guard_pages, limit_bytes, None, None)
     }
 
     /// The same in a pool's slot: it never moves, and grows at most to the
-    /// slot's size.
-    pub fn in_slot(ty: MemoryType, guard_pages: bool, limit_bytes: u64, slot: Slot) -> Result<Box<LinearMemory>> {
+    /// slot's size. `image` is the image the memory will be given: a slot
+    /// that already holds it is used as it is.
+    pub fn in_slot(ty: MemoryType, guard_pages: bool, limit_bytes: u64, slot: Slot, image: Option<&super::memory_image::MemoryImage>) -> Result<Box<LinearMemory>> {
         let limit = limit_bytes.min(slot.len() as u64);
-        LinearMemory::with(ty, guard_pages, limit, Some(slot)).map_err(|e| e.context("the memory does not fit a pooling allocator slot (`PoolingAllocationConfig::max_memory_size`)"))
+        let image = image.map(|i| i.id());
+        LinearMemory::with(ty, guard_pages, limit, Some(slot), image).map_err(|e| e.context("the memory does not fit a pooling allocator slot (`PoolingAllocationConfig::max_memory_size`)"))
     }
 
-    fn with(ty: MemoryType, guard_pages: bool, limit_bytes: u64, slot: Option<Slot>) -> Result<Box<LinearMemory>> {
+    fn with(ty: MemoryType, guard_pages: bool, limit_bytes: u64, slot: Option<Slot>, image: Option<u64>) -> Result<Box<LinearMemory>> {
         let page = 1u64 << ty.page_size_log2;
         let index_max = ty.max_pages_for_index_type().saturating_mul(page);
         let declared_max = ty.maximum.map_or(u64::MAX, |m| m.saturating_mul(page));
@@ -67,14 +71,19 @@ impl LinearMemory {
             bail!("memory minimum size of {} pages exceeds the limit of {} bytes", ty.minimum, max_bytes);
         };
         let guard_pages = guard_pages && !ty.memory64;
-        let mut reservation = match slot {
-            Some(slot) => Reservation::Pooled(slot),
-            None if guard_pages => Reservation::Owned(Mmap::reserve(GUARD_RESERVATION)?),
-            None => Reservation::Owned(Mmap::reserve((initial as usize).max(page_size()))?),
+        let (reservation, image) = match slot {
+            Some(mut slot) => {
+                let mapped = slot.prepare(image, initial as usize)?;
+                (Reservation::Pooled(slot), image.filter(|_| mapped))
+            }
+            None => {
+                let mut mmap = Mmap::reserve(if guard_pages { GUARD_RESERVATION } else { (initial as usize).max(page_size()) })?;
+                mmap.make_accessible(0, initial as usize)?;
+                (Reservation::Owned(mmap), None)
+            }
         };
-        reservation.make_accessible(0, initial as usize)?;
         let base = reservation.base();
-        Ok(Box::new(LinearMemory { def: VMMemoryDefinition { base, current_length: initial as usize }, reservation, ty, max_bytes, guard_pages }))
+        Ok(Box::new(LinearMemory { def: VMMemoryDefinition { base, current_length: initial as usize }, reservation, ty, max_bytes, guard_pages, image }))
     }
 
     pub fn ty(&self) -> MemoryType {
@@ -111,6 +120,7 @@ impl LinearMemory {
             unsafe { std::ptr::copy_nonoverlapping(self.reservation.base(), bigger.as_ptr(), old_bytes) };
             self.reservation = Reservation::Owned(bigger);
             self.def.base = self.reservation.base();
+            self.image = None;
         } else {
             let start = old_bytes.next_multiple_of(page_size());
             if new_bytes > start {
@@ -124,13 +134,22 @@ impl LinearMemory {
     /// Maps `image` over this memory's first pages, copy-on-write. The
     /// memory must be new: untouched since it was made.
     pub fn map_image(&mut self, image: &super::memory_image::MemoryImage) -> Result<()> {
+        if self.image == Some(image.id()) {
+            // A pool slot that already held it (see `vm/pool.rs`).
+            return Ok(());
+        }
         if image.len() > self.def.current_length {
             bail!("a memory image larger than its memory");
         }
         // SAFETY: the image's range is an accessible page-aligned prefix of
         // this memory (checked above), which the caller says holds nothing
         // yet; `&mut self` rules out references into it.
-        unsafe { image.map_at(self.def.base) }
+        unsafe { image.map_at(self.def.base)? };
+        self.image = Some(image.id());
+        if let Reservation::Pooled(slot) = &mut self.reservation {
+            slot.set_image(image.id());
+        }
+        Ok(())
     }
 
     pub fn data(&self) -> &[u8] {

@@ -19,6 +19,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 
 pub struct MemoryImage {
+    /// Unique in the process: pool slots remember which image they hold.
+    id: u64,
     fd: OwnedFd,
     /// Bytes mapped: the segments' extent, rounded up to whole pages.
     len: usize,
@@ -27,6 +29,10 @@ pub struct MemoryImage {
 impl MemoryImage {
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Maps the image over `[base, base + len)`, privately: writes go to
@@ -90,5 +96,7 @@ fn image_of(info: &ModuleInfo, wasm: &[u8], memory: u32) -> Result<Option<Memory
     let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
     file.set_len(len as u64)?;
     file.write_all_at(&bytes, 0)?;
-    Ok(Some(MemoryImage { fd: file.into(), len }))
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(Some(MemoryImage { id, fd: file.into(), len }))
 }

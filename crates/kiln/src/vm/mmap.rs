@@ -94,6 +94,23 @@ pub unsafe fn decommit(ptr: *mut u8, len: usize) -> Result<()> {
     Ok(())
 }
 
+/// Gives the private pages of `[ptr, ptr + len)` back to the system,
+/// keeping the range's protection: anonymous memory reads as zeros again,
+/// a private file mapping reads the file again.
+///
+/// # Safety
+/// As for [`decommit`].
+pub unsafe fn discard(ptr: *mut u8, len: usize) -> Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    // SAFETY: per the contract.
+    if unsafe { libc::madvise(ptr.cast(), len, libc::MADV_DONTNEED) } != 0 {
+        bail!("discarding {len} bytes: {}", std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 impl Drop for Mmap {
     fn drop(&mut self) {
         // SAFETY: the mapping was created by `reserve` with this length and

@@ -11,6 +11,13 @@
 //!   any copy-on-write image mapped there), and all of it is made
 //!   inaccessible. A new tenant therefore sees zeros and faults beyond
 //!   what it makes accessible, exactly as with a fresh reservation.
+//! - A memory slot whose tenant had a copy-on-write image keeps it: the
+//!   reset discards the tenant's private pages (the image's reappear, the
+//!   rest reads zero) and makes what the tenant grew into inaccessible
+//!   again, leaving the slot exactly as a new instance of the same module
+//!   would set it up. The next tenant with that image and initial size
+//!   needs no system call; any other tenant first replaces the prefix with
+//!   fresh inaccessible pages ([`Slot::prepare`]).
 //! - Resets are batched (`decommit_batch_size`): returned slots wait in a
 //!   pending list, reset together when the list is full or when a slot is
 //!   needed and none is free.
@@ -41,6 +48,17 @@ struct PoolState {
     /// Returned slots awaiting their reset, with how many bytes their
     /// tenant may have touched.
     pending: Vec<(u32, usize)>,
+    /// What each slot holds between tenants.
+    slots: Vec<SlotContents>,
+}
+
+/// A slot's contents between tenants, once reset: its first `accessible`
+/// bytes are readable and writable and hold image `image` (zeros after
+/// it); the rest is inaccessible and decommitted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SlotContents {
+    pub image: Option<u64>,
+    pub accessible: usize,
 }
 
 impl SlotPool {
@@ -51,6 +69,7 @@ impl SlotPool {
         };
         let region = Mmap::reserve(total)?;
         let free = (0..count).rev().collect();
+        let slots = vec![SlotContents::default(); count as usize];
         Ok(Arc::new(SlotPool {
             region,
             slot_size,
@@ -58,7 +77,7 @@ impl SlotPool {
             batch: batch.max(1),
             what,
             knob,
-            state: Mutex::new(PoolState { free, pending: Vec::new() }),
+            state: Mutex::new(PoolState { free, pending: Vec::new(), slots }),
         }))
     }
 
@@ -75,11 +94,13 @@ impl SlotPool {
         // SAFETY: `index` is below the slot count, so the offset is inside
         // the region.
         let base = unsafe { self.region.as_ptr().add(index as usize * self.slot_size) };
-        Ok(Slot { pool: self.clone(), index, base, touched: 0 })
+        let contents = state.slots[index as usize];
+        Ok(Slot { pool: self.clone(), index, base, touched: contents.accessible, contents })
     }
 
-    fn release(&self, index: u32, touched: usize) {
+    fn release(&self, index: u32, touched: usize, contents: SlotContents) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.slots[index as usize] = contents;
         state.pending.push((index, touched));
         if state.pending.len() >= self.batch {
             self.reset_pending(&mut state);
@@ -88,24 +109,39 @@ impl SlotPool {
 
     fn reset_pending(&self, state: &mut PoolState) {
         for (index, touched) in std::mem::take(&mut state.pending) {
+            let contents = &mut state.slots[index as usize];
             // A slot that cannot be reset (the kernel refused: out of
             // memory for page tables) is never handed out again.
-            if self.reset(index, touched).is_ok() {
+            if self.reset(index, touched, contents).is_ok() {
                 state.free.push(index);
             }
         }
     }
 
     /// Resets slot `index`, of which the first `touched` bytes may hold a
-    /// tenant's data; see the module docs.
-    fn reset(&self, index: u32, touched: usize) -> Result<()> {
+    /// tenant's data, to `contents` (see the module docs).
+    fn reset(&self, index: u32, touched: usize, contents: &mut SlotContents) -> Result<()> {
         let start = index as usize * self.slot_size;
         let touched = touched.next_multiple_of(page_size()).min(self.slot_size);
-        let keep = self.keep_resident.min(touched);
         // SAFETY: `[start, start + touched)` is this slot's, no tenant owns
         // it (it was released), so no reference into it exists.
+        let base = unsafe { self.region.as_ptr().add(start) };
+        if contents.image.is_some() {
+            let accessible = contents.accessible.min(touched);
+            // SAFETY: as above; the prefix is the image's private mapping
+            // and anonymous memory after it.
+            unsafe {
+                super::mmap::discard(base, touched)?;
+                if touched > accessible && libc::mprotect(base.add(accessible).cast(), touched - accessible, libc::PROT_NONE) != 0 {
+                    bail!("resetting a pool slot: {}", std::io::Error::last_os_error());
+                }
+            }
+            return Ok(());
+        }
+        *contents = SlotContents::default();
+        let keep = self.keep_resident.min(touched);
+        // SAFETY: as above.
         unsafe {
-            let base = self.region.as_ptr().add(start);
             if keep > 0 {
                 std::ptr::write_bytes(base, 0, keep);
             }
@@ -125,6 +161,9 @@ pub struct Slot {
     base: *mut u8,
     /// The high-water mark of bytes made accessible: what a reset covers.
     touched: usize,
+    /// What the slot holds (its previous tenant's reset contents until
+    /// [`Slot::prepare`] or [`Slot::make_accessible`] change it).
+    contents: SlotContents,
 }
 
 // SAFETY: the slot's memory is owned by its tenant alone; the pool behind
@@ -156,11 +195,37 @@ impl Slot {
         self.touched = self.touched.max(start + len);
         Ok(())
     }
+
+    /// Sets the slot up for a memory of `initial` accessible bytes whose
+    /// data will come from image `image`: true if the slot already holds
+    /// exactly that (a previous tenant's, reset), so the image need not be
+    /// mapped again. Otherwise the previous contents are replaced by fresh
+    /// pages first.
+    pub fn prepare(&mut self, image: Option<u64>, initial: usize) -> Result<bool> {
+        let wanted = SlotContents { image, accessible: initial.next_multiple_of(page_size()).min(self.len()) };
+        if image.is_some() && self.contents == wanted {
+            return Ok(true);
+        }
+        if self.contents.accessible > 0 {
+            // SAFETY: the prefix is this slot's own, and nothing refers to
+            // it yet.
+            unsafe { super::mmap::decommit(self.base, self.contents.accessible)? };
+        }
+        self.contents = SlotContents::default();
+        self.make_accessible(0, initial)?;
+        self.contents.accessible = wanted.accessible;
+        Ok(false)
+    }
+
+    /// Records that image `image` is now mapped at the slot's start.
+    pub fn set_image(&mut self, image: u64) {
+        self.contents.image = Some(image);
+    }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.pool.release(self.index, self.touched);
+        self.pool.release(self.index, self.touched, self.contents);
     }
 }
 
