@@ -17,6 +17,11 @@ fn data_module() -> String {
     format!(r#"(module (memory (export "memory") 17) (data (i32.const 0) "{segment}") (func (export "first") (result i32) (i32.load8_u (i32.const 0))))"#)
 }
 
+fn i32_globals_module() -> String {
+    let globals: String = (0..100).map(|i| format!("(global (mut i32) (i32.const {i}))\n")).collect();
+    format!("(module {globals})")
+}
+
 fn gc_globals_module() -> String {
     let globals: String = (0..100).map(|i| format!("(global (mut (ref null $s)) (struct.new $s (i32.const {i})))\n")).collect();
     format!("(module (type $s (struct (field (mut i32)))) {globals})")
@@ -102,7 +107,7 @@ fn main() -> Result<()> {
     println!("|---|---|---|---|---|---|");
     // `INSTANTIATE_MODULE=WORD` runs only the modules whose name has it.
     let module_filter = std::env::var("INSTANTIATE_MODULE").unwrap_or_default();
-    for (name, wat) in [("1 MiB data segment", data_module()), ("100 GC globals", gc_globals_module())] {
+    for (name, wat) in [("1 MiB data segment", data_module()), ("100 i32 globals", i32_globals_module()), ("100 GC globals", gc_globals_module())] {
         if !name.contains(module_filter.as_str()) {
             continue;
         }
