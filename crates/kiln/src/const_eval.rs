@@ -44,6 +44,15 @@ type Stack = smallvec::SmallVec<[Operand; 4]>;
 /// owns one count (see `gc/barriers.rs`); an operand stored into a new
 /// object's field hands its count to the field.
 pub fn eval(instance: &Instance, expr: &ConstExpr, mut store: Option<&mut StoreOpaque>) -> Result<ValRaw> {
+    // Most initialisers are one constant: no stack needed.
+    match *expr.ops {
+        [ConstOp::I32Const(v)] => return Ok(ValRaw::from_u32(v as u32)),
+        [ConstOp::I64Const(v)] => return Ok(ValRaw::from_u64(v as u64)),
+        [ConstOp::F32Const(v)] => return Ok(ValRaw::from_u32(v)),
+        [ConstOp::F64Const(v)] => return Ok(ValRaw::from_u64(v)),
+        [ConstOp::RefNull(_)] => return Ok(ValRaw::from_u64(0)),
+        _ => {}
+    }
     let info = instance.module.info();
     let mut stack: Stack = Stack::new();
     let pop = |stack: &mut Stack| stack.pop().expect("validated constant expression").raw;

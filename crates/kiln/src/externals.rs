@@ -126,8 +126,8 @@ impl Global {
     }
 
     pub(crate) fn push(store: &mut StoreOpaque, data: GlobalData) -> Global {
-        store.globals.push(Box::new(data));
-        Global { store: store.id(), index: store.globals.len() - 1 }
+        let index = store.globals.push_chunk(vec![data]);
+        Global { store: store.id(), index }
     }
 
     pub(crate) fn data<'a>(&self, store: &'a StoreOpaque) -> &'a GlobalData {

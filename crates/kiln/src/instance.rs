@@ -161,14 +161,20 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
         let f = inst.init_defined_func_ref(defined, code.func_address(defined), type_id);
         inst.set_func_ref(index, f);
     }
+    // The defined globals, in one chunk, null until evaluated in order
+    // (an initialiser reads only earlier globals); the cells are roots
+    // from the start, so an allocation in a later initialiser keeps the
+    // earlier ones' objects.
+    let defined = module.defined_global_types();
+    let cells: Vec<GlobalData> = defined.iter().map(|ty| GlobalData { cell: crate::vm::ValRaw::default(), ty: *ty }).collect();
+    let first = store.globals.push_chunk(cells);
+    inst.globals.reserve(defined.len());
+    for i in 0..defined.len() {
+        inst.globals.push(first + i);
+        inst.set_global(info.num_imported_globals + i as u32, &mut store.globals[first + i].cell);
+    }
     for (i, init) in info.global_inits.iter().enumerate() {
-        let index = info.num_imported_globals + i as u32;
-        let ty = module.extern_type(EntityType::Global(info.globals[index as usize]));
-        let ExternType::Global(ty) = ty else { unreachable!() };
-        let cell = const_eval::eval(&inst, init, Some(store))?;
-        let g = Global::push(store, GlobalData { cell, ty });
-        inst.globals.push(g.index);
-        inst.set_global(index, &mut store.globals[g.index].cell);
+        store.globals[first + i].cell = const_eval::eval(&inst, init, Some(store))?;
     }
     let config = store.engine().config().clone();
     for plan in &info.tables[info.num_imported_tables as usize..] {

@@ -29,9 +29,27 @@ struct ModuleInner {
     /// Copy-on-write images of the defined memories' initial contents,
     /// made at the first instantiation (see `vm/memory_image.rs`).
     memory_images: std::sync::OnceLock<Vec<Option<crate::vm::memory_image::MemoryImage>>>,
+    /// The types of the globals the module defines, made at the first
+    /// instantiation.
+    defined_global_types: std::sync::OnceLock<Box<[GlobalType]>>,
 }
 
 impl Module {
+    /// The types of the globals this module defines, in order.
+    pub(crate) fn defined_global_types(&self) -> &[GlobalType] {
+        self.inner.defined_global_types.get_or_init(|| {
+            let info = &self.inner.info;
+            let defined = &info.globals[info.num_imported_globals as usize..];
+            defined
+                .iter()
+                .map(|g| match self.extern_type(EntityType::Global(*g)) {
+                    ExternType::Global(ty) => ty,
+                    _ => unreachable!("a global's type"),
+                })
+                .collect()
+        })
+    }
+
     /// The image of defined memory `defined_index`, if it has one.
     pub(crate) fn memory_image(&self, defined_index: usize) -> Option<&crate::vm::memory_image::MemoryImage> {
         let images = self.inner.memory_images.get_or_init(|| crate::vm::memory_image::memory_images(&self.inner.info, &self.inner.wasm));
@@ -111,7 +129,7 @@ impl Module {
         let code = ModuleCode::register(ModuleCode { memory, funcs: compiled.funcs, metadata: compiled.metadata, info: info.clone() });
         crate::profiling::register(engine.config().profiler, &code);
         let type_ids = engine.inner.types.register_module(&info.types).into_boxed_slice();
-        Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), info, wasm: wasm.into(), code, type_ids, memory_images: Default::default() }) })
+        Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), info, wasm: wasm.into(), code, type_ids, memory_images: Default::default(), defined_global_types: Default::default() }) })
     }
 
     /// Validates a binary, with the features the engine enables, without

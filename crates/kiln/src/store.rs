@@ -23,6 +23,46 @@ pub(crate) struct GlobalData {
     pub ty: crate::GlobalType,
 }
 
+/// The store's globals. Each cell keeps its address for the store's life
+/// (instances and compiled code point at it); an instance's defined
+/// globals share one allocation.
+#[derive(Default)]
+pub(crate) struct Globals {
+    chunks: Vec<Box<[GlobalData]>>,
+    /// Chunk and position of each global, by store index.
+    places: Vec<(u32, u32)>,
+}
+
+impl Globals {
+    /// Adds `globals` as one chunk; returns the store index of the first.
+    pub fn push_chunk(&mut self, globals: Vec<GlobalData>) -> usize {
+        let first = self.places.len();
+        let chunk = u32::try_from(self.chunks.len()).expect("fewer than 2^32 instances");
+        self.places.extend((0..globals.len() as u32).map(|pos| (chunk, pos)));
+        self.chunks.push(globals.into_boxed_slice());
+        first
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut GlobalData> {
+        self.chunks.iter_mut().flat_map(|c| c.iter_mut())
+    }
+}
+
+impl std::ops::Index<usize> for Globals {
+    type Output = GlobalData;
+    fn index(&self, index: usize) -> &GlobalData {
+        let (chunk, pos) = self.places[index];
+        &self.chunks[chunk as usize][pos as usize]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Globals {
+    fn index_mut(&mut self, index: usize) -> &mut GlobalData {
+        let (chunk, pos) = self.places[index];
+        &mut self.chunks[chunk as usize][pos as usize]
+    }
+}
+
 /// The part of a store that does not depend on `T`.
 pub struct StoreOpaque {
     id: u64,
@@ -32,7 +72,7 @@ pub struct StoreOpaque {
     pub(crate) funcs: Vec<FuncData>,
     pub(crate) memories: Vec<Box<LinearMemory>>,
     pub(crate) tables: Vec<Box<Table>>,
-    pub(crate) globals: Vec<Box<GlobalData>>,
+    pub(crate) globals: Globals,
     /// Engine type id of each tag's function type.
     pub(crate) tags: Vec<u32>,
     /// The GC heap, created on first use.
@@ -78,7 +118,7 @@ impl<T> Store<T> {
                     funcs: Vec::new(),
                     memories: Vec::new(),
                     tables: Vec::new(),
-                    globals: Vec::new(),
+                    globals: Globals::default(),
                     tags: Vec::new(),
                     gc: None,
                     gc_host_roots: crate::gc::HostRoots::new(id),
