@@ -21,6 +21,7 @@
 
 pub mod generators;
 pub mod oracles;
+pub mod repro;
 
 /// Re-exported so fuzz targets and tests build `Unstructured` from the
 /// same version this crate's generators take.

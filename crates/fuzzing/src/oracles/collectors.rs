@@ -146,6 +146,7 @@ pub fn collector_differential(u: &mut Unstructured<'_>) -> arbitrary::Result<Sta
     smith_config.exceptions_enabled = true;
     smith_config.export_everything = true;
     let wasm = wasm_smith::Module::new(smith_config, u)?.to_bytes();
+    crate::repro::log_case("collector_differential", &configs, &wasm);
     Ok(run(&configs, &wasm, u))
 }
 
