@@ -6,6 +6,7 @@
 //! not, say, fail every instantiation. A returned value is never a
 //! verdict: verdicts are panics.
 
+pub mod agree;
 pub mod api_calls;
 pub mod collectors;
 pub mod compile;
