@@ -194,3 +194,28 @@ fn spectests() {
     eprintln!("spectests: {} scripts: {ran:?}", ran.len());
     assert!(ran.len() >= 6, "{ran:?}");
 }
+
+#[test]
+fn cranelift_fuzzgen() {
+    let mut total = oracles::agree::Stats::default();
+    for_each_seed("cranelift_fuzzgen", 120, 8192, |u| {
+        if let Ok(stats) = oracles::cranelift_fuzzgen::cranelift_fuzzgen(u) {
+            total.add(stats);
+        }
+    });
+    eprintln!("cranelift_fuzzgen: {total:?}");
+    assert!(total.instantiated > 30 && total.returns > 30, "{total:?}");
+    assert!(total.traps > 0, "some compared calls should trap in every build: {total:?}");
+}
+
+#[test]
+fn cranelift_icache() {
+    let mut total = oracles::agree::Stats::default();
+    for_each_seed("cranelift_icache", 80, 8192, |u| {
+        if let Ok(stats) = oracles::cranelift_icache::cranelift_icache(u) {
+            total.add(stats);
+        }
+    });
+    eprintln!("cranelift_icache: {total:?}");
+    assert!(total.instantiated > 20 && total.returns > 20, "{total:?}");
+}

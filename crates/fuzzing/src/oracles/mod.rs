@@ -10,6 +10,8 @@ pub mod agree;
 pub mod api_calls;
 pub mod collectors;
 pub mod compile;
+pub mod cranelift_fuzzgen;
+pub mod cranelift_icache;
 #[cfg(feature = "wasmi")]
 pub mod differential;
 pub mod dummy;
