@@ -219,3 +219,16 @@ fn cranelift_icache() {
     eprintln!("cranelift_icache: {total:?}");
     assert!(total.instantiated > 20 && total.returns > 20, "{total:?}");
 }
+
+#[test]
+fn gc_ops() {
+    let mut total = oracles::gc_ops::Stats::default();
+    for_each_seed("gc_ops", 150, 1024, |u| {
+        if let Ok(stats) = oracles::gc_ops::gc_ops(u) {
+            total.add(stats);
+        }
+    });
+    eprintln!("gc_ops: {total:?}");
+    assert!(total.runs > 300 && total.observations > 5000, "{total:?}");
+    assert!(total.traps > 10 && total.collections > 100, "{total:?}");
+}

@@ -6,6 +6,7 @@
 
 pub mod api_calls;
 pub mod config;
+pub mod gc_ops;
 pub mod smith;
 pub mod table_ops;
 pub mod values;

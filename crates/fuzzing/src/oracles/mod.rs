@@ -15,6 +15,7 @@ pub mod cranelift_icache;
 #[cfg(feature = "wasmi")]
 pub mod differential;
 pub mod dummy;
+pub mod gc_ops;
 pub mod instantiate;
 pub mod spectests;
 pub mod table_ops;
