@@ -196,6 +196,32 @@ fn spectests() {
 }
 
 #[test]
+fn instantiate_many() {
+    let mut total = oracles::instantiate_many::Stats::default();
+    for_each_seed("instantiate_many", 150, 1024, |u| {
+        if let Ok(stats) = oracles::instantiate_many::instantiate_many(u) {
+            total.add(stats);
+        }
+    });
+    eprintln!("instantiate_many: {total:?}");
+    assert!(total.linked > 100 && total.returns > 300 && total.traps > 20, "{total:?}");
+    assert!(total.stores_dropped > 0 && total.instances_dropped > 0 && total.checked_exports > 100, "{total:?}");
+}
+
+#[test]
+fn gc_ops() {
+    let mut total = oracles::gc_ops::Stats::default();
+    for_each_seed("gc_ops", 150, 1024, |u| {
+        if let Ok(stats) = oracles::gc_ops::gc_ops(u) {
+            total.add(stats);
+        }
+    });
+    eprintln!("gc_ops: {total:?}");
+    assert!(total.runs > 300 && total.observations > 5000, "{total:?}");
+    assert!(total.traps > 10 && total.collections > 100, "{total:?}");
+}
+
+#[test]
 fn cranelift_fuzzgen() {
     let mut total = oracles::agree::Stats::default();
     for_each_seed("cranelift_fuzzgen", 120, 8192, |u| {
@@ -218,17 +244,4 @@ fn cranelift_icache() {
     });
     eprintln!("cranelift_icache: {total:?}");
     assert!(total.instantiated > 20 && total.returns > 20, "{total:?}");
-}
-
-#[test]
-fn gc_ops() {
-    let mut total = oracles::gc_ops::Stats::default();
-    for_each_seed("gc_ops", 150, 1024, |u| {
-        if let Ok(stats) = oracles::gc_ops::gc_ops(u) {
-            total.add(stats);
-        }
-    });
-    eprintln!("gc_ops: {total:?}");
-    assert!(total.runs > 300 && total.observations > 5000, "{total:?}");
-    assert!(total.traps > 10 && total.collections > 100, "{total:?}");
 }

@@ -16,6 +16,7 @@ pub mod cranelift_icache;
 pub mod differential;
 pub mod dummy;
 pub mod gc_ops;
+pub mod instantiate_many;
 pub mod instantiate;
 pub mod spectests;
 pub mod table_ops;
