@@ -289,3 +289,45 @@ fn snapshot(store: &mut Store<()>, exports: &[(String, Extern)]) -> Snapshot {
     items.push(("<fuel left>".to_string(), vec![GcValue::I64(fuel as i64)]));
     Snapshot(items)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln::Engine;
+
+    /// Two variants built from `a` and `b` (text), compared.
+    fn compare_wat(a: &str, b: &str) -> Stats {
+        let engine = Engine::new(&config::base_config()).unwrap();
+        let variants = [("a", a), ("b", b)].map(|(name, wat)| Variant { name: name.into(), module: Module::new(&engine, wat).unwrap() });
+        compare("test", variants.into(), b"", &mut Unstructured::new(&[]), &[Trap::StackOverflow])
+    }
+
+    #[test]
+    fn equal_behaviour_is_compared_call_by_call() {
+        let wat = r#"(module (global (export "g") (mut i32) (i32.const 0))
+            (func (export "f") (result i32) (global.set 0 (i32.const 7)) (i32.const 1))
+            (func (export "t") unreachable))"#;
+        let stats = compare_wat(wat, wat);
+        assert_eq!((stats.instantiated, stats.calls, stats.returns, stats.traps), (1, 2, 1, 1), "{stats:?}");
+    }
+
+    #[test]
+    #[should_panic(expected = "variants disagree: calling `f`")]
+    fn different_results_are_reported() {
+        compare_wat(r#"(module (func (export "f") (result i32) i32.const 1))"#, r#"(module (func (export "f") (result i32) i32.const 2))"#);
+    }
+
+    #[test]
+    #[should_panic(expected = "variants disagree: exported state after calling `f`")]
+    fn different_fuel_use_is_reported() {
+        compare_wat(r#"(module (func (export "f") (result i32) i32.const 1))"#, r#"(module (func (export "f") (result i32) nop i32.const 1))"#);
+    }
+
+    #[test]
+    fn abandoning_traps_end_the_comparison() {
+        let deep = r#"(module (func $d (export "d") (call $d)) (func (export "f") (result i32) i32.const 1))"#;
+        let other = r#"(module (func $d (export "d") (call $d)) (func (export "f") (result i32) i32.const 2))"#;
+        let stats = compare_wat(deep, other);
+        assert_eq!((stats.abandoned, stats.calls), (1, 0), "{stats:?}");
+    }
+}
