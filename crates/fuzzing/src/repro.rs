@@ -90,6 +90,7 @@ mod tests {
         let path = log_case("repro-test", &"config", &wasm).expect("debug is on: the module is written");
         assert!(path.ends_with(format!("kiln-fuzz/repro-test-{:016x}.wasm", fnv1a(&wasm))), "{}", path.display());
         assert_eq!(std::fs::read(&path).unwrap(), wasm);
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
