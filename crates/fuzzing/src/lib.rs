@@ -18,9 +18,13 @@
 //!   `arbitrary::Result`, and oracles turn `NotEnoughData` into "nothing
 //!   to test".
 //! - A panic means a Kiln bug (or an oracle bug), never a bad input.
+//! - With `debug` logging on, every oracle logs the test case it generated
+//!   and writes each generated module to a file (`repro`), so a failure
+//!   can be replayed outside the fuzzer.
 
 pub mod generators;
 pub mod oracles;
+pub mod repro;
 
 /// Re-exported so fuzz targets and tests build `Unstructured` from the
 /// same version this crate's generators take.

@@ -194,3 +194,54 @@ fn spectests() {
     eprintln!("spectests: {} scripts: {ran:?}", ran.len());
     assert!(ran.len() >= 6, "{ran:?}");
 }
+
+#[test]
+fn instantiate_many() {
+    let mut total = oracles::instantiate_many::Stats::default();
+    for_each_seed("instantiate_many", 150, 1024, |u| {
+        if let Ok(stats) = oracles::instantiate_many::instantiate_many(u) {
+            total.add(stats);
+        }
+    });
+    eprintln!("instantiate_many: {total:?}");
+    assert!(total.linked > 100 && total.returns > 300 && total.traps > 20, "{total:?}");
+    assert!(total.stores_dropped > 0 && total.instances_dropped > 0 && total.checked_exports > 100, "{total:?}");
+}
+
+#[test]
+fn gc_ops() {
+    let mut total = oracles::gc_ops::Stats::default();
+    for_each_seed("gc_ops", 150, 1024, |u| {
+        if let Ok(stats) = oracles::gc_ops::gc_ops(u) {
+            total.add(stats);
+        }
+    });
+    eprintln!("gc_ops: {total:?}");
+    assert!(total.runs > 300 && total.observations > 5000, "{total:?}");
+    assert!(total.traps > 10 && total.collections > 100, "{total:?}");
+}
+
+#[test]
+fn cranelift_fuzzgen() {
+    let mut total = oracles::agree::Stats::default();
+    for_each_seed("cranelift_fuzzgen", 120, 8192, |u| {
+        if let Ok(stats) = oracles::cranelift_fuzzgen::cranelift_fuzzgen(u) {
+            total.add(stats);
+        }
+    });
+    eprintln!("cranelift_fuzzgen: {total:?}");
+    assert!(total.instantiated > 30 && total.returns > 30, "{total:?}");
+    assert!(total.traps > 0, "some compared calls should trap in every build: {total:?}");
+}
+
+#[test]
+fn cranelift_icache() {
+    let mut total = oracles::agree::Stats::default();
+    for_each_seed("cranelift_icache", 80, 8192, |u| {
+        if let Ok(stats) = oracles::cranelift_icache::cranelift_icache(u) {
+            total.add(stats);
+        }
+    });
+    eprintln!("cranelift_icache: {total:?}");
+    assert!(total.instantiated > 20 && total.returns > 20, "{total:?}");
+}

@@ -6,6 +6,8 @@
 
 pub mod api_calls;
 pub mod config;
+pub mod gc_ops;
+pub mod instantiate_many;
 pub mod smith;
 pub mod table_ops;
 pub mod values;

@@ -12,6 +12,7 @@ use kiln::{Engine, Module};
 /// Compiles `wasm` with a default fuzzing engine; returns whether it
 /// compiled.
 pub fn compile(wasm: &[u8]) -> bool {
+    crate::repro::log_case("compile", &"the default fuzzing engine (`generators::config::base_config`)", wasm);
     let engine = Engine::new(&crate::generators::config::base_config()).expect("the fuzzing configuration is valid");
     compile_with(&engine, wasm)
 }
@@ -41,7 +42,9 @@ pub fn checked_compile(engine: &Engine, wasm: &[u8]) -> Option<Module> {
 /// whether it compiled.
 pub fn compile_maybe_invalid(u: &mut Unstructured<'_>) -> arbitrary::Result<bool> {
     let wasm = crate::generators::smith::maybe_invalid_module(u)?;
-    Ok(compile(&wasm))
+    crate::repro::log_case("compile_maybe_invalid", &"the default fuzzing engine (`generators::config::base_config`)", &wasm);
+    let engine = Engine::new(&crate::generators::config::base_config()).expect("the fuzzing configuration is valid");
+    Ok(compile_with(&engine, &wasm))
 }
 
 /// A module for panic messages: as text to read, and as hex to reproduce

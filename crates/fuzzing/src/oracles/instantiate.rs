@@ -30,6 +30,7 @@ pub fn instantiate(u: &mut Unstructured<'_>) -> arbitrary::Result<Report> {
     // Export every function, so that every function gets called.
     smith_config.export_everything = true;
     let wasm = wasm_smith::Module::new(smith_config, u)?.to_bytes();
+    crate::repro::log_case("instantiate", &config, &wasm);
     Ok(instantiate_and_call(&config, &wasm, u))
 }
 

@@ -6,12 +6,17 @@
 //! not, say, fail every instantiation. A returned value is never a
 //! verdict: verdicts are panics.
 
+pub mod agree;
 pub mod api_calls;
 pub mod collectors;
 pub mod compile;
+pub mod cranelift_fuzzgen;
+pub mod cranelift_icache;
 #[cfg(feature = "wasmi")]
 pub mod differential;
 pub mod dummy;
+pub mod gc_ops;
+pub mod instantiate_many;
 pub mod instantiate;
 pub mod spectests;
 pub mod table_ops;

@@ -50,6 +50,7 @@ pub fn spectests(u: &mut Unstructured<'_>, max_len: usize) -> arbitrary::Result<
     config.collector(collector).bounds_checks(bounds).cranelift_opt_level(opt).max_gc_heap_size(heap);
     config.gc_zeal_alloc_counter(zeal).expect("zeal is supported");
     let settings = format!("collector {collector:?}, bounds checks {bounds:?}, opt level {opt:?}, zeal {zeal:?}, GC heap {heap} bytes");
+    crate::repro::log_config("spectests", &format_args!("script {}, {settings}", script.name));
     let engine = Engine::new(&config).expect("fuzzing configurations are valid");
     let (name, text) = (script.name.clone(), script.text.clone());
     let outcome = std::thread::Builder::new()

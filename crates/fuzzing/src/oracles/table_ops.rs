@@ -70,6 +70,7 @@ pub fn table_ops(u: &mut Unstructured<'_>) -> arbitrary::Result<Stats> {
     let mut engine = EngineChoice::arbitrary(u)?;
     let ops = TableOps::arbitrary(u)?;
     engine.zeal = u.arbitrary()?;
+    crate::repro::log_config("table_ops", &(engine, &ops));
     Ok(run(&ops, engine))
 }
 

@@ -42,7 +42,9 @@ const MAX_STORES: usize = 8;
 
 /// Generates a sequence and runs it.
 pub fn api_calls(u: &mut Unstructured<'_>) -> arbitrary::Result<Stats> {
-    Ok(run(&ApiCalls::arbitrary(u)?))
+    let calls = ApiCalls::arbitrary(u)?;
+    crate::repro::log_config("api_calls", &calls);
+    Ok(run(&calls))
 }
 
 fn linker(engine: &Engine) -> Linker<()> {

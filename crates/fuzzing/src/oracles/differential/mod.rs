@@ -165,6 +165,7 @@ impl Snapshot {
 pub fn differential(u: &mut Unstructured<'_>) -> arbitrary::Result<Stats> {
     let config = config::kiln_config(u)?;
     let wasm = smith::wasmi_module(u)?;
+    crate::repro::log_case("differential", &config, &wasm);
     Ok(run(&config, &wasm, u))
 }
 
