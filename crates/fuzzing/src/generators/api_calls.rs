@@ -113,6 +113,14 @@ pub enum ApiCall {
     /// Grows a table with the n-th value its store has seen (or null).
     TableGrow { store: u8, table: u8, delta: u64, init: u8 },
     ExternRefNew { store: u8 },
+    /// Keeps the n-th externref of a store in an `OwnedRooted`.
+    OwnRef { store: u8, which: u8 },
+    /// Drops the n-th `OwnedRooted` of a store.
+    DropOwned { store: u8, which: u8 },
+    /// Opens a `RootScope`, makes `count` externrefs in it and closes it:
+    /// the store's roots are back to what they were, and the handles made
+    /// inside are refused afterwards.
+    Scoped { store: u8, count: u8 },
     /// `Store::gc`, then a check that every handle kept still reads back.
     Gc { store: u8 },
 }
@@ -143,7 +151,7 @@ impl<'a> Arbitrary<'a> for ApiCalls {
 fn call(u: &mut Unstructured<'_>) -> Result<ApiCall> {
     let n = |u: &mut Unstructured<'_>| u.arbitrary::<u8>();
     // Creation is weighted up: most other calls need something to act on.
-    Ok(match u.int_in_range(0..=18)? {
+    Ok(match u.int_in_range(0..=21)? {
         0 | 1 => ApiCall::StoreNew,
         2 => ApiCall::StoreDrop { store: n(u)? },
         3 => ApiCall::SetFuel { store: n(u)?, fuel: u.int_in_range(0..=super::config::FUEL)? },
@@ -157,6 +165,9 @@ fn call(u: &mut Unstructured<'_>) -> Result<ApiCall> {
         15 => if u.arbitrary()? { ApiCall::GlobalGet { store: n(u)?, global: n(u)? } } else { ApiCall::GlobalSet { store: n(u)?, global: n(u)?, value: small_bytes(u)? } },
         16 => if u.arbitrary()? { ApiCall::TableGet { store: n(u)?, table: n(u)?, index: u.int_in_range(0..=10)? } } else { ApiCall::TableGrow { store: n(u)?, table: n(u)?, delta: u.int_in_range(0..=8)?, init: n(u)? } },
         17 => ApiCall::ExternRefNew { store: n(u)? },
+        18 => ApiCall::OwnRef { store: n(u)?, which: n(u)? },
+        19 => ApiCall::DropOwned { store: n(u)?, which: n(u)? },
+        20 => ApiCall::Scoped { store: n(u)?, count: u.int_in_range(0..=8)? },
         _ => ApiCall::Gc { store: n(u)? },
     })
 }

@@ -149,6 +149,13 @@ impl Runner {
             ApiCall::GlobalSet { store, global, value } => self.with_store(*store, |e, _| e.global_set(*global, value))?,
             ApiCall::TableGet { store, table, index } => self.with_store(*store, |e, _| e.table_get(*table, *index))?,
             ApiCall::TableGrow { store, table, delta, init } => self.with_store(*store, |e, _| e.table_grow(*table, *delta, *init))?,
+            ApiCall::OwnRef { store, which } => self.with_store(*store, |e, _| e.own_ref(*which))?,
+            ApiCall::DropOwned { store, which } => self.with_store(*store, |e, _| e.drop_owned(*which))?,
+            ApiCall::Scoped { store, count } => {
+                let first = self.next_extern;
+                self.next_extern += u64::from(*count);
+                self.with_store(*store, |e, _| e.scoped(first, *count))?;
+            }
             ApiCall::Gc { store } => self.with_store(*store, |e, _| e.gc())?,
         }
         Ok(())

@@ -6,7 +6,7 @@ use super::Check;
 use crate::generators::{config, values};
 use crate::oracles::dummy::{dummy_value, null_of};
 use arbitrary::Unstructured;
-use kiln::{AnyRef, ExternRef, Rooted, Func, Global, Memory, Mutability, Store, Table, Val, ValType};
+use kiln::{AnyRef, ExternRef, OwnedRooted, RootScope, Rooted, Func, Global, Memory, Mutability, Store, Table, Val, ValType};
 
 /// A store and everything exported into it so far.
 pub(super) struct StoreEntry {
@@ -23,12 +23,21 @@ pub(super) struct StoreEntry {
     /// Host references made with `ExternRef::new`, with the value each
     /// wraps.
     pub externs: Vec<(Rooted<ExternRef>, u64)>,
+    /// Externrefs kept in `OwnedRooted`s, with the value each wraps.
+    pub owned: Vec<(OwnedRooted<ExternRef>, u64)>,
     /// Structs made by `mk` with their field, arrays made by `arr` with
     /// their length (see `track_gc_objects`).
     /// Objects the exports made, by handle, with the value they were made
     /// with.
     pub structs: Vec<(Rooted<AnyRef>, i32)>,
     pub arrays: Vec<(Rooted<AnyRef>, i32)>,
+}
+
+/// Checks that externref `r` wraps `n`.
+fn check_data<'a>(store: impl Into<kiln::StoreContext<'a, ()>>, r: &ExternRef, n: u64, when: &str) -> Check {
+    let data = r.data(store).map_err(|err| format!("{when} data of the externref made with {n}: {err:#}"))?;
+    let back = data.and_then(|d| d.downcast_ref::<u64>()).copied();
+    ensure(back == Some(n), || format!("{when} the externref made with {n} holds {back:?}"))
 }
 
 /// The `n`-th of `items` (modulo their count), if any.
@@ -71,6 +80,7 @@ impl StoreEntry {
             tables: vec![],
             refs: vec![],
             externs: vec![],
+            owned: vec![],
             structs: Vec::new(),
             arrays: Vec::new(),
         }
@@ -85,8 +95,7 @@ impl StoreEntry {
             Err(err) if err.root_cause().downcast_ref::<kiln::Trap>() == Some(&kiln::Trap::GcHeapOutOfMemory) => return Ok(()),
             Err(err) => return Err(format!("ExternRef::new: {err:#}")),
         };
-        let back = r.data(&self.store).map_err(|err| format!("data of a new externref: {err:#}"))?.and_then(|d| d.downcast_ref::<u64>()).copied();
-        ensure(back == Some(n), || format!("externref made with {n} holds {back:?}"))?;
+        check_data(&self.store, &*r, n, "a new externref:")?;
         self.refs.push(Val::ExternRef(Some(r)));
         self.externs.push((r, n));
         Ok(())
@@ -97,8 +106,56 @@ impl StoreEntry {
     pub(super) fn gc(&mut self) -> Check {
         self.store.gc(None).map_err(|err| format!("Store::gc: {err:#}"))?;
         for (r, n) in &self.externs {
-            let back = r.data(&self.store).map_err(|err| format!("data of an externref after a collection: {err:#}"))?.and_then(|d| d.downcast_ref::<u64>()).copied();
-            ensure(back == Some(*n), || format!("after a collection, the externref made with {n} holds {back:?}"))?;
+            check_data(&self.store, &**r, *n, "after a collection")?;
+        }
+        for (r, n) in &self.owned {
+            check_data(&self.store, &**r, *n, "after a collection, an owned root:")?;
+        }
+        Ok(())
+    }
+
+    /// `Rooted::to_owned_rooted` of the n-th externref.
+    pub(super) fn own_ref(&mut self, which: u8) -> Check {
+        let Some(i) = pick(&self.externs, which) else { return Ok(()) };
+        let (r, n) = self.externs[i];
+        let owned = r.to_owned_rooted(&mut self.store).map_err(|err| format!("to_owned_rooted: {err:#}"))?;
+        check_data(&self.store, &*owned, n, "a new owned root:")?;
+        self.owned.push((owned, n));
+        Ok(())
+    }
+
+    /// Drops the n-th owned root; the others still read back (after the
+    /// next collection sweeps the dropped one's slot too).
+    pub(super) fn drop_owned(&mut self, which: u8) -> Check {
+        let Some(i) = pick(&self.owned, which) else { return Ok(()) };
+        self.owned.swap_remove(i);
+        Ok(())
+    }
+
+    /// Makes `count` externrefs (wrapping `first..`) in a `RootScope`:
+    /// each reads back inside; after the scope the store holds no more
+    /// roots than before and every handle made inside is refused.
+    pub(super) fn scoped(&mut self, first: u64, count: u8) -> Check {
+        let roots = |store: &mut Store<()>| store.gc_stats().map(|s| s.host_roots);
+        let before = roots(&mut self.store);
+        let mut made = Vec::new();
+        {
+            let mut scope = RootScope::new(&mut self.store);
+            for n in first..first + u64::from(count) {
+                let r = match ExternRef::new(&mut scope, n) {
+                    Ok(r) => r,
+                    Err(err) if err.root_cause().downcast_ref::<kiln::Trap>() == Some(&kiln::Trap::GcHeapOutOfMemory) => break,
+                    Err(err) => return Err(format!("ExternRef::new in a scope: {err:#}")),
+                };
+                check_data(&scope, &*r, n, "in a scope:")?;
+                made.push(r);
+            }
+        }
+        let after = roots(&mut self.store);
+        // Fewer is fine: a collection in the scope sweeps dropped owned roots.
+        ensure(before.is_none() || after <= before, || format!("roots before a scope {before:?}, after it {after:?}"))?;
+        for r in made {
+            ensure(r.data(&self.store).is_err(), || "a handle made in a closed scope still reads".to_string())?;
         }
         Ok(())
     }
