@@ -169,19 +169,18 @@ fn extend_field_bytes(store: &mut StoreOpaque, instance: &Instance, storage: Was
 }
 
 /// Writes the whole body of new struct `r` at once: `values` (one per
-/// field, or none for `struct.new_default`), zeros elsewhere. The body
-/// is read from the heap's header: its size was computed at allocation.
+/// field, or none for `struct.new_default`), zeros elsewhere.
 fn write_struct(store: &mut StoreOpaque, instance: &Instance, r: &VMGcRef, fields: &[WasmFieldType], values: &[Operand]) -> Result<()> {
     let info = instance.module.info();
     let ref_repr = |r| info.ref_repr(r);
     let body = gc_layout::HEADER_SIZE;
-    let size = store.gc_store()?.heap.header(r)?.size();
+    let end = gc_layout::struct_field_layouts(fields, &ref_repr).last().map_or(body, |f| f.offset + f.size).next_multiple_of(gc_layout::OBJECT_ALIGN);
     let mut bytes: smallvec::SmallVec<[u8; 64]> = smallvec::SmallVec::new();
     for ((field, place), value) in fields.iter().zip(gc_layout::struct_field_layouts(fields, &ref_repr)).zip(values) {
         bytes.resize((place.offset - body) as usize, 0);
         extend_field_bytes(store, instance, field.storage, value.raw, &mut bytes);
     }
-    bytes.resize(size.saturating_sub(body) as usize, 0);
+    bytes.resize((end - body) as usize, 0);
     store.gc_store()?.heap.write_data(r, body, &bytes)?;
     Ok(())
 }
