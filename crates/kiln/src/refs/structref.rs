@@ -109,7 +109,7 @@ impl StructRef {
 
 fn field_at(parts: &StructParts, index: usize) -> Result<(WasmFieldType, kiln_environ::gc_layout::GcFieldLayout)> {
     match (parts.fields.get(index), parts.layout.fields.get(index)) {
-        (Some(f), Some(layout)) => Ok((*f, layout.clone())),
+        (Some(f), Some(layout)) => Ok((*f, *layout)),
         _ => bail!("struct has {} fields; there is no field {index}", parts.fields.len()),
     }
 }

@@ -186,7 +186,7 @@ impl Slot {
         if len == 0 {
             return Ok(());
         }
-        assert!(start % page_size() == 0 && start + len <= self.len(), "slot range outside the slot");
+        assert!(start.is_multiple_of(page_size()) && start + len <= self.len(), "slot range outside the slot");
         let len = len.next_multiple_of(page_size()).min(self.len() - start);
         // SAFETY: the range lies inside this slot, which this value owns.
         if unsafe { libc::mprotect(self.base.add(start).cast(), len, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
