@@ -305,3 +305,37 @@ fn typed_calls_and_val_matches_use_subtyping() {
     takes_f.call(&mut store, &[Val::FuncRef(Some(g))], &mut []).unwrap();
     assert!(!Val::FuncRef(None).matches(&store, &ref_f).unwrap(), "(ref $f) is not nullable");
 }
+
+/// An exception thrown by Wasm, uncaught inside a host function's call
+/// back into Wasm, propagates through the host function (`?`) to the outer
+/// Wasm frames, whose handler catches it with its payload.
+#[test]
+fn an_exception_crosses_a_host_function_between_two_wasm_activations() {
+    for collector in COLLECTORS {
+        let engine = engine(collector);
+        let module = Module::new(
+            &engine,
+            r#"(module
+                (import "host" "reenter" (func $reenter))
+                (tag $e (param i32))
+                (func (export "boom") (throw $e (i32.const 77)))
+                (func (export "outer") (result i32)
+                    (block $h (result i32)
+                        (try_table (catch $e $h) (call $reenter))
+                        (i32.const -1))))"#,
+        )
+        .unwrap();
+        let mut store = Store::new(&engine, ());
+        let mut linker = Linker::new(&engine);
+        linker
+            .func_wrap("host", "reenter", |mut caller: Caller<'_, ()>| -> Result<()> {
+                let boom = caller.get_export("boom").and_then(Extern::into_func).unwrap();
+                boom.call(&mut caller, &[], &mut [])
+            })
+            .unwrap();
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let outer = instance.get_typed_func::<(), i32>(&mut store, "outer").unwrap();
+        assert_eq!(outer.call(&mut store, ()).unwrap(), 77, "{collector:?}");
+        assert!(!store.has_pending_exception());
+    }
+}
