@@ -109,6 +109,10 @@ impl HostRoots {
         RootIndex::Lifo { store: self.store, generation: self.lifo_generation, index }
     }
 
+    pub fn reserve_lifo(&mut self, additional: usize) {
+        self.lifo.reserve(additional);
+    }
+
     /// The LIFO stack's height: what a scope restores when it ends.
     pub fn lifo_height(&self) -> usize {
         self.lifo.len()

@@ -196,10 +196,10 @@ impl<C: AsContextMut> RootScope<C> {
         RootScope { store, height }
     }
 
-    /// Makes room for `additional` more roots (a hint; rooting never
-    /// fails for lack of room).
+    /// Makes room for `additional` more roots at once, so rooting that
+    /// many does not reallocate the store's root stack.
     pub fn reserve(&mut self, additional: usize) {
-        let _ = additional;
+        self.store.as_context_mut().gc_host_roots.reserve_lifo(additional);
     }
 }
 
