@@ -60,7 +60,9 @@ impl Default for PoolingAllocationConfig {
             max_tables_per_module: 1,
             linear_memory_keep_resident: 0,
             table_keep_resident: 0,
-            gc_heap_keep_resident: 0,
+            // The first page holds a heap's first objects: kept, every
+            // tenant is spared a page fault (and the zeroing is one page).
+            gc_heap_keep_resident: 4096,
             decommit_batch_size: 1,
         }
     }
@@ -109,7 +111,7 @@ impl PoolingAllocationConfig {
         /// construction) and freed with it, only the count is pooled.
         table_keep_resident: usize;
         /// Bytes of a GC heap slot zeroed in place when it is reset; the
-        /// rest is decommitted.
+        /// rest is decommitted (default: one page).
         gc_heap_keep_resident: usize;
         /// Slots reset together: a released slot waits until this many are
         /// pending (or a slot is needed) before being decommitted.

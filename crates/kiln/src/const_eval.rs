@@ -53,6 +53,9 @@ pub fn eval(instance: &Instance, expr: &ConstExpr, mut store: Option<&mut StoreO
         [ConstOp::RefNull(_)] => return Ok(ValRaw::from_u64(0)),
         _ => {}
     }
+    if let Some(r) = struct_of_numbers(instance, expr, store.as_deref_mut()) {
+        return r;
+    }
     let info = instance.module.info();
     let mut stack: Stack = Stack::new();
     let pop = |stack: &mut Stack| stack.pop().expect("validated constant expression").raw;
@@ -106,7 +109,7 @@ pub fn eval(instance: &Instance, expr: &ConstExpr, mut store: Option<&mut StoreO
                 let fields = struct_fields(instance, t);
                 let given = if matches!(op, ConstOp::StructNew(_)) { fields.len() } else { 0 };
                 let first = stack.len() - given;
-                write_struct(store, instance, &r, fields, &stack[first..])?;
+                write_struct(store, instance, &r, fields, stack[first..].iter().map(|o| o.raw))?;
                 stack.truncate(first);
                 Operand::gc_ref(r)
             }
@@ -131,6 +134,32 @@ pub fn eval(instance: &Instance, expr: &ConstExpr, mut store: Option<&mut StoreO
         stack.push(v);
     }
     Ok(stack.pop().expect("validated constant expression yields a value").raw)
+}
+
+/// `struct.new` of numeric constants, the common GC global initialiser,
+/// without the evaluation stack: no operand is a reference, so nothing
+/// needs rooting, and the body is built straight from the operators.
+/// `None` when `expr` is anything else.
+fn struct_of_numbers(instance: &Instance, expr: &ConstExpr, store: Option<&mut StoreOpaque>) -> Option<Result<ValRaw>> {
+    let [operands @ .., ConstOp::StructNew(t)] = &*expr.ops else { return None };
+    let number = |op: &ConstOp| match *op {
+        ConstOp::I32Const(v) => Some(ValRaw::from_u32(v as u32)),
+        ConstOp::I64Const(v) => Some(ValRaw::from_u64(v as u64)),
+        ConstOp::F32Const(v) => Some(ValRaw::from_u32(v)),
+        ConstOp::F64Const(v) => Some(ValRaw::from_u64(v)),
+        _ => None,
+    };
+    let fields = struct_fields(instance, *t);
+    if operands.len() != fields.len() || !operands.iter().all(|op| number(op).is_some()) {
+        return None;
+    }
+    let store = store?;
+    let type_id = instance.module.type_ids()[*t as usize];
+    Some((|| {
+        let r = store.gc_alloc(|heap| heap.alloc_uninit_struct(type_id))?;
+        write_struct(store, instance, &r, fields, operands.iter().filter_map(number))?;
+        Ok(ValRaw::from_u32(r.as_raw_u32()))
+    })())
 }
 
 /// Allocates with every GC reference on `stack` held as a root, and
@@ -161,27 +190,32 @@ fn field_bytes(store: &mut StoreOpaque, instance: &Instance, storage: WasmStorag
 fn extend_field_bytes(store: &mut StoreOpaque, instance: &Instance, storage: WasmStorageType, raw: ValRaw, out: &mut impl Extend<u8>) {
     let info = instance.module.info();
     let (size, _) = gc_layout::storage_size(storage, &|r| info.ref_repr(r));
-    let raw = match storage {
-        WasmStorageType::Val(WasmValType::Ref(r)) if info.ref_repr(r) == RefRepr::FuncRef => ValRaw::from_u32(store.func_ref_id(raw.u64() as usize)),
+    out.extend(stored(store, instance, storage, raw).0[..size as usize].iter().copied());
+}
+
+/// `raw` as a field of `storage` stores it: funcrefs become ids.
+fn stored(store: &mut StoreOpaque, instance: &Instance, storage: WasmStorageType, raw: ValRaw) -> ValRaw {
+    match storage {
+        WasmStorageType::Val(WasmValType::Ref(r)) if instance.module.info().ref_repr(r) == RefRepr::FuncRef => ValRaw::from_u32(store.func_ref_id(raw.u64() as usize)),
         _ => raw,
-    };
-    out.extend(raw.0[..size as usize].iter().copied());
+    }
 }
 
 /// Writes the whole body of new struct `r` at once: `values` (one per
 /// field, or none for `struct.new_default`), zeros elsewhere.
-fn write_struct(store: &mut StoreOpaque, instance: &Instance, r: &VMGcRef, fields: &[WasmFieldType], values: &[Operand]) -> Result<()> {
+fn write_struct(store: &mut StoreOpaque, instance: &Instance, r: &VMGcRef, fields: &[WasmFieldType], values: impl Iterator<Item = ValRaw>) -> Result<()> {
     let info = instance.module.info();
     let ref_repr = |r| info.ref_repr(r);
     let body = gc_layout::HEADER_SIZE;
-    let end = gc_layout::struct_field_layouts(fields, &ref_repr).last().map_or(body, |f| f.offset + f.size).next_multiple_of(gc_layout::OBJECT_ALIGN);
-    let mut bytes: smallvec::SmallVec<[u8; 64]> = smallvec::SmallVec::new();
-    for ((field, place), value) in fields.iter().zip(gc_layout::struct_field_layouts(fields, &ref_repr)).zip(values) {
-        bytes.resize((place.offset - body) as usize, 0);
-        extend_field_bytes(store, instance, field.storage, value.raw, &mut bytes);
+    let places: smallvec::SmallVec<[gc_layout::GcFieldLayout; 8]> = gc_layout::struct_field_layouts(fields, &ref_repr).collect();
+    let end = places.last().map_or(body, |f| f.offset + f.size).next_multiple_of(gc_layout::OBJECT_ALIGN);
+    let mut bytes: smallvec::SmallVec<[u8; 128]> = smallvec::smallvec![0; (end - body) as usize];
+    for ((field, place), value) in fields.iter().zip(&places).zip(values) {
+        let at = (place.offset - body) as usize;
+        bytes[at..at + place.size as usize].copy_from_slice(&stored(store, instance, field.storage, value).0[..place.size as usize]);
     }
-    bytes.resize((end - body) as usize, 0);
-    store.gc_store()?.heap.write_data(r, body, &bytes)?;
+    let gc = store.gc.as_mut().expect("the struct was allocated in the heap");
+    gc.heap.write_data(r, body, &bytes)?;
     Ok(())
 }
 
