@@ -207,15 +207,23 @@ fn write_struct(store: &mut StoreOpaque, instance: &Instance, r: &VMGcRef, field
     let info = instance.module.info();
     let ref_repr = |r| info.ref_repr(r);
     let body = gc_layout::HEADER_SIZE;
-    let places: smallvec::SmallVec<[gc_layout::GcFieldLayout; 8]> = gc_layout::struct_field_layouts(fields, &ref_repr).collect();
-    let end = places.last().map_or(body, |f| f.offset + f.size).next_multiple_of(gc_layout::OBJECT_ALIGN);
-    let mut bytes: smallvec::SmallVec<[u8; 128]> = smallvec::smallvec![0; (end - body) as usize];
-    for ((field, place), value) in fields.iter().zip(&places).zip(values) {
+    let places = || gc_layout::struct_field_layouts(fields, &ref_repr);
+    let end = places().last().map_or(body, |f| f.offset + f.size).next_multiple_of(gc_layout::OBJECT_ALIGN);
+    let len = (end - body) as usize;
+    // Small bodies (most) are assembled on the stack.
+    let (mut small, mut large) = ([0u8; 128], Vec::new());
+    let bytes: &mut [u8] = if len <= small.len() {
+        &mut small[..len]
+    } else {
+        large.resize(len, 0);
+        &mut large
+    };
+    for ((field, place), value) in fields.iter().zip(places()).zip(values) {
         let at = (place.offset - body) as usize;
         bytes[at..at + place.size as usize].copy_from_slice(&stored(store, instance, field.storage, value).0[..place.size as usize]);
     }
     let gc = store.gc.as_mut().expect("the struct was allocated in the heap");
-    gc.heap.write_data(r, body, &bytes)?;
+    gc.heap.write_data(r, body, bytes)?;
     Ok(())
 }
 
