@@ -285,8 +285,24 @@ fn evaluate_element_segments(store: &mut StoreOpaque, inst: &VmInstance) -> Resu
 }
 
 /// Applies active element and data segments, then drops them (and the
-/// declarative element segments), as the spec's instantiation does.
+/// declarative element segments), as the spec's instantiation does. When
+/// an element segment fails, the instance's memories hold no data, as the
+/// spec's order requires, even where a pool slot kept the image.
 fn initialize_segments(store: &mut StoreOpaque, id: InstanceId) -> Result<()> {
+    if let Err(e) = initialize_elements(store, id) {
+        let inst = &mut store.instances[id];
+        for index in inst.module.info().num_imported_memories..inst.module.info().memories.len() as u32 {
+            // SAFETY: the memory slot points at a memory owned by the store.
+            unsafe { &mut *inst.memory(index) }.hide_premapped_image();
+        }
+        return Err(e);
+    }
+    initialize_data(store, id)
+}
+
+/// Applies active element segments and drops them (and the declarative
+/// ones).
+fn initialize_elements(store: &mut StoreOpaque, id: InstanceId) -> Result<()> {
     let module = store.instances[id].module.clone();
     let info = module.info();
     for (i, seg) in info.elems.iter().enumerate() {
@@ -317,6 +333,14 @@ fn initialize_segments(store: &mut StoreOpaque, id: InstanceId) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// Applies active data segments (from the memories' images where they
+/// have one) and drops them.
+fn initialize_data(store: &mut StoreOpaque, id: InstanceId) -> Result<()> {
+    let module = store.instances[id].module.clone();
+    let info = module.info();
     let inst = &mut store.instances[id];
     let mut imaged = vec![false; info.memories.len()];
     for (i, seg) in info.data.iter().enumerate() {

@@ -212,3 +212,33 @@ fn a_slot_that_kept_an_image_shows_only_the_image() {
         }
     }
 }
+
+/// Element segments come before data segments: when one fails, a function
+/// it already put in an imported table sees its memory without the data,
+/// even in a slot that kept the module's image from an earlier tenant.
+#[test]
+fn a_failed_element_segment_leaves_the_memory_without_data() {
+    let engine = pooling_engine(Collector::Copying, |p| {
+        p.total_memories(1);
+    });
+    let module = Module::new(
+        &engine,
+        r#"(module (import "env" "table" (table 1 funcref))
+            (memory 1) (data (i32.const 0) "DATA")
+            (func $peek (result i32) (i32.load8_u (i32.const 0)))
+            (elem (i32.const 0) $peek)
+            (elem (i32.const 5) $peek))"#,
+    )
+    .unwrap();
+    for (size, succeeds) in [(10, true), (1, false), (10, true), (1, false)] {
+        let mut store = Store::new(&engine, ());
+        let table = Table::new(&mut store, TableType::new(RefType::new(true, HeapType::Func), size, None), Val::FuncRef(None)).unwrap();
+        let mut linker = Linker::new(&engine);
+        linker.define(&store, "env", "table", table).unwrap();
+        assert_eq!(linker.instantiate(&mut store, &module).is_ok(), succeeds);
+        let peek = table.get(&mut store, 0).unwrap().unwrap_funcref().unwrap();
+        let mut result = [Val::I32(0)];
+        peek.call(&mut store, &[], &mut result).unwrap();
+        assert_eq!(result[0].unwrap_i32(), if succeeds { i32::from(b'D') } else { 0 }, "table of {size}");
+    }
+}

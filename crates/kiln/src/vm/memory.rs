@@ -152,6 +152,15 @@ impl LinearMemory {
         Ok(())
     }
 
+    /// Called when instantiation failed before applying data segments: a
+    /// memory whose pool slot already held its image (see `vm/pool.rs`)
+    /// must not show data the spec never wrote, so it is zeroed.
+    pub fn hide_premapped_image(&mut self) {
+        if self.image.take().is_some() {
+            self.data_mut().fill(0);
+        }
+    }
+
     pub fn data(&self) -> &[u8] {
         // SAFETY: the first `current_length` bytes are accessible and owned
         // by this memory; Wasm does not run while this borrow lives.
