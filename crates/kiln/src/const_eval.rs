@@ -43,16 +43,21 @@ type Stack = smallvec::SmallVec<[Operand; 4]>;
 /// Ownership: every GC reference on the evaluation stack, and the result,
 /// owns one count (see `gc/barriers.rs`); an operand stored into a new
 /// object's field hands its count to the field.
-pub fn eval(instance: &Instance, expr: &ConstExpr, mut store: Option<&mut StoreOpaque>) -> Result<ValRaw> {
-    // Most initialisers are one constant: no stack needed.
+#[inline]
+pub fn eval(instance: &Instance, expr: &ConstExpr, store: Option<&mut StoreOpaque>) -> Result<ValRaw> {
+    // Most initialisers are one constant: no stack, no call.
     match *expr.ops {
-        [ConstOp::I32Const(v)] => return Ok(ValRaw::from_u32(v as u32)),
-        [ConstOp::I64Const(v)] => return Ok(ValRaw::from_u64(v as u64)),
-        [ConstOp::F32Const(v)] => return Ok(ValRaw::from_u32(v)),
-        [ConstOp::F64Const(v)] => return Ok(ValRaw::from_u64(v)),
-        [ConstOp::RefNull(_)] => return Ok(ValRaw::from_u64(0)),
-        _ => {}
+        [ConstOp::I32Const(v)] => Ok(ValRaw::from_u32(v as u32)),
+        [ConstOp::I64Const(v)] => Ok(ValRaw::from_u64(v as u64)),
+        [ConstOp::F32Const(v)] => Ok(ValRaw::from_u32(v)),
+        [ConstOp::F64Const(v)] => Ok(ValRaw::from_u64(v)),
+        [ConstOp::RefNull(_)] => Ok(ValRaw::from_u64(0)),
+        _ => eval_general(instance, expr, store),
     }
+}
+
+/// [`eval`] for everything but a single constant.
+fn eval_general(instance: &Instance, expr: &ConstExpr, mut store: Option<&mut StoreOpaque>) -> Result<ValRaw> {
     if let Some(r) = struct_of_numbers(instance, expr, store.as_deref_mut()) {
         return r;
     }
