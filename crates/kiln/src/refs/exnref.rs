@@ -124,9 +124,9 @@ impl ExnRef {
     /// The whole payload, in order.
     pub fn fields(&self, mut store: impl AsContextMut) -> Result<std::vec::IntoIter<Val>> {
         let mut cx = store.as_context_mut();
-        let (_, tag) = exception_tag(&cx, self)?;
-        let len = cx.exception_layout(tag).map_or(0, |(_, _, params)| params.len());
-        let values: Result<Vec<Val>> = (0..len).map(|i| self.field(&mut cx, i)).collect();
+        let (r, tag) = exception_tag(&cx, self)?;
+        let (layout, _, params) = cx.exception_layout(tag).ok_or_else(|| anyhow!("exception with a corrupted tag"))?;
+        let values: Result<Vec<Val>> = layout.fields[1..].iter().zip(&params).map(|(field, t)| cx.read_field_value(&r, field.offset, WasmStorageType::Val(*t))).collect();
         Ok(values?.into_iter())
     }
 }
