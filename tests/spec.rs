@@ -92,8 +92,12 @@ fn main() -> ExitCode {
         })
     };
     let (zeal_copying, zeal_null, zeal_drc) = (zeal(kiln::Collector::Copying), zeal(kiln::Collector::Null), zeal(kiln::Collector::Drc));
+    let zeal_generational = zeal(kiln::Collector::Generational);
     let drc = engine_with(|c| {
         c.collector(kiln::Collector::Drc);
+    });
+    let generational = engine_with(|c| {
+        c.collector(kiln::Collector::Generational);
     });
     // The pooling allocator, with room for the scripts that instantiate
     // hundreds of modules in one store (two scripts run at once).
@@ -126,7 +130,14 @@ fn main() -> ExitCode {
             variants.push(("pooling", &pooling));
         }
         if is_reference_script(&script.name) && list.reason(&script.name).is_none() {
-            variants.extend([("drc", &drc), ("zeal-copying", &zeal_copying), ("zeal-null", &zeal_null), ("zeal-drc", &zeal_drc)]);
+            variants.extend([
+                ("drc", &drc),
+                ("generational", &generational),
+                ("zeal-copying", &zeal_copying),
+                ("zeal-null", &zeal_null),
+                ("zeal-drc", &zeal_drc),
+                ("zeal-generational", &zeal_generational),
+            ]);
         }
         for (prefix, engine) in variants {
             let variant = Script { name: format!("{prefix}/{}", script.name), text: script.text.clone() };

@@ -173,12 +173,13 @@ const CODEGEN: Group = Group {
     name: "Code generation options",
     singular: "code generation option",
     keys: &[
-        apply("collector", "=null|copying|drc", "the garbage collector (default: copying)", |s, v| {
+        apply("collector", "=null|copying|drc|generational", "the garbage collector (default: copying)", |s, v| {
             let collector = match required(v)? {
                 "null" => Collector::Null,
                 "copying" => Collector::Copying,
                 "drc" => Collector::Drc,
-                other => bail!("unknown collector `{other}`; known: null, copying, drc"),
+                "generational" => Collector::Generational,
+                other => bail!("unknown collector `{other}`; known: null, copying, drc, generational"),
             };
             s.config.collector(collector);
             Ok(())

@@ -269,13 +269,14 @@ fn gc_stats_report(stats: Option<GcStats>) -> String {
     // size at the end is also its peak.
     format!(
         "GC statistics:\n\
-         \x20 collections:     {}\n\
+         \x20 collections:     {} ({} of the nursery alone)\n\
          \x20 allocated:       {} bytes\n\
          \x20 heap size:       {} bytes at the end, which is its peak (heaps never shrink)\n\
          \x20 in use at end:   {} bytes\n\
          \x20 total pause:     {:?}\n\
          \x20 longest pause:   {:?}\n",
         stats.collections,
+        stats.minor_collections,
         // Not `objects_allocated`: objects compiled code allocates inline
         // are counted in batches, so it undercounts.
         stats.bytes_allocated,

@@ -78,6 +78,11 @@ pub const DRC_ON_STACK_BIT: u32 = 8;
 /// and the count an entry would hold is in its count from birth. So
 /// compiled code allocates inline without touching the log.
 pub const DRC_FRESH_BIT: u32 = 16;
+/// Generational collector bits: a mature object in the remembered set,
+/// which may hold references into the nursery. Compiled code's write
+/// barrier tests this bit inline and calls out only to remember an object
+/// that is not remembered yet.
+pub const GEN_REMEMBERED_BIT: u32 = 1;
 /// Copying: where the object was copied to, during a collection.
 pub const COPYING_FORWARDING_OFFSET: u32 = HEADER_COLLECTOR_WORD_OFFSET;
 

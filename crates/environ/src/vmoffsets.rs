@@ -101,7 +101,13 @@ pub mod store_context {
     pub const ENTRY_FP: u32 = 72;
     /// The engine's supertype display table (`type_display`), constant.
     pub const TYPE_DISPLAYS: u32 = 80;
-    pub const SIZE: u32 = 88;
+    /// The generational collector's nursery, `[GC_NURSERY_START,
+    /// GC_NURSERY_END)` (u32 heap offsets; both 0 for other collectors):
+    /// the write barrier remembers an object outside it that is given a
+    /// reference into it.
+    pub const GC_NURSERY_START: u32 = 88;
+    pub const GC_NURSERY_END: u32 = 92;
+    pub const SIZE: u32 = 96;
 }
 
 /// The engine's supertype displays: a top-level array of

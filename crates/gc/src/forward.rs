@@ -34,6 +34,10 @@
 //! - the to-space headers the scan walks were written here, never by the
 //!   heap's contents, so the walk moves forward by valid sizes and ends.
 //!
+//! A generational collector's minor collection evacuates only the nursery:
+//! references into the mature space (the `old` range, see
+//! [`Evacuation::leaving`]) are valid and stay as they are.
+//!
 //! The work is bounded by the to-space: at most one copy per 16 bytes of
 //! it, and at most one slot visited per 4 bytes of it.
 
@@ -54,6 +58,9 @@ const _: () = assert!(COPYING_FORWARDING_OFFSET == HEADER_COLLECTOR_WORD_OFFSET)
 /// One evacuation of a from-space into a to-space.
 pub(crate) struct Evacuation {
     from: Range<u64>,
+    /// Objects outside the from-space that references may name and that
+    /// stay where they are (empty unless [`Evacuation::leaving`] says).
+    old: Range<u64>,
     to_start: u64,
     to: BumpAllocator,
     /// The next to-space object to scan...
@@ -69,7 +76,19 @@ impl Evacuation {
     /// (the caller's layout guarantees it).
     pub(crate) fn new(from: Range<u64>, to: Range<u64>) -> Evacuation {
         debug_assert!(from.end <= to.start || to.end <= from.start || from.is_empty() || to.is_empty());
-        Evacuation { to: BumpAllocator::new(to.start, to.end), to_start: to.start, scan: to.start, scan_slot: 0, from, externrefs: Vec::new() }
+        Evacuation { to: BumpAllocator::new(to.start, to.end), to_start: to.start, scan: to.start, scan_slot: 0, from, old: 0..0, externrefs: Vec::new() }
+    }
+
+    /// Leaves references into `old` (disjoint from both spaces) as they
+    /// are: objects there survive this evacuation without moving.
+    pub(crate) fn leaving(mut self, old: Range<u64>) -> Evacuation {
+        self.old = old;
+        self
+    }
+
+    /// Does this evacuation leave `obj` where it is?
+    fn stays(&self, obj: u32) -> bool {
+        self.old.contains(&u64::from(obj))
     }
 
     /// Where the copies start.
@@ -129,16 +148,16 @@ impl Evacuation {
     /// i31 values are left untouched; so is a slot whose reference cannot
     /// be forwarded (the error says why).
     pub(crate) fn forward_slot(&mut self, mem: &mut [u8], slot: &mut Option<VMGcRef>) -> Result<()> {
-        let Some(obj) = slot.as_ref().and_then(VMGcRef::as_heap_index) else { return Ok(()) };
+        let Some(obj) = slot.as_ref().and_then(VMGcRef::as_heap_index).filter(|&o| !self.stays(o)) else { return Ok(()) };
         let new = self.forward(mem, obj)?;
         *slot = Some(VMGcRef::from_heap_index(new).ok_or(GcError::corrupt("forwarded to a bad offset", new))?);
         Ok(())
     }
 
     /// Forwards the reference stored in the heap at `slot`.
-    fn forward_field(&mut self, mem: &mut [u8], slot: u64) -> Result<()> {
+    pub(crate) fn forward_field(&mut self, mem: &mut [u8], slot: u64) -> Result<()> {
         let raw = read_u32(mem, slot)?;
-        let Some(obj) = VMGcRef::from_raw_u32(raw).as_ref().and_then(VMGcRef::as_heap_index) else { return Ok(()) };
+        let Some(obj) = VMGcRef::from_raw_u32(raw).as_ref().and_then(VMGcRef::as_heap_index).filter(|&o| !self.stays(o)) else { return Ok(()) };
         let new = self.forward(mem, obj)?;
         write_u32(mem, slot, new)
     }

@@ -173,6 +173,40 @@ pub trait GcHeap: Send {
         false
     }
 
+    /// A generational collector's nursery, as `(start, end)` heap offsets:
+    /// compiled code's write barrier remembers an object outside it that
+    /// is given a reference into it ([`GcHeap::record_ref_write`]).
+    fn nursery(&self) -> Option<(u32, u32)> {
+        None
+    }
+
+    /// The write barrier of a generational collector, for references
+    /// stored into the heap object `obj` other than through
+    /// `write_gc_ref_field` (which calls it): builtins that copy or fill
+    /// references in bulk, and compiled code's barrier's slow path. A
+    /// collector that needs no such barrier ignores it.
+    fn record_ref_write(&mut self, obj: &VMGcRef) -> Result<()> {
+        let _ = obj;
+        Ok(())
+    }
+
+    /// Asks that the next collection be a full one (a generational
+    /// collector otherwise often collects only its nursery): an embedder's
+    /// explicit `gc()` frees everything unreachable.
+    fn request_full_collection(&mut self) {}
+
+    /// How many bytes the heap wants to grow by, judged after a
+    /// collection: all of its size (doubling) when the collection left
+    /// too much of it live, more than a quarter (for a semi-space
+    /// collector, a space more than half full) or, while the heap is
+    /// small, more than an eighth; else nothing. Otherwise the next
+    /// collections come soon and recopy the same long-lived data; a small
+    /// heap can afford the extra room, a large one keeps its peak memory
+    /// down.
+    fn wanted_growth(&self) -> u64 {
+        wanted_growth(self.memory().len() as u64, self.stats().bytes_in_use, 4)
+    }
+
     /// Compiled code allocated up to `next` in the region `bump_region`
     /// gave. A `next` outside that region is refused (the heap keeps its
     /// cursor): the value comes from memory Wasm could have corrupted.
@@ -270,13 +304,28 @@ pub trait GcHeap: Send {
         // half way, so the field agrees with the counts.
         let new_raw = slot.as_ref().map_or(0, VMGcRef::as_raw_u32);
         write_raw_field(self.memory_mut().bytes_mut(), r, offset, new_raw)?;
-        result
+        result?;
+        if new_raw != 0 {
+            self.record_ref_write(r)?;
+        }
+        Ok(())
     }
 
     /// Runs a whole collection (see [`GarbageCollection::finish`]).
     fn collect_all(&mut self, roots: GcRoots<'_>, host_data: &mut HostDataTable) -> Result<()> {
         self.collect(roots, host_data).finish()
     }
+}
+
+/// Below this, a heap doubles once an eighth of it is live.
+const SMALL_HEAP: u64 = 16 << 20;
+
+/// [`GcHeap::wanted_growth`] for a heap of `len` bytes with `live` bytes
+/// live, which doubles once more than `1 / live_share` of it is live (an
+/// eighth while it is small).
+pub(crate) fn wanted_growth(len: u64, live: u64, live_share: u64) -> u64 {
+    let live_share = if len < SMALL_HEAP { 8 } else { live_share };
+    if live.saturating_mul(live_share) > len { len } else { 0 }
 }
 
 fn read_raw_field(b: &[u8]) -> u32 {

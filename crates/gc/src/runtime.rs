@@ -5,7 +5,7 @@
 //! store. Heaps receive their memory rather than reserving it, so the
 //! runtime layer decides how it is mapped (and can pool it).
 
-use crate::collectors::{copying::CopyingRuntime, drc::DrcRuntime, null::NullRuntime};
+use crate::collectors::{copying::CopyingRuntime, drc::DrcRuntime, generational::GenerationalRuntime, null::NullRuntime};
 use crate::{GcHeap, GcTypes, HeapMemory, Result};
 use kiln_environ::GcTypeLayouts;
 use std::sync::Arc;
@@ -38,6 +38,11 @@ pub enum Collector {
     /// default.
     #[default]
     Copying,
+    /// Generational: a bump-allocated nursery collected often by copying
+    /// its survivors into a mature space, which is collected rarely (by a
+    /// copying collection); an inline write barrier remembers mature
+    /// objects given references into the nursery.
+    Generational,
 }
 
 impl Collector {
@@ -46,6 +51,7 @@ impl Collector {
             Collector::Null => Ok(Box::new(NullRuntime)),
             Collector::Drc => Ok(Box::new(DrcRuntime)),
             Collector::Copying => Ok(Box::new(CopyingRuntime)),
+            Collector::Generational => Ok(Box::new(GenerationalRuntime)),
         }
     }
 }

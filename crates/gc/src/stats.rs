@@ -17,8 +17,11 @@ pub struct GcStats {
     pub objects_allocated: u64,
     /// `bytes_in_use` when the last collection completed.
     pub live_bytes_after_last_collection: u64,
-    /// Collections run to completion.
+    /// Collections run to completion (nursery collections included).
     pub collections: u64,
+    /// Of those, the collections of a generational collector's nursery
+    /// alone.
+    pub minor_collections: u64,
     pub total_pause: Duration,
     pub longest_pause: Duration,
     /// Roots the embedder's handles hold (filled in by the runtime that

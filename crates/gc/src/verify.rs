@@ -54,10 +54,31 @@ pub(crate) fn verify_packed(mem: &[u8], start: u64, end: u64, types: &Arc<dyn Gc
     Ok(walk)
 }
 
+/// Verifies several bump-allocated spaces, given in ascending order, whose
+/// objects may reference each other.
+pub(crate) fn verify_packed_spaces(mem: &[u8], spaces: &[std::ops::Range<u64>], types: &Arc<dyn GcTypes>) -> Result<HeapWalk> {
+    let mut walk = HeapWalk { report: VerifyReport::default(), objects: Vec::new(), free_blocks: Vec::new() };
+    for space in spaces {
+        walk_blocks(mem, space.start, space.end, &mut walk)?;
+    }
+    if let Some((at, _)) = walk.free_blocks.first() {
+        return Err(GcError::corrupt("free block in a bump-allocated space", *at));
+    }
+    walk.report.references = check_objects(mem, &walk, types)?;
+    Ok(walk)
+}
+
 /// Verifies the blocks in `[start, end)`.
 pub(crate) fn verify_heap(mem: &[u8], start: u64, end: u64, types: &Arc<dyn GcTypes>) -> Result<HeapWalk> {
-    let end = end.min(mem.len() as u64);
     let mut walk = HeapWalk { report: VerifyReport::default(), objects: Vec::new(), free_blocks: Vec::new() };
+    walk_blocks(mem, start, end, &mut walk)?;
+    walk.report.references = check_objects(mem, &walk, types)?;
+    Ok(walk)
+}
+
+/// Walks the blocks of `[start, end)` into `walk`.
+fn walk_blocks(mem: &[u8], start: u64, end: u64, walk: &mut HeapWalk) -> Result<()> {
+    let end = end.min(mem.len() as u64);
     let mut offset = start;
     while offset < end {
         let header = read_header(mem, offset)?;
@@ -79,7 +100,13 @@ pub(crate) fn verify_heap(mem: &[u8], start: u64, end: u64, types: &Arc<dyn GcTy
         }
         offset += u64::from(header.size());
     }
+    Ok(())
+}
 
+/// Checks each walked object against its type, and that its references
+/// name walked objects; returns how many non-null references there are.
+fn check_objects(mem: &[u8], walk: &HeapWalk, types: &Arc<dyn GcTypes>) -> Result<u64> {
+    let mut references = 0;
     let mut cache = TypeCache::new(types.clone());
     for &obj in &walk.objects {
         let header = read_header(mem, u64::from(obj))?;
@@ -92,7 +119,7 @@ pub(crate) fn verify_heap(mem: &[u8], start: u64, end: u64, types: &Arc<dyn GcTy
         for i in 0..slots.len() {
             let slot = slots.get(i);
             let Some(r) = VMGcRef::from_raw_u32(read_u32(mem, slot)?) else { continue };
-            walk.report.references += 1;
+            references += 1;
             if let Some(target) = r.as_heap_index()
                 && walk.objects.binary_search(&target).is_err()
             {
@@ -100,5 +127,5 @@ pub(crate) fn verify_heap(mem: &[u8], start: u64, end: u64, types: &Arc<dyn GcTy
             }
         }
     }
-    Ok(walk)
+    Ok(references)
 }

@@ -32,6 +32,11 @@ fn corrupt_copying_heaps_never_panic_or_loop() {
 }
 
 #[test]
+fn corrupt_generational_heaps_never_panic_or_loop() {
+    run(Collector::Generational, cases(CASES));
+}
+
+#[test]
 fn corrupt_null_heaps_never_panic_or_loop() {
     run(Collector::Null, cases(CASES / 3));
 }

@@ -102,7 +102,9 @@ impl Config {
     /// included) when the heap fills; `Collector::Drc` counts references
     /// (compiled code keeps the counts inline) and frees an object as soon
     /// as its last counted reference goes, with a backup trace for cycles;
-    /// `Collector::Null` never frees (a throughput baseline, trapping when
+    /// `Collector::Generational` allocates in a small nursery collected
+    /// often (its survivors promoted to a mature space collected rarely,
+    /// by copying), with an inline write barrier; `Collector::Null` never frees (a throughput baseline, trapping when
     /// the heap is exhausted).
     pub fn collector(&mut self, collector: Collector) -> &mut Self {
         self.tunables.collector = collector;

@@ -128,7 +128,7 @@ const ARRAYS: &str = r#"(module
         (local.get $bad)))"#;
 
 fn check_every_collector(n: i32, heap: u64) {
-    for collector in [Collector::Null, Collector::Copying, Collector::Drc] {
+    for collector in [Collector::Null, Collector::Copying, Collector::Drc, Collector::Generational] {
         let mut config = Config::new();
         config.collector(collector).max_gc_heap_size(if collector == Collector::Null { 1 << 30 } else { heap });
         let engine = Engine::new(&config).unwrap();

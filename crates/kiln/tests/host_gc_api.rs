@@ -7,7 +7,7 @@
 
 use kiln::*;
 
-const COLLECTORS: [Collector; 2] = [Collector::Copying, Collector::Drc];
+const COLLECTORS: [Collector; 3] = [Collector::Copying, Collector::Drc, Collector::Generational];
 
 fn engine(collector: Collector) -> Engine {
     let mut config = Config::new();

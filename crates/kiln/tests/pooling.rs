@@ -32,7 +32,7 @@ const TENANT: &str = r#"(module
 
 #[test]
 fn a_slot_reused_by_the_next_tenant_shows_none_of_the_previous_one() {
-    for collector in [Collector::Copying, Collector::Drc] {
+    for collector in [Collector::Copying, Collector::Drc, Collector::Generational] {
         let engine = pooling_engine(collector, |p| {
             p.total_memories(1).total_gc_heaps(1);
         });

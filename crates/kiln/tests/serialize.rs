@@ -64,7 +64,7 @@ fn check_runs(engine: &Engine, collector: Collector, module: &Module) {
 
 #[test]
 fn a_serialized_module_runs_like_the_original_on_every_collector() {
-    for collector in [Collector::Null, Collector::Copying, Collector::Drc] {
+    for collector in [Collector::Null, Collector::Copying, Collector::Drc, Collector::Generational] {
         let engine = engine(collector);
         let bytes = Module::new(&engine, PROGRAM).unwrap().serialize().unwrap();
         assert_eq!(bytes, engine.precompile_module(PROGRAM.as_bytes()).unwrap(), "compilation is deterministic");

@@ -23,7 +23,7 @@
 //! never touch memory outside it.
 
 use super::bump::{self, CollectorHeader};
-use super::{ArrayContents, GcCompiler};
+use super::{ArrayContents, GcCompiler, RefSlot};
 use crate::func_env::POINTER;
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -73,7 +73,7 @@ impl GcCompiler for DrcCompiler {
         t.b.block_params(loaded)[0]
     }
 
-    fn store_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value, v: Value) {
+    fn store_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, _slot: RefSlot, addr: Value, v: Value) {
         // When the old and the new value are both i31s (tag bit set in
         // both), no count changes: one test covers the common case of code
         // that keeps small integers in reference slots.

@@ -19,11 +19,13 @@
 //!
 //! One file per collector, mirroring kiln-gc's `collectors/`: [`null`] and
 //! [`copying`] (no barriers; both allocate with the shared bump fast path
-//! of [`bump`]) and [`drc`] (reference-count barriers inline).
+//! of [`bump`]), [`drc`] (reference-count barriers inline) and
+//! [`generational`] (nursery allocation, a remembering write barrier).
 
 mod bump;
 mod copying;
 mod drc;
+mod generational;
 mod null;
 
 pub(crate) use bump::store_repeated;
@@ -52,8 +54,10 @@ pub(crate) trait GcCompiler: Sync {
         t.b.ins().load(I32, flags, addr, 0)
     }
 
-    /// Write barrier: stores GC reference `v` over the one at `addr`.
-    fn store_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value, v: Value) {
+    /// Write barrier: stores GC reference `v` over the one at `addr`, in
+    /// `slot`.
+    fn store_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, slot: RefSlot, addr: Value, v: Value) {
+        let _ = slot;
         t.b.ins().store(flags, v, addr, 0);
     }
 
@@ -62,6 +66,16 @@ pub(crate) trait GcCompiler: Sync {
     fn init_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value, v: Value) {
         t.b.ins().store(flags, v, addr, 0);
     }
+}
+
+/// What holds a reference being overwritten.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RefSlot {
+    /// A field or element of the heap object whose reference this is.
+    Object(Value),
+    /// A global's cell or a table element: outside the heap, and a root of
+    /// every collection.
+    Root,
 }
 
 /// What a new array's bytes after its length hold.
@@ -102,5 +116,6 @@ pub(crate) fn for_collector(collector: Collector) -> &'static dyn GcCompiler {
         Collector::Null => &null::NullCompiler,
         Collector::Copying => &copying::CopyingCompiler,
         Collector::Drc => &drc::DrcCompiler,
+        Collector::Generational => &generational::GenerationalCompiler,
     }
 }

@@ -18,7 +18,7 @@
 use super::control::block_args;
 use super::{FuncTranslator, trap_code};
 use crate::CompileError;
-use crate::gc::ArrayContents;
+use crate::gc::{ArrayContents, RefSlot};
 use crate::func_env::POINTER;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, BlockArg, InstBuilder, MemFlagsData, Value, types::*};
@@ -33,7 +33,8 @@ use wasmparser::Operator;
 #[derive(Clone, Copy)]
 enum FieldWrite {
     Init,
-    Overwrite,
+    /// A field of the object with this reference.
+    Overwrite(Value),
 }
 
 impl FuncTranslator<'_, '_> {
@@ -127,7 +128,7 @@ impl FuncTranslator<'_, '_> {
         match storage {
             WasmStorageType::Val(t) if self.env.is_gc_heap_ref(t) => match write {
                 FieldWrite::Init => { let gc = self.gc; gc.init_gc_ref(self, flags, addr, v) }
-                FieldWrite::Overwrite => { let gc = self.gc; gc.store_gc_ref(self, flags, addr, v) }
+                FieldWrite::Overwrite(obj) => { let gc = self.gc; gc.store_gc_ref(self, flags, RefSlot::Object(obj), addr, v) }
             },
             WasmStorageType::I8 => {
                 self.b.ins().istore8(flags, v, addr, 0);
@@ -373,7 +374,7 @@ impl FuncTranslator<'_, '_> {
                 let field = self.struct_layout(t).fields[f as usize];
                 let storage = self.struct_fields(t)[f as usize].storage;
                 let addr = self.gc_addr_const(r, field.offset);
-                self.store_field(addr, storage, v, FieldWrite::Overwrite);
+                self.store_field(addr, storage, v, FieldWrite::Overwrite(r));
             }
             O::ArrayNew { array_type_index: t } => {
                 let (init, len) = self.pop2();
@@ -443,7 +444,7 @@ impl FuncTranslator<'_, '_> {
                 let layout = self.array_layout(t);
                 let addr = self.array_elem_addr(r, index, &layout);
                 let storage = self.array_elem(t).storage;
-                self.store_field(addr, storage, v, FieldWrite::Overwrite);
+                self.store_field(addr, storage, v, FieldWrite::Overwrite(r));
             }
             O::ArrayLen => {
                 let r = self.pop();
@@ -463,7 +464,7 @@ impl FuncTranslator<'_, '_> {
                 match self.element_bits(self.array_elem(t).storage, value) {
                     // Numbers: the builtin's `memset`-speed fill.
                     Some(bits) => self.checked_array_builtin(Builtin::array_fill, &[r, start, bits, len], Trap::ArrayOutOfBounds),
-                    None => self.fill_array(t, r, start, value, len, FieldWrite::Overwrite),
+                    None => self.fill_array(t, r, start, value, len, FieldWrite::Overwrite(r)),
                 }
             }
             O::ArrayCopy { .. } => {

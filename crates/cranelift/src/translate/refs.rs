@@ -36,7 +36,7 @@ impl FuncTranslator<'_, '_> {
                 let (addr, _, flags) = self.global_cell(global_index);
                 if self.global_is_gc_ref(global_index) {
                     let gc = self.gc;
-                    gc.store_gc_ref(self, flags, addr, v);
+                    gc.store_gc_ref(self, flags, crate::gc::RefSlot::Root, addr, v);
                 } else {
                     self.b.ins().store(flags, v, addr, 0);
                 }

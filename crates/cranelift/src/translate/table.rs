@@ -34,7 +34,7 @@ impl FuncTranslator<'_, '_> {
                 match self.table_repr(table) {
                     RefRepr::GcRef => {
                         let gc = self.gc;
-                        gc.store_gc_ref(self, flags, addr, value);
+                        gc.store_gc_ref(self, flags, crate::gc::RefSlot::Root, addr, value);
                     }
                     RefRepr::FuncRef => {
                         self.b.ins().store(flags, value, addr, 0);

@@ -23,7 +23,7 @@ pub const MAX_GC_HEAP_BYTES: u64 = 16 << 20;
 /// allocations), small, and the largest.
 pub const GC_HEAP_CHOICES: [u64; 3] = [64 << 10, 1 << 20, MAX_GC_HEAP_BYTES];
 /// Every collector.
-pub const COLLECTORS: [Collector; 3] = [Collector::Copying, Collector::Null, Collector::Drc];
+pub const COLLECTORS: [Collector; 4] = [Collector::Copying, Collector::Null, Collector::Drc, Collector::Generational];
 /// Fuel given to a store before each call into Wasm: enough for loops to
 /// do real work, little enough that a debug build finishes an input in
 /// milliseconds.

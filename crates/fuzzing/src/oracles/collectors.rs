@@ -64,6 +64,7 @@ pub(crate) fn engine_configs(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<
         ("null", make(Collector::Null, config::MAX_GC_HEAP_BYTES, None)),
         ("copying", make(Collector::Copying, heap, zeal)),
         ("drc", make(Collector::Drc, heap, zeal)),
+        ("generational", make(Collector::Generational, heap, zeal)),
     ])
 }
 

@@ -3,6 +3,7 @@
 
 pub(crate) mod copying;
 pub(crate) mod drc;
+pub(crate) mod generational;
 pub(crate) mod null;
 
 use crate::alloc::bump::BumpAllocator;

@@ -28,7 +28,7 @@ pub const EMPTY: u32 = 4;
 /// `(struct (field funcref))`: a 4-byte func-ref id, not traced.
 pub const FUNC_FIELD: u32 = 5;
 
-pub const ALL_COLLECTORS: [Collector; 3] = [Collector::Null, Collector::Drc, Collector::Copying];
+pub const ALL_COLLECTORS: [Collector; 4] = [Collector::Null, Collector::Drc, Collector::Copying, Collector::Generational];
 
 pub fn anyref() -> WasmValType {
     WasmValType::Ref(WasmRefType { nullable: true, heap: WasmHeapType::Any })

@@ -149,11 +149,16 @@ impl StoreOpaque {
             // allocation is counted here.
             let region = if self.gc_zeal().is_some() { None } else { gc.heap.bump_region() };
             let (next, end) = region.unwrap_or((0, 0));
+            // Outside a generational heap, an empty range: the write
+            // barrier finds no reference in it.
+            let (nursery_start, nursery_end) = gc.heap.nursery().unwrap_or((0, 0));
             // SAFETY: as in `gc_store`.
             unsafe {
                 *ctx.gc_heap_bound.get() = gc.heap.memory().len();
                 *ctx.gc_bump_next.get() = next;
                 *ctx.gc_bump_end.get() = end;
+                *ctx.gc_nursery_start.get() = nursery_start;
+                *ctx.gc_nursery_end.get() = nursery_end;
             }
         }
     }
@@ -217,22 +222,15 @@ impl StoreOpaque {
         }
     }
 
-    /// Grows the heap (doubling, within its limit) when a collection left
-    /// too much of it live: more than a quarter (for a semi-space
-    /// collector, a space more than half full), or, while the heap is
-    /// small, more than an eighth. Otherwise the next collections come soon
-    /// and recopy the same long-lived data; a small heap can afford the
-    /// extra room, a large one keeps its peak memory down. Best effort: if
-    /// the heap cannot grow, allocation goes on in what there is.
+    /// Grows the heap as much as the collector wants after a collection
+    /// (`GcHeap::wanted_growth`), within its limit. Best effort: if the
+    /// heap cannot grow, allocation goes on in what there is.
     fn grow_if_mostly_live(&mut self) {
-        /// Below this, a heap grows once an eighth of it is live.
-        const SMALL_HEAP: u64 = 16 << 20;
         let Some(gc) = self.gc.as_mut() else { return };
-        let len = gc.heap.memory().len() as u64;
-        let room = (gc.heap.memory().capacity() as u64).saturating_sub(len);
-        let live_share = if len < SMALL_HEAP { 8 } else { 4 };
-        if gc.heap.stats().bytes_in_use.saturating_mul(live_share) > len && room > 0 {
-            let _ = gc.heap.grow(len.min(room));
+        let room = (gc.heap.memory().capacity() - gc.heap.memory().len()) as u64;
+        let growth = gc.heap.wanted_growth().min(room);
+        if growth > 0 {
+            let _ = gc.heap.grow(growth);
         }
     }
 
@@ -241,9 +239,13 @@ impl StoreOpaque {
     /// collection has its panic resumed here, on the host side.
     ///
     /// `bytes_needed` (by a failed allocation) first
-    /// grows the heap by as much, within its limit (best effort).
+    /// grows the heap by as much, within its limit (best effort). The
+    /// collection is a full one, whatever the collector.
     pub(crate) fn collect_garbage_for(&mut self, bytes_needed: Option<u64>) -> Result<()> {
         self.sync_gc_cursor_in();
+        if let Some(gc) = self.gc.as_mut() {
+            gc.heap.request_full_collection();
+        }
         if let (Some(bytes), Some(gc)) = (bytes_needed, self.gc.as_mut()) {
             let room = (gc.heap.memory().capacity() - gc.heap.memory().len()) as u64;
             let _ = gc.heap.grow(bytes.min(room));

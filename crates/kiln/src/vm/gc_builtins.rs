@@ -80,6 +80,17 @@ pub extern "C" fn gc_drop_ref(vmctx: *mut u8, r: u32) {
     let _ = RefBarriers::of(&mut store.gc).drop_ref(r);
 }
 
+/// The generational write barrier's slow path: `obj`, outside the
+/// nursery, was given a reference into it. A bad reference (a corrupted
+/// heap) is refused by the heap and forgotten.
+pub extern "C" fn gc_remember(vmctx: *mut u8, obj: u32) {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (_, store) = unsafe { context(vmctx) };
+    if let (Some(gc), Some(r)) = (store.gc.as_mut(), VMGcRef::from_raw_u32(obj)) {
+        let _ = gc.heap.record_ref_write(&r);
+    }
+}
+
 pub extern "C" fn is_subtype(vmctx: *mut u8, sub: u32, sup: u32) -> u8 {
     // SAFETY: called by compiled code with its own vmctx.
     let (_, store) = unsafe { context(vmctx) };
@@ -149,7 +160,7 @@ impl StoreOpaque {
 
     /// Writes `bytes` at element `dst` of array `r`. References (borrowed)
     /// go through the write barrier one by one when the collector counts
-    /// them.
+    /// them, and through `record_ref_write` once otherwise.
     pub(crate) fn write_elements(&mut self, r: &VMGcRef, layout: &GcArrayLayout, dst: u32, bytes: &[u8]) -> u8 {
         let gc = self.gc.as_mut().expect("arrays exist only in an existing heap");
         if layout.elems_are_gc_refs && gc.heap.counts_references() {
@@ -164,6 +175,11 @@ impl StoreOpaque {
             return OK;
         }
         match u32::try_from(layout.elem_offset(dst)).ok().and_then(|o| gc.heap.write_data(r, o, bytes).ok()) {
+            // References written in bulk: the generational write barrier.
+            Some(()) if layout.elems_are_gc_refs => match gc.heap.record_ref_write(r) {
+                Ok(()) => OK,
+                Err(_) => ARRAY_OOB,
+            },
             Some(()) => OK,
             None => ARRAY_OOB,
         }

@@ -60,6 +60,8 @@ pub struct VMStoreContext {
     pub gc_bump_end: UnsafeCell<u32>,
     pub entry_fp: UnsafeCell<usize>,
     pub type_displays: *const u8,
+    pub gc_nursery_start: UnsafeCell<u32>,
+    pub gc_nursery_end: UnsafeCell<u32>,
 }
 
 impl VMStoreContext {
@@ -78,6 +80,8 @@ impl VMStoreContext {
             gc_bump_end: UnsafeCell::new(0),
             entry_fp: UnsafeCell::new(0),
             type_displays,
+            gc_nursery_start: UnsafeCell::new(0),
+            gc_nursery_end: UnsafeCell::new(0),
         }
     }
 }
@@ -138,6 +142,8 @@ mod layout_tests {
         assert_eq!(offset_of!(VMStoreContext, gc_bump_end), store_context::GC_BUMP_END as usize);
         assert_eq!(offset_of!(VMStoreContext, entry_fp), store_context::ENTRY_FP as usize);
         assert_eq!(offset_of!(VMStoreContext, type_displays), store_context::TYPE_DISPLAYS as usize);
+        assert_eq!(offset_of!(VMStoreContext, gc_nursery_start), store_context::GC_NURSERY_START as usize);
+        assert_eq!(offset_of!(VMStoreContext, gc_nursery_end), store_context::GC_NURSERY_END as usize);
         assert_eq!(size_of::<VMStoreContext>(), store_context::SIZE as usize);
         assert_eq!(size_of::<ValRaw>(), VAL_RAW_SIZE as usize);
     }

@@ -24,13 +24,12 @@
 //! end of the collection makes the heap consistent again. A collection
 //! dropped before its first step changes nothing.
 
-use super::CopyingHeap;
+use super::{CopyingHeap, SemiSpaceHeap};
 use crate::error::{note, note_err};
 use crate::forward::Evacuation;
 use crate::header::read_header;
 use crate::host_data::drop_externref_host_data;
 use crate::{DEFAULT_STEP_BUDGET, GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result, VMGcKind};
-use kiln_environ::gc_layout::FIRST_OBJECT_OFFSET;
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +43,8 @@ enum Phase {
     Done,
 }
 
-pub(super) struct CopyingCollection<'a> {
-    heap: &'a mut CopyingHeap,
+pub(crate) struct CopyingCollection<'a, H: SemiSpaceHeap> {
+    heap: &'a mut H,
     roots: GcRoots<'a>,
     host_data: &'a mut HostDataTable,
     phase: Phase,
@@ -58,9 +57,9 @@ pub(super) struct CopyingCollection<'a> {
     work: u64,
 }
 
-impl<'a> CopyingCollection<'a> {
-    pub(super) fn new(heap: &'a mut CopyingHeap, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> CopyingCollection<'a> {
-        let evacuation = Evacuation::new(heap.used(), heap.reserve.clone());
+impl<'a, H: SemiSpaceHeap> CopyingCollection<'a, H> {
+    pub(crate) fn new(heap: &'a mut H, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> CopyingCollection<'a, H> {
+        let evacuation = Evacuation::new(heap.from_space(), heap.spaces().reserve.clone());
         CopyingCollection {
             heap,
             roots,
@@ -76,7 +75,7 @@ impl<'a> CopyingCollection<'a> {
     }
 
     fn roots(&mut self, budget: &mut u64, errors: &mut Option<GcError>) {
-        let mem = self.heap.memory.bytes_mut();
+        let mem = self.heap.spaces().memory.bytes_mut();
         while *budget > 0 && self.next_root < self.roots.len() {
             let i = self.next_root;
             self.next_root += 1;
@@ -90,7 +89,7 @@ impl<'a> CopyingCollection<'a> {
     }
 
     fn sweep(&mut self, budget: &mut u64, errors: &mut Option<GcError>) -> bool {
-        let mem = self.heap.memory.bytes();
+        let mem = self.heap.spaces().memory.bytes();
         while *budget > 0 && self.next_externref < self.from_externrefs.len() {
             let obj = self.from_externrefs[self.next_externref];
             self.next_externref += 1;
@@ -113,22 +112,13 @@ impl<'a> CopyingCollection<'a> {
 
     /// The copies become the current space.
     fn flip(&mut self) {
-        let heap = &mut *self.heap;
         let (start, top) = (self.evacuation.to_start(), self.evacuation.to_top());
-        heap.externrefs = self.evacuation.take_externrefs();
-        if top == start {
-            // Nothing survived: start again from the bottom of the heap.
-            let first = u64::from(FIRST_OBJECT_OFFSET);
-            heap.set_space(first, first);
-        } else {
-            heap.set_space(start, top);
-        }
-        heap.stats.bytes_in_use = top - start;
-        heap.stats.record_collection();
+        let externrefs = self.evacuation.take_externrefs();
+        self.heap.flip(start, top, externrefs);
     }
 }
 
-impl GarbageCollection for CopyingCollection<'_> {
+impl<H: SemiSpaceHeap> GarbageCollection for CopyingCollection<'_, H> {
     fn step(&mut self, budget: u32) -> Result<GcProgress> {
         if self.phase == Phase::Done {
             return Ok(GcProgress::Complete);
@@ -147,13 +137,13 @@ impl GarbageCollection for CopyingCollection<'_> {
                     self.phase = Phase::Scan;
                 }
                 Phase::Scan => {
-                    let CopyingHeap { memory, types, .. } = &mut *self.heap;
+                    let CopyingHeap { memory, types, .. } = self.heap.spaces();
                     if !self.evacuation.scan(types, memory.bytes_mut(), &mut budget, &mut self.work, &mut errors) {
                         break;
                     }
                     // Every live object is copied: the from-space's
                     // externrefs can be sorted into live and dead.
-                    self.from_externrefs = std::mem::take(&mut self.heap.externrefs);
+                    self.from_externrefs = self.heap.take_externrefs();
                     self.phase = Phase::Sweep;
                 }
                 Phase::Sweep => {
@@ -166,7 +156,7 @@ impl GarbageCollection for CopyingCollection<'_> {
                 Phase::Done => break,
             }
         }
-        self.heap.stats.record_pause(start.elapsed());
+        self.heap.spaces().stats.record_pause(start.elapsed());
         match errors {
             Some(e) => Err(e),
             None if self.phase == Phase::Done => Ok(GcProgress::Complete),
@@ -179,7 +169,7 @@ impl GarbageCollection for CopyingCollection<'_> {
     }
 }
 
-impl Drop for CopyingCollection<'_> {
+impl<H: SemiSpaceHeap> Drop for CopyingCollection<'_, H> {
     fn drop(&mut self) {
         if !self.started {
             return;

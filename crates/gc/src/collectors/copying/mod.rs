@@ -98,6 +98,8 @@
 
 mod collection;
 
+pub(crate) use collection::CopyingCollection;
+
 use super::{bump_alloc_object, init_array_len};
 use crate::alloc::bump::BumpAllocator;
 use crate::header::read_header;
@@ -108,7 +110,6 @@ use crate::{
     Collector, GarbageCollection, GcError, GcHeap, GcRoots, GcRuntime, GcStats, GcTypes, HeapMemory, HostDataTable, Result, VMGcHeader,
     VMGcKind, VMGcRef, VerifyReport,
 };
-use collection::CopyingCollection;
 use kiln_environ::gc_layout::{FIRST_OBJECT_OFFSET, OBJECT_ALIGN};
 use kiln_environ::{GcTypeLayouts, StandardLayouts};
 use std::ops::Range;
@@ -132,9 +133,9 @@ impl GcRuntime for CopyingRuntime {
 
 /// A layout: the end of the current space and the reserve.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Layout {
-    space_end: u64,
-    reserve: Range<u64>,
+pub(super) struct Layout {
+    pub(super) space_end: u64,
+    pub(super) reserve: Range<u64>,
 }
 
 /// Plans the spaces for a current space starting at `start` that must
@@ -145,7 +146,7 @@ struct Layout {
 /// `min_end` can force it higher (when a corrupt heap made a collection
 /// copy more than the old space held); the reserve then stays disjoint and
 /// the next collection reports the objects that do not fit as corrupt.
-fn plan(start: u64, min_end: u64, end: u64) -> Layout {
+pub(super) fn plan(start: u64, min_end: u64, end: u64) -> Layout {
     let first = u64::from(FIRST_OBJECT_OFFSET);
     let align = !u64::from(OBJECT_ALIGN - 1);
     let above = end.saturating_sub(start) & align;
@@ -160,21 +161,55 @@ fn plan(start: u64, min_end: u64, end: u64) -> Layout {
     }
 }
 
+/// What a copying collection needs of the heap it collects: the copying
+/// heap's state, where the from-space is, and what to do with the copies.
+/// Implemented by the copying heap, and by the generational heap, whose
+/// full collections copy its mature space and its nursery together.
+pub(crate) trait SemiSpaceHeap {
+    /// The semi-space state: memory, types, reserve, statistics.
+    fn spaces(&mut self) -> &mut CopyingHeap;
+    /// Where every object the collection may copy lies.
+    fn from_space(&self) -> Range<u64>;
+    /// Takes the offsets of the from-space's externref objects, ascending.
+    fn take_externrefs(&mut self) -> Vec<u32>;
+    /// The copies, `[start, top)` with the externrefs among them, become
+    /// the current space.
+    fn flip(&mut self, start: u64, top: u64, externrefs: Vec<u32>);
+}
+
+impl SemiSpaceHeap for CopyingHeap {
+    fn spaces(&mut self) -> &mut CopyingHeap {
+        self
+    }
+
+    fn from_space(&self) -> Range<u64> {
+        self.used()
+    }
+
+    fn take_externrefs(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.externrefs)
+    }
+
+    fn flip(&mut self, start: u64, top: u64, externrefs: Vec<u32>) {
+        self.flip_to(start, top, externrefs);
+    }
+}
+
 pub(crate) struct CopyingHeap {
-    memory: Box<dyn HeapMemory>,
-    types: TypeCache,
+    pub(super) memory: Box<dyn HeapMemory>,
+    pub(super) types: TypeCache,
     /// The usable end of the memory.
-    end: u64,
+    pub(super) end: u64,
     /// Where the current space starts: objects lie back to back from here
     /// to the bump cursor.
-    start: u64,
+    pub(super) start: u64,
     /// Allocation in the current space; its end is the space's end.
-    bump: BumpAllocator,
+    pub(super) bump: BumpAllocator,
     /// The next collection's to-space.
-    reserve: Range<u64>,
+    pub(super) reserve: Range<u64>,
     /// Offsets of the externref objects in the current space, ascending.
-    externrefs: Vec<u32>,
-    stats: GcStats,
+    pub(super) externrefs: Vec<u32>,
+    pub(super) stats: GcStats,
 }
 
 impl CopyingHeap {
@@ -195,14 +230,14 @@ impl CopyingHeap {
     }
 
     /// Makes the space starting at `start`, used up to `top`, current.
-    fn set_space(&mut self, start: u64, top: u64) {
+    pub(super) fn set_space(&mut self, start: u64, top: u64) {
         let layout = plan(start, top, self.end);
         self.start = start;
         self.bump = BumpAllocator::new(top, layout.space_end);
         self.reserve = layout.reserve;
     }
 
-    fn alloc_block(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
+    pub(super) fn alloc_block(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
         let r = bump_alloc_object(&mut self.bump, self.memory.bytes_mut(), &mut self.stats, header, size)?;
         if header.kind() == Some(VMGcKind::ExternRef) {
             self.externrefs.push(r.as_raw_u32());
@@ -211,8 +246,22 @@ impl CopyingHeap {
     }
 
     /// The current space's used part.
-    fn used(&self) -> Range<u64> {
+    pub(super) fn used(&self) -> Range<u64> {
         self.start..self.bump.top()
+    }
+
+    /// The copies `[start, top)` of a collection become the current space
+    /// (a collection that copied nothing starts again from the bottom).
+    pub(super) fn flip_to(&mut self, start: u64, top: u64, externrefs: Vec<u32>) {
+        self.externrefs = externrefs;
+        if top == start {
+            let first = u64::from(FIRST_OBJECT_OFFSET);
+            self.set_space(first, first);
+        } else {
+            self.set_space(start, top);
+        }
+        self.stats.bytes_in_use = top - start;
+        self.stats.record_collection();
     }
 }
 

@@ -1,0 +1,79 @@
+//! The generational collector: allocation bumps through the nursery
+//! inline (the copying collector's fast path), and a write barrier keeps
+//! the remembered set complete.
+//!
+//! Write barrier, after the store, for a field or element of a heap
+//! object (globals and tables are roots of every collection and need
+//! none): when the new value lies in the nursery and the object does not,
+//! and the object's `GEN_REMEMBERED_BIT` is clear, `gc_remember` adds the
+//! object to the remembered set. Both range tests are one subtraction and
+//! one unsigned compare against the nursery's size (null wraps around
+//! and fails the first); an i31 whose bits happen to fall in the range
+//! only remembers the object needlessly. Once remembered, an object costs
+//! one header load per store until the next collection.
+//!
+//! Reads and initialising stores need no barrier: a minor collection
+//! finds nursery objects through roots and remembered objects, and an
+//! object allocated outside the nursery is remembered at birth by the
+//! runtime.
+
+use super::{ArrayContents, GcCompiler, RefSlot, bump};
+use crate::func_env::POINTER;
+use crate::translate::FuncTranslator;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types::*};
+use kiln_environ::Builtin;
+use kiln_environ::gc_layout::{GEN_REMEMBERED_BIT, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET};
+use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
+
+pub(crate) struct GenerationalCompiler;
+
+impl GcCompiler for GenerationalCompiler {
+    fn alloc_struct(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, layout: &GcStructLayout) -> Value {
+        bump::alloc_struct(t, type_id, layout, bump::CollectorHeader::default())
+    }
+
+    fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout, contents: ArrayContents) -> Value {
+        bump::alloc_array(t, type_id, len, layout, bump::CollectorHeader::default(), contents)
+    }
+
+    fn store_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, slot: RefSlot, addr: Value, v: Value) {
+        t.b.ins().store(flags, v, addr, 0);
+        let RefSlot::Object(obj) = slot else { return };
+        let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
+        let start = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_NURSERY_START as i32);
+        let end = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_NURSERY_END as i32);
+        let size = t.b.ins().isub(end, start);
+
+        let check_object = t.b.create_block();
+        let check_bit = t.b.create_block();
+        let remember = t.b.create_block();
+        let done = t.b.create_block();
+
+        let v_offset = t.b.ins().isub(v, start);
+        let young_value = t.b.ins().icmp(IntCC::UnsignedLessThan, v_offset, size);
+        t.b.ins().brif(young_value, check_object, &[], done, &[]);
+        t.b.seal_block(check_object);
+
+        t.b.switch_to_block(check_object);
+        let obj_offset = t.b.ins().isub(obj, start);
+        let old_object = t.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, obj_offset, size);
+        t.b.ins().brif(old_object, check_bit, &[], done, &[]);
+        t.b.seal_block(check_bit);
+
+        t.b.switch_to_block(check_bit);
+        let base = t.b.ins().load(POINTER, t.flags.vm, ctx, store_context::GC_HEAP_BASE as i32);
+        let obj64 = t.b.ins().uextend(I64, obj);
+        let header = t.b.ins().iadd(base, obj64);
+        let kind = t.b.ins().load(I32, t.flags.gc, header, HEADER_KIND_OFFSET as i32);
+        let remembered = t.b.ins().band_imm_u(kind, i64::from(GEN_REMEMBERED_BIT));
+        t.b.ins().brif(remembered, done, &[], remember, &[]);
+        t.b.seal_block(remember);
+
+        t.b.switch_to_block(remember);
+        t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_remember, &[obj]);
+        t.b.ins().jump(done, &[]);
+        t.b.seal_block(done);
+        t.b.switch_to_block(done);
+    }
+}

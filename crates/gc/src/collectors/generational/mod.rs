@@ -1,0 +1,454 @@
+//! The generational collector: new objects are bump-allocated in a small
+//! *nursery*, collected often by copying its survivors into the *mature
+//! space*; the mature space is collected rarely, as the copying collector
+//! collects its heap.
+//!
+//! Most objects die young, so a nursery collection copies little, and the
+//! long-lived objects a copying collector would copy at every collection
+//! are left in place. The nursery is small enough to stay in the cache
+//! while it is filled.
+//!
+//! # Space layout
+//!
+//! The mature space is a copying heap's current space (`copying.rs`: its
+//! plan, its reserve, its growth), and the nursery is carved out of that
+//! space's top: with the space `[start, space_end)` used up to `mtop`, the
+//! nursery is `[ns, space_end)` and the mature space's own allocation (the
+//! *promotion area*) is `[mtop, ns)`. The carve gives the nursery at most
+//! half of the free part, so the promotion area can always take every
+//! nursery object: a nursery collection never runs out of room. The
+//! reserve is at least the whole space, nursery included, so a full
+//! collection can always copy everything.
+//!
+//! The nursery is empty after every collection, so it is carved again then
+//! (and on growth, when it is empty), at its *target* size when there is
+//! room. The target adapts to the survival rate: doubled (up to
+//! [`MAX_NURSERY`]) when more than a quarter of a nursery survives, so
+//! that objects get longer to die, halved (down to [`MIN_NURSERY`]) when
+//! almost nothing does.
+//!
+//! # Collections
+//!
+//! - *Minor* (`minor.rs`): the nursery is evacuated into the promotion
+//!   area, from the roots and from the *remembered set*; references into
+//!   the mature space are left alone. Every survivor is promoted (an age of
+//!   one collection).
+//! - *Full*: a copying collection (`copying/collection.rs`) whose
+//!   from-space is the whole current space, nursery included. It runs when
+//!   the promotion area cannot take the nursery, when a minor collection
+//!   left less than a nursery's worth of room, and when the embedder asks.
+//!
+//! # The remembered set
+//!
+//! A minor collection does not look at the mature space, so every mature
+//! object that may reference the nursery must be in the remembered set,
+//! each once, marked by [`GEN_REMEMBERED_BIT`] in its header. Compiled
+//! code's write barrier remembers an object outside the nursery when it
+//! stores a reference into the nursery in it (`gc_remember`), the runtime
+//! calls [`GcHeap::record_ref_write`] after writing references in bulk,
+//! and an object allocated directly in the mature space (a large one) is
+//! remembered at birth, because its initialising stores have no barrier.
+//! Globals, tables and host handles are roots of every collection, so they
+//! need no barrier. A collection empties the nursery, so it empties the
+//! set too.
+//!
+//! # Trust
+//!
+//! As for the copying collector, the spaces, cursors, lists and the
+//! remembered set are side state; heap contents are checked where they are
+//! read. An object enters the remembered set only after its header was
+//! checked, and a corrupt heap can at worst make collections report errors
+//! and lose objects inside the heap.
+
+mod minor;
+
+use super::copying::{CopyingCollection, CopyingHeap, SemiSpaceHeap, plan};
+use crate::alloc::bump::BumpAllocator;
+use crate::header::{object, read_header, write_header};
+use crate::memory::{grow_memory, read_u32};
+use crate::trace::ref_slots;
+use crate::types::TypeCache;
+use crate::verify::verify_packed_spaces;
+use crate::{
+    Collector, GarbageCollection, GcError, GcHeap, GcRoots, GcRuntime, GcStats, GcTypes, HeapMemory, HostDataTable, Result, VMGcHeader,
+    VMGcKind, VMGcRef, VerifyReport,
+};
+use kiln_environ::gc_layout::{GEN_REMEMBERED_BIT, OBJECT_ALIGN};
+use kiln_environ::{GcTypeLayouts, StandardLayouts};
+use minor::MinorCollection;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// The nursery's size bounds. Its first target, 1 MiB, fits the L2
+/// caches of current x86 cores with room to spare.
+pub(crate) const MIN_NURSERY: u64 = 64 << 10;
+pub(crate) const MAX_NURSERY: u64 = 16 << 20;
+const INITIAL_NURSERY: u64 = 1 << 20;
+
+/// Objects larger than this are allocated in the mature space: copying
+/// them out of the nursery would cost more than it saves.
+const LARGE_OBJECT: u32 = 32 << 10;
+
+pub(crate) struct GenerationalRuntime;
+
+impl GcRuntime for GenerationalRuntime {
+    fn collector(&self) -> Collector {
+        Collector::Generational
+    }
+
+    fn layouts(&self) -> &dyn GcTypeLayouts {
+        &StandardLayouts
+    }
+
+    fn new_gc_heap(&self, memory: Box<dyn HeapMemory>, types: Arc<dyn GcTypes>) -> Result<Box<dyn GcHeap>> {
+        Ok(Box::new(GenerationalHeap::new(memory, types)))
+    }
+}
+
+/// The nursery: `[start, bump.end())`, used up to `bump.top()`.
+struct Nursery {
+    start: u64,
+    bump: BumpAllocator,
+    /// Offsets of the externref objects in the nursery, ascending.
+    externrefs: Vec<u32>,
+    /// The size a carve gives the nursery when there is room.
+    target: u64,
+}
+
+impl Nursery {
+    fn range(&self) -> Range<u64> {
+        self.start..self.bump.end()
+    }
+
+    fn used(&self) -> Range<u64> {
+        self.start..self.bump.top()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bump.top() == self.start
+    }
+
+    fn contains(&self, obj: u32) -> bool {
+        self.range().contains(&u64::from(obj))
+    }
+
+    /// Adapts the target to the share of `used` bytes that survived.
+    fn adapt(&mut self, used: u64, survived: u64) {
+        if survived.saturating_mul(4) > used {
+            self.target = (self.target * 2).min(MAX_NURSERY);
+        } else if survived.saturating_mul(32) < used {
+            self.target = (self.target / 2).max(MIN_NURSERY);
+        }
+    }
+}
+
+pub(crate) struct GenerationalHeap {
+    /// The mature space; its bump allocator is the promotion area, which
+    /// ends where the nursery starts.
+    mature: CopyingHeap,
+    nursery: Nursery,
+    /// The mature current space's end (the nursery's end once carved).
+    space_end: u64,
+    /// Mature objects that may reference the nursery (each with
+    /// `GEN_REMEMBERED_BIT` set), in the order they were remembered.
+    remembered: Vec<u32>,
+    /// The next collection must be a full one.
+    full_due: bool,
+    last_was_full: bool,
+}
+
+impl GenerationalHeap {
+    pub(crate) fn new(memory: Box<dyn HeapMemory>, types: Arc<dyn GcTypes>) -> GenerationalHeap {
+        let mature = CopyingHeap::new(memory, types);
+        let start = mature.bump.top();
+        let mut heap = GenerationalHeap {
+            space_end: mature.bump.end(),
+            mature,
+            nursery: Nursery { start, bump: BumpAllocator::new(start, start), externrefs: Vec::new(), target: INITIAL_NURSERY },
+            remembered: Vec::new(),
+            full_due: false,
+            last_was_full: true,
+        };
+        heap.carve_nursery();
+        heap
+    }
+
+    /// Gives the (empty) nursery the top of the current space: its target
+    /// size, or half of the free part if that is less. A nursery that
+    /// small means the mature space is nearly full: the next collection is
+    /// a full one.
+    fn carve_nursery(&mut self) {
+        debug_assert!(self.nursery.is_empty());
+        let align = !u64::from(OBJECT_ALIGN - 1);
+        let mtop = self.mature.bump.top();
+        let free = self.space_end.saturating_sub(mtop);
+        let size = self.nursery.target.min(free / 2) & align;
+        let start = self.space_end - size;
+        self.nursery.start = start;
+        self.nursery.bump = BumpAllocator::new(start, self.space_end);
+        self.mature.bump = BumpAllocator::new(mtop, start);
+        self.full_due |= size < MIN_NURSERY.min(self.nursery.target);
+    }
+
+    /// Room left in the promotion area beyond what the nursery's
+    /// evacuation may need.
+    fn spare_mature_room(&self) -> u64 {
+        let room = self.nursery.start.saturating_sub(self.mature.bump.top());
+        room.saturating_sub(self.nursery.range().end - self.nursery.start)
+    }
+
+    fn alloc_block(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
+        let large = size > LARGE_OBJECT || u64::from(size) > (self.nursery.range().end - self.nursery.start) / 2;
+        if large {
+            return self.alloc_mature(header, size);
+        }
+        let r = super::bump_alloc_object(&mut self.nursery.bump, self.mature.memory.bytes_mut(), &mut self.mature.stats, header, size)?;
+        if header.kind() == Some(VMGcKind::ExternRef) {
+            self.nursery.externrefs.push(r.as_raw_u32());
+        }
+        Ok(r)
+    }
+
+    /// Allocates a large object in the promotion area, if that leaves room
+    /// to evacuate the whole nursery, and remembers it (its fields are
+    /// initialised without barriers).
+    fn alloc_mature(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
+        if u64::from(crate::alloc::block_size(size)?) > self.spare_mature_room() {
+            return Err(GcError::OutOfMemory { requested: u64::from(size) });
+        }
+        let r = self.mature.alloc_block(header, size)?;
+        self.remember(r.as_raw_u32())?;
+        Ok(r)
+    }
+
+    /// Adds the mature object `obj` to the remembered set, unless it is
+    /// there already.
+    fn remember(&mut self, obj: u32) -> Result<()> {
+        let mem = self.mature.memory.bytes_mut();
+        let header = read_header(mem, u64::from(obj))?;
+        if header.collector_bits() & GEN_REMEMBERED_BIT == 0 {
+            write_header(mem, u64::from(obj), &header.with_collector_bits(header.collector_bits() | GEN_REMEMBERED_BIT))?;
+            self.remembered.push(obj);
+        }
+        Ok(())
+    }
+
+    /// The end of a collection: the nursery is empty, so nothing needs
+    /// remembering; it is carved again.
+    fn after_collection(&mut self, full: bool) {
+        self.remembered.clear();
+        let start = self.nursery.start;
+        self.nursery.bump = BumpAllocator::new(start, start);
+        self.nursery.externrefs.clear();
+        self.last_was_full = full;
+        self.full_due = false;
+        self.carve_nursery();
+        self.mature.stats.heap_size = self.mature.end;
+    }
+}
+
+impl SemiSpaceHeap for GenerationalHeap {
+    fn spaces(&mut self) -> &mut CopyingHeap {
+        &mut self.mature
+    }
+
+    /// Everything: the mature objects and the nursery above them.
+    fn from_space(&self) -> Range<u64> {
+        self.mature.start..self.nursery.bump.top().max(self.mature.bump.top())
+    }
+
+    fn take_externrefs(&mut self) -> Vec<u32> {
+        let mut all = std::mem::take(&mut self.mature.externrefs);
+        all.append(&mut self.nursery.externrefs);
+        all
+    }
+
+    fn flip(&mut self, start: u64, top: u64, externrefs: Vec<u32>) {
+        self.mature.flip_to(start, top, externrefs);
+        self.space_end = self.mature.bump.end();
+        self.after_collection(true);
+    }
+}
+
+impl GcHeap for GenerationalHeap {
+    fn collector(&self) -> Collector {
+        Collector::Generational
+    }
+
+    fn memory(&self) -> &dyn HeapMemory {
+        &*self.mature.memory
+    }
+
+    fn memory_mut(&mut self) -> &mut dyn HeapMemory {
+        &mut *self.mature.memory
+    }
+
+    fn alloc_raw(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
+        self.alloc_block(header, size)
+    }
+
+    fn alloc_uninit_struct(&mut self, type_index: u32) -> Result<VMGcRef> {
+        let size = self.mature.types.struct_size(type_index)?;
+        self.alloc_block(VMGcHeader::new(VMGcKind::StructRef, type_index), size)
+    }
+
+    fn alloc_uninit_array(&mut self, type_index: u32, len: u32) -> Result<VMGcRef> {
+        let size = self.mature.types.array_size(type_index, len)?;
+        let r = self.alloc_block(VMGcHeader::new(VMGcKind::ArrayRef, type_index), size)?;
+        super::init_array_len(self.mature.memory.bytes_mut(), &r, len)?;
+        Ok(r)
+    }
+
+    fn clone_gc_ref(&mut self, r: &VMGcRef) -> Result<VMGcRef> {
+        Ok(r.unchecked_copy())
+    }
+
+    fn drop_gc_ref(&mut self, _host_data: &mut HostDataTable, _r: VMGcRef) -> Result<()> {
+        Ok(())
+    }
+
+    fn write_gc_ref(&mut self, _host_data: &mut HostDataTable, dest: &mut Option<VMGcRef>, src: Option<&VMGcRef>) -> Result<()> {
+        *dest = src.map(VMGcRef::unchecked_copy);
+        Ok(())
+    }
+
+    fn expose_gc_ref_to_wasm(&mut self, _r: VMGcRef) -> Result<()> {
+        Ok(())
+    }
+
+    fn nursery(&self) -> Option<(u32, u32)> {
+        let range = self.nursery.range();
+        Some((u32::try_from(range.start).ok()?, u32::try_from(range.end).ok()?))
+    }
+
+    /// Remembers `obj` if it is a mature object. Whether the references
+    /// written point into the nursery is not checked: remembering an
+    /// object costs one scan of it at the next minor collection.
+    fn record_ref_write(&mut self, obj: &VMGcRef) -> Result<()> {
+        let Some(at) = obj.as_heap_index() else { return Ok(()) };
+        if self.nursery.contains(at) {
+            return Ok(());
+        }
+        if !self.mature.used().contains(&u64::from(at)) {
+            return Err(GcError::corrupt("write barrier on something outside the heap's objects", at));
+        }
+        object(self.mature.memory.bytes(), obj)?;
+        self.remember(at)
+    }
+
+    fn request_full_collection(&mut self) {
+        self.full_due = true;
+    }
+
+    /// Judged after full collections only (after a minor one the bytes
+    /// in use include promoted objects that may have died since), and a
+    /// third live is enough to stay: nursery collections make the
+    /// full ones rare even in a tight heap.
+    fn wanted_growth(&self) -> u64 {
+        if !self.last_was_full {
+            return 0;
+        }
+        crate::heap::wanted_growth(self.mature.end, self.mature.stats.bytes_in_use, 3)
+    }
+
+    fn collect<'a>(&'a mut self, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> Box<dyn GarbageCollection + 'a> {
+        let used = self.nursery.bump.top() - self.nursery.start;
+        let room = self.nursery.start.saturating_sub(self.mature.bump.top());
+        if self.full_due || used > room {
+            Box::new(CopyingCollection::new(self, roots, host_data))
+        } else {
+            Box::new(MinorCollection::new(self, roots, host_data))
+        }
+    }
+
+    fn reset(&mut self, zero: bool) {
+        self.mature.reset(zero);
+        self.space_end = self.mature.bump.end();
+        self.nursery.target = INITIAL_NURSERY;
+        self.after_collection(true);
+    }
+
+    /// Grows the memory in place and replans the spaces as the copying
+    /// heap does, keeping the nursery inside the current space; an empty
+    /// nursery is carved again at once, a used one when it is next
+    /// collected.
+    fn grow(&mut self, additional: u64) -> Result<()> {
+        self.mature.end = grow_memory(&mut *self.mature.memory, additional)?;
+        let layout = plan(self.mature.start, self.space_end, self.mature.end);
+        self.mature.reserve = layout.reserve;
+        self.space_end = layout.space_end;
+        self.mature.stats.heap_size = self.mature.end;
+        if self.nursery.is_empty() {
+            self.carve_nursery();
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> GcStats {
+        self.mature.stats
+    }
+
+    fn bump_region(&self) -> Option<(u32, u32)> {
+        super::bump_region(&self.nursery.bump)
+    }
+
+    fn set_bump_next(&mut self, next: u32) -> Result<()> {
+        super::advance_bump(&mut self.nursery.bump, &mut self.mature.stats, next)
+    }
+
+    /// Checks the mature objects and the nursery's (packed, valid,
+    /// referencing only each other), their externref lists, the
+    /// remembered set (exactly the objects with the bit, and every mature
+    /// object referencing the nursery among them) and the layout.
+    fn verify(&self) -> Result<VerifyReport> {
+        let mem = self.mature.memory.bytes();
+        let (mature, nursery) = (self.mature.used(), self.nursery.used());
+        let walk = verify_packed_spaces(mem, &[mature.clone(), nursery.clone()], self.mature.types.types())?;
+        let mut types = TypeCache::new(self.mature.types.types().clone());
+        let (mut externrefs, mut remembered) = ((Vec::new(), Vec::new()), Vec::new());
+        for &obj in &walk.objects {
+            let header = read_header(mem, u64::from(obj))?;
+            let young = self.nursery.contains(obj);
+            let allowed_bits = if young { 0 } else { GEN_REMEMBERED_BIT };
+            if header.collector_word() != 0 || header.collector_bits() & !allowed_bits != 0 {
+                return Err(GcError::corrupt("object carries stray collector state", obj));
+            }
+            if header.kind() == Some(VMGcKind::ExternRef) {
+                if young { &mut externrefs.1 } else { &mut externrefs.0 }.push(obj);
+            }
+            if header.collector_bits() & GEN_REMEMBERED_BIT != 0 {
+                remembered.push(obj);
+            } else if !young && references_nursery(&mut types, mem, obj, &header, &self.nursery)? {
+                return Err(GcError::corrupt("mature object references the nursery but is not remembered", obj));
+            }
+        }
+        if externrefs != (self.mature.externrefs.clone(), self.nursery.externrefs.clone()) {
+            return Err(GcError::corrupt("externref lists disagree with the heap", mature.start));
+        }
+        let mut listed = self.remembered.clone();
+        listed.sort_unstable();
+        if listed != remembered {
+            return Err(GcError::corrupt("remembered set disagrees with the headers", mature.start));
+        }
+        let space = self.mature.start..self.space_end;
+        let reserve = &self.mature.reserve;
+        let nursery_inside = self.mature.bump.end() == self.nursery.start && self.nursery.range().end <= space.end;
+        let overlaps = reserve.start < space.end && space.start < reserve.end;
+        if !nursery_inside || overlaps || reserve.end > self.mature.end || reserve.end - reserve.start < space.end - space.start {
+            return Err(GcError::corrupt("spaces overlap or the reserve is too small", reserve.start));
+        }
+        Ok(walk.report)
+    }
+}
+
+/// Does object `obj` hold a reference into the nursery?
+fn references_nursery(types: &mut TypeCache, mem: &[u8], obj: u32, header: &VMGcHeader, nursery: &Nursery) -> Result<bool> {
+    let slots = ref_slots(types, mem, obj, header)?;
+    for i in 0..slots.len() {
+        let raw = read_u32(mem, slots.get(i))?;
+        if VMGcRef::from_raw_u32(raw).as_ref().and_then(VMGcRef::as_heap_index).is_some_and(|o| nursery.contains(o)) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
