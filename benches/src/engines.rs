@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 pub enum EngineId {
     /// Kiln with its default collector (copying).
     Kiln,
+    /// Kiln with its generational collector.
+    KilnGenerational,
     /// Wasmtime with its default collector (copying in Wasmtime 48).
     Wasmtime,
     /// V8 in Node.js, its default (generational) collector. Out of process.
@@ -34,8 +36,9 @@ pub enum EngineId {
 
 impl EngineId {
     /// In column order.
-    pub const ALL: [EngineId; 8] = [
+    pub const ALL: [EngineId; 9] = [
         EngineId::Kiln,
+        EngineId::KilnGenerational,
         EngineId::Wasmtime,
         EngineId::V8,
         EngineId::KilnDrc,
@@ -48,6 +51,7 @@ impl EngineId {
     pub fn label(self) -> &'static str {
         match self {
             EngineId::Kiln => "Kiln copying",
+            EngineId::KilnGenerational => "Kiln generational",
             EngineId::Wasmtime => "Wasmtime copying",
             EngineId::V8 => "V8",
             EngineId::KilnDrc => "Kiln DRC",
@@ -62,6 +66,7 @@ impl EngineId {
     pub fn key(self) -> &'static str {
         match self {
             EngineId::Kiln => "kiln",
+            EngineId::KilnGenerational => "kiln-generational",
             EngineId::Wasmtime => "wasmtime",
             EngineId::V8 => "v8",
             EngineId::KilnDrc => "kiln-drc",
@@ -81,6 +86,8 @@ impl EngineId {
     pub fn baseline(self) -> Option<EngineId> {
         match self {
             EngineId::Kiln | EngineId::KilnDrc | EngineId::KilnNull => None,
+            // Against the default collector: below 1.00 generational is faster.
+            EngineId::KilnGenerational => Some(EngineId::Kiln),
             EngineId::Wasmtime | EngineId::V8 | EngineId::Wasmi => Some(EngineId::Kiln),
             EngineId::WasmtimeDrc => Some(EngineId::KilnDrc),
             EngineId::WasmtimeNull => Some(EngineId::KilnNull),
@@ -122,6 +129,7 @@ pub fn new_runtime(id: EngineId) -> Result<Box<dyn Runtime>> {
         EngineId::V8 => anyhow::bail!("V8 runs in Node, not in this process"),
         EngineId::Kiln => Box::new(KilnRuntime::new(kiln::Collector::Copying)?),
         EngineId::KilnDrc => Box::new(KilnRuntime::new(kiln::Collector::Drc)?),
+        EngineId::KilnGenerational => Box::new(KilnRuntime::new(kiln::Collector::Generational)?),
         EngineId::KilnNull => Box::new(KilnRuntime::new(kiln::Collector::Null)?),
         EngineId::Wasmtime => Box::new(WasmtimeRuntime::new(wasmtime::Collector::Copying)?),
         EngineId::WasmtimeDrc => Box::new(WasmtimeRuntime::new(wasmtime::Collector::DeferredReferenceCounting)?),

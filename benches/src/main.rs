@@ -28,11 +28,13 @@ struct Options {
     warmup: usize,
     quick: bool,
     only: Vec<String>,
+    /// Engine keys to run (all when empty).
+    engines: Vec<String>,
     emit: Option<String>,
 }
 
 fn parse_args(args: &[String]) -> Result<Options> {
-    let mut o = Options { runs: 5, warmup: 1, quick: false, only: Vec::new(), emit: None };
+    let mut o = Options { runs: 5, warmup: 1, quick: false, only: Vec::new(), engines: Vec::new(), emit: None };
     let mut args = args.iter();
     let mut runs_given = false;
     while let Some(a) = args.next() {
@@ -45,14 +47,16 @@ fn parse_args(args: &[String]) -> Result<Options> {
             "--warmup" => o.warmup = value("--warmup")?.parse().context("--warmup")?,
             "--quick" => o.quick = true,
             "--only" => o.only.extend(value("--only")?.split(',').map(str::to_owned)),
+            "--engines" => o.engines.extend(value("--engines")?.split(',').map(str::to_owned)),
             "--emit" => o.emit = Some(value("--emit")?.clone()),
             "-h" | "--help" => {
                 println!(
-                    "kiln-benches [--runs N] [--warmup N] [--quick] [--only NAME[,NAME...]] [--emit DIR]\n\
+                    "kiln-benches [--runs N] [--warmup N] [--quick] [--only NAME[,NAME...]] [--engines KEY[,KEY...]] [--emit DIR]\n\
                      \n  --runs N     measured samples per engine and workload (default 5; the median is reported)\
                      \n  --warmup N   unmeasured samples first (default 1)\
                      \n  --quick      tiny inputs and one run: a smoke test of the harness, not a measurement\
                      \n  --only LIST  workloads whose name contains one of the comma-separated words\
+                     \n  --engines LIST  only these engines (keys: kiln, kiln-generational, wasmtime, v8, kiln-drc, wasmtime-drc, wasmi, kiln-null, wasmtime-null)\
                      \n  --emit DIR   write every workload's .wasm (the exact bytes each engine gets) to DIR and exit\
                      \n\nV8 runs in the Node.js that `sh v8/install.sh` installs, or in $KILN_BENCH_NODE."
                 );
@@ -66,6 +70,9 @@ fn parse_args(args: &[String]) -> Result<Options> {
     }
     if o.runs == 0 {
         bail!("--runs must be at least 1");
+    }
+    if let Some(bad) = o.engines.iter().find(|k| EngineId::from_key(k).is_none()) {
+        bail!("unknown engine `{bad}` in --engines (try --help)");
     }
     Ok(o)
 }
@@ -82,17 +89,23 @@ pub fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     }
 }
 
-/// The engines that run workloads of `kind` (V8 only if there is a Node).
-fn engines_for(kind: Kind, v8: bool) -> Vec<EngineId> {
-    EngineId::ALL
+/// The engines that run workloads of `kind` (V8 only if there is a Node),
+/// among those `chosen` (by key; all when empty).
+fn engines_for(kind: Kind, v8: bool, chosen: &[String]) -> Vec<EngineId> {
+    columns(v8, chosen)
         .into_iter()
-        .filter(|&e| e != EngineId::V8 || v8)
         .filter(|e| match kind {
             Kind::Gc => e.supports_gc(),
             // Collectors do not matter without GC: one engine per runtime.
             _ => matches!(e, EngineId::Kiln | EngineId::Wasmtime | EngineId::V8 | EngineId::Wasmi),
         })
         .collect()
+}
+
+/// The report's columns: the engines `chosen` (by key; all when empty),
+/// V8 only if there is a Node.
+fn columns(v8: bool, chosen: &[String]) -> Vec<EngineId> {
+    EngineId::ALL.into_iter().filter(|&e| e != EngineId::V8 || v8).filter(|e| chosen.is_empty() || chosen.iter().any(|k| k == e.key())).collect()
 }
 
 fn main() {
@@ -152,7 +165,7 @@ fn real_main(args: &[String]) -> Result<bool> {
     for (w, wasm) in ws.iter().zip(&wasm_of) {
         let path = scratch.0.join(format!("{}.wasm", w.name));
         std::fs::write(&path, wasm).with_context(|| format!("writing {}", path.display()))?;
-        let engines = engines_for(w.kind, node.is_ok());
+        let engines = engines_for(w.kind, node.is_ok(), &o.engines);
         eprint!("{:<14} {:<22}", w.name, w.input);
         let t = Instant::now();
         let files = measure::Files { wasm: &path, dir: &scratch.0 };
@@ -174,7 +187,7 @@ fn real_main(args: &[String]) -> Result<bool> {
         rows.push((w, cells));
     }
 
-    let columns: Vec<EngineId> = EngineId::ALL.into_iter().filter(|&e| e != EngineId::V8 || node.is_ok()).collect();
+    let columns = columns(node.is_ok(), &o.engines);
     let empty = scratch.0.join("empty.wasm");
     std::fs::write(&empty, wat::parse_str(workloads::EMPTY_MODULE)?)?;
     let baseline_rss = measure::baseline_rss(&empty, &scratch.0, &columns, node.as_ref().ok());

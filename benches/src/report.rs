@@ -160,6 +160,7 @@ impl Report<'_> {
             rule.push_str("---:|");
             if let Some(base) = e.baseline() {
                 let short = match base {
+                    _ if e == EngineId::KilnGenerational => "÷ Kiln copying",
                     EngineId::KilnNull => "÷ Kiln null",
                     EngineId::KilnDrc => "÷ Kiln DRC",
                     _ => "÷ Kiln",

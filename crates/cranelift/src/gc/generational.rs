@@ -6,11 +6,11 @@
 //! object (globals and tables are roots of every collection and need
 //! none): when the new value lies in the nursery and the object does not,
 //! and the object's `GEN_REMEMBERED_BIT` is clear, `gc_remember` adds the
-//! object to the remembered set. Both range tests are one subtraction and
-//! one unsigned compare against the nursery's size (null wraps around
-//! and fails the first); an i31 whose bits happen to fall in the range
-//! only remembers the object needlessly. Once remembered, an object costs
-//! one header load per store until the next collection.
+//! object to the remembered set. An i31 leaves after one test of its tag
+//! bit; both range tests are one subtraction and one unsigned compare
+//! against the nursery's size (null wraps around and fails the first).
+//! Once remembered, an object costs one header load per store until the
+//! next collection.
 //!
 //! Reads and initialising stores need no barrier: a minor collection
 //! finds nursery objects through roots and remembered objects, and an
@@ -40,16 +40,23 @@ impl GcCompiler for GenerationalCompiler {
     fn store_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, slot: RefSlot, addr: Value, v: Value) {
         t.b.ins().store(flags, v, addr, 0);
         let RefSlot::Object(obj) = slot else { return };
-        let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
-        let start = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_NURSERY_START as i32);
-        let end = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_NURSERY_END as i32);
-        let size = t.b.ins().isub(end, start);
-
+        let check_value = t.b.create_block();
         let check_object = t.b.create_block();
         let check_bit = t.b.create_block();
         let remember = t.b.create_block();
         let done = t.b.create_block();
 
+        // An i31 (tag bit set) leaves at once: code that keeps small
+        // integers in reference slots pays one test.
+        let tag = t.b.ins().band_imm_u(v, 1);
+        t.b.ins().brif(tag, done, &[], check_value, &[]);
+        t.b.seal_block(check_value);
+
+        t.b.switch_to_block(check_value);
+        let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
+        let start = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_NURSERY_START as i32);
+        let end = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_NURSERY_END as i32);
+        let size = t.b.ins().isub(end, start);
         let v_offset = t.b.ins().isub(v, start);
         let young_value = t.b.ins().icmp(IntCC::UnsignedLessThan, v_offset, size);
         t.b.ins().brif(young_value, check_object, &[], done, &[]);

@@ -199,12 +199,19 @@ impl StoreOpaque {
         let gc = self.gc_store()?;
         if gc.zeal_due(zeal) || gc.heap.collection_due() {
             self.collect_now()?;
+            self.grow_if_mostly_live();
         }
+        // A failed allocation collects once, or twice when the first
+        // collection leaves the collector wanting another (a generational
+        // collector's nursery collection that left the mature space full),
+        // before the heap grows.
         let mut collected = self.engine().config().collector_kind() == kiln_gc::Collector::Null;
+        let mut collected_again = collected;
         loop {
             let gc = self.gc_store()?;
             match alloc(&mut *gc.heap) {
-                Err(GcError::OutOfMemory { .. }) if !collected => {
+                Err(GcError::OutOfMemory { .. }) if !collected || (!collected_again && gc.heap.collection_due()) => {
+                    collected_again = collected;
                     collected = true;
                     self.collect_now()?;
                     self.grow_if_mostly_live();
@@ -244,11 +251,11 @@ impl StoreOpaque {
     pub(crate) fn collect_garbage_for(&mut self, bytes_needed: Option<u64>) -> Result<()> {
         self.sync_gc_cursor_in();
         if let Some(gc) = self.gc.as_mut() {
+            if let Some(bytes) = bytes_needed {
+                let room = (gc.heap.memory().capacity() - gc.heap.memory().len()) as u64;
+                let _ = gc.heap.grow(bytes.min(room));
+            }
             gc.heap.request_full_collection();
-        }
-        if let (Some(bytes), Some(gc)) = (bytes_needed, self.gc.as_mut()) {
-            let room = (gc.heap.memory().capacity() - gc.heap.memory().len()) as u64;
-            let _ = gc.heap.grow(bytes.min(room));
         }
         let result = self.collect_now();
         self.sync_gc_bound();

@@ -24,8 +24,9 @@
 //! (and on growth, when it is empty), at its *target* size when there is
 //! room. The target adapts to the survival rate: doubled (up to
 //! [`MAX_NURSERY`]) when more than a quarter of a nursery survives, so
-//! that objects get longer to die, halved (down to [`MIN_NURSERY`]) when
-//! almost nothing does.
+//! that objects get longer to die. A nursery carved below its target asks
+//! for a full collection, after which the heap grows to make room for it
+//! (`wanted_growth`).
 //!
 //! # Collections
 //!
@@ -80,9 +81,11 @@ use std::ops::Range;
 use std::sync::Arc;
 
 /// The nursery's size bounds. Its first target, 1 MiB, fits the L2
-/// caches of current x86 cores with room to spare.
+/// caches of current x86 cores with room to spare; the largest, 4 MiB,
+/// keeps the heap a nursery needs (four times its size, see
+/// `wanted_growth`) modest.
 pub(crate) const MIN_NURSERY: u64 = 64 << 10;
-pub(crate) const MAX_NURSERY: u64 = 16 << 20;
+pub(crate) const MAX_NURSERY: u64 = 4 << 20;
 const INITIAL_NURSERY: u64 = 1 << 20;
 
 /// Objects larger than this are allocated in the mature space: copying
@@ -132,12 +135,14 @@ impl Nursery {
         self.range().contains(&u64::from(obj))
     }
 
-    /// Adapts the target to the share of `used` bytes that survived.
+    /// Adapts the target to the share of `used` bytes that survived: a
+    /// nursery of which more than a quarter survives doubles (up to
+    /// [`MAX_NURSERY`]), so that objects get longer to die. It never
+    /// shrinks: a nursery of which little survives is doing its job, and a
+    /// smaller one would only collect more often.
     fn adapt(&mut self, used: u64, survived: u64) {
         if survived.saturating_mul(4) > used {
             self.target = (self.target * 2).min(MAX_NURSERY);
-        } else if survived.saturating_mul(32) < used {
-            self.target = (self.target / 2).max(MIN_NURSERY);
         }
     }
 }
@@ -174,9 +179,10 @@ impl GenerationalHeap {
     }
 
     /// Gives the (empty) nursery the top of the current space: its target
-    /// size, or half of the free part if that is less. A nursery that
-    /// small means the mature space is nearly full: the next collection is
-    /// a full one.
+    /// size, or half of the free part if that is less. A nursery below its
+    /// target means the mature space is nearly full, or the heap too small
+    /// for the nursery: the next collection is a full one, after which the
+    /// heap grows (`wanted_growth`) if it can.
     fn carve_nursery(&mut self) {
         debug_assert!(self.nursery.is_empty());
         let align = !u64::from(OBJECT_ALIGN - 1);
@@ -187,7 +193,8 @@ impl GenerationalHeap {
         self.nursery.start = start;
         self.nursery.bump = BumpAllocator::new(start, self.space_end);
         self.mature.bump = BumpAllocator::new(mtop, start);
-        self.full_due |= size < MIN_NURSERY.min(self.nursery.target);
+        let can_grow = self.mature.memory.len() < self.mature.memory.capacity();
+        self.full_due |= size < MIN_NURSERY || (size < self.nursery.target && can_grow);
     }
 
     /// Room left in the promotion area beyond what the nursery's
@@ -341,14 +348,28 @@ impl GcHeap for GenerationalHeap {
     }
 
     /// Judged after full collections only (after a minor one the bytes
-    /// in use include promoted objects that may have died since), and a
-    /// third live is enough to stay: nursery collections make the
-    /// full ones rare even in a tight heap.
+    /// in use include promoted objects that may have died since): the
+    /// heap should hold four times the live data (a semi-space heap, half
+    /// full after a collection, as the copying collector wants it) plus
+    /// four times the nursery's target (the nursery and a promotion area
+    /// as large, and the reserve for both). It grows by what it lacks, at
+    /// least a quarter of its size, so growth comes in few steps.
     fn wanted_growth(&self) -> u64 {
         if !self.last_was_full {
             return 0;
         }
-        crate::heap::wanted_growth(self.mature.end, self.mature.stats.bytes_in_use, 3)
+        let len = self.mature.end;
+        let wanted = self.mature.stats.bytes_in_use.saturating_add(self.nursery.target).saturating_mul(4);
+        if wanted <= len {
+            return 0;
+        }
+        (wanted - len).max(len / 4).next_multiple_of(1 << 16)
+    }
+
+    /// After a nursery collection that left the mature space too full for
+    /// a useful nursery, a full collection is due before the heap grows.
+    fn collection_due(&self) -> bool {
+        self.full_due && !self.last_was_full
     }
 
     fn collect<'a>(&'a mut self, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> Box<dyn GarbageCollection + 'a> {
@@ -379,6 +400,9 @@ impl GcHeap for GenerationalHeap {
         self.space_end = layout.space_end;
         self.mature.stats.heap_size = self.mature.end;
         if self.nursery.is_empty() {
+            // Whether the grown space is still too small is the new
+            // carve's to say.
+            self.full_due = false;
             self.carve_nursery();
         }
         Ok(())
