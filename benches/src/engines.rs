@@ -148,6 +148,10 @@ impl KilnRuntime {
     fn new(collector: kiln::Collector) -> Result<Self> {
         let mut config = kiln::Config::new();
         config.collector(collector).max_gc_heap_size(GC_HEAP_MAX);
+        // `KILN_BENCH_PERFMAP=1`: name compiled functions for `perf report`.
+        if std::env::var_os("KILN_BENCH_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(kiln::ProfilingStrategy::PerfMap);
+        }
         Ok(KilnRuntime { engine: kiln::Engine::new(&config)? })
     }
 }

@@ -125,8 +125,4 @@ builtins! {
     /// (GC reference) DRC write barrier's slow path: releases a reference
     /// whose count is about to reach zero (frees what it kept alive).
     gc_drop_ref(I32);
-    /// (GC reference of a mature object) Generational write barrier's slow
-    /// path: a reference into the nursery was stored in the object, which
-    /// is not in the remembered set yet.
-    gc_remember(I32);
 }

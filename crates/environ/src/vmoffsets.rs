@@ -107,7 +107,17 @@ pub mod store_context {
     /// reference into it.
     pub const GC_NURSERY_START: u32 = 88;
     pub const GC_NURSERY_END: u32 = 92;
-    pub const SIZE: u32 = 96;
+    /// The generational write barrier's log of newly remembered objects:
+    /// a buffer (`*mut u32`) of `GC_REMEMBERED_CAP` entries, `GC_REMEMBERED_LEN`
+    /// of them used (u32s). Compiled code appends without calling out; when
+    /// the log is full it sets `GC_REMEMBERED_OVERFLOW` (u32) instead, and
+    /// the collector finds the objects by their header bit. The runtime
+    /// hands the log to the heap whenever Wasm stops running.
+    pub const GC_REMEMBERED_BUF: u32 = 96;
+    pub const GC_REMEMBERED_LEN: u32 = 104;
+    pub const GC_REMEMBERED_CAP: u32 = 108;
+    pub const GC_REMEMBERED_OVERFLOW: u32 = 112;
+    pub const SIZE: u32 = 120;
 }
 
 /// The engine's supertype displays: a top-level array of

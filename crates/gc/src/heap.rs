@@ -190,6 +190,16 @@ pub trait GcHeap: Send {
         Ok(())
     }
 
+    /// Takes over the objects compiled code's write barrier remembered
+    /// since the runtime last asked: `objs`, which it marked remembered in
+    /// their headers, or, if its log `overflowed`, an unknown number of
+    /// objects marked in their headers alone. Untrusted: entries that are
+    /// not objects of the heap are reported and ignored.
+    fn adopt_remembered(&mut self, objs: &[u32], overflowed: bool) -> Result<()> {
+        let _ = (objs, overflowed);
+        Ok(())
+    }
+
     /// Asks that the next collection be a full one (a generational
     /// collector otherwise often collects only its nursery): an embedder's
     /// explicit `gc()` frees everything unreachable.

@@ -164,8 +164,11 @@ pub enum Precompiled {
 fn fingerprint(config: &Config, compiler: &Compiler) -> String {
     let t = config.tunables;
     format!(
-        "kiln={};collector={:?};bounds_checks={:?};epoch_interruption={};consume_fuel={};wasm_features={:#x};{}",
+        "kiln={}+{};collector={:?};bounds_checks={:?};epoch_interruption={};consume_fuel={};wasm_features={:#x};{}",
         env!("CARGO_PKG_VERSION"),
+        // The build's sources: another build of this version may lay out
+        // the VMContext or number the builtins differently.
+        env!("KILN_SOURCE_HASH"),
         t.collector,
         t.bounds_checks,
         t.epoch_interruption,

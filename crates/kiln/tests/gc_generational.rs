@@ -199,3 +199,54 @@ fn ten_megabytes_live_run_in_a_heap_under_64_megabytes() {
     assert!(stats.minor_collections > 0 && stats.collections > stats.minor_collections, "{stats:?}");
     assert!(stats.heap_size < 64_000_000, "peak GC heap {} bytes: {stats:?}", stats.heap_size);
 }
+
+#[test]
+fn more_remembered_objects_than_the_barrier_log_holds_survive() {
+    // 40,000 old holders each given a new box in one call: compiled code's
+    // log of remembered objects overflows, and the collector finds them by
+    // their header bits.
+    let (mut store, instance) = instantiate(
+        &engine(),
+        r#"(module
+            (type $box (struct (field i32)))
+            (type $holder (struct (field (mut (ref null $box)))))
+            (type $holders (array (mut (ref null $holder))))
+            (type $junk (struct (field i32) (field i32)))
+            (global $holders (mut (ref null $holders)) (ref.null $holders))
+            (func (export "make_old") (param $n i32)
+                (local $i i32)
+                (global.set $holders (array.new_default $holders (local.get $n)))
+                (block $done (loop $next
+                    (br_if $done (i32.eq (local.get $i) (local.get $n)))
+                    (array.set $holders (global.get $holders) (local.get $i) (struct.new $holder (ref.null $box)))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br $next))))
+            (func (export "link_and_churn") (param $n i32) (result i32)
+                (local $i i32) (local $sum i32)
+                (block $done (loop $next
+                    (br_if $done (i32.eq (local.get $i) (local.get $n)))
+                    (struct.set $holder 0 (array.get $holders (global.get $holders) (local.get $i)) (struct.new $box (local.get $i)))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br $next)))
+                (local.set $i (i32.const 300000))
+                (block $done (loop $next
+                    (br_if $done (i32.eqz (local.get $i)))
+                    (drop (struct.new $junk (local.get $i) (local.get $i)))
+                    (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+                    (br $next)))
+                (block $done (loop $next
+                    (br_if $done (i32.eq (local.get $i) (local.get $n)))
+                    (local.set $sum (i32.add (local.get $sum)
+                        (struct.get $box 0 (struct.get $holder 0 (array.get $holders (global.get $holders) (local.get $i))))))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br $next)))
+                (local.get $sum)))"#,
+    );
+    let n = 40_000;
+    instance.get_typed_func::<i32, ()>(&mut store, "make_old").unwrap().call(&mut store, n).unwrap();
+    store.gc(None).unwrap();
+    let minor_before = store.gc_stats().unwrap().minor_collections;
+    let link = instance.get_typed_func::<i32, i32>(&mut store, "link_and_churn").unwrap();
+    assert_eq!(link.call(&mut store, n).unwrap(), (0..n).sum::<i32>());
+    assert!(store.gc_stats().unwrap().minor_collections > minor_before);
+}

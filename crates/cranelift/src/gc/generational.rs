@@ -5,8 +5,13 @@
 //! Write barrier, after the store, for a field or element of a heap
 //! object (globals and tables are roots of every collection and need
 //! none): when the new value lies in the nursery and the object does not,
-//! and the object's `GEN_REMEMBERED_BIT` is clear, `gc_remember` adds the
-//! object to the remembered set. An i31 leaves after one test of its tag
+//! and the object's `GEN_REMEMBERED_BIT` is clear, the barrier sets the
+//! bit and appends the object to the store's remembered log (or, when the
+//! log is full, sets its overflow flag: the collector then finds the
+//! objects by their bit). There is no call, on any path: a call would be
+//! a safepoint, and Cranelift keeps every GC reference live across a
+//! safepoint in a stack slot, reloading it at each use — a cold call in a
+//! barrier would slow down all the code around it. An i31 leaves after one test of its tag
 //! bit; both range tests are one subtraction and one unsigned compare
 //! against the nursery's size (null wraps around and fails the first).
 //! Once remembered, an object costs one header load per store until the
@@ -22,7 +27,6 @@ use crate::func_env::POINTER;
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types::*};
-use kiln_environ::Builtin;
 use kiln_environ::gc_layout::{GEN_REMEMBERED_BIT, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET};
 use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
 
@@ -77,8 +81,33 @@ impl GcCompiler for GenerationalCompiler {
         t.b.ins().brif(remembered, done, &[], remember, &[]);
         t.b.seal_block(remember);
 
+        // Remembered from now on: the bit, and an entry in the log (or,
+        // when it is full, the overflow flag).
         t.b.switch_to_block(remember);
-        t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_remember, &[obj]);
+        let marked = t.b.ins().bor_imm_u(kind, i64::from(GEN_REMEMBERED_BIT));
+        t.b.ins().store(t.flags.gc, marked, header, HEADER_KIND_OFFSET as i32);
+        let len = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_REMEMBERED_LEN as i32);
+        let cap = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_REMEMBERED_CAP as i32);
+        let has_room = t.b.ins().icmp(IntCC::UnsignedLessThan, len, cap);
+        let append = t.b.create_block();
+        let overflow = t.b.create_block();
+        t.b.ins().brif(has_room, append, &[], overflow, &[]);
+        t.b.seal_block(append);
+        t.b.seal_block(overflow);
+
+        t.b.switch_to_block(append);
+        let buf = t.b.ins().load(POINTER, t.flags.vm, ctx, store_context::GC_REMEMBERED_BUF as i32);
+        let len64 = t.b.ins().uextend(I64, len);
+        let at = t.b.ins().ishl_imm_u(len64, 2);
+        let entry = t.b.ins().iadd(buf, at);
+        t.b.ins().store(t.flags.vm, obj, entry, 0);
+        let next = t.b.ins().iadd_imm_u(len, 1);
+        t.b.ins().store(t.flags.vm, next, ctx, store_context::GC_REMEMBERED_LEN as i32);
+        t.b.ins().jump(done, &[]);
+
+        t.b.switch_to_block(overflow);
+        let one = t.b.ins().iconst(I32, 1);
+        t.b.ins().store(t.flags.vm, one, ctx, store_context::GC_REMEMBERED_OVERFLOW as i32);
         t.b.ins().jump(done, &[]);
         t.b.seal_block(done);
         t.b.switch_to_block(done);

@@ -33,8 +33,16 @@ use kiln_environ::{GcTypeLayouts, WasmCompositeType};
 use kiln_gc::{GcError, GcHeap, GcLayout, GcTypes, HostDataTable, VMGcRef};
 use std::sync::Arc;
 
+/// Entries of the log of objects compiled code's generational write
+/// barrier remembers between two visits to the runtime (64 KiB).
+const REMEMBERED_LOG_ENTRIES: usize = 16 * 1024;
+
 pub(crate) struct GcStore {
     pub heap: StoreHeap,
+    /// The generational write barrier's log (empty for other
+    /// collectors); compiled code appends to it through the store
+    /// context, `sync_gc_cursor_in` hands it to the heap.
+    remembered_log: Box<[u32]>,
     pub host_data: HostDataTable,
     pub func_refs: FuncRefTable,
     /// Allocations left until zeal forces a collection, if zeal is on.
@@ -129,7 +137,14 @@ impl StoreOpaque {
             // except through builtins, which are called between
             // instructions that reload these fields.
             unsafe { *self.vm_store_context().gc_heap_base.get() = base as usize };
-            self.gc = Some(GcStore { heap: StoreHeap { heap: Some(heap), pool }, host_data: HostDataTable::new(), func_refs: FuncRefTable::default(), zeal_countdown });
+            let remembered_log = if heap.nursery().is_some() { vec![0; REMEMBERED_LOG_ENTRIES].into_boxed_slice() } else { Box::default() };
+            self.gc = Some(GcStore {
+                heap: StoreHeap { heap: Some(heap), pool },
+                remembered_log,
+                host_data: HostDataTable::new(),
+                func_refs: FuncRefTable::default(),
+                zeal_countdown,
+            });
             self.sync_gc_bound();
         }
         Ok(self.gc.as_mut().expect("created above"))
@@ -144,7 +159,7 @@ impl StoreOpaque {
     /// operation that may grow the heap or move its bump cursor.
     pub(crate) fn sync_gc_bound(&self) {
         if let Some(gc) = &self.gc {
-            let ctx = self.vm_store_context();
+            let ctx = self.vm_store_context_ptr();
             // Under zeal compiled code gets no region, so that every
             // allocation is counted here.
             let region = if self.gc_zeal().is_some() { None } else { gc.heap.bump_region() };
@@ -152,29 +167,44 @@ impl StoreOpaque {
             // Outside a generational heap, an empty range: the write
             // barrier finds no reference in it.
             let (nursery_start, nursery_end) = gc.heap.nursery().unwrap_or((0, 0));
-            // SAFETY: as in `gc_store`.
+            // SAFETY: as in `gc_store`. The log is the store's, and lives
+            // as long as the heap it serves.
             unsafe {
+                let ctx = &*ctx;
                 *ctx.gc_heap_bound.get() = gc.heap.memory().len();
                 *ctx.gc_bump_next.get() = next;
                 *ctx.gc_bump_end.get() = end;
                 *ctx.gc_nursery_start.get() = nursery_start;
                 *ctx.gc_nursery_end.get() = nursery_end;
+                *ctx.gc_remembered_buf.get() = gc.remembered_log.as_ptr().cast_mut();
+                *ctx.gc_remembered_cap.get() = gc.remembered_log.len() as u32;
             }
         }
     }
 
-    /// Hands the heap back the bump cursor compiled code advanced, before
-    /// Rust code uses the heap. Called on every way out of Wasm (a return
-    /// to the host, a host call, a GC builtin).
+    /// Hands the heap back the bump cursor compiled code advanced, and the
+    /// objects its write barrier remembered, before Rust code uses the
+    /// heap. Called on every way out of Wasm (a return to the host, a host
+    /// call, a GC builtin).
     pub(crate) fn sync_gc_cursor_in(&mut self) {
+        let ctx = self.vm_store_context_ptr();
         // SAFETY: as in `gc_store`.
-        let next = unsafe { *self.vm_store_context().gc_bump_next.get() };
-        if let Some(gc) = &mut self.gc
-            && next != 0
-        {
+        let (next, logged, overflowed) = unsafe { (*(*ctx).gc_bump_next.get(), *(*ctx).gc_remembered_len.get(), *(*ctx).gc_remembered_overflow.get()) };
+        let Some(gc) = &mut self.gc else { return };
+        if next != 0 {
             // A cursor outside the region (corrupted store context) is
             // refused and the heap keeps its own.
             let _ = gc.heap.set_bump_next(next);
+        }
+        if logged != 0 || overflowed != 0 {
+            let logged = (logged as usize).min(gc.remembered_log.len());
+            // Entries that are not objects (a corrupted heap) are ignored.
+            let _ = gc.heap.adopt_remembered(&gc.remembered_log[..logged], overflowed != 0);
+            // SAFETY: as in `gc_store`.
+            unsafe {
+                *(*ctx).gc_remembered_len.get() = 0;
+                *(*ctx).gc_remembered_overflow.get() = 0;
+            }
         }
     }
 

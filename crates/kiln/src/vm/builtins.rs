@@ -16,7 +16,7 @@ use kiln_environ::Builtin;
 
 /// The builtins table, in `Builtin` order.
 pub fn table() -> *const usize {
-    struct Table([*const (); 29]);
+    struct Table([*const (); 28]);
     // SAFETY: the table holds addresses of functions, immutable and valid
     // on every thread.
     unsafe impl Sync for Table {}
@@ -49,9 +49,8 @@ pub fn table() -> *const usize {
         gc::array_fill as *const (),
         gc::gc_expose_ref as *const (),
         gc::gc_drop_ref as *const (),
-        gc::gc_remember as *const (),
     ]);
-    const _: () = assert!(Builtin::ALL.len() == 29);
+    const _: () = assert!(Builtin::ALL.len() == 28);
     TABLE.0.as_ptr().cast()
 }
 

@@ -80,17 +80,6 @@ pub extern "C" fn gc_drop_ref(vmctx: *mut u8, r: u32) {
     let _ = RefBarriers::of(&mut store.gc).drop_ref(r);
 }
 
-/// The generational write barrier's slow path: `obj`, outside the
-/// nursery, was given a reference into it. A bad reference (a corrupted
-/// heap) is refused by the heap and forgotten.
-pub extern "C" fn gc_remember(vmctx: *mut u8, obj: u32) {
-    // SAFETY: called by compiled code with its own vmctx.
-    let (_, store) = unsafe { context(vmctx) };
-    if let (Some(gc), Some(r)) = (store.gc.as_mut(), VMGcRef::from_raw_u32(obj)) {
-        let _ = gc.heap.record_ref_write(&r);
-    }
-}
-
 pub extern "C" fn is_subtype(vmctx: *mut u8, sub: u32, sup: u32) -> u8 {
     // SAFETY: called by compiled code with its own vmctx.
     let (_, store) = unsafe { context(vmctx) };

@@ -45,8 +45,11 @@
 //! object that may reference the nursery must be in the remembered set,
 //! each once, marked by [`GEN_REMEMBERED_BIT`] in its header. Compiled
 //! code's write barrier remembers an object outside the nursery when it
-//! stores a reference into the nursery in it (`gc_remember`), the runtime
-//! calls [`GcHeap::record_ref_write`] after writing references in bulk,
+//! stores a reference into the nursery in it: it sets the bit and appends
+//! the object to a log the runtime hands over before anything else uses
+//! the heap ([`GcHeap::adopt_remembered`]; if the log overflowed, the bits
+//! are found by a walk of the mature space); the runtime calls
+//! [`GcHeap::record_ref_write`] after writing references in bulk,
 //! and an object allocated directly in the mature space (a large one) is
 //! remembered at birth, because its initialising stores have no barrier.
 //! Globals, tables and host handles are roots of every collection, so they
@@ -65,7 +68,8 @@ mod minor;
 
 use super::copying::{CopyingCollection, CopyingHeap, SemiSpaceHeap, plan};
 use crate::alloc::bump::BumpAllocator;
-use crate::header::{object, read_header, write_header};
+use crate::error::{note, note_err};
+use crate::header::{check_block_size, object, object_at, read_header, write_header};
 use crate::memory::{grow_memory, read_u32};
 use crate::trace::ref_slots;
 use crate::types::TypeCache;
@@ -240,6 +244,26 @@ impl GenerationalHeap {
         Ok(())
     }
 
+    /// Rebuilds the remembered set from the header bits of the mature
+    /// objects, after compiled code's log overflowed (rare: one walk of
+    /// the mature space).
+    fn find_remembered(&mut self) -> Result<()> {
+        let mem = self.mature.memory.bytes();
+        let used = self.mature.used();
+        self.remembered.clear();
+        let mut at = used.start;
+        while at < used.end {
+            let header = read_header(mem, at)?;
+            check_block_size(at, header.size(), used.end as usize)?;
+            if header.collector_bits() & GEN_REMEMBERED_BIT != 0 {
+                // Below the used end, which is a heap offset.
+                self.remembered.push(at as u32);
+            }
+            at += u64::from(header.size());
+        }
+        Ok(())
+    }
+
     /// The end of a collection: the nursery is empty, so nothing needs
     /// remembering; it is carved again.
     fn after_collection(&mut self, full: bool) {
@@ -341,6 +365,28 @@ impl GcHeap for GenerationalHeap {
         }
         object(self.mature.memory.bytes(), obj)?;
         self.remember(at)
+    }
+
+    fn adopt_remembered(&mut self, objs: &[u32], overflowed: bool) -> Result<()> {
+        if overflowed {
+            return self.find_remembered();
+        }
+        let mut first_err = None;
+        for &obj in objs {
+            if !self.mature.used().contains(&u64::from(obj)) {
+                note(&mut first_err, GcError::corrupt("remembered log names something outside the mature objects", obj));
+                continue;
+            }
+            match object_at(self.mature.memory.bytes(), obj) {
+                // Compiled code logs an object only when it sets its bit:
+                // the object is not in the set yet.
+                Ok(header) if header.collector_bits() & GEN_REMEMBERED_BIT != 0 => self.remembered.push(obj),
+                // Bit lost since (a corrupted header): remembered as usual.
+                Ok(_) => note_err(&mut first_err, self.remember(obj)),
+                Err(e) => note(&mut first_err, e),
+            }
+        }
+        first_err.map_or(Ok(()), Err)
     }
 
     fn request_full_collection(&mut self) {
