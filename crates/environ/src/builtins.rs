@@ -117,12 +117,4 @@ builtins! {
     /// (array, dst, element bits, len) -> ok (traps: array bounds): fills a
     /// range of an array of numbers of at most 8 bytes at `memset` speed.
     array_fill(I32, I32, I64, I32) -> I8;
-    /// (GC reference) -> the same reference. DRC read barrier's slow path:
-    /// logs a reference that reached the Wasm stack and is not in the root
-    /// log yet. Returning it lets compiled code take the reference from the
-    /// call rather than keep it across, so the fast path spills nothing.
-    gc_expose_ref(I32) -> I32;
-    /// (GC reference) DRC write barrier's slow path: releases a reference
-    /// whose count is about to reach zero (frees what it kept alive).
-    gc_drop_ref(I32);
 }

@@ -78,6 +78,12 @@ pub const DRC_ON_STACK_BIT: u32 = 8;
 /// and the count an entry would hold is in its count from birth. So
 /// compiled code allocates inline without touching the log.
 pub const DRC_FRESH_BIT: u32 = 16;
+/// DRC: a barrier log entry with this bit set (heap offsets are 8-aligned)
+/// names an object whose count compiled code brought to zero (marking it
+/// `DRC_PENDING_FREE_BIT`), to be freed; without it, an object compiled
+/// code logged as referenced from the stack (`DRC_LOGGED_BIT` set and its
+/// count incremented for the entry).
+pub const DRC_LOG_ZERO_COUNT_TAG: u32 = 1;
 /// Generational collector bits: a mature object in the remembered set,
 /// which may hold references into the nursery. Compiled code's write
 /// barrier tests this bit inline and calls out only to remember an object

@@ -107,16 +107,17 @@ pub mod store_context {
     /// reference into it.
     pub const GC_NURSERY_START: u32 = 88;
     pub const GC_NURSERY_END: u32 = 92;
-    /// The generational write barrier's log of newly remembered objects:
-    /// a buffer (`*mut u32`) of `GC_REMEMBERED_CAP` entries, `GC_REMEMBERED_LEN`
-    /// of them used (u32s). Compiled code appends without calling out; when
-    /// the log is full it sets `GC_REMEMBERED_OVERFLOW` (u32) instead, and
-    /// the collector finds the objects by their header bit. The runtime
-    /// hands the log to the heap whenever Wasm stops running.
-    pub const GC_REMEMBERED_BUF: u32 = 96;
-    pub const GC_REMEMBERED_LEN: u32 = 104;
-    pub const GC_REMEMBERED_CAP: u32 = 108;
-    pub const GC_REMEMBERED_OVERFLOW: u32 = 112;
+    /// The barriers' log, which compiled code appends to without calling
+    /// out: a buffer (`*mut u32`) of `GC_BARRIER_LOG_CAP` entries,
+    /// `GC_BARRIER_LOG_LEN` of them used (u32s). What an entry means is the
+    /// collector's (`gc_layout`); when the log is full, compiled code takes
+    /// the collector's overflow path (generational: it sets
+    /// `GC_BARRIER_LOG_OVERFLOW`, u32). The runtime hands the log to the
+    /// heap whenever Wasm stops running.
+    pub const GC_BARRIER_LOG: u32 = 96;
+    pub const GC_BARRIER_LOG_LEN: u32 = 104;
+    pub const GC_BARRIER_LOG_CAP: u32 = 108;
+    pub const GC_BARRIER_LOG_OVERFLOW: u32 = 112;
     pub const SIZE: u32 = 120;
 }
 

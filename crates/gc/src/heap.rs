@@ -190,13 +190,14 @@ pub trait GcHeap: Send {
         Ok(())
     }
 
-    /// Takes over the objects compiled code's write barrier remembered
-    /// since the runtime last asked: `objs`, which it marked remembered in
-    /// their headers, or, if its log `overflowed`, an unknown number of
-    /// objects marked in their headers alone. Untrusted: entries that are
-    /// not objects of the heap are reported and ignored.
-    fn adopt_remembered(&mut self, objs: &[u32], overflowed: bool) -> Result<()> {
-        let _ = (objs, overflowed);
+    /// Takes over what compiled code's barriers logged since the runtime
+    /// last asked, in the collector's own terms (`kiln_environ::gc_layout`
+    /// says what each collector logs); `overflowed` says the log filled and
+    /// compiled code took its overflow path. Untrusted: entries that are
+    /// not objects of the heap are reported and ignored. May free objects
+    /// (and drop host data of freed externrefs).
+    fn adopt_barrier_log(&mut self, host_data: &mut HostDataTable, entries: &[u32], overflowed: bool) -> Result<()> {
+        let _ = (host_data, entries, overflowed);
         Ok(())
     }
 

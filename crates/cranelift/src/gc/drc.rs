@@ -8,12 +8,19 @@
 //!   The builtins allocate when the region is used up.
 //! - Read barrier: a reference loaded from a field, element, global or
 //!   table reaches the Wasm stack, which DRC does not count but logs: if
-//!   the object's `DRC_LOGGED_BIT` is clear, `gc_expose_ref` logs it. One
-//!   load and a test on the fast path.
+//!   the object's `DRC_LOGGED_BIT` is clear, the barrier sets it, counts
+//!   the log entry and appends the object to the store's barrier log,
+//!   which the runtime adds to the heap's root log. One load and a test
+//!   on the fast path.
 //! - Write barrier: count the new value (saturating at `u32::MAX`), store
-//!   it, then release the old one: its count is decremented inline unless
-//!   it would reach zero, when `gc_drop_ref` frees it. An i31 replacing an
+//!   it, then release the old one: its count is decremented inline; one
+//!   about to reach zero is zeroed, marked pending and logged with a tag,
+//!   and the runtime frees it when it takes the log. An i31 replacing an
 //!   i31 is a plain store after one test.
+//! - No barrier calls out, on any path: a call is a safepoint, and
+//!   Cranelift keeps GC references live across a safepoint in stack slots
+//!   (see `append_to_barrier_log`). A full log is handled inline by
+//!   leaking: the count is taken but not logged, or not released.
 //! - Init barrier: count the new value and store it (a fresh object's
 //!   field held nothing).
 //!
@@ -23,14 +30,15 @@
 //! never touch memory outside it.
 
 use super::bump::{self, CollectorHeader};
-use super::{ArrayContents, GcCompiler, RefSlot};
+use super::{ArrayContents, GcCompiler, RefSlot, append_to_barrier_log};
 use crate::func_env::POINTER;
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{Block, BlockArg, InstBuilder, MemFlagsData, Value, types::*};
-use kiln_environ::gc_layout::{DRC_FRESH_BIT, DRC_LOGGED_BIT, DRC_REF_COUNT_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET};
+use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, Value, types::*};
+use kiln_environ::gc_layout::{
+    DRC_FRESH_BIT, DRC_LOG_ZERO_COUNT_TAG, DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT, DRC_REF_COUNT_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET,
+};
 use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
-use kiln_environ::Builtin;
 
 pub(crate) struct DrcCompiler;
 
@@ -48,29 +56,34 @@ impl GcCompiler for DrcCompiler {
 
     fn load_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value) -> Value {
         let v = t.b.ins().load(I32, flags, addr, 0);
-        // The reference leaves through `loaded`'s parameter: from the load
-        // on every fast path, from the builtin (which returns it) on the
-        // slow one, so `v` is not live across the call.
-        let loaded = t.b.create_block();
-        t.b.append_block_param(loaded, I32);
         let done = if_heap_object(t, v, |t, header| {
-            let kind = t.b.ins().load(I32, t.flags.gc, header, HEADER_KIND_OFFSET as i32);
+            let gc = t.flags.gc;
+            let kind = t.b.ins().load(I32, gc, header, HEADER_KIND_OFFSET as i32);
             let logged = t.b.ins().band_imm_u(kind, i64::from(DRC_LOGGED_BIT));
             let log = t.b.create_block();
             let skip = t.b.create_block();
             t.b.ins().brif(logged, skip, &[], log, &[]);
             t.b.seal_block(log);
             t.b.switch_to_block(log);
-            let r = t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_expose_ref, &[v]).unwrap();
-            t.b.ins().jump(loaded, &[BlockArg::Value(r)]);
+            // Logged: the bit, a count for the entry, the entry. With the
+            // log full, the count alone: the object is kept alive for good
+            // (a leak until a backup trace, never an early free).
+            append_to_barrier_log(
+                t,
+                v,
+                |t| {
+                    let marked = t.b.ins().bor_imm_u(kind, i64::from(DRC_LOGGED_BIT));
+                    t.b.ins().store(gc, marked, header, HEADER_KIND_OFFSET as i32);
+                    increment_header(t, header);
+                },
+                |t| increment_header(t, header),
+            );
+            t.b.ins().jump(skip, &[]);
             t.b.seal_block(skip);
             t.b.switch_to_block(skip);
         });
         t.b.switch_to_block(done);
-        t.b.ins().jump(loaded, &[BlockArg::Value(v)]);
-        t.b.seal_block(loaded);
-        t.b.switch_to_block(loaded);
-        t.b.block_params(loaded)[0]
+        v
     }
 
     fn store_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, _slot: RefSlot, addr: Value, v: Value) {
@@ -147,24 +160,29 @@ fn count_step(t: &mut FuncTranslator<'_, '_>, count: Value) -> Value {
 /// Counts one more reference to `r` (saturating: a count at `u32::MAX`
 /// stays, and its object is never freed).
 fn increment(t: &mut FuncTranslator<'_, '_>, r: Value) {
-    let done = if_heap_object(t, r, |t, header| {
-        let gc = t.flags.gc;
-        let count = t.b.ins().load(I32, gc, header, DRC_REF_COUNT_OFFSET as i32);
-        let step = count_step(t, count);
-        let count = t.b.ins().iadd(count, step);
-        t.b.ins().store(gc, count, header, DRC_REF_COUNT_OFFSET as i32);
-    });
+    let done = if_heap_object(t, r, increment_header);
     t.b.switch_to_block(done);
 }
 
-/// Gives up one reference to `r`: inline unless the count would reach
-/// zero (or is already there: a corrupted heap, which the builtin
-/// reports), when the builtin frees it.
+/// Counts one more reference to the object whose header is at `header`.
+fn increment_header(t: &mut FuncTranslator<'_, '_>, header: Value) {
+    let gc = t.flags.gc;
+    let count = t.b.ins().load(I32, gc, header, DRC_REF_COUNT_OFFSET as i32);
+    let step = count_step(t, count);
+    let count = t.b.ins().iadd(count, step);
+    t.b.ins().store(gc, count, header, DRC_REF_COUNT_OFFSET as i32);
+}
+
+/// Gives up one reference to `r`. A count about to reach zero becomes zero
+/// with `DRC_PENDING_FREE_BIT` set and a tagged entry in the barrier log:
+/// the runtime frees the object when it next takes the log. With the log
+/// full the count stays at one (a leak until a backup trace). A count
+/// already at zero (a corrupted heap) is left alone.
 fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value) {
     let done = if_heap_object(t, r, |t, header| {
         let gc = t.flags.gc;
         let count = t.b.ins().load(I32, gc, header, DRC_REF_COUNT_OFFSET as i32);
-        let last = t.b.ins().icmp_imm_u(IntCC::UnsignedLessThanOrEqual, count, 1);
+        let last = t.b.ins().icmp_imm_u(IntCC::Equal, count, 1);
         let release = t.b.create_block();
         let inline = t.b.create_block();
         let joined = t.b.create_block();
@@ -173,11 +191,26 @@ fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value) {
         t.b.seal_block(inline);
 
         t.b.switch_to_block(release);
-        t.env.call_builtin(&mut t.b, t.vmctx, Builtin::gc_drop_ref, &[r]);
+        let kind = t.b.ins().load(I32, gc, header, HEADER_KIND_OFFSET as i32);
+        let entry = t.b.ins().bor_imm_u(r, i64::from(DRC_LOG_ZERO_COUNT_TAG));
+        append_to_barrier_log(
+            t,
+            entry,
+            |t| {
+                let zero = t.b.ins().iconst(I32, 0);
+                t.b.ins().store(gc, zero, header, DRC_REF_COUNT_OFFSET as i32);
+                let pending = t.b.ins().bor_imm_u(kind, i64::from(DRC_PENDING_FREE_BIT));
+                t.b.ins().store(gc, pending, header, HEADER_KIND_OFFSET as i32);
+            },
+            |_| {},
+        );
         t.b.ins().jump(joined, &[]);
 
+        // Above one (or zero: corrupt, and then stepped by zero below).
         t.b.switch_to_block(inline);
         let step = count_step(t, count);
+        let nonzero = t.b.ins().icmp_imm_u(IntCC::NotEqual, count, 0);
+        let step = t.b.ins().select(nonzero, step, count);
         let count = t.b.ins().isub(count, step);
         t.b.ins().store(gc, count, header, DRC_REF_COUNT_OFFSET as i32);
         t.b.ins().jump(joined, &[]);

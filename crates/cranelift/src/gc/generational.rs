@@ -22,7 +22,7 @@
 //! object allocated outside the nursery is remembered at birth by the
 //! runtime.
 
-use super::{ArrayContents, GcCompiler, RefSlot, bump};
+use super::{ArrayContents, GcCompiler, RefSlot, append_to_barrier_log, bump};
 use crate::func_env::POINTER;
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -86,28 +86,10 @@ impl GcCompiler for GenerationalCompiler {
         t.b.switch_to_block(remember);
         let marked = t.b.ins().bor_imm_u(kind, i64::from(GEN_REMEMBERED_BIT));
         t.b.ins().store(t.flags.gc, marked, header, HEADER_KIND_OFFSET as i32);
-        let len = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_REMEMBERED_LEN as i32);
-        let cap = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_REMEMBERED_CAP as i32);
-        let has_room = t.b.ins().icmp(IntCC::UnsignedLessThan, len, cap);
-        let append = t.b.create_block();
-        let overflow = t.b.create_block();
-        t.b.ins().brif(has_room, append, &[], overflow, &[]);
-        t.b.seal_block(append);
-        t.b.seal_block(overflow);
-
-        t.b.switch_to_block(append);
-        let buf = t.b.ins().load(POINTER, t.flags.vm, ctx, store_context::GC_REMEMBERED_BUF as i32);
-        let len64 = t.b.ins().uextend(I64, len);
-        let at = t.b.ins().ishl_imm_u(len64, 2);
-        let entry = t.b.ins().iadd(buf, at);
-        t.b.ins().store(t.flags.vm, obj, entry, 0);
-        let next = t.b.ins().iadd_imm_u(len, 1);
-        t.b.ins().store(t.flags.vm, next, ctx, store_context::GC_REMEMBERED_LEN as i32);
-        t.b.ins().jump(done, &[]);
-
-        t.b.switch_to_block(overflow);
-        let one = t.b.ins().iconst(I32, 1);
-        t.b.ins().store(t.flags.vm, one, ctx, store_context::GC_REMEMBERED_OVERFLOW as i32);
+        append_to_barrier_log(t, obj, |_| {}, |t| {
+            let one = t.b.ins().iconst(I32, 1);
+            t.b.ins().store(t.flags.vm, one, ctx, store_context::GC_BARRIER_LOG_OVERFLOW as i32);
+        });
         t.b.ins().jump(done, &[]);
         t.b.seal_block(done);
         t.b.switch_to_block(done);

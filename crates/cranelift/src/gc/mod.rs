@@ -110,6 +110,48 @@ pub(super) fn alloc_array_out_of_line(t: &mut FuncTranslator<'_, '_>, type_id: V
     r
 }
 
+/// Appends `entry` to the store's barrier log (see
+/// `store_context::GC_BARRIER_LOG`) and runs `logged` if the log has room;
+/// runs `full` instead if not. Inline, no call: a call would be a safepoint,
+/// and Cranelift keeps every GC reference live across a safepoint in a
+/// stack slot, reloading it at each use, so one cold call in a barrier
+/// slows down all the code around it. Continues in the join block.
+pub(super) fn append_to_barrier_log(
+    t: &mut FuncTranslator<'_, '_>,
+    entry: Value,
+    logged: impl FnOnce(&mut FuncTranslator<'_, '_>),
+    full: impl FnOnce(&mut FuncTranslator<'_, '_>),
+) {
+    use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
+    let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
+    let len = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_BARRIER_LOG_LEN as i32);
+    let cap = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_BARRIER_LOG_CAP as i32);
+    let has_room = t.b.ins().icmp(cranelift_codegen::ir::condcodes::IntCC::UnsignedLessThan, len, cap);
+    let append = t.b.create_block();
+    let overflow = t.b.create_block();
+    let done = t.b.create_block();
+    t.b.ins().brif(has_room, append, &[], overflow, &[]);
+    t.b.seal_block(append);
+    t.b.seal_block(overflow);
+
+    t.b.switch_to_block(append);
+    let buf = t.b.ins().load(POINTER, t.flags.vm, ctx, store_context::GC_BARRIER_LOG as i32);
+    let len64 = t.b.ins().uextend(cranelift_codegen::ir::types::I64, len);
+    let at = t.b.ins().ishl_imm_u(len64, 2);
+    let slot = t.b.ins().iadd(buf, at);
+    t.b.ins().store(t.flags.vm, entry, slot, 0);
+    let next = t.b.ins().iadd_imm_u(len, 1);
+    t.b.ins().store(t.flags.vm, next, ctx, store_context::GC_BARRIER_LOG_LEN as i32);
+    logged(t);
+    t.b.ins().jump(done, &[]);
+
+    t.b.switch_to_block(overflow);
+    full(t);
+    t.b.ins().jump(done, &[]);
+    t.b.seal_block(done);
+    t.b.switch_to_block(done);
+}
+
 /// The code generator of `collector`'s barriers and allocation.
 pub(crate) fn for_collector(collector: Collector) -> &'static dyn GcCompiler {
     match collector {

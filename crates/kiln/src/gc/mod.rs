@@ -33,16 +33,16 @@ use kiln_environ::{GcTypeLayouts, WasmCompositeType};
 use kiln_gc::{GcError, GcHeap, GcLayout, GcTypes, HostDataTable, VMGcRef};
 use std::sync::Arc;
 
-/// Entries of the log of objects compiled code's generational write
-/// barrier remembers between two visits to the runtime (64 KiB).
-const REMEMBERED_LOG_ENTRIES: usize = 16 * 1024;
+/// Entries of the log compiled code's barriers (generational, DRC) fill
+/// between two visits to the runtime (64 KiB).
+const BARRIER_LOG_ENTRIES: usize = 16 * 1024;
 
 pub(crate) struct GcStore {
     pub heap: StoreHeap,
-    /// The generational write barrier's log (empty for other
-    /// collectors); compiled code appends to it through the store
-    /// context, `sync_gc_cursor_in` hands it to the heap.
-    remembered_log: Box<[u32]>,
+    /// The barriers' log (empty for collectors whose barriers log
+    /// nothing); compiled code appends to it through the store context,
+    /// `sync_gc_cursor_in` hands it to the heap.
+    barrier_log: Box<[u32]>,
     pub host_data: HostDataTable,
     pub func_refs: FuncRefTable,
     /// Allocations left until zeal forces a collection, if zeal is on.
@@ -137,10 +137,10 @@ impl StoreOpaque {
             // except through builtins, which are called between
             // instructions that reload these fields.
             unsafe { *self.vm_store_context().gc_heap_base.get() = base as usize };
-            let remembered_log = if heap.nursery().is_some() { vec![0; REMEMBERED_LOG_ENTRIES].into_boxed_slice() } else { Box::default() };
+            let barrier_log = if heap.nursery().is_some() || heap.counts_references() { vec![0; BARRIER_LOG_ENTRIES].into_boxed_slice() } else { Box::default() };
             self.gc = Some(GcStore {
                 heap: StoreHeap { heap: Some(heap), pool },
-                remembered_log,
+                barrier_log,
                 host_data: HostDataTable::new(),
                 func_refs: FuncRefTable::default(),
                 zeal_countdown,
@@ -176,20 +176,19 @@ impl StoreOpaque {
                 *ctx.gc_bump_end.get() = end;
                 *ctx.gc_nursery_start.get() = nursery_start;
                 *ctx.gc_nursery_end.get() = nursery_end;
-                *ctx.gc_remembered_buf.get() = gc.remembered_log.as_ptr().cast_mut();
-                *ctx.gc_remembered_cap.get() = gc.remembered_log.len() as u32;
+                *ctx.gc_barrier_log.get() = gc.barrier_log.as_ptr().cast_mut();
+                *ctx.gc_barrier_log_cap.get() = gc.barrier_log.len() as u32;
             }
         }
     }
 
-    /// Hands the heap back the bump cursor compiled code advanced, and the
-    /// objects its write barrier remembered, before Rust code uses the
-    /// heap. Called on every way out of Wasm (a return to the host, a host
+    /// Hands the heap back the bump cursor compiled code advanced, and
+    /// what its barriers logged, before Rust code uses the heap. Called on every way out of Wasm (a return to the host, a host
     /// call, a GC builtin).
     pub(crate) fn sync_gc_cursor_in(&mut self) {
         let ctx = self.vm_store_context_ptr();
         // SAFETY: as in `gc_store`.
-        let (next, logged, overflowed) = unsafe { (*(*ctx).gc_bump_next.get(), *(*ctx).gc_remembered_len.get(), *(*ctx).gc_remembered_overflow.get()) };
+        let (next, logged, overflowed) = unsafe { (*(*ctx).gc_bump_next.get(), *(*ctx).gc_barrier_log_len.get(), *(*ctx).gc_barrier_log_overflow.get()) };
         let Some(gc) = &mut self.gc else { return };
         if next != 0 {
             // A cursor outside the region (corrupted store context) is
@@ -197,13 +196,13 @@ impl StoreOpaque {
             let _ = gc.heap.set_bump_next(next);
         }
         if logged != 0 || overflowed != 0 {
-            let logged = (logged as usize).min(gc.remembered_log.len());
+            let logged = (logged as usize).min(gc.barrier_log.len());
             // Entries that are not objects (a corrupted heap) are ignored.
-            let _ = gc.heap.adopt_remembered(&gc.remembered_log[..logged], overflowed != 0);
+            let _ = gc.heap.adopt_barrier_log(&mut gc.host_data, &gc.barrier_log[..logged], overflowed != 0);
             // SAFETY: as in `gc_store`.
             unsafe {
-                *(*ctx).gc_remembered_len.get() = 0;
-                *(*ctx).gc_remembered_overflow.get() = 0;
+                *(*ctx).gc_barrier_log_len.get() = 0;
+                *(*ctx).gc_barrier_log_overflow.get() = 0;
             }
         }
     }

@@ -16,7 +16,7 @@ use kiln_environ::Builtin;
 
 /// The builtins table, in `Builtin` order.
 pub fn table() -> *const usize {
-    struct Table([*const (); 28]);
+    struct Table([*const (); 26]);
     // SAFETY: the table holds addresses of functions, immutable and valid
     // on every thread.
     unsafe impl Sync for Table {}
@@ -47,10 +47,8 @@ pub fn table() -> *const usize {
         data_segment_len as *const (),
         elem_segment_len as *const (),
         gc::array_fill as *const (),
-        gc::gc_expose_ref as *const (),
-        gc::gc_drop_ref as *const (),
     ]);
-    const _: () = assert!(Builtin::ALL.len() == 28);
+    const _: () = assert!(Builtin::ALL.len() == 26);
     TABLE.0.as_ptr().cast()
 }
 

@@ -61,25 +61,6 @@ pub extern "C" fn gc_alloc_array(vmctx: *mut u8, type_id: u32, len: u32, _fp: us
     unsafe { allocation_result(store, result) }
 }
 
-/// The DRC read barrier's slow path. A failure (a corrupted heap) leaves
-/// the reference unlogged: at worst its object is freed early, inside the
-/// heap.
-pub extern "C" fn gc_expose_ref(vmctx: *mut u8, r: u32) -> u32 {
-    // SAFETY: called by compiled code with its own vmctx.
-    let (_, store) = unsafe { context(vmctx) };
-    let _ = RefBarriers::of(&mut store.gc).expose(r);
-    r
-}
-
-/// The DRC write barrier's slow path: the old value's count drops to
-/// zero (or underflows, which the heap reports: a corrupted heap, and the
-/// object stays).
-pub extern "C" fn gc_drop_ref(vmctx: *mut u8, r: u32) {
-    // SAFETY: called by compiled code with its own vmctx.
-    let (_, store) = unsafe { context(vmctx) };
-    let _ = RefBarriers::of(&mut store.gc).drop_ref(r);
-}
-
 pub extern "C" fn is_subtype(vmctx: *mut u8, sub: u32, sup: u32) -> u8 {
     // SAFETY: called by compiled code with its own vmctx.
     let (_, store) = unsafe { context(vmctx) };

@@ -62,10 +62,10 @@ pub struct VMStoreContext {
     pub type_displays: *const u8,
     pub gc_nursery_start: UnsafeCell<u32>,
     pub gc_nursery_end: UnsafeCell<u32>,
-    pub gc_remembered_buf: UnsafeCell<*mut u32>,
-    pub gc_remembered_len: UnsafeCell<u32>,
-    pub gc_remembered_cap: UnsafeCell<u32>,
-    pub gc_remembered_overflow: UnsafeCell<u32>,
+    pub gc_barrier_log: UnsafeCell<*mut u32>,
+    pub gc_barrier_log_len: UnsafeCell<u32>,
+    pub gc_barrier_log_cap: UnsafeCell<u32>,
+    pub gc_barrier_log_overflow: UnsafeCell<u32>,
     _pad2: u32,
 }
 
@@ -87,10 +87,10 @@ impl VMStoreContext {
             type_displays,
             gc_nursery_start: UnsafeCell::new(0),
             gc_nursery_end: UnsafeCell::new(0),
-            gc_remembered_buf: UnsafeCell::new(std::ptr::null_mut()),
-            gc_remembered_len: UnsafeCell::new(0),
-            gc_remembered_cap: UnsafeCell::new(0),
-            gc_remembered_overflow: UnsafeCell::new(0),
+            gc_barrier_log: UnsafeCell::new(std::ptr::null_mut()),
+            gc_barrier_log_len: UnsafeCell::new(0),
+            gc_barrier_log_cap: UnsafeCell::new(0),
+            gc_barrier_log_overflow: UnsafeCell::new(0),
             _pad2: 0,
         }
     }
@@ -154,10 +154,10 @@ mod layout_tests {
         assert_eq!(offset_of!(VMStoreContext, type_displays), store_context::TYPE_DISPLAYS as usize);
         assert_eq!(offset_of!(VMStoreContext, gc_nursery_start), store_context::GC_NURSERY_START as usize);
         assert_eq!(offset_of!(VMStoreContext, gc_nursery_end), store_context::GC_NURSERY_END as usize);
-        assert_eq!(offset_of!(VMStoreContext, gc_remembered_buf), store_context::GC_REMEMBERED_BUF as usize);
-        assert_eq!(offset_of!(VMStoreContext, gc_remembered_len), store_context::GC_REMEMBERED_LEN as usize);
-        assert_eq!(offset_of!(VMStoreContext, gc_remembered_cap), store_context::GC_REMEMBERED_CAP as usize);
-        assert_eq!(offset_of!(VMStoreContext, gc_remembered_overflow), store_context::GC_REMEMBERED_OVERFLOW as usize);
+        assert_eq!(offset_of!(VMStoreContext, gc_barrier_log), store_context::GC_BARRIER_LOG as usize);
+        assert_eq!(offset_of!(VMStoreContext, gc_barrier_log_len), store_context::GC_BARRIER_LOG_LEN as usize);
+        assert_eq!(offset_of!(VMStoreContext, gc_barrier_log_cap), store_context::GC_BARRIER_LOG_CAP as usize);
+        assert_eq!(offset_of!(VMStoreContext, gc_barrier_log_overflow), store_context::GC_BARRIER_LOG_OVERFLOW as usize);
         assert_eq!(size_of::<VMStoreContext>(), store_context::SIZE as usize);
         assert_eq!(size_of::<ValRaw>(), VAL_RAW_SIZE as usize);
     }

@@ -10,8 +10,10 @@
 //! root list (`log`), and the entry holds one count: while an object is in
 //! the list it cannot be freed, whatever happens to its other references.
 //! Membership is the `DRC_LOGGED_BIT` of the object's header, so compiled
-//! code tests it with one load and calls out only to log a new entry; the
-//! list itself is side memory.
+//! code tests it with one load; to log a new entry it sets the bit, counts
+//! the entry and appends the object to the store's barrier log, which the
+//! runtime hands over (`adopt_barrier_log`) before the heap is used
+//! again. The list itself is side memory.
 //!
 //! A collection reconciles the list with the precise stack roots (from
 //! stack maps): entries still on some stack stay (keeping their count);
@@ -36,7 +38,9 @@
 //!   collector bits while it waits in the queue, so it is queued once.
 //! - `drop_gc_ref` frees at most `DROP_FREE_BUDGET` units of work before
 //!   returning, so a barrier never pauses for long; what remains waits in the
-//!   queue for the next drop or collection. Allocation never frees: when it
+//!   queue for the next drop or collection. Compiled code's write barrier
+//!   zeroes a count, marks the object pending and logs it with a tag;
+//!   taking the log queues it and frees as that many drops would. Allocation never frees: when it
 //!   reports out of memory the runtime collects, which empties the queue.
 //! - Allocation bumps through a region, a free block taken whole from the
 //!   free list, and compiled code does so inline; objects allocated there
@@ -69,8 +73,9 @@ use crate::{
     Collector, GarbageCollection, GcError, GcHeap, GcRoots, GcRuntime, GcStats, GcTypes, HeapMemory, HostDataTable, Result,
     VMGcHeader, VMGcKind, VMGcRef, VerifyReport,
 };
+use crate::error::note;
 use kiln_environ::gc_layout::{
-    DRC_FRESH_BIT, DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT as PENDING_FREE, DRC_REF_COUNT_OFFSET, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET,
+    DRC_FRESH_BIT, DRC_LOG_ZERO_COUNT_TAG, DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT as PENDING_FREE, DRC_REF_COUNT_OFFSET, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET,
 };
 use region::Region;
 use kiln_environ::{GcTypeLayouts, StandardLayouts};
@@ -365,6 +370,43 @@ impl GcHeap for DrcHeap {
 
     fn collection_due(&self) -> bool {
         self.log.len() > LOG_BOUND
+    }
+
+    /// Compiled code's barriers log objects they logged as referenced from
+    /// the stack (bit set, entry counted) and, tagged, objects whose count
+    /// they brought to zero (marked pending): the first join the root log,
+    /// the others the queue, which is then worked on as a drop would.
+    fn adopt_barrier_log(&mut self, host_data: &mut HostDataTable, entries: &[u32], _overflowed: bool) -> Result<()> {
+        let mut errors = None;
+        let mut zeroed = 0u64;
+        for &entry in entries {
+            let obj = entry & !DRC_LOG_ZERO_COUNT_TAG;
+            let header = match new_ref(obj).and_then(|r| object(self.memory.bytes(), &r)) {
+                Ok((_, header)) => header,
+                Err(e) => {
+                    note(&mut errors, e);
+                    continue;
+                }
+            };
+            let bits = header.collector_bits();
+            if entry & DRC_LOG_ZERO_COUNT_TAG != 0 {
+                if header.collector_word() == 0 && bits & PENDING_FREE != 0 {
+                    self.pending.push(obj);
+                    zeroed += 1;
+                } else {
+                    note(&mut errors, GcError::corrupt("barrier log names a zero count the header does not have", obj));
+                }
+            } else if bits & DRC_LOGGED_BIT != 0 {
+                self.log.push(obj);
+            } else {
+                note(&mut errors, GcError::corrupt("barrier log names an object without its logged bit", obj));
+            }
+        }
+        if zeroed > 0 {
+            let (mut budget, mut work, mut allowance) = (DROP_FREE_BUDGET.saturating_mul(zeroed), 0, self.end);
+            self.free_pending(host_data, &mut budget, &mut work, &mut allowance, &mut errors);
+        }
+        errors.map_or(Ok(()), Err)
     }
 
     fn verify(&self) -> Result<VerifyReport> {

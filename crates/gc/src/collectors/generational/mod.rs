@@ -47,7 +47,7 @@
 //! code's write barrier remembers an object outside the nursery when it
 //! stores a reference into the nursery in it: it sets the bit and appends
 //! the object to a log the runtime hands over before anything else uses
-//! the heap ([`GcHeap::adopt_remembered`]; if the log overflowed, the bits
+//! the heap ([`GcHeap::adopt_barrier_log`]; if the log overflowed, the bits
 //! are found by a walk of the mature space); the runtime calls
 //! [`GcHeap::record_ref_write`] after writing references in bulk,
 //! and an object allocated directly in the mature space (a large one) is
@@ -367,7 +367,7 @@ impl GcHeap for GenerationalHeap {
         self.remember(at)
     }
 
-    fn adopt_remembered(&mut self, objs: &[u32], overflowed: bool) -> Result<()> {
+    fn adopt_barrier_log(&mut self, _host_data: &mut HostDataTable, objs: &[u32], overflowed: bool) -> Result<()> {
         if overflowed {
             return self.find_remembered();
         }
