@@ -265,13 +265,11 @@ fn gc_stats_report(stats: Option<GcStats>) -> String {
     let Some(stats) = stats else {
         return "GC statistics: no GC heap (nothing was allocated in one)\n".to_string();
     };
-    // A heap's memory never shrinks (`kiln_gc::HeapMemory::grow`), so its
-    // size at the end is also its peak.
     format!(
         "GC statistics:\n\
          \x20 collections:     {} ({} of the nursery alone)\n\
          \x20 allocated:       {} bytes\n\
-         \x20 heap size:       {} bytes at the end, which is its peak (heaps never shrink)\n\
+         \x20 heap size:       {} bytes at the end\n\
          \x20 in use at end:   {} bytes\n\
          \x20 total pause:     {:?}\n\
          \x20 longest pause:   {:?}\n",

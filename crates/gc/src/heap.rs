@@ -215,7 +215,14 @@ pub trait GcHeap: Send {
     /// heap can afford the extra room, a large one keeps its peak memory
     /// down.
     fn wanted_growth(&self) -> u64 {
-        wanted_growth(self.memory().len() as u64, self.stats().bytes_in_use, 4)
+        wanted_growth(self.stats().heap_size, self.stats().bytes_in_use, 4)
+    }
+
+    /// How many bytes the heap can still grow by (its memory's capacity
+    /// past its size, which may be less than the memory's length after a
+    /// shrink).
+    fn growth_room(&self) -> u64 {
+        (self.memory().capacity() as u64).saturating_sub(self.stats().heap_size)
     }
 
     /// Compiled code allocated up to `next` in the region `bump_region`

@@ -28,6 +28,15 @@ pub trait HeapMemory: Send {
     fn clear(&mut self) {
         self.bytes_mut().fill(0);
     }
+    /// Zeroes the bytes from `start` on, giving their pages back to the
+    /// system where it can (they read as zeros when touched again): a heap
+    /// that shrank no longer uses them. The length stays.
+    fn discard_from(&mut self, start: usize) {
+        if let Some(tail) = self.bytes_mut().get_mut(start..) {
+            tail.fill(0);
+        }
+    }
+
     /// The largest length `grow` can reach.
     fn capacity(&self) -> usize;
 
@@ -129,14 +138,18 @@ pub(crate) fn usable_end(len: usize) -> u64 {
     (len as u64).min(MAX_HEAP_SIZE) & !7
 }
 
-/// Grows `memory` by `additional` bytes and returns its new usable end.
-pub(crate) fn grow_memory(memory: &mut dyn HeapMemory, additional: u64) -> Result<u64> {
-    let requested = (memory.len() as u64).saturating_add(additional);
+/// Grows a heap whose usable part ends at `end` by `additional` bytes,
+/// growing `memory` where it is shorter (after a shrink, the memory past
+/// `end` is already there, zeroed); returns the new usable end.
+pub(crate) fn grow_memory(memory: &mut dyn HeapMemory, end: u64, additional: u64) -> Result<u64> {
+    let requested = end.saturating_add(additional);
     if requested > MAX_HEAP_SIZE {
         return Err(GcError::HeapLimit { requested, limit: MAX_HEAP_SIZE });
     }
-    memory.grow(requested as usize)?;
-    Ok(usable_end(memory.len()))
+    if requested > memory.len() as u64 {
+        memory.grow(requested as usize)?;
+    }
+    Ok(usable_end(requested as usize))
 }
 
 #[cfg(test)]

@@ -593,3 +593,32 @@ fn copying_stale_references_after_a_collection_stay_inside_the_heap() {
     heap.verify().unwrap();
     assert_eq!(heap.stats().bytes_in_use, NODE_SIZE);
 }
+
+#[test]
+fn copying_halves_a_mostly_empty_large_heap_and_grows_back_into_it() {
+    let mut heap = new_growable_heap(Collector::Copying, 64 << 20, 64 << 20);
+    let mut host = HostDataTable::new();
+    let mut held: Vec<Option<VMGcRef>> = (0..1000).map(|_| Some(heap.alloc_uninit_struct(NODE).unwrap())).collect();
+    // The first collection copies the few live nodes into the upper half;
+    // the next ones bring them down and halve the heap each time while it
+    // is at least 32 MiB.
+    for _ in 0..4 {
+        collect_rooted(&mut *heap, &mut host, &mut held);
+        heap.verify().unwrap();
+    }
+    assert_eq!(heap.stats().heap_size, 16 << 20, "{:?}", heap.stats());
+    assert_eq!(heap.memory().len(), 64 << 20, "the memory stays; its pages are given back");
+    assert!(heap.memory().bytes()[16 << 20..].iter().all(|&b| b == 0), "the memory past the heap is zeroed");
+    for (i, slot) in held.iter().enumerate() {
+        assert!(offset(slot) < 16 << 20, "node {i} lies in the smaller heap");
+    }
+
+    // Growing reuses the memory past the end before growing the memory.
+    heap.grow(48 << 20).unwrap();
+    assert_eq!(heap.stats().heap_size, 64 << 20);
+    let more = fill_with_nodes(&mut *heap, &mut held);
+    assert!(more * NODE_SIZE > 16 << 20, "{more} nodes");
+    heap.verify().unwrap();
+    collect_rooted(&mut *heap, &mut host, &mut held);
+    heap.verify().unwrap();
+}

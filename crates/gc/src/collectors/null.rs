@@ -119,7 +119,8 @@ impl GcHeap for NullHeap {
     }
 
     fn grow(&mut self, additional: u64) -> Result<()> {
-        let end = grow_memory(&mut *self.memory, additional)?;
+        let len = self.memory.len() as u64;
+        let end = grow_memory(&mut *self.memory, len, additional)?;
         self.bump.set_end(end);
         self.stats.heap_size = self.bump.end();
         Ok(())

@@ -246,7 +246,7 @@ impl StoreOpaque {
                     self.grow_if_mostly_live();
                 }
                 Err(GcError::OutOfMemory { requested }) => {
-                    let len = gc.heap.memory().len() as u64;
+                    let len = gc.heap.stats().heap_size;
                     let capacity = gc.heap.memory().capacity() as u64;
                     let additional = len.max(requested).min(capacity.saturating_sub(len));
                     if additional == 0 || gc.heap.grow(additional).is_err() {
@@ -263,7 +263,7 @@ impl StoreOpaque {
     /// heap cannot grow, allocation goes on in what there is.
     fn grow_if_mostly_live(&mut self) {
         let Some(gc) = self.gc.as_mut() else { return };
-        let room = (gc.heap.memory().capacity() - gc.heap.memory().len()) as u64;
+        let room = gc.heap.growth_room();
         let growth = gc.heap.wanted_growth().min(room);
         if growth > 0 {
             let _ = gc.heap.grow(growth);
@@ -281,7 +281,7 @@ impl StoreOpaque {
         self.sync_gc_cursor_in();
         if let Some(gc) = self.gc.as_mut() {
             if let Some(bytes) = bytes_needed {
-                let room = (gc.heap.memory().capacity() - gc.heap.memory().len()) as u64;
+                let room = gc.heap.growth_room();
                 let _ = gc.heap.grow(bytes.min(room));
             }
             gc.heap.request_full_collection();

@@ -82,6 +82,21 @@ impl HeapMemory for MmapHeapMemory {
         self.capacity
     }
 
+    /// Whole pages from `start` on go back to the system; the bytes of the
+    /// page `start` falls in are zeroed in place.
+    fn discard_from(&mut self, start: usize) {
+        let start = start.min(self.len);
+        let page = start.next_multiple_of(page_size()).min(self.len);
+        self.bytes_mut()[start..page].fill(0);
+        let end = self.len.next_multiple_of(page_size());
+        // SAFETY: `[page, end)` is page-aligned anonymous memory of this
+        // heap (it reads zero again), and nothing borrows it (we hold
+        // `&mut self`).
+        if unsafe { discard(self.base().add(page), end.saturating_sub(page)) }.is_err() {
+            self.bytes_mut()[page..].fill(0);
+        }
+    }
+
     /// A pooled heap zeroes its first `keep_resident` bytes in place and
     /// gives the rest back to the system (it reads as zeros when touched
     /// again). Its length stays: the pages cost nothing until used.

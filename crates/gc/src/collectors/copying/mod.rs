@@ -58,6 +58,13 @@
 //! into the reserve, and the following one copies them down to the bottom,
 //! where the layout is two halves of the whole memory again.
 //!
+//! # Shrinking
+//!
+//! A collection that leaves a large heap mostly empty (live data under a
+//! sixteenth) halves it when the copies lie low enough: the memory above
+//! the new end is given back to the system (`HeapMemory::discard_from`)
+//! and the spaces are planned below it. Growth reuses that memory first.
+//!
 //! # Wasted memory
 //!
 //! - The reserve: about half of the heap, as for any semi-space collector
@@ -254,14 +261,30 @@ impl CopyingHeap {
     /// (a collection that copied nothing starts again from the bottom).
     pub(super) fn flip_to(&mut self, start: u64, top: u64, externrefs: Vec<u32>) {
         self.externrefs = externrefs;
-        if top == start {
-            let first = u64::from(FIRST_OBJECT_OFFSET);
-            self.set_space(first, first);
-        } else {
-            self.set_space(start, top);
-        }
+        let first = u64::from(FIRST_OBJECT_OFFSET);
+        let (start, top) = if top == start { (first, first) } else { (start, top) };
+        self.shrink_if_mostly_empty(top - start, top);
+        self.set_space(start, top);
         self.stats.bytes_in_use = top - start;
         self.stats.record_collection();
+    }
+
+    /// Halves a large heap whose live data (`live` bytes, ending at `top`)
+    /// fell below a sixteenth of it, giving the upper half's pages back to
+    /// the system. Only when the live objects lie in the lower quarter, so
+    /// the smaller heap holds them and a reserve as large. A heap grows
+    /// again once a quarter of it is live (`GcHeap::wanted_growth`), so
+    /// halving leaves it an eighth live at most: no oscillation.
+    fn shrink_if_mostly_empty(&mut self, live: u64, top: u64) {
+        /// Heaps below this are not worth shrinking.
+        const MIN_SHRINK: u64 = 32 << 20;
+        let new_end = (self.end / 2) & !((1 << 16) - 1);
+        if self.end < MIN_SHRINK || live.saturating_mul(16) >= self.end || top > new_end / 2 {
+            return;
+        }
+        self.memory.discard_from(new_end as usize);
+        self.end = new_end;
+        self.stats.heap_size = new_end;
     }
 }
 
@@ -331,7 +354,7 @@ impl GcHeap for CopyingHeap {
     /// `additional` becomes allocation room at once, and the reserve (the
     /// next collection's to-space) grows by the rest (see the module docs).
     fn grow(&mut self, additional: u64) -> Result<()> {
-        self.end = grow_memory(&mut *self.memory, additional)?;
+        self.end = grow_memory(&mut *self.memory, self.end, additional)?;
         let layout = plan(self.start, self.bump.end(), self.end);
         self.bump.set_end(layout.space_end);
         self.reserve = layout.reserve;

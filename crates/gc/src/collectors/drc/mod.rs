@@ -341,7 +341,8 @@ impl GcHeap for DrcHeap {
     }
 
     fn grow(&mut self, additional: u64) -> Result<()> {
-        let new_end = grow_memory(&mut *self.memory, additional)?;
+        let len = self.memory.len() as u64;
+        let new_end = grow_memory(&mut *self.memory, len, additional)?;
         let start = self.end.max(u64::from(FIRST_OBJECT_OFFSET));
         // A sliver too small for a block waits for the next growth.
         if new_end >= start + 16 {

@@ -440,7 +440,7 @@ impl GcHeap for GenerationalHeap {
     /// nursery is carved again at once, a used one when it is next
     /// collected.
     fn grow(&mut self, additional: u64) -> Result<()> {
-        self.mature.end = grow_memory(&mut *self.mature.memory, additional)?;
+        self.mature.end = grow_memory(&mut *self.mature.memory, self.mature.end, additional)?;
         let layout = plan(self.mature.start, self.space_end, self.mature.end);
         self.mature.reserve = layout.reserve;
         self.space_end = layout.space_end;
