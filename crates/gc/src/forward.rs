@@ -42,12 +42,13 @@
 //! it, and at most one slot visited per 4 bytes of it.
 
 use crate::alloc::bump::BumpAllocator;
-use crate::error::note;
-use crate::header::{object_at, write_header};
+use crate::error::{note, note_err};
+use crate::header::{object_at, read_header, write_header};
+use crate::host_data::drop_externref_host_data;
 use crate::memory::{copy_within, read_u32, write_u32};
 use crate::trace::ref_slots;
 use crate::types::TypeCache;
-use crate::{GcError, Result, VMGcKind, VMGcRef};
+use crate::{GcError, GcRoots, HostDataTable, Result, VMGcKind, VMGcRef};
 use kiln_environ::gc_layout::{COPYING_FORWARDING_OFFSET, HEADER_COLLECTOR_WORD_OFFSET, OBJECT_ALIGN};
 use std::ops::Range;
 
@@ -160,6 +161,62 @@ impl Evacuation {
         let Some(obj) = VMGcRef::from_raw_u32(raw).as_ref().and_then(VMGcRef::as_heap_index).filter(|&o| !self.stays(o)) else { return Ok(()) };
         let new = self.forward(mem, obj)?;
         write_u32(mem, slot, new)
+    }
+
+    /// Forwards the root slots of `roots` from `*next` on, one unit of
+    /// `budget` each, rewriting every slot (stack and non-stack roots
+    /// alike); returns whether all are done.
+    pub(crate) fn forward_roots(
+        &mut self,
+        mem: &mut [u8],
+        roots: &mut GcRoots<'_>,
+        next: &mut usize,
+        budget: &mut u64,
+        work: &mut u64,
+        errors: &mut Option<GcError>,
+    ) -> bool {
+        while *budget > 0 && *next < roots.len() {
+            let i = *next;
+            *next += 1;
+            *budget -= 1;
+            *work += 1;
+            if let Some((slot, _)) = roots.get_mut(i) {
+                note_err(errors, self.forward_slot(mem, slot));
+            }
+        }
+        *next >= roots.len()
+    }
+
+    /// Sweeps the from-space's externref objects `list` from `*next` on,
+    /// one unit of `budget` each: one that was not copied is dead, and its
+    /// host data is dropped. Returns whether all are done.
+    pub(crate) fn sweep_externrefs(
+        mem: &[u8],
+        list: &[u32],
+        next: &mut usize,
+        host_data: &mut HostDataTable,
+        budget: &mut u64,
+        work: &mut u64,
+        errors: &mut Option<GcError>,
+    ) -> bool {
+        while *budget > 0 && *next < list.len() {
+            let obj = list[*next];
+            *next += 1;
+            *budget -= 1;
+            *work += 1;
+            match read_header(mem, u64::from(obj)) {
+                Ok(h) if h.kind() == Some(VMGcKind::ExternRef) => {
+                    if !Self::is_forwarded(h.collector_word()) {
+                        note_err(errors, drop_externref_host_data(mem, obj, host_data));
+                    }
+                }
+                // Its host data cannot be found any more: it leaks (it is
+                // never dropped early).
+                Ok(_) => note(errors, GcError::corrupt("externref header overwritten", obj)),
+                Err(e) => note(errors, e),
+            }
+        }
+        *next >= list.len()
     }
 
     /// Have all copies been scanned?

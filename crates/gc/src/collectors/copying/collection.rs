@@ -25,11 +25,8 @@
 //! dropped before its first step changes nothing.
 
 use super::{CopyingHeap, SemiSpaceHeap};
-use crate::error::{note, note_err};
 use crate::forward::Evacuation;
-use crate::header::read_header;
-use crate::host_data::drop_externref_host_data;
-use crate::{DEFAULT_STEP_BUDGET, GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result, VMGcKind};
+use crate::{DEFAULT_STEP_BUDGET, GarbageCollection, GcProgress, GcRoots, HostDataTable, Result};
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,42 +71,6 @@ impl<'a, H: SemiSpaceHeap> CopyingCollection<'a, H> {
         }
     }
 
-    fn roots(&mut self, budget: &mut u64, errors: &mut Option<GcError>) {
-        let mem = self.heap.spaces().memory.bytes_mut();
-        while *budget > 0 && self.next_root < self.roots.len() {
-            let i = self.next_root;
-            self.next_root += 1;
-            *budget -= 1;
-            self.work += 1;
-            if let Some((slot, _)) = self.roots.get_mut(i) {
-                // Stack and non-stack roots alike: every slot is rewritten.
-                note_err(errors, self.evacuation.forward_slot(mem, slot));
-            }
-        }
-    }
-
-    fn sweep(&mut self, budget: &mut u64, errors: &mut Option<GcError>) -> bool {
-        let mem = self.heap.spaces().memory.bytes();
-        while *budget > 0 && self.next_externref < self.from_externrefs.len() {
-            let obj = self.from_externrefs[self.next_externref];
-            self.next_externref += 1;
-            *budget -= 1;
-            self.work += 1;
-            match read_header(mem, u64::from(obj)) {
-                Ok(h) if h.kind() == Some(VMGcKind::ExternRef) => {
-                    if !Evacuation::is_forwarded(h.collector_word()) {
-                        note_err(errors, drop_externref_host_data(mem, obj, self.host_data));
-                    }
-                }
-                // Its host data cannot be found any more: it leaks (it is
-                // never dropped early).
-                Ok(_) => note(errors, GcError::corrupt("externref header overwritten", obj)),
-                Err(e) => note(errors, e),
-            }
-        }
-        self.next_externref >= self.from_externrefs.len()
-    }
-
     /// The copies become the current space.
     fn flip(&mut self) {
         let (start, top) = (self.evacuation.to_start(), self.evacuation.to_top());
@@ -130,8 +91,8 @@ impl<H: SemiSpaceHeap> GarbageCollection for CopyingCollection<'_, H> {
         loop {
             match self.phase {
                 Phase::Roots => {
-                    self.roots(&mut budget, &mut errors);
-                    if self.next_root < self.roots.len() {
+                    let mem = self.heap.spaces().memory.bytes_mut();
+                    if !self.evacuation.forward_roots(mem, &mut self.roots, &mut self.next_root, &mut budget, &mut self.work, &mut errors) {
                         break;
                     }
                     self.phase = Phase::Scan;
@@ -147,7 +108,9 @@ impl<H: SemiSpaceHeap> GarbageCollection for CopyingCollection<'_, H> {
                     self.phase = Phase::Sweep;
                 }
                 Phase::Sweep => {
-                    if !self.sweep(&mut budget, &mut errors) {
+                    let mem = self.heap.spaces().memory.bytes();
+                    let (list, next) = (&self.from_externrefs, &mut self.next_externref);
+                    if !Evacuation::sweep_externrefs(mem, list, next, self.host_data, &mut budget, &mut self.work, &mut errors) {
                         break;
                     }
                     self.flip();

@@ -25,9 +25,8 @@ use super::GenerationalHeap;
 use crate::error::{note, note_err};
 use crate::forward::Evacuation;
 use crate::header::{read_header, write_header};
-use crate::host_data::drop_externref_host_data;
 use crate::trace::ref_slots;
-use crate::{DEFAULT_STEP_BUDGET, GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result, VMGcKind};
+use crate::{DEFAULT_STEP_BUDGET, GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result};
 use kiln_environ::gc_layout::GEN_REMEMBERED_BIT;
 use std::time::Instant;
 
@@ -80,19 +79,6 @@ impl<'a> MinorCollection<'a> {
         }
     }
 
-    fn roots(&mut self, budget: &mut u64, errors: &mut Option<GcError>) {
-        let mem = self.heap.mature.memory.bytes_mut();
-        while *budget > 0 && self.next_root < self.roots.len() {
-            let i = self.next_root;
-            self.next_root += 1;
-            *budget -= 1;
-            self.work += 1;
-            if let Some((slot, _)) = self.roots.get_mut(i) {
-                note_err(errors, self.evacuation.forward_slot(mem, slot));
-            }
-        }
-    }
-
     /// Forwards the nursery references of the remembered objects; returns
     /// whether all are done.
     fn remembered(&mut self, budget: &mut u64, errors: &mut Option<GcError>) -> bool {
@@ -136,26 +122,6 @@ impl<'a> MinorCollection<'a> {
         self.next_remembered >= self.remembered.len()
     }
 
-    fn sweep(&mut self, budget: &mut u64, errors: &mut Option<GcError>) -> bool {
-        let mem = self.heap.mature.memory.bytes();
-        while *budget > 0 && self.next_externref < self.nursery_externrefs.len() {
-            let obj = self.nursery_externrefs[self.next_externref];
-            self.next_externref += 1;
-            *budget -= 1;
-            self.work += 1;
-            match read_header(mem, u64::from(obj)) {
-                Ok(h) if h.kind() == Some(VMGcKind::ExternRef) => {
-                    if !Evacuation::is_forwarded(h.collector_word()) {
-                        note_err(errors, drop_externref_host_data(mem, obj, self.host_data));
-                    }
-                }
-                Ok(_) => note(errors, GcError::corrupt("externref header overwritten", obj)),
-                Err(e) => note(errors, e),
-            }
-        }
-        self.next_externref >= self.nursery_externrefs.len()
-    }
-
     /// The copies join the mature space; the nursery starts again.
     fn finish_promotion(&mut self) {
         let heap = &mut *self.heap;
@@ -185,8 +151,8 @@ impl GarbageCollection for MinorCollection<'_> {
         loop {
             match self.phase {
                 Phase::Roots => {
-                    self.roots(&mut budget, &mut errors);
-                    if self.next_root < self.roots.len() {
+                    let mem = self.heap.mature.memory.bytes_mut();
+                    if !self.evacuation.forward_roots(mem, &mut self.roots, &mut self.next_root, &mut budget, &mut self.work, &mut errors) {
                         break;
                     }
                     self.phase = Phase::Remembered;
@@ -206,7 +172,9 @@ impl GarbageCollection for MinorCollection<'_> {
                     self.phase = Phase::Sweep;
                 }
                 Phase::Sweep => {
-                    if !self.sweep(&mut budget, &mut errors) {
+                    let mem = self.heap.mature.memory.bytes();
+                    let (list, next) = (&self.nursery_externrefs, &mut self.next_externref);
+                    if !Evacuation::sweep_externrefs(mem, list, next, self.host_data, &mut budget, &mut self.work, &mut errors) {
                         break;
                     }
                     self.finish_promotion();
