@@ -131,6 +131,10 @@ impl Nursery {
         self.start..self.bump.top()
     }
 
+    fn capacity(&self) -> u64 {
+        self.bump.end() - self.start
+    }
+
     fn is_empty(&self) -> bool {
         self.bump.top() == self.start
     }
@@ -197,7 +201,7 @@ impl GenerationalHeap {
         self.nursery.start = start;
         self.nursery.bump = BumpAllocator::new(start, self.space_end);
         self.mature.bump = BumpAllocator::new(mtop, start);
-        let can_grow = self.mature.memory.len() < self.mature.memory.capacity();
+        let can_grow = self.mature.end < self.mature.memory.capacity() as u64;
         self.full_due |= size < MIN_NURSERY || (size < self.nursery.target && can_grow);
     }
 
@@ -205,11 +209,11 @@ impl GenerationalHeap {
     /// evacuation may need.
     fn spare_mature_room(&self) -> u64 {
         let room = self.nursery.start.saturating_sub(self.mature.bump.top());
-        room.saturating_sub(self.nursery.range().end - self.nursery.start)
+        room.saturating_sub(self.nursery.capacity())
     }
 
     fn alloc_block(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
-        let large = size > LARGE_OBJECT || u64::from(size) > (self.nursery.range().end - self.nursery.start) / 2;
+        let large = size > LARGE_OBJECT || u64::from(size) > self.nursery.capacity() / 2;
         if large {
             return self.alloc_mature(header, size);
         }
