@@ -183,8 +183,9 @@ impl StoreOpaque {
     }
 
     /// Hands the heap back the bump cursor compiled code advanced, and
-    /// what its barriers logged, before Rust code uses the heap. Called on every way out of Wasm (a return to the host, a host
-    /// call, a GC builtin).
+    /// what its barriers logged, before Rust code uses the heap. Called on
+    /// every way out of Wasm (a return to the host, a host call, a GC
+    /// builtin).
     pub(crate) fn sync_gc_cursor_in(&mut self) {
         let ctx = self.vm_store_context_ptr();
         // SAFETY: as in `gc_store`.
