@@ -4,25 +4,9 @@
 
 use kiln::*;
 
-const TENANT: &str = r#"(module
-    (type $box (struct (field (mut i64))))
-    (memory (export "memory") 1 16)
-    (table (export "table") 4 externref)
-    (global $g (mut (ref null $box)) (ref.null $box))
-    (data (i32.const 100) "seed")
-    (func (export "write_secret") (param i64) (param externref)
-        (i64.store (i32.const 8) (local.get 0))
-        (i64.store (i32.const 60000) (local.get 0))
-        (table.set (i32.const 1) (local.get 1))
-        (global.set $g (struct.new $box (local.get 0)))))"#;
+mod common;
 
-fn pooling_engine() -> Engine {
-    let mut pooling = PoolingAllocationConfig::new();
-    pooling.total_memories(4).total_gc_heaps(4).total_tables(8).total_core_instances(8).max_memory_size(1 << 20);
-    let mut config = Config::new();
-    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
-    Engine::new(&config).unwrap()
-}
+use common::{TENANT, pooling_engine};
 
 fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
@@ -32,7 +16,7 @@ fn resident_bytes() -> u64 {
 
 #[test]
 fn instantiating_a_hundred_thousand_times_keeps_memory_flat() {
-    let engine = pooling_engine();
+    let engine = pooling_engine(Collector::Copying, |_| {});
     let module = Module::new(&engine, TENANT).unwrap();
     let run = |n: u32| {
         for i in 0..n {
