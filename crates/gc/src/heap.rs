@@ -19,7 +19,7 @@
 //! - A reference handed to Wasm code goes through `expose_gc_ref_to_wasm`.
 
 use crate::header::{object, read_field_u32};
-use crate::memory::{slice, slice_mut, write_u32};
+use crate::memory::{copy_within, slice, slice_mut, write_u32};
 use crate::{
     Collector, GcError, GcRoots, GcStats, HeapMemory, HostDataId, HostDataTable, Result, VMGcHeader, VMGcKind, VMGcRef, VerifyReport,
 };
@@ -285,6 +285,21 @@ pub trait GcHeap: Send {
         check_body_access(&header, offset, len, min)?;
         slice_mut(mem, u64::from(obj) + u64::from(offset), u64::from(len))?.copy_from_slice(bytes);
         Ok(())
+    }
+
+    /// Copies `len` bytes of plain data from the body of `src` at
+    /// `src_offset` into the body of `dst` at `dst_offset` (`memmove`: the
+    /// two may be one object and overlap). As `write_data`, never for
+    /// references of a collector that counts them; the caller then runs
+    /// `record_ref_write` on `dst` if it copied references.
+    fn copy_data(&mut self, dst: &VMGcRef, dst_offset: u32, src: &VMGcRef, src_offset: u32, len: u32) -> Result<()> {
+        let mem = self.memory_mut().bytes_mut();
+        let (from, src_header) = object(mem, src)?;
+        check_body_access(&src_header, src_offset, len, HEADER_SIZE)?;
+        let (to, dst_header) = object(mem, dst)?;
+        let min = if dst_header.kind() == Some(VMGcKind::ArrayRef) { ARRAY_ELEMS_MIN_OFFSET } else { HEADER_SIZE };
+        check_body_access(&dst_header, dst_offset, len, min)?;
+        copy_within(mem, u64::from(from) + u64::from(src_offset), u64::from(to) + u64::from(dst_offset), u64::from(len))
     }
 
     /// The host-data id an externref object holds.

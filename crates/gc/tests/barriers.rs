@@ -98,6 +98,31 @@ fn field_accesses_stay_inside_the_object() {
 }
 
 #[test]
+fn data_copies_are_memmoves_inside_the_bodies() {
+    for collector in ALL_COLLECTORS {
+        let mut heap = new_heap(collector, 4096);
+        let a = heap.alloc_uninit_array(BYTE_ARRAY, 8).unwrap();
+        let b = heap.alloc_uninit_array(BYTE_ARRAY, 8).unwrap();
+        let pair = heap.alloc_uninit_struct(PAIR).unwrap();
+        heap.write_data(&a, 20, &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+        // Overlapping, within one array: `memmove`.
+        heap.copy_data(&a, 22, &a, 20, 6).unwrap();
+        assert_eq!(heap.read_data(&a, 20, 8).unwrap(), &[1, 2, 1, 2, 3, 4, 5, 6]);
+        heap.copy_data(&b, 20, &a, 24, 4).unwrap();
+        assert_eq!(heap.read_data(&b, 20, 4).unwrap(), &[3, 4, 5, 6]);
+        // Both ranges are checked against their object's body (32 bytes:
+        // the 28 of the array rounded up).
+        assert!(heap.copy_data(&b, 29, &a, 20, 4).is_err(), "past the destination");
+        assert!(heap.copy_data(&b, 20, &a, 29, 4).is_err(), "past the source");
+        assert!(heap.copy_data(&b, 16, &a, 20, 4).is_err(), "over the array's length");
+        assert!(heap.copy_data(&pair, 0, &a, 20, 4).is_err(), "over a header");
+        assert!(heap.copy_data(&b, 20, &a, u32::MAX, 4).is_err());
+        assert_eq!(heap.array_len(&b).unwrap(), 8);
+        heap.verify().unwrap();
+    }
+}
+
+#[test]
 fn funcref_fields_are_not_traced() {
     for collector in ALL_COLLECTORS {
         let mut heap = new_heap(collector, 4096);

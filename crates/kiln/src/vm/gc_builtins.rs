@@ -255,9 +255,25 @@ pub extern "C" fn array_copy(vmctx: *mut u8, dst: u32, dst_index: u32, src: u32,
         (Ok(d), Ok(s)) => (d, s),
         _ => return ARRAY_OOB,
     };
-    // A bounded chunk at a time (nothing proportional to the guest's
-    // length is allocated on the host), back to front when the ranges
-    // overlap that way (`memmove` semantics within one array).
+    let gc = store.gc.as_mut().expect("arrays exist only in an existing heap");
+    let (Ok(dst_off), Ok(src_off), Ok(bytes)) = (
+        u32::try_from(layout.elem_offset(dst_index)),
+        u32::try_from(layout.elem_offset(src_index)),
+        u32::try_from(u64::from(len) * u64::from(layout.elem_size)),
+    ) else {
+        return ARRAY_OOB;
+    };
+    if !(layout.elems_are_gc_refs && gc.heap.counts_references()) {
+        // Plain bytes: one `memmove` inside the heap, then the generational
+        // write barrier if they were references.
+        let copied = gc.heap.copy_data(&d, dst_off, &s, src_off, bytes);
+        let recorded = if layout.elems_are_gc_refs { copied.and_then(|()| gc.heap.record_ref_write(&d)) } else { copied };
+        return if recorded.is_ok() { OK } else { ARRAY_OOB };
+    }
+    // Counted references go through the barrier one by one, a bounded
+    // chunk at a time (nothing proportional to the guest's length is
+    // allocated on the host), back to front when the ranges overlap that
+    // way (`memmove` semantics within one array).
     const CHUNK_ELEMS: u32 = 16 * 1024;
     let backward = d.as_raw_u32() == s.as_raw_u32() && dst_index > src_index;
     let chunks = len.div_ceil(CHUNK_ELEMS);
