@@ -39,6 +39,18 @@ pub enum GcProgress {
     Complete,
 }
 
+impl GcProgress {
+    /// What a step that met `errors` (the first is kept) returns, the
+    /// collection being `done` or not.
+    pub(crate) fn after_step(errors: Option<GcError>, done: bool) -> Result<GcProgress> {
+        match errors {
+            Some(e) => Err(e),
+            None if done => Ok(GcProgress::Complete),
+            None => Ok(GcProgress::Continue),
+        }
+    }
+}
+
 /// A collection in progress: a sequence of bounded steps, so an async
 /// embedder can yield between them. The collection borrows the heap, the
 /// roots and the host-data table, so nothing else touches them until it is
@@ -114,21 +126,36 @@ pub trait GcHeap: Send {
     }
 
     // ----- Barriers. i31 references pass through all of them untouched.
+    // The provided bodies are those of a collector that does not count
+    // references (`counts_references` false): plain copies. A collector
+    // that counts overrides all four, and `counts_references`.
 
     /// A new owned copy of `r`.
-    fn clone_gc_ref(&mut self, r: &VMGcRef) -> Result<VMGcRef>;
+    fn clone_gc_ref(&mut self, r: &VMGcRef) -> Result<VMGcRef> {
+        Ok(r.unchecked_copy())
+    }
 
     /// Gives up the owned reference `r`; may free objects (and drop host
     /// data of freed externrefs).
-    fn drop_gc_ref(&mut self, host_data: &mut HostDataTable, r: VMGcRef) -> Result<()>;
+    fn drop_gc_ref(&mut self, host_data: &mut HostDataTable, r: VMGcRef) -> Result<()> {
+        let _ = (host_data, r);
+        Ok(())
+    }
 
     /// Stores a copy of `src` in the counted slot `dest` (a heap field, a
     /// table element, a global, a host handle), releasing what it held.
-    fn write_gc_ref(&mut self, host_data: &mut HostDataTable, dest: &mut Option<VMGcRef>, src: Option<&VMGcRef>) -> Result<()>;
+    fn write_gc_ref(&mut self, host_data: &mut HostDataTable, dest: &mut Option<VMGcRef>, src: Option<&VMGcRef>) -> Result<()> {
+        let _ = host_data;
+        *dest = src.map(VMGcRef::unchecked_copy);
+        Ok(())
+    }
 
     /// Hands the owned reference `r` to Wasm code: the caller passes
     /// `r.as_raw_u32()` on and the heap takes over `r`.
-    fn expose_gc_ref_to_wasm(&mut self, r: VMGcRef) -> Result<()>;
+    fn expose_gc_ref_to_wasm(&mut self, r: VMGcRef) -> Result<()> {
+        let _ = r;
+        Ok(())
+    }
 
     // ----- Collection and housekeeping.
 

@@ -120,11 +120,7 @@ impl<H: SemiSpaceHeap> GarbageCollection for CopyingCollection<'_, H> {
             }
         }
         self.heap.spaces().stats.record_pause(start.elapsed());
-        match errors {
-            Some(e) => Err(e),
-            None if self.phase == Phase::Done => Ok(GcProgress::Complete),
-            None => Ok(GcProgress::Continue),
-        }
+        GcProgress::after_step(errors, self.phase == Phase::Done)
     }
 
     fn work_done(&self) -> u64 {

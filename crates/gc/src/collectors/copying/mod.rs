@@ -317,23 +317,6 @@ impl GcHeap for CopyingHeap {
         Ok(r)
     }
 
-    fn clone_gc_ref(&mut self, r: &VMGcRef) -> Result<VMGcRef> {
-        Ok(r.unchecked_copy())
-    }
-
-    fn drop_gc_ref(&mut self, _host_data: &mut HostDataTable, _r: VMGcRef) -> Result<()> {
-        Ok(())
-    }
-
-    fn write_gc_ref(&mut self, _host_data: &mut HostDataTable, dest: &mut Option<VMGcRef>, src: Option<&VMGcRef>) -> Result<()> {
-        *dest = src.map(VMGcRef::unchecked_copy);
-        Ok(())
-    }
-
-    fn expose_gc_ref_to_wasm(&mut self, _r: VMGcRef) -> Result<()> {
-        Ok(())
-    }
-
     fn collect<'a>(&'a mut self, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> Box<dyn GarbageCollection + 'a> {
         Box::new(CopyingCollection::new(self, roots, host_data))
     }

@@ -184,11 +184,7 @@ impl GarbageCollection for MinorCollection<'_> {
             }
         }
         self.heap.mature.stats.record_pause(start.elapsed());
-        match errors {
-            Some(e) => Err(e),
-            None if self.phase == Phase::Done => Ok(GcProgress::Complete),
-            None => Ok(GcProgress::Continue),
-        }
+        GcProgress::after_step(errors, self.phase == Phase::Done)
     }
 
     fn work_done(&self) -> u64 {

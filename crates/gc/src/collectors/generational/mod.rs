@@ -334,23 +334,6 @@ impl GcHeap for GenerationalHeap {
         Ok(r)
     }
 
-    fn clone_gc_ref(&mut self, r: &VMGcRef) -> Result<VMGcRef> {
-        Ok(r.unchecked_copy())
-    }
-
-    fn drop_gc_ref(&mut self, _host_data: &mut HostDataTable, _r: VMGcRef) -> Result<()> {
-        Ok(())
-    }
-
-    fn write_gc_ref(&mut self, _host_data: &mut HostDataTable, dest: &mut Option<VMGcRef>, src: Option<&VMGcRef>) -> Result<()> {
-        *dest = src.map(VMGcRef::unchecked_copy);
-        Ok(())
-    }
-
-    fn expose_gc_ref_to_wasm(&mut self, _r: VMGcRef) -> Result<()> {
-        Ok(())
-    }
-
     fn nursery(&self) -> Option<(u32, u32)> {
         let range = self.nursery.range();
         Some((u32::try_from(range.start).ok()?, u32::try_from(range.end).ok()?))
@@ -378,7 +361,7 @@ impl GcHeap for GenerationalHeap {
         let mut first_err = None;
         for &obj in objs {
             if !self.mature.used().contains(&u64::from(obj)) {
-                note(&mut first_err, GcError::corrupt("remembered log names something outside the mature objects", obj));
+                note(&mut first_err, GcError::corrupt("barrier log names something outside the mature objects", obj));
                 continue;
             }
             match object_at(self.mature.memory.bytes(), obj) {
