@@ -6,16 +6,14 @@
 //! object (globals and tables are roots of every collection and need
 //! none): when the new value lies in the nursery and the object does not,
 //! and the object's `GEN_REMEMBERED_BIT` is clear, the barrier sets the
-//! bit and appends the object to the store's remembered log (or, when the
+//! bit and appends the object to the store's barrier log (or, when the
 //! log is full, sets its overflow flag: the collector then finds the
-//! objects by their bit). There is no call, on any path: a call would be
-//! a safepoint, and Cranelift keeps every GC reference live across a
-//! safepoint in a stack slot, reloading it at each use — a cold call in a
-//! barrier would slow down all the code around it. An i31 leaves after one test of its tag
-//! bit; both range tests are one subtraction and one unsigned compare
-//! against the nursery's size (null wraps around and fails the first).
-//! Once remembered, an object costs one header load per store until the
-//! next collection.
+//! objects by their bit). No call on any path (see
+//! `append_to_barrier_log`). An i31 leaves after one test of its tag bit;
+//! both range tests are one subtraction and one unsigned compare against
+//! the nursery's size (null wraps around and fails the first). Once
+//! remembered, an object costs one header load per store until the next
+//! collection.
 //!
 //! Reads and initialising stores need no barrier: a minor collection
 //! finds nursery objects through roots and remembered objects, and an

@@ -32,8 +32,10 @@ pub(crate) use bump::store_repeated;
 
 use crate::func_env::POINTER;
 use crate::translate::{FuncTranslator, trap_code};
-use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types::I32};
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types::{I32, I64}};
 use kiln_environ::gc_layout::{GcArrayLayout, GcStructLayout};
+use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
 use kiln_environ::{Builtin, Trap};
 use kiln_gc::Collector;
 
@@ -122,11 +124,10 @@ pub(super) fn append_to_barrier_log(
     logged: impl FnOnce(&mut FuncTranslator<'_, '_>),
     full: impl FnOnce(&mut FuncTranslator<'_, '_>),
 ) {
-    use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
     let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
     let len = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_BARRIER_LOG_LEN as i32);
     let cap = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_BARRIER_LOG_CAP as i32);
-    let has_room = t.b.ins().icmp(cranelift_codegen::ir::condcodes::IntCC::UnsignedLessThan, len, cap);
+    let has_room = t.b.ins().icmp(IntCC::UnsignedLessThan, len, cap);
     let append = t.b.create_block();
     let overflow = t.b.create_block();
     let done = t.b.create_block();
@@ -136,7 +137,7 @@ pub(super) fn append_to_barrier_log(
 
     t.b.switch_to_block(append);
     let buf = t.b.ins().load(POINTER, t.flags.vm, ctx, store_context::GC_BARRIER_LOG as i32);
-    let len64 = t.b.ins().uextend(cranelift_codegen::ir::types::I64, len);
+    let len64 = t.b.ins().uextend(I64, len);
     let at = t.b.ins().ishl_imm_u(len64, 2);
     let slot = t.b.ins().iadd(buf, at);
     t.b.ins().store(t.flags.vm, entry, slot, 0);

@@ -40,8 +40,9 @@
 //!   returning, so a barrier never pauses for long; what remains waits in the
 //!   queue for the next drop or collection. Compiled code's write barrier
 //!   zeroes a count, marks the object pending and logs it with a tag;
-//!   taking the log queues it and frees as that many drops would. Allocation never frees: when it
-//!   reports out of memory the runtime collects, which empties the queue.
+//!   taking the log queues it and frees as that many drops would.
+//!   Allocation never frees: when it reports out of memory the runtime
+//!   collects, which empties the queue.
 //! - Allocation bumps through a region, a free block taken whole from the
 //!   free list, and compiled code does so inline; objects allocated there
 //!   are *fresh*: logged without a log entry (see `region.rs`). Objects too
