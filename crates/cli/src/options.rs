@@ -201,7 +201,10 @@ const CODEGEN: Group = Group {
         not_yet("cranelift-debug-verifier", "switching Cranelift's verifier (it runs in debug builds)"),
         not_yet("parallel-compilation", "switching parallel compilation"),
         not_yet("pcc", "proof-carrying code"),
-        not_yet("inlining", "switching inlining"),
+        apply("inlining", "[=y|n]", "inline small functions into their callers (default: y)", |s, v| {
+            s.config.compiler_inlining(switch_value(v)?);
+            Ok(())
+        }),
         not_yet("cranelift-*", "raw Cranelift settings"),
     ],
 };

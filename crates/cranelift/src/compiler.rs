@@ -3,8 +3,8 @@
 
 use crate::func_env::{FuncEnv, Tunables};
 use crate::isa::{OptLevel, host_isa};
-use crate::link::{CallReloc, CodeMetadata, CompiledFunction, ExceptionHandler, StackMap, link};
-use crate::translate::{FuncTranslator, trap_from_code};
+use crate::link::{INLINED_LOCATION, CallReloc, CodeMetadata, CompiledFunction, ExceptionHandler, StackMap, link};
+use crate::translate::{FuncTranslator, FunctionFacts, trap_from_code};
 use crate::CompileError;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{ExternalName, UserFuncName};
@@ -12,6 +12,7 @@ use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use kiln_environ::ModuleInfo;
+use crate::inline::{self, InlineBodies};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -60,32 +61,10 @@ impl Compiler {
     /// Compiles every defined function of `module`, whose binary is `wasm`.
     pub fn compile_module(&self, module: &ModuleInfo, wasm: &[u8]) -> Result<CompiledModule, CompileError> {
         let env = FuncEnv::new(module, self.tunables, self.isa.default_call_conv(), self.isa.frontend_config());
-        let n = module.bodies.len();
-        let results: Vec<Mutex<Option<Result<CompiledFunction, CompileError>>>> = (0..n).map(|_| Mutex::new(None)).collect();
-        let next = AtomicUsize::new(0);
-        let workers = std::thread::available_parallelism().map_or(1, |p| p.get()).min(n.max(1));
-        let work = || {
-            let mut ctx = Context::new();
-            let mut fb = FunctionBuilderContext::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    break;
-                }
-                let r = self.compile_function(&env, &mut ctx, &mut fb, i as u32, wasm);
-                *results[i].lock().unwrap() = Some(r);
-            }
-        };
-        if workers <= 1 || n < 4 {
-            work();
-        } else {
-            std::thread::scope(|s| {
-                for _ in 0..workers {
-                    s.spawn(work);
-                }
-            });
-        }
-        let funcs = results.into_iter().map(|m| m.into_inner().unwrap().expect("every function compiled")).collect::<Result<Vec<_>, _>>()?;
+        let inline_bodies = self.inline_bodies(&env, wasm);
+        let funcs = in_parallel(module.bodies.len(), |ctx, fb, i| self.compile_function(&env, ctx, fb, i as u32, wasm, inline_bodies.as_ref()))
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
         let linked = link(&funcs)?;
         Ok(CompiledModule {
             code: linked.code,
@@ -94,19 +73,49 @@ impl Compiler {
         })
     }
 
-    fn compile_function(&self, env: &FuncEnv<'_>, ctx: &mut Context, fb: &mut FunctionBuilderContext, defined: u32, wasm: &[u8]) -> Result<CompiledFunction, CompileError> {
+    /// The translated bodies of the functions small enough to inline, or
+    /// `None` when this compiler does not inline.
+    fn inline_bodies(&self, env: &FuncEnv<'_>, wasm: &[u8]) -> Option<InlineBodies> {
+        // Inlined code's source locations are numbered from
+        // `INLINED_LOCATION` up, above every module offset.
+        let too_large = wasm.len() >= INLINED_LOCATION as usize;
+        if !self.tunables.inlining || too_large || self.isa.flags().opt_level() == cranelift_codegen::settings::OptLevel::None {
+            return None;
+        }
+        let module = env.module;
+        let small: Vec<u32> = (0..module.bodies.len() as u32).filter(|&d| module.bodies[d as usize].range.len() <= inline::MAX_CALLEE_WASM_BYTES).collect();
+        let translated = in_parallel(small.len(), |ctx, fb, i| Self::translate_function(env, ctx, fb, small[i], wasm).ok().map(|facts| (ctx.func.clone(), facts)));
+        let mut bodies = InlineBodies { num_imported_funcs: module.num_imported_funcs, bodies: vec![None; module.bodies.len()] };
+        // A function that fails to translate is reported when it is compiled
+        // on its own; here it is only not inlined.
+        for (&defined, translated) in small.iter().zip(translated) {
+            if let Some((func, facts)) = translated {
+                bodies.offer(defined, func, facts);
+            }
+        }
+        Some(bodies)
+    }
+
+    fn compile_function(&self, env: &FuncEnv<'_>, ctx: &mut Context, fb: &mut FunctionBuilderContext, defined: u32, wasm: &[u8], inline_bodies: Option<&InlineBodies>) -> Result<CompiledFunction, CompileError> {
         Self::translate_function(env, ctx, fb, defined, wasm)?;
         let module = env.module;
         let index = module.num_imported_funcs + defined;
         let name = module.func_name(index).map_or_else(|| format!("#{index}"), |n| format!("{n} (#{index})"));
         let start = std::time::Instant::now();
-        let compiled = self.finish(ctx, name, |callee| callee.checked_sub(module.num_imported_funcs).map(|d| d as usize))?;
+        let mut inlined = Vec::new();
+        if let Some(bodies) = inline_bodies {
+            let mut inliner = bodies.for_caller(index);
+            ctx.inline(&mut inliner).map_err(|e| CompileError::Codegen { func: name.clone(), message: format!("inlining: {e:?}") })?;
+            inlined = inliner.restore_source_locations(&mut ctx.func);
+        }
+        let mut compiled = self.finish(ctx, name, |callee| callee.checked_sub(module.num_imported_funcs).map(|d| d as usize))?;
+        compiled.inlined = inlined;
         log::debug!("compiled function {} into {} bytes in {:?}", compiled.name, compiled.code.len(), start.elapsed());
         Ok(compiled)
     }
 
     /// Translates defined function `defined` into `ctx`'s function.
-    fn translate_function(env: &FuncEnv<'_>, ctx: &mut Context, fb: &mut FunctionBuilderContext, defined: u32, wasm: &[u8]) -> Result<(), CompileError> {
+    fn translate_function(env: &FuncEnv<'_>, ctx: &mut Context, fb: &mut FunctionBuilderContext, defined: u32, wasm: &[u8]) -> Result<FunctionFacts, CompileError> {
         let module = env.module;
         let index = module.num_imported_funcs + defined;
         let range = module.bodies[defined as usize].range.clone();
@@ -115,13 +124,11 @@ impl Compiler {
         ctx.func.signature = env.wasm_signature(module.func_sig(index));
         ctx.func.name = UserFuncName::user(0, index);
         let builder = FunctionBuilder::new(&mut ctx.func, fb);
-        if let Err(e) = FuncTranslator::translate(env, builder, index, &body) {
+        FuncTranslator::translate(env, builder, index, &body).inspect_err(|_| {
             // A translation abandoned half way leaves the builder context
             // dirty; the next function on this thread needs a clean one.
             *fb = FunctionBuilderContext::new();
-            return Err(e);
-        }
-        Ok(())
+        })
     }
 
     /// The CLIF the translator emits for defined function `defined` of
@@ -194,6 +201,37 @@ impl Compiler {
             relocs,
             traps,
             address_map,
+            inlined: Vec::new(),
         })
     }
+}
+
+/// `f(ctx, builder_ctx, i)` for every `i` in `0..n`, spread over the
+/// machine's cores (each worker thread reusing its own contexts), in order.
+fn in_parallel<T: Send>(n: usize, f: impl Fn(&mut Context, &mut FunctionBuilderContext, usize) -> T + Sync) -> Vec<T> {
+    let results: Vec<Mutex<Option<T>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(1, |p| p.get()).min(n.max(1));
+    let work = || {
+        let mut ctx = Context::new();
+        let mut fb = FunctionBuilderContext::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= n {
+                break;
+            }
+            let r = f(&mut ctx, &mut fb, i);
+            *results[i].lock().unwrap() = Some(r);
+        }
+    };
+    if workers <= 1 || n < 4 {
+        work();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(work);
+            }
+        });
+    }
+    results.into_iter().map(|m| m.into_inner().unwrap().expect("every index visited")).collect()
 }

@@ -36,6 +36,9 @@ pub struct Tunables {
     /// The engine's collector: which allocation fast paths and barriers
     /// compiled code contains (see `crate::gc`).
     pub collector: kiln_gc::Collector,
+    /// Inline small functions into their callers within a module (see
+    /// `crate::inline`); ignored at `OptLevel::None`.
+    pub inlining: bool,
 }
 
 pub const POINTER: Type = types::I64;

@@ -12,16 +12,16 @@
 mod compiler;
 mod func_env;
 mod gc;
+mod inline;
 mod isa;
 mod link;
 mod trampoline;
 mod translate;
 
-
 pub use compiler::{CompiledModule, Compiler, FunctionInfo};
 pub use func_env::{BoundsChecks, Tunables};
 pub use isa::OptLevel;
-pub use link::{CodeMetadata, ExceptionHandler, StackMap};
+pub use link::{CodeMetadata, ExceptionHandler, INLINED_LOCATION, InlinedLocation, StackMap};
 pub use trampoline::{CompiledTrampolines, TrampolineKind};
 pub use translate::{trap_code, trap_from_code};
 

@@ -35,6 +35,23 @@ pub struct CompiledFunction {
     pub handlers: Vec<ExceptionHandler>,
     /// GC stack maps of the calls, function-relative.
     pub stack_maps: Vec<StackMap>,
+    /// Locations of inlined code, indexed by the `address_map` entries at
+    /// or above [`INLINED_LOCATION`].
+    pub inlined: Vec<InlinedLocation>,
+}
+
+/// Address-map locations at or above this stand for instructions inlined
+/// from another function: `loc - INLINED_LOCATION` indexes
+/// [`CodeMetadata::inlined`]. Below it they are module offsets (modules
+/// this large are compiled without inlining).
+pub const INLINED_LOCATION: u32 = 1 << 31;
+
+/// An instruction inlined from another function: its own module offset,
+/// and that of the call it replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InlinedLocation {
+    pub offset: u32,
+    pub call_offset: u32,
 }
 
 /// Where the GC references live across one call: at the call's return
@@ -69,6 +86,8 @@ pub struct CodeMetadata {
     pub handlers: Vec<ExceptionHandler>,
     /// GC stack maps, by return address.
     pub stack_maps: Vec<StackMap>,
+    /// Inlined code's locations (see [`INLINED_LOCATION`]).
+    pub inlined: Vec<InlinedLocation>,
 }
 
 impl CodeMetadata {
@@ -91,11 +110,19 @@ impl CodeMetadata {
         Some(&self.stack_maps[i])
     }
 
-    /// The module offset of the instruction containing `offset`.
-    pub fn module_offset(&self, offset: u32) -> Option<u32> {
+    /// The module offset of the instruction containing code offset
+    /// `offset`, and for an instruction inlined from another function, the
+    /// module offset of the call it was inlined at.
+    pub fn location(&self, offset: u32) -> Option<(u32, Option<u32>)> {
         let i = self.address_map.partition_point(|(start, _, _)| *start <= offset);
         let (start, end, loc) = *self.address_map.get(i.checked_sub(1)?)?;
-        (start <= offset && offset < end).then_some(loc)
+        if !(start <= offset && offset < end) {
+            return None;
+        }
+        match loc.checked_sub(INLINED_LOCATION) {
+            Some(k) => self.inlined.get(k as usize).map(|l| (l.offset, Some(l.call_offset))),
+            None => Some((loc, None)),
+        }
     }
 }
 
@@ -125,7 +152,10 @@ pub fn link(funcs: &[CompiledFunction]) -> Result<LinkedCode, CompileError> {
                 .map_err(|reloc| CompileError::Relocation { func: f.name.clone(), reloc })?;
         }
         metadata.traps.extend(f.traps.iter().map(|(o, t)| (start + o, *t)));
-        metadata.address_map.extend(f.address_map.iter().map(|(s, e, l)| (start + s, start + e, *l)));
+        let inlined_base = metadata.inlined.len() as u32;
+        let relocate = |loc: u32| if loc >= INLINED_LOCATION { loc + inlined_base } else { loc };
+        metadata.address_map.extend(f.address_map.iter().map(|(s, e, l)| (start + s, start + e, relocate(*l))));
+        metadata.inlined.extend_from_slice(&f.inlined);
         metadata.stack_maps.extend(f.stack_maps.iter().map(|m| StackMap { return_address: start + m.return_address, ..m.clone() }));
         metadata.handlers.extend(f.handlers.iter().map(|h| ExceptionHandler {
             return_address: start + h.return_address,

@@ -40,7 +40,7 @@ const PROGRAMS: &[(&str, &str)] = &[
 fn clif(collector: Collector, wat: &str) -> String {
     let wasm = wat::parse_str(wat).unwrap();
     let module = kiln_environ::translate_module(&wasm).unwrap();
-    let tunables = Tunables { bounds_checks: BoundsChecks::GuardPages, epoch_interruption: false, consume_fuel: false, collector };
+    let tunables = Tunables { bounds_checks: BoundsChecks::GuardPages, epoch_interruption: false, consume_fuel: false, collector, inlining: true };
     let compiler = Compiler::new(OptLevel::Speed, tunables).unwrap();
     compiler.clif_text(&module, &wasm, 0).unwrap()
 }

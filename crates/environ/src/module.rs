@@ -169,6 +169,14 @@ impl ModuleInfo {
         }
     }
 
+    /// The function (module-wide index) whose body holds module offset
+    /// `offset`. Bodies lie in the code section in order.
+    pub fn func_at_offset(&self, offset: u32) -> Option<u32> {
+        let offset = offset as usize;
+        let i = self.bodies.partition_point(|b| b.range.start <= offset).checked_sub(1)?;
+        self.bodies[i].range.contains(&offset).then(|| self.num_imported_funcs + i as u32)
+    }
+
     /// The function's name from the name section, if any.
     pub fn func_name(&self, index: u32) -> Option<&str> {
         self.func_names.get(&index).map(|s| s.as_str())

@@ -12,7 +12,8 @@
 //!   code                           bytes: the linked code image
 //!   functions                      (start, len) per defined function
 //!   traps                          (code offset, trap code u8)
-//!   address map                    (start, end, module offset)
+//!   address map                    (start, end, module offset or inlined location)
+//!   inlined locations              (module offset, call's module offset)
 //!   exception handlers             (return address, handler, frame offset)
 //!   stack maps                     (return address, span, offsets...)
 //!   checksum                       u64: of everything before it (see
@@ -32,7 +33,7 @@
 //! one is `unsafe` (as in Wasmtime).
 
 use anyhow::{Context as _, Result, bail, ensure};
-use kiln_cranelift::{CodeMetadata, CompiledModule, ExceptionHandler, FunctionInfo, StackMap};
+use kiln_cranelift::{CodeMetadata, CompiledModule, ExceptionHandler, FunctionInfo, INLINED_LOCATION, InlinedLocation, StackMap};
 use kiln_environ::{ModuleInfo, Trap};
 
 pub(crate) const MAGIC: &[u8; 12] = b"\0kiln-cwasm\n";
@@ -67,6 +68,11 @@ pub(crate) fn write(fingerprint: &str, wasm: &[u8], code: &[u8], funcs: &[Functi
         w.u32(*start);
         w.u32(*end);
         w.u32(*module_offset);
+    }
+    w.count(metadata.inlined.len());
+    for l in &metadata.inlined {
+        w.u32(l.offset);
+        w.u32(l.call_offset);
     }
     w.count(metadata.handlers.len());
     for h in &metadata.handlers {
@@ -119,13 +125,14 @@ pub(crate) fn read<'a>(bytes: &'a [u8], fingerprint: &str) -> Result<Artifact<'a
         Ok((offset, Trap::from_u8(code).with_context(|| format!("unknown trap code {code}"))?))
     })?;
     let address_map = r.list(|r| Ok((r.u32()?, r.u32()?, r.u32()?)))?;
+    let inlined = r.list(|r| Ok(InlinedLocation { offset: r.u32()?, call_offset: r.u32()? }))?;
     let handlers = r.list(|r| Ok(ExceptionHandler { return_address: r.u32()?, handler: r.u32()?, frame_offset: r.u32()? }))?;
     let stack_maps = r.list(|r| {
         let (return_address, span) = (r.u32()?, r.u32()?);
         Ok(StackMap { return_address, span, offsets: r.list(Reader::u32)?.into_boxed_slice() })
     })?;
     ensure!(r.bytes.is_empty(), "precompiled module has {} unexpected trailing bytes", r.bytes.len());
-    let compiled = CompiledModule { code, funcs, metadata: CodeMetadata { traps, address_map, handlers, stack_maps } };
+    let compiled = CompiledModule { code, funcs, metadata: CodeMetadata { traps, address_map, inlined, handlers, stack_maps } };
     check_offsets(&compiled)?;
     Ok(Artifact { wasm, compiled })
 }
@@ -144,7 +151,8 @@ fn check_offsets(c: &CompiledModule) -> Result<()> {
     let m = &c.metadata;
     ensure!(m.traps.windows(2).all(|w| w[0].0 < w[1].0) && m.traps.iter().all(|t| in_code(t.0)), "precompiled module's trap table is malformed");
     ensure!(
-        m.address_map.windows(2).all(|w| w[0].0 <= w[1].0) && m.address_map.iter().all(|a| a.0 <= a.1 && in_code(a.1)),
+        m.address_map.windows(2).all(|w| w[0].0 <= w[1].0)
+            && m.address_map.iter().all(|a| a.0 <= a.1 && in_code(a.1) && a.2.checked_sub(INLINED_LOCATION).is_none_or(|k| (k as usize) < m.inlined.len())),
         "precompiled module's address map is malformed"
     );
     ensure!(

@@ -31,7 +31,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             max_wasm_stack: 512 * 1024,
-            tunables: Tunables { bounds_checks: BoundsChecks::GuardPages, epoch_interruption: false, consume_fuel: false, collector: Collector::Copying },
+            tunables: Tunables { bounds_checks: BoundsChecks::GuardPages, epoch_interruption: false, consume_fuel: false, collector: Collector::Copying, inlining: true },
             opt_level: OptLevel::Speed,
             max_memory_bytes: 4 << 30,
             max_table_elements: 10_000_000,
@@ -153,6 +153,15 @@ impl Config {
 
     pub(crate) fn guard_pages(&self) -> bool {
         self.tunables.bounds_checks == BoundsChecks::GuardPages
+    }
+
+    /// Inline small functions into their callers within a module (default
+    /// on; Wasmtime's `Config::compiler_inlining`). Only at optimising
+    /// levels. A function inlined into another still shows as its own frame
+    /// in backtraces, but without the offset of the call into it.
+    pub fn compiler_inlining(&mut self, inlining: bool) -> &mut Self {
+        self.tunables.inlining = inlining;
+        self
     }
 
     /// How hard Cranelift optimises (default `OptLevel::Speed`).

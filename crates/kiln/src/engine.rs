@@ -164,7 +164,7 @@ pub enum Precompiled {
 fn fingerprint(config: &Config, compiler: &Compiler) -> String {
     let t = config.tunables;
     format!(
-        "kiln={}+{};collector={:?};bounds_checks={:?};epoch_interruption={};consume_fuel={};wasm_features={:#x};{}",
+        "kiln={}+{};collector={:?};bounds_checks={:?};epoch_interruption={};consume_fuel={};inlining={};wasm_features={:#x};{}",
         env!("CARGO_PKG_VERSION"),
         // The build's sources: another build of this version may lay out
         // the VMContext or number the builtins differently.
@@ -173,6 +173,7 @@ fn fingerprint(config: &Config, compiler: &Compiler) -> String {
         t.bounds_checks,
         t.epoch_interruption,
         t.consume_fuel,
+        t.inlining,
         config.features.bits(),
         compiler.isa_fingerprint(),
     )

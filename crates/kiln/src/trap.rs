@@ -51,15 +51,14 @@ impl WasmBacktrace {
     }
 
     pub(crate) fn from_raw(raw: &RawBacktrace) -> WasmBacktrace {
-        let frames = raw
-            .pcs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, pc)| {
-                // Return addresses point after the call; look up the call.
-                let pc = if i == 0 && raw.starts_at_trap { *pc } else { pc - 1 };
-                code_memory::frame_info(pc)
-            })
+        let mut frames = Vec::new();
+        for (i, pc) in raw.pcs.iter().enumerate() {
+            // Return addresses point after the call; look up the call.
+            let pc = if i == 0 && raw.starts_at_trap { *pc } else { pc - 1 };
+            code_memory::frames_at(pc, &mut frames);
+        }
+        let frames = frames
+            .into_iter()
             .map(|f| FrameInfo { func_index: f.func_index, func_name: f.func_name, module_name: f.module_name, module_offset: f.module_offset })
             .collect();
         WasmBacktrace { frames }

@@ -1,6 +1,8 @@
 //! Wasm backtraces attached to traps: one frame per active Wasm function,
 //! innermost first, with function indices, names from the name section and
 //! the module offset of the instruction each frame is executing.
+//! Small functions are inlined into their callers (the default), which
+//! must not show: an inlined function keeps its own frame.
 
 use kiln::*;
 use std::ops::Range;
@@ -47,6 +49,7 @@ fn function_bodies(wasm: &[u8]) -> Vec<Range<usize>> {
 
 const OP_UNREACHABLE: u8 = 0x00;
 const OP_CALL: u8 = 0x10;
+const OP_I32_DIV_U: u8 = 0x6e;
 const OP_CALL_INDIRECT: u8 = 0x11;
 
 /// Function 0 is an import, so defined functions start at index 1. The
@@ -271,7 +274,6 @@ fn explicit_bounds_check_offset_points_at_the_load() {
 
 #[test]
 fn division_by_zero_offset_points_at_the_division() {
-    const OP_I32_DIV_U: u8 = 0x6e;
     let wat = r#"(module (global $zero (mut i32) (i32.const 0))
         (func (export "run") (drop (i32.div_u (i32.const 7) (global.get $zero)))))"#;
     assert_eq!(opcode_at_trap(&Config::new(), wat), OP_I32_DIV_U);
@@ -370,4 +372,54 @@ fn recursion_shows_as_one_line_per_run_of_identical_frames() {
     assert_eq!(lines.len(), 3, "{text}");
     assert!(lines[1].starts_with("    0: ") && !lines[1].contains('×'), "{text}");
     assert!(lines[2].starts_with("    1: ") && lines[2].ends_with(" - f × 1000"), "{text}");
+}
+
+#[test]
+fn inlining_does_not_change_the_frames() {
+    // In `CHAIN` `$middle` is inlined into `$outer`, its call to `$inner`
+    // staying a call, and `$inner` into `$middle`'s own compiled body.
+    let wasm = wat::parse_str(CHAIN).unwrap();
+    let frames_with = |inlining: bool| {
+        let engine = Engine::new(Config::new().compiler_inlining(inlining)).unwrap();
+        let module = Module::new(&engine, &wasm).unwrap();
+        let mut store = Store::new(&engine, ());
+        let mut linker = Linker::new(&engine);
+        linker.func_wrap("host", "nop", || {}).unwrap();
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let run = instance.get_typed_func::<i32, i32>(&mut store, "run").unwrap();
+        let err = run.call(&mut store, 5).unwrap_err();
+        assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::UnreachableCodeReached));
+        frames(&err).to_vec()
+    };
+    let inlined = frames_with(true);
+    let names: Vec<_> = inlined.iter().map(|f| f.func_name().unwrap()).collect();
+    assert_eq!(names, ["inner", "middle", "outer"]);
+    assert_eq!(inlined, frames_with(false));
+}
+
+#[test]
+fn a_trap_inside_an_inlined_function_has_its_frame_and_offset() {
+    let wat = r#"(module
+        (func $check (param i32) (result i32)
+            (i32.div_u (i32.const 20) (local.get 0)))
+        (func $run (export "run") (param i32) (result i32)
+            (i32.add (call $check (local.get 0)) (i32.const 1))))"#;
+    let wasm = wat::parse_str(wat).unwrap();
+    let frames_with = |inlining: bool| {
+        let engine = Engine::new(Config::new().compiler_inlining(inlining)).unwrap();
+        let module = Module::new(&engine, &wasm).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let run = instance.get_typed_func::<i32, i32>(&mut store, "run").unwrap();
+        assert_eq!(run.call(&mut store, 4).unwrap(), 6);
+        frames(&run.call(&mut store, 0).unwrap_err()).to_vec()
+    };
+    let inlined = frames_with(true);
+    let names: Vec<_> = inlined.iter().map(|f| f.func_name().unwrap()).collect();
+    assert_eq!(names, ["check", "run"]);
+    let trap_at = inlined[0].module_offset().unwrap() as usize;
+    assert_eq!(wasm[trap_at], OP_I32_DIV_U);
+    let call_at = inlined[1].module_offset().unwrap() as usize;
+    assert_eq!(wasm[call_at], OP_CALL);
+    assert_eq!(inlined, frames_with(false));
 }

@@ -111,6 +111,7 @@ impl FuncTranslator<'_, '_> {
                 self.b.ins().jump(outer, &[BlockArg::Value(exn)]);
             }
             None => {
+                self.facts.unwinds_exceptions = true;
                 let fp = self.b.ins().get_frame_pointer(POINTER);
                 self.env.call_builtin(&mut self.b, self.vmctx, Builtin::unwind_exception, &[exn, fp]);
                 self.b.ins().trap(trap_code(Trap::UnreachableCodeReached));

@@ -66,11 +66,22 @@ pub struct FuncTranslator<'a, 'f> {
     pub(crate) fuel_pending: i64,
     /// The engine's collector's code generation, picked once.
     pub(crate) gc: &'static dyn crate::gc::GcCompiler,
+    pub(crate) facts: FunctionFacts,
+}
+
+/// What translation learnt about a function that its callers' compilation
+/// needs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FunctionFacts {
+    /// The function lets exceptions unwind out of it through the runtime
+    /// (a `throw` or rethrow no `try_table` of its own catches), which
+    /// starts the search for a handler at its caller's frame.
+    pub unwinds_exceptions: bool,
 }
 
 impl<'a, 'f> FuncTranslator<'a, 'f> {
     /// Translates the body of function `func_index` into `b`'s function.
-    pub fn translate(env: &'a FuncEnv<'a>, mut b: FunctionBuilder<'f>, func_index: u32, body: &FunctionBody<'_>) -> Result<(), CompileError> {
+    pub fn translate(env: &'a FuncEnv<'a>, mut b: FunctionBuilder<'f>, func_index: u32, body: &FunctionBody<'_>) -> Result<FunctionFacts, CompileError> {
         let flags = Flags::new(&mut b, trap_code(Trap::MemoryOutOfBounds));
         let mut t = FuncTranslator {
             env,
@@ -86,6 +97,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             flags,
             fuel_pending: 0,
             gc: crate::gc::for_collector(env.tunables.collector),
+            facts: FunctionFacts::default(),
         };
         t.prologue(func_index, body)?;
         let mut reader = body.get_operators_reader()?;
@@ -96,7 +108,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             t.operator(&op, offset as usize)?;
         }
         t.b.finalize(env.frontend_config);
-        Ok(())
+        Ok(t.facts)
     }
 
     fn prologue(&mut self, func_index: u32, body: &FunctionBody<'_>) -> Result<(), CompileError> {

@@ -83,19 +83,33 @@ impl ModuleCode {
         range.contains(&pc).then(|| (pc - range.start) as u32)
     }
 
-    fn frame_info(&self, offset: u32) -> Option<FrameInfo> {
+    /// The defined function whose code holds `offset`.
+    fn defined_func_at(&self, offset: u32) -> Option<u32> {
         let i = self.funcs.partition_point(|f| f.start <= offset).checked_sub(1)?;
-        let f = self.funcs[i];
-        if offset >= f.start + f.len {
-            return None;
-        }
-        let func_index = self.info.num_imported_funcs + i as u32;
-        Some(FrameInfo {
+        (offset < self.funcs[i].start + self.funcs[i].len).then_some(i as u32)
+    }
+
+    /// The frames the code at `offset` stands for, innermost first: the
+    /// function it was compiled for, preceded by the function inlined into
+    /// it there if the instruction came from one.
+    fn frames_at(&self, offset: u32, frames: &mut Vec<FrameInfo>) -> Option<()> {
+        let compiled = self.info.num_imported_funcs + self.defined_func_at(offset)?;
+        let location = self.metadata.location(offset);
+        let frame = |func_index, module_offset| FrameInfo {
             func_index,
             func_name: self.info.func_name(func_index).map(str::to_string),
             module_name: self.info.name.clone(),
-            module_offset: self.metadata.module_offset(offset),
-        })
+            module_offset,
+        };
+        match location {
+            Some((inner, Some(call))) => {
+                let inlined = self.info.func_at_offset(inner)?;
+                frames.extend([frame(inlined, Some(inner)), frame(compiled, Some(call))]);
+            }
+            Some((inner, None)) => frames.push(frame(compiled, Some(inner))),
+            None => frames.push(frame(compiled, None)),
+        }
+        Some(())
     }
 }
 
@@ -139,7 +153,7 @@ pub fn trap_at(pc: usize) -> Option<Trap> {
 
 /// Is `pc` inside a compiled Wasm function?
 pub fn is_wasm_pc(pc: usize) -> bool {
-    lookup(pc, |code, offset| code.frame_info(offset).map(|_| ())).is_some()
+    lookup(pc, |code, offset| code.defined_func_at(offset).map(|_| ())).is_some()
 }
 
 /// The landing pad for an exception unwinding to the return address
@@ -161,7 +175,8 @@ pub fn with_stack_map(pc: usize, f: impl FnOnce(u32, &[u32])) {
     });
 }
 
-/// Symbolizes `pc` for a backtrace.
-pub fn frame_info(pc: usize) -> Option<FrameInfo> {
-    lookup(pc, |code, offset| code.frame_info(offset))
+/// Symbolizes `pc` for a backtrace, appending its frames to `frames`
+/// (more than one where functions were inlined).
+pub fn frames_at(pc: usize, frames: &mut Vec<FrameInfo>) {
+    lookup(pc, |code, offset| code.frames_at(offset, frames));
 }

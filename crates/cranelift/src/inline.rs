@@ -1,0 +1,175 @@
+//! Inlining small functions into their callers, within one module.
+//!
+//! Cranelift does the splicing (`Context::inline`); this module decides
+//! what to splice. Invariants:
+//! - Only direct calls to *defined* functions of the same module are
+//!   inlined: those pass the caller's own vmctx as both vmctx arguments, so
+//!   the callee's body reads the same instance state in place as it would
+//!   through the call. Calls to imports and indirect calls are kept.
+//! - Callee bodies are the translator's CLIF, after the frontend placed
+//!   GC references live across calls in stack slots and before any
+//!   optimisation; Cranelift merges the call site's stack-map entries and
+//!   exception handlers into every call the inlined body makes, so stack
+//!   maps and `try_table` handlers stay exact.
+//! - One level: calls inside an inlined body stay calls, and a function is
+//!   never inlined into itself, so recursion cannot grow code.
+//! - A callee is small in both its Wasm (`MAX_CALLEE_WASM_BYTES`) and its
+//!   CLIF (`MAX_CALLEE_INSTS`): inlining removes a call's fixed cost and
+//!   lets the optimiser see through casts and field accesses across the
+//!   call, which is worth it only when the body is comparable to that cost.
+//!
+//! An instruction inlined from another function keeps its own Wasm offset
+//! as its source location, which is how backtraces still name the inlined
+//! function (`kiln::vm::code_memory`).
+
+use cranelift_codegen::inline::{Inline, InlineCommand};
+use cranelift_codegen::ir::{self, ExternalName, Function, Opcode};
+use cranelift_codegen::traversals::Dfs;
+use crate::link::{INLINED_LOCATION, InlinedLocation};
+use crate::translate::FunctionFacts;
+use std::collections::HashMap;
+use std::borrow::Cow;
+
+/// Largest function body, in bytes of Wasm (locals included), considered
+/// for inlining.
+pub(crate) const MAX_CALLEE_WASM_BYTES: usize = 96;
+
+/// Largest translated body, in CLIF instructions, that is inlined.
+pub(crate) const MAX_CALLEE_INSTS: usize = 160;
+
+/// The bodies a module's functions may inline, indexed by defined function
+/// index (`None`: not inlined).
+pub(crate) struct InlineBodies {
+    pub num_imported_funcs: u32,
+    pub bodies: Vec<Option<(Function, FunctionFacts)>>,
+}
+
+impl InlineBodies {
+    /// Keeps `func` as the body of defined function `defined` if it is
+    /// small enough.
+    pub(crate) fn offer(&mut self, defined: u32, func: Function, facts: FunctionFacts) {
+        if instruction_count(&func) <= MAX_CALLEE_INSTS {
+            self.bodies[defined as usize] = Some((func, facts));
+        }
+    }
+
+    /// The inlining decisions for calls made by function `caller` (a
+    /// module-wide index): pass it to `Context::inline` by reference, then
+    /// call `CallerInliner::restore_source_locations`.
+    pub(crate) fn for_caller(&self, caller: u32) -> CallerInliner<'_> {
+        CallerInliner { bodies: self, caller, sites: Vec::new() }
+    }
+}
+
+pub(crate) struct CallerInliner<'a> {
+    bodies: &'a InlineBodies,
+    caller: u32,
+    sites: Vec<InlinedSite>,
+}
+
+/// A call replaced by a callee's body.
+struct InlinedSite {
+    callee: u32,
+    /// The first instruction Cranelift created for the body.
+    first_inst: usize,
+    /// Was the call a `return_call`?
+    tail_call: bool,
+    /// The call's module offset.
+    call_offset: u32,
+}
+
+impl Inline for CallerInliner<'_> {
+    fn inline(&mut self, caller: &Function, call: ir::Inst, opcode: ir::Opcode, callee: ir::FuncRef, _: &[ir::Value]) -> InlineCommand<'_> {
+        let ExternalName::User(name) = &caller.dfg.ext_funcs[callee].name else {
+            return InlineCommand::KeepCall;
+        };
+        let name = &caller.params.user_named_funcs()[*name];
+        let callee = (name.namespace == 0 && name.index != self.caller)
+            .then(|| name.index.checked_sub(self.bodies.num_imported_funcs))
+            .flatten()
+            .filter(|&defined| match self.bodies.bodies.get(defined as usize) {
+                // At a `try_call` the exception must reach this frame's
+                // handler, but the runtime starts the search for one at the
+                // caller of the frame that unwinds.
+                Some(Some((_, facts))) => !(opcode == ir::Opcode::TryCall && facts.unwinds_exceptions),
+                _ => false,
+            });
+        let Some(callee) = callee else {
+            return InlineCommand::KeepCall;
+        };
+        self.sites.push(InlinedSite {
+            callee,
+            first_inst: caller.dfg.num_insts(),
+            tail_call: opcode == ir::Opcode::ReturnCall,
+            call_offset: caller.srcloc(call).bits(),
+        });
+        InlineCommand::Inline { callee: Cow::Borrowed(self.body(callee)), visit_callee: false }
+    }
+}
+
+impl CallerInliner<'_> {
+    fn body(&self, defined: u32) -> &Function {
+        &self.bodies.bodies[defined as usize].as_ref().expect("only bodies offered are inlined").0
+    }
+
+    /// Gives every inlined instruction a source location (Cranelift's
+    /// inliner leaves them unset) and returns what they stand for: location
+    /// `INLINED_LOCATION + k` is the `k`th entry, the instruction's own
+    /// module offset and that of the call it was inlined at. Traps and
+    /// calls in inlined code thus map to their own function and offset, and
+    /// to the caller's frame at its call.
+    ///
+    /// Relies on how Cranelift 0.135 splices a body, checked instruction by
+    /// instruction: one new instruction per callee instruction, created in
+    /// the callee's depth-first pre-order, in place of the call; a `return`
+    /// becomes a `jump`, and a `return_call` at a plain call site becomes a
+    /// `call` followed by a new `jump`. Should a body not match, its
+    /// remaining instructions keep no location (backtraces then show the
+    /// caller alone), never a wrong one.
+    pub(crate) fn restore_source_locations(&self, func: &mut Function) -> Vec<InlinedLocation> {
+        let mut table = Vec::new();
+        let mut index = HashMap::new();
+        for site in &self.sites {
+            let callee = self.body(site.callee);
+            let mut next = site.first_inst;
+            'body: for block in Dfs::new().pre_order_iter(callee) {
+                for callee_inst in callee.layout.block_insts(block) {
+                    let location = InlinedLocation { offset: callee.srcloc(callee_inst).bits(), call_offset: site.call_offset };
+                    let k = *index.entry(location).or_insert_with(|| {
+                        table.push(location);
+                        table.len() as u32 - 1
+                    });
+                    let expected = callee.dfg.insts[callee_inst].opcode();
+                    let same = [expected];
+                    let emitted: &[Opcode] = match expected {
+                        Opcode::Return if !site.tail_call => &[Opcode::Jump],
+                        Opcode::ReturnCall if !site.tail_call => &[Opcode::Call, Opcode::Jump],
+                        Opcode::ReturnCallIndirect if !site.tail_call => &[Opcode::CallIndirect, Opcode::Jump],
+                        _ => &same,
+                    };
+                    for &want in emitted {
+                        let inst = ir::Inst::from_u32(next as u32);
+                        if next >= func.dfg.num_insts() || !opcode_matches(func.dfg.insts[inst].opcode(), want) {
+                            debug_assert!(false, "inlined body of function {} does not match its callee", site.callee);
+                            log::warn!("inlined body of function {} does not match its callee; its source locations are left unset", site.callee);
+                            break 'body;
+                        }
+                        func.set_srcloc(inst, ir::SourceLoc::new(INLINED_LOCATION + k));
+                        next += 1;
+                    }
+                }
+            }
+        }
+        table
+    }
+}
+
+/// Calls inlined at a `try_call` site become `try_call`s afterwards.
+fn opcode_matches(actual: Opcode, want: Opcode) -> bool {
+    actual == want
+        || matches!((want, actual), (Opcode::Call, Opcode::TryCall) | (Opcode::CallIndirect, Opcode::TryCallIndirect))
+}
+
+fn instruction_count(func: &Function) -> usize {
+    func.layout.blocks().map(|b| func.layout.block_insts(b).count()).sum()
+}
