@@ -35,7 +35,7 @@ use std::borrow::Cow;
 pub(crate) const MAX_CALLEE_WASM_BYTES: usize = 96;
 
 /// Largest translated body, in CLIF instructions, that is inlined.
-pub(crate) const MAX_CALLEE_INSTS: usize = 160;
+pub(crate) const MAX_CALLEE_INSTS: usize = 320;
 
 /// The bodies a module's functions may inline, indexed by defined function
 /// index (`None`: not inlined).
@@ -48,8 +48,11 @@ impl InlineBodies {
     /// Keeps `func` as the body of defined function `defined` if it is
     /// small enough.
     pub(crate) fn offer(&mut self, defined: u32, func: Function, facts: FunctionFacts) {
-        if instruction_count(&func) <= MAX_CALLEE_INSTS {
+        let insts = instruction_count(&func);
+        if insts <= MAX_CALLEE_INSTS {
             self.bodies[defined as usize] = Some((func, facts));
+        } else {
+            log::debug!("not inlining defined function {defined}: {insts} CLIF instructions");
         }
     }
 
@@ -97,6 +100,7 @@ impl Inline for CallerInliner<'_> {
         let Some(callee) = callee else {
             return InlineCommand::KeepCall;
         };
+        log::debug!("inlining defined function {callee} into function {}", self.caller);
         self.sites.push(InlinedSite {
             callee,
             first_inst: caller.dfg.num_insts(),

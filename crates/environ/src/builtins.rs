@@ -94,8 +94,6 @@ builtins! {
     /// zero elements, or 0 if the heap is exhausted. Compiled code has
     /// already checked that the size fits.
     gc_alloc_array(I32, I32, Ptr) -> I32;
-    /// (actual engine type id, expected engine type id) -> is a subtype.
-    is_subtype(I32, I32) -> I8;
     /// (funcref) -> its id in the store's function table, for storing in
     /// a GC object (objects never hold pointers).
     func_ref_to_id(Ptr) -> I32;

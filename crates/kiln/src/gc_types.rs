@@ -121,7 +121,7 @@ impl StructType {
             }
         }
         let composite = WasmCompositeType::Struct(fields.iter().map(|f| f.to_wasm()).collect());
-        let id = register(engine, finality, supertype.map(|s| s.id), composite);
+        let id = register(engine, finality, supertype.map(|s| s.id), composite)?;
         Ok(StructType { engine: engine.clone(), id })
     }
 
@@ -171,7 +171,7 @@ pub struct ArrayType {
 impl ArrayType {
     /// A final array type with no supertype.
     pub fn new(engine: &Engine, field_type: FieldType) -> ArrayType {
-        let id = register(engine, Finality::Final, None, WasmCompositeType::Array(field_type.to_wasm()));
+        let id = register(engine, Finality::Final, None, WasmCompositeType::Array(field_type.to_wasm())).expect("a type without a supertype needs no display");
         ArrayType { engine: engine.clone(), id }
     }
 
@@ -183,7 +183,7 @@ impl ArrayType {
                 bail!("array type does not match its supertype: its element type must be a subtype of the supertype's");
             }
         }
-        let id = register(engine, finality, supertype.map(|s| s.id), WasmCompositeType::Array(field_type.to_wasm()));
+        let id = register(engine, finality, supertype.map(|s| s.id), WasmCompositeType::Array(field_type.to_wasm()))?;
         Ok(ArrayType { engine: engine.clone(), id })
     }
 
@@ -239,6 +239,6 @@ fn finality_of(engine: &Engine, id: u32) -> Finality {
     if engine.inner.types.get(id).is_final { Finality::Final } else { Finality::NonFinal }
 }
 
-fn register(engine: &Engine, finality: Finality, supertype: Option<u32>, composite: WasmCompositeType) -> u32 {
+fn register(engine: &Engine, finality: Finality, supertype: Option<u32>, composite: WasmCompositeType) -> Result<u32> {
     engine.inner.types.register_single(WasmSubType { is_final: finality == Finality::Final, supertype, composite, rec_group_start: 0, rec_group_len: 0 })
 }

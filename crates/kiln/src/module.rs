@@ -128,7 +128,7 @@ impl Module {
         let memory = CodeMemory::new(&compiled.code).context("mapping compiled code")?;
         let code = ModuleCode::register(ModuleCode { memory, funcs: compiled.funcs, metadata: compiled.metadata, info: info.clone() });
         crate::profiling::register(engine.config().profiler, &code);
-        let type_ids = engine.inner.types.register_module(&info.types).into_boxed_slice();
+        let type_ids = engine.inner.types.register_module(&info.types)?.into_boxed_slice();
         Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), info, wasm: wasm.into(), code, type_ids, memory_images: Default::default(), defined_global_types: Default::default() }) })
     }
 

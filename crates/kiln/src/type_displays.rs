@@ -9,12 +9,18 @@
 //! `DISPLAY_CHUNK` pointers, each to a record `[depth, a_0, ..., a_depth]`
 //! (u32s; `a_depth` is the type itself). Null means "no record": a type
 //! past the table's capacity, or an id no type has (read from a corrupted
-//! header). Compiled code then asks the registry.
+//! header).
 //!
 //! Nothing here moves or is freed before the engine drops: the top-level
 //! array, the chunks and the records are allocated once. A record is
 //! published (with release ordering) before the type's id is handed out,
 //! and compiled code can only meet an id after that.
+//!
+//! Every type with a declared supertype has a record: the registry refuses
+//! such types past `CAPACITY`. So compiled code answers "not a subtype"
+//! for an id without one (a type with no supertype, which only it matches,
+//! or a corrupted header) without a call: a call would be a safepoint and
+//! make Cranelift keep the GC references around every cast in stack slots.
 
 use kiln_environ::vmoffsets::type_display::{DISPLAY_CHUNK, DISPLAY_CHUNKS};
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -33,6 +39,9 @@ impl Default for TypeDisplays {
 }
 
 impl TypeDisplays {
+    /// Ids below this can have a record.
+    pub const CAPACITY: u64 = DISPLAY_CHUNKS as u64 * DISPLAY_CHUNK as u64;
+
     /// The top-level array's address, for compiled code.
     pub fn top(&self) -> *const u8 {
         self.top.as_ptr().cast()

@@ -33,7 +33,11 @@ struct Inner {
 impl TypeRegistry {
     /// Registers a module's types, returning the engine id of each module
     /// type index.
-    pub fn register_module(&self, types: &[WasmSubType]) -> Vec<u32> {
+    ///
+    /// Fails when a new type with a supertype would get an id past the
+    /// display table's capacity (see `type_displays.rs`): compiled code
+    /// relies on every such type having a display.
+    pub fn register_module(&self, types: &[WasmSubType]) -> anyhow::Result<Vec<u32>> {
         let mut inner = self.inner.lock().unwrap();
         let mut ids: Vec<u32> = Vec::with_capacity(types.len());
         let mut i = 0;
@@ -49,6 +53,9 @@ impl TypeRegistry {
                 Some(first) => *first,
                 None => {
                     let first = inner.types.len() as u32;
+                    if key.iter().any(|t| t.supertype.is_some()) {
+                        check_display_capacity(first + len as u32)?;
+                    }
                     for t in &key {
                         let engine = map_indices(t, |idx| if idx & RELATIVE != 0 { first + (idx & !RELATIVE) } else { idx });
                         // Validation put every supertype before its subtypes.
@@ -63,28 +70,32 @@ impl TypeRegistry {
             ids.extend((0..len as u32).map(|k| first + k));
             i = start + len;
         }
-        ids
+        Ok(ids)
     }
 
     /// Registers a function type whose concrete references are engine ids,
     /// as a final type in a group of its own.
     pub fn register_func_type(&self, ty: &WasmFuncType) -> u32 {
         self.register_single(WasmSubType { is_final: true, supertype: None, composite: WasmCompositeType::Func(ty.clone()), rec_group_start: 0, rec_group_len: 0 })
+            .expect("a type without a supertype needs no display")
     }
 
     /// Registers a type whose concrete references (and supertype) are
-    /// engine ids, as a group of its own.
-    pub fn register_single(&self, sub: WasmSubType) -> u32 {
+    /// engine ids, as a group of its own. Fails as `register_module` does.
+    pub fn register_single(&self, sub: WasmSubType) -> anyhow::Result<u32> {
         let mut inner = self.inner.lock().unwrap();
         let key = vec![sub.clone()];
         if let Some(id) = inner.groups.get(&key) {
-            return *id;
+            return Ok(*id);
         }
         let id = inner.types.len() as u32;
+        if sub.supertype.is_some() {
+            check_display_capacity(id + 1)?;
+        }
         inner.displays.record(id, sub.supertype);
         inner.types.push(Arc::new(sub));
         inner.groups.insert(key, id);
-        id
+        Ok(id)
     }
 
     /// The supertype display table compiled code reads (see
@@ -166,5 +177,28 @@ impl kiln_environ::FuncTypeLookup for TypeRegistry {
     /// False for unknown ids (read from untrusted places).
     fn is_func_type(&self, id: u32) -> bool {
         self.try_get(id).is_some_and(|t| matches!(t.composite, WasmCompositeType::Func(_)))
+    }
+}
+
+/// Types with ids below `end` fit in the display table.
+fn check_display_capacity(end: u32) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        u64::from(end) <= TypeDisplays::CAPACITY,
+        "the engine has registered as many subtyped types as it can ({}); create a new engine",
+        TypeDisplays::CAPACITY
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_with_supertypes_are_refused_past_the_display_table() {
+        let capacity = TypeDisplays::CAPACITY as u32;
+        assert!(check_display_capacity(capacity).is_ok());
+        let err = check_display_capacity(capacity + 1).unwrap_err();
+        assert!(err.to_string().contains("as many subtyped types as it can"), "{err}");
     }
 }

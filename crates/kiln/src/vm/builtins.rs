@@ -16,7 +16,7 @@ use kiln_environ::Builtin;
 
 /// The builtins table, in `Builtin` order.
 pub fn table() -> *const usize {
-    struct Table([*const (); 26]);
+    struct Table([*const (); 25]);
     // SAFETY: the table holds addresses of functions, immutable and valid
     // on every thread.
     unsafe impl Sync for Table {}
@@ -38,7 +38,6 @@ pub fn table() -> *const usize {
         super::exceptions::unwind_exception as *const (),
         gc::gc_alloc_struct as *const (),
         gc::gc_alloc_array as *const (),
-        gc::is_subtype as *const (),
         gc::func_ref_to_id as *const (),
         gc::func_ref_from_id as *const (),
         gc::array_init_data as *const (),
@@ -48,7 +47,7 @@ pub fn table() -> *const usize {
         elem_segment_len as *const (),
         gc::array_fill as *const (),
     ]);
-    const _: () = assert!(Builtin::ALL.len() == 26);
+    const _: () = assert!(Builtin::ALL.len() == 25);
     TABLE.0.as_ptr().cast()
 }
 

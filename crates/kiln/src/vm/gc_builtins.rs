@@ -61,12 +61,6 @@ pub extern "C" fn gc_alloc_array(vmctx: *mut u8, type_id: u32, len: u32, _fp: us
     unsafe { allocation_result(store, result) }
 }
 
-pub extern "C" fn is_subtype(vmctx: *mut u8, sub: u32, sup: u32) -> u8 {
-    // SAFETY: called by compiled code with its own vmctx.
-    let (_, store) = unsafe { context(vmctx) };
-    store.engine().inner.types.is_subtype(sub, sup) as u8
-}
-
 pub extern "C" fn func_ref_to_id(vmctx: *mut u8, func_ref: usize) -> u32 {
     // SAFETY: called by compiled code with its own vmctx.
     let (_, store) = unsafe { context(vmctx) };
