@@ -81,6 +81,8 @@ pub struct Flags {
     pub vm: MemFlagsData,
     /// VM slots fixed at instantiation.
     pub vm_readonly: MemFlagsData,
+    /// VM slots fixed at instantiation, at addresses always valid.
+    pub vm_fixed: MemFlagsData,
     /// Wasm linear memory: may trap (out of bounds), little-endian.
     pub heap: MemFlagsData,
     /// Table elements (always bounds-checked before access).
@@ -98,6 +100,7 @@ impl Flags {
         Flags {
             vm: vm_flags(b),
             vm_readonly: vm_readonly_flags(b),
+            vm_fixed: vm_fixed_flags(b),
             heap: MemFlagsData::new()
                 .with_endianness(ir::Endianness::Little)
                 .with_alias_region(heap_region)
@@ -119,6 +122,14 @@ pub fn vm_flags(b: &mut FunctionBuilder) -> MemFlagsData {
 /// Flags for VM slots fixed at instantiation.
 pub fn vm_readonly_flags(b: &mut FunctionBuilder) -> MemFlagsData {
     vm_flags(b).with_readonly()
+}
+
+/// Flags for VM slots fixed at instantiation whose address is valid
+/// wherever the function runs (fields of its own vmctx and store context,
+/// and arrays they point to, indexed within bounds by construction):
+/// Cranelift may hoist such loads out of loops and merge them.
+pub fn vm_fixed_flags(b: &mut FunctionBuilder) -> MemFlagsData {
+    vm_readonly_flags(b).with_can_move()
 }
 
 impl<'m> FuncEnv<'m> {
@@ -153,14 +164,14 @@ impl<'m> FuncEnv<'m> {
 
     /// Loads the pointer in vmctx slot `offset` (fixed at instantiation).
     pub fn load_vmctx_ptr(&self, b: &mut FunctionBuilder, vmctx: Value, offset: u32) -> Value {
-        let flags = vm_readonly_flags(b);
+        let flags = vm_fixed_flags(b);
         b.ins().load(POINTER, flags, vmctx, offset as i32)
     }
 
     /// Calls builtin `f` with `args` (the vmctx is prepended), returning its result.
     pub fn call_builtin(&self, b: &mut FunctionBuilder, vmctx: Value, f: Builtin, args: &[Value]) -> Option<Value> {
         let table = self.load_vmctx_ptr(b, vmctx, kiln_environ::vmoffsets::VMCTX_BUILTINS_OFFSET);
-        let flags = vm_readonly_flags(b);
+        let flags = vm_fixed_flags(b);
         let callee = b.ins().load(POINTER, flags, table, (f.index() * 8) as i32);
         let sig = b.import_signature(builtin_signature(f, self.host_call_conv));
         let mut all = Vec::with_capacity(args.len() + 1);

@@ -51,7 +51,7 @@ impl FuncTranslator<'_, '_> {
             return;
         }
         let ctx = self.store_context();
-        let epoch_ptr = self.b.ins().load(POINTER, self.flags.vm_readonly, ctx, store_context::EPOCH_PTR as i32);
+        let epoch_ptr = self.b.ins().load(POINTER, self.flags.vm_fixed, ctx, store_context::EPOCH_PTR as i32);
         // Atomic, so Cranelift never reuses an earlier load: the epoch is
         // advanced by other threads.
         let epoch = self.b.ins().atomic_load(I64, MemFlagsData::trusted(), epoch_ptr);

@@ -81,7 +81,7 @@ impl FuncTranslator<'_, '_> {
     /// The engine-wide id of module type `type_index`.
     fn engine_type_id(&mut self, type_index: u32) -> Value {
         let ids = self.env.load_vmctx_ptr(&mut self.b, self.vmctx, VMCTX_TYPE_IDS_OFFSET);
-        self.b.ins().load(I32, self.flags.vm_readonly, ids, (type_index * 4) as i32)
+        self.b.ins().load(I32, self.flags.vm_fixed, ids, (type_index * 4) as i32)
     }
 
     fn null_check(&mut self, r: Value, trap: Trap) {
@@ -643,7 +643,7 @@ impl FuncTranslator<'_, '_> {
     /// header), or a branch to `missing` when the table has none.
     fn type_display(&mut self, id: Value, missing: ir::Block) -> Value {
         let ctx = self.store_ctx();
-        let top = self.b.ins().load(POINTER, self.flags.vm_readonly, ctx, store_context::TYPE_DISPLAYS as i32);
+        let top = self.b.ins().load(POINTER, self.flags.vm_fixed, ctx, store_context::TYPE_DISPLAYS as i32);
         let chunk_index = self.b.ins().ushr_imm_u(id, i64::from(DISPLAY_CHUNK.trailing_zeros()));
         let beyond = self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, chunk_index, i64::from(DISPLAY_CHUNKS));
         let in_table = self.b.create_block();
