@@ -97,7 +97,16 @@ impl Compiler {
     }
 
     fn compile_function(&self, env: &FuncEnv<'_>, ctx: &mut Context, fb: &mut FunctionBuilderContext, defined: u32, wasm: &[u8], inline_bodies: Option<&InlineBodies>) -> Result<CompiledFunction, CompileError> {
-        Self::translate_function(env, ctx, fb, defined, wasm)?;
+        // A body kept for inlining is this function's translation already.
+        match inline_bodies.and_then(|b| b.body(defined)) {
+            Some(body) => {
+                ctx.clear();
+                ctx.func = body.clone();
+            }
+            None => {
+                Self::translate_function(env, ctx, fb, defined, wasm)?;
+            }
+        }
         let module = env.module;
         let index = module.num_imported_funcs + defined;
         let name = module.func_name(index).map_or_else(|| format!("#{index}"), |n| format!("{n} (#{index})"));

@@ -18,17 +18,23 @@
 //!   lets the optimiser see through casts and field accesses across the
 //!   call, which is worth it only when the body is comparable to that cost.
 //!
-//! An instruction inlined from another function keeps its own Wasm offset
-//! as its source location, which is how backtraces still name the inlined
-//! function (`kiln::vm::code_memory`).
+//! - A callee that lets exceptions unwind out of it is not inlined at a
+//!   `try_call`: the runtime starts the search for a handler at the caller
+//!   of the unwinding frame, which would skip this call's handler.
+//!
+//! An inlined instruction's source location is an entry of a table giving
+//! its own Wasm offset and that of the call it replaced
+//! (`restore_source_locations`), so backtraces show the inlined function's
+//! frame and the caller's frame, each at its own offset
+//! (`kiln::vm::code_memory`).
 
 use cranelift_codegen::inline::{Inline, InlineCommand};
 use cranelift_codegen::ir::{self, ExternalName, Function, Opcode};
 use cranelift_codegen::traversals::Dfs;
 use crate::link::{INLINED_LOCATION, InlinedLocation};
 use crate::translate::FunctionFacts;
-use std::collections::HashMap;
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// Largest function body, in bytes of Wasm (locals included), considered
 /// for inlining.
@@ -54,6 +60,11 @@ impl InlineBodies {
         } else {
             log::debug!("not inlining defined function {defined}: {insts} CLIF instructions");
         }
+    }
+
+    /// The translated body of defined function `defined`, if kept.
+    pub(crate) fn body(&self, defined: u32) -> Option<&Function> {
+        self.bodies.get(defined as usize)?.as_ref().map(|(f, _)| f)
     }
 
     /// The inlining decisions for calls made by function `caller` (a
@@ -113,7 +124,7 @@ impl Inline for CallerInliner<'_> {
 
 impl CallerInliner<'_> {
     fn body(&self, defined: u32) -> &Function {
-        &self.bodies.bodies[defined as usize].as_ref().expect("only bodies offered are inlined").0
+        self.bodies.body(defined).expect("only bodies offered are inlined")
     }
 
     /// Gives every inlined instruction a source location (Cranelift's
@@ -138,11 +149,19 @@ impl CallerInliner<'_> {
             let mut next = site.first_inst;
             'body: for block in Dfs::new().pre_order_iter(callee) {
                 for callee_inst in callee.layout.block_insts(block) {
-                    let location = InlinedLocation { offset: callee.srcloc(callee_inst).bits(), call_offset: site.call_offset };
-                    let k = *index.entry(location).or_insert_with(|| {
-                        table.push(location);
-                        table.len() as u32 - 1
-                    });
+                    // An instruction of the callee without a location of
+                    // its own counts as the call's.
+                    let own = callee.srcloc(callee_inst);
+                    let loc = if own.is_default() {
+                        ir::SourceLoc::new(site.call_offset)
+                    } else {
+                        let location = InlinedLocation { offset: own.bits(), call_offset: site.call_offset };
+                        let k = *index.entry(location).or_insert_with(|| {
+                            table.push(location);
+                            table.len() as u32 - 1
+                        });
+                        ir::SourceLoc::new(INLINED_LOCATION + k)
+                    };
                     let expected = callee.dfg.insts[callee_inst].opcode();
                     let same = [expected];
                     let emitted: &[Opcode] = match expected {
@@ -158,7 +177,7 @@ impl CallerInliner<'_> {
                             log::warn!("inlined body of function {} does not match its callee; its source locations are left unset", site.callee);
                             break 'body;
                         }
-                        func.set_srcloc(inst, ir::SourceLoc::new(INLINED_LOCATION + k));
+                        func.set_srcloc(inst, loc);
                         next += 1;
                     }
                 }

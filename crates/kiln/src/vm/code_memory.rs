@@ -102,10 +102,10 @@ impl ModuleCode {
             module_offset,
         };
         match location {
-            Some((inner, Some(call))) => {
-                let inlined = self.info.func_at_offset(inner)?;
-                frames.extend([frame(inlined, Some(inner)), frame(compiled, Some(call))]);
-            }
+            Some((inner, Some(call))) => match self.info.func_at_offset(inner) {
+                Some(inlined) => frames.extend([frame(inlined, Some(inner)), frame(compiled, Some(call))]),
+                None => frames.push(frame(compiled, Some(call))),
+            },
             Some((inner, None)) => frames.push(frame(compiled, Some(inner))),
             None => frames.push(frame(compiled, None)),
         }
