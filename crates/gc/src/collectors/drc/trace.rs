@@ -122,14 +122,16 @@ impl DrcHeap {
     /// slot `cursor` on, suspending it if the budget runs out.
     fn scan_marked(&mut self, obj: u32, cursor: u32, budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) {
         let DrcHeap { memory, types, .. } = self;
-        let slots = match object_ref_slots(types, memory.bytes(), obj) {
+        // Once, not per slot: the memory is behind a trait object.
+        let mem = memory.bytes();
+        let slots = match object_ref_slots(types, mem, obj) {
             Ok((_, slots)) => slots,
             Err(e) => return note(errors, e),
         };
         let mut children = Vec::new();
         let mut i = cursor;
         while i < slots.len() && *budget > 0 {
-            match read_u32(memory.bytes(), slots.get(i)) {
+            match read_u32(mem, slots.get(i)) {
                 Ok(raw) => children.extend(VMGcRef::from_raw_u32(raw)),
                 Err(e) => note(errors, e),
             }
