@@ -35,6 +35,13 @@ const PROGRAMS: &[(&str, &str)] = &[
         r#"(module (type $a (sub (struct))) (type $b (sub $a (struct)))
             (func (param anyref) (result i32) (ref.test (ref $b) (local.get 0))))"#,
     ),
+    (
+        // A non-nullable struct reference is neither null nor an i31: the
+        // test starts at the header.
+        "ref_test_known_object",
+        r#"(module (type $a (sub (struct))) (type $b (sub $a (struct)))
+            (func (param (ref $a)) (result i32) (ref.test (ref $b) (local.get 0))))"#,
+    ),
 ];
 
 fn clif(collector: Collector, wat: &str) -> String {

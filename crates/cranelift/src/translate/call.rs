@@ -113,7 +113,9 @@ impl FuncTranslator<'_, '_> {
 
     fn translate_call_ref(&mut self, type_index: u32, kind: CallKind) {
         let funcref = self.pop();
-        self.b.ins().trapz(funcref, trap_code(Trap::NullFunctionReference));
+        if !self.facts(funcref).non_null {
+            self.b.ins().trapz(funcref, trap_code(Trap::NullFunctionReference));
+        }
         self.call_func_ref(funcref, type_index, kind);
     }
 

@@ -182,6 +182,7 @@ impl FuncTranslator<'_, '_> {
             }
             Operator::LocalGet { local_index } => {
                 let v = self.b.use_var(self.locals[local_index as usize]);
+                self.note_static_type(self.local_types[local_index as usize], v);
                 self.push(v);
             }
             Operator::LocalSet { local_index } => {

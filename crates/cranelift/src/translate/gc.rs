@@ -85,7 +85,9 @@ impl FuncTranslator<'_, '_> {
     }
 
     fn null_check(&mut self, r: Value, trap: Trap) {
-        self.b.ins().trapz(r, trap_code(trap));
+        if !self.facts(r).non_null {
+            self.b.ins().trapz(r, trap_code(trap));
+        }
     }
 
     /// Allocates a struct of `type_index` and stores `values` (or zero, for
@@ -97,6 +99,7 @@ impl FuncTranslator<'_, '_> {
         let gc = self.gc;
         let r = gc.alloc_struct(self, type_id, &layout);
         self.b.declare_value_needs_stack_map(r);
+        self.note_new_object(r);
         for (i, (storage, field)) in storages.into_iter().zip(layout.fields.iter()).enumerate() {
             let addr = self.gc_addr_const(r, field.offset);
             match &values {
@@ -154,14 +157,17 @@ impl FuncTranslator<'_, '_> {
             WasmStorageType::I8 => self.b.ins().uload8(I32, flags, addr, 0),
             WasmStorageType::I16 if signed => self.b.ins().sload16(I32, flags, addr, 0),
             WasmStorageType::I16 => self.b.ins().uload16(I32, flags, addr, 0),
-            WasmStorageType::Val(WasmValType::Ref(r)) if self.env.ref_repr(r) == RefRepr::FuncRef => {
+            WasmStorageType::Val(t @ WasmValType::Ref(r)) if self.env.ref_repr(r) == RefRepr::FuncRef => {
                 let id = self.b.ins().load(I32, flags, addr, 0);
-                self.func_ref_from_id(id, r)
+                let v = self.func_ref_from_id(id, r);
+                self.note_static_type(t, v);
+                v
             }
             WasmStorageType::Val(t) if self.env.is_gc_heap_ref(t) => {
                 let gc = self.gc;
                 let v = gc.load_gc_ref(self, flags, addr);
                 self.b.declare_value_needs_stack_map(v);
+                self.note_static_type(t, v);
                 v
             }
             WasmStorageType::Val(t) => {
@@ -231,6 +237,7 @@ impl FuncTranslator<'_, '_> {
         let gc = self.gc;
         let r = gc.alloc_array(self, type_id, len, &layout, contents);
         self.b.declare_value_needs_stack_map(r);
+        self.note_new_object(r);
         r
     }
 
@@ -541,6 +548,15 @@ impl FuncTranslator<'_, '_> {
 
     /// Is reference `x` of type `target`? Returns an i8 boolean.
     fn ref_test(&mut self, x: Value, target: WasmRefType) -> Value {
+        if self.facts(x).non_null {
+            let done = self.b.create_block();
+            self.b.append_block_param(done, I8);
+            let result = self.test_non_null(x, target.heap, done);
+            self.b.ins().jump(done, &[BlockArg::Value(result)]);
+            self.b.seal_block(done);
+            self.b.switch_to_block(done);
+            return self.b.block_params(done)[0];
+        }
         let done = self.b.create_block();
         self.b.append_block_param(done, I8);
         let non_null = self.b.create_block();
@@ -569,6 +585,7 @@ impl FuncTranslator<'_, '_> {
                 let actual = self.b.ins().load(I32, self.flags.vm_readonly, x, func_ref::TYPE_ID as i32);
                 self.subtype_check(actual, t)
             }
+            H::Struct | H::Array | H::Concrete(_) if self.facts(x).object => self.test_object(x, heap),
             H::Eq | H::Struct | H::Array | H::Concrete(_) => {
                 // An i31 is an eq but neither a struct, an array nor a
                 // concrete type.
@@ -578,20 +595,26 @@ impl FuncTranslator<'_, '_> {
                 self.b.ins().brif(bit, done, &[BlockArg::Value(i31_result)], object, &[]);
                 self.b.seal_block(object);
                 self.b.switch_to_block(object);
-                match heap {
-                    H::Concrete(t) => {
-                        let addr = self.gc_addr_const(x, HEADER_TYPE_INDEX_OFFSET);
-                        let actual = self.b.ins().load(I32, self.flags.gc, addr, 0);
-                        self.subtype_check(actual, t)
-                    }
-                    _ => {
-                        let kind = VMGcKind::for_abstract_heap_type(heap).expect("abstract heap type").as_u32();
-                        let addr = self.gc_addr_const(x, HEADER_KIND_OFFSET);
-                        let word = self.b.ins().load(I32, self.flags.gc, addr, 0);
-                        let bits = self.b.ins().band_imm_u(word, kind as i64);
-                        self.b.ins().icmp_imm_u(IntCC::Equal, bits, kind as i64)
-                    }
-                }
+                self.test_object(x, heap)
+            }
+        }
+    }
+
+    /// The test for `x`, a GC object, against an eq, struct, array or
+    /// concrete GC type.
+    fn test_object(&mut self, x: Value, heap: WasmHeapType) -> Value {
+        match heap {
+            WasmHeapType::Concrete(t) => {
+                let addr = self.gc_addr_const(x, HEADER_TYPE_INDEX_OFFSET);
+                let actual = self.b.ins().load(I32, self.flags.gc, addr, 0);
+                self.subtype_check(actual, t)
+            }
+            _ => {
+                let kind = VMGcKind::for_abstract_heap_type(heap).expect("abstract heap type").as_u32();
+                let addr = self.gc_addr_const(x, HEADER_KIND_OFFSET);
+                let word = self.b.ins().load(I32, self.flags.gc, addr, 0);
+                let bits = self.b.ins().band_imm_u(word, kind as i64);
+                self.b.ins().icmp_imm_u(IntCC::Equal, bits, kind as i64)
             }
         }
     }

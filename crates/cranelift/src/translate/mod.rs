@@ -17,6 +17,7 @@ mod exceptions;
 mod gc;
 mod memory;
 mod numeric;
+mod ref_facts;
 mod refs;
 mod simd;
 mod table;
@@ -55,6 +56,10 @@ pub struct FuncTranslator<'a, 'f> {
     pub(crate) stack: Vec<Value>,
     pub(crate) control: Vec<ControlFrame>,
     pub(crate) locals: Vec<Variable>,
+    /// The declared type of each local.
+    pub(crate) local_types: Vec<WasmValType>,
+    /// What the static types of reference values guarantee (`ref_facts`).
+    pub(crate) ref_facts: HashMap<Value, ref_facts::RefFacts>,
     pub(crate) reachable: bool,
     /// Nesting depth of blocks opened while unreachable.
     pub(crate) unreachable_depth: u32,
@@ -89,6 +94,8 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             stack: Vec::new(),
             control: Vec::new(),
             locals: Vec::new(),
+            local_types: Vec::new(),
+            ref_facts: HashMap::new(),
             reachable: true,
             unreachable_depth: 0,
             vmctx: Value::reserved_value(),
@@ -233,6 +240,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             self.b.declare_var_needs_stack_map(var);
         }
         self.locals.push(var);
+        self.local_types.push(ty);
         var
     }
 
@@ -240,6 +248,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
     /// they are live across a call: Cranelift spills them to stack slots
     /// recorded in the call's stack map.
     pub(crate) fn declare_if_gc_ref(&mut self, ty: WasmValType, v: Value) {
+        self.note_static_type(ty, v);
         if self.env.is_gc_heap_ref(ty) {
             self.b.declare_value_needs_stack_map(v);
         }
