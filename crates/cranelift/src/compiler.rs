@@ -2,6 +2,7 @@
 //! cores, then laid out in one code image.
 
 use crate::func_env::{FuncEnv, Tunables};
+use crate::inline::{self, InlineBodies};
 use crate::isa::{OptLevel, host_isa};
 use crate::link::{INLINED_LOCATION, CallReloc, CodeMetadata, CompiledFunction, ExceptionHandler, StackMap, link};
 use crate::translate::{FuncTranslator, FunctionFacts, trap_from_code};
@@ -12,7 +13,6 @@ use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use kiln_environ::ModuleInfo;
-use crate::inline::{self, InlineBodies};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
