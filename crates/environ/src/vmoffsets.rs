@@ -121,13 +121,12 @@ pub mod store_context {
     pub const SIZE: u32 = 120;
 }
 
-/// The engine's supertype displays: a top-level array of
-/// `DISPLAY_CHUNKS` pointers (null or a chunk), each chunk `DISPLAY_CHUNK`
-/// pointers (null or a record). A record is u32s: the type's depth `d`,
-/// then its ancestors from the root (index 1) to itself (index `d + 1`).
+/// The engine's supertype displays: an array of `DISPLAY_CAPACITY`
+/// pointers indexed by engine type id, each null or a record. A record is
+/// u32s: the type's depth `d`, then its ancestors from the root (index 1)
+/// to itself (index `d + 1`).
 pub mod type_display {
-    pub const DISPLAY_CHUNK: u32 = 1024;
-    pub const DISPLAY_CHUNKS: u32 = 4096;
+    pub const DISPLAY_CAPACITY: u32 = 1 << 22;
 }
 
 /// Address space reserved for a GC heap: any 32-bit reference plus any

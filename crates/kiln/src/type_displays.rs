@@ -5,16 +5,18 @@
 //! when `actual`'s display has an entry at `d` and it is `expected`).
 //!
 //! Layout, read by compiled code (`kiln_environ::vmoffsets::type_display`):
-//! a fixed top-level array of `DISPLAY_CHUNKS` pointers to chunks of
-//! `DISPLAY_CHUNK` pointers, each to a record `[depth, a_0, ..., a_depth]`
-//! (u32s; `a_depth` is the type itself). Null means "no record": a type
-//! past the table's capacity, or an id no type has (read from a corrupted
-//! header).
+//! one array of `DISPLAY_CAPACITY` pointers indexed by type id, each to a
+//! record `[depth, a_0, ..., a_depth]` (u32s; `a_depth` is the type
+//! itself): one load from a type id to its record. Null means "no record":
+//! a type past the table's capacity, or an id no type has (read from a
+//! corrupted header). The array is 32 MiB of zeroed address space, which
+//! the system backs with memory only where records are published (ids are
+//! handed out in order, so the first pages).
 //!
-//! Nothing here moves or is freed before the engine drops: the top-level
-//! array, the chunks and the records are allocated once. A record is
-//! published (with release ordering) before the type's id is handed out,
-//! and compiled code can only meet an id after that.
+//! Nothing here moves or is freed before the engine drops: the array and
+//! the records are allocated once. A record is published (with release
+//! ordering) before the type's id is handed out, and compiled code can only
+//! meet an id after that.
 //!
 //! Every type with a declared supertype has a record: the registry refuses
 //! such types past `CAPACITY`. So compiled code answers "not a subtype"
@@ -22,40 +24,38 @@
 //! or a corrupted header) without a call: a call would be a safepoint and
 //! make Cranelift keep the GC references around every cast in stack slots.
 
-use kiln_environ::vmoffsets::type_display::{DISPLAY_CHUNK, DISPLAY_CHUNKS};
+use kiln_environ::vmoffsets::type_display::DISPLAY_CAPACITY;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 pub(crate) struct TypeDisplays {
-    top: Box<[AtomicPtr<AtomicPtr<u32>>]>,
-    /// Owners of what `top` points to.
-    chunks: Vec<Box<[AtomicPtr<u32>]>>,
+    table: Box<[AtomicPtr<u32>]>,
+    /// Owners of what `table` points to.
     records: Vec<Box<[u32]>>,
 }
 
 impl Default for TypeDisplays {
     fn default() -> Self {
-        TypeDisplays { top: (0..DISPLAY_CHUNKS).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect(), chunks: Vec::new(), records: Vec::new() }
+        // Zeroed memory, so untouched pages stay unbacked (a slice built
+        // element by element would write all 32 MiB).
+        let table = Box::<[AtomicPtr<u32>]>::new_zeroed_slice(DISPLAY_CAPACITY as usize);
+        // SAFETY: an all-zero `AtomicPtr` is a valid null pointer.
+        let table = unsafe { table.assume_init() };
+        TypeDisplays { table, records: Vec::new() }
     }
 }
 
 impl TypeDisplays {
     /// Ids below this can have a record.
-    pub const CAPACITY: u64 = DISPLAY_CHUNKS as u64 * DISPLAY_CHUNK as u64;
+    pub const CAPACITY: u64 = DISPLAY_CAPACITY as u64;
 
-    /// The top-level array's address, for compiled code.
+    /// The table's address, for compiled code.
     pub fn top(&self) -> *const u8 {
-        self.top.as_ptr().cast()
+        self.table.as_ptr().cast()
     }
 
     /// The display of `id`, if it has one.
     pub fn get(&self, id: u32) -> Option<&[u32]> {
-        let chunk = self.top.get((id / DISPLAY_CHUNK) as usize)?.load(Ordering::Acquire);
-        if chunk.is_null() {
-            return None;
-        }
-        // SAFETY: a non-null chunk pointer points at one of `self.chunks`,
-        // `DISPLAY_CHUNK` entries long, alive as long as `self`.
-        let record = unsafe { &*chunk.add((id % DISPLAY_CHUNK) as usize) }.load(Ordering::Acquire);
+        let record = self.table.get(id as usize)?.load(Ordering::Acquire);
         if record.is_null() {
             return None;
         }
@@ -71,7 +71,7 @@ impl TypeDisplays {
     /// Records the display of type `id`, whose declared supertype (if any)
     /// was recorded before it. Types past the table's capacity get none.
     pub fn record(&mut self, id: u32, supertype: Option<u32>) {
-        let Some(slot) = self.top.get((id / DISPLAY_CHUNK) as usize) else { return };
+        let Some(slot) = self.table.get(id as usize) else { return };
         let mut display: Vec<u32> = match supertype.and_then(|s| self.get(s)) {
             Some(parent) => parent[1..].to_vec(),
             None => Vec::new(),
@@ -82,24 +82,10 @@ impl TypeDisplays {
         record.push(depth);
         record.extend(display);
         let mut record = record.into_boxed_slice();
-        let record_ptr = record.as_mut_ptr();
+        slot.store(record.as_mut_ptr(), Ordering::Release);
         self.records.push(record);
-        let mut chunk = slot.load(Ordering::Acquire);
-        if chunk.is_null() {
-            let mut new: Box<[AtomicPtr<u32>]> = (0..DISPLAY_CHUNK).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect();
-            chunk = new.as_mut_ptr();
-            self.chunks.push(new);
-            slot.store(chunk, Ordering::Release);
-        }
-        // SAFETY: `chunk` points at a live chunk of `DISPLAY_CHUNK` entries.
-        unsafe { &*chunk.add((id % DISPLAY_CHUNK) as usize) }.store(record_ptr, Ordering::Release);
     }
 }
-
-// SAFETY: the raw pointers point into boxes this value owns; shared access
-// only reads them (atomically), writes need `&mut self`.
-unsafe impl Send for TypeDisplays {}
-unsafe impl Sync for TypeDisplays {}
 
 #[cfg(test)]
 mod tests {

@@ -23,7 +23,7 @@ use crate::func_env::POINTER;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, BlockArg, InstBuilder, MemFlagsData, Value, types::*};
 use kiln_environ::gc_layout::{self, ARRAY_LENGTH_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET, HEADER_TYPE_INDEX_OFFSET, MAX_OBJECT_SIZE, VMGcKind};
-use kiln_environ::vmoffsets::type_display::{DISPLAY_CHUNK, DISPLAY_CHUNKS};
+use kiln_environ::vmoffsets::type_display::DISPLAY_CAPACITY;
 use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, VMCTX_TYPE_IDS_OFFSET, func_ref, store_context};
 use kiln_environ::{Builtin, RefRepr, Trap, WasmCompositeType, WasmFieldType, WasmHeapType, WasmRefType, WasmStorageType, WasmValType};
 use wasmparser::Operator;
@@ -666,30 +666,21 @@ impl FuncTranslator<'_, '_> {
     /// header), or a branch to `missing` when the table has none.
     fn type_display(&mut self, id: Value, missing: ir::Block) -> Value {
         let ctx = self.store_ctx();
-        let top = self.b.ins().load(POINTER, self.flags.vm_fixed, ctx, store_context::TYPE_DISPLAYS as i32);
-        let chunk_index = self.b.ins().ushr_imm_u(id, i64::from(DISPLAY_CHUNK.trailing_zeros()));
-        let beyond = self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, chunk_index, i64::from(DISPLAY_CHUNKS));
+        let table = self.b.ins().load(POINTER, self.flags.vm_fixed, ctx, store_context::TYPE_DISPLAYS as i32);
+        let beyond = self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, id, i64::from(DISPLAY_CAPACITY));
         let in_table = self.b.create_block();
         self.b.ins().brif(beyond, missing, &[], in_table, &[]);
         self.b.seal_block(in_table);
         self.b.switch_to_block(in_table);
-        let chunk = self.load_non_null(top, chunk_index, missing);
-        let entry = self.b.ins().band_imm_u(id, i64::from(DISPLAY_CHUNK - 1));
-        self.load_non_null(chunk, entry, missing)
-    }
-
-    /// Pointer `index` (i32) of the array at `base`, branching to `missing`
-    /// when it is null.
-    fn load_non_null(&mut self, base: Value, index: Value, missing: ir::Block) -> Value {
-        let index = self.b.ins().uextend(I64, index);
+        let index = self.b.ins().uextend(I64, id);
         let offset = self.b.ins().imul_imm_u(index, 8);
-        let addr = self.b.ins().iadd(base, offset);
-        let p = self.b.ins().load(POINTER, MemFlagsData::trusted().with_readonly(), addr, 0);
+        let addr = self.b.ins().iadd(table, offset);
+        let record = self.b.ins().load(POINTER, MemFlagsData::trusted().with_readonly(), addr, 0);
         let present = self.b.create_block();
-        self.b.ins().brif(p, present, &[], missing, &[]);
+        self.b.ins().brif(record, present, &[], missing, &[]);
         self.b.seal_block(present);
         self.b.switch_to_block(present);
-        p
+        record
     }
 
     /// How many declared supertypes module type `t` has above it.
