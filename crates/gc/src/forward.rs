@@ -45,7 +45,7 @@ use crate::alloc::bump::BumpAllocator;
 use crate::error::{note, note_err};
 use crate::header::{object_at, read_header, write_header};
 use crate::host_data::drop_externref_host_data;
-use crate::memory::{copy_within, read_u32, write_u32};
+use crate::memory::{copy_object, read_u32, write_u32};
 use crate::trace::ref_slots;
 use crate::types::TypeCache;
 use crate::{GcError, GcRoots, HostDataTable, Result, VMGcKind, VMGcRef};
@@ -134,11 +134,14 @@ impl Evacuation {
             return Ok(forwarding);
         }
         let new = self.to.alloc(size).ok_or(GcError::corrupt("to-space exhausted: objects overlap", obj))?;
-        copy_within(mem, at, u64::from(new), u64::from(size))?;
-        // The copy starts clean (no collector bits, no forwarding), the
+        copy_object(mem, at, u64::from(new), u64::from(size))?;
+        // The copy starts clean (no collector bits, no forwarding: the
+        // collector word of an original not yet forwarded is zero), the
         // original records where the copy is.
-        write_header(mem, u64::from(new), &header.with_collector_bits(0).with_collector_word(0))?;
-        write_header(mem, at, &header.with_collector_word(new))?;
+        if header.collector_bits() != 0 {
+            write_header(mem, u64::from(new), &header.with_collector_bits(0))?;
+        }
+        write_u32(mem, at + u64::from(COPYING_FORWARDING_OFFSET), new)?;
         if header.kind() == Some(VMGcKind::ExternRef) {
             self.externrefs.push(new);
         }

@@ -132,6 +132,24 @@ pub(crate) fn copy_within(mem: &mut [u8], src: u64, dst: u64, len: u64) -> Resul
     Ok(())
 }
 
+/// Copies an object of `len` bytes (a multiple of 8) from `src` to `dst`,
+/// which do not overlap: small objects (most of them) word by word, which
+/// is faster than a call to `memmove` for a few words.
+#[inline]
+pub(crate) fn copy_object(mem: &mut [u8], src: u64, dst: u64, len: u64) -> Result<()> {
+    const SMALL: u64 = 64;
+    if len > SMALL || len % 8 != 0 {
+        return copy_within(mem, src, dst, len);
+    }
+    let from = range(mem.len(), src, len).ok_or_else(|| GcError::corrupt("read outside the heap", src))?;
+    let to = range(mem.len(), dst, len).ok_or_else(|| GcError::corrupt("write outside the heap", dst))?;
+    let mut words = [0u8; SMALL as usize];
+    let words = &mut words[..len as usize];
+    words.copy_from_slice(&mem[from]);
+    mem[to].copy_from_slice(words);
+    Ok(())
+}
+
 /// The part of a memory of `len` bytes that can hold objects: whole 8-byte
 /// granules below [`MAX_HEAP_SIZE`].
 pub(crate) fn usable_end(len: usize) -> u64 {

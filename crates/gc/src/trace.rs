@@ -54,11 +54,10 @@ pub(crate) fn ref_slots<'t>(types: &'t mut TypeCache, mem: &[u8], obj: u32, head
         Some(VMGcKind::ExternRef) => Ok(RefSlots::None),
         Some(VMGcKind::StructRef | VMGcKind::ExnRef) => match types.get(header.type_index()) {
             Some(TraceInfo::Struct { size: needed, gc_ref_offsets }) => {
+                // Every reference field lies within the type's size
+                // (`TraceInfo::new`), so within the object.
                 if u64::from(*needed) > size {
                     return Err(GcError::corrupt("struct smaller than its type", obj));
-                }
-                if gc_ref_offsets.iter().any(|o| u64::from(*o) + u64::from(GC_REF_SIZE) > size) {
-                    return Err(GcError::corrupt("struct field outside the object", obj));
                 }
                 Ok(RefSlots::Fields { obj, offsets: gc_ref_offsets })
             }

@@ -52,20 +52,28 @@ pub(crate) enum TraceInfo {
 
 impl TraceInfo {
     /// Normalises a layout from the runtime so that nothing later depends on
-    /// it being sensible: sizes are at least a header and multiples of 8,
-    /// and reference elements are 4 bytes (the tracer steps by 4).
-    fn new(layout: GcLayout) -> TraceInfo {
+    /// it being sensible: sizes are at least a header, multiples of 8 and
+    /// reach past every reference field (so an object as large as its type
+    /// holds them all), and reference elements are 4 bytes (the tracer steps
+    /// by 4). A struct whose fields reach past the largest object has no
+    /// layout: its objects are reported as of an unknown type.
+    fn new(layout: GcLayout) -> Option<TraceInfo> {
         match layout {
             GcLayout::Struct(s) => {
-                let size = s.size.clamp(HEADER_SIZE, MAX_OBJECT_SIZE).next_multiple_of(OBJECT_ALIGN);
-                TraceInfo::Struct { size, gc_ref_offsets: s.gc_ref_offsets().collect() }
+                let gc_ref_offsets: Box<[u32]> = s.gc_ref_offsets().collect();
+                let fields_end = gc_ref_offsets.iter().map(|o| o.saturating_add(GC_REF_SIZE)).max().unwrap_or(0);
+                if fields_end > MAX_OBJECT_SIZE {
+                    return None;
+                }
+                let size = s.size.max(fields_end).clamp(HEADER_SIZE, MAX_OBJECT_SIZE).next_multiple_of(OBJECT_ALIGN);
+                Some(TraceInfo::Struct { size, gc_ref_offsets })
             }
             GcLayout::Array(mut a) => {
                 if a.elems_are_gc_refs {
                     a.elem_size = GC_REF_SIZE;
                 }
                 a.elem_size = a.elem_size.max(1);
-                TraceInfo::Array(a)
+                Some(TraceInfo::Array(a))
             }
         }
     }
@@ -115,13 +123,13 @@ impl TypeCache {
         if type_index >= DENSE_TYPES {
             if !self.sparse.contains_key(&type_index) {
                 let layout = self.types.layout(type_index)?;
-                self.sparse.insert(type_index, TraceInfo::new(layout));
+                self.sparse.insert(type_index, TraceInfo::new(layout)?);
             }
             return self.sparse.get(&type_index);
         }
         let i = type_index as usize;
         if self.dense.get(i).is_none_or(Option::is_none) {
-            let info = TraceInfo::new(self.types.layout(type_index)?);
+            let info = TraceInfo::new(self.types.layout(type_index)?)?;
             if self.dense.len() <= i {
                 self.dense.resize(i + 1, None);
             }
