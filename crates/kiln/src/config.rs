@@ -157,8 +157,8 @@ impl Config {
 
     /// Inline small functions into their callers within a module (default
     /// on; Wasmtime's `Config::compiler_inlining`). Only at optimising
-    /// levels. A function inlined into another still shows as its own frame
-    /// in backtraces, but without the offset of the call into it.
+    /// levels. Backtraces do not change: a function inlined into another
+    /// keeps its own frame, and the caller's frame the offset of its call.
     pub fn compiler_inlining(&mut self, inlining: bool) -> &mut Self {
         self.tunables.inlining = inlining;
         self
