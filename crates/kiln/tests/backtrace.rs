@@ -77,8 +77,12 @@ struct Trapped {
 }
 
 fn run_chain(wat: &str) -> Trapped {
+    run_chain_with(wat, &Config::new())
+}
+
+fn run_chain_with(wat: &str, config: &Config) -> Trapped {
     let wasm = wat::parse_str(wat).unwrap();
-    let engine = Engine::default();
+    let engine = Engine::new(config).unwrap();
     let module = Module::new(&engine, &wasm).unwrap();
     let mut store = Store::new(&engine, ());
     let mut linker = Linker::new(&engine);
@@ -378,16 +382,8 @@ fn recursion_shows_as_one_line_per_run_of_identical_frames() {
 fn inlining_does_not_change_the_frames() {
     // In `CHAIN` `$middle` is inlined into `$outer`, its call to `$inner`
     // staying a call, and `$inner` into `$middle`'s own compiled body.
-    let wasm = wat::parse_str(CHAIN).unwrap();
     let frames_with = |inlining: bool| {
-        let engine = Engine::new(Config::new().compiler_inlining(inlining)).unwrap();
-        let module = Module::new(&engine, &wasm).unwrap();
-        let mut store = Store::new(&engine, ());
-        let mut linker = Linker::new(&engine);
-        linker.func_wrap("host", "nop", || {}).unwrap();
-        let instance = linker.instantiate(&mut store, &module).unwrap();
-        let run = instance.get_typed_func::<i32, i32>(&mut store, "run").unwrap();
-        let err = run.call(&mut store, 5).unwrap_err();
+        let Trapped { err, .. } = run_chain_with(CHAIN, Config::new().compiler_inlining(inlining));
         assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::UnreachableCodeReached));
         frames(&err).to_vec()
     };
