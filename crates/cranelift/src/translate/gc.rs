@@ -551,12 +551,20 @@ impl FuncTranslator<'_, '_> {
         if self.facts(x).non_null {
             let done = self.b.create_block();
             self.b.append_block_param(done, I8);
-            let result = self.test_non_null(x, target.heap, done);
+            let result = self.test_non_null(x, target.heap, done, None);
             self.b.ins().jump(done, &[BlockArg::Value(result)]);
             self.b.seal_block(done);
             self.b.switch_to_block(done);
             return self.b.block_params(done)[0];
         }
+        // The type id is loaded before the null and i31 tests (from a
+        // harmless address when there is no object), so that it dominates
+        // everything after: the next test of the same value, as in a
+        // `br_on_cast` chain, reuses the load instead of repeating it.
+        let actual = match target.heap {
+            WasmHeapType::Concrete(t) if !self.env.module.is_func_type(t) => Some(self.type_id_if_object(x)),
+            _ => None,
+        };
         let done = self.b.create_block();
         self.b.append_block_param(done, I8);
         let non_null = self.b.create_block();
@@ -564,15 +572,29 @@ impl FuncTranslator<'_, '_> {
         self.b.ins().brif(x, non_null, &[], done, &[BlockArg::Value(if_null)]);
         self.b.seal_block(non_null);
         self.b.switch_to_block(non_null);
-        let result = self.test_non_null(x, target.heap, done);
+        let result = self.test_non_null(x, target.heap, done, actual);
         self.b.ins().jump(done, &[BlockArg::Value(result)]);
         self.b.seal_block(done);
         self.b.switch_to_block(done);
         self.b.block_params(done)[0]
     }
 
-    /// The test for a non-null `x`; may branch to `done` early.
-    fn test_non_null(&mut self, x: Value, heap: WasmHeapType, done: ir::Block) -> Value {
+    /// The engine type id in `x`'s header if `x` is an object (neither null
+    /// nor an i31), else an arbitrary value, read from the vmctx: a load
+    /// that is valid whatever `x` is.
+    fn type_id_if_object(&mut self, x: Value) -> Value {
+        let non_null = self.b.ins().icmp_imm_u(IntCC::NotEqual, x, 0);
+        let bit = self.b.ins().band_imm_u(x, 1);
+        let not_i31 = self.b.ins().icmp_imm_u(IntCC::Equal, bit, 0);
+        let object = self.b.ins().band(non_null, not_i31);
+        let in_header = self.gc_addr_const(x, HEADER_TYPE_INDEX_OFFSET);
+        let addr = self.b.ins().select(object, in_header, self.vmctx);
+        self.b.ins().load(I32, self.flags.gc, addr, 0)
+    }
+
+    /// The test for a non-null `x`; may branch to `done` early. `actual`
+    /// is `x`'s type id when already loaded (`type_id_if_object`).
+    fn test_non_null(&mut self, x: Value, heap: WasmHeapType, done: ir::Block, actual: Option<Value>) -> Value {
         use WasmHeapType as H;
         match heap {
             H::Any | H::Func | H::Extern | H::Exn => self.b.ins().iconst(I8, 1),
@@ -585,7 +607,7 @@ impl FuncTranslator<'_, '_> {
                 let actual = self.b.ins().load(I32, self.flags.vm_readonly, x, func_ref::TYPE_ID as i32);
                 self.subtype_check(actual, t)
             }
-            H::Struct | H::Array | H::Concrete(_) if self.facts(x).object => self.test_object(x, heap),
+            H::Struct | H::Array | H::Concrete(_) if self.facts(x).object => self.test_object(x, heap, actual),
             H::Eq | H::Struct | H::Array | H::Concrete(_) => {
                 // An i31 is an eq but neither a struct, an array nor a
                 // concrete type.
@@ -595,18 +617,23 @@ impl FuncTranslator<'_, '_> {
                 self.b.ins().brif(bit, done, &[BlockArg::Value(i31_result)], object, &[]);
                 self.b.seal_block(object);
                 self.b.switch_to_block(object);
-                self.test_object(x, heap)
+                self.test_object(x, heap, actual)
             }
         }
     }
 
     /// The test for `x`, a GC object, against an eq, struct, array or
-    /// concrete GC type.
-    fn test_object(&mut self, x: Value, heap: WasmHeapType) -> Value {
+    /// concrete GC type (whose type id `actual` may be loaded already).
+    fn test_object(&mut self, x: Value, heap: WasmHeapType, actual: Option<Value>) -> Value {
         match heap {
             WasmHeapType::Concrete(t) => {
-                let addr = self.gc_addr_const(x, HEADER_TYPE_INDEX_OFFSET);
-                let actual = self.b.ins().load(I32, self.flags.gc, addr, 0);
+                let actual = match actual {
+                    Some(id) => id,
+                    None => {
+                        let addr = self.gc_addr_const(x, HEADER_TYPE_INDEX_OFFSET);
+                        self.b.ins().load(I32, self.flags.gc, addr, 0)
+                    }
+                };
                 self.subtype_check(actual, t)
             }
             _ => {
