@@ -17,7 +17,6 @@
 //!   CLIF (`MAX_CALLEE_INSTS`): inlining removes a call's fixed cost and
 //!   lets the optimiser see through casts and field accesses across the
 //!   call, which is worth it only when the body is comparable to that cost.
-//!
 //! - A callee that lets exceptions unwind out of it is not inlined at a
 //!   `try_call`: the runtime starts the search for a handler at the caller
 //!   of the unwinding frame, which would skip this call's handler.
