@@ -84,16 +84,17 @@ impl Compiler {
         }
         let module = env.module;
         let small: Vec<u32> = (0..module.bodies.len() as u32).filter(|&d| module.bodies[d as usize].range.len() <= inline::MAX_CALLEE_WASM_BYTES).collect();
-        let translated = in_parallel(small.len(), |ctx, fb, i| Self::translate_function(env, ctx, fb, small[i], wasm).ok().map(|facts| (ctx.func.clone(), facts)));
-        let mut bodies = InlineBodies { num_imported_funcs: module.num_imported_funcs, bodies: vec![None; module.bodies.len()] };
         // A function that fails to translate is reported when it is compiled
         // on its own; here it is only not inlined.
-        for (&defined, translated) in small.iter().zip(translated) {
-            if let Some((func, facts)) = translated {
-                bodies.offer(defined, func, facts);
-            }
+        let kept = in_parallel(small.len(), |ctx, fb, i| {
+            let facts = Self::translate_function(env, ctx, fb, small[i], wasm).ok()?;
+            inline::small_enough(small[i], &ctx.func).then(|| (ctx.func.clone(), facts))
+        });
+        let mut bodies = vec![None; module.bodies.len()];
+        for (&defined, body) in small.iter().zip(kept) {
+            bodies[defined as usize] = body;
         }
-        Some(bodies)
+        Some(InlineBodies { num_imported_funcs: module.num_imported_funcs, bodies })
     }
 
     fn compile_function(&self, env: &FuncEnv<'_>, ctx: &mut Context, fb: &mut FunctionBuilderContext, defined: u32, wasm: &[u8], inline_bodies: Option<&InlineBodies>) -> Result<CompiledFunction, CompileError> {

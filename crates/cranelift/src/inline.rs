@@ -49,17 +49,17 @@ pub(crate) struct InlineBodies {
     pub bodies: Vec<Option<(Function, FunctionFacts)>>,
 }
 
-impl InlineBodies {
-    /// Keeps `func` as the body of defined function `defined` if it is
-    /// small enough.
-    pub(crate) fn offer(&mut self, defined: u32, func: Function, facts: FunctionFacts) {
-        let insts = instruction_count(&func);
-        if insts <= MAX_CALLEE_INSTS {
-            self.bodies[defined as usize] = Some((func, facts));
-        } else {
-            log::debug!("not inlining defined function {defined}: {insts} CLIF instructions");
-        }
+/// Is `func`, the translation of defined function `defined`, small enough
+/// to inline?
+pub(crate) fn small_enough(defined: u32, func: &Function) -> bool {
+    let insts = instruction_count(func);
+    if insts > MAX_CALLEE_INSTS {
+        log::debug!("not inlining defined function {defined}: {insts} CLIF instructions");
     }
+    insts <= MAX_CALLEE_INSTS
+}
+
+impl InlineBodies {
 
     /// The translated body of defined function `defined`, if kept.
     pub(crate) fn body(&self, defined: u32) -> Option<&Function> {
@@ -123,7 +123,7 @@ impl Inline for CallerInliner<'_> {
 
 impl CallerInliner<'_> {
     fn body(&self, defined: u32) -> &Function {
-        self.bodies.body(defined).expect("only bodies offered are inlined")
+        self.bodies.body(defined).expect("only kept bodies are inlined")
     }
 
     /// Gives every inlined instruction a source location (Cranelift's

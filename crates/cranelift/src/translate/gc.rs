@@ -548,30 +548,24 @@ impl FuncTranslator<'_, '_> {
 
     /// Is reference `x` of type `target`? Returns an i8 boolean.
     fn ref_test(&mut self, x: Value, target: WasmRefType) -> Value {
-        if self.facts(x).non_null {
-            let done = self.b.create_block();
-            self.b.append_block_param(done, I8);
-            let result = self.test_non_null(x, target.heap, done, None);
-            self.b.ins().jump(done, &[BlockArg::Value(result)]);
-            self.b.seal_block(done);
-            self.b.switch_to_block(done);
-            return self.b.block_params(done)[0];
-        }
         // The type id is loaded before the null and i31 tests (from a
         // harmless address when there is no object), so that it dominates
         // everything after: the next test of the same value, as in a
         // `br_on_cast` chain, reuses the load instead of repeating it.
+        let facts = self.facts(x);
         let actual = match target.heap {
-            WasmHeapType::Concrete(t) if !self.env.module.is_func_type(t) => Some(self.type_id_if_object(x)),
+            WasmHeapType::Concrete(t) if !facts.object && !self.env.module.is_func_type(t) => Some(self.type_id_if_object(x)),
             _ => None,
         };
         let done = self.b.create_block();
         self.b.append_block_param(done, I8);
-        let non_null = self.b.create_block();
-        let if_null = self.b.ins().iconst(I8, target.nullable as i64);
-        self.b.ins().brif(x, non_null, &[], done, &[BlockArg::Value(if_null)]);
-        self.b.seal_block(non_null);
-        self.b.switch_to_block(non_null);
+        if !facts.non_null {
+            let non_null = self.b.create_block();
+            let if_null = self.b.ins().iconst(I8, target.nullable as i64);
+            self.b.ins().brif(x, non_null, &[], done, &[BlockArg::Value(if_null)]);
+            self.b.seal_block(non_null);
+            self.b.switch_to_block(non_null);
+        }
         let result = self.test_non_null(x, target.heap, done, actual);
         self.b.ins().jump(done, &[BlockArg::Value(result)]);
         self.b.seal_block(done);
