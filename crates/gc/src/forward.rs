@@ -35,8 +35,13 @@
 //!   heap's contents, so the walk moves forward by valid sizes and ends.
 //!
 //! A generational collector's minor collection evacuates only the nursery:
-//! references into the mature space (the `old` range, see
-//! [`Evacuation::leaving`]) are valid and stay as they are.
+//! references into the mature space and the large-object space (the `old`
+//! ranges, see [`Evacuation::leaving`]) are valid and stay as they are.
+//!
+//! A full collection marks the large objects instead of copying them
+//! ([`Evacuation::marking`], `large.rs`): a reference to one is valid and
+//! stays; the first marks it, and once the copies are all scanned the
+//! marked large objects are scanned the same way (which may copy more).
 //!
 //! The work is bounded by the to-space: at most one copy per 16 bytes of
 //! it, and at most one slot visited per 4 bytes of it.
@@ -45,10 +50,11 @@ use crate::alloc::bump::BumpAllocator;
 use crate::error::{note, note_err};
 use crate::header::{object_at, read_header, write_header};
 use crate::host_data::drop_externref_host_data;
+use crate::large::LargeMarks;
 use crate::memory::{copy_object, read_u32, write_u32};
 use crate::trace::ref_slots;
 use crate::types::TypeCache;
-use crate::{GcError, GcRoots, HostDataTable, Result, VMGcKind, VMGcRef};
+use crate::{GcError, GcRoots, HostDataTable, Result, VMGcHeader, VMGcKind, VMGcRef};
 use kiln_environ::gc_layout::{COPYING_FORWARDING_OFFSET, HEADER_COLLECTOR_WORD_OFFSET, OBJECT_ALIGN};
 use std::ops::Range;
 
@@ -61,7 +67,12 @@ pub(crate) struct Evacuation {
     from: Range<u64>,
     /// Objects outside the from-space that references may name and that
     /// stay where they are (empty unless [`Evacuation::leaving`] says).
-    old: Range<u64>,
+    old: [Range<u64>; 2],
+    /// The large objects, marked rather than copied (none unless
+    /// [`Evacuation::marking`] says), and where the scan of the one
+    /// being scanned is.
+    large: LargeMarks,
+    large_slot: u32,
     to_start: u64,
     to: BumpAllocator,
     /// The next to-space object to scan...
@@ -77,19 +88,43 @@ impl Evacuation {
     /// (the caller's layout guarantees it).
     pub(crate) fn new(from: Range<u64>, to: Range<u64>) -> Evacuation {
         debug_assert!(from.end <= to.start || to.end <= from.start || from.is_empty() || to.is_empty());
-        Evacuation { to: BumpAllocator::new(to.start, to.end), to_start: to.start, scan: to.start, scan_slot: 0, from, old: 0..0, externrefs: Vec::new() }
+        Evacuation {
+            to: BumpAllocator::new(to.start, to.end),
+            to_start: to.start,
+            scan: to.start,
+            scan_slot: 0,
+            from,
+            old: [0..0, 0..0],
+            large: LargeMarks::none(),
+            large_slot: 0,
+            externrefs: Vec::new(),
+        }
     }
 
-    /// Leaves references into `old` (disjoint from both spaces) as they
-    /// are: objects there survive this evacuation without moving.
-    pub(crate) fn leaving(mut self, old: Range<u64>) -> Evacuation {
+    /// Leaves references into the `old` ranges (disjoint from both
+    /// spaces) as they are: objects there survive this evacuation without
+    /// moving.
+    pub(crate) fn leaving(mut self, old: [Range<u64>; 2]) -> Evacuation {
         self.old = old;
         self
     }
 
+    /// Marks the large objects named by `marks` when they are reached,
+    /// and scans them, instead of reporting references to them.
+    pub(crate) fn marking(mut self, marks: LargeMarks) -> Evacuation {
+        self.large = marks;
+        self
+    }
+
+    /// Takes the large objects' marks, once the scan is done.
+    pub(crate) fn take_large_marks(&mut self) -> LargeMarks {
+        std::mem::replace(&mut self.large, LargeMarks::none())
+    }
+
     /// Does this evacuation leave `obj` where it is?
     fn stays(&self, obj: u32) -> bool {
-        self.old.contains(&u64::from(obj))
+        let obj = u64::from(obj);
+        self.old[0].contains(&obj) || self.old[1].contains(&obj)
     }
 
     /// Where the copies start.
@@ -114,10 +149,13 @@ impl Evacuation {
     }
 
     /// The new offset of the from-space object at `obj`, copying it if this
-    /// is the first reference to it.
+    /// is the first reference to it; a large object stays, marked.
     pub(crate) fn forward(&mut self, mem: &mut [u8], obj: u32) -> Result<u32> {
         let at = u64::from(obj);
         if !self.from.contains(&at) {
+            if self.large.mark(obj) {
+                return Ok(obj);
+            }
             return Err(GcError::corrupt("reference outside the from-space", obj));
         }
         let header = object_at(mem, obj)?;
@@ -163,7 +201,10 @@ impl Evacuation {
         let raw = read_u32(mem, slot)?;
         let Some(obj) = VMGcRef::from_raw_u32(raw).as_ref().and_then(VMGcRef::as_heap_index).filter(|&o| !self.stays(o)) else { return Ok(()) };
         let new = self.forward(mem, obj)?;
-        write_u32(mem, slot, new)
+        if new != obj {
+            write_u32(mem, slot, new)?;
+        }
+        Ok(())
     }
 
     /// Forwards the root slots of `roots` from `*next` on, one unit of
@@ -222,60 +263,106 @@ impl Evacuation {
         *next >= list.len()
     }
 
-    /// Have all copies been scanned?
+    /// Have all copies and all marked large objects been scanned?
     pub(crate) fn scan_done(&self) -> bool {
-        self.scan >= self.to.top()
+        self.scan >= self.to.top() && self.large.pending().is_none()
     }
 
-    /// Scans copies for up to `budget` units (one per reference slot, one
-    /// per object finished), forwarding what their fields reference.
-    /// Returns whether every copy is scanned. Errors go to `errors` (the
-    /// first is kept); the scan goes on past them.
+    /// Scans copies, then marked large objects (whose scans may copy more),
+    /// for up to `budget` units (one per reference slot, one per object
+    /// finished), forwarding what their fields reference. Returns whether
+    /// everything is scanned. Errors go to `errors` (the first is kept);
+    /// the scan goes on past them.
     pub(crate) fn scan(&mut self, types: &mut TypeCache, mem: &mut [u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> bool {
         while *budget > 0 && !self.scan_done() {
-            // Below the to-space top, which is a heap offset.
-            let obj = self.scan as u32;
-            let header = match object_at(mem, obj) {
-                Ok(h) => h,
-                Err(e) => {
-                    // Cannot happen (the copies' headers were written here),
-                    // but if it did the walk could not find the next object:
-                    // stop scanning rather than guess.
-                    note(errors, e);
-                    self.scan = self.to.top();
-                    *budget -= 1;
+            if self.scan < self.to.top() {
+                self.scan_copy(types, mem, budget, work, errors);
+            } else if let Some((obj, block)) = self.large.pending() {
+                let mut slot = self.large_slot;
+                let done = match object_at(mem, obj) {
+                    Ok(header) if u64::from(header.size()) > block => {
+                        note(errors, GcError::corrupt("large object larger than its block", obj));
+                        true
+                    }
+                    Ok(header) => self.forward_fields(types, mem, obj, &header, &mut slot, budget, work, errors),
+                    Err(e) => {
+                        note(errors, e);
+                        true
+                    }
+                };
+                self.large_slot = slot;
+                if done {
+                    self.large.scanned();
+                    self.large_slot = 0;
+                    *budget = budget.saturating_sub(1);
                     *work += 1;
-                    break;
                 }
-            };
-            let mut slot = self.scan_slot;
-            match ref_slots(types, mem, obj, &header) {
-                Ok(slots) => {
-                    let n = slots.len();
-                    while slot < n && *budget > 0 {
-                        let at = slots.get(slot);
-                        slot += 1;
-                        *budget -= 1;
-                        *work += 1;
-                        if let Err(e) = self.forward_field(mem, at) {
-                            note(errors, e);
-                        }
-                    }
-                    if slot < n || *budget == 0 {
-                        self.scan_slot = slot;
-                        break;
-                    }
-                }
-                // An object that does not match its type: its references
-                // cannot be found, so they stay as they are (pointing at
-                // memory that is about to be free).
-                Err(e) => note(errors, e),
             }
-            *budget -= 1;
+        }
+        self.scan_done()
+    }
+
+    /// Scans the copy at the scan cursor, as far as `budget` goes.
+    fn scan_copy(&mut self, types: &mut TypeCache, mem: &mut [u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) {
+        // Below the to-space top, which is a heap offset.
+        let obj = self.scan as u32;
+        let header = match object_at(mem, obj) {
+            Ok(h) => h,
+            Err(e) => {
+                // Cannot happen (the copies' headers were written here),
+                // but if it did the walk could not find the next object:
+                // stop scanning rather than guess.
+                note(errors, e);
+                self.scan = self.to.top();
+                *budget -= 1;
+                *work += 1;
+                return;
+            }
+        };
+        let mut slot = self.scan_slot;
+        let done = self.forward_fields(types, mem, obj, &header, &mut slot, budget, work, errors);
+        self.scan_slot = slot;
+        if done {
+            *budget = budget.saturating_sub(1);
             *work += 1;
             self.scan += u64::from(header.size());
             self.scan_slot = 0;
         }
-        self.scan_done()
+    }
+
+    /// Forwards the references of `obj` from its slot `*slot` on, one
+    /// unit of `budget` each; returns whether all are done and a unit is
+    /// left to finish the object (else `*slot` is where to resume).
+    /// Errors go to `errors`; an object that does not match its type has
+    /// no references that can be found, so it is done at once (they stay
+    /// as they are, pointing at memory that is about to be free).
+    #[allow(clippy::too_many_arguments)]
+    fn forward_fields(
+        &mut self,
+        types: &mut TypeCache,
+        mem: &mut [u8],
+        obj: u32,
+        header: &VMGcHeader,
+        slot: &mut u32,
+        budget: &mut u64,
+        work: &mut u64,
+        errors: &mut Option<GcError>,
+    ) -> bool {
+        let slots = match ref_slots(types, mem, obj, header) {
+            Ok(slots) => slots,
+            Err(e) => {
+                note(errors, e);
+                return true;
+            }
+        };
+        let n = slots.len();
+        while *slot < n && *budget > 0 {
+            let at = slots.get(*slot);
+            *slot += 1;
+            *budget -= 1;
+            *work += 1;
+            note_err(errors, self.forward_field(mem, at));
+        }
+        *slot >= n && *budget > 0
     }
 }

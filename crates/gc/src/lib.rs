@@ -34,6 +34,7 @@ mod error;
 mod forward;
 mod gc_ref;
 mod header;
+mod large;
 mod heap;
 mod host_data;
 mod memory;

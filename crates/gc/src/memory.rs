@@ -28,12 +28,14 @@ pub trait HeapMemory: Send {
     fn clear(&mut self) {
         self.bytes_mut().fill(0);
     }
-    /// Zeroes the bytes from `start` on, giving their pages back to the
-    /// system where it can (they read as zeros when touched again): a heap
-    /// that shrank no longer uses them. The length stays.
-    fn discard_from(&mut self, start: usize) {
-        if let Some(tail) = self.bytes_mut().get_mut(start..) {
-            tail.fill(0);
+    /// Zeroes the bytes of `range` (clipped to the length), giving their
+    /// whole pages back to the system where it can (they read as zeros
+    /// when touched again): a heap that shrank, or freed a large object,
+    /// no longer uses them. The length stays.
+    fn discard(&mut self, range: std::ops::Range<usize>) {
+        let len = self.len();
+        if let Some(bytes) = self.bytes_mut().get_mut(range.start.min(len)..range.end.min(len)) {
+            bytes.fill(0);
         }
     }
 

@@ -55,3 +55,56 @@ fn a_heap_whose_live_data_falls_shrinks_and_grows_again() {
         assert!(store.gc_stats().unwrap().heap_size >= 80 << 20, "{collector:?}");
     }
 }
+
+const BIG_ARRAYS: &str = r#"(module
+    (type $bytes (array (mut i8)))
+    (type $node (struct (field (mut (ref null $node)))))
+    (global $kept (mut (ref null $bytes)) (ref.null $bytes))
+    ;; A new array of `len` bytes, its last byte set, kept in a global
+    ;; instead of the last one; then enough small garbage to collect a few
+    ;; times.
+    (func (export "keep_big") (param $len i32) (result i32)
+        (local $i i32) (local $list (ref null $node))
+        (global.set $kept (ref.null $bytes))
+        (global.set $kept (array.new_default $bytes (local.get $len)))
+        (array.set $bytes (global.get $kept) (i32.sub (local.get $len) (i32.const 1)) (i32.const 7))
+        (block $done (loop $next
+            (br_if $done (i32.eq (local.get $i) (i32.const 1000000)))
+            (local.set $list (struct.new $node (local.get $list)))
+            (if (i32.eqz (i32.and (local.get $i) (i32.const 1023))) (then (local.set $list (ref.null $node))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $next)))
+        (i32.add (array.len (global.get $kept))
+                 (array.get_u $bytes (global.get $kept) (i32.sub (local.get $len) (i32.const 1)))))
+    ;; A second array while the first is kept.
+    (func (export "another") (param $len i32) (result i32)
+        (array.len (array.new_default $bytes (local.get $len)))))"#;
+
+/// A single object larger than half of the heap's limit: a semi-space
+/// heap keeps it in its large-object space (no copy reserve), so it fits
+/// under every collector, and a second one that does not fit traps.
+#[test]
+fn an_array_of_more_than_half_the_default_heap_limit_fits() {
+    const LEN: i32 = 540_000_000;
+    for collector in [Collector::Null, Collector::Drc, Collector::Copying, Collector::Generational] {
+        let mut config = Config::new();
+        config.collector(collector);
+        let engine = Engine::new(&config).unwrap();
+        let module = Module::new(&engine, BIG_ARRAYS).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+        let keep_big = instance.get_typed_func::<i32, i32>(&mut store, "keep_big").unwrap();
+        let another = instance.get_typed_func::<i32, i32>(&mut store, "another").unwrap();
+
+        let kept = keep_big.call(&mut store, LEN).unwrap_or_else(|e| panic!("{collector:?}: {e:?}"));
+        assert_eq!(kept, LEN + 7, "{collector:?}");
+        assert!(store.gc_stats().unwrap().heap_size <= 1 << 30, "{collector:?}");
+        let trap = another.call(&mut store, LEN).unwrap_err();
+        assert_eq!(trap.downcast_ref::<Trap>(), Some(&Trap::GcHeapOutOfMemory), "{collector:?}: {trap:?}");
+        if collector != Collector::Null {
+            // The first one, no longer kept, makes room for the next.
+            let kept = keep_big.call(&mut store, LEN).unwrap_or_else(|e| panic!("{collector:?}: {e:?}"));
+            assert_eq!(kept, LEN + 7, "{collector:?}");
+        }
+    }
+}

@@ -82,40 +82,37 @@ impl HeapMemory for MmapHeapMemory {
         self.capacity
     }
 
-    /// Whole pages from `start` on go back to the system; the bytes of the
-    /// page `start` falls in are zeroed in place.
-    fn discard_from(&mut self, start: usize) {
-        let start = start.min(self.len);
-        let page = start.next_multiple_of(page_size()).min(self.len);
-        self.bytes_mut()[start..page].fill(0);
-        let end = self.len.next_multiple_of(page_size());
-        // SAFETY: `[page, end)` is page-aligned anonymous memory of this
+    /// The whole pages of `range` go back to the system; the bytes of the
+    /// partial pages at its ends are zeroed in place.
+    fn discard(&mut self, range: std::ops::Range<usize>) {
+        let end = range.end.min(self.len);
+        let start = range.start.min(end);
+        let (first, last) = (start.next_multiple_of(page_size()).min(end), end / page_size() * page_size());
+        if first >= last {
+            self.bytes_mut()[start..end].fill(0);
+            return;
+        }
+        self.bytes_mut()[start..first].fill(0);
+        self.bytes_mut()[last..end].fill(0);
+        // SAFETY: `[first, last)` is page-aligned anonymous memory of this
         // heap (it reads zero again), and nothing borrows it (we hold
         // `&mut self`).
-        if unsafe { discard(self.base().add(page), end.saturating_sub(page)) }.is_err() {
-            self.bytes_mut()[page..].fill(0);
+        if unsafe { discard(self.base().add(first), last - first) }.is_err() {
+            self.bytes_mut()[first..last].fill(0);
         }
     }
 
     /// A pooled heap zeroes its first `keep_resident` bytes in place and
     /// gives the rest back to the system (it reads as zeros when touched
-    /// again). Its length stays: the pages cost nothing until used.
+    /// again), an owned one gives back everything (a large object at the
+    /// top of the capacity makes its length the whole capacity). The
+    /// length stays: the pages cost nothing until used.
     fn clear(&mut self) {
-        let Some(keep_resident) = self.keep_resident else {
-            self.bytes_mut().fill(0);
-            return;
-        };
-        let keep = keep_resident.next_multiple_of(page_size()).min(self.len);
+        let keep = self.keep_resident.unwrap_or(0).next_multiple_of(page_size()).min(self.len);
         self.bytes_mut()[..keep].fill(0);
-        let end = self.len.next_multiple_of(page_size());
-        // SAFETY: `[keep, end)` is page-aligned anonymous memory of this
-        // heap's slot (GC heaps never map files, so it reads zero again),
-        // and nothing borrows it (we hold `&mut self`).
-        if unsafe { discard(self.base().add(keep), end.saturating_sub(keep)) }.is_err() {
-            // Should the kernel refuse, zero in place: contents must not
-            // survive either way.
-            self.bytes_mut().fill(0);
-        }
+        // Contents must not survive either way: `discard` zeroes in place
+        // should the kernel refuse.
+        self.discard(keep..self.len);
     }
 }
 

@@ -11,8 +11,10 @@
 //! 3. `Sweep`: every externref of the from-space that was not copied is
 //!    dead: its host data is dropped (one unit each).
 //!
-//! Then the flip: the copies become the current space, the spaces are
-//! replanned, the statistics updated. Nothing touches the heap between
+//! Large objects are marked when reached and scanned after the copies
+//! (`forward.rs`); the flip frees those not marked (one step, however many
+//! there are: they are few, at least 256 KiB each). Then the copies become
+//! the current space, the spaces are replanned, the statistics updated. Nothing touches the heap between
 //! steps, so the spaces cannot change under the collection.
 //!
 //! The work is bounded by the roots, the copies' slots and objects (at most
@@ -56,7 +58,9 @@ pub(crate) struct CopyingCollection<'a, H: SemiSpaceHeap> {
 
 impl<'a, H: SemiSpaceHeap> CopyingCollection<'a, H> {
     pub(crate) fn new(heap: &'a mut H, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> CopyingCollection<'a, H> {
-        let evacuation = Evacuation::new(heap.from_space(), heap.spaces().reserve.clone());
+        let from = heap.from_space();
+        let spaces = heap.spaces();
+        let evacuation = Evacuation::new(from, spaces.reserve.clone()).marking(spaces.large.marks());
         CopyingCollection {
             heap,
             roots,
@@ -71,8 +75,10 @@ impl<'a, H: SemiSpaceHeap> CopyingCollection<'a, H> {
         }
     }
 
-    /// The copies become the current space.
+    /// The large objects not reached are freed, and the copies become
+    /// the current space.
     fn flip(&mut self) {
+        self.heap.spaces().sweep_large(&self.evacuation.take_large_marks());
         let (start, top) = (self.evacuation.to_start(), self.evacuation.to_top());
         let externrefs = self.evacuation.take_externrefs();
         self.heap.flip(start, top, externrefs);

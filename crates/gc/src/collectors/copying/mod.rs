@@ -65,6 +65,17 @@
 //! the new end is given back to the system (`HeapMemory::discard_from`)
 //! and the spaces are planned below it. Growth reuses that memory first.
 //!
+//! # Large objects
+//!
+//! Objects of `large::LARGE_OBJECT` bytes or more are not allocated in the
+//! current space but in the large-object space (`large.rs`), which grows
+//! down from the top of the memory's capacity: they are marked rather
+//! than copied, need no reserve, and their pages go back to the system
+//! when they die. The spaces planned here lie below it: `end` never
+//! passes the large-object space's start (growth stops there), and the
+//! large-object space never reaches below `end`. A large object that
+//! finds no room there is bump-allocated like any other.
+//!
 //! # Wasted memory
 //!
 //! - The reserve: about half of the heap, as for any semi-space collector
@@ -107,12 +118,14 @@ mod collection;
 
 pub(crate) use collection::CopyingCollection;
 
-use super::{bump_alloc_object, init_array_len};
+use super::{bump_alloc_object, check_alloc_kind, init_array_len, new_ref};
 use crate::alloc::bump::BumpAllocator;
+use crate::alloc::{block_size, init_object};
 use crate::header::read_header;
+use crate::large::{LargeMarks, LargeObjectSpace};
 use crate::memory::{grow_memory, usable_end};
 use crate::types::TypeCache;
-use crate::verify::verify_packed;
+use crate::verify::verify_packed_spaces;
 use crate::{
     Collector, GarbageCollection, GcError, GcHeap, GcRoots, GcRuntime, GcStats, GcTypes, HeapMemory, HostDataTable, Result, VMGcHeader,
     VMGcKind, VMGcRef, VerifyReport,
@@ -216,6 +229,10 @@ pub(crate) struct CopyingHeap {
     pub(super) reserve: Range<u64>,
     /// Offsets of the externref objects in the current space, ascending.
     pub(super) externrefs: Vec<u32>,
+    /// The large objects, above `end`.
+    pub(super) large: LargeObjectSpace,
+    /// The usable end the heap was made with, which a reset returns to.
+    initial_end: u64,
     pub(super) stats: GcStats,
 }
 
@@ -223,6 +240,8 @@ impl CopyingHeap {
     pub(crate) fn new(memory: Box<dyn HeapMemory>, types: Arc<dyn GcTypes>) -> CopyingHeap {
         let first = u64::from(FIRST_OBJECT_OFFSET);
         let mut heap = CopyingHeap {
+            large: LargeObjectSpace::new(memory.capacity() as u64),
+            initial_end: usable_end(memory.len()),
             memory,
             types: TypeCache::new(types),
             end: 0,
@@ -245,11 +264,69 @@ impl CopyingHeap {
     }
 
     pub(super) fn alloc_block(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
+        if LargeObjectSpace::takes(&header, size)
+            && let Some(r) = self.alloc_large(header, size)?
+        {
+            return Ok(r);
+        }
+        self.bump_alloc_block(header, size)
+    }
+
+    /// Allocates in the current space.
+    pub(super) fn bump_alloc_block(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
         let r = bump_alloc_object(&mut self.bump, self.memory.bytes_mut(), &mut self.stats, header, size)?;
         if header.kind() == Some(VMGcKind::ExternRef) {
             self.externrefs.push(r.as_raw_u32());
         }
         Ok(r)
+    }
+
+    /// Allocates an object in the large-object space, if it has room
+    /// above the spaces' memory.
+    pub(super) fn alloc_large(&mut self, header: VMGcHeader, size: u32) -> Result<Option<VMGcRef>> {
+        check_alloc_kind(&header)?;
+        let size = block_size(size)?;
+        let limit = self.large.limit();
+        if (self.memory.len() as u64) < limit {
+            // Lazily backed: the pages cost nothing until an object uses
+            // them.
+            self.memory.grow(limit as usize)?;
+        }
+        let Some(offset) = self.large.place(size, self.end) else { return Ok(None) };
+        init_object(self.memory.bytes_mut(), offset, header.with_collector_bits(0).with_collector_word(0), size)?;
+        self.stats.record_allocation(size);
+        self.stats.heap_size = self.heap_size();
+        new_ref(offset).map(Some)
+    }
+
+    /// Frees the large objects a full collection's `marks` did not reach.
+    pub(crate) fn sweep_large(&mut self, marks: &LargeMarks) {
+        let freed = self.large.sweep(marks, &mut *self.memory);
+        self.stats.bytes_in_use = self.stats.bytes_in_use.saturating_sub(freed);
+    }
+
+    /// The memory the heap manages: the spaces' and the large objects'.
+    pub(super) fn heap_size(&self) -> u64 {
+        self.end + self.large.reserved()
+    }
+
+    /// The spaces' usable end after growing by `additional` bytes, which
+    /// must leave the large-object space where it is.
+    pub(super) fn grown_end(&mut self, additional: u64) -> Result<u64> {
+        if self.end.saturating_add(additional) > self.large.start() {
+            return Err(GcError::HeapLimit { requested: self.heap_size().saturating_add(additional), limit: self.memory.capacity() as u64 });
+        }
+        grow_memory(&mut *self.memory, self.end, additional)
+    }
+
+    /// `spaces` (ascending) followed by each large object's extent, for
+    /// the verifier.
+    pub(super) fn with_large_objects(&self, mut spaces: Vec<Range<u64>>) -> Result<Vec<Range<u64>>> {
+        for obj in self.large.objects() {
+            let size = read_header(self.memory.bytes(), u64::from(obj))?.size();
+            spaces.push(u64::from(obj)..u64::from(obj) + u64::from(size));
+        }
+        Ok(spaces)
     }
 
     /// The current space's used part.
@@ -265,7 +342,8 @@ impl CopyingHeap {
         let (start, top) = if top == start { (first, first) } else { (start, top) };
         self.shrink_if_mostly_empty(top - start, top);
         self.set_space(start, top);
-        self.stats.bytes_in_use = top - start;
+        self.stats.bytes_in_use = top - start + self.large.bytes_in_use();
+        self.stats.heap_size = self.heap_size();
         self.stats.record_collection();
     }
 
@@ -282,9 +360,8 @@ impl CopyingHeap {
         if self.end < MIN_SHRINK || live.saturating_mul(16) >= self.end || top > new_end / 2 {
             return;
         }
-        self.memory.discard_from(new_end as usize);
+        self.memory.discard(new_end as usize..self.end as usize);
         self.end = new_end;
-        self.stats.heap_size = new_end;
     }
 }
 
@@ -325,24 +402,32 @@ impl GcHeap for CopyingHeap {
         if zero {
             self.memory.clear();
         }
-        self.end = usable_end(self.memory.len());
+        self.end = self.initial_end.min(usable_end(self.memory.len()));
         let first = u64::from(FIRST_OBJECT_OFFSET);
         self.set_space(first, first);
         self.externrefs.clear();
+        self.large = LargeObjectSpace::new(self.memory.capacity() as u64);
         self.types.clear();
-        self.stats = GcStats { heap_size: self.end, ..GcStats::default() };
+        self.stats = GcStats { heap_size: self.heap_size(), ..GcStats::default() };
     }
 
     /// Grows the memory in place and replans the spaces: about half of
     /// `additional` becomes allocation room at once, and the reserve (the
     /// next collection's to-space) grows by the rest (see the module docs).
     fn grow(&mut self, additional: u64) -> Result<()> {
-        self.end = grow_memory(&mut *self.memory, self.end, additional)?;
+        self.end = self.grown_end(additional)?;
         let layout = plan(self.start, self.bump.end(), self.end);
         self.bump.set_end(layout.space_end);
         self.reserve = layout.reserve;
-        self.stats.heap_size = self.end;
+        self.stats.heap_size = self.heap_size();
         Ok(())
+    }
+
+    /// Judged on the spaces alone: large objects are never copied, so
+    /// they need no room in them.
+    fn wanted_growth(&self) -> u64 {
+        let live = self.stats.bytes_in_use.saturating_sub(self.large.bytes_in_use());
+        crate::heap::wanted_growth(self.end, live, 4)
     }
 
     fn stats(&self) -> GcStats {
@@ -358,13 +443,13 @@ impl GcHeap for CopyingHeap {
     }
 
     /// Checks the used part of the current space (objects back to back,
-    /// valid, referencing only each other), that no object in it carries a
-    /// forwarding offset, that the externref list names exactly its
-    /// externref objects, and that the layout is sound.
+    /// valid, referencing only each other and the large objects), that no
+    /// object carries a forwarding offset, that the externref list names
+    /// exactly the externref objects, and that the layout is sound.
     fn verify(&self) -> Result<VerifyReport> {
         let mem = self.memory.bytes();
         let used = self.used();
-        let walk = verify_packed(mem, used.start, used.end, self.types.types())?;
+        let walk = verify_packed_spaces(mem, &self.with_large_objects(vec![used.clone()])?, self.types.types())?;
         let mut externrefs = Vec::new();
         for &obj in &walk.objects {
             let header = read_header(mem, u64::from(obj))?;
@@ -385,6 +470,9 @@ impl GcHeap for CopyingHeap {
         }
         if self.reserve.end - self.reserve.start < used.end - used.start {
             return Err(GcError::corrupt("reserve smaller than the live objects", self.reserve.start));
+        }
+        if !self.large.check(self.end) {
+            return Err(GcError::corrupt("large-object space overlaps the spaces or itself", self.large.start()));
         }
         Ok(walk.report)
     }

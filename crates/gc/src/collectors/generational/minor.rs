@@ -13,8 +13,8 @@
 //!    their host data is dropped.
 //!
 //! Then the promotion area's cursor moves past the copies, the nursery is
-//! emptied and carved again. References into the mature space are left
-//! alone throughout ([`Evacuation::leaving`]).
+//! emptied and carved again. References into the mature space and the
+//! large-object space are left alone throughout ([`Evacuation::leaving`]).
 //!
 //! The work is bounded by the roots, the remembered objects' slots, the
 //! copies (at most the nursery's size) and the nursery's externrefs.
@@ -60,7 +60,7 @@ pub(super) struct MinorCollection<'a> {
 impl<'a> MinorCollection<'a> {
     pub(super) fn new(heap: &'a mut GenerationalHeap, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> MinorCollection<'a> {
         let promotion = heap.mature.bump.top()..heap.nursery.start;
-        let evacuation = Evacuation::new(heap.nursery.used(), promotion).leaving(heap.mature.used());
+        let evacuation = Evacuation::new(heap.nursery.used(), promotion).leaving([heap.mature.used(), heap.mature.large.range()]);
         let remembered = std::mem::take(&mut heap.remembered);
         MinorCollection {
             heap,
@@ -132,7 +132,7 @@ impl<'a> MinorCollection<'a> {
         let _ = heap.mature.bump.advance_to(self.evacuation.to_top());
         heap.mature.externrefs.append(&mut self.evacuation.take_externrefs());
         heap.nursery.adapt(used, promoted);
-        heap.mature.stats.bytes_in_use = heap.mature.bump.top() - heap.mature.start;
+        heap.mature.stats.bytes_in_use = heap.mature.bump.top() - heap.mature.start + heap.mature.large.bytes_in_use();
         heap.mature.stats.record_collection();
         heap.mature.stats.minor_collections += 1;
         heap.after_collection(false);

@@ -70,7 +70,8 @@ use super::copying::{CopyingCollection, CopyingHeap, SemiSpaceHeap, plan};
 use crate::alloc::bump::BumpAllocator;
 use crate::error::{note, note_err};
 use crate::header::{check_block_size, object, object_at, read_header, write_header};
-use crate::memory::{grow_memory, read_u32};
+use crate::large::LargeObjectSpace;
+use crate::memory::read_u32;
 use crate::trace::ref_slots;
 use crate::types::TypeCache;
 use crate::verify::verify_packed_spaces;
@@ -92,9 +93,10 @@ pub(crate) const MIN_NURSERY: u64 = 64 << 10;
 pub(crate) const MAX_NURSERY: u64 = 4 << 20;
 const INITIAL_NURSERY: u64 = 1 << 20;
 
-/// Objects larger than this are allocated in the mature space: copying
-/// them out of the nursery would cost more than it saves.
-const LARGE_OBJECT: u32 = 32 << 10;
+/// Objects larger than this are allocated in the mature space (the
+/// largest in its large-object space): copying them out of the nursery
+/// would cost more than it saves.
+const BORN_MATURE: u32 = 32 << 10;
 
 pub(crate) struct GenerationalRuntime;
 
@@ -201,7 +203,7 @@ impl GenerationalHeap {
         self.nursery.start = start;
         self.nursery.bump = BumpAllocator::new(start, self.space_end);
         self.mature.bump = BumpAllocator::new(mtop, start);
-        let can_grow = self.mature.end < self.mature.memory.capacity() as u64;
+        let can_grow = self.mature.end < self.mature.large.start();
         self.full_due |= size < MIN_NURSERY || (size < self.nursery.target && can_grow);
     }
 
@@ -213,8 +215,7 @@ impl GenerationalHeap {
     }
 
     fn alloc_block(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
-        let large = size > LARGE_OBJECT || u64::from(size) > self.nursery.capacity() / 2;
-        if large {
+        if size > BORN_MATURE || u64::from(size) > self.nursery.capacity() / 2 {
             return self.alloc_mature(header, size);
         }
         let r = super::bump_alloc_object(&mut self.nursery.bump, self.mature.memory.bytes_mut(), &mut self.mature.stats, header, size)?;
@@ -224,16 +225,29 @@ impl GenerationalHeap {
         Ok(r)
     }
 
-    /// Allocates a large object in the promotion area, if that leaves room
-    /// to evacuate the whole nursery, and remembers it (its fields are
-    /// initialised without barriers).
+    /// Allocates a large object in the large-object space, or else in the
+    /// promotion area if that leaves room to evacuate the whole nursery,
+    /// and remembers it (its fields are initialised without barriers).
+    /// Without room, the next collection is a full one: only that frees
+    /// mature objects.
     fn alloc_mature(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
-        if u64::from(crate::alloc::block_size(size)?) > self.spare_mature_room() {
-            return Err(GcError::OutOfMemory { requested: u64::from(size) });
-        }
-        let r = self.mature.alloc_block(header, size)?;
+        let large = if LargeObjectSpace::takes(&header, size) { self.mature.alloc_large(header, size)? } else { None };
+        let r = match large {
+            Some(r) => r,
+            None if u64::from(crate::alloc::block_size(size)?) > self.spare_mature_room() => {
+                self.full_due = true;
+                return Err(GcError::OutOfMemory { requested: u64::from(size) });
+            }
+            None => self.mature.bump_alloc_block(header, size)?,
+        };
         self.remember(r.as_raw_u32())?;
         Ok(r)
+    }
+
+    /// Is `obj` in the mature space's used part or a large object? (Not
+    /// necessarily a valid object: its header is checked where it is read.)
+    fn is_mature(&self, obj: u32) -> bool {
+        self.mature.used().contains(&u64::from(obj)) || self.mature.large.contains_object(obj)
     }
 
     /// Adds the mature object `obj` to the remembered set, unless it is
@@ -265,6 +279,11 @@ impl GenerationalHeap {
             }
             at += u64::from(header.size());
         }
+        for obj in self.mature.large.objects() {
+            if read_header(mem, u64::from(obj))?.collector_bits() & GEN_REMEMBERED_BIT != 0 {
+                self.remembered.push(obj);
+            }
+        }
         Ok(())
     }
 
@@ -278,7 +297,7 @@ impl GenerationalHeap {
         self.last_was_full = full;
         self.full_due = false;
         self.carve_nursery();
-        self.mature.stats.heap_size = self.mature.end;
+        self.mature.stats.heap_size = self.mature.heap_size();
     }
 }
 
@@ -298,7 +317,17 @@ impl SemiSpaceHeap for GenerationalHeap {
         all
     }
 
+    /// The large objects, which were not copied, keep their remembered
+    /// bits: they are cleared, since the set empties.
     fn flip(&mut self, start: u64, top: u64, externrefs: Vec<u32>) {
+        for &obj in &self.remembered {
+            if self.mature.large.contains_object(obj) {
+                let mem = self.mature.memory.bytes_mut();
+                if let Ok(header) = read_header(mem, u64::from(obj)) {
+                    let _ = write_header(mem, u64::from(obj), &header.with_collector_bits(header.collector_bits() & !GEN_REMEMBERED_BIT));
+                }
+            }
+        }
         self.mature.flip_to(start, top, externrefs);
         self.space_end = self.mature.bump.end();
         self.after_collection(true);
@@ -347,7 +376,7 @@ impl GcHeap for GenerationalHeap {
         if self.nursery.contains(at) {
             return Ok(());
         }
-        if !self.mature.used().contains(&u64::from(at)) {
+        if !self.is_mature(at) {
             return Err(GcError::corrupt("write barrier on something outside the heap's objects", at));
         }
         object(self.mature.memory.bytes(), obj)?;
@@ -360,7 +389,7 @@ impl GcHeap for GenerationalHeap {
         }
         let mut first_err = None;
         for &obj in objs {
-            if !self.mature.used().contains(&u64::from(obj)) {
+            if !self.is_mature(obj) {
                 note(&mut first_err, GcError::corrupt("barrier log names something outside the mature objects", obj));
                 continue;
             }
@@ -392,7 +421,8 @@ impl GcHeap for GenerationalHeap {
             return 0;
         }
         let len = self.mature.end;
-        let wanted = self.mature.stats.bytes_in_use.saturating_add(self.nursery.target).saturating_mul(4);
+        let live = self.mature.stats.bytes_in_use.saturating_sub(self.mature.large.bytes_in_use());
+        let wanted = live.saturating_add(self.nursery.target).saturating_mul(4);
         if wanted <= len {
             return 0;
         }
@@ -427,11 +457,11 @@ impl GcHeap for GenerationalHeap {
     /// nursery is carved again at once, a used one when it is next
     /// collected.
     fn grow(&mut self, additional: u64) -> Result<()> {
-        self.mature.end = grow_memory(&mut *self.mature.memory, self.mature.end, additional)?;
+        self.mature.end = self.mature.grown_end(additional)?;
         let layout = plan(self.mature.start, self.space_end, self.mature.end);
         self.mature.reserve = layout.reserve;
         self.space_end = layout.space_end;
-        self.mature.stats.heap_size = self.mature.end;
+        self.mature.stats.heap_size = self.mature.heap_size();
         if self.nursery.is_empty() {
             // Whether the grown space is still too small is the new
             // carve's to say.
@@ -460,7 +490,8 @@ impl GcHeap for GenerationalHeap {
     fn verify(&self) -> Result<VerifyReport> {
         let mem = self.mature.memory.bytes();
         let (mature, nursery) = (self.mature.used(), self.nursery.used());
-        let walk = verify_packed_spaces(mem, &[mature.clone(), nursery.clone()], self.mature.types.types())?;
+        let spaces = self.mature.with_large_objects(vec![mature.clone(), nursery.clone()])?;
+        let walk = verify_packed_spaces(mem, &spaces, self.mature.types.types())?;
         let mut types = TypeCache::new(self.mature.types.types().clone());
         let (mut externrefs, mut remembered) = ((Vec::new(), Vec::new()), Vec::new());
         for &obj in &walk.objects {
@@ -493,6 +524,9 @@ impl GcHeap for GenerationalHeap {
         let overlaps = reserve.start < space.end && space.start < reserve.end;
         if !nursery_inside || overlaps || reserve.end > self.mature.end || reserve.end - reserve.start < space.end - space.start {
             return Err(GcError::corrupt("spaces overlap or the reserve is too small", reserve.start));
+        }
+        if !self.mature.large.check(self.mature.end) {
+            return Err(GcError::corrupt("large-object space overlaps the spaces or itself", self.mature.large.start()));
         }
         Ok(walk.report)
     }

@@ -1,0 +1,278 @@
+//! The large-object space of the semi-space collectors: objects of
+//! [`LARGE_OBJECT`] bytes or more are placed apart from the spaces and are
+//! never copied.
+//!
+//! A semi-space heap needs a reserve as large as what a collection may
+//! copy, so without this an object above half of the heap's limit could
+//! not be allocated at all, and every collection would copy every large
+//! array that is alive. Instead large objects lie page-aligned in a space
+//! that grows *down* from the top of the memory's capacity, while the
+//! semi-spaces grow up from the bottom: the two meet only when the heap is
+//! full, and a large object costs its own pages and nothing more.
+//!
+//! A full collection marks the large objects it reaches ([`LargeMarks`]:
+//! side state, never header bits), forwards the references of each marked
+//! one once, and then [`LargeObjectSpace::sweep`] frees the unmarked ones:
+//! their pages go back to the system. A generational nursery collection
+//! leaves them where they are, like the mature objects.
+//!
+//! # Invariants
+//! - Objects lie in `[start, limit)`, page-aligned and disjoint; each is
+//!   listed in `objects` with its block (its size rounded up to whole
+//!   pages), and `start` is the lowest block's start (`limit`, the usable
+//!   end of the memory's capacity, when empty).
+//! - `holes` lists the free blocks between `start` and `limit`, ascending;
+//!   below `start` the space can take anything down to the floor its
+//!   caller gives (the end of the semi-spaces' memory).
+//! - Free pages of the space read zero: a freed block is discarded.
+//!
+//! Trust: all of this is side state. A reference into the space counts
+//! only if it names the start of a listed object; the objects' contents
+//! are read through the checked accessors like any other.
+
+use crate::memory::HeapMemory;
+use crate::{VMGcHeader, VMGcKind};
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+/// Objects of at least this many bytes go to the large-object space.
+/// Copying 256 KiB costs about as much as the page faults of a fresh
+/// block; the rounding to whole pages wastes under 2 % of it.
+pub(crate) const LARGE_OBJECT: u32 = 256 << 10;
+
+/// The granule of the space: blocks are whole pages, so that freeing one
+/// returns its memory to the system.
+const PAGE: u64 = 4096;
+
+pub(crate) struct LargeObjectSpace {
+    start: u64,
+    limit: u64,
+    /// Block size of each object, by offset.
+    objects: BTreeMap<u32, u64>,
+    holes: Vec<Range<u64>>,
+    /// The sum of the objects' blocks.
+    bytes: u64,
+}
+
+impl LargeObjectSpace {
+    /// An empty space below `capacity`, the most bytes the heap's memory
+    /// can have.
+    pub(crate) fn new(capacity: u64) -> LargeObjectSpace {
+        let limit = capacity.min(crate::MAX_HEAP_SIZE) & !7;
+        LargeObjectSpace { start: limit, limit, objects: BTreeMap::new(), holes: Vec::new(), bytes: 0 }
+    }
+
+    /// Does an object of `size` bytes with `header`'s kind belong here?
+    /// Externrefs never do: their sweep needs them in the semi-spaces.
+    pub(crate) fn takes(header: &VMGcHeader, size: u32) -> bool {
+        size >= LARGE_OBJECT && header.kind() != Some(VMGcKind::ExternRef)
+    }
+
+    /// The lowest offset the space occupies: the semi-spaces must stay
+    /// below it.
+    pub(crate) fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// The end of the space: the memory must be at least this long once
+    /// the space holds an object.
+    pub(crate) fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Where the space's objects may lie.
+    pub(crate) fn range(&self) -> Range<u64> {
+        self.start..self.limit
+    }
+
+    /// Bytes the space takes from the heap's capacity, holes included.
+    pub(crate) fn reserved(&self) -> u64 {
+        self.limit - self.start
+    }
+
+    /// Bytes of the objects' blocks.
+    pub(crate) fn bytes_in_use(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Is `obj` the start of one of the space's objects?
+    pub(crate) fn contains_object(&self, obj: u32) -> bool {
+        self.objects.contains_key(&obj)
+    }
+
+    /// The objects' offsets, ascending.
+    pub(crate) fn objects(&self) -> impl Iterator<Item = u32> + '_ {
+        self.objects.keys().copied()
+    }
+
+    /// Finds a block for `size` bytes: the first hole it fits, else below
+    /// the space, down to `floor`. The caller writes the object.
+    pub(crate) fn place(&mut self, size: u32, floor: u64) -> Option<u32> {
+        let block = u64::from(size).next_multiple_of(PAGE);
+        let at = if let Some(i) = self.holes.iter().position(|h| h.end - h.start >= block) {
+            let at = self.holes[i].start;
+            self.holes[i].start += block;
+            if self.holes[i].is_empty() {
+                self.holes.remove(i);
+            }
+            at
+        } else {
+            let at = self.start.checked_sub(block)? / PAGE * PAGE;
+            if at < floor {
+                return None;
+            }
+            self.start = at;
+            at
+        };
+        let offset = u32::try_from(at).ok()?;
+        self.objects.insert(offset, block);
+        self.bytes += block;
+        Some(offset)
+    }
+
+    /// The marks of a full collection that starts now.
+    pub(crate) fn marks(&self) -> LargeMarks {
+        let objects: Vec<(u32, u64)> = self.objects.iter().map(|(&obj, &block)| (obj, block)).collect();
+        LargeMarks { marked: vec![false; objects.len()], objects, pending: Vec::new() }
+    }
+
+    /// Frees the objects `marks` did not reach, giving their pages back to
+    /// the system; returns the bytes freed. The holes and the space's
+    /// start follow the objects that remain.
+    pub(crate) fn sweep(&mut self, marks: &LargeMarks, memory: &mut dyn HeapMemory) -> u64 {
+        let mut freed = 0;
+        for (&(obj, _), &marked) in marks.objects.iter().zip(&marks.marked) {
+            if marked {
+                continue;
+            }
+            if let Some(block) = self.objects.remove(&obj) {
+                let at = obj as usize;
+                memory.discard(at..at + block as usize);
+                freed += block;
+            }
+        }
+        self.bytes -= freed;
+        self.rebuild_holes();
+        freed
+    }
+
+    /// The holes are the gaps between the objects, and the space starts
+    /// at the lowest one.
+    fn rebuild_holes(&mut self) {
+        self.holes.clear();
+        self.start = self.limit;
+        let mut end = self.limit;
+        for (&obj, &block) in self.objects.iter().rev() {
+            let (obj, top) = (u64::from(obj), u64::from(obj) + block);
+            if top < end {
+                self.holes.push(top..end);
+            }
+            end = obj;
+            self.start = obj;
+        }
+        self.holes.reverse();
+    }
+
+    /// Checks the side state's own invariants (the objects' contents are
+    /// the verifier's): blocks disjoint, inside the space, above `floor`.
+    pub(crate) fn check(&self, floor: u64) -> bool {
+        let mut end = self.start;
+        let mut bytes = 0;
+        for (&obj, &block) in &self.objects {
+            let obj = u64::from(obj);
+            if obj < end || obj % PAGE != 0 || block % PAGE != 0 {
+                return false;
+            }
+            end = obj + block;
+            bytes += block;
+        }
+        let holes_ok = self.holes.iter().all(|h| self.start <= h.start && h.start < h.end && h.end <= self.limit);
+        self.start >= floor && end <= self.limit && bytes == self.bytes && holes_ok
+    }
+}
+
+/// What a full collection records of the large objects: which it reached,
+/// and which of those still have references to forward.
+pub(crate) struct LargeMarks {
+    /// The space's objects and their blocks, ascending.
+    objects: Vec<(u32, u64)>,
+    marked: Vec<bool>,
+    pending: Vec<(u32, u64)>,
+}
+
+impl LargeMarks {
+    /// Marks for a collection that has no large objects to mark (a
+    /// nursery collection leaves them alone).
+    pub(crate) fn none() -> LargeMarks {
+        LargeMarks { objects: Vec::new(), marked: Vec::new(), pending: Vec::new() }
+    }
+
+    /// Marks `obj` if it is a large object; a newly marked one joins the
+    /// objects to scan. Returns whether `obj` is a large object.
+    pub(crate) fn mark(&mut self, obj: u32) -> bool {
+        let Ok(i) = self.objects.binary_search_by_key(&obj, |&(o, _)| o) else { return false };
+        if !self.marked[i] {
+            self.marked[i] = true;
+            self.pending.push(self.objects[i]);
+        }
+        true
+    }
+
+    /// The next marked object whose references are still to be
+    /// forwarded, and its block's size.
+    pub(crate) fn pending(&self) -> Option<(u32, u64)> {
+        self.pending.last().copied()
+    }
+
+    /// Its references are forwarded.
+    pub(crate) fn scanned(&mut self) {
+        self.pending.pop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::VecMemory;
+
+    const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn objects_are_placed_down_from_the_top_and_stop_at_the_floor() {
+        let mut space = LargeObjectSpace::new(4 * MIB + 100);
+        assert_eq!(space.place(MIB as u32, 0), Some((3 * MIB) as u32));
+        // Rounded up to whole pages.
+        assert_eq!(space.place(MIB as u32 + 1, 0), Some((2 * MIB - PAGE) as u32));
+        assert_eq!(space.place(MIB as u32, 2 * MIB), None, "the semi-spaces reach up to the floor");
+        assert_eq!(space.reserved(), 2 * MIB + PAGE + 96, "the granules above the pages included");
+        assert_eq!(space.bytes_in_use(), 2 * MIB + PAGE);
+        assert!(space.check(0));
+    }
+
+    #[test]
+    fn a_sweep_frees_the_unmarked_objects_and_their_holes_are_reused() {
+        let mut memory = VecMemory::new((4 * MIB) as usize, (4 * MIB) as usize);
+        let mut space = LargeObjectSpace::new(4 * MIB);
+        let top = space.place(MIB as u32, 0).unwrap();
+        let middle = space.place(MIB as u32, 0).unwrap();
+        let bottom = space.place(MIB as u32, 0).unwrap();
+        memory.bytes_mut()[top as usize] = 1;
+        memory.bytes_mut()[bottom as usize] = 1;
+        let mut marks = space.marks();
+        assert!(marks.mark(middle));
+        assert!(marks.mark(middle), "marked once");
+        assert!(!marks.mark(middle + 8), "not the start of an object");
+        assert_eq!(marks.pending(), Some((middle, MIB)));
+        marks.scanned();
+        assert_eq!(marks.pending(), None);
+
+        assert_eq!(space.sweep(&marks, &mut memory), 2 * MIB);
+        assert_eq!((space.start(), space.bytes_in_use()), (u64::from(middle), MIB));
+        assert_eq!((memory.bytes()[top as usize], memory.bytes()[bottom as usize]), (0, 0), "freed pages read zero");
+        assert!(space.check(0));
+        // The hole above is reused; then the space grows down again.
+        assert_eq!(space.place(MIB as u32 / 2, 0), Some(top));
+        assert_eq!(space.place(MIB as u32, 0), Some(bottom));
+        assert!(space.check(0));
+    }
+}
