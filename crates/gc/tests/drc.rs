@@ -525,3 +525,23 @@ fn drc_large_objects_use_the_rest_of_the_bump_region_before_running_out() {
     heap.expose_gc_ref_to_wasm(big).unwrap();
     heap.verify().unwrap();
 }
+
+/// Heap sizing: a DRC heap needs no copy reserve, so a large one grows
+/// only once more than half of it is live after a collection (a copying
+/// heap grows at a quarter).
+#[test]
+fn drc_grows_a_large_heap_only_past_half_live() {
+    const MIB: usize = 1 << 20;
+    for (live_mib, grows) in [(12, false), (20, true)] {
+        let mut heap = new_growable_heap(Collector::Drc, 32 * MIB, 128 * MIB);
+        let mut host = HostDataTable::new();
+        let mut kept: Vec<Option<VMGcRef>> =
+            (0..live_mib * 16).map(|_| Some(heap.alloc_uninit_array(BYTE_ARRAY, (MIB / 16 - 64) as u32).unwrap())).collect();
+        let mut roots = GcRoots::new();
+        for slot in &mut kept {
+            roots.add_stack_root(slot);
+        }
+        heap.collect_all(roots, &mut host).unwrap();
+        assert_eq!(heap.wanted_growth() > 0, grows, "{live_mib} MiB live of 32");
+    }
+}
