@@ -4,25 +4,37 @@
 //!
 //! A GC heap is one contiguous region; a reference to an object is its byte
 //! offset in that region. Every object starts 8-byte aligned with the same
-//! 16-byte header, whichever collector manages the heap:
+//! 8-byte header, whichever collector manages the heap:
 //! ```text
-//!    0  kind: u32         high 6 bits: VMGcKind; low 26 bits: the collector's
-//!                         (mark bits, "queued for freeing", ...)
+//!    0  kind word: u32    bits 26..32: VMGcKind
+//!                         bits 8..26:  the object's size (see below)
+//!                         bits 0..8:   the collector's (mark bits, "queued
+//!                                      for freeing", "forwarded", ...)
 //!    4  type_index: u32   engine-wide shared type index
-//!                         (EXTERNREF_TYPE_INDEX for externref objects)
-//!    8  size: u32         bytes the object occupies, header included; a
-//!                         multiple of 8, so a heap can be walked object by
-//!                         object. It may exceed what the type needs by the
-//!                         allocator's rounding.
-//!   12  collector word    DRC: reference count; copying: forwarding offset
+//!                         (EXTERNREF_TYPE_INDEX for externref objects);
+//!                         copying collectors overwrite it with the
+//!                         forwarding offset once the object is copied
 //! ```
-//! followed by the body:
+//! The size field says how many bytes the object occupies, header
+//! included (a multiple of 8, at least [`MIN_OBJECT_SIZE`], so a heap can
+//! be walked object by object): for structs, exceptions and externrefs it
+//! is the size in 8-byte granules (it may exceed what the type needs by the
+//! allocator's rounding); for arrays it holds the log2 of the element size
+//! in bits 8..11, and the size follows from the length
+//! ([`array_object_size`]). A free block (in collectors that have them)
+//! has a kind word of zero and its size in the second word.
+//!
+//! The header has no room for a collector's per-object word: DRC keeps its
+//! reference counts in side memory indexed by `offset >> 4`
+//! ([`DRC_COUNT_SHIFT`]); copying collectors forward through the type word.
+//!
+//! The body follows:
 //! - struct (and exception) objects: fields in declaration order from
-//!   offset 16, each at its natural alignment;
-//! - arrays: `length: u32` at offset 16, elements from the first offset
-//!   >= 20 aligned to the element's alignment;
-//! - externref objects: the host-data id, index `u32` at 16 and generation
-//!   `u32` at 20; 24 bytes in all.
+//!   offset 8, each at its natural alignment;
+//! - arrays: `length: u32` at offset 8, elements from the first offset
+//!   >= 12 aligned to the element's alignment;
+//! - externref objects: the host-data id, index `u32` at 8 and generation
+//!   `u32` at 12; 16 bytes in all.
 //!
 //! Invariants:
 //! - Offsets are relative to the object's start. Objects are 8-aligned, so a
@@ -43,22 +55,60 @@
 use crate::{RefRepr, WasmCompositeType, WasmFieldType, WasmHeapType, WasmRefType, WasmStorageType, WasmValType};
 
 /// Size of the header every object starts with.
-pub const HEADER_SIZE: u32 = 16;
+pub const HEADER_SIZE: u32 = 8;
 /// Alignment of every object, and granule of every object size.
 pub const OBJECT_ALIGN: u32 = 8;
+/// The smallest object: two objects never start in the same 16-byte
+/// granule, so side tables indexed by `offset >> 4` (DRC's counts) have one
+/// entry per object.
+pub const MIN_OBJECT_SIZE: u32 = 16;
 /// The lowest offset an object may start at: offset 0 must never be a valid
-/// reference, so the first header-sized granule of a heap stays unused.
+/// reference, so the first granule of a heap stays unused.
 pub const FIRST_OBJECT_OFFSET: u32 = 16;
 
 pub const HEADER_KIND_OFFSET: u32 = 0;
 pub const HEADER_TYPE_INDEX_OFFSET: u32 = 4;
-pub const HEADER_SIZE_OFFSET: u32 = 8;
-/// The collector's own word; see [`DRC_REF_COUNT_OFFSET`] and
-/// [`COPYING_FORWARDING_OFFSET`].
-pub const HEADER_COLLECTOR_WORD_OFFSET: u32 = 12;
-/// DRC: the reference count of an object (u32), counting references held by
-/// the heap, tables, globals and the host (not by the Wasm stack).
-pub const DRC_REF_COUNT_OFFSET: u32 = HEADER_COLLECTOR_WORD_OFFSET;
+/// Where the size field starts in the kind word, and its width.
+pub const HEADER_SIZE_SHIFT: u32 = 8;
+pub const HEADER_SIZE_BITS: u32 = 18;
+/// The largest struct, exception or externref object the size field can
+/// describe. Wasm's limits keep every struct and exception below it
+/// (10,000 fields of at most 16 bytes; 1,000 parameters).
+pub const MAX_FIXED_OBJECT_SIZE: u32 = ((1 << HEADER_SIZE_BITS) - 1) * OBJECT_ALIGN;
+
+/// The kind word of a new struct, exception or externref object of `size`
+/// bytes (a multiple of 8 up to [`MAX_FIXED_OBJECT_SIZE`]).
+pub const fn fixed_object_kind_word(kind: VMGcKind, size: u32) -> u32 {
+    kind.as_u32() | ((size / OBJECT_ALIGN) << HEADER_SIZE_SHIFT)
+}
+
+/// The kind word of a new array with elements of `elem_size` bytes (1, 2,
+/// 4, 8 or 16).
+pub const fn array_kind_word(elem_size: u32) -> u32 {
+    VMGcKind::ArrayRef.as_u32() | (elem_size.trailing_zeros() << HEADER_SIZE_SHIFT)
+}
+
+/// The size field of a kind word.
+pub const fn header_size_field(kind_word: u32) -> u32 {
+    (kind_word >> HEADER_SIZE_SHIFT) & ((1 << HEADER_SIZE_BITS) - 1)
+}
+
+/// The size of an array object whose kind word has size field
+/// `size_field` (the log2 of its element size) and whose length is `len`.
+/// Computed in 64 bits: a corrupt length gives a size past any heap, never
+/// an overflow.
+pub const fn array_object_size(size_field: u32, len: u32) -> u64 {
+    let log2 = size_field & 0b111;
+    let elem_size = 1u64 << log2;
+    let base = if elem_size <= 4 { ARRAY_ELEMS_MIN_OFFSET as u64 } else { 16 };
+    (base + ((len as u64) << log2)).next_multiple_of(OBJECT_ALIGN as u64)
+}
+
+/// DRC: the reference count of the object at heap offset `o` is entry
+/// `o >> DRC_COUNT_SHIFT` of the heap's count table (u32s in side memory),
+/// counting references held by the heap, tables, globals and the host
+/// (not by the Wasm stack).
+pub const DRC_COUNT_SHIFT: u32 = 4;
 /// DRC collector bits (in the header's kind word): the object's count
 /// reached zero and it waits to be freed.
 pub const DRC_PENDING_FREE_BIT: u32 = 1;
@@ -89,19 +139,22 @@ pub const DRC_LOG_ZERO_COUNT_TAG: u32 = 1;
 /// barrier tests this bit inline and calls out only to remember an object
 /// that is not remembered yet.
 pub const GEN_REMEMBERED_BIT: u32 = 1;
-/// Copying: where the object was copied to, during a collection.
-pub const COPYING_FORWARDING_OFFSET: u32 = HEADER_COLLECTOR_WORD_OFFSET;
+/// Copying collector bit: the object was copied during the collection
+/// under way, and its type word holds the copy's offset.
+pub const COPYING_FORWARDED_BIT: u32 = 0x80;
+/// Copying: where a forwarded object's copy is.
+pub const COPYING_FORWARDING_OFFSET: u32 = HEADER_TYPE_INDEX_OFFSET;
 
 /// `type_index` of externref objects: no engine type has this index.
 pub const EXTERNREF_TYPE_INDEX: u32 = u32::MAX;
-pub const EXTERNREF_HOST_DATA_INDEX_OFFSET: u32 = 16;
-pub const EXTERNREF_HOST_DATA_GENERATION_OFFSET: u32 = 20;
-pub const EXTERNREF_SIZE: u32 = 24;
+pub const EXTERNREF_HOST_DATA_INDEX_OFFSET: u32 = 8;
+pub const EXTERNREF_HOST_DATA_GENERATION_OFFSET: u32 = 12;
+pub const EXTERNREF_SIZE: u32 = 16;
 
-pub const ARRAY_LENGTH_OFFSET: u32 = 16;
+pub const ARRAY_LENGTH_OFFSET: u32 = 8;
 /// Array elements start at the first offset from here aligned to the
 /// element's alignment.
-pub const ARRAY_ELEMS_MIN_OFFSET: u32 = 20;
+pub const ARRAY_ELEMS_MIN_OFFSET: u32 = 12;
 
 /// Size of a GC reference inside an object (and of a funcref id).
 pub const GC_REF_SIZE: u32 = 4;
@@ -137,7 +190,7 @@ impl VMGcKind {
     /// The bits of a header's first word holding the kind.
     pub const MASK: u32 = 0b111111 << Self::SHIFT;
     /// The bits of a header's first word left to the collector.
-    pub const COLLECTOR_BITS_MASK: u32 = !Self::MASK;
+    pub const COLLECTOR_BITS_MASK: u32 = 0xff;
 
     pub const ALL: [VMGcKind; 7] = [
         VMGcKind::ExternRef,
@@ -169,7 +222,7 @@ impl VMGcKind {
         })
     }
 
-    pub fn as_u32(self) -> u32 {
+    pub const fn as_u32(self) -> u32 {
         self as u32
     }
 
@@ -329,7 +382,7 @@ pub fn struct_field_layouts<'a>(fields: &'a [WasmFieldType], ref_repr: &'a dyn F
 
 /// The size of a struct whose fields are laid out as `fields`.
 pub fn struct_size(fields: &[GcFieldLayout]) -> u32 {
-    let end = fields.last().map_or(HEADER_SIZE, |f| f.offset + f.size);
+    let end = fields.last().map_or(HEADER_SIZE, |f| f.offset + f.size).max(MIN_OBJECT_SIZE);
     align_up(u64::from(end), u64::from(OBJECT_ALIGN)) as u32
 }
 

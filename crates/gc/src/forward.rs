@@ -4,11 +4,11 @@
 //! An [`Evacuation`] copies objects out of a from-space (a range of the
 //! heap) into a to-space (another, disjoint range, filled by a
 //! [`BumpAllocator`]) and leaves in the from-space header of every copied
-//! object the heap offset of its copy: the collector word
-//! ([`COPYING_FORWARDING_OFFSET`]), which is zero in every object that has
-//! not been copied (objects are allocated and copied with a zero word). A
-//! reference to an object already copied is rewritten to the copy, so each
-//! object is copied once however many references it has.
+//! object the heap offset of its copy, in place of its type index
+//! ([`COPYING_FORWARDING_OFFSET`]), with [`COPYING_FORWARDED_BIT`] set
+//! among its collector bits (its size stays readable). A reference to an
+//! object already copied is rewritten to the copy, so each object is
+//! copied once however many references it has.
 //!
 //! Copies are scanned Cheney-style: the to-space itself is the work list.
 //! Objects between the scan cursor and the to-space top have been copied but
@@ -55,12 +55,12 @@ use crate::memory::{copy_object, read_u32, write_u32};
 use crate::trace::ref_slots;
 use crate::types::TypeCache;
 use crate::{GcError, GcRoots, HostDataTable, Result, VMGcHeader, VMGcKind, VMGcRef};
-use kiln_environ::gc_layout::{COPYING_FORWARDING_OFFSET, HEADER_COLLECTOR_WORD_OFFSET, OBJECT_ALIGN};
+use kiln_environ::gc_layout::{COPYING_FORWARDED_BIT, COPYING_FORWARDING_OFFSET, HEADER_TYPE_INDEX_OFFSET, OBJECT_ALIGN};
 use std::ops::Range;
 
-// The forwarding offset is the header's collector word, which
-// `VMGcHeader::collector_word` reads.
-const _: () = assert!(COPYING_FORWARDING_OFFSET == HEADER_COLLECTOR_WORD_OFFSET);
+// The forwarding offset replaces the type index, which
+// `VMGcHeader::type_index` reads.
+const _: () = assert!(COPYING_FORWARDING_OFFSET == HEADER_TYPE_INDEX_OFFSET);
 
 /// One evacuation of a from-space into a to-space.
 pub(crate) struct Evacuation {
@@ -142,10 +142,10 @@ impl Evacuation {
         std::mem::take(&mut self.externrefs)
     }
 
-    /// Is the from-space object whose header word is `forwarding` already
-    /// copied? (For collectors sweeping the from-space afterwards.)
-    pub(crate) fn is_forwarded(forwarding: u32) -> bool {
-        forwarding != 0
+    /// Is the from-space object with `header` already copied? (For
+    /// collectors sweeping the from-space afterwards.)
+    pub(crate) fn is_forwarded(header: &VMGcHeader) -> bool {
+        header.collector_bits() & COPYING_FORWARDED_BIT != 0
     }
 
     /// The new offset of the from-space object at `obj`, copying it if this
@@ -163,8 +163,8 @@ impl Evacuation {
         if at + u64::from(size) > self.from.end {
             return Err(GcError::corrupt("object extends past the from-space", obj));
         }
-        let forwarding = header.collector_word();
-        if Self::is_forwarded(forwarding) {
+        if Self::is_forwarded(&header) {
+            let forwarding = header.type_index();
             let to = u64::from(forwarding);
             if to < self.to_start || to >= self.to.top() || forwarding % OBJECT_ALIGN != 0 {
                 return Err(GcError::corrupt("forwarding offset outside the copies", obj));
@@ -173,13 +173,13 @@ impl Evacuation {
         }
         let new = self.to.alloc(size).ok_or(GcError::corrupt("to-space exhausted: objects overlap", obj))?;
         copy_object(mem, at, u64::from(new), u64::from(size))?;
-        // The copy starts clean (no collector bits, no forwarding: the
-        // collector word of an original not yet forwarded is zero), the
-        // original records where the copy is.
+        // The copy starts clean (no collector bits), the original records
+        // where the copy is.
         if header.collector_bits() != 0 {
             write_header(mem, u64::from(new), &header.with_collector_bits(0))?;
         }
-        write_u32(mem, at + u64::from(COPYING_FORWARDING_OFFSET), new)?;
+        let forwarded = header.with_collector_bits(header.collector_bits() | COPYING_FORWARDED_BIT).with_type_word(new);
+        write_header(mem, at, &forwarded)?;
         if header.kind() == Some(VMGcKind::ExternRef) {
             self.externrefs.push(new);
         }
@@ -250,7 +250,7 @@ impl Evacuation {
             *work += 1;
             match read_header(mem, u64::from(obj)) {
                 Ok(h) if h.kind() == Some(VMGcKind::ExternRef) => {
-                    if !Self::is_forwarded(h.collector_word()) {
+                    if !Self::is_forwarded(&h) {
                         note_err(errors, drop_externref_host_data(mem, obj, host_data));
                     }
                 }

@@ -1,36 +1,52 @@
-//! `VMGcHeader`, the 16 bytes every object starts with, and the checks that
+//! `VMGcHeader`, the 8 bytes every object starts with, and the checks that
 //! turn an untrusted reference into a validated object.
 //!
-//! The layout is `kiln_environ::gc_layout`'s. A header read from the heap
-//! is just data: [`object_at`] accepts it only if its kind is one that can be
-//! stored, its size is a multiple of 8 of at least a header, and the whole
-//! object lies inside the heap. Free blocks (in collectors that have them)
-//! carry a header whose kind bits are zero, so a heap stays walkable and a
-//! reference to freed memory is recognised as corrupt.
+//! The layout is `kiln_environ::gc_layout`'s: a kind word (kind, size
+//! field, collector bits) and a type word. A header read from the heap is
+//! just data: [`object_at`] accepts it only if its kind is one that can be
+//! stored, its size is a multiple of 8 of at least [`MIN_OBJECT_SIZE`], and
+//! the whole object lies inside the heap. An object's size is not stored
+//! as such: it is the size field in granules, or for an array follows from
+//! the element size's log2 and the length ([`read_header`] reads both).
+//! Free blocks (in collectors that have them) carry a header whose kind
+//! word is zero and whose second word is the block's size, so a heap stays
+//! walkable and a reference to freed memory is recognised as corrupt.
 
 use crate::memory::{read_u32, slice, slice_mut};
 use crate::{GcError, Result, VMGcKind, VMGcRef};
 use kiln_environ::gc_layout::{
-    EXTERNREF_TYPE_INDEX, FIRST_OBJECT_OFFSET, HEADER_COLLECTOR_WORD_OFFSET, HEADER_KIND_OFFSET, HEADER_SIZE, HEADER_SIZE_OFFSET,
-    HEADER_TYPE_INDEX_OFFSET, OBJECT_ALIGN,
+    ARRAY_LENGTH_OFFSET, EXTERNREF_TYPE_INDEX, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET, HEADER_SIZE, HEADER_TYPE_INDEX_OFFSET, MIN_OBJECT_SIZE,
+    OBJECT_ALIGN, HEADER_SIZE_BITS, HEADER_SIZE_SHIFT, array_object_size, header_size_field,
 };
+
+/// The size field's bits in the kind word.
+const FIELD_MASK: u32 = ((1 << HEADER_SIZE_BITS) - 1) << HEADER_SIZE_SHIFT;
 
 /// The kind word of a free block: no kind bits set.
 pub(crate) const FREE_KIND_WORD: u32 = 0;
 
+/// A header as read from (or to be written to) the heap, with the
+/// object's size worked out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct VMGcHeader {
     kind_word: u32,
     type_index: u32,
+    /// Bytes the object occupies (for a free block, the block's size).
     size: u32,
-    collector_word: u32,
 }
 
 impl VMGcHeader {
-    /// A header for a new object of `kind` and engine type `type_index`.
-    /// The allocator fills in the size and the collector's bits.
+    /// A header for a new struct, exception or externref object of `kind`
+    /// and engine type `type_index`. The allocator fills in the size and
+    /// the collector's bits.
     pub fn new(kind: VMGcKind, type_index: u32) -> VMGcHeader {
-        VMGcHeader { kind_word: kind.as_u32(), type_index, size: 0, collector_word: 0 }
+        VMGcHeader { kind_word: kind.as_u32(), type_index, size: 0 }
+    }
+
+    /// A header for a new array of engine type `type_index` whose elements
+    /// are `elem_size` bytes, `size` bytes in all (the length makes it so).
+    pub(crate) fn array(type_index: u32, elem_size: u32, size: u32) -> VMGcHeader {
+        VMGcHeader { kind_word: kiln_environ::gc_layout::array_kind_word(elem_size), type_index, size }
     }
 
     pub fn externref() -> VMGcHeader {
@@ -38,7 +54,7 @@ impl VMGcHeader {
     }
 
     pub(crate) fn free_block(size: u32) -> VMGcHeader {
-        VMGcHeader { kind_word: FREE_KIND_WORD, type_index: 0, size, collector_word: 0 }
+        VMGcHeader { kind_word: FREE_KIND_WORD, type_index: size, size }
     }
 
     /// The object kind, if the kind bits name one.
@@ -46,7 +62,7 @@ impl VMGcHeader {
         VMGcKind::from_header_word(self.kind_word)
     }
 
-    /// The whole first word: kind bits and collector bits.
+    /// The whole first word: kind bits, size field and collector bits.
     pub fn kind_word(&self) -> u32 {
         self.kind_word
     }
@@ -56,6 +72,8 @@ impl VMGcHeader {
         self.kind_word & VMGcKind::COLLECTOR_BITS_MASK
     }
 
+    /// The type word: the engine type index (a copying collector's
+    /// forwarding offset once the object is copied).
     pub fn type_index(&self) -> u32 {
         self.type_index
     }
@@ -65,25 +83,35 @@ impl VMGcHeader {
         self.size
     }
 
-    /// The collector's word (DRC: the reference count).
-    pub fn collector_word(&self) -> u32 {
-        self.collector_word
-    }
-
     pub(crate) fn is_free_block(&self) -> bool {
         self.kind_word & VMGcKind::MASK == 0
     }
 
-    pub(crate) fn with_size(self, size: u32) -> VMGcHeader {
-        VMGcHeader { size, ..self }
+    fn is_array(&self) -> bool {
+        self.kind() == Some(VMGcKind::ArrayRef)
     }
 
-    pub(crate) fn with_collector_word(self, collector_word: u32) -> VMGcHeader {
-        VMGcHeader { collector_word, ..self }
+    /// The header of an object of `size` bytes. An array's size is its
+    /// length's business: its size field (the element size) stays.
+    pub(crate) fn with_size(self, size: u32) -> VMGcHeader {
+        if self.is_free_block() {
+            return VMGcHeader::free_block(size);
+        }
+        if self.is_array() {
+            return VMGcHeader { size, ..self };
+        }
+        // Masked: a size past the field (which allocation refuses) cannot
+        // reach the kind bits.
+        let field = ((size / OBJECT_ALIGN) << HEADER_SIZE_SHIFT) & FIELD_MASK;
+        VMGcHeader { kind_word: (self.kind_word & !FIELD_MASK) | field, size, ..self }
+    }
+
+    pub(crate) fn with_type_word(self, type_index: u32) -> VMGcHeader {
+        VMGcHeader { type_index, ..self }
     }
 
     pub(crate) fn with_collector_bits(self, bits: u32) -> VMGcHeader {
-        let kind_word = (self.kind_word & VMGcKind::MASK) | (bits & VMGcKind::COLLECTOR_BITS_MASK);
+        let kind_word = (self.kind_word & !VMGcKind::COLLECTOR_BITS_MASK) | (bits & VMGcKind::COLLECTOR_BITS_MASK);
         VMGcHeader { kind_word, ..self }
     }
 
@@ -92,29 +120,28 @@ impl VMGcHeader {
         let mut put = |at: u32, v: u32| b[at as usize..at as usize + 4].copy_from_slice(&v.to_le_bytes());
         put(HEADER_KIND_OFFSET, self.kind_word);
         put(HEADER_TYPE_INDEX_OFFSET, self.type_index);
-        put(HEADER_SIZE_OFFSET, self.size);
-        put(HEADER_COLLECTOR_WORD_OFFSET, self.collector_word);
         b
-    }
-
-    pub fn from_bytes(b: &[u8; HEADER_SIZE as usize]) -> VMGcHeader {
-        let get = |at: u32| u32::from_le_bytes([b[at as usize], b[at as usize + 1], b[at as usize + 2], b[at as usize + 3]]);
-        VMGcHeader {
-            kind_word: get(HEADER_KIND_OFFSET),
-            type_index: get(HEADER_TYPE_INDEX_OFFSET),
-            size: get(HEADER_SIZE_OFFSET),
-            collector_word: get(HEADER_COLLECTOR_WORD_OFFSET),
-        }
     }
 }
 
-/// The header at `offset`, unvalidated.
+/// The header at `offset`, unvalidated, with the size it implies (for an
+/// array, read from its length; a size beyond `u32` saturates, which no
+/// check accepts).
 #[inline]
 pub(crate) fn read_header(mem: &[u8], offset: u64) -> Result<VMGcHeader> {
     let b = slice(mem, offset, u64::from(HEADER_SIZE))?;
-    let mut bytes = [0; HEADER_SIZE as usize];
-    bytes.copy_from_slice(b);
-    Ok(VMGcHeader::from_bytes(&bytes))
+    let word = |at: u32| u32::from_le_bytes([b[at as usize], b[at as usize + 1], b[at as usize + 2], b[at as usize + 3]]);
+    let (kind_word, type_index) = (word(HEADER_KIND_OFFSET), word(HEADER_TYPE_INDEX_OFFSET));
+    let field = header_size_field(kind_word);
+    let size = if kind_word & VMGcKind::MASK == FREE_KIND_WORD {
+        type_index
+    } else if VMGcKind::from_header_word(kind_word) == Some(VMGcKind::ArrayRef) {
+        let len = read_u32(mem, offset + u64::from(ARRAY_LENGTH_OFFSET))?;
+        u32::try_from(array_object_size(field, len)).unwrap_or(u32::MAX)
+    } else {
+        field * OBJECT_ALIGN
+    };
+    Ok(VMGcHeader { kind_word, type_index, size })
 }
 
 pub(crate) fn write_header(mem: &mut [u8], offset: u64, header: &VMGcHeader) -> Result<()> {
@@ -122,8 +149,9 @@ pub(crate) fn write_header(mem: &mut [u8], offset: u64, header: &VMGcHeader) -> 
     Ok(())
 }
 
-/// Checks that a header's size is plausible for a block at `offset` in a
-/// memory of `mem_len` bytes.
+/// Checks that a block's size is plausible for a block at `offset` in a
+/// memory of `mem_len` bytes: a multiple of 8 of at least a header (an
+/// object is larger still, see [`object_at`]).
 #[inline]
 pub(crate) fn check_block_size(offset: u64, size: u32, mem_len: usize) -> Result<()> {
     if size < HEADER_SIZE || size % OBJECT_ALIGN != 0 {
@@ -149,6 +177,9 @@ pub(crate) fn object_at(mem: &[u8], offset: u32) -> Result<VMGcHeader> {
         Some(k) if k.is_stored() => {}
         _ => return Err(GcError::corrupt("object header has an invalid kind", offset)),
     }
+    if header.size < MIN_OBJECT_SIZE {
+        return Err(GcError::corrupt("object smaller than the smallest object", offset));
+    }
     check_block_size(u64::from(offset), header.size, mem.len())?;
     Ok(header)
 }
@@ -171,10 +202,26 @@ mod tests {
 
     #[test]
     fn header_bytes_round_trip() {
-        let h = VMGcHeader::new(VMGcKind::StructRef, 7).with_size(32).with_collector_word(3).with_collector_bits(1);
-        assert_eq!(VMGcHeader::from_bytes(&h.to_bytes()), h);
+        let h = VMGcHeader::new(VMGcKind::StructRef, 7).with_size(32).with_collector_bits(1);
+        let mut mem = vec![0u8; 64];
+        write_header(&mut mem, 16, &h).unwrap();
+        assert_eq!(read_header(&mem, 16).unwrap(), h);
         assert_eq!(h.kind(), Some(VMGcKind::StructRef));
-        assert_eq!(h.collector_bits(), 1);
+        assert_eq!((h.collector_bits(), h.size(), h.type_index()), (1, 32, 7));
+    }
+
+    #[test]
+    fn an_arrays_size_follows_from_its_element_size_and_length() {
+        let mut mem = vec![0u8; 128];
+        write_header(&mut mem, 16, &VMGcHeader::array(3, 4, 0)).unwrap();
+        mem[16 + ARRAY_LENGTH_OFFSET as usize] = 5;
+        // 12 + 5 * 4 = 32.
+        assert_eq!(read_header(&mem, 16).unwrap().size(), 32);
+        write_header(&mut mem, 16, &VMGcHeader::array(3, 8, 0)).unwrap();
+        // Elements of 8 bytes start at 16: 16 + 40 = 56.
+        assert_eq!(read_header(&mem, 16).unwrap().size(), 56);
+        mem[16 + ARRAY_LENGTH_OFFSET as usize..][..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(object_at(&mem, 16).is_err(), "a corrupt length reaches past the heap");
     }
 
     #[test]
@@ -187,10 +234,10 @@ mod tests {
         assert!(object_at(&mem, 32).is_err(), "free block");
         write_header(&mut mem, 32, &VMGcHeader::new(VMGcKind::AnyRef, 0).with_size(16)).unwrap();
         assert!(object_at(&mem, 32).is_err(), "abstract kind");
-        write_header(&mut mem, 32, &VMGcHeader::new(VMGcKind::ArrayRef, 0).with_size(40)).unwrap();
+        write_header(&mut mem, 32, &VMGcHeader::new(VMGcKind::StructRef, 0).with_size(40)).unwrap();
         assert!(object_at(&mem, 32).is_err(), "past the end");
-        write_header(&mut mem, 32, &VMGcHeader::new(VMGcKind::ArrayRef, 0).with_size(12)).unwrap();
-        assert!(object_at(&mem, 32).is_err(), "smaller than a header");
+        write_header(&mut mem, 32, &VMGcHeader::new(VMGcKind::StructRef, 0).with_size(8)).unwrap();
+        assert!(object_at(&mem, 32).is_err(), "smaller than the smallest object");
         assert!(object_at(&mem, 56).is_err(), "header past the end");
     }
 }

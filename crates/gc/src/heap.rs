@@ -194,6 +194,21 @@ pub trait GcHeap: Send {
         false
     }
 
+    /// The reference count of the object `r` refers to, for a collector
+    /// that counts references (tests and diagnostics).
+    fn ref_count(&self, r: &VMGcRef) -> Result<Option<u32>> {
+        let _ = r;
+        Ok(None)
+    }
+
+    /// The reference count table compiled code's barriers update, as
+    /// its first entry and its number of entries (DRC: entry
+    /// `offset >> DRC_COUNT_SHIFT` counts the object at `offset`); valid
+    /// until the heap next grows or is reset.
+    fn ref_count_table(&mut self) -> Option<(*mut u32, usize)> {
+        None
+    }
+
     /// Does the collector want a collection before the next allocation,
     /// although the heap is not full (DRC: its root log grew too long)?
     fn collection_due(&self) -> bool {

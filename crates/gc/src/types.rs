@@ -7,7 +7,7 @@
 //! the registry. A type index comes from an untrusted header, so an unknown
 //! one is an error, never a panic.
 
-use crate::{GcError, Result};
+use crate::{GcError, Result, VMGcHeader};
 use kiln_environ::gc_layout::{GC_REF_SIZE, HEADER_SIZE, MAX_OBJECT_SIZE, OBJECT_ALIGN};
 use kiln_environ::{GcArrayLayout, GcLayout};
 use std::collections::HashMap;
@@ -147,11 +147,13 @@ impl TypeCache {
         }
     }
 
-    /// The size of a new array of `type_index` with `len` elements.
-    pub(crate) fn array_size(&mut self, type_index: u32, len: u32) -> Result<u32> {
+    /// The header and size of a new array of `type_index` with `len`
+    /// elements.
+    pub(crate) fn array_header(&mut self, type_index: u32, len: u32) -> Result<(VMGcHeader, u32)> {
         match self.get(type_index) {
             Some(TraceInfo::Array(a)) => {
-                a.size_for_len(len).ok_or(GcError::OutOfMemory { requested: a.elem_offset(len) })
+                let size = a.size_for_len(len).ok_or(GcError::OutOfMemory { requested: a.elem_offset(len) })?;
+                Ok((VMGcHeader::array(type_index, a.elem_size, size), size))
             }
             Some(TraceInfo::Struct { .. }) => Err(GcError::WrongType { type_index, expected: "an array" }),
             None => Err(GcError::UnknownType(type_index)),

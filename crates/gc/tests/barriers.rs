@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use kiln_environ::gc_layout::{ARRAY_LENGTH_OFFSET, EXTERNREF_HOST_DATA_INDEX_OFFSET, HEADER_SIZE};
 use kiln_gc::{Collector, GcError, GcRoots, HostDataTable, VMGcRef};
 
 const I31S: [i32; 6] = [0, 1, -1, 12345, (1 << 30) - 1, -(1 << 30)];
@@ -30,7 +31,7 @@ fn i31_values_pass_through_every_barrier_untouched() {
             heap.expose_gc_ref_to_wasm(i.unchecked_copy()).unwrap();
             assert_eq!(heap.header(&i), Err(GcError::NotAnObject));
             assert_eq!(heap.array_len(&i), Err(GcError::NotAnObject));
-            assert!(heap.read_data(&i, 16, 4).is_err());
+            assert!(heap.read_data(&i, NODE_NEXT, 4).is_err());
         }
         assert_eq!(heap.memory().bytes(), &before[..], "{collector:?}: no barrier touched the heap");
         assert_eq!(heap.stats(), stats);
@@ -39,9 +40,10 @@ fn i31_values_pass_through_every_barrier_untouched() {
         for v in I31S {
             let i = VMGcRef::from_i31(v);
             heap.write_gc_ref_field(&mut host, &holder, NODE_NEXT, Some(&i)).unwrap();
-            heap.write_gc_ref_field(&mut host, &arr, 24, Some(&i)).unwrap();
+            // The array's second element.
+            heap.write_gc_ref_field(&mut host, &arr, ARRAY_ELEMS + 4, Some(&i)).unwrap();
             assert_eq!(heap.read_data(&holder, NODE_NEXT, 4).unwrap(), i.as_raw_u32().to_le_bytes());
-            let back = heap.read_gc_ref_field(&arr, 24).unwrap().unwrap();
+            let back = heap.read_gc_ref_field(&arr, ARRAY_ELEMS + 4).unwrap().unwrap();
             assert_eq!(back.i31_get_s(), Some(v));
             heap.drop_gc_ref(&mut host, back).unwrap();
         }
@@ -75,20 +77,22 @@ fn field_accesses_stay_inside_the_object() {
         let pair = heap.alloc_uninit_struct(PAIR).unwrap();
         let arr = heap.alloc_uninit_array(BYTE_ARRAY, 4).unwrap();
         let ext = heap.alloc_externref(host.insert(Box::new(1u8)).unwrap()).unwrap();
+        // The pair's i8 ends at 25, rounded up to 32.
         let size = heap.header(&pair).unwrap().size();
-        assert_eq!(size, 40);
+        assert_eq!(size, 32);
         assert!(heap.read_data(&pair, size - 4, 4).is_ok());
         assert!(matches!(heap.read_data(&pair, size - 3, 4), Err(GcError::OutOfBounds { .. })));
         assert!(matches!(heap.read_data(&pair, 0, 4), Err(GcError::OutOfBounds { .. })), "the header is not data");
         assert!(heap.read_data(&pair, u32::MAX, 4).is_err());
-        assert!(heap.write_data(&pair, 36, &[1; 5]).is_err());
-        assert!(heap.write_data(&arr, 16, &[9; 4]).is_err(), "the length cannot be written");
-        assert!(heap.write_data(&arr, 20, &[9; 4]).is_ok());
-        assert!(heap.write_data(&ext, 16, &[9; 4]).is_err(), "the host-data id cannot be written");
+        assert!(heap.write_data(&pair, size - 4, &[1; 5]).is_err());
+        assert!(heap.write_data(&arr, ARRAY_LENGTH_OFFSET, &[9; 4]).is_err(), "the length cannot be written");
+        assert!(heap.write_data(&arr, ARRAY_ELEMS, &[9; 4]).is_ok());
+        assert!(heap.write_data(&ext, EXTERNREF_HOST_DATA_INDEX_OFFSET, &[9; 4]).is_err(), "the host-data id cannot be written");
         assert_eq!(heap.array_len(&arr).unwrap(), 4);
         assert!(heap.array_len(&pair).is_err());
         assert!(heap.externref_host_data_id(&pair).is_err());
-        assert_eq!(heap.object_data(&arr).unwrap().len(), 24);
+        // The whole object: 12 + 4 elements = 16 bytes.
+        assert_eq!(heap.object_data(&arr).unwrap().len(), 16);
         let bogus = VMGcRef::from_raw_u32(4096 + 8).unwrap();
         assert!(heap.header(&bogus).is_err());
         // Only DRC's barrier reads the object; the others copy the value.
@@ -104,19 +108,22 @@ fn data_copies_are_memmoves_inside_the_bodies() {
         let a = heap.alloc_uninit_array(BYTE_ARRAY, 8).unwrap();
         let b = heap.alloc_uninit_array(BYTE_ARRAY, 8).unwrap();
         let pair = heap.alloc_uninit_struct(PAIR).unwrap();
-        heap.write_data(&a, 20, &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+        const E: u32 = ARRAY_ELEMS;
+        heap.write_data(&a, E, &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
         // Overlapping, within one array: `memmove`.
-        heap.copy_data(&a, 22, &a, 20, 6).unwrap();
-        assert_eq!(heap.read_data(&a, 20, 8).unwrap(), &[1, 2, 1, 2, 3, 4, 5, 6]);
-        heap.copy_data(&b, 20, &a, 24, 4).unwrap();
-        assert_eq!(heap.read_data(&b, 20, 4).unwrap(), &[3, 4, 5, 6]);
-        // Both ranges are checked against their object's body (32 bytes:
-        // the 28 of the array rounded up).
-        assert!(heap.copy_data(&b, 29, &a, 20, 4).is_err(), "past the destination");
-        assert!(heap.copy_data(&b, 20, &a, 29, 4).is_err(), "past the source");
-        assert!(heap.copy_data(&b, 16, &a, 20, 4).is_err(), "over the array's length");
-        assert!(heap.copy_data(&pair, 0, &a, 20, 4).is_err(), "over a header");
-        assert!(heap.copy_data(&b, 20, &a, u32::MAX, 4).is_err());
+        heap.copy_data(&a, E + 2, &a, E, 6).unwrap();
+        assert_eq!(heap.read_data(&a, E, 8).unwrap(), &[1, 2, 1, 2, 3, 4, 5, 6]);
+        heap.copy_data(&b, E, &a, E + 4, 4).unwrap();
+        assert_eq!(heap.read_data(&b, E, 4).unwrap(), &[3, 4, 5, 6]);
+        // Both ranges are checked against their object's body (24 bytes:
+        // the 12 + 8 = 20 of the array rounded up).
+        let size = heap.header(&b).unwrap().size();
+        assert_eq!(size, 24);
+        assert!(heap.copy_data(&b, size - 3, &a, E, 4).is_err(), "past the destination");
+        assert!(heap.copy_data(&b, E, &a, size - 3, 4).is_err(), "past the source");
+        assert!(heap.copy_data(&b, ARRAY_LENGTH_OFFSET, &a, E, 4).is_err(), "over the array's length");
+        assert!(heap.copy_data(&pair, 0, &a, E, 4).is_err(), "over a header");
+        assert!(heap.copy_data(&b, E, &a, u32::MAX, 4).is_err());
         assert_eq!(heap.array_len(&b).unwrap(), 8);
         heap.verify().unwrap();
     }
@@ -127,8 +134,9 @@ fn funcref_fields_are_not_traced() {
     for collector in ALL_COLLECTORS {
         let mut heap = new_heap(collector, 4096);
         let s = heap.alloc_uninit_struct(FUNC_FIELD).unwrap();
-        // Any id is fine: it is not a heap reference.
-        heap.write_data(&s, 16, &0xffff_fff8u32.to_le_bytes()).unwrap();
+        // Any id is fine: it is not a heap reference. The field is the
+        // first, right after the header.
+        heap.write_data(&s, HEADER_SIZE, &0xffff_fff8u32.to_le_bytes()).unwrap();
         assert_eq!(heap.verify().unwrap().references, 0);
     }
 }

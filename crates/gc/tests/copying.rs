@@ -3,14 +3,15 @@
 mod common;
 
 use common::*;
-use kiln_environ::gc_layout::FIRST_OBJECT_OFFSET;
+use kiln_environ::gc_layout::{COPYING_FORWARDED_BIT, COPYING_FORWARDING_OFFSET, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET, HEADER_SIZE, MIN_OBJECT_SIZE, fixed_object_kind_word};
 use kiln_gc::{Collector, GcError, GcHeap, GcProgress, GcRoots, HostDataTable, VMGcRef};
 
 fn copying(bytes: usize) -> (Box<dyn GcHeap>, HostDataTable) {
     (new_heap(Collector::Copying, bytes), HostDataTable::new())
 }
 
-const PAIR_SIZE: u64 = 40;
+/// The pair's i8 ends at 25, rounded up to 8.
+const PAIR_SIZE: u64 = 32;
 
 fn offset(r: &Option<VMGcRef>) -> u32 {
     r.as_ref().and_then(VMGcRef::as_heap_index).unwrap()
@@ -224,29 +225,30 @@ fn copying_leaves_i31_and_null_roots_and_fields_untouched() {
 fn copying_preserves_every_kind_of_object() {
     let (mut heap, mut host) = copying(8192);
     let bytes = heap.alloc_uninit_array(BYTE_ARRAY, 13).unwrap();
-    heap.write_data(&bytes, 20, b"hello, copier").unwrap();
+    heap.write_data(&bytes, ARRAY_ELEMS, b"hello, copier").unwrap();
     let empty = heap.alloc_uninit_struct(EMPTY).unwrap();
     let func = heap.alloc_uninit_struct(FUNC_FIELD).unwrap();
     // A func-ref id that looks like a heap offset: not traced, not rewritten.
-    heap.write_data(&func, 16, &24u32.to_le_bytes()).unwrap();
+    // (The funcref is the first field, right after the header.)
+    heap.write_data(&func, HEADER_SIZE, &24u32.to_le_bytes()).unwrap();
     let ext = heap.alloc_externref(host.insert(Box::new(9u32)).unwrap()).unwrap();
     let arr = heap.alloc_uninit_array(REF_ARRAY, 5).unwrap();
     for (i, r) in [&bytes, &empty, &func, &ext].into_iter().enumerate() {
-        heap.write_gc_ref_field(&mut host, &arr, 20 + 4 * i as u32, Some(r)).unwrap();
+        heap.write_gc_ref_field(&mut host, &arr, ARRAY_ELEMS + 4 * i as u32, Some(r)).unwrap();
     }
     let mut slot = [Some(arr)];
     collect_rooted(&mut *heap, &mut host, &mut slot);
     heap.verify().unwrap();
     let arr = slot[0].as_ref().unwrap();
     assert_eq!(heap.array_len(arr).unwrap(), 5);
-    let get = |heap: &mut dyn GcHeap, i: u32| heap.read_gc_ref_field(arr, 20 + 4 * i).unwrap();
+    let get = |heap: &mut dyn GcHeap, i: u32| heap.read_gc_ref_field(arr, ARRAY_ELEMS + 4 * i).unwrap();
     let bytes = get(&mut *heap, 0).unwrap();
-    assert_eq!(heap.read_data(&bytes, 20, 13).unwrap(), b"hello, copier");
+    assert_eq!(heap.read_data(&bytes, ARRAY_ELEMS, 13).unwrap(), b"hello, copier");
     assert_eq!(heap.array_len(&bytes).unwrap(), 13);
     let empty = get(&mut *heap, 1).unwrap();
-    assert_eq!(heap.header(&empty).unwrap().size(), 16);
+    assert_eq!(heap.header(&empty).unwrap().size(), MIN_OBJECT_SIZE);
     let func = get(&mut *heap, 2).unwrap();
-    assert_eq!(raw_field(&*heap, &func, 16), 24);
+    assert_eq!(raw_field(&*heap, &func, HEADER_SIZE), 24);
     let ext = get(&mut *heap, 3).unwrap();
     let id = heap.externref_host_data_id(&ext).unwrap();
     assert_eq!(host.get(id).unwrap().downcast_ref::<u32>(), Some(&9));
@@ -302,7 +304,7 @@ fn copying_incremental_collection_finishes_in_bounded_steps() {
     let arr = heap.alloc_uninit_array(REF_ARRAY, 3000).unwrap();
     for i in 0..3000 {
         let target = on_stack[i as usize % on_stack.len()].as_ref().unwrap().unchecked_copy();
-        heap.write_gc_ref_field(&mut host, &arr, 20 + 4 * i, Some(&target)).unwrap();
+        heap.write_gc_ref_field(&mut host, &arr, ARRAY_ELEMS + 4 * i, Some(&target)).unwrap();
     }
     on_stack.push(Some(arr));
     let roots_len = on_stack.len() as u64;
@@ -336,7 +338,7 @@ fn copying_incremental_collection_finishes_in_bounded_steps() {
     // The array's elements were rewritten to the moved chains.
     let arr = on_stack.last().unwrap().as_ref().unwrap();
     for i in [0u32, 1, 499, 500, 2999] {
-        let target = heap.read_gc_ref_field(arr, 20 + 4 * i).unwrap();
+        let target = heap.read_gc_ref_field(arr, ARRAY_ELEMS + 4 * i).unwrap();
         assert_eq!(target, on_stack[i as usize % (on_stack.len() - 1)].as_ref().map(VMGcRef::unchecked_copy));
     }
 }
@@ -428,7 +430,7 @@ fn copying_grows_by_picking_a_larger_to_space() {
 fn copying_reset_empties_the_heap_and_zeroes_on_request() {
     let (mut heap, mut host) = copying(8192);
     let arr = heap.alloc_uninit_array(BYTE_ARRAY, 100).unwrap();
-    heap.write_data(&arr, 20, &[0xab; 100]).unwrap();
+    heap.write_data(&arr, ARRAY_ELEMS, &[0xab; 100]).unwrap();
     let ext = heap.alloc_externref(host.insert(Box::new(1u8)).unwrap()).unwrap();
     let mut slots = [Some(arr), Some(ext)];
     collect_rooted(&mut *heap, &mut host, &mut slots);
@@ -438,7 +440,7 @@ fn copying_reset_empties_the_heap_and_zeroes_on_request() {
     check_empty(&mut *heap);
 
     let arr = heap.alloc_uninit_array(BYTE_ARRAY, 100).unwrap();
-    heap.write_data(&arr, 20, &[0xab; 100]).unwrap();
+    heap.write_data(&arr, ARRAY_ELEMS, &[0xab; 100]).unwrap();
     heap.reset(true);
     assert!(heap.memory().bytes().iter().all(|b| *b == 0));
     check_empty(&mut *heap);
@@ -450,7 +452,7 @@ fn check_empty(heap: &mut dyn GcHeap) {
     assert_eq!(heap.verify().unwrap().objects, 0);
     let r = heap.alloc_uninit_array(BYTE_ARRAY, 100).unwrap();
     assert_eq!(r.as_heap_index(), Some(FIRST_OBJECT_OFFSET));
-    assert!(heap.read_data(&r, 20, 100).unwrap().iter().all(|b| *b == 0), "new objects are zeroed");
+    assert!(heap.read_data(&r, ARRAY_ELEMS, 100).unwrap().iter().all(|b| *b == 0), "new objects are zeroed");
     heap.verify().unwrap();
 }
 
@@ -503,8 +505,10 @@ fn copying_bounds_copies_of_overlapping_objects_by_the_to_space() {
     let mut held = Vec::new();
     let n = fill_with_nodes(&mut *heap, &mut held);
     // The first node's size now claims the whole space: copying it fills
-    // the to-space, and the nodes "inside" it do not fit any more.
-    poke(&mut *heap, 16 + 8, (n * NODE_SIZE) as u32);
+    // the to-space, and the nodes "inside" it do not fit any more. (The
+    // size is the kind word's size field; the node has no collector bits.)
+    let first = FIRST_OBJECT_OFFSET;
+    poke(&mut *heap, first + HEADER_KIND_OFFSET, fixed_object_kind_word(kiln_gc::VMGcKind::StructRef, (n * NODE_SIZE) as u32));
     let mut roots = GcRoots::new();
     for slot in &mut held {
         roots.add_stack_root(slot);
@@ -536,11 +540,14 @@ fn copying_rejects_forged_forwarding_words() {
     let a = node(&mut *heap, &mut host, None);
     let b = node(&mut *heap, &mut host, Some(&a));
     let c = node(&mut *heap, &mut host, Some(&a));
-    // Forwarding words pointing past the copies (into the reserve), at a
-    // misaligned offset and outside the heap.
+    // Forwarding offsets pointing past the copies (into the reserve), at a
+    // misaligned offset and outside the heap: `b` is marked forwarded and
+    // its type word holds the forged offset.
     let reserve = 16 + 2040;
     for forged in [reserve + 512, reserve + 4, u32::MAX - 7] {
-        poke(&mut *heap, b.as_raw_u32() + 12, forged);
+        let kind_word = heap.header(&b).unwrap().kind_word();
+        poke(&mut *heap, b.as_raw_u32() + HEADER_KIND_OFFSET, kind_word | COPYING_FORWARDED_BIT);
+        poke(&mut *heap, b.as_raw_u32() + COPYING_FORWARDING_OFFSET, forged);
         let mut slots = [Some(b.unchecked_copy()), Some(c.unchecked_copy())];
         let mut roots = GcRoots::new();
         for s in &mut slots {
@@ -578,9 +585,9 @@ fn copying_stale_references_after_a_collection_stay_inside_the_heap() {
     // this heap, or fail, and never panic.
     for r in [&dead, &stale_live] {
         let _ = heap.header(r);
-        let _ = heap.read_data(r, 16, 4);
-        let _ = heap.write_data(r, 20, &[1, 2, 3, 4]);
-        if let Ok(Some(x)) = heap.read_gc_ref_field(r, 16) {
+        let _ = heap.read_data(r, NODE_NEXT, 4);
+        let _ = heap.write_data(r, ARRAY_ELEMS, &[1, 2, 3, 4]);
+        if let Ok(Some(x)) = heap.read_gc_ref_field(r, NODE_NEXT) {
             heap.drop_gc_ref(&mut host, x).unwrap();
         }
     }

@@ -11,6 +11,7 @@
 mod common;
 
 use common::*;
+use kiln_environ::gc_layout::{ARRAY_LENGTH_OFFSET, HEADER_SIZE};
 use kiln_gc::{Collector, GcHeap, GcProgress, GcRoots, HostDataTable, VMGcRef};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -134,7 +135,7 @@ fn populate(w: &mut World, rng: &mut Rng) {
                 let len = rng.below(7) as u32;
                 let r = heap.alloc_uninit_array(REF_ARRAY, len).unwrap();
                 for i in 0..len {
-                    heap.write_gc_ref_field(&mut w.host, &r, 20 + 4 * i, pick(rng, &linkable).as_ref()).unwrap();
+                    heap.write_gc_ref_field(&mut w.host, &r, ARRAY_ELEMS + 4 * i, pick(rng, &linkable).as_ref()).unwrap();
                 }
                 r
             }
@@ -142,7 +143,7 @@ fn populate(w: &mut World, rng: &mut Rng) {
                 let len = rng.below(41) as u32;
                 let r = heap.alloc_uninit_array(BYTE_ARRAY, len).unwrap();
                 let bytes: Vec<u8> = (0..len).map(|_| rng.next_u32() as u8).collect();
-                heap.write_data(&r, 20, &bytes).unwrap();
+                heap.write_data(&r, ARRAY_ELEMS, &bytes).unwrap();
                 r
             }
             4 => heap.alloc_uninit_struct(EMPTY).unwrap(),
@@ -194,12 +195,13 @@ fn nasty(rng: &mut Rng, old: u32, objects: &[u32]) -> u32 {
 fn corrupt(w: &mut World, rng: &mut Rng) {
     let obj = w.objects[rng.below(w.objects.len() as u64) as usize] as usize;
     let at = match rng.below(4) {
-        // A header word: kind, type index, size or the collector's word.
-        0 => obj + 4 * rng.below(4) as usize,
+        // A header word: the kind word (kind, size field and collector
+        // bits) or the type index (a forwarding offset during a copy).
+        0 => obj + 4 * rng.below(2) as usize,
         // An array length (or whatever sits there).
-        1 => obj + 16,
-        // A reference field (or data).
-        2 => obj + 16 + 4 * rng.below(4) as usize,
+        1 => obj + ARRAY_LENGTH_OFFSET as usize,
+        // A reference field (or data): the first four words of the body.
+        2 => obj + HEADER_SIZE as usize + 4 * rng.below(4) as usize,
         // Anywhere.
         _ => rng.below(HEAP as u64 - 4) as usize,
     };
@@ -224,11 +226,13 @@ fn exercise(w: &mut World, rng: &mut Rng) {
         let _ = heap.array_len(&r);
         let _ = heap.object_data(&r).map(<[u8]>::len);
         let _ = heap.read_data(&r, rng.below(64) as u32, rng.below(16) as u32);
-        let _ = heap.write_data(&r, 16 + rng.below(48) as u32, &[rng.next_u32() as u8; 3]);
+        let _ = heap.write_data(&r, HEADER_SIZE + rng.below(48) as u32, &[rng.next_u32() as u8; 3]);
         if let Ok(id) = heap.externref_host_data_id(&r) {
             let _ = host.get(id);
         }
-        let field = [16, 20, 24, 28][rng.below(4) as usize];
+        // The node's and the pair's references, the first array elements
+        // and whatever else lies there.
+        let field = [NODE_NEXT, ARRAY_ELEMS, PAIR_LEFT, PAIR_RIGHT][rng.below(4) as usize];
         if let Ok(Some(x)) = heap.read_gc_ref_field(&r, field) {
             let _ = heap.drop_gc_ref(host, x);
         }

@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use kiln_environ::gc_layout::{FIRST_OBJECT_OFFSET, HEADER_TYPE_INDEX_OFFSET, MIN_OBJECT_SIZE};
 use kiln_gc::{Collector, GcError, GcHeap, GcProgress, GcRoots, HostDataTable, VMGcRef};
 
 fn drc(bytes: usize) -> (Box<dyn GcHeap>, HostDataTable) {
@@ -27,7 +28,7 @@ fn drc_allocates_until_full_and_recovers_after_collection() {
             Err(e) => panic!("{e}"),
         }
     }
-    assert!(n > 2500, "{n} nodes fit in 64 KiB");
+    assert!(n * NODE_SIZE > 60_000, "{n} nodes fit in 64 KiB");
     assert!(matches!(heap.alloc_uninit_array(BYTE_ARRAY, 0), Err(GcError::OutOfMemory { .. })));
     heap.verify().unwrap();
 
@@ -178,11 +179,12 @@ fn drc_counts_references_from_the_heap_tables_and_host() {
     assert_eq!(count(&*heap, &x), 1, "owned by the allocation's caller");
     let a = node(&mut *heap, &mut host, Some(&x));
     let b = heap.alloc_uninit_array(REF_ARRAY, 3).unwrap();
-    heap.write_gc_ref_field(&mut host, &b, 20 + 8, Some(&x)).unwrap();
+    // The array's third element.
+    heap.write_gc_ref_field(&mut host, &b, ARRAY_ELEMS + 8, Some(&x)).unwrap();
     let mut table = [None, None];
     heap.write_gc_ref(&mut host, &mut table[1], Some(&x)).unwrap();
     assert_eq!(count(&*heap, &x), 4);
-    let read = heap.read_gc_ref_field(&b, 28).unwrap().unwrap();
+    let read = heap.read_gc_ref_field(&b, ARRAY_ELEMS + 8).unwrap().unwrap();
     assert_eq!(read, x);
     assert_eq!(count(&*heap, &x), 5, "a read hands out an owned copy");
     heap.drop_gc_ref(&mut host, read).unwrap();
@@ -237,7 +239,8 @@ fn drc_non_stack_roots_are_counted_not_logged() {
     heap.collect_all(roots, &mut host).unwrap();
     assert_eq!(count(&*heap, global.as_ref().unwrap()), 1);
     heap.collect_all(GcRoots::new(), &mut host).unwrap();
-    assert_eq!(heap.stats().bytes_in_use, NODE_SIZE - 8, "the global's count keeps it alive");
+    // The empty struct: the smallest object.
+    assert_eq!(heap.stats().bytes_in_use, u64::from(MIN_OBJECT_SIZE), "the global's count keeps it alive");
 }
 
 #[test]
@@ -394,7 +397,7 @@ fn drc_abandoned_collection_leaves_a_consistent_heap() {
 fn drc_reset_empties_the_heap_and_zeroes_on_request() {
     let (mut heap, mut host) = drc(8192);
     let arr = heap.alloc_uninit_array(BYTE_ARRAY, 100).unwrap();
-    heap.write_data(&arr, 20, &[0xab; 100]).unwrap();
+    heap.write_data(&arr, ARRAY_ELEMS, &[0xab; 100]).unwrap();
     let _x = node(&mut *heap, &mut host, Some(&arr));
     heap.collect_all(GcRoots::new(), &mut host).unwrap();
 
@@ -403,11 +406,13 @@ fn drc_reset_empties_the_heap_and_zeroes_on_request() {
     check_empty(&mut *heap);
 
     let arr = heap.alloc_uninit_array(BYTE_ARRAY, 100).unwrap();
-    heap.write_data(&arr, 20, &[0xab; 100]).unwrap();
+    heap.write_data(&arr, ARRAY_ELEMS, &[0xab; 100]).unwrap();
     heap.reset(true);
-    // Only the free block's size field (at 16 + 8) is left non-zero.
+    // Only the free block's size (its second word, at 16 + 4) is left
+    // non-zero.
+    let size_at = (FIRST_OBJECT_OFFSET + HEADER_TYPE_INDEX_OFFSET) as usize;
     let nonzero: Vec<usize> = heap.memory().bytes().iter().enumerate().filter(|(_, b)| **b != 0).map(|(i, _)| i).collect();
-    assert!(nonzero.iter().all(|i| (24..28).contains(i)), "{nonzero:?}");
+    assert!(nonzero.iter().all(|i| (size_at..size_at + 4).contains(i)), "{nonzero:?}");
     check_empty(&mut *heap);
 }
 
@@ -419,8 +424,8 @@ fn check_empty(heap: &mut dyn GcHeap) {
     // The whole heap is one free block again: the first object is bumped
     // from its start.
     let r = heap.alloc_uninit_array(BYTE_ARRAY, 100).unwrap();
-    assert_eq!(r.as_heap_index(), Some(16), "{:?}", heap.stats());
-    assert!(heap.read_data(&r, 20, 100).unwrap().iter().all(|b| *b == 0), "new objects are zeroed");
+    assert_eq!(r.as_heap_index(), Some(FIRST_OBJECT_OFFSET), "{:?}", heap.stats());
+    assert!(heap.read_data(&r, ARRAY_ELEMS, 100).unwrap().iter().all(|b| *b == 0), "new objects are zeroed");
 }
 
 #[test]
@@ -479,8 +484,8 @@ fn drc_rejects_wrong_allocation_requests() {
 fn drc_frees_fresh_garbage_from_every_region_whatever_their_order() {
     let (mut heap, mut host) = drc(256 * 1024);
     // Fill the heap, keeping every 200th node: the holes between them
-    // (4,776 bytes) each make a bump region next time, taken in an order
-    // that is not the address order.
+    // (199 nodes, 3,184 bytes) each make a bump region next time, taken in
+    // an order that is not the address order.
     let mut kept: Vec<Option<VMGcRef>> = Vec::new();
     let mut n = 0;
     while let Ok(r) = heap.alloc_uninit_struct(NODE) {
@@ -505,7 +510,7 @@ fn drc_frees_fresh_garbage_from_every_region_whatever_their_order() {
     // Garbage in about half of the holes (a fuller heap would have the
     // backup trace free whatever counting missed), then a collection: all
     // of it is freed by counting.
-    for _ in 0..5000 {
+    for _ in 0..(n - kept.len()) / 2 {
         let r = heap.alloc_uninit_struct(NODE).unwrap();
         heap.expose_gc_ref_to_wasm(r).unwrap();
     }

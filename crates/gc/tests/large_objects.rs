@@ -10,7 +10,7 @@ use kiln_gc::{Collector, GcError, GcHeap, GcRoots, HostDataTable, VMGcRef};
 const MIB: usize = 1 << 20;
 const SEMI_SPACE_COLLECTORS: [Collector; 2] = [Collector::Copying, Collector::Generational];
 /// Where an array's elements start.
-const ELEMS: u32 = 20;
+const ELEMS: u32 = ARRAY_ELEMS;
 
 fn collect_rooted(heap: &mut dyn GcHeap, host: &mut HostDataTable, slots: &mut [Option<VMGcRef>]) {
     let mut roots = GcRoots::new();

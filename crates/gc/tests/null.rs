@@ -66,11 +66,13 @@ fn null_objects_lie_back_to_back() {
     let a = node(&mut *heap, &mut host, None);
     let b = heap.alloc_uninit_array(REF_ARRAY, 3).unwrap();
     let c = heap.alloc_uninit_struct(PAIR).unwrap();
-    assert_eq!(a.as_heap_index(), Some(16));
-    assert_eq!(b.as_heap_index(), Some(40));
-    assert_eq!(c.as_heap_index(), Some(72));
+    // A node (16 bytes), then an array of three references (12 + 3 * 4 =
+    // 24 bytes), then the pair.
+    assert_eq!(a.as_heap_index(), Some(FIRST_OBJECT_OFFSET));
+    assert_eq!(b.as_heap_index(), Some(FIRST_OBJECT_OFFSET + NODE_SIZE as u32));
+    assert_eq!(c.as_heap_index(), Some(FIRST_OBJECT_OFFSET + NODE_SIZE as u32 + 24));
     heap.write_gc_ref_field(&mut host, &c, PAIR_LEFT, Some(&a)).unwrap();
-    heap.write_gc_ref_field(&mut host, &b, 20, Some(&c)).unwrap();
+    heap.write_gc_ref_field(&mut host, &b, ARRAY_ELEMS, Some(&c)).unwrap();
     heap.write_data(&c, PAIR_DATA, &7u64.to_le_bytes()).unwrap();
     let report = heap.verify().unwrap();
     assert_eq!((report.objects, report.references, report.free_blocks), (3, 2, 0));
@@ -82,15 +84,15 @@ fn null_objects_lie_back_to_back() {
 fn null_reset_empties_the_heap_and_zeroes_on_request() {
     let mut heap = new_heap(Collector::Null, 8192);
     let arr = heap.alloc_uninit_array(BYTE_ARRAY, 100).unwrap();
-    heap.write_data(&arr, 20, &[0xab; 100]).unwrap();
+    heap.write_data(&arr, ARRAY_ELEMS, &[0xab; 100]).unwrap();
     heap.reset(false);
     assert!(heap.memory().bytes().windows(100).any(|w| w == [0xab; 100]));
     assert_eq!(heap.stats().bytes_allocated, 0);
     assert_eq!(heap.verify().unwrap().objects, 0);
     let arr = heap.alloc_uninit_array(BYTE_ARRAY, 100).unwrap();
     assert_eq!(arr.as_heap_index(), Some(FIRST_OBJECT_OFFSET));
-    assert!(heap.read_data(&arr, 20, 100).unwrap().iter().all(|b| *b == 0), "new objects are zeroed");
-    heap.write_data(&arr, 20, &[0xab; 100]).unwrap();
+    assert!(heap.read_data(&arr, ARRAY_ELEMS, 100).unwrap().iter().all(|b| *b == 0), "new objects are zeroed");
+    heap.write_data(&arr, ARRAY_ELEMS, &[0xab; 100]).unwrap();
     heap.reset(true);
     assert!(heap.memory().bytes().iter().all(|b| *b == 0));
     assert_eq!(heap.stats().bytes_in_use, 0);

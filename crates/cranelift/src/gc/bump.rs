@@ -20,8 +20,8 @@ use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, BlockArg, InstBuilder, Value, types::*};
 use kiln_environ::gc_layout::{
-    ARRAY_LENGTH_OFFSET, GcArrayLayout, GcStructLayout, HEADER_COLLECTOR_WORD_OFFSET, HEADER_KIND_OFFSET, HEADER_SIZE_OFFSET,
-    HEADER_TYPE_INDEX_OFFSET, VMGcKind,
+    ARRAY_LENGTH_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET, HEADER_TYPE_INDEX_OFFSET, VMGcKind, array_kind_word,
+    fixed_object_kind_word,
 };
 use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
 
@@ -33,23 +33,22 @@ const MAX_INLINE_ZEROED_ARRAY_BYTES: i64 = 1024;
 /// zeroing to do, the builtin's call would be pure overhead.
 const MAX_INLINE_OVERWRITTEN_ARRAY_BYTES: i64 = 16 << 10;
 
-/// What a collector puts in a new object's header besides its kind, type
-/// and size.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct CollectorHeader {
+/// What a collector sets in a new object besides its kind, type and size.
+#[derive(Clone, Copy, Default)]
+pub(super) struct CollectorHeader<'h> {
     /// The collector bits of the kind word.
     pub(super) bits: u32,
-    /// The collector word.
-    pub(super) word: u32,
+    /// Runs in the fast path once the header is written, given the new
+    /// reference (DRC: its count, in side memory).
+    pub(super) init: Option<&'h dyn Fn(&mut FuncTranslator<'_, '_>, Value)>,
 }
 
 /// A struct of `layout.size` bytes.
-pub(super) fn alloc_struct(t: &mut FuncTranslator<'_, '_>, type_id: Value, layout: &GcStructLayout, init: CollectorHeader) -> Value {
+pub(super) fn alloc_struct(t: &mut FuncTranslator<'_, '_>, type_id: Value, layout: &GcStructLayout, init: CollectorHeader<'_>) -> Value {
     let size = t.b.ins().iconst(I64, i64::from(layout.size));
-    let kind = VMGcKind::StructRef;
     // Continues in the fast path's block.
     let ((addr, r), slow, done) = bump_or_branch(t, size, None);
-    write_header(t, addr, kind, type_id, size, init);
+    write_header(t, addr, r, fixed_object_kind_word(VMGcKind::StructRef, layout.size), type_id, init);
     t.b.ins().jump(done, &[BlockArg::Value(r)]);
 
     t.b.switch_to_block(slow);
@@ -63,7 +62,7 @@ pub(super) fn alloc_array(
     type_id: Value,
     len: Value,
     layout: &GcArrayLayout,
-    init: CollectorHeader,
+    init: CollectorHeader<'_>,
     contents: ArrayContents,
 ) -> Value {
     let len64 = t.b.ins().uextend(I64, len);
@@ -76,7 +75,7 @@ pub(super) fn alloc_array(
     };
     let small = t.b.ins().icmp_imm_u(IntCC::UnsignedLessThanOrEqual, size, max_inline);
     let ((addr, r), slow, done) = bump_or_branch(t, size, Some(small));
-    write_header(t, addr, VMGcKind::ArrayRef, type_id, size, init);
+    write_header(t, addr, r, array_kind_word(layout.elem_size), type_id, init);
     t.b.ins().store(t.flags.gc, len, addr, ARRAY_LENGTH_OFFSET as i32);
     if contents == ArrayContents::Zeroed {
         zero_elements(t, addr, size);
@@ -124,15 +123,17 @@ fn bump_or_branch(t: &mut FuncTranslator<'_, '_>, size: Value, eligible: Option<
     ((addr, next), slow, done)
 }
 
-fn write_header(t: &mut FuncTranslator<'_, '_>, object: Value, kind: VMGcKind, type_id: Value, size: Value, init: CollectorHeader) {
+/// Writes the header of the new object `r` at native address `object`:
+/// `kind_word` (kind and size field) with the collector's bits, and the
+/// type; then runs the collector's `init`.
+fn write_header(t: &mut FuncTranslator<'_, '_>, object: Value, r: Value, kind_word: u32, type_id: Value, init: CollectorHeader<'_>) {
     let gc = t.flags.gc;
-    let kind = t.b.ins().iconst(I32, i64::from(kind.as_u32() | (init.bits & VMGcKind::COLLECTOR_BITS_MASK)));
+    let kind = t.b.ins().iconst(I32, i64::from(kind_word | (init.bits & VMGcKind::COLLECTOR_BITS_MASK)));
     t.b.ins().store(gc, kind, object, HEADER_KIND_OFFSET as i32);
     t.b.ins().store(gc, type_id, object, HEADER_TYPE_INDEX_OFFSET as i32);
-    let size = t.b.ins().ireduce(I32, size);
-    t.b.ins().store(gc, size, object, HEADER_SIZE_OFFSET as i32);
-    let word = t.b.ins().iconst(I32, i64::from(init.word));
-    t.b.ins().store(gc, word, object, HEADER_COLLECTOR_WORD_OFFSET as i32);
+    if let Some(init) = init.init {
+        init(t, r);
+    }
 }
 
 /// Zeroes bytes `[ARRAY_LENGTH_OFFSET + 4, size)` of the array at `object`.

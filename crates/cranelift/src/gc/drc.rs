@@ -1,5 +1,6 @@
-//! Deferred reference counting (the seed's collector): counts live in
-//! object headers and compiled code keeps them, inline.
+//! Deferred reference counting (the seed's collector): counts live in a
+//! side table (`gc_layout::DRC_COUNT_SHIFT`) and compiled code keeps them,
+//! inline.
 //!
 //! - Allocation: inline, bumping through the heap's region (a free block);
 //!   the object is born fresh (`DRC_FRESH_BIT | DRC_LOGGED_BIT`, count 1:
@@ -26,8 +27,9 @@
 //!
 //! Null and i31 references skip every barrier. Header accesses add at most
 //! a header offset to a 32-bit reference, so they stay inside the heap's
-//! reservation: a corrupted reference can miscount objects of the heap,
-//! never touch memory outside it.
+//! reservation, and a count's index is checked against the table's length
+//! (entry 0, which no object has, takes the rest): a corrupted reference
+//! can miscount objects of the heap, never touch memory outside it.
 
 use super::bump::{self, CollectorHeader};
 use super::{ArrayContents, GcCompiler, RefSlot, append_to_barrier_log};
@@ -36,14 +38,20 @@ use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, Value, types::*};
 use kiln_environ::gc_layout::{
-    DRC_FRESH_BIT, DRC_LOG_ZERO_COUNT_TAG, DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT, DRC_REF_COUNT_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET,
+    DRC_COUNT_SHIFT, DRC_FRESH_BIT, DRC_LOG_ZERO_COUNT_TAG, DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET,
 };
 use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
 
 pub(crate) struct DrcCompiler;
 
 /// A new object's header: fresh and logged, its count the log's.
-const FRESH: CollectorHeader = CollectorHeader { bits: DRC_FRESH_BIT | DRC_LOGGED_BIT, word: 1 };
+const FRESH: CollectorHeader<'static> = CollectorHeader { bits: DRC_FRESH_BIT | DRC_LOGGED_BIT, init: Some(&set_fresh_count) };
+
+fn set_fresh_count(t: &mut FuncTranslator<'_, '_>, r: Value) {
+    let count = count_addr(t, r);
+    let one = t.b.ins().iconst(I32, 1);
+    t.b.ins().store(t.flags.vm, one, count, 0);
+}
 
 impl GcCompiler for DrcCompiler {
     fn alloc_struct(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, layout: &GcStructLayout) -> Value {
@@ -56,8 +64,9 @@ impl GcCompiler for DrcCompiler {
 
     fn load_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value) -> Value {
         let v = t.b.ins().load(I32, flags, addr, 0);
-        let done = if_heap_object(t, v, |t, header| {
+        let done = if_heap_object(t, v, |t| {
             let gc = t.flags.gc;
+            let header = object_addr(t, v);
             let kind = t.b.ins().load(I32, gc, header, HEADER_KIND_OFFSET as i32);
             let logged = t.b.ins().band_imm_u(kind, i64::from(DRC_LOGGED_BIT));
             let log = t.b.create_block();
@@ -74,9 +83,9 @@ impl GcCompiler for DrcCompiler {
                 |t| {
                     let marked = t.b.ins().bor_imm_u(kind, i64::from(DRC_LOGGED_BIT));
                     t.b.ins().store(gc, marked, header, HEADER_KIND_OFFSET as i32);
-                    increment_header(t, header);
+                    increment_object(t, v);
                 },
-                |t| increment_header(t, header),
+                |t| increment_object(t, v),
             );
             t.b.ins().jump(skip, &[]);
             t.b.seal_block(skip);
@@ -121,10 +130,9 @@ impl GcCompiler for DrcCompiler {
     }
 }
 
-/// Runs `body` (given the object's native address) when `r` is a heap
-/// object (not null, not i31); returns the join block, sealed, which the
-/// caller switches to.
-fn if_heap_object(t: &mut FuncTranslator<'_, '_>, r: Value, body: impl FnOnce(&mut FuncTranslator<'_, '_>, Value)) -> Block {
+/// Runs `body` when `r` is a heap object (not null, not i31); returns the
+/// join block, sealed, which the caller switches to.
+fn if_heap_object(t: &mut FuncTranslator<'_, '_>, r: Value, body: impl FnOnce(&mut FuncTranslator<'_, '_>)) -> Block {
     let not_i31 = t.b.create_block();
     let object = t.b.create_block();
     let done = t.b.create_block();
@@ -138,14 +146,18 @@ fn if_heap_object(t: &mut FuncTranslator<'_, '_>, r: Value, body: impl FnOnce(&m
     t.b.ins().brif(r, object, &[], done, &[]);
     t.b.seal_block(object);
     t.b.switch_to_block(object);
-    let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
-    let base = t.b.ins().load(POINTER, t.flags.vm, ctx, store_context::GC_HEAP_BASE as i32);
-    let offset = t.b.ins().uextend(I64, r);
-    let header = t.b.ins().iadd(base, offset);
-    body(t, header);
+    body(t);
     t.b.ins().jump(done, &[]);
     t.b.seal_block(done);
     done
+}
+
+/// The native address of the heap object `r` (its header).
+fn object_addr(t: &mut FuncTranslator<'_, '_>, r: Value) -> Value {
+    let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
+    let base = t.b.ins().load(POINTER, t.flags.vm, ctx, store_context::GC_HEAP_BASE as i32);
+    let offset = t.b.ins().uextend(I64, r);
+    t.b.ins().iadd(base, offset)
 }
 
 /// How much a count changes by: 1, or 0 once saturated at `u32::MAX`
@@ -157,20 +169,36 @@ fn count_step(t: &mut FuncTranslator<'_, '_>, count: Value) -> Value {
     t.b.ins().select(saturated, zero, one)
 }
 
+/// The native address of the count of object `r` (a heap object): entry
+/// `r >> DRC_COUNT_SHIFT` of the store's count table, or entry 0 when that
+/// is past the table (only a corrupted reference is).
+fn count_addr(t: &mut FuncTranslator<'_, '_>, r: Value) -> Value {
+    let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
+    let table = t.b.ins().load(POINTER, t.flags.vm, ctx, store_context::GC_REF_COUNTS as i32);
+    let len = t.b.ins().load(I64, t.flags.vm, ctx, store_context::GC_REF_COUNTS_LEN as i32);
+    let r = t.b.ins().uextend(I64, r);
+    let index = t.b.ins().ushr_imm_u(r, i64::from(DRC_COUNT_SHIFT));
+    let inside = t.b.ins().icmp(IntCC::UnsignedLessThan, index, len);
+    let zero = t.b.ins().iconst(I64, 0);
+    let index = t.b.ins().select(inside, index, zero);
+    let offset = t.b.ins().ishl_imm_u(index, 2);
+    t.b.ins().iadd(table, offset)
+}
+
 /// Counts one more reference to `r` (saturating: a count at `u32::MAX`
 /// stays, and its object is never freed).
 fn increment(t: &mut FuncTranslator<'_, '_>, r: Value) {
-    let done = if_heap_object(t, r, increment_header);
+    let done = if_heap_object(t, r, |t| increment_object(t, r));
     t.b.switch_to_block(done);
 }
 
-/// Counts one more reference to the object whose header is at `header`.
-fn increment_header(t: &mut FuncTranslator<'_, '_>, header: Value) {
-    let gc = t.flags.gc;
-    let count = t.b.ins().load(I32, gc, header, DRC_REF_COUNT_OFFSET as i32);
+/// Counts one more reference to the heap object `r`.
+fn increment_object(t: &mut FuncTranslator<'_, '_>, r: Value) {
+    let at = count_addr(t, r);
+    let count = t.b.ins().load(I32, t.flags.vm, at, 0);
     let step = count_step(t, count);
     let count = t.b.ins().iadd(count, step);
-    t.b.ins().store(gc, count, header, DRC_REF_COUNT_OFFSET as i32);
+    t.b.ins().store(t.flags.vm, count, at, 0);
 }
 
 /// Gives up one reference to `r`. A count about to reach zero becomes zero
@@ -179,9 +207,10 @@ fn increment_header(t: &mut FuncTranslator<'_, '_>, header: Value) {
 /// full the count stays at one (a leak until a backup trace). A count
 /// already at zero (a corrupted heap) is left alone.
 fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value) {
-    let done = if_heap_object(t, r, |t, header| {
+    let done = if_heap_object(t, r, |t| {
         let gc = t.flags.gc;
-        let count = t.b.ins().load(I32, gc, header, DRC_REF_COUNT_OFFSET as i32);
+        let at = count_addr(t, r);
+        let count = t.b.ins().load(I32, t.flags.vm, at, 0);
         let last = t.b.ins().icmp_imm_u(IntCC::Equal, count, 1);
         let release = t.b.create_block();
         let inline = t.b.create_block();
@@ -191,6 +220,7 @@ fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value) {
         t.b.seal_block(inline);
 
         t.b.switch_to_block(release);
+        let header = object_addr(t, r);
         let kind = t.b.ins().load(I32, gc, header, HEADER_KIND_OFFSET as i32);
         let entry = t.b.ins().bor_imm_u(r, i64::from(DRC_LOG_ZERO_COUNT_TAG));
         append_to_barrier_log(
@@ -198,7 +228,7 @@ fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value) {
             entry,
             |t| {
                 let zero = t.b.ins().iconst(I32, 0);
-                t.b.ins().store(gc, zero, header, DRC_REF_COUNT_OFFSET as i32);
+                t.b.ins().store(t.flags.vm, zero, at, 0);
                 let pending = t.b.ins().bor_imm_u(kind, i64::from(DRC_PENDING_FREE_BIT));
                 t.b.ins().store(gc, pending, header, HEADER_KIND_OFFSET as i32);
             },
@@ -212,7 +242,7 @@ fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value) {
         let nonzero = t.b.ins().icmp_imm_u(IntCC::NotEqual, count, 0);
         let step = t.b.ins().select(nonzero, step, count);
         let count = t.b.ins().isub(count, step);
-        t.b.ins().store(gc, count, header, DRC_REF_COUNT_OFFSET as i32);
+        t.b.ins().store(t.flags.vm, count, at, 0);
         t.b.ins().jump(joined, &[]);
         t.b.seal_block(joined);
         t.b.switch_to_block(joined);

@@ -24,16 +24,19 @@
 //!   of allocations thus bumps down through one block at the cost of one
 //!   map lookup each.
 //!
-//! A block is at least 16 bytes (a header, so free blocks can carry a header
-//! that keeps the heap walkable); a remainder smaller than that stays with
-//! the allocated block.
+//! A block is at least 8 bytes (a free-block header, which keeps the heap
+//! walkable), and every size is a multiple of 8, so a split never leaves a
+//! remainder too small to be a block: an allocation gets exactly the size
+//! it asked for (an array's header cannot say it is larger than its
+//! length). Blocks too small for any object wait to merge with a
+//! neighbour.
 
 use crate::{GcError, Result};
 use std::collections::BTreeMap;
 
-pub(crate) const MIN_BLOCK: u32 = 16;
+pub(crate) const MIN_BLOCK: u32 = 8;
 const SMALL_MAX: u32 = 512;
-/// Exact classes for 16, 24, ..., 512.
+/// Exact classes for 8, 16, ..., 512.
 const NUM_SMALL: usize = ((SMALL_MAX - MIN_BLOCK) / 8 + 1) as usize;
 /// Power-of-two classes for 2^9..2^31 (sizes 513 to 4 GiB - 8).
 const NUM_CLASSES: usize = NUM_SMALL + 23;
@@ -43,7 +46,7 @@ const OWN_CLASS_SCAN: usize = 16;
 
 fn class_of(size: u32) -> usize {
     if size <= SMALL_MAX {
-        (size / 8 - 2) as usize
+        ((size - MIN_BLOCK) / 8) as usize
     } else {
         NUM_SMALL + (31 - size.leading_zeros() - 9) as usize
     }
@@ -283,8 +286,8 @@ mod tests {
 
     #[test]
     fn size_classes_are_exact_then_powers_of_two() {
-        assert_eq!(class_of(16), 0);
-        assert_eq!(class_of(24), 1);
+        assert_eq!(class_of(8), 0);
+        assert_eq!(class_of(16), 1);
         assert_eq!(class_of(512), NUM_SMALL - 1);
         assert_eq!(class_of(520), NUM_SMALL);
         assert_eq!(class_of(1023), NUM_SMALL);
@@ -322,10 +325,12 @@ mod tests {
     }
 
     #[test]
-    fn a_small_remainder_stays_with_the_block() {
+    fn every_allocation_gets_exactly_its_size() {
         let mut f = FreeList::default();
         f.reset(16, 40);
-        assert_eq!(f.alloc(16), Some((16, 24)));
+        assert_eq!(f.alloc(16), Some((24, 16)));
+        assert_eq!(f.blocks().collect::<Vec<_>>(), vec![(16, 8)], "an 8-byte remainder is a block of its own");
+        assert_eq!(f.alloc(8), Some((16, 8)));
     }
 
     #[test]

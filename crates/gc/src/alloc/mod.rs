@@ -11,12 +11,12 @@ pub(crate) mod free_list;
 use crate::header::write_header;
 use crate::memory::slice_mut;
 use crate::{GcError, Result, VMGcHeader};
-use kiln_environ::gc_layout::{HEADER_SIZE, MAX_OBJECT_SIZE, OBJECT_ALIGN};
+use kiln_environ::gc_layout::{HEADER_SIZE, MAX_OBJECT_SIZE, MIN_OBJECT_SIZE, OBJECT_ALIGN};
 
-/// The block size for an object of `size` bytes: at least a header, a
-/// multiple of 8.
+/// The block size for an object of `size` bytes: at least the smallest
+/// object, a multiple of 8.
 pub(crate) fn block_size(size: u32) -> Result<u32> {
-    let size = size.max(HEADER_SIZE);
+    let size = size.max(MIN_OBJECT_SIZE);
     match size.checked_next_multiple_of(OBJECT_ALIGN) {
         Some(s) if s <= MAX_OBJECT_SIZE => Ok(s),
         _ => Err(GcError::OutOfMemory { requested: u64::from(size) }),

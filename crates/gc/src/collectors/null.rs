@@ -72,6 +72,7 @@ impl GcHeap for NullHeap {
     }
 
     fn alloc_raw(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
+        super::check_raw_kind(&header)?;
         self.alloc_block(header, size)
     }
 
@@ -81,8 +82,8 @@ impl GcHeap for NullHeap {
     }
 
     fn alloc_uninit_array(&mut self, type_index: u32, len: u32) -> Result<VMGcRef> {
-        let size = self.types.array_size(type_index, len)?;
-        let r = self.alloc_block(VMGcHeader::new(VMGcKind::ArrayRef, type_index), size)?;
+        let (header, size) = self.types.array_header(type_index, len)?;
+        let r = self.alloc_block(header, size)?;
         init_array_len(self.memory.bytes_mut(), &r, len)?;
         Ok(r)
     }

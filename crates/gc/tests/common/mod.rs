@@ -10,19 +10,21 @@ use kiln_gc::{Collector, GcHeap, GcLayout, GcTypes, HostDataTable, VMGcRef, VecM
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// `(struct (field (mut anyref)))`: 24 bytes, the reference at 16.
+/// `(struct (field (mut anyref)))`: 16 bytes, the reference at 8.
 pub const NODE: u32 = 0;
-pub const NODE_NEXT: u32 = 16;
-pub const NODE_SIZE: u64 = 24;
-/// `(struct i64 anyref anyref i8)`: i64 at 16, references at 24 and 28.
+pub const NODE_NEXT: u32 = 8;
+pub const NODE_SIZE: u64 = 16;
+/// `(struct i64 anyref anyref i8)`: i64 at 8, references at 16 and 20.
 pub const PAIR: u32 = 1;
-pub const PAIR_DATA: u32 = 16;
-pub const PAIR_LEFT: u32 = 24;
-pub const PAIR_RIGHT: u32 = 28;
-/// `(array (mut anyref))`: elements from 20.
+pub const PAIR_DATA: u32 = 8;
+pub const PAIR_LEFT: u32 = 16;
+pub const PAIR_RIGHT: u32 = 20;
+/// `(array (mut anyref))`: elements from 12.
 pub const REF_ARRAY: u32 = 2;
-/// `(array (mut i8))`: elements from 20.
+/// `(array (mut i8))`: elements from 12.
 pub const BYTE_ARRAY: u32 = 3;
+/// Where an array's elements start (its length is at 8).
+pub const ARRAY_ELEMS: u32 = 12;
 /// `(struct)`: a header only.
 pub const EMPTY: u32 = 4;
 /// `(struct (field funcref))`: a 4-byte func-ref id, not traced.
@@ -83,9 +85,9 @@ pub fn node(heap: &mut dyn GcHeap, host: &mut HostDataTable, next: Option<&VMGcR
     n
 }
 
-/// The reference count DRC keeps in the header.
+/// The reference count DRC keeps for `r` (in its side table).
 pub fn count(heap: &dyn GcHeap, r: &VMGcRef) -> u32 {
-    heap.header(r).unwrap().collector_word()
+    heap.ref_count(r).unwrap().unwrap()
 }
 
 /// xorshift64*: fixed-seed randomness without dependencies.

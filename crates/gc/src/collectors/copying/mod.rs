@@ -118,7 +118,7 @@ mod collection;
 
 pub(crate) use collection::CopyingCollection;
 
-use super::{bump_alloc_object, check_alloc_kind, init_array_len, new_ref};
+use super::{bump_alloc_object, check_alloc_kind, check_raw_kind, init_array_len, new_ref};
 use crate::alloc::bump::BumpAllocator;
 use crate::alloc::{block_size, init_object};
 use crate::header::read_header;
@@ -284,8 +284,8 @@ impl CopyingHeap {
     /// Allocates an object in the large-object space, if it has room
     /// above the spaces' memory.
     pub(super) fn alloc_large(&mut self, header: VMGcHeader, size: u32) -> Result<Option<VMGcRef>> {
-        check_alloc_kind(&header)?;
         let size = block_size(size)?;
+        check_alloc_kind(&header, size)?;
         let limit = self.large.limit();
         if (self.memory.len() as u64) < limit {
             // Lazily backed: the pages cost nothing until an object uses
@@ -293,7 +293,7 @@ impl CopyingHeap {
             self.memory.grow(limit as usize)?;
         }
         let Some(offset) = self.large.place(size, self.end) else { return Ok(None) };
-        init_object(self.memory.bytes_mut(), offset, header.with_collector_bits(0).with_collector_word(0), size)?;
+        init_object(self.memory.bytes_mut(), offset, header.with_collector_bits(0), size)?;
         self.stats.record_allocation(size);
         self.stats.heap_size = self.heap_size();
         new_ref(offset).map(Some)
@@ -379,6 +379,7 @@ impl GcHeap for CopyingHeap {
     }
 
     fn alloc_raw(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
+        check_raw_kind(&header)?;
         self.alloc_block(header, size)
     }
 
@@ -388,8 +389,8 @@ impl GcHeap for CopyingHeap {
     }
 
     fn alloc_uninit_array(&mut self, type_index: u32, len: u32) -> Result<VMGcRef> {
-        let size = self.types.array_size(type_index, len)?;
-        let r = self.alloc_block(VMGcHeader::new(VMGcKind::ArrayRef, type_index), size)?;
+        let (header, size) = self.types.array_header(type_index, len)?;
+        let r = self.alloc_block(header, size)?;
         init_array_len(self.memory.bytes_mut(), &r, len)?;
         Ok(r)
     }
@@ -453,7 +454,7 @@ impl GcHeap for CopyingHeap {
         let mut externrefs = Vec::new();
         for &obj in &walk.objects {
             let header = read_header(mem, u64::from(obj))?;
-            if header.collector_word() != 0 || header.collector_bits() != 0 {
+            if header.collector_bits() != 0 {
                 return Err(GcError::corrupt("object in the current space carries collector state", obj));
             }
             if header.kind() == Some(VMGcKind::ExternRef) {

@@ -108,7 +108,7 @@ impl<'a> DrcCollection<'a> {
                 // On a stack without having been exposed (a runtime bug):
                 // log it, with the count a log entry holds, rather than let
                 // it be freed under the stack.
-                match inc_ref(mem, r) {
+                match inc_ref(mem, &mut self.heap.counts, r) {
                     Ok(()) => note_err(errors, self.heap.log_object(r).map(drop)),
                     Err(e) => note(errors, e),
                 }
@@ -145,7 +145,7 @@ impl<'a> DrcCollection<'a> {
                 self.heap.log.push(obj);
             } else {
                 note_err(errors, set_bit(mem, obj, &header, DRC_LOGGED_BIT, false));
-                note_err(errors, dec_ref(self.heap.memory.bytes_mut(), &mut self.heap.pending, &r));
+                note_err(errors, dec_ref(self.heap.memory.bytes_mut(), &mut self.heap.counts, &mut self.heap.pending, &r));
             }
         }
         false
@@ -188,7 +188,7 @@ impl<'a> DrcCollection<'a> {
             if bits & DRC_ON_STACK_BIT != 0 {
                 note_err(errors, set_bit(mem, obj, &header, DRC_FRESH_BIT | DRC_ON_STACK_BIT, false));
                 self.heap.log.push(obj);
-            } else if header.collector_word() == 1
+            } else if self.heap.counts.get(obj) == Ok(1)
                 && self.heap.free_fresh(self.host_data, obj, &header, budget, &mut self.work, &mut self.allowance, errors)
             {
                 // The log's count was its only one: garbage, freed now.
@@ -196,7 +196,7 @@ impl<'a> DrcCollection<'a> {
                 let mem = self.heap.memory.bytes_mut();
                 note_err(errors, set_bit(mem, obj, &header, DRC_FRESH_BIT | DRC_LOGGED_BIT, false));
                 match new_ref(obj) {
-                    Ok(r) => note_err(errors, dec_ref(mem, &mut self.heap.pending, &r)),
+                    Ok(r) => note_err(errors, dec_ref(mem, &mut self.heap.counts, &mut self.heap.pending, &r)),
                     Err(e) => note(errors, e),
                 }
             }
@@ -247,6 +247,7 @@ impl GarbageCollection for DrcCollection<'_> {
                         break;
                     }
                     self.phase = if self.heap.wants_trace() { Phase::Trace(TracePhase::Roots(0)) } else { Phase::Done };
+                    self.heap.trace_due = false;
                     if self.phase == Phase::Done {
                         self.heap.stats.record_collection();
                     }

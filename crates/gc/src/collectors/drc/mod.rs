@@ -1,7 +1,7 @@
 //! The deferred reference-counting (DRC) collector.
 //!
-//! Every object's header holds a reference count (the collector word,
-//! `DRC_REF_COUNT_OFFSET`). It counts the references held by the heap
+//! Every object has a reference count, in side memory (`counts.rs`). It
+//! counts the references held by the heap
 //! (fields of other objects), by tables and globals, and by the host — every
 //! slot written through `write_gc_ref` or owned after `clone_gc_ref`.
 //! References held only by the Wasm stack are *not* counted, so compiled
@@ -57,6 +57,7 @@
 //!   (an allowance), which bounds its work (see `collection.rs`).
 
 mod collection;
+mod counts;
 mod free;
 mod region;
 mod trace;
@@ -76,8 +77,9 @@ use crate::{
 };
 use crate::error::note;
 use kiln_environ::gc_layout::{
-    DRC_FRESH_BIT, DRC_LOG_ZERO_COUNT_TAG, DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT as PENDING_FREE, DRC_REF_COUNT_OFFSET, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET,
+    DRC_FRESH_BIT, DRC_LOG_ZERO_COUNT_TAG, DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT as PENDING_FREE, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET,
 };
+use counts::RefCounts;
 use region::Region;
 use kiln_environ::{GcTypeLayouts, StandardLayouts};
 use std::sync::Arc;
@@ -123,6 +125,10 @@ pub(crate) struct DrcHeap {
     /// Spans `[start, end)` of fresh objects left by earlier regions since
     /// the last collection.
     fresh: Vec<(u32, u32)>,
+    /// Every object's reference count.
+    counts: RefCounts,
+    /// The next collection traces, whatever counting leaves free.
+    trace_due: bool,
     stats: GcStats,
 }
 
@@ -138,6 +144,8 @@ impl DrcHeap {
             freed: Vec::new(),
             region: None,
             fresh: Vec::new(),
+            counts: RefCounts::default(),
+            trace_due: false,
             stats: GcStats::default(),
         };
         heap.reset(false);
@@ -145,12 +153,13 @@ impl DrcHeap {
     }
 
     fn alloc_block(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
-        check_alloc_kind(&header)?;
         let size = block_size(size)?;
+        check_alloc_kind(&header, size)?;
         if let Some(offset) = self.alloc_in_region(size)? {
             // Fresh: one count for the caller, one for the implicit log.
-            let header = header.with_collector_bits(DRC_FRESH_BIT | DRC_LOGGED_BIT).with_collector_word(2);
+            let header = header.with_collector_bits(DRC_FRESH_BIT | DRC_LOGGED_BIT);
             init_object(self.memory.bytes_mut(), offset, header, size)?;
+            self.counts.set(offset, 2)?;
             self.stats.record_allocation(size);
             return new_ref(offset);
         }
@@ -169,7 +178,8 @@ impl DrcHeap {
             write_header(self.memory.bytes_mut(), u64::from(at), &VMGcHeader::free_block(rest))?;
         }
         // The new reference is owned by the caller: count 1.
-        init_object(self.memory.bytes_mut(), offset, header.with_collector_bits(0).with_collector_word(1), block)?;
+        init_object(self.memory.bytes_mut(), offset, header.with_collector_bits(0), block)?;
+        self.counts.set(offset, 1)?;
         self.stats.record_allocation(block);
         new_ref(offset)
     }
@@ -206,39 +216,35 @@ impl DrcHeap {
     }
 }
 
-fn write_count(mem: &mut [u8], obj: u32, count: u32) -> Result<()> {
-    write_u32(mem, u64::from(obj) + u64::from(DRC_REF_COUNT_OFFSET), count)
-}
-
-fn inc_ref(mem: &mut [u8], r: &VMGcRef) -> Result<()> {
+fn inc_ref(mem: &[u8], counts: &mut RefCounts, r: &VMGcRef) -> Result<()> {
     if r.is_i31() {
         return Ok(());
     }
-    let (obj, header) = object(mem, r)?;
-    match header.collector_word() {
+    let (obj, _) = object(mem, r)?;
+    match counts.get(obj)? {
         u32::MAX => Ok(()),
-        n => write_count(mem, obj, n + 1),
+        n => counts.set(obj, n + 1),
     }
 }
 
-fn dec_ref(mem: &mut [u8], pending: &mut WorkList, r: &VMGcRef) -> Result<()> {
+fn dec_ref(mem: &mut [u8], counts: &mut RefCounts, pending: &mut WorkList, r: &VMGcRef) -> Result<()> {
     if r.is_i31() {
         return Ok(());
     }
     let (obj, header) = object(mem, r)?;
-    match header.collector_word() {
+    match counts.get(obj)? {
         0 => Err(GcError::corrupt("reference count underflow", obj)),
         // Saturated: the object is immortal.
         u32::MAX => Ok(()),
         1 => {
-            write_count(mem, obj, 0)?;
+            counts.set(obj, 0)?;
             if header.collector_bits() & PENDING_FREE == 0 {
                 write_u32(mem, u64::from(obj) + u64::from(HEADER_KIND_OFFSET), header.kind_word() | PENDING_FREE)?;
                 pending.push(obj);
             }
             Ok(())
         }
-        n => write_count(mem, obj, n - 1),
+        n => counts.set(obj, n - 1),
     }
 }
 
@@ -256,6 +262,7 @@ impl GcHeap for DrcHeap {
     }
 
     fn alloc_raw(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
+        super::check_raw_kind(&header)?;
         self.alloc_block(header, size)
     }
 
@@ -265,19 +272,19 @@ impl GcHeap for DrcHeap {
     }
 
     fn alloc_uninit_array(&mut self, type_index: u32, len: u32) -> Result<VMGcRef> {
-        let size = self.types.array_size(type_index, len)?;
-        let r = self.alloc_block(VMGcHeader::new(VMGcKind::ArrayRef, type_index), size)?;
+        let (header, size) = self.types.array_header(type_index, len)?;
+        let r = self.alloc_block(header, size)?;
         init_array_len(self.memory.bytes_mut(), &r, len)?;
         Ok(r)
     }
 
     fn clone_gc_ref(&mut self, r: &VMGcRef) -> Result<VMGcRef> {
-        inc_ref(self.memory.bytes_mut(), r)?;
+        inc_ref(self.memory.bytes(), &mut self.counts, r)?;
         Ok(r.unchecked_copy())
     }
 
     fn drop_gc_ref(&mut self, host_data: &mut HostDataTable, r: VMGcRef) -> Result<()> {
-        dec_ref(self.memory.bytes_mut(), &mut self.pending, &r)?;
+        dec_ref(self.memory.bytes_mut(), &mut self.counts, &mut self.pending, &r)?;
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -311,7 +318,7 @@ impl GcHeap for DrcHeap {
             // Already listed: the list holds one count per object, so the
             // caller's is released (it cannot reach zero: the entry holds
             // one).
-            dec_ref(self.memory.bytes_mut(), &mut self.pending, &r)
+            dec_ref(self.memory.bytes_mut(), &mut self.counts, &mut self.pending, &r)
         }
     }
 
@@ -326,6 +333,8 @@ impl GcHeap for DrcHeap {
             self.memory.clear();
         }
         self.end = usable_end(self.memory.len());
+        self.counts = RefCounts::default();
+        self.counts.cover(self.end);
         let start = u64::from(FIRST_OBJECT_OFFSET);
         self.free_list.reset(start, self.end);
         if let Some((at, size)) = self.free_list.blocks().next() {
@@ -333,6 +342,7 @@ impl GcHeap for DrcHeap {
             let _ = write_header(self.memory.bytes_mut(), u64::from(at), &VMGcHeader::free_block(size));
         }
         self.log.clear();
+        self.trace_due = false;
         self.pending.clear();
         self.freed.clear();
         self.region = None;
@@ -358,6 +368,7 @@ impl GcHeap for DrcHeap {
         let start = self.end.max(u64::from(FIRST_OBJECT_OFFSET));
         // A sliver too small for a block waits for the next growth.
         if new_end >= start + 16 {
+            self.counts.cover(new_end);
             self.add_free_region(start, new_end)?;
             self.end = new_end;
             self.stats.heap_size = new_end;
@@ -367,6 +378,20 @@ impl GcHeap for DrcHeap {
 
     fn stats(&self) -> GcStats {
         self.stats
+    }
+
+    /// Counting alone never frees cycles: the next collection traces.
+    fn request_full_collection(&mut self) {
+        self.trace_due = true;
+    }
+
+    fn ref_count(&self, r: &VMGcRef) -> Result<Option<u32>> {
+        let (obj, _) = object(self.memory.bytes(), r)?;
+        self.counts.get(obj).map(Some)
+    }
+
+    fn ref_count_table(&mut self) -> Option<(*mut u32, usize)> {
+        Some(self.counts.table())
     }
 
     fn counts_references(&self) -> bool {
@@ -403,7 +428,7 @@ impl GcHeap for DrcHeap {
             };
             let bits = header.collector_bits();
             if entry & DRC_LOG_ZERO_COUNT_TAG != 0 {
-                if header.collector_word() == 0 && bits & PENDING_FREE != 0 {
+                if self.counts.get(obj)? == 0 && bits & PENDING_FREE != 0 {
                     self.pending.push(obj);
                     zeroed += 1;
                 } else {
@@ -441,7 +466,7 @@ impl GcHeap for DrcHeap {
         };
         for &obj in &walk.objects {
             let header = object(mem, &new_ref(obj)?)?.1;
-            if header.collector_word() == 0 && header.collector_bits() & PENDING_FREE == 0 {
+            if self.counts.get(obj)? == 0 && header.collector_bits() & PENDING_FREE == 0 {
                 return Err(GcError::corrupt("live object with a zero count that is not queued", obj));
             }
             let bits = header.collector_bits();

@@ -21,10 +21,10 @@ use super::{DrcHeap, set_bit};
 use crate::error::{note, note_err};
 use crate::header::{check_block_size, object, read_header, write_header};
 use crate::host_data::drop_externref_host_data;
-use crate::memory::{read_u32, write_u32};
+use crate::memory::read_u32;
 use crate::trace::object_ref_slots;
 use crate::{GcError, GcRoots, HostDataTable, RootKind, VMGcHeader, VMGcKind, VMGcRef};
-use kiln_environ::gc_layout::{DRC_MARK_BIT, DRC_REF_COUNT_OFFSET, FIRST_OBJECT_OFFSET};
+use kiln_environ::gc_layout::{DRC_MARK_BIT, FIRST_OBJECT_OFFSET};
 
 /// Where a backup trace is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,9 +39,10 @@ pub(super) enum TracePhase {
 }
 
 impl DrcHeap {
-    /// Is the heap so full after counting that a trace should follow?
+    /// Is the heap so full after counting that a trace should follow (or
+    /// did the embedder ask for a full collection)?
     pub(super) fn wants_trace(&self) -> bool {
-        self.free_list.free_bytes().saturating_mul(4) < self.end.saturating_sub(u64::from(FIRST_OBJECT_OFFSET))
+        self.trace_due || self.free_list.free_bytes().saturating_mul(4) < self.end.saturating_sub(u64::from(FIRST_OBJECT_OFFSET))
     }
 
     /// Counts one reference to `r` from a marked holder, marking `r`'s
@@ -53,14 +54,13 @@ impl DrcHeap {
         }
         let mem = self.memory.bytes_mut();
         let (obj, header) = object(mem, r)?;
-        let count_at = u64::from(obj) + u64::from(DRC_REF_COUNT_OFFSET);
         if header.collector_bits() & DRC_MARK_BIT == 0 {
             set_bit(mem, obj, &header, DRC_MARK_BIT, true)?;
-            write_u32(mem, count_at, u32::from(counted))?;
+            self.counts.set(obj, u32::from(counted))?;
             self.pending.push(obj);
         } else if counted {
-            let n = read_u32(mem, count_at)?;
-            write_u32(mem, count_at, n.saturating_add(1))?;
+            let n = self.counts.get(obj)?;
+            self.counts.set(obj, n.saturating_add(1))?;
         }
         Ok(())
     }

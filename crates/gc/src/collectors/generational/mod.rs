@@ -348,6 +348,7 @@ impl GcHeap for GenerationalHeap {
     }
 
     fn alloc_raw(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
+        super::check_raw_kind(&header)?;
         self.alloc_block(header, size)
     }
 
@@ -357,8 +358,8 @@ impl GcHeap for GenerationalHeap {
     }
 
     fn alloc_uninit_array(&mut self, type_index: u32, len: u32) -> Result<VMGcRef> {
-        let size = self.mature.types.array_size(type_index, len)?;
-        let r = self.alloc_block(VMGcHeader::new(VMGcKind::ArrayRef, type_index), size)?;
+        let (header, size) = self.mature.types.array_header(type_index, len)?;
+        let r = self.alloc_block(header, size)?;
         super::init_array_len(self.mature.memory.bytes_mut(), &r, len)?;
         Ok(r)
     }
@@ -498,7 +499,7 @@ impl GcHeap for GenerationalHeap {
             let header = read_header(mem, u64::from(obj))?;
             let young = self.nursery.contains(obj);
             let allowed_bits = if young { 0 } else { GEN_REMEMBERED_BIT };
-            if header.collector_word() != 0 || header.collector_bits() & !allowed_bits != 0 {
+            if header.collector_bits() & !allowed_bits != 0 {
                 return Err(GcError::corrupt("object carries stray collector state", obj));
             }
             if header.kind() == Some(VMGcKind::ExternRef) {
