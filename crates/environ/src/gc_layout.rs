@@ -24,9 +24,10 @@
 //! ([`array_object_size`]). A free block (in collectors that have them)
 //! has a kind word of zero and its size in the second word.
 //!
-//! The header has no room for a collector's per-object word: DRC keeps its
-//! reference counts in side memory indexed by `offset >> 4`
-//! ([`DRC_COUNT_SHIFT`]); copying collectors forward through the type word.
+//! The header has no room for a collector's per-object word: DRC puts an
+//! 8-byte prefix before each object holding its reference count
+//! ([`DRC_PREFIX_SIZE`]); copying collectors forward through the type
+//! word.
 //!
 //! The body follows:
 //! - struct (and exception) objects: fields in declaration order from
@@ -104,11 +105,15 @@ pub const fn array_object_size(size_field: u32, len: u32) -> u64 {
     (base + ((len as u64) << log2)).next_multiple_of(OBJECT_ALIGN as u64)
 }
 
-/// DRC: the reference count of the object at heap offset `o` is entry
-/// `o >> DRC_COUNT_SHIFT` of the heap's count table (u32s in side memory),
-/// counting references held by the heap, tables, globals and the host
-/// (not by the Wasm stack).
-pub const DRC_COUNT_SHIFT: u32 = 4;
+/// DRC: every object is preceded by a prefix of this many bytes: the word
+/// [`DRC_PREFIX_MARKER`] (a kind word no free block has, so a DRC heap
+/// walks block by block: each starts with a free block's header or a
+/// prefix), then the object's reference count (u32, at
+/// [`DRC_REF_COUNT_OFFSET`] from the object), counting references held
+/// by the heap, tables, globals and the host (not by the Wasm stack).
+pub const DRC_PREFIX_SIZE: u32 = 8;
+pub const DRC_PREFIX_MARKER: u32 = u32::MAX;
+pub const DRC_REF_COUNT_OFFSET: i32 = -4;
 /// DRC collector bits (in the header's kind word): the object's count
 /// reached zero and it waits to be freed.
 pub const DRC_PENDING_FREE_BIT: u32 = 1;

@@ -118,14 +118,7 @@ pub mod store_context {
     pub const GC_BARRIER_LOG_LEN: u32 = 104;
     pub const GC_BARRIER_LOG_CAP: u32 = 108;
     pub const GC_BARRIER_LOG_OVERFLOW: u32 = 112;
-    /// DRC's reference counts (`*mut u32`, `GC_REF_COUNTS_LEN` entries,
-    /// usize; entry `offset >> DRC_COUNT_SHIFT` counts the object at
-    /// `offset`). Compiled code uses entry 0 (offset 0 is never an object)
-    /// for references past the table, which only a corrupted heap holds.
-    /// Null and 0 for other collectors.
-    pub const GC_REF_COUNTS: u32 = 120;
-    pub const GC_REF_COUNTS_LEN: u32 = 128;
-    pub const SIZE: u32 = 136;
+    pub const SIZE: u32 = 120;
 }
 
 /// The engine's supertype displays: an array of `DISPLAY_CAPACITY`

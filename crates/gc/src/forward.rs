@@ -25,8 +25,9 @@
 //!   object lying wholly inside the from-space; anything else (an offset
 //!   outside the from-space, in the to-space, misaligned, a bad header, a
 //!   size reaching past the from-space) is `Corrupt` and left unchanged;
-//! - a non-zero forwarding word is believed only if it is an aligned offset
-//!   inside the part of the to-space copied so far;
+//! - a forwarding offset (in a header with `COPYING_FORWARDED_BIT`) is
+//!   believed only if it is an aligned offset inside the part of the
+//!   to-space copied so far;
 //! - a copy is made only if it fits in the to-space. Valid objects are
 //!   disjoint and the to-space is at least as large as the from-space, so
 //!   this only fails for a corrupt heap (overlapping "objects"), and it

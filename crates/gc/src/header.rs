@@ -127,15 +127,16 @@ impl VMGcHeader {
 /// The header at `offset`, unvalidated, with the size it implies (for an
 /// array, read from its length; a size beyond `u32` saturates, which no
 /// check accepts).
-#[inline]
+#[inline(always)]
 pub(crate) fn read_header(mem: &[u8], offset: u64) -> Result<VMGcHeader> {
     let b = slice(mem, offset, u64::from(HEADER_SIZE))?;
     let word = |at: u32| u32::from_le_bytes([b[at as usize], b[at as usize + 1], b[at as usize + 2], b[at as usize + 3]]);
     let (kind_word, type_index) = (word(HEADER_KIND_OFFSET), word(HEADER_TYPE_INDEX_OFFSET));
     let field = header_size_field(kind_word);
-    let size = if kind_word & VMGcKind::MASK == FREE_KIND_WORD {
+    let kind_bits = kind_word & VMGcKind::MASK;
+    let size = if kind_bits == FREE_KIND_WORD {
         type_index
-    } else if VMGcKind::from_header_word(kind_word) == Some(VMGcKind::ArrayRef) {
+    } else if kind_bits == VMGcKind::ArrayRef.as_u32() {
         let len = read_u32(mem, offset + u64::from(ARRAY_LENGTH_OFFSET))?;
         u32::try_from(array_object_size(field, len)).unwrap_or(u32::MAX)
     } else {
@@ -164,7 +165,7 @@ pub(crate) fn check_block_size(offset: u64, size: u32, mem_len: usize) -> Result
 }
 
 /// The validated header of the object at heap offset `offset`.
-#[inline]
+#[inline(always)]
 pub(crate) fn object_at(mem: &[u8], offset: u32) -> Result<VMGcHeader> {
     if offset < FIRST_OBJECT_OFFSET || offset % OBJECT_ALIGN != 0 {
         return Err(GcError::corrupt("reference is not an aligned heap offset", offset));

@@ -201,14 +201,6 @@ pub trait GcHeap: Send {
         Ok(None)
     }
 
-    /// The reference count table compiled code's barriers update, as
-    /// its first entry and its number of entries (DRC: entry
-    /// `offset >> DRC_COUNT_SHIFT` counts the object at `offset`); valid
-    /// until the heap next grows or is reset.
-    fn ref_count_table(&mut self) -> Option<(*mut u32, usize)> {
-        None
-    }
-
     /// Does the collector want a collection before the next allocation,
     /// although the heap is not full (DRC: its root log grew too long)?
     fn collection_due(&self) -> bool {

@@ -83,7 +83,7 @@ pub(crate) fn ref_slots<'t>(types: &'t mut TypeCache, mem: &[u8], obj: u32, head
 }
 
 /// [`object_at`] and [`ref_slots`] together.
-#[inline]
+#[inline(always)]
 pub(crate) fn object_ref_slots<'t>(types: &'t mut TypeCache, mem: &[u8], obj: u32) -> Result<(VMGcHeader, RefSlots<'t>)> {
     let header = object_at(mem, obj)?;
     let slots = ref_slots(types, mem, obj, &header)?;

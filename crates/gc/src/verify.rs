@@ -47,7 +47,7 @@ pub(crate) struct HeapWalk {
 /// Verifies `[start, end)` of a space filled by bump allocation: objects
 /// back to back, no free blocks.
 pub(crate) fn verify_packed(mem: &[u8], start: u64, end: u64, types: &Arc<dyn GcTypes>) -> Result<HeapWalk> {
-    let walk = verify_heap(mem, start, end, types)?;
+    let walk = verify_heap(mem, start, end, types, None)?;
     if let Some((at, _)) = walk.free_blocks.first() {
         return Err(GcError::corrupt("free block in a bump-allocated space", *at));
     }
@@ -59,7 +59,7 @@ pub(crate) fn verify_packed(mem: &[u8], start: u64, end: u64, types: &Arc<dyn Gc
 pub(crate) fn verify_packed_spaces(mem: &[u8], spaces: &[std::ops::Range<u64>], types: &Arc<dyn GcTypes>) -> Result<HeapWalk> {
     let mut walk = HeapWalk { report: VerifyReport::default(), objects: Vec::new(), free_blocks: Vec::new() };
     for space in spaces {
-        walk_blocks(mem, space.start, space.end, &mut walk)?;
+        walk_blocks(mem, space.start, space.end, &mut walk, None)?;
     }
     if let Some((at, _)) = walk.free_blocks.first() {
         return Err(GcError::corrupt("free block in a bump-allocated space", *at));
@@ -68,19 +68,42 @@ pub(crate) fn verify_packed_spaces(mem: &[u8], spaces: &[std::ops::Range<u64>], 
     Ok(walk)
 }
 
-/// Verifies the blocks in `[start, end)`.
-pub(crate) fn verify_heap(mem: &[u8], start: u64, end: u64, types: &Arc<dyn GcTypes>) -> Result<HeapWalk> {
+/// A word some collectors put before every object (DRC: its count), and
+/// its size: a block then starts with either a free block's header or
+/// `marker`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ObjectPrefix {
+    pub(crate) marker: u32,
+    pub(crate) size: u32,
+}
+
+/// Verifies the blocks in `[start, end)`, each object preceded by
+/// `prefix`.
+pub(crate) fn verify_heap(mem: &[u8], start: u64, end: u64, types: &Arc<dyn GcTypes>, prefix: Option<ObjectPrefix>) -> Result<HeapWalk> {
     let mut walk = HeapWalk { report: VerifyReport::default(), objects: Vec::new(), free_blocks: Vec::new() };
-    walk_blocks(mem, start, end, &mut walk)?;
+    walk_blocks(mem, start, end, &mut walk, prefix)?;
     walk.report.references = check_objects(mem, &walk, types)?;
     Ok(walk)
 }
 
 /// Walks the blocks of `[start, end)` into `walk`.
-fn walk_blocks(mem: &[u8], start: u64, end: u64, walk: &mut HeapWalk) -> Result<()> {
+fn walk_blocks(mem: &[u8], start: u64, end: u64, walk: &mut HeapWalk, prefix: Option<ObjectPrefix>) -> Result<()> {
     let end = end.min(mem.len() as u64);
     let mut offset = start;
     while offset < end {
+        if let Some(prefix) = prefix
+            && read_u32(mem, offset)? == prefix.marker
+        {
+            let obj = offset + u64::from(prefix.size);
+            let header = read_header(mem, obj)?;
+            check_block_size(obj, header.size(), end as usize)?;
+            if header.is_free_block() {
+                return Err(GcError::corrupt("prefix before a free block", offset));
+            }
+            walk_object(walk, obj, &header)?;
+            offset = obj + u64::from(header.size());
+            continue;
+        }
         let header = read_header(mem, offset)?;
         check_block_size(offset, header.size(), end as usize)?;
         // Below `end`, which is at most 2^32 - 8.
@@ -89,17 +112,25 @@ fn walk_blocks(mem: &[u8], start: u64, end: u64, walk: &mut HeapWalk) -> Result<
             walk.free_blocks.push((at, header.size()));
             walk.report.free_blocks += 1;
             walk.report.free_bytes += u64::from(header.size());
+        } else if prefix.is_some() {
+            return Err(GcError::corrupt("object without its prefix", offset));
         } else {
-            match header.kind() {
-                Some(k) if k.is_stored() => {}
-                _ => return Err(GcError::corrupt("object header has an invalid kind", offset)),
-            }
-            walk.objects.push(at);
-            walk.report.objects += 1;
-            walk.report.object_bytes += u64::from(header.size());
+            walk_object(walk, offset, &header)?;
         }
         offset += u64::from(header.size());
     }
+    Ok(())
+}
+
+/// Records the object at `offset` (below the walk's end, under 4 GiB).
+fn walk_object(walk: &mut HeapWalk, offset: u64, header: &crate::VMGcHeader) -> Result<()> {
+    match header.kind() {
+        Some(k) if k.is_stored() => {}
+        _ => return Err(GcError::corrupt("object header has an invalid kind", offset)),
+    }
+    walk.objects.push(offset as u32);
+    walk.report.objects += 1;
+    walk.report.object_bytes += u64::from(header.size());
     Ok(())
 }
 

@@ -3,8 +3,11 @@
 mod common;
 
 use common::*;
-use kiln_environ::gc_layout::{FIRST_OBJECT_OFFSET, HEADER_TYPE_INDEX_OFFSET, MIN_OBJECT_SIZE};
+use kiln_environ::gc_layout::{DRC_PREFIX_SIZE, FIRST_OBJECT_OFFSET, HEADER_TYPE_INDEX_OFFSET, MIN_OBJECT_SIZE};
 use kiln_gc::{Collector, GcError, GcHeap, GcProgress, GcRoots, HostDataTable, VMGcRef};
+
+/// A node's block in a DRC heap: its count's prefix, then the node.
+const NODE_SIZE: u64 = common::NODE_SIZE + DRC_PREFIX_SIZE as u64;
 
 fn drc(bytes: usize) -> (Box<dyn GcHeap>, HostDataTable) {
     (new_heap(Collector::Drc, bytes), HostDataTable::new())
@@ -239,8 +242,8 @@ fn drc_non_stack_roots_are_counted_not_logged() {
     heap.collect_all(roots, &mut host).unwrap();
     assert_eq!(count(&*heap, global.as_ref().unwrap()), 1);
     heap.collect_all(GcRoots::new(), &mut host).unwrap();
-    // The empty struct: the smallest object.
-    assert_eq!(heap.stats().bytes_in_use, u64::from(MIN_OBJECT_SIZE), "the global's count keeps it alive");
+    // The empty struct: the smallest object, and its count's prefix.
+    assert_eq!(heap.stats().bytes_in_use, u64::from(MIN_OBJECT_SIZE + DRC_PREFIX_SIZE), "the global's count keeps it alive");
 }
 
 #[test]
@@ -422,9 +425,9 @@ fn check_empty(heap: &mut dyn GcHeap) {
     let report = heap.verify().unwrap();
     assert_eq!(report.objects, 0);
     // The whole heap is one free block again: the first object is bumped
-    // from its start.
+    // from its start (past its count's prefix).
     let r = heap.alloc_uninit_array(BYTE_ARRAY, 100).unwrap();
-    assert_eq!(r.as_heap_index(), Some(FIRST_OBJECT_OFFSET), "{:?}", heap.stats());
+    assert_eq!(r.as_heap_index(), Some(FIRST_OBJECT_OFFSET + DRC_PREFIX_SIZE), "{:?}", heap.stats());
     assert!(heap.read_data(&r, ARRAY_ELEMS, 100).unwrap().iter().all(|b| *b == 0), "new objects are zeroed");
 }
 

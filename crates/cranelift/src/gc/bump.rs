@@ -38,17 +38,19 @@ const MAX_INLINE_OVERWRITTEN_ARRAY_BYTES: i64 = 16 << 10;
 pub(super) struct CollectorHeader<'h> {
     /// The collector bits of the kind word.
     pub(super) bits: u32,
+    /// Bytes the collector keeps before each object (DRC: its count).
+    pub(super) prefix: u32,
     /// Runs in the fast path once the header is written, given the new
-    /// reference (DRC: its count, in side memory).
+    /// object's native address (DRC: writes the prefix).
     pub(super) init: Option<&'h dyn Fn(&mut FuncTranslator<'_, '_>, Value)>,
 }
 
 /// A struct of `layout.size` bytes.
 pub(super) fn alloc_struct(t: &mut FuncTranslator<'_, '_>, type_id: Value, layout: &GcStructLayout, init: CollectorHeader<'_>) -> Value {
-    let size = t.b.ins().iconst(I64, i64::from(layout.size));
+    let size = t.b.ins().iconst(I64, i64::from(layout.size + init.prefix));
     // Continues in the fast path's block.
-    let ((addr, r), slow, done) = bump_or_branch(t, size, None);
-    write_header(t, addr, r, fixed_object_kind_word(VMGcKind::StructRef, layout.size), type_id, init);
+    let ((addr, r), slow, done) = bump_or_branch(t, size, None, init.prefix);
+    write_header(t, addr, fixed_object_kind_word(VMGcKind::StructRef, layout.size), type_id, init);
     t.b.ins().jump(done, &[BlockArg::Value(r)]);
 
     t.b.switch_to_block(slow);
@@ -74,8 +76,9 @@ pub(super) fn alloc_array(
         ArrayContents::Overwritten => MAX_INLINE_OVERWRITTEN_ARRAY_BYTES,
     };
     let small = t.b.ins().icmp_imm_u(IntCC::UnsignedLessThanOrEqual, size, max_inline);
-    let ((addr, r), slow, done) = bump_or_branch(t, size, Some(small));
-    write_header(t, addr, r, array_kind_word(layout.elem_size), type_id, init);
+    let block = if init.prefix == 0 { size } else { t.b.ins().iadd_imm_u(size, i64::from(init.prefix)) };
+    let ((addr, r), slow, done) = bump_or_branch(t, block, Some(small), init.prefix);
+    write_header(t, addr, array_kind_word(layout.elem_size), type_id, init);
     t.b.ins().store(t.flags.gc, len, addr, ARRAY_LENGTH_OFFSET as i32);
     if contents == ArrayContents::Zeroed {
         zero_elements(t, addr, size);
@@ -90,9 +93,10 @@ pub(super) fn alloc_array(
 /// Tries to take `size` (i64) bytes from the region, if `eligible` (an
 /// i8 condition) also holds, and leaves the builder in the fast path's
 /// block, where the cursor was advanced. Returns the new object's native
-/// address and reference there, the (empty) slow path's block, and the
-/// `done` block, which takes the reference.
-fn bump_or_branch(t: &mut FuncTranslator<'_, '_>, size: Value, eligible: Option<Value>) -> ((Value, Value), Block, Block) {
+/// address and reference there (`prefix` bytes into the block), the
+/// (empty) slow path's block, and the `done` block, which takes the
+/// reference.
+fn bump_or_branch(t: &mut FuncTranslator<'_, '_>, size: Value, eligible: Option<Value>, prefix: u32) -> ((Value, Value), Block, Block) {
     let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
     let flags = t.flags.vm;
     let next = t.b.ins().load(I32, flags, ctx, store_context::GC_BUMP_NEXT as i32);
@@ -120,19 +124,24 @@ fn bump_or_branch(t: &mut FuncTranslator<'_, '_>, size: Value, eligible: Option<
     t.b.ins().store(flags, new_next32, ctx, store_context::GC_BUMP_NEXT as i32);
     let base = t.b.ins().load(POINTER, flags, ctx, store_context::GC_HEAP_BASE as i32);
     let addr = t.b.ins().iadd(base, next64);
-    ((addr, next), slow, done)
+    if prefix == 0 {
+        return ((addr, next), slow, done);
+    }
+    let object = t.b.ins().iadd_imm_u(addr, i64::from(prefix));
+    let r = t.b.ins().iadd_imm_u(next, i64::from(prefix));
+    ((object, r), slow, done)
 }
 
-/// Writes the header of the new object `r` at native address `object`:
+/// Writes the header of the new object at native address `object`:
 /// `kind_word` (kind and size field) with the collector's bits, and the
 /// type; then runs the collector's `init`.
-fn write_header(t: &mut FuncTranslator<'_, '_>, object: Value, r: Value, kind_word: u32, type_id: Value, init: CollectorHeader<'_>) {
+fn write_header(t: &mut FuncTranslator<'_, '_>, object: Value, kind_word: u32, type_id: Value, init: CollectorHeader<'_>) {
     let gc = t.flags.gc;
     let kind = t.b.ins().iconst(I32, i64::from(kind_word | (init.bits & VMGcKind::COLLECTOR_BITS_MASK)));
     t.b.ins().store(gc, kind, object, HEADER_KIND_OFFSET as i32);
     t.b.ins().store(gc, type_id, object, HEADER_TYPE_INDEX_OFFSET as i32);
     if let Some(init) = init.init {
-        init(t, r);
+        init(t, object);
     }
 }
 

@@ -1,6 +1,6 @@
 //! Deferred reference counting (the seed's collector): counts live in a
-//! side table (`gc_layout::DRC_COUNT_SHIFT`) and compiled code keeps them,
-//! inline.
+//! prefix before each object (`gc_layout::DRC_PREFIX_SIZE`) and compiled
+//! code keeps them, inline.
 //!
 //! - Allocation: inline, bumping through the heap's region (a free block);
 //!   the object is born fresh (`DRC_FRESH_BIT | DRC_LOGGED_BIT`, count 1:
@@ -26,10 +26,10 @@
 //!   field held nothing).
 //!
 //! Null and i31 references skip every barrier. Header accesses add at most
-//! a header offset to a 32-bit reference, so they stay inside the heap's
-//! reservation, and a count's index is checked against the table's length
-//! (entry 0, which no object has, takes the rest): a corrupted reference
-//! can miscount objects of the heap, never touch memory outside it.
+//! a header offset to a 32-bit reference, and a count's address is the
+//! reference minus 4 wrapped to 32 bits, so both stay inside the heap's
+//! reservation: a corrupted reference can miscount objects of the heap,
+//! never touch memory outside it.
 
 use super::bump::{self, CollectorHeader};
 use super::{ArrayContents, GcCompiler, RefSlot, append_to_barrier_log};
@@ -38,19 +38,24 @@ use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, Value, types::*};
 use kiln_environ::gc_layout::{
-    DRC_COUNT_SHIFT, DRC_FRESH_BIT, DRC_LOG_ZERO_COUNT_TAG, DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET,
+    DRC_FRESH_BIT, DRC_PREFIX_MARKER, DRC_PREFIX_SIZE, DRC_REF_COUNT_OFFSET, DRC_LOG_ZERO_COUNT_TAG, DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET,
 };
 use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
 
 pub(crate) struct DrcCompiler;
 
 /// A new object's header: fresh and logged, its count the log's.
-const FRESH: CollectorHeader<'static> = CollectorHeader { bits: DRC_FRESH_BIT | DRC_LOGGED_BIT, init: Some(&set_fresh_count) };
+const FRESH: CollectorHeader<'static> =
+    CollectorHeader { bits: DRC_FRESH_BIT | DRC_LOGGED_BIT, prefix: DRC_PREFIX_SIZE, init: Some(&write_fresh_prefix) };
 
-fn set_fresh_count(t: &mut FuncTranslator<'_, '_>, r: Value) {
-    let count = count_addr(t, r);
+/// The prefix of a new object at native address `object`: the marker and
+/// a count of 1.
+fn write_fresh_prefix(t: &mut FuncTranslator<'_, '_>, object: Value) {
+    let gc = t.flags.gc;
+    let marker = t.b.ins().iconst(I32, i64::from(DRC_PREFIX_MARKER as i32));
+    t.b.ins().store(gc, marker, object, -(DRC_PREFIX_SIZE as i32));
     let one = t.b.ins().iconst(I32, 1);
-    t.b.ins().store(t.flags.vm, one, count, 0);
+    t.b.ins().store(gc, one, object, DRC_REF_COUNT_OFFSET);
 }
 
 impl GcCompiler for DrcCompiler {
@@ -169,20 +174,12 @@ fn count_step(t: &mut FuncTranslator<'_, '_>, count: Value) -> Value {
     t.b.ins().select(saturated, zero, one)
 }
 
-/// The native address of the count of object `r` (a heap object): entry
-/// `r >> DRC_COUNT_SHIFT` of the store's count table, or entry 0 when that
-/// is past the table (only a corrupted reference is).
+/// The native address of the count of object `r` (a heap object), in
+/// its prefix: `r - 4`, wrapped to 32 bits so that no reference, however
+/// corrupt, reaches before the heap.
 fn count_addr(t: &mut FuncTranslator<'_, '_>, r: Value) -> Value {
-    let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
-    let table = t.b.ins().load(POINTER, t.flags.vm, ctx, store_context::GC_REF_COUNTS as i32);
-    let len = t.b.ins().load(I64, t.flags.vm, ctx, store_context::GC_REF_COUNTS_LEN as i32);
-    let r = t.b.ins().uextend(I64, r);
-    let index = t.b.ins().ushr_imm_u(r, i64::from(DRC_COUNT_SHIFT));
-    let inside = t.b.ins().icmp(IntCC::UnsignedLessThan, index, len);
-    let zero = t.b.ins().iconst(I64, 0);
-    let index = t.b.ins().select(inside, index, zero);
-    let offset = t.b.ins().ishl_imm_u(index, 2);
-    t.b.ins().iadd(table, offset)
+    let at = t.b.ins().iadd_imm_s(r, i64::from(DRC_REF_COUNT_OFFSET));
+    object_addr(t, at)
 }
 
 /// Counts one more reference to `r` (saturating: a count at `u32::MAX`
@@ -195,10 +192,10 @@ fn increment(t: &mut FuncTranslator<'_, '_>, r: Value) {
 /// Counts one more reference to the heap object `r`.
 fn increment_object(t: &mut FuncTranslator<'_, '_>, r: Value) {
     let at = count_addr(t, r);
-    let count = t.b.ins().load(I32, t.flags.vm, at, 0);
+    let count = t.b.ins().load(I32, t.flags.gc, at, 0);
     let step = count_step(t, count);
     let count = t.b.ins().iadd(count, step);
-    t.b.ins().store(t.flags.vm, count, at, 0);
+    t.b.ins().store(t.flags.gc, count, at, 0);
 }
 
 /// Gives up one reference to `r`. A count about to reach zero becomes zero
@@ -210,7 +207,7 @@ fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value) {
     let done = if_heap_object(t, r, |t| {
         let gc = t.flags.gc;
         let at = count_addr(t, r);
-        let count = t.b.ins().load(I32, t.flags.vm, at, 0);
+        let count = t.b.ins().load(I32, t.flags.gc, at, 0);
         let last = t.b.ins().icmp_imm_u(IntCC::Equal, count, 1);
         let release = t.b.create_block();
         let inline = t.b.create_block();
@@ -228,7 +225,7 @@ fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value) {
             entry,
             |t| {
                 let zero = t.b.ins().iconst(I32, 0);
-                t.b.ins().store(t.flags.vm, zero, at, 0);
+                t.b.ins().store(t.flags.gc, zero, at, 0);
                 let pending = t.b.ins().bor_imm_u(kind, i64::from(DRC_PENDING_FREE_BIT));
                 t.b.ins().store(gc, pending, header, HEADER_KIND_OFFSET as i32);
             },
@@ -242,7 +239,7 @@ fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value) {
         let nonzero = t.b.ins().icmp_imm_u(IntCC::NotEqual, count, 0);
         let step = t.b.ins().select(nonzero, step, count);
         let count = t.b.ins().isub(count, step);
-        t.b.ins().store(t.flags.vm, count, at, 0);
+        t.b.ins().store(t.flags.gc, count, at, 0);
         t.b.ins().jump(joined, &[]);
         t.b.seal_block(joined);
         t.b.switch_to_block(joined);

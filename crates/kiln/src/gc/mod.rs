@@ -157,14 +157,12 @@ impl StoreOpaque {
     /// Mirrors the heap's accessible length and inline allocation region
     /// into the store context, for compiled code. Called after every
     /// operation that may grow the heap or move its bump cursor.
-    pub(crate) fn sync_gc_bound(&mut self) {
-        let ctx = self.vm_store_context_ptr();
-        let zeal = self.gc_zeal().is_some();
-        if let Some(gc) = &mut self.gc {
-            let counts = gc.heap.ref_count_table().unwrap_or((std::ptr::null_mut(), 0));
+    pub(crate) fn sync_gc_bound(&self) {
+        if let Some(gc) = &self.gc {
+            let ctx = self.vm_store_context_ptr();
             // Under zeal compiled code gets no region, so that every
             // allocation is counted here.
-            let region = if zeal { None } else { gc.heap.bump_region() };
+            let region = if self.gc_zeal().is_some() { None } else { gc.heap.bump_region() };
             let (next, end) = region.unwrap_or((0, 0));
             // Outside a generational heap, an empty range: the write
             // barrier finds no reference in it.
@@ -180,8 +178,6 @@ impl StoreOpaque {
                 *ctx.gc_nursery_end.get() = nursery_end;
                 *ctx.gc_barrier_log.get() = gc.barrier_log.as_ptr().cast_mut();
                 *ctx.gc_barrier_log_cap.get() = gc.barrier_log.len() as u32;
-                *ctx.gc_ref_counts.get() = counts.0;
-                *ctx.gc_ref_counts_len.get() = counts.1;
             }
         }
     }

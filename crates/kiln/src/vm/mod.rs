@@ -67,8 +67,6 @@ pub struct VMStoreContext {
     pub gc_barrier_log_cap: UnsafeCell<u32>,
     pub gc_barrier_log_overflow: UnsafeCell<u32>,
     _pad2: u32,
-    pub gc_ref_counts: UnsafeCell<*mut u32>,
-    pub gc_ref_counts_len: UnsafeCell<usize>,
 }
 
 impl VMStoreContext {
@@ -94,8 +92,6 @@ impl VMStoreContext {
             gc_barrier_log_cap: UnsafeCell::new(0),
             gc_barrier_log_overflow: UnsafeCell::new(0),
             _pad2: 0,
-            gc_ref_counts: UnsafeCell::new(std::ptr::null_mut()),
-            gc_ref_counts_len: UnsafeCell::new(0),
         }
     }
 }
@@ -162,8 +158,6 @@ mod layout_tests {
         assert_eq!(offset_of!(VMStoreContext, gc_barrier_log_len), store_context::GC_BARRIER_LOG_LEN as usize);
         assert_eq!(offset_of!(VMStoreContext, gc_barrier_log_cap), store_context::GC_BARRIER_LOG_CAP as usize);
         assert_eq!(offset_of!(VMStoreContext, gc_barrier_log_overflow), store_context::GC_BARRIER_LOG_OVERFLOW as usize);
-        assert_eq!(offset_of!(VMStoreContext, gc_ref_counts), store_context::GC_REF_COUNTS as usize);
-        assert_eq!(offset_of!(VMStoreContext, gc_ref_counts_len), store_context::GC_REF_COUNTS_LEN as usize);
         assert_eq!(size_of::<VMStoreContext>(), store_context::SIZE as usize);
         assert_eq!(size_of::<ValRaw>(), VAL_RAW_SIZE as usize);
     }

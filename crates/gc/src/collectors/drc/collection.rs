@@ -26,6 +26,7 @@
 //! under way is finished.
 
 use super::trace::TracePhase;
+use super::counts::{PREFIX, count};
 use super::{DrcHeap, dec_ref, inc_ref, set_bit};
 use crate::collectors::new_ref;
 use crate::error::{note, note_err};
@@ -108,7 +109,7 @@ impl<'a> DrcCollection<'a> {
                 // On a stack without having been exposed (a runtime bug):
                 // log it, with the count a log entry holds, rather than let
                 // it be freed under the stack.
-                match inc_ref(mem, &mut self.heap.counts, r) {
+                match inc_ref(mem, r) {
                     Ok(()) => note_err(errors, self.heap.log_object(r).map(drop)),
                     Err(e) => note(errors, e),
                 }
@@ -145,7 +146,7 @@ impl<'a> DrcCollection<'a> {
                 self.heap.log.push(obj);
             } else {
                 note_err(errors, set_bit(mem, obj, &header, DRC_LOGGED_BIT, false));
-                note_err(errors, dec_ref(self.heap.memory.bytes_mut(), &mut self.heap.counts, &mut self.heap.pending, &r));
+                note_err(errors, dec_ref(self.heap.memory.bytes_mut(), &mut self.heap.pending, &r));
             }
         }
         false
@@ -169,10 +170,12 @@ impl<'a> DrcCollection<'a> {
             *budget -= 1;
             self.work += 1;
             let mem = self.heap.memory.bytes_mut();
-            let header = match object_at(mem, at) {
-                Ok(h) if h.collector_bits() & DRC_FRESH_BIT != 0 && u64::from(at) + u64::from(h.size()) <= u64::from(end) => h,
+            // Each block of a span is a prefix and a fresh object.
+            let obj = at.saturating_add(PREFIX);
+            let header = match object_at(mem, obj) {
+                Ok(h) if h.collector_bits() & DRC_FRESH_BIT != 0 && u64::from(obj) + u64::from(h.size()) <= u64::from(end) => h,
                 Ok(_) => {
-                    note(errors, GcError::corrupt("block in a fresh span is not a fresh object", at));
+                    note(errors, GcError::corrupt("block in a fresh span is not a fresh object", obj));
                     at = end;
                     continue;
                 }
@@ -182,13 +185,12 @@ impl<'a> DrcCollection<'a> {
                     continue;
                 }
             };
-            let obj = at;
-            at += header.size();
+            at = obj + header.size();
             let bits = header.collector_bits();
             if bits & DRC_ON_STACK_BIT != 0 {
                 note_err(errors, set_bit(mem, obj, &header, DRC_FRESH_BIT | DRC_ON_STACK_BIT, false));
                 self.heap.log.push(obj);
-            } else if self.heap.counts.get(obj) == Ok(1)
+            } else if count(self.heap.memory.bytes(), obj) == Ok(1)
                 && self.heap.free_fresh(self.host_data, obj, &header, budget, &mut self.work, &mut self.allowance, errors)
             {
                 // The log's count was its only one: garbage, freed now.
@@ -196,7 +198,7 @@ impl<'a> DrcCollection<'a> {
                 let mem = self.heap.memory.bytes_mut();
                 note_err(errors, set_bit(mem, obj, &header, DRC_FRESH_BIT | DRC_LOGGED_BIT, false));
                 match new_ref(obj) {
-                    Ok(r) => note_err(errors, dec_ref(mem, &mut self.heap.counts, &mut self.heap.pending, &r)),
+                    Ok(r) => note_err(errors, dec_ref(mem, &mut self.heap.pending, &r)),
                     Err(e) => note(errors, e),
                 }
             }

@@ -1,53 +1,76 @@
-//! DRC's reference counts, in side memory: one `u32` per 16-byte granule
-//! of the heap, entry `offset >> DRC_COUNT_SHIFT` for the object at
-//! `offset`. Objects are at least 16 bytes, so no two share an entry; the
-//! entries of free blocks are meaningless until an allocation sets them.
+//! DRC's blocks: each object is preceded by an 8-byte prefix
+//! (`gc_layout::DRC_PREFIX_SIZE`) holding a marker word and the object's
+//! reference count, so a block is `[prefix][object]` and the count sits
+//! next to the header (compiled code reaches it at `object - 4`).
 //!
-//! The header has no room for a count, and side memory keeps counts out of
-//! reach of heap contents: a corrupt heap cannot forge one. Compiled
-//! code's barriers reach the table through the store context
-//! (`GcHeap::ref_count_table`); it moves only when the heap grows, which
-//! happens outside Wasm code.
+//! The heap stays walkable block by block: a block starts with either a
+//! free block's header (kind word zero, size in the next word) or a prefix
+//! (`DRC_PREFIX_MARKER`), which the object's header follows. Offsets the
+//! free list and the bump region hand out are blocks; references are
+//! objects.
 
-use crate::{GcError, Result};
-use kiln_environ::gc_layout::DRC_COUNT_SHIFT;
+use crate::header::read_header;
+use crate::memory::{read_u32, write_u32};
+use crate::{GcError, Result, VMGcHeader};
+use kiln_environ::gc_layout::{DRC_PREFIX_MARKER, DRC_PREFIX_SIZE, DRC_REF_COUNT_OFFSET};
 
-#[derive(Debug, Default)]
-pub(super) struct RefCounts {
-    counts: Vec<u32>,
+/// The prefix's size, as the collector's block arithmetic uses it.
+pub(super) const PREFIX: u32 = DRC_PREFIX_SIZE;
+
+/// Where the count of the object at `obj` is.
+fn count_at(obj: u32) -> Result<u64> {
+    u64::from(obj).checked_add_signed(i64::from(DRC_REF_COUNT_OFFSET)).ok_or(GcError::corrupt("object without room for a prefix", obj))
 }
 
-impl RefCounts {
-    /// Makes the table cover a heap ending at `end` (new entries zero).
-    pub(super) fn cover(&mut self, end: u64) {
-        let len = usize::try_from(end >> DRC_COUNT_SHIFT).unwrap_or(usize::MAX);
-        if len > self.counts.len() {
-            // A fresh zeroed allocation (lazily backed for large tables)
-            // rather than `resize`, which would write every new entry.
-            let mut counts = vec![0; len];
-            counts[..self.counts.len()].copy_from_slice(&self.counts);
-            self.counts = counts;
+/// The reference count of the object at `obj`.
+pub(super) fn count(mem: &[u8], obj: u32) -> Result<u32> {
+    read_u32(mem, count_at(obj)?)
+}
+
+pub(super) fn set_count(mem: &mut [u8], obj: u32, count: u32) -> Result<()> {
+    write_u32(mem, count_at(obj)?, count)
+}
+
+/// Writes the prefix of a new object in the block at `block` with count
+/// `count`; returns the object's offset.
+pub(super) fn init_prefix(mem: &mut [u8], block: u32, count: u32) -> Result<u32> {
+    write_u32(mem, u64::from(block), DRC_PREFIX_MARKER)?;
+    let obj = block + PREFIX;
+    set_count(mem, obj, count)?;
+    Ok(obj)
+}
+
+/// What a DRC block is.
+pub(super) enum Block {
+    Free { size: u32 },
+    /// An object at `obj` with its (unvalidated) header; the block is
+    /// `PREFIX + header.size()` bytes.
+    Object { obj: u32, header: VMGcHeader },
+}
+
+/// The block at `at` (below 4 GiB), read without validating the object.
+#[inline]
+pub(super) fn read_block(mem: &[u8], at: u64) -> Result<Block> {
+    let word = read_u32(mem, at)?;
+    if word == DRC_PREFIX_MARKER {
+        let obj = u32::try_from(at + u64::from(PREFIX)).map_err(|_| GcError::corrupt("block past the heap", at))?;
+        return Ok(Block::Object { obj, header: read_header(mem, u64::from(obj))? });
+    }
+    let header = read_header(mem, at)?;
+    if !header.is_free_block() {
+        return Err(GcError::corrupt("block starts with neither a free block nor a prefix", at));
+    }
+    Ok(Block::Free { size: header.size() })
+}
+
+impl Block {
+    /// The block's size in bytes (saturating: a corrupt size fails the
+    /// caller's bounds check).
+    #[inline]
+    pub(super) fn size(&self) -> u32 {
+        match self {
+            Block::Free { size } => *size,
+            Block::Object { header, .. } => header.size().saturating_add(PREFIX),
         }
-    }
-
-    fn index(&self, obj: u32) -> Result<usize> {
-        let i = (obj >> DRC_COUNT_SHIFT) as usize;
-        if i < self.counts.len() { Ok(i) } else { Err(GcError::corrupt("object outside the counted heap", obj)) }
-    }
-
-    /// The count of the object at `obj`.
-    pub(super) fn get(&self, obj: u32) -> Result<u32> {
-        Ok(self.counts[self.index(obj)?])
-    }
-
-    pub(super) fn set(&mut self, obj: u32, count: u32) -> Result<()> {
-        let i = self.index(obj)?;
-        self.counts[i] = count;
-        Ok(())
-    }
-
-    /// The table's first entry and its length, for compiled code.
-    pub(super) fn table(&mut self) -> (*mut u32, usize) {
-        (self.counts.as_mut_ptr(), self.counts.len())
     }
 }

@@ -24,7 +24,7 @@
 //! a collection visits at most heap/4 slots while freeing, whatever the
 //! heap holds.
 
-use super::counts::RefCounts;
+use super::counts::{PREFIX, count};
 use super::{DrcHeap, PENDING_FREE, dec_ref};
 use crate::alloc::free_list::FreeList;
 use crate::error::{note, note_err};
@@ -46,7 +46,7 @@ impl DrcHeap {
         allowance: &mut u64,
         errors: &mut Option<GcError>,
     ) {
-        let DrcHeap { memory, types, pending, freed, end, counts, .. } = self;
+        let DrcHeap { memory, types, pending, freed, end, .. } = self;
         let mem = memory.bytes_mut();
         while *budget > 0 {
             // A unit for the object itself (its checks, or its free), one
@@ -68,7 +68,7 @@ impl DrcHeap {
                 let refused = if u64::from(header.size()) > *allowance || u64::from(obj) + u64::from(header.size()) > *end {
                     note(errors, GcError::corrupt("queued object overdraws the free allowance or leaves the heap", obj));
                     true
-                } else if counts.get(obj).is_ok_and(|n| n != 0) {
+                } else if count(mem, obj).is_ok_and(|n| n != 0) {
                     // Counted again since it was queued (a bug or a corrupt
                     // heap can do that): it stays alive.
                     note_err(errors, write_u32(mem, u64::from(obj) + u64::from(HEADER_KIND_OFFSET), header.kind_word() & !PENDING_FREE));
@@ -82,7 +82,7 @@ impl DrcHeap {
                 }
                 *allowance -= u64::from(header.size());
             }
-            let next = release_refs(mem, counts, pending, &slots, cursor, budget, work, errors);
+            let next = release_refs(mem, pending, &slots, cursor, budget, work, errors);
             if next < slots.len() || *budget == 0 {
                 pending.suspend(obj, next);
                 break;
@@ -107,7 +107,7 @@ impl DrcHeap {
         allowance: &mut u64,
         errors: &mut Option<GcError>,
     ) -> bool {
-        let DrcHeap { memory, types, pending, freed, counts, .. } = self;
+        let DrcHeap { memory, types, pending, freed, .. } = self;
         let mem = memory.bytes_mut();
         let slots = match ref_slots(types, mem, obj, header) {
             Ok(slots) => slots,
@@ -118,7 +118,7 @@ impl DrcHeap {
             return false;
         }
         *allowance -= u64::from(header.size());
-        release_refs(mem, counts, pending, &slots, 0, budget, work, errors);
+        release_refs(mem, pending, &slots, 0, budget, work, errors);
         finish_free(mem, host_data, freed, obj, header, errors);
         true
     }
@@ -133,17 +133,7 @@ impl DrcHeap {
 
 /// Releases the references in `slots` from `from` on, for up to `budget`
 /// units; returns the index of the first slot not released.
-#[allow(clippy::too_many_arguments)]
-fn release_refs(
-    mem: &mut [u8],
-    counts: &mut RefCounts,
-    pending: &mut WorkList,
-    slots: &RefSlots<'_>,
-    from: u32,
-    budget: &mut u64,
-    work: &mut u64,
-    errors: &mut Option<GcError>,
-) -> u32 {
+fn release_refs(mem: &mut [u8], pending: &mut WorkList, slots: &RefSlots<'_>, from: u32, budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> u32 {
     let mut i = from;
     while i < slots.len() && *budget > 0 {
         let slot = slots.get(i);
@@ -153,7 +143,7 @@ fn release_refs(
         match read_u32(mem, slot) {
             Ok(raw) => {
                 if let Some(child) = VMGcRef::from_raw_u32(raw) {
-                    note_err(errors, dec_ref(mem, counts, pending, &child));
+                    note_err(errors, dec_ref(mem, pending, &child));
                 }
             }
             Err(e) => note(errors, e),
@@ -173,7 +163,7 @@ fn finish_free(mem: &mut [u8], host_data: &mut HostDataTable, freed: &mut Vec<(u
     // The object's own header becomes a free block's even inside a run: a
     // stale reference to it must find a free block, not a plausible object.
     note_err(errors, write_header(mem, u64::from(obj), &VMGcHeader::free_block(header.size())));
-    push_freed_block(freed, obj, header.size());
+    push_freed_block(freed, obj - PREFIX, header.size() + PREFIX);
 }
 
 /// Records a freed block, joined to the last one when they touch, so that

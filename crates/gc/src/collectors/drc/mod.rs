@@ -1,9 +1,9 @@
 //! The deferred reference-counting (DRC) collector.
 //!
-//! Every object has a reference count, in side memory (`counts.rs`). It
-//! counts the references held by the heap
-//! (fields of other objects), by tables and globals, and by the host — every
-//! slot written through `write_gc_ref` or owned after `clone_gc_ref`.
+//! Every object has a reference count, in a prefix before its header
+//! (`counts.rs`). It counts the references held by the heap (fields of other objects), by
+//! tables and globals, and by the host — every slot written through
+//! `write_gc_ref` or owned after `clone_gc_ref`.
 //! References held only by the Wasm stack are *not* counted, so compiled
 //! code can move them between locals and frames without barriers. Instead,
 //! every reference handed to Wasm is logged once in an over-approximated
@@ -69,7 +69,7 @@ use crate::header::{object, write_header};
 use crate::memory::{grow_memory, usable_end, write_u32};
 use crate::trace::WorkList;
 use crate::types::TypeCache;
-use crate::verify::verify_heap;
+use crate::verify::{ObjectPrefix, verify_heap};
 use collection::DrcCollection;
 use crate::{
     Collector, GarbageCollection, GcError, GcHeap, GcRoots, GcRuntime, GcStats, GcTypes, HeapMemory, HostDataTable, Result,
@@ -77,9 +77,9 @@ use crate::{
 };
 use crate::error::note;
 use kiln_environ::gc_layout::{
-    DRC_FRESH_BIT, DRC_LOG_ZERO_COUNT_TAG, DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT as PENDING_FREE, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET,
+    DRC_FRESH_BIT, DRC_LOG_ZERO_COUNT_TAG, DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT as PENDING_FREE, DRC_PREFIX_MARKER, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET,
 };
-use counts::RefCounts;
+use counts::{PREFIX, count, init_prefix, set_count};
 use region::Region;
 use kiln_environ::{GcTypeLayouts, StandardLayouts};
 use std::sync::Arc;
@@ -125,8 +125,6 @@ pub(crate) struct DrcHeap {
     /// Spans `[start, end)` of fresh objects left by earlier regions since
     /// the last collection.
     fresh: Vec<(u32, u32)>,
-    /// Every object's reference count.
-    counts: RefCounts,
     /// The next collection traces, whatever counting leaves free.
     trace_due: bool,
     stats: GcStats,
@@ -144,7 +142,6 @@ impl DrcHeap {
             freed: Vec::new(),
             region: None,
             fresh: Vec::new(),
-            counts: RefCounts::default(),
             trace_due: false,
             stats: GcStats::default(),
         };
@@ -155,31 +152,32 @@ impl DrcHeap {
     fn alloc_block(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
         let size = block_size(size)?;
         check_alloc_kind(&header, size)?;
-        if let Some(offset) = self.alloc_in_region(size)? {
+        let block = size.checked_add(PREFIX).ok_or(GcError::OutOfMemory { requested: u64::from(size) })?;
+        if let Some(at) = self.alloc_in_region(block)? {
             // Fresh: one count for the caller, one for the implicit log.
             let header = header.with_collector_bits(DRC_FRESH_BIT | DRC_LOGGED_BIT);
+            let offset = init_prefix(self.memory.bytes_mut(), at, 2)?;
             init_object(self.memory.bytes_mut(), offset, header, size)?;
-            self.counts.set(offset, 2)?;
-            self.stats.record_allocation(size);
+            self.stats.record_allocation(block);
             return new_ref(offset);
         }
-        let found = match self.free_list.alloc(size) {
+        let found = match self.free_list.alloc(block) {
             Some(found) => Some(found),
             // The region took the largest free block: its unused rest may
             // be what this object needs.
             None if self.region.is_some() => {
                 self.retire_region()?;
-                self.free_list.alloc(size)
+                self.free_list.alloc(block)
             }
             None => None,
         };
-        let (offset, block) = found.ok_or(GcError::OutOfMemory { requested: u64::from(size) })?;
+        let (at, _) = found.ok_or(GcError::OutOfMemory { requested: u64::from(block) })?;
         if let Some((at, rest)) = self.free_list.last_split {
             write_header(self.memory.bytes_mut(), u64::from(at), &VMGcHeader::free_block(rest))?;
         }
         // The new reference is owned by the caller: count 1.
-        init_object(self.memory.bytes_mut(), offset, header.with_collector_bits(0), block)?;
-        self.counts.set(offset, 1)?;
+        let offset = init_prefix(self.memory.bytes_mut(), at, 1)?;
+        init_object(self.memory.bytes_mut(), offset, header.with_collector_bits(0), size)?;
         self.stats.record_allocation(block);
         new_ref(offset)
     }
@@ -216,35 +214,35 @@ impl DrcHeap {
     }
 }
 
-fn inc_ref(mem: &[u8], counts: &mut RefCounts, r: &VMGcRef) -> Result<()> {
+fn inc_ref(mem: &mut [u8], r: &VMGcRef) -> Result<()> {
     if r.is_i31() {
         return Ok(());
     }
     let (obj, _) = object(mem, r)?;
-    match counts.get(obj)? {
+    match count(mem, obj)? {
         u32::MAX => Ok(()),
-        n => counts.set(obj, n + 1),
+        n => set_count(mem, obj, n + 1),
     }
 }
 
-fn dec_ref(mem: &mut [u8], counts: &mut RefCounts, pending: &mut WorkList, r: &VMGcRef) -> Result<()> {
+fn dec_ref(mem: &mut [u8], pending: &mut WorkList, r: &VMGcRef) -> Result<()> {
     if r.is_i31() {
         return Ok(());
     }
     let (obj, header) = object(mem, r)?;
-    match counts.get(obj)? {
+    match count(mem, obj)? {
         0 => Err(GcError::corrupt("reference count underflow", obj)),
         // Saturated: the object is immortal.
         u32::MAX => Ok(()),
         1 => {
-            counts.set(obj, 0)?;
+            set_count(mem, obj, 0)?;
             if header.collector_bits() & PENDING_FREE == 0 {
                 write_u32(mem, u64::from(obj) + u64::from(HEADER_KIND_OFFSET), header.kind_word() | PENDING_FREE)?;
                 pending.push(obj);
             }
             Ok(())
         }
-        n => counts.set(obj, n - 1),
+        n => set_count(mem, obj, n - 1),
     }
 }
 
@@ -279,12 +277,12 @@ impl GcHeap for DrcHeap {
     }
 
     fn clone_gc_ref(&mut self, r: &VMGcRef) -> Result<VMGcRef> {
-        inc_ref(self.memory.bytes(), &mut self.counts, r)?;
+        inc_ref(self.memory.bytes_mut(), r)?;
         Ok(r.unchecked_copy())
     }
 
     fn drop_gc_ref(&mut self, host_data: &mut HostDataTable, r: VMGcRef) -> Result<()> {
-        dec_ref(self.memory.bytes_mut(), &mut self.counts, &mut self.pending, &r)?;
+        dec_ref(self.memory.bytes_mut(), &mut self.pending, &r)?;
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -318,7 +316,7 @@ impl GcHeap for DrcHeap {
             // Already listed: the list holds one count per object, so the
             // caller's is released (it cannot reach zero: the entry holds
             // one).
-            dec_ref(self.memory.bytes_mut(), &mut self.counts, &mut self.pending, &r)
+            dec_ref(self.memory.bytes_mut(), &mut self.pending, &r)
         }
     }
 
@@ -333,8 +331,6 @@ impl GcHeap for DrcHeap {
             self.memory.clear();
         }
         self.end = usable_end(self.memory.len());
-        self.counts = RefCounts::default();
-        self.counts.cover(self.end);
         let start = u64::from(FIRST_OBJECT_OFFSET);
         self.free_list.reset(start, self.end);
         if let Some((at, size)) = self.free_list.blocks().next() {
@@ -368,7 +364,6 @@ impl GcHeap for DrcHeap {
         let start = self.end.max(u64::from(FIRST_OBJECT_OFFSET));
         // A sliver too small for a block waits for the next growth.
         if new_end >= start + 16 {
-            self.counts.cover(new_end);
             self.add_free_region(start, new_end)?;
             self.end = new_end;
             self.stats.heap_size = new_end;
@@ -387,11 +382,7 @@ impl GcHeap for DrcHeap {
 
     fn ref_count(&self, r: &VMGcRef) -> Result<Option<u32>> {
         let (obj, _) = object(self.memory.bytes(), r)?;
-        self.counts.get(obj).map(Some)
-    }
-
-    fn ref_count_table(&mut self) -> Option<(*mut u32, usize)> {
-        Some(self.counts.table())
+        count(self.memory.bytes(), obj).map(Some)
     }
 
     fn counts_references(&self) -> bool {
@@ -428,7 +419,7 @@ impl GcHeap for DrcHeap {
             };
             let bits = header.collector_bits();
             if entry & DRC_LOG_ZERO_COUNT_TAG != 0 {
-                if self.counts.get(obj)? == 0 && bits & PENDING_FREE != 0 {
+                if count(self.memory.bytes(), obj)? == 0 && bits & PENDING_FREE != 0 {
                     self.pending.push(obj);
                     zeroed += 1;
                 } else {
@@ -449,7 +440,8 @@ impl GcHeap for DrcHeap {
 
     fn verify(&self) -> Result<VerifyReport> {
         let mem = self.memory.bytes();
-        let walk = verify_heap(mem, u64::from(FIRST_OBJECT_OFFSET), self.end, self.types.types())?;
+        let prefix = ObjectPrefix { marker: DRC_PREFIX_MARKER, size: PREFIX };
+        let walk = verify_heap(mem, u64::from(FIRST_OBJECT_OFFSET), self.end, self.types.types(), Some(prefix))?;
         let tail = self.region_tail();
         if !walk.free_blocks.iter().copied().filter(|b| Some(*b) != tail).eq(self.free_list.blocks()) {
             return Err(GcError::corrupt("free list disagrees with the heap", 0u64));
@@ -466,7 +458,7 @@ impl GcHeap for DrcHeap {
         };
         for &obj in &walk.objects {
             let header = object(mem, &new_ref(obj)?)?.1;
-            if self.counts.get(obj)? == 0 && header.collector_bits() & PENDING_FREE == 0 {
+            if count(mem, obj)? == 0 && header.collector_bits() & PENDING_FREE == 0 {
                 return Err(GcError::corrupt("live object with a zero count that is not queued", obj));
             }
             let bits = header.collector_bits();

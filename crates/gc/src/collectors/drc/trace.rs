@@ -17,9 +17,10 @@
 //! corrupt header ends the sweep with an error and leaves the rest of the
 //! heap as it was (a leak, never an overlap).
 
+use super::counts::{Block, count, read_block, set_count};
 use super::{DrcHeap, set_bit};
 use crate::error::{note, note_err};
-use crate::header::{check_block_size, object, read_header, write_header};
+use crate::header::{check_block_size, object, write_header};
 use crate::host_data::drop_externref_host_data;
 use crate::memory::read_u32;
 use crate::trace::object_ref_slots;
@@ -56,11 +57,11 @@ impl DrcHeap {
         let (obj, header) = object(mem, r)?;
         if header.collector_bits() & DRC_MARK_BIT == 0 {
             set_bit(mem, obj, &header, DRC_MARK_BIT, true)?;
-            self.counts.set(obj, u32::from(counted))?;
+            set_count(mem, obj, u32::from(counted))?;
             self.pending.push(obj);
         } else if counted {
-            let n = self.counts.get(obj)?;
-            self.counts.set(obj, n.saturating_add(1))?;
+            let n = count(mem, obj)?;
+            set_count(mem, obj, n.saturating_add(1))?;
         }
         Ok(())
     }
@@ -106,7 +107,7 @@ impl DrcHeap {
                     }
                     None => TracePhase::Sweep(u64::from(FIRST_OBJECT_OFFSET)),
                 },
-                TracePhase::Sweep(offset) => match (offset < self.end).then(|| self.sweep_block(offset, host_data, errors)).flatten() {
+                TracePhase::Sweep(offset) => match self.sweep_blocks(offset, host_data, budget, work, errors) {
                     Some(next) => TracePhase::Sweep(next),
                     None => {
                         self.flush_freed(errors);
@@ -147,31 +148,51 @@ impl DrcHeap {
         }
     }
 
-    /// Sweeps the block at `offset`; returns the next block's offset, or
-    /// `None` if the heap cannot be walked further (a corrupt header).
-    fn sweep_block(&mut self, offset: u64, host_data: &mut HostDataTable, errors: &mut Option<GcError>) -> Option<u64> {
-        let mem = self.memory.bytes_mut();
-        let header = match read_header(mem, offset).and_then(|h| check_block_size(offset, h.size(), self.end as usize).map(|()| h)) {
-            Ok(h) => h,
-            Err(e) => {
-                note(errors, e);
+    /// Sweeps blocks from `offset` on, the first paid for by the caller
+    /// and each further one by a unit of `budget`; returns where to
+    /// resume, or `None` at the heap's end or where it cannot be walked
+    /// further (a corrupt header). One borrow of the memory for the run.
+    fn sweep_blocks(&mut self, mut offset: u64, host_data: &mut HostDataTable, budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> Option<u64> {
+        let end = self.end;
+        let DrcHeap { memory, freed, .. } = self;
+        let mem = memory.bytes_mut();
+        loop {
+            if offset >= end {
                 return None;
             }
-        };
-        let next = offset + u64::from(header.size());
-        let obj = offset as u32;
-        if header.is_free_block() {
-            return Some(next);
+            offset = sweep_block(mem, freed, offset, end, host_data, errors)?;
+            if *budget == 0 {
+                return Some(offset);
+            }
+            *budget -= 1;
+            *work += 1;
         }
-        if header.collector_bits() & DRC_MARK_BIT != 0 {
-            note_err(errors, set_bit(mem, obj, &header, DRC_MARK_BIT, false));
-            return Some(next);
-        }
-        if header.kind() == Some(VMGcKind::ExternRef) {
-            note_err(errors, drop_externref_host_data(mem, obj, host_data));
-        }
-        note_err(errors, write_header(mem, offset, &VMGcHeader::free_block(header.size())));
-        super::free::push_freed_block(&mut self.freed, obj, header.size());
-        Some(next)
     }
+}
+
+/// Sweeps the block at `offset` of a heap ending at `end`: an unmarked
+/// object is freed, a marked one unmarked. Returns the next block.
+fn sweep_block(mem: &mut [u8], freed: &mut Vec<(u32, u32)>, offset: u64, end: u64, host_data: &mut HostDataTable, errors: &mut Option<GcError>) -> Option<u64> {
+    let block = match read_block(mem, offset).and_then(|b| check_block_size(offset, b.size(), end as usize).map(|()| b)) {
+        Ok(b) => b,
+        Err(e) => {
+            note(errors, e);
+            return None;
+        }
+    };
+    let next = offset + u64::from(block.size());
+    let Block::Object { obj, header } = block else { return Some(next) };
+    if header.collector_bits() & DRC_MARK_BIT != 0 {
+        note_err(errors, set_bit(mem, obj, &header, DRC_MARK_BIT, false));
+        return Some(next);
+    }
+    if header.kind() == Some(VMGcKind::ExternRef) {
+        note_err(errors, drop_externref_host_data(mem, obj, host_data));
+    }
+    // Below the heap's end, which is under 4 GiB.
+    let (at, size) = (offset as u32, (next - offset) as u32);
+    note_err(errors, write_header(mem, u64::from(obj), &VMGcHeader::free_block(header.size())));
+    note_err(errors, write_header(mem, offset, &VMGcHeader::free_block(size)));
+    super::free::push_freed_block(freed, at, size);
+    Some(next)
 }
