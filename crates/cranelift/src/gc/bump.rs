@@ -18,7 +18,7 @@ use super::ArrayContents;
 use crate::func_env::POINTER;
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{Block, BlockArg, InstBuilder, Value, types::*};
+use cranelift_codegen::ir::{Block, BlockArg, Endianness, InstBuilder, MemFlagsData, Value, types::*};
 use kiln_environ::gc_layout::{
     ARRAY_LENGTH_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET, HEADER_TYPE_INDEX_OFFSET, VMGcKind, array_kind_word,
     fixed_object_kind_word,
@@ -148,39 +148,66 @@ fn write_header(t: &mut FuncTranslator<'_, '_>, object: Value, kind_word: u32, t
 /// Zeroes bytes `[ARRAY_LENGTH_OFFSET + 4, size)` of the array at `object`.
 fn zero_elements(t: &mut FuncTranslator<'_, '_>, object: Value, size: Value) {
     let zero = t.b.ins().iconst(I64, 0);
-    store_repeated(t, object, ARRAY_LENGTH_OFFSET + 4, size, zero);
+    let zeros = t.b.ins().splat(I64X2, zero);
+    store_repeated(t, object, ARRAY_LENGTH_OFFSET + 4, size, zeros);
 }
 
-/// Stores the 8-byte `pattern` (i64) over bytes `[from, size)` of the
-/// object at `object`: when `from` is 4 bytes past an 8-byte boundary, its
-/// low half first, then whole words (`size` is a multiple of 8). Array
-/// zeroing and `array.new`'s fill of numbers share it.
-pub(crate) fn store_repeated(t: &mut FuncTranslator<'_, '_>, object: Value, from: u32, size: Value, pattern: Value) {
+/// Stores the 16-byte vector `lanes` (a repeated element, of any lane
+/// type) over bytes `[from, size)` of the object at `object`: when `from`
+/// is 4 bytes past an 8-byte boundary, its first 4 bytes first, then 16
+/// bytes at a time, then its first 8 bytes if they remain (`size` is a
+/// multiple of 8). Array zeroing and `array.new`'s fill of numbers share
+/// it.
+///
+/// The vector must come from a `splat` of a plain value, never of an
+/// operation with an immediate (a mask, a multiplication by a constant):
+/// Cranelift rematerialises those where they are used, which would put
+/// the splat inside the loop.
+pub(crate) fn store_repeated(t: &mut FuncTranslator<'_, '_>, object: Value, from: u32, size: Value, lanes: Value) {
     let gc = t.flags.gc;
+    let little = MemFlagsData::new().with_endianness(Endianness::Little);
     let mut start = from;
     if start % 8 != 0 {
         debug_assert_eq!(start % 8, 4, "elements start 4-aligned");
-        let low = t.b.ins().ireduce(I32, pattern);
+        let words = t.b.ins().bitcast(I32X4, little, lanes);
+        let low = t.b.ins().extractlane(words, 0);
         t.b.ins().store(gc, low, object, start as i32);
         start += 4;
     }
     let header = t.b.create_block();
     let body = t.b.create_block();
+    let tail = t.b.create_block();
+    let last = t.b.create_block();
     let exit = t.b.create_block();
     t.b.append_block_param(header, I64);
     let first = t.b.ins().iconst(I64, i64::from(start));
     t.b.ins().jump(header, &[BlockArg::Value(first)]);
+
     t.b.switch_to_block(header);
     let offset = t.b.block_params(header)[0];
-    let more = t.b.ins().icmp(IntCC::UnsignedLessThan, offset, size);
-    t.b.ins().brif(more, body, &[], exit, &[]);
+    let end = t.b.ins().iadd_imm_u(offset, 16);
+    let whole = t.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, end, size);
+    t.b.ins().brif(whole, body, &[], tail, &[]);
+
     t.b.switch_to_block(body);
     t.b.seal_block(body);
     let addr = t.b.ins().iadd(object, offset);
-    t.b.ins().store(gc, pattern, addr, 0);
-    let next = t.b.ins().iadd_imm_u(offset, 8);
-    t.b.ins().jump(header, &[BlockArg::Value(next)]);
+    t.b.ins().store(gc, lanes, addr, 0);
+    t.b.ins().jump(header, &[BlockArg::Value(end)]);
     t.b.seal_block(header);
+
+    // At most 8 bytes remain.
+    t.b.switch_to_block(tail);
+    t.b.seal_block(tail);
+    let more = t.b.ins().icmp(IntCC::UnsignedLessThan, offset, size);
+    t.b.ins().brif(more, last, &[], exit, &[]);
+    t.b.switch_to_block(last);
+    t.b.seal_block(last);
+    let doubles = t.b.ins().bitcast(I64X2, little, lanes);
+    let low = t.b.ins().extractlane(doubles, 0);
+    let addr = t.b.ins().iadd(object, offset);
+    t.b.ins().store(gc, low, addr, 0);
+    t.b.ins().jump(exit, &[]);
     t.b.switch_to_block(exit);
     t.b.seal_block(exit);
 }

@@ -244,32 +244,33 @@ impl FuncTranslator<'_, '_> {
     /// Writes the element `bits` (see [`Self::element_bits`]) into every
     /// element of the new array `r` of `len` elements, and whatever
     /// padding follows them: the array may hold stale bytes
-    /// ([`ArrayContents::Overwritten`]). The element pattern, repeated to 8
-    /// bytes, is stored 8 bytes at a time up to the object's (8-aligned)
-    /// size.
+    /// ([`ArrayContents::Overwritten`]). The element, repeated to 16 bytes
+    /// (a `splat` of its low bits: no masking, see `store_repeated`), is
+    /// stored 16 bytes at a time up to the object's (8-aligned) size.
     fn fill_new_array_bits(&mut self, type_index: u32, r: Value, bits: Value, len: Value) {
         let layout = self.array_layout(type_index);
-        let repeat: i64 = match layout.elem_size {
-            1 => 0x0101_0101_0101_0101,
-            2 => 0x0001_0001_0001_0001,
-            4 => 0x0000_0001_0000_0001,
-            _ => 1,
+        let lanes = match layout.elem_size {
+            1 => {
+                let byte = self.b.ins().ireduce(I8, bits);
+                self.b.ins().splat(I8X16, byte)
+            }
+            2 => {
+                let half = self.b.ins().ireduce(I16, bits);
+                self.b.ins().splat(I16X8, half)
+            }
+            4 => {
+                let word = self.b.ins().ireduce(I32, bits);
+                self.b.ins().splat(I32X4, word)
+            }
+            _ => self.b.ins().splat(I64X2, bits),
         };
-        let mask = match layout.elem_size {
-            1 => 0xff,
-            2 => 0xffff,
-            4 => 0xffff_ffff,
-            _ => -1,
-        };
-        let masked = self.b.ins().band_imm_s(bits, mask);
-        let pattern = self.b.ins().imul_imm_s(masked, repeat);
         let len64 = self.b.ins().uextend(I64, len);
         let bytes = self.b.ins().imul_imm_u(len64, layout.elem_size as i64);
         let end = self.b.ins().iadd_imm_u(bytes, layout.base as i64 + 7);
         let size = self.b.ins().band_imm_s(end, !7i64);
         self.check_in_heap(r, size, 0);
         let object = self.gc_addr_const(r, 0);
-        crate::gc::store_repeated(self, object, layout.base, size, pattern);
+        crate::gc::store_repeated(self, object, layout.base, size, lanes);
     }
 
     /// Stores `value` into `len` elements of `r` from `start` (already
