@@ -18,7 +18,10 @@
 //! half of the free part, so the promotion area can always take every
 //! nursery object: a nursery collection never runs out of room. The
 //! reserve is at least the whole space, nursery included, so a full
-//! collection can always copy everything.
+//! collection can always copy everything. Objects of 256 KiB or more live
+//! in the copying heap's large-object space (`large.rs`): born mature and
+//! remembered, left alone by nursery collections, marked rather than
+//! copied by full ones (which then clear their remembered bits).
 //!
 //! The nursery is empty after every collection, so it is carved again then
 //! (and on growth, when it is empty), at its *target* size when there is
