@@ -26,7 +26,7 @@
 //! under way is finished.
 
 use super::trace::TracePhase;
-use super::counts::{PREFIX, count};
+use super::counts::{PREFIX, count, set_count};
 use super::{DrcHeap, dec_ref, inc_ref, set_bit};
 use crate::collectors::new_ref;
 use crate::error::{note, note_err};
@@ -187,19 +187,24 @@ impl<'a> DrcCollection<'a> {
             };
             at = obj + header.size();
             let bits = header.collector_bits();
+            let only_the_logs = count(mem, obj) == Ok(1);
             if bits & DRC_ON_STACK_BIT != 0 {
                 note_err(errors, set_bit(mem, obj, &header, DRC_FRESH_BIT | DRC_ON_STACK_BIT, false));
                 self.heap.log.push(obj);
-            } else if count(self.heap.memory.bytes(), obj) == Ok(1)
-                && self.heap.free_fresh(self.host_data, obj, &header, budget, &mut self.work, &mut self.allowance, errors)
-            {
+            } else if only_the_logs && self.heap.free_fresh(self.host_data, obj, &header, budget, &mut self.work, &mut self.allowance, errors) {
                 // The log's count was its only one: garbage, freed now.
             } else {
                 let mem = self.heap.memory.bytes_mut();
                 note_err(errors, set_bit(mem, obj, &header, DRC_FRESH_BIT | DRC_LOGGED_BIT, false));
-                match new_ref(obj) {
-                    Ok(r) => note_err(errors, dec_ref(mem, &mut self.heap.pending, &r)),
-                    Err(e) => note(errors, e),
+                // The log's count goes. Above one (the common case: other
+                // objects hold it) that is a plain decrement of a count
+                // just read; at one the object is queued to be freed.
+                match count(mem, obj) {
+                    Ok(n) if n > 1 && n != u32::MAX => note_err(errors, set_count(mem, obj, n - 1)),
+                    _ => match new_ref(obj) {
+                        Ok(r) => note_err(errors, dec_ref(mem, &mut self.heap.pending, &r)),
+                        Err(e) => note(errors, e),
+                    },
                 }
             }
         }

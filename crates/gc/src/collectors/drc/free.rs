@@ -168,6 +168,7 @@ fn finish_free(mem: &mut [u8], host_data: &mut HostDataTable, freed: &mut Vec<(u
 
 /// Records a freed block, joined to the last one when they touch, so that
 /// `add_freed_blocks` sorts runs rather than objects.
+#[inline]
 pub(super) fn push_freed_block(freed: &mut Vec<(u32, u32)>, obj: u32, size: u32) {
     if let Some((start, len)) = freed.last_mut()
         // A run lies in the heap (under 4 GiB), but corrupt sizes could
