@@ -419,3 +419,25 @@ fn a_trap_inside_an_inlined_function_has_its_frame_and_offset() {
     assert_eq!(wasm[call_at], OP_CALL);
     assert_eq!(inlined, frames_with(false));
 }
+
+#[test]
+fn a_recursive_function_inlined_into_itself_keeps_one_frame_per_call() {
+    // `$down` is small, so its recursive call is inlined into its own
+    // body (one level): a trap five calls deep must still show five
+    // `$down` frames, each at its own offset, as without inlining.
+    let wat = r#"(module
+        (func $down (param i32) (result i32)
+            (if (i32.eqz (local.get 0)) (then unreachable))
+            (i32.add (call $down (i32.sub (local.get 0) (i32.const 1))) (i32.const 1)))
+        (func $run (export "run") (param i32) (result i32)
+            (call $down (local.get 0))))"#;
+    let frames_with = |inlining: bool| {
+        let Trapped { err, .. } = run_chain_with(wat, Config::new().compiler_inlining(inlining));
+        assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::UnreachableCodeReached));
+        frames(&err).to_vec()
+    };
+    let inlined = frames_with(true);
+    let names: Vec<_> = inlined.iter().map(|f| f.func_name().unwrap()).collect();
+    assert_eq!(names, ["down", "down", "down", "down", "down", "down", "run"]);
+    assert_eq!(inlined, frames_with(false));
+}

@@ -95,3 +95,27 @@ fn tail_calls_inside_an_inlined_body_return_to_its_caller() {
             (i32.add (call $via_tail (local.get 0)) (i32.const 3))))"#;
     same_with_and_without_inlining(wat, 5, 15);
 }
+
+#[test]
+fn a_recursive_function_inlined_into_itself_builds_and_checks_trees_under_collections() {
+    // `$tree` is inlined into itself (one level): the references its
+    // inlined copy holds across the recursive calls' allocations must
+    // survive a collection at each of them.
+    let wat = r#"(module
+        (type $node (struct (field $l (ref null $node)) (field $r (ref null $node))))
+        (func $tree (param $d i32) (result (ref $node))
+            (if (result (ref $node)) (i32.eqz (local.get $d))
+                (then (struct.new $node (ref.null $node) (ref.null $node)))
+                (else (struct.new $node
+                    (call $tree (i32.sub (local.get $d) (i32.const 1)))
+                    (call $tree (i32.sub (local.get $d) (i32.const 1)))))))
+        (func $count (param $t (ref null $node)) (result i32)
+            (if (result i32) (ref.is_null (local.get $t))
+                (then (i32.const 0))
+                (else (i32.add (i32.const 1)
+                    (i32.add (call $count (struct.get $node $l (local.get $t)))
+                             (call $count (struct.get $node $r (local.get $t))))))))
+        (func (export "run") (param $d i32) (result i32)
+            (call $count (call $tree (local.get $d)))))"#;
+    same_with_and_without_inlining(wat, 6, (1 << 7) - 1);
+}
