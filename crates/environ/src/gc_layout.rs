@@ -59,9 +59,10 @@ use crate::{RefRepr, WasmCompositeType, WasmFieldType, WasmHeapType, WasmRefType
 pub const HEADER_SIZE: u32 = 8;
 /// Alignment of every object, and granule of every object size.
 pub const OBJECT_ALIGN: u32 = 8;
-/// The smallest object: two objects never start in the same 16-byte
-/// granule, so side tables indexed by `offset >> 4` (DRC's counts) have one
-/// entry per object.
+/// The smallest object: a header and 8 bytes of body, what an array (its
+/// length) and an externref (its id) need at least. Empty structs are
+/// rounded up to it, so every object has a body and no object is as small
+/// as the smallest free block.
 pub const MIN_OBJECT_SIZE: u32 = 16;
 /// The lowest offset an object may start at: offset 0 must never be a valid
 /// reference, so the first granule of a heap stays unused.
