@@ -150,6 +150,56 @@ pub(crate) fn write_header(mem: &mut [u8], offset: u64, header: &VMGcHeader) -> 
     Ok(())
 }
 
+/// A word some collectors put before every object (DRC: its count), and
+/// the prefix's size: each block of such a heap starts with either a free
+/// block's header or `marker`, which the object's header follows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ObjectPrefix {
+    pub(crate) marker: u32,
+    pub(crate) size: u32,
+}
+
+/// A block of a heap walked block by block.
+pub(crate) enum Block {
+    Free { size: u32 },
+    /// An object at `obj` with its (unvalidated) header, `prefix` bytes
+    /// after the block's start.
+    Object { obj: u32, header: VMGcHeader, prefix: u32 },
+}
+
+impl Block {
+    /// The block's size in bytes (saturating: a corrupt size fails the
+    /// caller's bounds check).
+    #[inline]
+    pub(crate) fn size(&self) -> u32 {
+        match self {
+            Block::Free { size } => *size,
+            Block::Object { header, prefix, .. } => header.size().saturating_add(*prefix),
+        }
+    }
+}
+
+/// The block at `at` (below 4 GiB) of a heap whose objects are preceded by
+/// `prefix`, if any; the object's header is read, not validated.
+#[inline]
+pub(crate) fn read_block(mem: &[u8], at: u64, prefix: Option<ObjectPrefix>) -> Result<Block> {
+    let outside = || GcError::corrupt("block past the heap", at);
+    if let Some(p) = prefix
+        && read_u32(mem, at)? == p.marker
+    {
+        let obj = u32::try_from(at + u64::from(p.size)).map_err(|_| outside())?;
+        return Ok(Block::Object { obj, header: read_header(mem, u64::from(obj))?, prefix: p.size });
+    }
+    let header = read_header(mem, at)?;
+    if header.is_free_block() {
+        return Ok(Block::Free { size: header.size() });
+    }
+    if prefix.is_some() {
+        return Err(GcError::corrupt("object without its prefix", at));
+    }
+    Ok(Block::Object { obj: u32::try_from(at).map_err(|_| outside())?, header, prefix: 0 })
+}
+
 /// Checks that a block's size is plausible for a block at `offset` in a
 /// memory of `mem_len` bytes: a multiple of 8 of at least a header (an
 /// object is larger still, see [`object_at`]).

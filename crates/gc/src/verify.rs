@@ -15,7 +15,7 @@
 //! bounded: the walk takes at most size/16 steps, and the reference check
 //! visits at most size/4 slots.
 
-use crate::header::{check_block_size, read_header};
+use crate::header::{Block, ObjectPrefix, check_block_size, read_block, read_header};
 use crate::memory::read_u32;
 use crate::trace::ref_slots;
 use crate::types::TypeCache;
@@ -68,15 +68,6 @@ pub(crate) fn verify_packed_spaces(mem: &[u8], spaces: &[std::ops::Range<u64>], 
     Ok(walk)
 }
 
-/// A word some collectors put before every object (DRC: its count), and
-/// its size: a block then starts with either a free block's header or
-/// `marker`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ObjectPrefix {
-    pub(crate) marker: u32,
-    pub(crate) size: u32,
-}
-
 /// Verifies the blocks in `[start, end)`, each object preceded by
 /// `prefix`.
 pub(crate) fn verify_heap(mem: &[u8], start: u64, end: u64, types: &Arc<dyn GcTypes>, prefix: Option<ObjectPrefix>) -> Result<HeapWalk> {
@@ -91,33 +82,24 @@ fn walk_blocks(mem: &[u8], start: u64, end: u64, walk: &mut HeapWalk, prefix: Op
     let end = end.min(mem.len() as u64);
     let mut offset = start;
     while offset < end {
-        if let Some(prefix) = prefix
-            && read_u32(mem, offset)? == prefix.marker
-        {
-            let obj = offset + u64::from(prefix.size);
-            let header = read_header(mem, obj)?;
-            check_block_size(obj, header.size(), end as usize)?;
-            if header.is_free_block() {
-                return Err(GcError::corrupt("prefix before a free block", offset));
+        let block = read_block(mem, offset, prefix)?;
+        match &block {
+            Block::Free { size } => {
+                check_block_size(offset, *size, end as usize)?;
+                // Below `end`, which is at most 2^32 - 8.
+                walk.free_blocks.push((offset as u32, *size));
+                walk.report.free_blocks += 1;
+                walk.report.free_bytes += u64::from(*size);
             }
-            walk_object(walk, obj, &header)?;
-            offset = obj + u64::from(header.size());
-            continue;
+            Block::Object { obj, header, .. } => {
+                check_block_size(u64::from(*obj), header.size(), end as usize)?;
+                if header.is_free_block() {
+                    return Err(GcError::corrupt("prefix before a free block", offset));
+                }
+                walk_object(walk, u64::from(*obj), header)?;
+            }
         }
-        let header = read_header(mem, offset)?;
-        check_block_size(offset, header.size(), end as usize)?;
-        // Below `end`, which is at most 2^32 - 8.
-        let at = offset as u32;
-        if header.kind_word() & VMGcKind::MASK == 0 {
-            walk.free_blocks.push((at, header.size()));
-            walk.report.free_blocks += 1;
-            walk.report.free_bytes += u64::from(header.size());
-        } else if prefix.is_some() {
-            return Err(GcError::corrupt("object without its prefix", offset));
-        } else {
-            walk_object(walk, offset, &header)?;
-        }
-        offset += u64::from(header.size());
+        offset += u64::from(block.size());
     }
     Ok(())
 }

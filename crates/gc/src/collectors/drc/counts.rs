@@ -9,13 +9,16 @@
 //! free list and the bump region hand out are blocks; references are
 //! objects.
 
-use crate::header::read_header;
+use crate::header::ObjectPrefix;
 use crate::memory::{read_u32, write_u32};
-use crate::{GcError, Result, VMGcHeader};
+use crate::{GcError, Result};
 use kiln_environ::gc_layout::{DRC_PREFIX_MARKER, DRC_PREFIX_SIZE, DRC_REF_COUNT_OFFSET};
 
 /// The prefix's size, as the collector's block arithmetic uses it.
 pub(super) const PREFIX: u32 = DRC_PREFIX_SIZE;
+
+/// How DRC's heap is walked (`header::read_block`, the verifier).
+pub(super) const BLOCKS: ObjectPrefix = ObjectPrefix { marker: DRC_PREFIX_MARKER, size: PREFIX };
 
 /// Where the count of the object at `obj` is.
 fn count_at(obj: u32) -> Result<u64> {
@@ -38,39 +41,4 @@ pub(super) fn init_prefix(mem: &mut [u8], block: u32, count: u32) -> Result<u32>
     let obj = block + PREFIX;
     set_count(mem, obj, count)?;
     Ok(obj)
-}
-
-/// What a DRC block is.
-pub(super) enum Block {
-    Free { size: u32 },
-    /// An object at `obj` with its (unvalidated) header; the block is
-    /// `PREFIX + header.size()` bytes.
-    Object { obj: u32, header: VMGcHeader },
-}
-
-/// The block at `at` (below 4 GiB), read without validating the object.
-#[inline]
-pub(super) fn read_block(mem: &[u8], at: u64) -> Result<Block> {
-    let word = read_u32(mem, at)?;
-    if word == DRC_PREFIX_MARKER {
-        let obj = u32::try_from(at + u64::from(PREFIX)).map_err(|_| GcError::corrupt("block past the heap", at))?;
-        return Ok(Block::Object { obj, header: read_header(mem, u64::from(obj))? });
-    }
-    let header = read_header(mem, at)?;
-    if !header.is_free_block() {
-        return Err(GcError::corrupt("block starts with neither a free block nor a prefix", at));
-    }
-    Ok(Block::Free { size: header.size() })
-}
-
-impl Block {
-    /// The block's size in bytes (saturating: a corrupt size fails the
-    /// caller's bounds check).
-    #[inline]
-    pub(super) fn size(&self) -> u32 {
-        match self {
-            Block::Free { size } => *size,
-            Block::Object { header, .. } => header.size().saturating_add(PREFIX),
-        }
-    }
 }

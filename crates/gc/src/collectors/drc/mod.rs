@@ -1,9 +1,9 @@
 //! The deferred reference-counting (DRC) collector.
 //!
 //! Every object has a reference count, in a prefix before its header
-//! (`counts.rs`). It counts the references held by the heap (fields of other objects), by
-//! tables and globals, and by the host — every slot written through
-//! `write_gc_ref` or owned after `clone_gc_ref`.
+//! (`counts.rs`). It counts the references held by the heap (fields of
+//! other objects), by tables and globals, and by the host — every slot
+//! written through `write_gc_ref` or owned after `clone_gc_ref`.
 //! References held only by the Wasm stack are *not* counted, so compiled
 //! code can move them between locals and frames without barriers. Instead,
 //! every reference handed to Wasm is logged once in an over-approximated
@@ -69,7 +69,7 @@ use crate::header::{object, write_header};
 use crate::memory::{grow_memory, usable_end, write_u32};
 use crate::trace::WorkList;
 use crate::types::TypeCache;
-use crate::verify::{ObjectPrefix, verify_heap};
+use crate::verify::verify_heap;
 use collection::DrcCollection;
 use crate::{
     Collector, GarbageCollection, GcError, GcHeap, GcRoots, GcRuntime, GcStats, GcTypes, HeapMemory, HostDataTable, Result,
@@ -77,9 +77,9 @@ use crate::{
 };
 use crate::error::note;
 use kiln_environ::gc_layout::{
-    DRC_FRESH_BIT, DRC_LOG_ZERO_COUNT_TAG, DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT as PENDING_FREE, DRC_PREFIX_MARKER, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET,
+    DRC_FRESH_BIT, DRC_LOG_ZERO_COUNT_TAG, DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT as PENDING_FREE, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET,
 };
-use counts::{PREFIX, count, init_prefix, set_count};
+use counts::{BLOCKS, PREFIX, count, init_prefix, set_count};
 use region::Region;
 use kiln_environ::{GcTypeLayouts, StandardLayouts};
 use std::sync::Arc;
@@ -440,8 +440,7 @@ impl GcHeap for DrcHeap {
 
     fn verify(&self) -> Result<VerifyReport> {
         let mem = self.memory.bytes();
-        let prefix = ObjectPrefix { marker: DRC_PREFIX_MARKER, size: PREFIX };
-        let walk = verify_heap(mem, u64::from(FIRST_OBJECT_OFFSET), self.end, self.types.types(), Some(prefix))?;
+        let walk = verify_heap(mem, u64::from(FIRST_OBJECT_OFFSET), self.end, self.types.types(), Some(BLOCKS))?;
         let tail = self.region_tail();
         if !walk.free_blocks.iter().copied().filter(|b| Some(*b) != tail).eq(self.free_list.blocks()) {
             return Err(GcError::corrupt("free list disagrees with the heap", 0u64));
