@@ -14,8 +14,9 @@
 //! Large objects are marked when reached and scanned after the copies
 //! (`forward.rs`); the flip frees those not marked (one step, however many
 //! there are: they are few, at least 256 KiB each). Then the copies become
-//! the current space, the spaces are replanned, the statistics updated. Nothing touches the heap between
-//! steps, so the spaces cannot change under the collection.
+//! the current space, the spaces are replanned, the statistics updated.
+//! Nothing touches the heap between steps, so the spaces cannot change
+//! under the collection.
 //!
 //! The work is bounded by the roots, the copies' slots and objects (at most
 //! one per 4 bytes of the to-space) and the externrefs (at most one per 24

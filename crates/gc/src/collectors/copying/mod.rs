@@ -62,7 +62,7 @@
 //!
 //! A collection that leaves a large heap mostly empty (live data under a
 //! sixteenth) halves it when the copies lie low enough: the memory above
-//! the new end is given back to the system (`HeapMemory::discard_from`)
+//! the new end is given back to the system (`HeapMemory::discard`)
 //! and the spaces are planned below it. Growth reuses that memory first.
 //!
 //! # Large objects
@@ -305,6 +305,18 @@ impl CopyingHeap {
         self.stats.bytes_in_use = self.stats.bytes_in_use.saturating_sub(freed);
     }
 
+    /// Records what a collection left in use: the current space's used
+    /// part and the large objects.
+    pub(super) fn record_bytes_in_use(&mut self) {
+        self.stats.bytes_in_use = self.bump.top() - self.start + self.large.bytes_in_use();
+    }
+
+    /// The bytes in use in the spaces alone: large objects are never
+    /// copied, so heap sizing leaves them out.
+    pub(super) fn space_bytes_in_use(&self) -> u64 {
+        self.stats.bytes_in_use.saturating_sub(self.large.bytes_in_use())
+    }
+
     /// The memory the heap manages: the spaces' and the large objects'.
     pub(super) fn heap_size(&self) -> u64 {
         self.end + self.large.reserved()
@@ -342,7 +354,7 @@ impl CopyingHeap {
         let (start, top) = if top == start { (first, first) } else { (start, top) };
         self.shrink_if_mostly_empty(top - start, top);
         self.set_space(start, top);
-        self.stats.bytes_in_use = top - start + self.large.bytes_in_use();
+        self.record_bytes_in_use();
         self.stats.heap_size = self.heap_size();
         self.stats.record_collection();
     }
@@ -427,8 +439,7 @@ impl GcHeap for CopyingHeap {
     /// Judged on the spaces alone: large objects are never copied, so
     /// they need no room in them.
     fn wanted_growth(&self) -> u64 {
-        let live = self.stats.bytes_in_use.saturating_sub(self.large.bytes_in_use());
-        crate::heap::wanted_growth(self.end, live, 4)
+        crate::heap::wanted_growth(self.end, self.space_bytes_in_use(), 4)
     }
 
     fn stats(&self) -> GcStats {

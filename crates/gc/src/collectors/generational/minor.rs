@@ -132,7 +132,7 @@ impl<'a> MinorCollection<'a> {
         let _ = heap.mature.bump.advance_to(self.evacuation.to_top());
         heap.mature.externrefs.append(&mut self.evacuation.take_externrefs());
         heap.nursery.adapt(used, promoted);
-        heap.mature.stats.bytes_in_use = heap.mature.bump.top() - heap.mature.start + heap.mature.large.bytes_in_use();
+        heap.mature.record_bytes_in_use();
         heap.mature.stats.record_collection();
         heap.mature.stats.minor_collections += 1;
         heap.after_collection(false);

@@ -425,8 +425,7 @@ impl GcHeap for GenerationalHeap {
             return 0;
         }
         let len = self.mature.end;
-        let live = self.mature.stats.bytes_in_use.saturating_sub(self.mature.large.bytes_in_use());
-        let wanted = live.saturating_add(self.nursery.target).saturating_mul(4);
+        let wanted = self.mature.space_bytes_in_use().saturating_add(self.nursery.target).saturating_mul(4);
         if wanted <= len {
             return 0;
         }
