@@ -33,14 +33,13 @@
 
 use super::bump::{self, CollectorHeader};
 use super::{ArrayContents, GcCompiler, RefSlot, append_to_barrier_log};
-use crate::func_env::POINTER;
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, Value, types::*};
 use kiln_environ::gc_layout::{
-    DRC_FRESH_BIT, DRC_PREFIX_MARKER, DRC_PREFIX_SIZE, DRC_REF_COUNT_OFFSET, DRC_LOG_ZERO_COUNT_TAG, DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET,
+    DRC_FRESH_BIT, DRC_LOG_ZERO_COUNT_TAG, DRC_LOGGED_BIT, DRC_PENDING_FREE_BIT, DRC_PREFIX_MARKER, DRC_PREFIX_SIZE, DRC_REF_COUNT_OFFSET,
+    GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET,
 };
-use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
 
 pub(crate) struct DrcCompiler;
 
@@ -71,7 +70,7 @@ impl GcCompiler for DrcCompiler {
         let v = t.b.ins().load(I32, flags, addr, 0);
         let done = if_heap_object(t, v, |t| {
             let gc = t.flags.gc;
-            let header = object_addr(t, v);
+            let header = t.gc_object_addr(v);
             let kind = t.b.ins().load(I32, gc, header, HEADER_KIND_OFFSET as i32);
             let logged = t.b.ins().band_imm_u(kind, i64::from(DRC_LOGGED_BIT));
             let log = t.b.create_block();
@@ -157,13 +156,6 @@ fn if_heap_object(t: &mut FuncTranslator<'_, '_>, r: Value, body: impl FnOnce(&m
     done
 }
 
-/// The native address of the heap object `r` (its header).
-fn object_addr(t: &mut FuncTranslator<'_, '_>, r: Value) -> Value {
-    let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
-    let base = t.b.ins().load(POINTER, t.flags.vm, ctx, store_context::GC_HEAP_BASE as i32);
-    let offset = t.b.ins().uextend(I64, r);
-    t.b.ins().iadd(base, offset)
-}
 
 /// How much a count changes by: 1, or 0 once saturated at `u32::MAX`
 /// (such an object is immortal: a leak, never an early free).
@@ -179,7 +171,7 @@ fn count_step(t: &mut FuncTranslator<'_, '_>, count: Value) -> Value {
 /// corrupt, reaches before the heap.
 fn count_addr(t: &mut FuncTranslator<'_, '_>, r: Value) -> Value {
     let at = t.b.ins().iadd_imm_s(r, i64::from(DRC_REF_COUNT_OFFSET));
-    object_addr(t, at)
+    t.gc_object_addr(at)
 }
 
 /// Counts one more reference to `r` (saturating: a count at `u32::MAX`
@@ -217,7 +209,7 @@ fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value) {
         t.b.seal_block(inline);
 
         t.b.switch_to_block(release);
-        let header = object_addr(t, r);
+        let header = t.gc_object_addr(r);
         let kind = t.b.ins().load(I32, gc, header, HEADER_KIND_OFFSET as i32);
         let entry = t.b.ins().bor_imm_u(r, i64::from(DRC_LOG_ZERO_COUNT_TAG));
         append_to_barrier_log(

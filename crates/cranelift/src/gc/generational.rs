@@ -21,7 +21,6 @@
 //! runtime.
 
 use super::{ArrayContents, GcCompiler, RefSlot, append_to_barrier_log, bump};
-use crate::func_env::POINTER;
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types::*};
@@ -71,9 +70,7 @@ impl GcCompiler for GenerationalCompiler {
         t.b.seal_block(check_bit);
 
         t.b.switch_to_block(check_bit);
-        let base = t.b.ins().load(POINTER, t.flags.vm, ctx, store_context::GC_HEAP_BASE as i32);
-        let obj64 = t.b.ins().uextend(I64, obj);
-        let header = t.b.ins().iadd(base, obj64);
+        let header = t.gc_object_addr(obj);
         let kind = t.b.ins().load(I32, t.flags.gc, header, HEADER_KIND_OFFSET as i32);
         let remembered = t.b.ins().band_imm_u(kind, i64::from(GEN_REMEMBERED_BIT));
         t.b.ins().brif(remembered, done, &[], remember, &[]);

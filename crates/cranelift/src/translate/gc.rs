@@ -64,12 +64,19 @@ impl FuncTranslator<'_, '_> {
         self.env.load_vmctx_ptr(&mut self.b, self.vmctx, VMCTX_STORE_CONTEXT_OFFSET)
     }
 
-    /// The native address of byte `offset` of object `r` (non-null, not i31).
-    fn gc_addr(&mut self, r: Value, offset: Value) -> Value {
+    /// The native address of object `r` (non-null, not i31): the heap's
+    /// base plus the 32-bit reference, so any `r` lands in the heap's
+    /// reservation.
+    pub(crate) fn gc_object_addr(&mut self, r: Value) -> Value {
         let ctx = self.store_ctx();
         let base = self.b.ins().load(POINTER, self.flags.vm, ctx, store_context::GC_HEAP_BASE as i32);
         let r = self.b.ins().uextend(I64, r);
-        let object = self.b.ins().iadd(base, r);
+        self.b.ins().iadd(base, r)
+    }
+
+    /// The native address of byte `offset` of object `r` (non-null, not i31).
+    fn gc_addr(&mut self, r: Value, offset: Value) -> Value {
+        let object = self.gc_object_addr(r);
         self.b.ins().iadd(object, offset)
     }
 
