@@ -116,28 +116,37 @@ fn young_object_in_a_global_survives_a_minor_collection() {
     old_to_young_survives("global_set");
 }
 
+/// A large array of boxes in a global: made filled with one new box
+/// (`fill`) or empty (`empty`), given a new box at an index (`put`, by
+/// compiled code's `array.set`), read back; and garbage (`churn`).
+const LARGE_BOXES: &str = r#"(module
+    (type $box (struct (field i32)))
+    (type $boxes (array (mut (ref null $box))))
+    (type $junk (struct (field i32) (field i32)))
+    (global $big (mut (ref null $boxes)) (ref.null $boxes))
+    (func (export "fill") (param $v i32)
+        (global.set $big (array.new $boxes (struct.new $box (local.get $v)) (i32.const 400000))))
+    (func (export "empty") (param $len i32)
+        (global.set $big (array.new_default $boxes (local.get $len))))
+    (func (export "put") (param $i i32) (param $v i32)
+        (array.set $boxes (global.get $big) (local.get $i) (struct.new $box (local.get $v))))
+    (func (export "clear") (global.set $big (ref.null $boxes)))
+    (func (export "churn") (param $n i32)
+        (block $done (loop $next
+            (br_if $done (i32.eqz (local.get $n)))
+            (drop (struct.new $junk (local.get $n) (local.get $n)))
+            (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+            (br $next))))
+    (func (export "read") (param $i i32) (result i32)
+        (struct.get $box 0 (array.get $boxes (global.get $big) (local.get $i)))))"#;
+
 #[test]
 fn a_large_array_born_mature_keeps_the_young_objects_it_was_filled_with() {
     // 400,000 references (1.6 MB), larger than the nursery: the array is
     // allocated outside it and filled by stores without a barrier.
     let (mut store, instance) = instantiate(
         &engine(),
-        r#"(module
-            (type $box (struct (field i32)))
-            (type $boxes (array (mut (ref null $box))))
-            (type $junk (struct (field i32) (field i32)))
-            (global $big (mut (ref null $boxes)) (ref.null $boxes))
-            (func (export "fill") (param $v i32)
-                (global.set $big (array.new $boxes (struct.new $box (local.get $v)) (i32.const 400000))))
-            (func (export "clear") (global.set $big (ref.null $boxes)))
-            (func (export "churn") (param $n i32)
-                (block $done (loop $next
-                    (br_if $done (i32.eqz (local.get $n)))
-                    (drop (struct.new $junk (local.get $n) (local.get $n)))
-                    (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-                    (br $next))))
-            (func (export "read") (param $i i32) (result i32)
-                (struct.get $box 0 (array.get $boxes (global.get $big) (local.get $i)))))"#,
+        LARGE_BOXES,
     );
     let fill = instance.get_typed_func::<i32, ()>(&mut store, "fill").unwrap();
     // The first array grows the heap; once it is garbage, the second fits
@@ -257,37 +266,19 @@ fn young_objects_stored_into_a_large_array_by_compiled_code_survive_minor_collec
     // 100,000 references (400 KB): the array lives in the large-object
     // space. Compiled code's `array.set` stores new boxes into it between
     // nursery collections; its write barrier must remember the array.
-    let (mut store, instance) = instantiate(
-        &engine(),
-        r#"(module
-            (type $box (struct (field i32)))
-            (type $boxes (array (mut (ref null $box))))
-            (type $junk (struct (field i32) (field i32)))
-            (global $big (mut (ref null $boxes)) (ref.null $boxes))
-            (func (export "run") (param $n i32) (result i32)
-                (local $i i32) (local $j i32) (local $sum i32)
-                (global.set $big (array.new_default $boxes (i32.const 100000)))
-                (loop $store
-                    (array.set $boxes (global.get $big) (i32.rem_u (i32.mul (local.get $i) (i32.const 97)) (i32.const 100000))
-                        (struct.new $box (local.get $i)))
-                    (local.set $j (i32.const 0))
-                    (loop $churn
-                        (drop (struct.new $junk (local.get $j) (local.get $j)))
-                        (local.set $j (i32.add (local.get $j) (i32.const 1)))
-                        (br_if $churn (i32.lt_u (local.get $j) (i32.const 300))))
-                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                    (br_if $store (i32.lt_u (local.get $i) (local.get $n))))
-                (local.set $i (i32.const 0))
-                (loop $read
-                    (local.set $sum (i32.add (local.get $sum)
-                        (struct.get $box 0 (array.get $boxes (global.get $big)
-                            (i32.rem_u (i32.mul (local.get $i) (i32.const 97)) (i32.const 100000))))))
-                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                    (br_if $read (i32.lt_u (local.get $i) (local.get $n))))
-                (local.get $sum)))"#,
-    );
-    let run = instance.get_typed_func::<i32, i32>(&mut store, "run").unwrap();
+    let (mut store, instance) = instantiate(&engine(), LARGE_BOXES);
+    let len = 100_000;
+    let slot = |i: i32| i * 97 % len;
+    instance.get_typed_func::<i32, ()>(&mut store, "empty").unwrap().call(&mut store, len).unwrap();
+    let put = instance.get_typed_func::<(i32, i32), ()>(&mut store, "put").unwrap();
+    let churn = instance.get_typed_func::<i32, ()>(&mut store, "churn").unwrap();
     let n = 2000;
-    assert_eq!(run.call(&mut store, n).unwrap(), (0..n).sum::<i32>());
+    for i in 0..n {
+        put.call(&mut store, (slot(i), i)).unwrap();
+        churn.call(&mut store, 300).unwrap();
+    }
     assert!(store.gc_stats().unwrap().minor_collections >= 5, "{:?}", store.gc_stats());
+    let read = instance.get_typed_func::<i32, i32>(&mut store, "read").unwrap();
+    let sum: i32 = (0..n).map(|i| read.call(&mut store, slot(i)).unwrap()).sum();
+    assert_eq!(sum, (0..n).sum::<i32>());
 }
