@@ -99,15 +99,14 @@ impl Compiler {
 
     fn compile_function(&self, env: &FuncEnv<'_>, ctx: &mut Context, fb: &mut FunctionBuilderContext, defined: u32, wasm: &[u8], inline_bodies: Option<&InlineBodies>) -> Result<CompiledFunction, CompileError> {
         // A body kept for inlining is this function's translation already.
-        match inline_bodies.and_then(|b| b.body(defined)) {
-            Some(body) => {
+        let facts = match inline_bodies.and_then(|b| b.kept(defined)) {
+            Some((body, facts)) => {
                 ctx.clear();
                 ctx.func = body.clone();
+                *facts
             }
-            None => {
-                Self::translate_function(env, ctx, fb, defined, wasm)?;
-            }
-        }
+            None => Self::translate_function(env, ctx, fb, defined, wasm)?,
+        };
         let module = env.module;
         let index = module.num_imported_funcs + defined;
         let name = module.func_name(index).map_or_else(|| format!("#{index}"), |n| format!("{n} (#{index})"));
@@ -120,6 +119,7 @@ impl Compiler {
         }
         let mut compiled = self.finish(ctx, name, |callee| callee.checked_sub(module.num_imported_funcs).map(|d| d as usize))?;
         compiled.inlined = inlined;
+        compiled.reads_gc_heap = facts.reads_gc_heap;
         log::debug!("compiled function {} into {} bytes in {:?}", compiled.name, compiled.code.len(), start.elapsed());
         Ok(compiled)
     }
@@ -157,6 +157,9 @@ impl Compiler {
     pub(crate) fn finish(&self, ctx: &mut Context, name: String, resolve: impl Fn(u32) -> Option<usize>) -> Result<CompiledFunction, CompileError> {
         ctx.compile(&*self.isa, &mut ControlPlane::default())
             .map_err(|e| CompileError::Codegen { func: name.clone(), message: format!("{:?}", e.inner) })?;
+        // `RUST_LOG=kiln_cranelift::clif=trace` prints each function as
+        // Cranelift left it: what to read beside a profile of the JIT code.
+        log::trace!(target: "kiln_cranelift::clif", "optimised CLIF of {name}:\n{}", ctx.func.display());
         let compiled = ctx.compiled_code().expect("compiled above");
         let buffer = &compiled.buffer;
         let mut relocs = Vec::new();
@@ -212,6 +215,7 @@ impl Compiler {
             traps,
             address_map,
             inlined: Vec::new(),
+            reads_gc_heap: false,
         })
     }
 }

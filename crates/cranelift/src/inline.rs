@@ -63,9 +63,10 @@ pub(crate) fn small_enough(defined: u32, func: &Function) -> bool {
 
 impl InlineBodies {
 
-    /// The translated body of defined function `defined`, if kept.
-    pub(crate) fn body(&self, defined: u32) -> Option<&Function> {
-        self.bodies.get(defined as usize)?.as_ref().map(|(f, _)| f)
+    /// The translated body of defined function `defined` and what its
+    /// translation learnt, if kept.
+    pub(crate) fn kept(&self, defined: u32) -> Option<&(Function, FunctionFacts)> {
+        self.bodies.get(defined as usize)?.as_ref()
     }
 
     /// The inlining decisions for calls made by function `caller` (a
@@ -125,7 +126,7 @@ impl Inline for CallerInliner<'_> {
 
 impl CallerInliner<'_> {
     fn body(&self, defined: u32) -> &Function {
-        self.bodies.body(defined).expect("only kept bodies are inlined")
+        &self.bodies.kept(defined).expect("only kept bodies are inlined").0
     }
 
     /// Gives every inlined instruction a source location (Cranelift's

@@ -38,6 +38,8 @@ pub struct CompiledFunction {
     /// Locations of inlined code, indexed by the `address_map` entries at
     /// or above [`INLINED_LOCATION`].
     pub inlined: Vec<InlinedLocation>,
+    /// The code reads the GC heap's base (`FunctionFacts::reads_gc_heap`).
+    pub reads_gc_heap: bool,
 }
 
 /// Address-map locations at or above this stand for instructions inlined
@@ -88,6 +90,9 @@ pub struct CodeMetadata {
     pub stack_maps: Vec<StackMap>,
     /// Inlined code's locations (see [`INLINED_LOCATION`]).
     pub inlined: Vec<InlinedLocation>,
+    /// Some function reads the GC heap's base, which compiled code takes
+    /// to be fixed: instantiation creates the store's GC heap first.
+    pub reads_gc_heap: bool,
 }
 
 impl CodeMetadata {
@@ -156,6 +161,7 @@ pub fn link(funcs: &[CompiledFunction]) -> Result<LinkedCode, CompileError> {
         let relocate = |loc: u32| if loc >= INLINED_LOCATION { loc + inlined_base } else { loc };
         metadata.address_map.extend(f.address_map.iter().map(|(s, e, l)| (start + s, start + e, relocate(*l))));
         metadata.inlined.extend_from_slice(&f.inlined);
+        metadata.reads_gc_heap |= f.reads_gc_heap;
         metadata.stack_maps.extend(f.stack_maps.iter().map(|m| StackMap { return_address: start + m.return_address, ..m.clone() }));
         metadata.handlers.extend(f.handlers.iter().map(|h| ExceptionHandler {
             return_address: start + h.return_address,

@@ -124,9 +124,14 @@ pub mod store_context {
 /// The engine's supertype displays: an array of `DISPLAY_CAPACITY`
 /// pointers indexed by engine type id, each null or a record. A record is
 /// u32s: the type's depth `d`, then its ancestors from the root (index 1)
-/// to itself (index `d + 1`).
+/// to itself (index `d + 1`), then at least up to index `PADDED_DEPTH`
+/// `NO_TYPE`: a test against a type shallower than `PADDED_DEPTH` reads
+/// its entry without first comparing depths.
 pub mod type_display {
     pub const DISPLAY_CAPACITY: u32 = 1 << 22;
+    pub const PADDED_DEPTH: u32 = 8;
+    /// Fills the entries past a type's depth; no type has this id.
+    pub const NO_TYPE: u32 = u32::MAX;
 }
 
 /// Address space reserved for a GC heap: any 32-bit reference plus any

@@ -16,6 +16,7 @@
 //!   inlined locations              (module offset, call's module offset)
 //!   exception handlers             (return address, handler, frame offset)
 //!   stack maps                     (return address, span, offsets...)
+//!   reads GC heap                  u8: 0 or 1 (`CodeMetadata::reads_gc_heap`)
 //!   checksum                       u64: of everything before it (see
 //!                                  `checksum`)
 //! ```
@@ -37,7 +38,7 @@ use kiln_cranelift::{CodeMetadata, CompiledModule, ExceptionHandler, FunctionInf
 use kiln_environ::{ModuleInfo, Trap};
 
 pub(crate) const MAGIC: &[u8; 12] = b"\0kiln-cwasm\n";
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 
 /// Does `bytes` start like a Kiln artifact?
 pub(crate) fn is_artifact(bytes: &[u8]) -> bool {
@@ -89,6 +90,7 @@ pub(crate) fn write(fingerprint: &str, wasm: &[u8], code: &[u8], funcs: &[Functi
             w.u32(*o);
         }
     }
+    w.0.push(metadata.reads_gc_heap as u8);
     let checksum = checksum(&w.0);
     w.0.extend_from_slice(&checksum.to_le_bytes());
     w.0
@@ -131,8 +133,13 @@ pub(crate) fn read<'a>(bytes: &'a [u8], fingerprint: &str) -> Result<Artifact<'a
         let (return_address, span) = (r.u32()?, r.u32()?);
         Ok(StackMap { return_address, span, offsets: r.list(Reader::u32)?.into_boxed_slice() })
     })?;
+    let reads_gc_heap = match r.u8()? {
+        0 => false,
+        1 => true,
+        other => bail!("precompiled module has an invalid GC heap flag {other}"),
+    };
     ensure!(r.bytes.is_empty(), "precompiled module has {} unexpected trailing bytes", r.bytes.len());
-    let compiled = CompiledModule { code, funcs, metadata: CodeMetadata { traps, address_map, inlined, handlers, stack_maps } };
+    let compiled = CompiledModule { code, funcs, metadata: CodeMetadata { traps, address_map, inlined, handlers, stack_maps, reads_gc_heap } };
     check_offsets(&compiled)?;
     Ok(Artifact { wasm, compiled })
 }

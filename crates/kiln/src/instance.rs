@@ -118,6 +118,12 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
         })?;
     }
 
+    // Compiled code that touches GC objects takes the heap's base to be
+    // fixed (`CodeMetadata::reads_gc_heap`): the heap exists before the
+    // module's code first runs, and never moves.
+    if module.code().metadata.reads_gc_heap {
+        store.gc_store()?;
+    }
     let pool = store.engine().inner.pool.clone();
     let instance_slot = pool.as_deref().map(|pool| pooled_instance_slot(pool, module)).transpose()?;
 

@@ -7,7 +7,9 @@
 //! Layout, read by compiled code (`kiln_environ::vmoffsets::type_display`):
 //! one array of `DISPLAY_CAPACITY` pointers indexed by type id, each to a
 //! record `[depth, a_0, ..., a_depth]` (u32s; `a_depth` is the type
-//! itself): one load from a type id to its record. Null means "no record":
+//! itself), padded with `NO_TYPE` to at least `PADDED_DEPTH` ancestor
+//! slots: one load from a type id to its record, and for the shallow
+//! types most casts name, one more to the answer. Null means "no record":
 //! a type past the table's capacity, or an id no type has (read from a
 //! corrupted header). The array is 32 MiB of zeroed address space, which
 //! the system backs with memory only where records are published (ids are
@@ -24,7 +26,7 @@
 //! or a corrupted header) without a call: a call would be a safepoint and
 //! make Cranelift keep the GC references around every cast in stack slots.
 
-use kiln_environ::vmoffsets::type_display::DISPLAY_CAPACITY;
+use kiln_environ::vmoffsets::type_display::{DISPLAY_CAPACITY, NO_TYPE, PADDED_DEPTH};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 pub(crate) struct TypeDisplays {
@@ -61,7 +63,7 @@ impl TypeDisplays {
         }
         // SAFETY: a non-null record pointer points at one of
         // `self.records`, whose first word is its depth and which holds
-        // `depth + 2` words.
+        // `depth + 2` words or more.
         unsafe {
             let len = *record as usize + 2;
             Some(std::slice::from_raw_parts(record, len))
@@ -78,9 +80,10 @@ impl TypeDisplays {
         };
         display.push(id);
         let depth = (display.len() - 1) as u32;
-        let mut record = Vec::with_capacity(display.len() + 1);
+        let mut record = Vec::with_capacity(display.len().max(PADDED_DEPTH as usize) + 1);
         record.push(depth);
         record.extend(display);
+        record.resize(record.len().max(PADDED_DEPTH as usize + 1), NO_TYPE);
         let mut record = record.into_boxed_slice();
         slot.store(record.as_mut_ptr(), Ordering::Release);
         self.records.push(record);
@@ -102,5 +105,10 @@ mod tests {
         assert_eq!(d.get(5000), Some(&[2, 0, 1, 5000][..]));
         assert_eq!(d.get(2), None, "never recorded");
         assert_eq!(d.get(u32::MAX), None, "past the table");
+        // Compiled code reads a shallow type's slot without a depth check:
+        // past the depth it finds no type.
+        let padded = unsafe { std::slice::from_raw_parts(d.table[1].load(Ordering::Acquire), PADDED_DEPTH as usize + 1) };
+        assert_eq!(padded[..3], [1, 0, 1]);
+        assert!(padded[3..].iter().all(|&a| a == NO_TYPE));
     }
 }

@@ -15,7 +15,6 @@
 //! caller overwrites them (`ArrayContents::Overwritten`).
 
 use super::ArrayContents;
-use crate::func_env::POINTER;
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, BlockArg, Endianness, InstBuilder, MemFlagsData, Value, types::*};
@@ -122,7 +121,7 @@ fn bump_or_branch(t: &mut FuncTranslator<'_, '_>, size: Value, eligible: Option<
     t.b.switch_to_block(fast);
     let new_next32 = t.b.ins().ireduce(I32, new_next);
     t.b.ins().store(flags, new_next32, ctx, store_context::GC_BUMP_NEXT as i32);
-    let base = t.b.ins().load(POINTER, flags, ctx, store_context::GC_HEAP_BASE as i32);
+    let base = t.gc_heap_base();
     let addr = t.b.ins().iadd(base, next64);
     if prefix == 0 {
         return ((addr, next), slow, done);

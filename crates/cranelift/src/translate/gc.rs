@@ -23,7 +23,7 @@ use crate::func_env::POINTER;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, BlockArg, InstBuilder, MemFlagsData, Value, types::*};
 use kiln_environ::gc_layout::{self, ARRAY_LENGTH_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET, HEADER_TYPE_INDEX_OFFSET, MAX_OBJECT_SIZE, VMGcKind};
-use kiln_environ::vmoffsets::type_display::DISPLAY_CAPACITY;
+use kiln_environ::vmoffsets::type_display::{DISPLAY_CAPACITY, PADDED_DEPTH};
 use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, VMCTX_TYPE_IDS_OFFSET, func_ref, store_context};
 use kiln_environ::{Builtin, RefRepr, Trap, WasmCompositeType, WasmFieldType, WasmHeapType, WasmRefType, WasmStorageType, WasmValType};
 use wasmparser::Operator;
@@ -68,10 +68,19 @@ impl FuncTranslator<'_, '_> {
     /// base plus the 32-bit reference, so any `r` lands in the heap's
     /// reservation.
     pub(crate) fn gc_object_addr(&mut self, r: Value) -> Value {
-        let ctx = self.store_ctx();
-        let base = self.b.ins().load(POINTER, self.flags.vm, ctx, store_context::GC_HEAP_BASE as i32);
+        let base = self.gc_heap_base();
         let r = self.b.ins().uextend(I64, r);
         self.b.ins().iadd(base, r)
+    }
+
+    /// The GC heap's base address. The heap never moves once created, and
+    /// a module whose code reads the base gets its store's heap at
+    /// instantiation, before that code first runs: so the load is
+    /// invariant, free to be shared and hoisted out of loops.
+    pub(crate) fn gc_heap_base(&mut self) -> Value {
+        self.facts.reads_gc_heap = true;
+        let ctx = self.store_ctx();
+        self.b.ins().load(POINTER, self.flags.vm_fixed, ctx, store_context::GC_HEAP_BASE as i32)
     }
 
     /// The native address of byte `offset` of object `r` (non-null, not i31).
@@ -665,19 +674,26 @@ impl FuncTranslator<'_, '_> {
         let missing = self.b.create_block();
         let done = self.b.create_block();
         self.b.append_block_param(done, I8);
-        self.b.ins().brif(equal, done, &[BlockArg::Value(equal)], display, &[]);
+        // The answer on equality is a constant, not `equal` itself, so the
+        // comparison feeds only the branch (no flag materialised).
+        let yes = self.b.ins().iconst(I8, 1);
+        self.b.ins().brif(equal, done, &[BlockArg::Value(yes)], display, &[]);
         self.b.seal_block(display);
         self.b.switch_to_block(display);
         let record = self.type_display(actual, missing);
         let depth = self.type_depth(expected);
         let flags = MemFlagsData::trusted().with_readonly();
-        let actual_depth = self.b.ins().load(I32, flags, record, 0);
-        let shallower = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, actual_depth, i64::from(depth));
-        let deep_enough = self.b.create_block();
-        let no = self.b.ins().iconst(I8, 0);
-        self.b.ins().brif(shallower, done, &[BlockArg::Value(no)], deep_enough, &[]);
-        self.b.seal_block(deep_enough);
-        self.b.switch_to_block(deep_enough);
+        // Records are padded past `PADDED_DEPTH`: a shallower `expected`'s
+        // slot is there, holding `NO_TYPE` when `actual` is shallower.
+        if depth >= PADDED_DEPTH {
+            let actual_depth = self.b.ins().load(I32, flags, record, 0);
+            let shallower = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, actual_depth, i64::from(depth));
+            let deep_enough = self.b.create_block();
+            let no = self.b.ins().iconst(I8, 0);
+            self.b.ins().brif(shallower, done, &[BlockArg::Value(no)], deep_enough, &[]);
+            self.b.seal_block(deep_enough);
+            self.b.switch_to_block(deep_enough);
+        }
         let ancestor = self.b.ins().load(I32, flags, record, ((depth + 1) * 4) as i32);
         let is_ancestor = self.b.ins().icmp(IntCC::Equal, ancestor, expected_id);
         self.b.ins().jump(done, &[BlockArg::Value(is_ancestor)]);

@@ -82,6 +82,11 @@ pub struct FunctionFacts {
     /// (a `throw` or rethrow no `try_table` of its own catches), which
     /// starts the search for a handler at its caller's frame.
     pub unwinds_exceptions: bool,
+    /// The function reads the GC heap's base (it touches or allocates GC
+    /// objects). Such code treats the base as fixed, so the store must
+    /// have its heap before the module's code runs (see
+    /// `CodeMetadata::reads_gc_heap`).
+    pub reads_gc_heap: bool,
 }
 
 impl<'a, 'f> FuncTranslator<'a, 'f> {
