@@ -121,17 +121,23 @@ pub mod store_context {
     pub const SIZE: u32 = 120;
 }
 
-/// The engine's supertype displays: an array of `DISPLAY_CAPACITY`
-/// pointers indexed by engine type id, each null or a record. A record is
-/// u32s: the type's depth `d`, then its ancestors from the root (index 1)
-/// to itself (index `d + 1`), then at least up to index `PADDED_DEPTH`
+/// The engine's supertype displays: an array of `DISPLAY_CAPACITY + 1`
+/// pointers indexed by engine type id (the last always null), each null
+/// or a record, followed in the same allocation by the *empty record* at
+/// byte `EMPTY_RECORD_OFFSET`, which stands for every null entry. A record
+/// is u32s: the type's depth `d`, then its ancestors from the root (index
+/// 1) to itself (index `d + 1`), then at least up to index `PADDED_DEPTH`
 /// `NO_TYPE`: a test against a type shallower than `PADDED_DEPTH` reads
-/// its entry without first comparing depths.
+/// its entry without first comparing depths. The empty record has depth 0
+/// and only `NO_TYPE` entries, so it is a subtype of nothing.
 pub mod type_display {
     pub const DISPLAY_CAPACITY: u32 = 1 << 22;
     pub const PADDED_DEPTH: u32 = 8;
     /// Fills the entries past a type's depth; no type has this id.
     pub const NO_TYPE: u32 = u32::MAX;
+    pub const EMPTY_RECORD_OFFSET: u32 = (DISPLAY_CAPACITY + 1) * 8;
+    /// u32s in a record padded to `PADDED_DEPTH` (the empty one's size).
+    pub const PADDED_RECORD_WORDS: u32 = PADDED_DEPTH + 1;
 }
 
 /// Address space reserved for a GC heap: any 32-bit reference plus any

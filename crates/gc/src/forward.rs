@@ -49,7 +49,7 @@
 
 use crate::alloc::bump::BumpAllocator;
 use crate::error::{note, note_err};
-use crate::header::{object_at, read_header, write_header};
+use crate::header::{check_object_header, check_object_offset, object_at, read_header, write_header};
 use crate::host_data::drop_externref_host_data;
 use crate::large::LargeMarks;
 use crate::memory::{copy_object, read_u32, write_u32};
@@ -159,11 +159,11 @@ impl Evacuation {
             }
             return Err(GcError::corrupt("reference outside the from-space", obj));
         }
-        let header = object_at(mem, obj)?;
-        let size = header.size();
-        if at + u64::from(size) > self.from.end {
-            return Err(GcError::corrupt("object extends past the from-space", obj));
-        }
+        check_object_offset(obj)?;
+        let header = read_header(mem, at)?;
+        // A forwarded object needs no more checks than its forwarding
+        // offset's: whatever the header says, the reference becomes one to
+        // a copy.
         if Self::is_forwarded(&header) {
             let forwarding = header.type_index();
             let to = u64::from(forwarding);
@@ -171,6 +171,11 @@ impl Evacuation {
                 return Err(GcError::corrupt("forwarding offset outside the copies", obj));
             }
             return Ok(forwarding);
+        }
+        check_object_header(mem, obj, &header)?;
+        let size = header.size();
+        if at + u64::from(size) > self.from.end {
+            return Err(GcError::corrupt("object extends past the from-space", obj));
         }
         let new = self.to.alloc(size).ok_or(GcError::corrupt("to-space exhausted: objects overlap", obj))?;
         copy_object(mem, at, u64::from(new), u64::from(size))?;

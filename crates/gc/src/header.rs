@@ -129,9 +129,10 @@ impl VMGcHeader {
 /// check accepts).
 #[inline(always)]
 pub(crate) fn read_header(mem: &[u8], offset: u64) -> Result<VMGcHeader> {
-    let b = slice(mem, offset, u64::from(HEADER_SIZE))?;
-    let word = |at: u32| u32::from_le_bytes([b[at as usize], b[at as usize + 1], b[at as usize + 2], b[at as usize + 3]]);
-    let (kind_word, type_index) = (word(HEADER_KIND_OFFSET), word(HEADER_TYPE_INDEX_OFFSET));
+    // One 8-byte load (collections read a header per object they visit).
+    let bytes: [u8; HEADER_SIZE as usize] = slice(mem, offset, u64::from(HEADER_SIZE))?.try_into().expect("a header's bytes");
+    let both = u64::from_le_bytes(bytes);
+    let (kind_word, type_index) = ((both >> (8 * HEADER_KIND_OFFSET)) as u32, (both >> (8 * HEADER_TYPE_INDEX_OFFSET)) as u32);
     let field = header_size_field(kind_word);
     let kind_bits = kind_word & VMGcKind::MASK;
     let size = if kind_bits == FREE_KIND_WORD {
@@ -217,10 +218,24 @@ pub(crate) fn check_block_size(offset: u64, size: u32, mem_len: usize) -> Result
 /// The validated header of the object at heap offset `offset`.
 #[inline(always)]
 pub(crate) fn object_at(mem: &[u8], offset: u32) -> Result<VMGcHeader> {
+    check_object_offset(offset)?;
+    let header = read_header(mem, u64::from(offset))?;
+    check_object_header(mem, offset, &header)?;
+    Ok(header)
+}
+
+/// The first of [`object_at`]'s checks: `offset` can start an object.
+#[inline]
+pub(crate) fn check_object_offset(offset: u32) -> Result<()> {
     if offset < FIRST_OBJECT_OFFSET || offset % OBJECT_ALIGN != 0 {
         return Err(GcError::corrupt("reference is not an aligned heap offset", offset));
     }
-    let header = read_header(mem, u64::from(offset))?;
+    Ok(())
+}
+
+/// The rest of [`object_at`]'s checks, on the header read at `offset`.
+#[inline]
+pub(crate) fn check_object_header(mem: &[u8], offset: u32, header: &VMGcHeader) -> Result<()> {
     if header.is_free_block() {
         return Err(GcError::corrupt("reference to a free block", offset));
     }
@@ -231,8 +246,7 @@ pub(crate) fn object_at(mem: &[u8], offset: u32) -> Result<VMGcHeader> {
     if header.size < MIN_OBJECT_SIZE {
         return Err(GcError::corrupt("object smaller than the smallest object", offset));
     }
-    check_block_size(u64::from(offset), header.size, mem.len())?;
-    Ok(header)
+    check_block_size(u64::from(offset), header.size, mem.len())
 }
 
 /// The heap offset and validated header of the object `r` refers to.

@@ -23,7 +23,7 @@ use crate::func_env::POINTER;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, BlockArg, InstBuilder, MemFlagsData, Value, types::*};
 use kiln_environ::gc_layout::{self, ARRAY_LENGTH_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET, HEADER_TYPE_INDEX_OFFSET, MAX_OBJECT_SIZE, VMGcKind};
-use kiln_environ::vmoffsets::type_display::{DISPLAY_CAPACITY, PADDED_DEPTH};
+use kiln_environ::vmoffsets::type_display::{DISPLAY_CAPACITY, EMPTY_RECORD_OFFSET, PADDED_DEPTH};
 use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, VMCTX_TYPE_IDS_OFFSET, func_ref, store_context};
 use kiln_environ::{Builtin, RefRepr, Trap, WasmCompositeType, WasmFieldType, WasmHeapType, WasmRefType, WasmStorageType, WasmValType};
 use wasmparser::Operator;
@@ -565,6 +565,12 @@ impl FuncTranslator<'_, '_> {
 
     /// Is reference `x` of type `target`? Returns an i8 boolean.
     fn ref_test(&mut self, x: Value, target: WasmRefType) -> Value {
+        if let WasmHeapType::Concrete(t) = target.heap
+            && !self.env.module.is_func_type(t)
+            && self.type_depth(t) < PADDED_DEPTH
+        {
+            return self.ref_test_straight(x, t, target.nullable);
+        }
         // The type id is loaded before the null and i31 tests (from a
         // harmless address when there is no object), so that it dominates
         // everything after: the next test of the same value, as in a
@@ -590,14 +596,46 @@ impl FuncTranslator<'_, '_> {
         self.b.block_params(done)[0]
     }
 
+    /// The test of `x` against concrete GC type `t`, which is final or
+    /// shallower than the displays' padding: straight-line code, no branch.
+    /// Whatever `x` is, its type id and its display can be read (from a
+    /// harmless address and the empty record when it is no object), and
+    /// the answer combines "is an object", the display's slot, and for a
+    /// nullable target "is null". The id and the display are computed where
+    /// the test is, so the next tests of the same value (a `br_on_cast`
+    /// chain, a `ref.test` then `ref.cast`) share them: each costs a load
+    /// and a compare.
+    fn ref_test_straight(&mut self, x: Value, t: u32, nullable: bool) -> Value {
+        let facts = self.facts(x);
+        if facts.object {
+            let addr = self.gc_addr_const(x, HEADER_TYPE_INDEX_OFFSET);
+            let actual = self.b.ins().load(I32, self.flags.gc, addr, 0);
+            return self.subtype_check(actual, t);
+        }
+        let actual = self.type_id_if_object(x);
+        let is_subtype = self.subtype_check(actual, t);
+        let object = self.is_object(x);
+        let hit = self.b.ins().band(object, is_subtype);
+        if !nullable || facts.non_null {
+            return hit;
+        }
+        let null = self.b.ins().icmp_imm_u(IntCC::Equal, x, 0);
+        self.b.ins().bor(hit, null)
+    }
+
+    /// Is `x` a GC object (neither null nor an i31)? An i8 boolean.
+    fn is_object(&mut self, x: Value) -> Value {
+        let non_null = self.b.ins().icmp_imm_u(IntCC::NotEqual, x, 0);
+        let bit = self.b.ins().band_imm_u(x, 1);
+        let not_i31 = self.b.ins().icmp_imm_u(IntCC::Equal, bit, 0);
+        self.b.ins().band(non_null, not_i31)
+    }
+
     /// The engine type id in `x`'s header if `x` is an object (neither null
     /// nor an i31), else an arbitrary value, read from the vmctx: a load
     /// that is valid whatever `x` is.
     fn type_id_if_object(&mut self, x: Value) -> Value {
-        let non_null = self.b.ins().icmp_imm_u(IntCC::NotEqual, x, 0);
-        let bit = self.b.ins().band_imm_u(x, 1);
-        let not_i31 = self.b.ins().icmp_imm_u(IntCC::Equal, bit, 0);
-        let object = self.b.ins().band(non_null, not_i31);
+        let object = self.is_object(x);
         let in_header = self.gc_addr_const(x, HEADER_TYPE_INDEX_OFFSET);
         let addr = self.b.ins().select(object, in_header, self.vmctx);
         self.b.ins().load(I32, self.flags.gc, addr, 0)
@@ -659,73 +697,59 @@ impl FuncTranslator<'_, '_> {
 
     /// Is engine type `actual` a subtype of module type `expected`? Final
     /// types have no subtypes, so for them this is an id comparison. For
-    /// others an equal id answers at once, and otherwise `actual`'s
-    /// supertype display (see `kiln::type_displays`): `expected`, at depth
-    /// `d`, is an ancestor exactly when the display's entry at `d` is it.
-    /// An id without a display is not a subtype: every type with a
-    /// supertype has one (`kiln::type_displays`), and no call is made.
+    /// others, `actual`'s supertype display (see `kiln::type_displays`):
+    /// `expected`, at depth `d`, is an ancestor exactly when the display's
+    /// entry at `d` is it. For the usual shallow `expected` that is two
+    /// loads and a compare, no branch, and the display's address is shared
+    /// by every test of the same value. No call is made.
     pub(super) fn subtype_check(&mut self, actual: Value, expected: u32) -> Value {
         let expected_id = self.engine_type_id(expected);
-        let equal = self.b.ins().icmp(IntCC::Equal, actual, expected_id);
         if self.env.module.types[expected as usize].is_final {
-            return equal;
+            return self.b.ins().icmp(IntCC::Equal, actual, expected_id);
         }
-        let display = self.b.create_block();
-        let missing = self.b.create_block();
-        let done = self.b.create_block();
-        self.b.append_block_param(done, I8);
-        // The answer on equality is a constant, not `equal` itself, so the
-        // comparison feeds only the branch (no flag materialised).
-        let yes = self.b.ins().iconst(I8, 1);
-        self.b.ins().brif(equal, done, &[BlockArg::Value(yes)], display, &[]);
-        self.b.seal_block(display);
-        self.b.switch_to_block(display);
-        let record = self.type_display(actual, missing);
+        let record = self.type_display(actual);
         let depth = self.type_depth(expected);
-        let flags = MemFlagsData::trusted().with_readonly();
+        let flags = MemFlagsData::trusted().with_readonly().with_can_move();
+        let ancestor_at = ((depth + 1) * 4) as i32;
         // Records are padded past `PADDED_DEPTH`: a shallower `expected`'s
         // slot is there, holding `NO_TYPE` when `actual` is shallower.
-        if depth >= PADDED_DEPTH {
-            let actual_depth = self.b.ins().load(I32, flags, record, 0);
-            let shallower = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, actual_depth, i64::from(depth));
-            let deep_enough = self.b.create_block();
-            let no = self.b.ins().iconst(I8, 0);
-            self.b.ins().brif(shallower, done, &[BlockArg::Value(no)], deep_enough, &[]);
-            self.b.seal_block(deep_enough);
-            self.b.switch_to_block(deep_enough);
+        if depth < PADDED_DEPTH {
+            let ancestor = self.b.ins().load(I32, flags, record, ancestor_at);
+            return self.b.ins().icmp(IntCC::Equal, ancestor, expected_id);
         }
-        let ancestor = self.b.ins().load(I32, flags, record, ((depth + 1) * 4) as i32);
+        let done = self.b.create_block();
+        self.b.append_block_param(done, I8);
+        let actual_depth = self.b.ins().load(I32, flags, record, 0);
+        let shallower = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, actual_depth, i64::from(depth));
+        let deep_enough = self.b.create_block();
+        let no = self.b.ins().iconst(I8, 0);
+        self.b.ins().brif(shallower, done, &[BlockArg::Value(no)], deep_enough, &[]);
+        self.b.seal_block(deep_enough);
+        self.b.switch_to_block(deep_enough);
+        let ancestor = self.b.ins().load(I32, MemFlagsData::trusted().with_readonly(), record, ancestor_at);
         let is_ancestor = self.b.ins().icmp(IntCC::Equal, ancestor, expected_id);
         self.b.ins().jump(done, &[BlockArg::Value(is_ancestor)]);
-
-        self.b.seal_block(missing);
-        self.b.switch_to_block(missing);
-        let no = self.b.ins().iconst(I8, 0);
-        self.b.ins().jump(done, &[BlockArg::Value(no)]);
         self.b.seal_block(done);
         self.b.switch_to_block(done);
         self.b.block_params(done)[0]
     }
 
     /// The display record of engine type `id` (untrusted: read from a
-    /// header), or a branch to `missing` when the table has none.
-    fn type_display(&mut self, id: Value, missing: ir::Block) -> Value {
+    /// header), without a branch: an id past the capacity reads the last
+    /// entry, and a null entry (that one, or an id no type has) stands for
+    /// the empty record after the table.
+    fn type_display(&mut self, id: Value) -> Value {
         let ctx = self.store_ctx();
         let table = self.b.ins().load(POINTER, self.flags.vm_fixed, ctx, store_context::TYPE_DISPLAYS as i32);
-        let beyond = self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, id, i64::from(DISPLAY_CAPACITY));
-        let in_table = self.b.create_block();
-        self.b.ins().brif(beyond, missing, &[], in_table, &[]);
-        self.b.seal_block(in_table);
-        self.b.switch_to_block(in_table);
-        let index = self.b.ins().uextend(I64, id);
+        let capacity = self.b.ins().iconst(I32, i64::from(DISPLAY_CAPACITY));
+        let index = self.b.ins().umin(id, capacity);
+        let index = self.b.ins().uextend(I64, index);
         let offset = self.b.ins().imul_imm_u(index, 8);
         let addr = self.b.ins().iadd(table, offset);
-        let record = self.b.ins().load(POINTER, MemFlagsData::trusted().with_readonly(), addr, 0);
-        let present = self.b.create_block();
-        self.b.ins().brif(record, present, &[], missing, &[]);
-        self.b.seal_block(present);
-        self.b.switch_to_block(present);
-        record
+        // Readonly: an entry is published before its id can be met.
+        let entry = self.b.ins().load(POINTER, MemFlagsData::trusted().with_readonly().with_can_move(), addr, 0);
+        let empty = self.b.ins().iadd_imm_u(table, i64::from(EMPTY_RECORD_OFFSET));
+        self.b.ins().select(entry, entry, empty)
     }
 
     /// How many declared supertypes module type `t` has above it.
