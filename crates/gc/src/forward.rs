@@ -53,10 +53,10 @@ use crate::header::{check_object_header, check_object_offset, object_at, read_he
 use crate::host_data::drop_externref_host_data;
 use crate::large::LargeMarks;
 use crate::memory::{copy_object, read_u32, write_u32};
-use crate::trace::ref_slots;
+use crate::trace::{RefSlots, ref_slots};
 use crate::types::TypeCache;
 use crate::{GcError, GcRoots, HostDataTable, Result, VMGcHeader, VMGcKind, VMGcRef};
-use kiln_environ::gc_layout::{COPYING_FORWARDED_BIT, COPYING_FORWARDING_OFFSET, HEADER_TYPE_INDEX_OFFSET, OBJECT_ALIGN};
+use kiln_environ::gc_layout::{COPYING_FORWARDED_BIT, COPYING_FORWARDING_OFFSET, GC_REF_SIZE, HEADER_TYPE_INDEX_OFFSET, OBJECT_ALIGN};
 use std::ops::Range;
 
 // The forwarding offset replaces the type index, which
@@ -362,13 +362,27 @@ impl Evacuation {
             }
         };
         let n = slots.len();
-        while *slot < n && *budget > 0 {
-            let at = slots.get(*slot);
-            *slot += 1;
-            *budget -= 1;
-            *work += 1;
-            note_err(errors, self.forward_field(mem, at));
+        // The slots this step visits, one unit of budget each; a loop per
+        // kind of slots rather than a match per slot.
+        let first = (*slot).min(n);
+        let last = n.min(first.saturating_add(u32::try_from(*budget).unwrap_or(u32::MAX)));
+        match slots {
+            RefSlots::None => {}
+            RefSlots::Fields { obj, offsets } => {
+                for &offset in &offsets[first as usize..last as usize] {
+                    note_err(errors, self.forward_field(mem, u64::from(obj) + u64::from(offset)));
+                }
+            }
+            RefSlots::Elems { start, .. } => {
+                for i in first..last {
+                    note_err(errors, self.forward_field(mem, start + u64::from(i) * u64::from(GC_REF_SIZE)));
+                }
+            }
         }
+        let visited = u64::from(last - first);
+        *slot = last;
+        *budget -= visited;
+        *work += visited;
         *slot >= n && *budget > 0
     }
 }

@@ -135,8 +135,8 @@ pub(crate) fn copy_within(mem: &mut [u8], src: u64, dst: u64, len: u64) -> Resul
 }
 
 /// Copies an object of `len` bytes (a multiple of 8) from `src` to `dst`,
-/// which do not overlap: small objects (most of them) word by word, which
-/// is faster than a call to `memmove` for a few words.
+/// which do not overlap: small objects (most of them) by a fixed-size copy
+/// per size, which is faster than a call to `memmove` for a few words.
 #[inline]
 pub(crate) fn copy_object(mem: &mut [u8], src: u64, dst: u64, len: u64) -> Result<()> {
     const SMALL: u64 = 64;
@@ -145,11 +145,24 @@ pub(crate) fn copy_object(mem: &mut [u8], src: u64, dst: u64, len: u64) -> Resul
     }
     let from = range(mem.len(), src, len).ok_or_else(|| GcError::corrupt("read outside the heap", src))?;
     let to = range(mem.len(), dst, len).ok_or_else(|| GcError::corrupt("write outside the heap", dst))?;
-    // Word by word, each a fixed-size load and store, rather than a
-    // `memmove` call sized at run time: most objects are a few words.
-    for (s, d) in from.step_by(8).zip(to.step_by(8)) {
-        let word: [u8; 8] = mem[s..s + 8].try_into().expect("8 bytes");
-        mem[d..d + 8].copy_from_slice(&word);
+    // A copy of a size known at compile time is a few register moves,
+    // not a `memcpy` call sized at run time: most objects are a few words.
+    fn fixed<const N: usize>(mem: &mut [u8], from: usize, to: usize) {
+        let bytes: [u8; N] = mem[from..from + N].try_into().expect("N bytes");
+        mem[to..to + N].copy_from_slice(&bytes);
+    }
+    let (from, to) = (from.start, to.start);
+    match len {
+        8 => fixed::<8>(mem, from, to),
+        16 => fixed::<16>(mem, from, to),
+        24 => fixed::<24>(mem, from, to),
+        32 => fixed::<32>(mem, from, to),
+        40 => fixed::<40>(mem, from, to),
+        48 => fixed::<48>(mem, from, to),
+        56 => fixed::<56>(mem, from, to),
+        64 => fixed::<64>(mem, from, to),
+        // Only 0 is left: nothing to copy.
+        _ => {}
     }
     Ok(())
 }
@@ -177,6 +190,21 @@ pub(crate) fn grow_memory(memory: &mut dyn HeapMemory, end: u64, additional: u64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_object_copies_exactly_the_object_at_every_size() {
+        for len in (0..=96).step_by(8) {
+            let mut mem: Vec<u8> = (0..256).map(|i| i as u8).collect();
+            let before = mem.clone();
+            copy_object(&mut mem, 8, 128, len).unwrap();
+            assert_eq!(mem[128..128 + len as usize], before[8..8 + len as usize], "{len} bytes copied");
+            assert_eq!(mem[..128], before[..128], "{len}: nothing else changes");
+            assert_eq!(mem[128 + len as usize..], before[128 + len as usize..], "{len}: nothing else changes");
+        }
+        let mut mem = vec![0u8; 64];
+        assert!(copy_object(&mut mem, 40, 0, 32).is_err(), "source past the end");
+        assert!(copy_object(&mut mem, 0, 40, 32).is_err(), "destination past the end");
+    }
 
     #[test]
     fn accessors_reject_out_of_range_offsets_without_panicking() {
