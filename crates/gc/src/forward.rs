@@ -151,6 +151,7 @@ impl Evacuation {
 
     /// The new offset of the from-space object at `obj`, copying it if this
     /// is the first reference to it; a large object stays, marked.
+    #[inline]
     pub(crate) fn forward(&mut self, mem: &mut [u8], obj: u32) -> Result<u32> {
         let at = u64::from(obj);
         if !self.from.contains(&at) {
@@ -203,6 +204,7 @@ impl Evacuation {
     }
 
     /// Forwards the reference stored in the heap at `slot`.
+    #[inline]
     pub(crate) fn forward_field(&mut self, mem: &mut [u8], slot: u64) -> Result<()> {
         let raw = read_u32(mem, slot)?;
         let Some(obj) = VMGcRef::from_raw_u32(raw).as_ref().and_then(VMGcRef::as_heap_index).filter(|&o| !self.stays(o)) else { return Ok(()) };

@@ -147,6 +147,7 @@ pub(crate) fn copy_object(mem: &mut [u8], src: u64, dst: u64, len: u64) -> Resul
     let to = range(mem.len(), dst, len).ok_or_else(|| GcError::corrupt("write outside the heap", dst))?;
     // A copy of a size known at compile time is a few register moves,
     // not a `memcpy` call sized at run time: most objects are a few words.
+    #[inline(always)]
     fn fixed<const N: usize>(mem: &mut [u8], from: usize, to: usize) {
         let bytes: [u8; N] = mem[from..from + N].try_into().expect("N bytes");
         mem[to..to + N].copy_from_slice(&bytes);
