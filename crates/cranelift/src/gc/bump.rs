@@ -153,10 +153,10 @@ fn zero_elements(t: &mut FuncTranslator<'_, '_>, object: Value, size: Value) {
 
 /// Stores the 16-byte vector `lanes` (a repeated element, of any lane
 /// type) over bytes `[from, size)` of the object at `object`: when `from`
-/// is 4 bytes past an 8-byte boundary, its first 4 bytes first, then 16
-/// bytes at a time, then its first 8 bytes if they remain (`size` is a
-/// multiple of 8). Array zeroing and `array.new`'s fill of numbers share
-/// it.
+/// is 4 bytes past an 8-byte boundary, its first 4 bytes first, then 64
+/// bytes at a time (four stores per loop test), then 16, then its first 8
+/// bytes if they remain (`size` is a multiple of 8). Array zeroing and
+/// `array.new`'s fill of numbers share it.
 ///
 /// The vector must come from a `splat` of a plain value, never of an
 /// operation with an immediate (a mask, a multiplication by a constant):
@@ -173,13 +173,14 @@ pub(crate) fn store_repeated(t: &mut FuncTranslator<'_, '_>, object: Value, from
         t.b.ins().store(gc, low, object, start as i32);
         start += 4;
     }
+    let first = t.b.ins().iconst(I64, i64::from(start));
+    let first = store_repeated_loop(t, object, first, size, lanes, 4);
     let header = t.b.create_block();
     let body = t.b.create_block();
     let tail = t.b.create_block();
     let last = t.b.create_block();
     let exit = t.b.create_block();
     t.b.append_block_param(header, I64);
-    let first = t.b.ins().iconst(I64, i64::from(start));
     t.b.ins().jump(header, &[BlockArg::Value(first)]);
 
     t.b.switch_to_block(header);
@@ -209,6 +210,37 @@ pub(crate) fn store_repeated(t: &mut FuncTranslator<'_, '_>, object: Value, from
     t.b.ins().jump(exit, &[]);
     t.b.switch_to_block(exit);
     t.b.seal_block(exit);
+}
+
+/// A loop storing `stores` copies of the 16-byte `lanes` per iteration
+/// from byte `offset` on while they fit below `size`; returns where it
+/// stopped.
+fn store_repeated_loop(t: &mut FuncTranslator<'_, '_>, object: Value, offset: Value, size: Value, lanes: Value, stores: u32) -> Value {
+    let header = t.b.create_block();
+    let body = t.b.create_block();
+    let exit = t.b.create_block();
+    t.b.append_block_param(header, I64);
+    t.b.append_block_param(exit, I64);
+    t.b.ins().jump(header, &[BlockArg::Value(offset)]);
+
+    t.b.switch_to_block(header);
+    let offset = t.b.block_params(header)[0];
+    let end = t.b.ins().iadd_imm_u(offset, i64::from(16 * stores));
+    let whole = t.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, end, size);
+    t.b.ins().brif(whole, body, &[], exit, &[BlockArg::Value(offset)]);
+
+    t.b.switch_to_block(body);
+    t.b.seal_block(body);
+    let addr = t.b.ins().iadd(object, offset);
+    for k in 0..stores {
+        t.b.ins().store(t.flags.gc, lanes, addr, (16 * k) as i32);
+    }
+    t.b.ins().jump(header, &[BlockArg::Value(end)]);
+    t.b.seal_block(header);
+
+    t.b.switch_to_block(exit);
+    t.b.seal_block(exit);
+    t.b.block_params(exit)[0]
 }
 
 /// Ends the slow path with the builtin's reference `r` and continues in
