@@ -60,6 +60,11 @@ pub enum Region {
     Heap = 2,
     Table = 3,
     GcHeap = 4,
+    /// The GC's cursors in the store context (the bump allocation region,
+    /// the barrier log and its buffer), which compiled code writes often:
+    /// apart from the rest of the VM state, so such a write does not make
+    /// Cranelift reload the heap's bound or the other VM fields after it.
+    GcCursors = 5,
 }
 
 /// The function-local alias region for `r`.
@@ -69,6 +74,7 @@ pub fn region(b: &mut FunctionBuilder, r: Region) -> Option<ir::AliasRegion> {
         Region::Heap => "heap",
         Region::Table => "table",
         Region::GcHeap => "gc heap",
+        Region::GcCursors => "gc cursors",
     };
     Some(b.func.dfg.alias_regions.insert(ir::AliasRegionData { user_id: r as u32, description: description.into() }))
 }
@@ -90,6 +96,9 @@ pub struct Flags {
     /// GC objects: may fault only on a corrupted reference, which lands in
     /// the heap reservation's guard region.
     pub gc: MemFlagsData,
+    /// The GC's cursors (`Region::GcCursors`), only ever accessed with
+    /// these flags by compiled code.
+    pub gc_cursors: MemFlagsData,
 }
 
 impl Flags {
@@ -97,6 +106,7 @@ impl Flags {
         let heap_region = region(b, Region::Heap);
         let table_region = region(b, Region::Table);
         let gc_region = region(b, Region::GcHeap);
+        let cursors_region = region(b, Region::GcCursors);
         Flags {
             vm: vm_flags(b),
             vm_readonly: vm_readonly_flags(b),
@@ -110,6 +120,7 @@ impl Flags {
                 .with_endianness(ir::Endianness::Little)
                 .with_alias_region(gc_region)
                 .with_trap_code(Some(heap_trap)),
+            gc_cursors: MemFlagsData::trusted().with_alias_region(cursors_region),
         }
     }
 }

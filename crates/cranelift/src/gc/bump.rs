@@ -97,7 +97,7 @@ pub(super) fn alloc_array(
 /// reference.
 fn bump_or_branch(t: &mut FuncTranslator<'_, '_>, size: Value, eligible: Option<Value>, prefix: u32) -> ((Value, Value), Block, Block) {
     let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
-    let flags = t.flags.vm;
+    let flags = t.flags.gc_cursors;
     let next = t.b.ins().load(I32, flags, ctx, store_context::GC_BUMP_NEXT as i32);
     let end = t.b.ins().load(I32, flags, ctx, store_context::GC_BUMP_END as i32);
     // In 64 bits, so the sum cannot wrap; an empty region (0, 0) never

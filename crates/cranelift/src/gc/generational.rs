@@ -83,7 +83,7 @@ impl GcCompiler for GenerationalCompiler {
         t.b.ins().store(t.flags.gc, marked, header, HEADER_KIND_OFFSET as i32);
         append_to_barrier_log(t, obj, |_| {}, |t| {
             let one = t.b.ins().iconst(I32, 1);
-            t.b.ins().store(t.flags.vm, one, ctx, store_context::GC_BARRIER_LOG_OVERFLOW as i32);
+            t.b.ins().store(t.flags.gc_cursors, one, ctx, store_context::GC_BARRIER_LOG_OVERFLOW as i32);
         });
         t.b.ins().jump(done, &[]);
         t.b.seal_block(done);

@@ -125,8 +125,8 @@ pub(super) fn append_to_barrier_log(
     full: impl FnOnce(&mut FuncTranslator<'_, '_>),
 ) {
     let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
-    let len = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_BARRIER_LOG_LEN as i32);
-    let cap = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_BARRIER_LOG_CAP as i32);
+    let len = t.b.ins().load(I32, t.flags.gc_cursors, ctx, store_context::GC_BARRIER_LOG_LEN as i32);
+    let cap = t.b.ins().load(I32, t.flags.gc_cursors, ctx, store_context::GC_BARRIER_LOG_CAP as i32);
     let has_room = t.b.ins().icmp(IntCC::UnsignedLessThan, len, cap);
     let append = t.b.create_block();
     let overflow = t.b.create_block();
@@ -136,13 +136,13 @@ pub(super) fn append_to_barrier_log(
     t.b.seal_block(overflow);
 
     t.b.switch_to_block(append);
-    let buf = t.b.ins().load(POINTER, t.flags.vm, ctx, store_context::GC_BARRIER_LOG as i32);
+    let buf = t.b.ins().load(POINTER, t.flags.gc_cursors, ctx, store_context::GC_BARRIER_LOG as i32);
     let len64 = t.b.ins().uextend(I64, len);
     let at = t.b.ins().ishl_imm_u(len64, 2);
     let slot = t.b.ins().iadd(buf, at);
-    t.b.ins().store(t.flags.vm, entry, slot, 0);
+    t.b.ins().store(t.flags.gc_cursors, entry, slot, 0);
     let next = t.b.ins().iadd_imm_u(len, 1);
-    t.b.ins().store(t.flags.vm, next, ctx, store_context::GC_BARRIER_LOG_LEN as i32);
+    t.b.ins().store(t.flags.gc_cursors, next, ctx, store_context::GC_BARRIER_LOG_LEN as i32);
     logged(t);
     t.b.ins().jump(done, &[]);
 
