@@ -37,6 +37,17 @@ enum FieldWrite {
     Overwrite(Value),
 }
 
+/// The most elements an array of `layout` can have in a heap of at most
+/// 4 GiB: its elements end within 4 GiB of its start.
+fn max_array_len(layout: &GcArrayLayout) -> u32 {
+    let max = ((1u64 << 32) - u64::from(layout.base)) / u64::from(layout.elem_size);
+    u32::try_from(max).expect("under 2^32 for any element size")
+}
+
+// Element accesses rely on the reservation reaching 4 GiB past any
+// reference (see `array_elem_addr`).
+const _: () = assert!(kiln_environ::vmoffsets::GC_HEAP_RESERVATION >= 2 << 32);
+
 impl FuncTranslator<'_, '_> {
     fn struct_fields(&self, type_index: u32) -> &[WasmFieldType] {
         match &self.env.module.types[type_index as usize].composite {
@@ -209,15 +220,25 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// Address of element `index` of array `r`, trapping unless it is in
-    /// bounds of both the array and the heap.
+    /// bounds of the array.
+    ///
+    /// The length is heap data, so a corrupted one could name any index.
+    /// The index is also refused past `max_array_len`, which no array of a
+    /// heap of at most 4 GiB reaches: then the element lies below 4 GiB
+    /// from `r`, so in the heap's reservation (`GC_HEAP_RESERVATION`, 4 GiB
+    /// past any reference), where it either is heap memory or faults in
+    /// the inaccessible rest, which traps, as for struct fields. No check
+    /// against the heap's current bound, no load of it: one `umin` more
+    /// than the length check.
     fn array_elem_addr(&mut self, r: Value, index: Value, layout: &GcArrayLayout) -> Value {
         let len = self.array_len(r);
-        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
+        let max = self.b.ins().iconst(I32, i64::from(max_array_len(layout)));
+        let limit = self.b.ins().umin(len, max);
+        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, limit);
         self.b.ins().trapnz(oob, trap_code(Trap::ArrayOutOfBounds));
         let index = self.b.ins().uextend(I64, index);
         let scaled = self.b.ins().imul_imm_u(index, layout.elem_size as i64);
         let offset = self.b.ins().iadd_imm_u(scaled, layout.base as i64);
-        self.check_in_heap(r, offset, layout.elem_size);
         self.gc_addr(r, offset)
     }
 
@@ -567,7 +588,7 @@ impl FuncTranslator<'_, '_> {
     fn ref_test(&mut self, x: Value, target: WasmRefType) -> Value {
         if let WasmHeapType::Concrete(t) = target.heap
             && !self.env.module.is_func_type(t)
-            && self.type_depth(t) < PADDED_DEPTH
+            && (self.env.module.types[t as usize].is_final || self.type_depth(t) < PADDED_DEPTH)
         {
             return self.ref_test_straight(x, t, target.nullable);
         }

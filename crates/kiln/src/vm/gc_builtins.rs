@@ -440,4 +440,50 @@ mod tests {
         assert!(cx.func_ref_by_id(u32::MAX, Some(a_ty)).is_err(), "an out-of-range id");
         assert_eq!(cx.func_ref_by_id(0, Some(b_ty)), Ok(0), "id 0 is null");
     }
+
+    /// Compiled code checks array indices against the length in the heap
+    /// and against the most elements any array can have, not against the
+    /// heap's bound (`array_elem_addr`): with a corrupted length, indices
+    /// past the heap must trap (a fault in the reservation's inaccessible
+    /// part, or the length limit), for reads and writes, on every
+    /// collector, and never crash the host.
+    #[test]
+    fn a_corrupted_array_length_cannot_reach_outside_the_heap() {
+        const MAGIC: u32 = 0x5eed_5eed;
+        for collector in [crate::Collector::Copying, crate::Collector::Generational, crate::Collector::Drc, crate::Collector::Null] {
+            let mut config = crate::Config::new();
+            config.collector(collector);
+            let engine = Engine::new(&config).unwrap();
+            let wat = format!(
+                r#"(module
+                    (type $a (array (mut i32)))
+                    (global $g (mut (ref null $a)) (ref.null $a))
+                    (func (export "make") (global.set $g (array.new $a (i32.const {MAGIC}) (i32.const 4))))
+                    (func (export "get") (param i32) (result i32) (array.get $a (global.get $g) (local.get 0)))
+                    (func (export "set") (param i32) (array.set $a (global.get $g) (local.get 0) (i32.const 7))))"#
+            );
+            let module = Module::new(&engine, &wat).unwrap();
+            let mut store = Store::new(&engine, ());
+            let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+            instance.get_typed_func::<(), ()>(&mut store, "make").unwrap().call(&mut store, ()).unwrap();
+            let get = instance.get_typed_func::<u32, u32>(&mut store, "get").unwrap();
+            let set = instance.get_typed_func::<u32, ()>(&mut store, "set").unwrap();
+            assert_eq!(get.call(&mut store, 3).unwrap(), MAGIC);
+            assert!(get.call(&mut store, 4).is_err(), "{collector:?}: past the real length");
+
+            // The length is the word before the four elements.
+            let mut cx = store.as_context_mut();
+            let bytes = cx.gc_store().unwrap().heap.memory_mut().bytes_mut();
+            let elems: Vec<u8> = std::iter::repeat_n(MAGIC.to_le_bytes(), 4).flatten().collect();
+            let at = bytes.windows(16).position(|w| w == elems).expect("the array's elements");
+            bytes[at - 4..at].copy_from_slice(&u32::MAX.to_le_bytes());
+
+            for index in [1 << 28, 1 << 30, u32::MAX - 1] {
+                let e = get.call(&mut store, index).expect_err("an index past the heap");
+                assert!(e.downcast_ref::<crate::Trap>().is_some(), "{collector:?}, get {index}: {e:?}");
+                let e = set.call(&mut store, index).expect_err("an index past the heap");
+                assert!(e.downcast_ref::<crate::Trap>().is_some(), "{collector:?}, set {index}: {e:?}");
+            }
+        }
+    }
 }
