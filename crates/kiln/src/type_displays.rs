@@ -24,11 +24,13 @@
 //! ordering) before the type's id is handed out, and compiled code can only
 //! meet an id after that.
 //!
-//! Every type with a declared supertype has a record: the registry refuses
-//! such types past `CAPACITY`. So compiled code answers "not a subtype"
-//! for an id without one (a type with no supertype, which only it matches,
-//! or a corrupted header) without a call: a call would be a safepoint and
-//! make Cranelift keep the GC references around every cast in stack slots.
+//! Every type with a declared supertype, and every non-final type, has a
+//! record: the registry refuses such types past `CAPACITY`. Compiled code
+//! tests against a final type without a supertype by comparing ids, and
+//! against any other through the display, where an id without a record
+//! (a final type, or a corrupted header) finds the empty record, a
+//! subtype of nothing. No call: a call would be a safepoint and make
+//! Cranelift keep the GC references around every cast in stack slots.
 
 use kiln_environ::vmoffsets::type_display::{DISPLAY_CAPACITY, EMPTY_RECORD_OFFSET, NO_TYPE, PADDED_DEPTH, PADDED_RECORD_WORDS};
 use std::sync::atomic::{AtomicPtr, Ordering};

@@ -53,7 +53,7 @@ impl TypeRegistry {
                 Some(first) => *first,
                 None => {
                     let first = inner.types.len() as u32;
-                    if key.iter().any(|t| t.supertype.is_some()) {
+                    if key.iter().any(needs_display) {
                         check_display_capacity(first + len as u32)?;
                     }
                     for t in &key {
@@ -89,7 +89,7 @@ impl TypeRegistry {
             return Ok(*id);
         }
         let id = inner.types.len() as u32;
-        if sub.supertype.is_some() {
+        if needs_display(&sub) {
             check_display_capacity(id + 1)?;
         }
         inner.displays.record(id, sub.supertype);
@@ -180,11 +180,19 @@ impl kiln_environ::FuncTypeLookup for TypeRegistry {
     }
 }
 
+/// Does compiled code read `t`'s display? For every type with a supertype
+/// (tests against its ancestors), and for every non-final one (tests
+/// against it read its objects' displays, with no exact-id shortcut). Only
+/// final types without a supertype are tested by id alone.
+fn needs_display(t: &WasmSubType) -> bool {
+    t.supertype.is_some() || !t.is_final
+}
+
 /// Types with ids below `end` fit in the display table.
 fn check_display_capacity(end: u32) -> anyhow::Result<()> {
     anyhow::ensure!(
         u64::from(end) <= TypeDisplays::CAPACITY,
-        "the engine has registered as many subtyped types as it can ({}); create a new engine",
+        "the engine has registered as many subtyped or non-final types as it can ({}); create a new engine",
         TypeDisplays::CAPACITY
     );
     Ok(())
@@ -195,10 +203,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_final_types_without_a_supertype_go_without_a_display() {
+        let ty = |is_final, supertype| WasmSubType { is_final, supertype, composite: WasmCompositeType::Struct(Box::default()), rec_group_start: 0, rec_group_len: 0 };
+        assert!(!needs_display(&ty(true, None)), "tested by id alone");
+        assert!(needs_display(&ty(false, None)), "tested through its objects' displays");
+        assert!(needs_display(&ty(true, Some(0))));
+        assert!(needs_display(&ty(false, Some(0))));
+    }
+
+    #[test]
     fn types_with_supertypes_are_refused_past_the_display_table() {
         let capacity = TypeDisplays::CAPACITY as u32;
         assert!(check_display_capacity(capacity).is_ok());
         let err = check_display_capacity(capacity + 1).unwrap_err();
-        assert!(err.to_string().contains("as many subtyped types as it can"), "{err}");
+        assert!(err.to_string().contains("as many subtyped or non-final types as it can"), "{err}");
     }
 }
