@@ -184,10 +184,18 @@ impl<'m> FuncEnv<'m> {
         let table = self.load_vmctx_ptr(b, vmctx, kiln_environ::vmoffsets::VMCTX_BUILTINS_OFFSET);
         let flags = vm_fixed_flags(b);
         let callee = b.ins().load(POINTER, flags, table, (f.index() * 8) as i32);
-        let sig = b.import_signature(builtin_signature(f, self.host_call_conv));
         let mut all = Vec::with_capacity(args.len() + 1);
         all.push(vmctx);
         all.extend_from_slice(args);
+        if f.has_exit_trampoline() {
+            let sig = b.import_signature(exit_trampoline_signature(f));
+            b.ins().call_indirect(sig, callee, &all);
+            let store_ctx = self.load_vmctx_ptr(b, vmctx, kiln_environ::vmoffsets::VMCTX_STORE_CONTEXT_OFFSET);
+            let flags = vm_flags(b);
+            let result = b.ins().load(types::I32, flags, store_ctx, kiln_environ::vmoffsets::store_context::BUILTIN_RESULT as i32);
+            return Some(result);
+        }
+        let sig = b.import_signature(builtin_signature(f, self.host_call_conv));
         let call = b.ins().call_indirect(sig, callee, &all);
         b.inst_results(call).first().copied()
     }
@@ -217,6 +225,16 @@ pub fn builtin_signature(f: Builtin, host_call_conv: CallConv) -> Signature {
     sig.params.push(AbiParam::new(POINTER));
     sig.params.extend(f.params().iter().map(|t| AbiParam::new(builtin_type(*t))));
     sig.returns.extend(f.result().map(|t| AbiParam::new(builtin_type(t))));
+    sig
+}
+
+/// How compiled code calls an exit trampoline (`Builtin::has_exit_trampoline`):
+/// the builtin's parameters, every register preserved, and no result (it
+/// is left in `store_context::BUILTIN_RESULT`).
+pub fn exit_trampoline_signature(f: Builtin) -> Signature {
+    debug_assert_eq!(f.result(), Some(BuiltinType::I32), "exit trampolines return their I32 result through the store context");
+    let mut sig = builtin_signature(f, CallConv::PreserveAll);
+    sig.returns.clear();
     sig
 }
 

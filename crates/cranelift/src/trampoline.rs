@@ -16,7 +16,7 @@
 //! engine compiles each one once and shares it among modules.
 
 use crate::compiler::Compiler;
-use crate::func_env::{POINTER, builtin_signature, clif_type_of, vm_flags, vm_readonly_flags};
+use crate::func_env::{POINTER, builtin_signature, clif_type_of, exit_trampoline_signature, vm_flags, vm_readonly_flags};
 use crate::link::link;
 use crate::CompileError;
 use cranelift_codegen::Context;
@@ -176,7 +176,7 @@ impl Compiler {
         let mut ctx = Context::new();
         let mut fb = FunctionBuilderContext::new();
         let sig = builtin_signature(f, self.host_call_conv());
-        ctx.func.signature = sig.clone();
+        ctx.func.signature = exit_trampoline_signature(f);
         let mut b = FunctionBuilder::new(&mut ctx.func, &mut fb);
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
@@ -190,9 +190,10 @@ impl Compiler {
         let callee = b.ins().iconst(POINTER, target as i64);
         let sig_ref = b.import_signature(sig);
         let call = b.ins().call_indirect(sig_ref, callee, &params);
-        let results = b.inst_results(call).to_vec();
+        let result = b.inst_results(call)[0];
+        b.ins().store(vm_rw, result, store_ctx, store_context::BUILTIN_RESULT as i32);
         clear_exit_fp(&mut b, store_ctx, vm_rw);
-        b.ins().return_(&results);
+        b.ins().return_(&[]);
         b.finalize(self.isa.frontend_config());
         let func = self.finish(&mut ctx, format!("{} exit trampoline", f.name()), |_| None)?;
         let linked = link(std::slice::from_ref(&func))?;

@@ -40,6 +40,19 @@ macro_rules! builtins {
             pub fn name(self) -> &'static str {
                 match self { $( Builtin::$name => stringify!($name), )* }
             }
+
+            /// The builtins that may allocate, and so collect: compiled code
+            /// calls them through an exit trampoline, which records the exit
+            /// frame (a collection walks the Wasm frames from there) and
+            /// preserves every register (`CallConv::PreserveAll`), so an
+            /// allocation's cold slow path does not make the hot code around
+            /// it keep its values in callee-saved registers or stack slots.
+            /// Their I32 result comes back through the store context
+            /// (`store_context::BUILTIN_RESULT`): that convention has no
+            /// return registers.
+            pub fn has_exit_trampoline(self) -> bool {
+                matches!(self, Builtin::gc_alloc_struct | Builtin::gc_alloc_array | Builtin::new_exception)
+            }
         }
     };
 }

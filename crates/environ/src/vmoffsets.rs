@@ -118,6 +118,9 @@ pub mod store_context {
     pub const GC_BARRIER_LOG_LEN: u32 = 104;
     pub const GC_BARRIER_LOG_CAP: u32 = 108;
     pub const GC_BARRIER_LOG_OVERFLOW: u32 = 112;
+    /// The result of the last builtin called through an exit trampoline
+    /// (u32; see `Builtin::has_exit_trampoline`).
+    pub const BUILTIN_RESULT: u32 = 116;
     pub const SIZE: u32 = 120;
 }
 

@@ -51,7 +51,7 @@ fn builtins_table(compiler: &Compiler) -> Result<(Box<[usize]>, Vec<Arc<CodeMemo
     let mut code = Vec::new();
     // Every builtin that may allocate, and so collect, records its exit
     // frame: a collection walks the Wasm frames from there.
-    for f in [Builtin::gc_alloc_struct, Builtin::gc_alloc_array, Builtin::new_exception] {
+    for &f in Builtin::ALL.iter().filter(|f| f.has_exit_trampoline()) {
         let compiled = compiler.compile_exit_trampoline(f, table[f.index() as usize])?;
         let memory = Arc::new(CodeMemory::new(&compiled.code)?);
         table[f.index() as usize] = memory.start() + compiled.offsets[0] as usize;

@@ -174,31 +174,12 @@ pub(crate) fn store_repeated(t: &mut FuncTranslator<'_, '_>, object: Value, from
         start += 4;
     }
     let first = t.b.ins().iconst(I64, i64::from(start));
-    let first = store_repeated_loop(t, object, first, size, lanes, 4);
-    let header = t.b.create_block();
-    let body = t.b.create_block();
-    let tail = t.b.create_block();
-    let last = t.b.create_block();
-    let exit = t.b.create_block();
-    t.b.append_block_param(header, I64);
-    t.b.ins().jump(header, &[BlockArg::Value(first)]);
-
-    t.b.switch_to_block(header);
-    let offset = t.b.block_params(header)[0];
-    let end = t.b.ins().iadd_imm_u(offset, 16);
-    let whole = t.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, end, size);
-    t.b.ins().brif(whole, body, &[], tail, &[]);
-
-    t.b.switch_to_block(body);
-    t.b.seal_block(body);
-    let addr = t.b.ins().iadd(object, offset);
-    t.b.ins().store(gc, lanes, addr, 0);
-    t.b.ins().jump(header, &[BlockArg::Value(end)]);
-    t.b.seal_block(header);
+    let offset = store_repeated_loop(t, object, first, size, lanes, 4);
+    let offset = store_repeated_loop(t, object, offset, size, lanes, 1);
 
     // At most 8 bytes remain.
-    t.b.switch_to_block(tail);
-    t.b.seal_block(tail);
+    let last = t.b.create_block();
+    let exit = t.b.create_block();
     let more = t.b.ins().icmp(IntCC::UnsignedLessThan, offset, size);
     t.b.ins().brif(more, last, &[], exit, &[]);
     t.b.switch_to_block(last);

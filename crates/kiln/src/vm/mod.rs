@@ -66,7 +66,7 @@ pub struct VMStoreContext {
     pub gc_barrier_log_len: UnsafeCell<u32>,
     pub gc_barrier_log_cap: UnsafeCell<u32>,
     pub gc_barrier_log_overflow: UnsafeCell<u32>,
-    _pad2: u32,
+    pub builtin_result: UnsafeCell<u32>,
 }
 
 impl VMStoreContext {
@@ -91,7 +91,7 @@ impl VMStoreContext {
             gc_barrier_log_len: UnsafeCell::new(0),
             gc_barrier_log_cap: UnsafeCell::new(0),
             gc_barrier_log_overflow: UnsafeCell::new(0),
-            _pad2: 0,
+            builtin_result: UnsafeCell::new(0),
         }
     }
 }
@@ -158,6 +158,7 @@ mod layout_tests {
         assert_eq!(offset_of!(VMStoreContext, gc_barrier_log_len), store_context::GC_BARRIER_LOG_LEN as usize);
         assert_eq!(offset_of!(VMStoreContext, gc_barrier_log_cap), store_context::GC_BARRIER_LOG_CAP as usize);
         assert_eq!(offset_of!(VMStoreContext, gc_barrier_log_overflow), store_context::GC_BARRIER_LOG_OVERFLOW as usize);
+        assert_eq!(offset_of!(VMStoreContext, builtin_result), store_context::BUILTIN_RESULT as usize);
         assert_eq!(size_of::<VMStoreContext>(), store_context::SIZE as usize);
         assert_eq!(size_of::<ValRaw>(), VAL_RAW_SIZE as usize);
     }
