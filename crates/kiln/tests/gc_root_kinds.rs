@@ -347,7 +347,7 @@ fn the_null_collector_under_zeal_verifies_and_keeps_everything() {
 /// `gc_alloc_array`, `new_exception`) through exit trampolines that
 /// preserve every register, so it keeps numbers, floats and vectors in
 /// caller-saved registers across them. Under zeal every allocation takes
-/// that slow path and collects: the values must come out as they would
+/// that slow path and collects: the values must come out as they do
 /// without any allocation.
 #[test]
 fn values_in_registers_survive_allocation_slow_paths() {
@@ -355,7 +355,11 @@ fn values_in_registers_survive_allocation_slow_paths() {
             (type $s (struct (field i64)))
             (type $a (array (mut i32)))
             (tag $t (param i64))
-            (func (export "with_allocations") (param $seed i64) (result i64) (local $i0 i64) (local $i1 i64) (local $i2 i64) (local $i3 i64) (local $i4 i64) (local $i5 i64) (local $i6 i64) (local $i7 i64) (local $i8 i64) (local $i9 i64) (local $f0 f64) (local $f1 f64) (local $f2 f64) (local $f3 f64) (local $v v128) (local $n i64)
+            ;; Ten i64s, four f64s and a v128 live across every allocation
+            ;; (a struct, some arrays, some exceptions) when `$allocate`.
+            (func (export "run") (param $seed i64) (param $allocate i32) (result i64)
+                (local $i0 i64) (local $i1 i64) (local $i2 i64) (local $i3 i64) (local $i4 i64) (local $i5 i64) (local $i6 i64) (local $i7 i64) (local $i8 i64) (local $i9 i64)
+                (local $f0 f64) (local $f1 f64) (local $f2 f64) (local $f3 f64) (local $v v128) (local $n i64)
                 (local.set $n (i64.const 20))
                 (local.set $i0 (i64.add (i64.mul (local.get $seed) (i64.const 3)) (i64.const 1)))
                 (local.set $i1 (i64.add (i64.mul (local.get $seed) (i64.const 4)) (i64.const 8)))
@@ -372,37 +376,44 @@ fn values_in_registers_survive_allocation_slow_paths() {
                 (local.set $f2 (f64.mul (f64.convert_i64_s (local.get $i2)) (f64.const 1.5)))
                 (local.set $f3 (f64.mul (f64.convert_i64_s (local.get $i3)) (f64.const 1.5)))
                 (local.set $v (i64x2.splat (local.get $seed)))
-                (loop $l (drop (struct.new $s (local.get $i0))) (drop (array.new $a (i32.const 1) (i32.const 1))) (block $caught (result i64) (try_table (catch $t $caught) (throw $t (local.get $n))) (unreachable)) (drop) (local.set $i0 (i64.add (local.get $i0) (local.get $i1))) (drop (struct.new $s (local.get $i1))) (local.set $i1 (i64.add (local.get $i1) (local.get $i2))) (drop (struct.new $s (local.get $i2))) (local.set $i2 (i64.add (local.get $i2) (local.get $i3))) (drop (struct.new $s (local.get $i3))) (drop (array.new $a (i32.const 1) (i32.const 4))) (local.set $i3 (i64.add (local.get $i3) (local.get $i4))) (drop (struct.new $s (local.get $i4))) (local.set $i4 (i64.add (local.get $i4) (local.get $i5))) (drop (struct.new $s (local.get $i5))) (block $caught (result i64) (try_table (catch $t $caught) (throw $t (local.get $n))) (unreachable)) (drop) (local.set $i5 (i64.add (local.get $i5) (local.get $i6))) (drop (struct.new $s (local.get $i6))) (drop (array.new $a (i32.const 1) (i32.const 7))) (local.set $i6 (i64.add (local.get $i6) (local.get $i7))) (drop (struct.new $s (local.get $i7))) (local.set $i7 (i64.add (local.get $i7) (local.get $i8))) (drop (struct.new $s (local.get $i8))) (local.set $i8 (i64.add (local.get $i8) (local.get $i9))) (drop (struct.new $s (local.get $i9))) (drop (array.new $a (i32.const 1) (i32.const 10))) (local.set $i9 (i64.add (local.get $i9) (local.get $i0))) (local.set $f0 (f64.add (local.get $f0) (f64.const 0.25))) (local.set $f1 (f64.add (local.get $f1) (f64.const 0.25))) (local.set $f2 (f64.add (local.get $f2) (f64.const 0.25))) (local.set $f3 (f64.add (local.get $f3) (f64.const 0.25))) (local.set $v (i64x2.add (local.get $v) (i64x2.splat (local.get $n)))) (local.set $n (i64.sub (local.get $n) (i64.const 1))) (br_if $l (i64.ne (local.get $n) (i64.const 0))))
-                (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (local.get $i0) (local.get $i1)) (local.get $i2)) (local.get $i3)) (local.get $i4)) (local.get $i5)) (local.get $i6)) (local.get $i7)) (local.get $i8)) (local.get $i9)) (i64.trunc_sat_f64_s (local.get $f0))) (i64.trunc_sat_f64_s (local.get $f1))) (i64.trunc_sat_f64_s (local.get $f2))) (i64.trunc_sat_f64_s (local.get $f3))) (i64.add (i64x2.extract_lane 0 (local.get $v)) (i64x2.extract_lane 1 (local.get $v)))))
-            (func (export "without") (param $seed i64) (result i64) (local $i0 i64) (local $i1 i64) (local $i2 i64) (local $i3 i64) (local $i4 i64) (local $i5 i64) (local $i6 i64) (local $i7 i64) (local $i8 i64) (local $i9 i64) (local $f0 f64) (local $f1 f64) (local $f2 f64) (local $f3 f64) (local $v v128) (local $n i64)
-                (local.set $n (i64.const 20))
-                (local.set $i0 (i64.add (i64.mul (local.get $seed) (i64.const 3)) (i64.const 1)))
-                (local.set $i1 (i64.add (i64.mul (local.get $seed) (i64.const 4)) (i64.const 8)))
-                (local.set $i2 (i64.add (i64.mul (local.get $seed) (i64.const 5)) (i64.const 15)))
-                (local.set $i3 (i64.add (i64.mul (local.get $seed) (i64.const 6)) (i64.const 22)))
-                (local.set $i4 (i64.add (i64.mul (local.get $seed) (i64.const 7)) (i64.const 29)))
-                (local.set $i5 (i64.add (i64.mul (local.get $seed) (i64.const 8)) (i64.const 36)))
-                (local.set $i6 (i64.add (i64.mul (local.get $seed) (i64.const 9)) (i64.const 43)))
-                (local.set $i7 (i64.add (i64.mul (local.get $seed) (i64.const 10)) (i64.const 50)))
-                (local.set $i8 (i64.add (i64.mul (local.get $seed) (i64.const 11)) (i64.const 57)))
-                (local.set $i9 (i64.add (i64.mul (local.get $seed) (i64.const 12)) (i64.const 64)))
-                (local.set $f0 (f64.mul (f64.convert_i64_s (local.get $i0)) (f64.const 1.5)))
-                (local.set $f1 (f64.mul (f64.convert_i64_s (local.get $i1)) (f64.const 1.5)))
-                (local.set $f2 (f64.mul (f64.convert_i64_s (local.get $i2)) (f64.const 1.5)))
-                (local.set $f3 (f64.mul (f64.convert_i64_s (local.get $i3)) (f64.const 1.5)))
-                (local.set $v (i64x2.splat (local.get $seed)))
-                (loop $l (local.set $i0 (i64.add (local.get $i0) (local.get $i1))) (local.set $i1 (i64.add (local.get $i1) (local.get $i2))) (local.set $i2 (i64.add (local.get $i2) (local.get $i3))) (local.set $i3 (i64.add (local.get $i3) (local.get $i4))) (local.set $i4 (i64.add (local.get $i4) (local.get $i5))) (local.set $i5 (i64.add (local.get $i5) (local.get $i6))) (local.set $i6 (i64.add (local.get $i6) (local.get $i7))) (local.set $i7 (i64.add (local.get $i7) (local.get $i8))) (local.set $i8 (i64.add (local.get $i8) (local.get $i9))) (local.set $i9 (i64.add (local.get $i9) (local.get $i0))) (local.set $f0 (f64.add (local.get $f0) (f64.const 0.25))) (local.set $f1 (f64.add (local.get $f1) (f64.const 0.25))) (local.set $f2 (f64.add (local.get $f2) (f64.const 0.25))) (local.set $f3 (f64.add (local.get $f3) (f64.const 0.25))) (local.set $v (i64x2.add (local.get $v) (i64x2.splat (local.get $n)))) (local.set $n (i64.sub (local.get $n) (i64.const 1))) (br_if $l (i64.ne (local.get $n) (i64.const 0))))
+                (loop $l
+                    (if (local.get $allocate) (then (drop (struct.new $s (local.get $i0))) (drop (array.new $a (i32.const 1) (i32.const 1))) (drop (block $caught (result i64) (try_table (catch $t $caught) (throw $t (local.get $n))) (unreachable)))))
+                    (local.set $i0 (i64.add (local.get $i0) (local.get $i1)))
+                    (if (local.get $allocate) (then (drop (struct.new $s (local.get $i1)))))
+                    (local.set $i1 (i64.add (local.get $i1) (local.get $i2)))
+                    (if (local.get $allocate) (then (drop (struct.new $s (local.get $i2)))))
+                    (local.set $i2 (i64.add (local.get $i2) (local.get $i3)))
+                    (if (local.get $allocate) (then (drop (struct.new $s (local.get $i3))) (drop (array.new $a (i32.const 1) (i32.const 4)))))
+                    (local.set $i3 (i64.add (local.get $i3) (local.get $i4)))
+                    (if (local.get $allocate) (then (drop (struct.new $s (local.get $i4)))))
+                    (local.set $i4 (i64.add (local.get $i4) (local.get $i5)))
+                    (if (local.get $allocate) (then (drop (struct.new $s (local.get $i5))) (drop (block $caught (result i64) (try_table (catch $t $caught) (throw $t (local.get $n))) (unreachable)))))
+                    (local.set $i5 (i64.add (local.get $i5) (local.get $i6)))
+                    (if (local.get $allocate) (then (drop (struct.new $s (local.get $i6))) (drop (array.new $a (i32.const 1) (i32.const 7)))))
+                    (local.set $i6 (i64.add (local.get $i6) (local.get $i7)))
+                    (if (local.get $allocate) (then (drop (struct.new $s (local.get $i7)))))
+                    (local.set $i7 (i64.add (local.get $i7) (local.get $i8)))
+                    (if (local.get $allocate) (then (drop (struct.new $s (local.get $i8)))))
+                    (local.set $i8 (i64.add (local.get $i8) (local.get $i9)))
+                    (if (local.get $allocate) (then (drop (struct.new $s (local.get $i9))) (drop (array.new $a (i32.const 1) (i32.const 10)))))
+                    (local.set $i9 (i64.add (local.get $i9) (local.get $i0)))
+                    (local.set $f0 (f64.add (local.get $f0) (f64.const 0.25)))
+                    (local.set $f1 (f64.add (local.get $f1) (f64.const 0.25)))
+                    (local.set $f2 (f64.add (local.get $f2) (f64.const 0.25)))
+                    (local.set $f3 (f64.add (local.get $f3) (f64.const 0.25)))
+                    (local.set $v (i64x2.add (local.get $v) (i64x2.splat (local.get $n))))
+                    (local.set $n (i64.sub (local.get $n) (i64.const 1)))
+                    (br_if $l (i64.ne (local.get $n) (i64.const 0))))
                 (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (i64.add (local.get $i0) (local.get $i1)) (local.get $i2)) (local.get $i3)) (local.get $i4)) (local.get $i5)) (local.get $i6)) (local.get $i7)) (local.get $i8)) (local.get $i9)) (i64.trunc_sat_f64_s (local.get $f0))) (i64.trunc_sat_f64_s (local.get $f1))) (i64.trunc_sat_f64_s (local.get $f2))) (i64.trunc_sat_f64_s (local.get $f3))) (i64.add (i64x2.extract_lane 0 (local.get $v)) (i64x2.extract_lane 1 (local.get $v))))))"#;
     for collector in [Collector::Copying, Collector::Generational, Collector::Drc, Collector::Null] {
         let engine = zeal_engine(collector, 1);
         let module = Module::new(&engine, wat).unwrap();
         let mut store = Store::new(&engine, ());
         let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
-        let with = instance.get_typed_func::<i64, i64>(&mut store, "with_allocations").unwrap();
-        let without = instance.get_typed_func::<i64, i64>(&mut store, "without").unwrap();
+        let run = instance.get_typed_func::<(i64, i32), i64>(&mut store, "run").unwrap();
         for seed in [0, 1, -7, 0x1234_5678_9abc, i64::MIN / 3] {
-            let expected = without.call(&mut store, seed).unwrap();
-            assert_eq!(with.call(&mut store, seed).unwrap(), expected, "{collector:?}, seed {seed}");
+            let expected = run.call(&mut store, (seed, 0)).unwrap();
+            assert_eq!(run.call(&mut store, (seed, 1)).unwrap(), expected, "{collector:?}, seed {seed}");
         }
         assert!(collections(&store) > 0 || collector == Collector::Null, "{collector:?}: the slow paths collected");
     }
