@@ -65,6 +65,10 @@ pub enum Region {
     /// apart from the rest of the VM state, so such a write does not make
     /// Cranelift reload the heap's bound or the other VM fields after it.
     GcCursors = 5,
+    /// Array lengths, written once when an array is allocated and never
+    /// after: apart from the rest of the GC heap, so a store into an
+    /// array's elements does not make Cranelift reload its length.
+    GcArrayLengths = 6,
 }
 
 /// The function-local alias region for `r`.
@@ -75,6 +79,7 @@ pub fn region(b: &mut FunctionBuilder, r: Region) -> Option<ir::AliasRegion> {
         Region::Table => "table",
         Region::GcHeap => "gc heap",
         Region::GcCursors => "gc cursors",
+        Region::GcArrayLengths => "gc array lengths",
     };
     Some(b.func.dfg.alias_regions.insert(ir::AliasRegionData { user_id: r as u32, description: description.into() }))
 }
@@ -99,6 +104,9 @@ pub struct Flags {
     /// The GC's cursors (`Region::GcCursors`), only ever accessed with
     /// these flags by compiled code.
     pub gc_cursors: MemFlagsData,
+    /// An array's length field (`Region::GcArrayLengths`), read and
+    /// initialised with these flags only: like `gc` otherwise.
+    pub gc_array_length: MemFlagsData,
 }
 
 impl Flags {
@@ -107,6 +115,7 @@ impl Flags {
         let table_region = region(b, Region::Table);
         let gc_region = region(b, Region::GcHeap);
         let cursors_region = region(b, Region::GcCursors);
+        let lengths_region = region(b, Region::GcArrayLengths);
         Flags {
             vm: vm_flags(b),
             vm_readonly: vm_readonly_flags(b),
@@ -121,6 +130,10 @@ impl Flags {
                 .with_alias_region(gc_region)
                 .with_trap_code(Some(heap_trap)),
             gc_cursors: MemFlagsData::trusted().with_alias_region(cursors_region),
+            gc_array_length: MemFlagsData::new()
+                .with_endianness(ir::Endianness::Little)
+                .with_alias_region(lengths_region)
+                .with_trap_code(Some(heap_trap)),
         }
     }
 }

@@ -78,7 +78,7 @@ pub(super) fn alloc_array(
     let block = if init.prefix == 0 { size } else { t.b.ins().iadd_imm_u(size, i64::from(init.prefix)) };
     let ((addr, r), slow, done) = bump_or_branch(t, block, Some(small), init.prefix);
     write_header(t, addr, array_kind_word(layout.elem_size), type_id, init);
-    t.b.ins().store(t.flags.gc, len, addr, ARRAY_LENGTH_OFFSET as i32);
+    t.b.ins().store(t.flags.gc_array_length, len, addr, ARRAY_LENGTH_OFFSET as i32);
     if contents == ArrayContents::Zeroed {
         zero_elements(t, addr, size);
     }

@@ -256,7 +256,7 @@ impl FuncTranslator<'_, '_> {
 
     fn array_len(&mut self, r: Value) -> Value {
         let addr = self.gc_addr_const(r, ARRAY_LENGTH_OFFSET);
-        self.b.ins().load(I32, self.flags.gc, addr, 0)
+        self.b.ins().load(I32, self.flags.gc_array_length, addr, 0)
     }
 
     /// Allocates an array of `len` (i32) elements, zeroed unless the caller
