@@ -116,6 +116,10 @@ impl Flags {
         let gc_region = region(b, Region::GcHeap);
         let cursors_region = region(b, Region::GcCursors);
         let lengths_region = region(b, Region::GcArrayLengths);
+        let gc = MemFlagsData::new()
+            .with_endianness(ir::Endianness::Little)
+            .with_alias_region(gc_region)
+            .with_trap_code(Some(heap_trap));
         Flags {
             vm: vm_flags(b),
             vm_readonly: vm_readonly_flags(b),
@@ -125,15 +129,9 @@ impl Flags {
                 .with_alias_region(heap_region)
                 .with_trap_code(Some(heap_trap)),
             table: MemFlagsData::trusted().with_alias_region(table_region),
-            gc: MemFlagsData::new()
-                .with_endianness(ir::Endianness::Little)
-                .with_alias_region(gc_region)
-                .with_trap_code(Some(heap_trap)),
+            gc,
             gc_cursors: MemFlagsData::trusted().with_alias_region(cursors_region),
-            gc_array_length: MemFlagsData::new()
-                .with_endianness(ir::Endianness::Little)
-                .with_alias_region(lengths_region)
-                .with_trap_code(Some(heap_trap)),
+            gc_array_length: gc.with_alias_region(lengths_region),
         }
     }
 }

@@ -629,8 +629,7 @@ impl FuncTranslator<'_, '_> {
     fn ref_test_straight(&mut self, x: Value, t: u32, nullable: bool) -> Value {
         let facts = self.facts(x);
         if facts.object {
-            let addr = self.gc_addr_const(x, HEADER_TYPE_INDEX_OFFSET);
-            let actual = self.b.ins().load(I32, self.flags.gc, addr, 0);
+            let actual = self.object_type_id(x);
             return self.subtype_check(actual, t);
         }
         let actual = self.type_id_if_object(x);
@@ -650,6 +649,12 @@ impl FuncTranslator<'_, '_> {
         let bit = self.b.ins().band_imm_u(x, 1);
         let not_i31 = self.b.ins().icmp_imm_u(IntCC::Equal, bit, 0);
         self.b.ins().band(non_null, not_i31)
+    }
+
+    /// The engine type id in the header of object `x` (non-null, not i31).
+    fn object_type_id(&mut self, x: Value) -> Value {
+        let addr = self.gc_addr_const(x, HEADER_TYPE_INDEX_OFFSET);
+        self.b.ins().load(I32, self.flags.gc, addr, 0)
     }
 
     /// The engine type id in `x`'s header if `x` is an object (neither null
@@ -699,10 +704,7 @@ impl FuncTranslator<'_, '_> {
             WasmHeapType::Concrete(t) => {
                 let actual = match actual {
                     Some(id) => id,
-                    None => {
-                        let addr = self.gc_addr_const(x, HEADER_TYPE_INDEX_OFFSET);
-                        self.b.ins().load(I32, self.flags.gc, addr, 0)
-                    }
+                    None => self.object_type_id(x),
                 };
                 self.subtype_check(actual, t)
             }
