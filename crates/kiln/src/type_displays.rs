@@ -128,6 +128,8 @@ mod tests {
         assert_eq!(d.get(u32::MAX), None, "past the table");
         // Compiled code reads a shallow type's slot without a depth check:
         // past the depth it finds no type.
+        // SAFETY: id 1 was recorded above, so its entry points at one of
+        // `d.records`, padded to `PADDED_DEPTH + 1` words.
         let padded = unsafe { std::slice::from_raw_parts(d.table[1].load(Ordering::Acquire), PADDED_DEPTH as usize + 1) };
         assert_eq!(padded[..3], [1, 0, 1]);
         assert!(padded[3..].iter().all(|&a| a == NO_TYPE));
