@@ -228,6 +228,11 @@ impl LargeMarks {
     pub(crate) fn scanned(&mut self) {
         self.pending.pop();
     }
+
+    /// The objects marked so far.
+    pub(crate) fn marked(&self) -> impl Iterator<Item = u32> + '_ {
+        self.objects.iter().zip(&self.marked).filter(|(_, m)| **m).map(|(&(obj, _), _)| obj)
+    }
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@
 
 mod alloc;
 mod collectors;
+mod compact;
 mod error;
 mod forward;
 mod gc_ref;

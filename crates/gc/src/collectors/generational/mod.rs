@@ -67,9 +67,10 @@
 //! checked, and a corrupt heap can at worst make collections report errors
 //! and lose objects inside the heap.
 
+mod full;
 mod minor;
 
-use super::copying::{CopyingCollection, CopyingHeap, SemiSpaceHeap, plan};
+use super::copying::CopyingHeap;
 use crate::alloc::bump::BumpAllocator;
 use crate::error::{note, note_err};
 use crate::header::{check_block_size, object, object_at, read_header, write_header};
@@ -84,6 +85,7 @@ use crate::{
 };
 use kiln_environ::gc_layout::{GEN_REMEMBERED_BIT, OBJECT_ALIGN};
 use kiln_environ::{GcTypeLayouts, StandardLayouts};
+use full::FullCollection;
 use minor::MinorCollection;
 use std::ops::Range;
 use std::sync::Arc;
@@ -180,13 +182,14 @@ impl GenerationalHeap {
         let mature = CopyingHeap::new(memory, types);
         let start = mature.bump.top();
         let mut heap = GenerationalHeap {
-            space_end: mature.bump.end(),
+            space_end: mature.end,
             mature,
             nursery: Nursery { start, bump: BumpAllocator::new(start, start), externrefs: Vec::new(), target: INITIAL_NURSERY },
             remembered: Vec::new(),
             full_due: false,
             last_was_full: true,
         };
+        heap.mature.reserve = heap.mature.end..heap.mature.end;
         heap.carve_nursery();
         heap
     }
@@ -198,6 +201,7 @@ impl GenerationalHeap {
     /// heap grows (`wanted_growth`) if it can.
     fn carve_nursery(&mut self) {
         debug_assert!(self.nursery.is_empty());
+        self.space_end = self.mature.end;
         let align = !u64::from(OBJECT_ALIGN - 1);
         let mtop = self.mature.bump.top();
         let free = self.space_end.saturating_sub(mtop);
@@ -290,6 +294,33 @@ impl GenerationalHeap {
         Ok(())
     }
 
+    /// The spaces' size a heap wants after a full collection: the live
+    /// data, room to promote as much again plus two nurseries' worth
+    /// before the next full collection (whose cost is proportional to the
+    /// live data, so it is spread over as many promoted bytes), and the
+    /// nursery with a promotion area as large.
+    fn wanted_size(&self) -> u64 {
+        let live = self.mature.space_bytes_in_use();
+        live.saturating_mul(2).saturating_add(self.nursery.target.saturating_mul(4))
+    }
+
+    /// After a full collection that left the heap wanting less than four
+    /// fifths of it, gives the memory above what it wants back to the
+    /// system, halving it at most per collection. The survivors lie
+    /// at the bottom, below the wanted size.
+    fn shrink_after_full(&mut self) {
+        /// Heaps below this are not worth shrinking.
+        const MIN_SHRINK: u64 = 16 << 20;
+        let (end, wanted) = (self.mature.end, self.wanted_size());
+        if end < MIN_SHRINK || wanted.saturating_add(wanted / 4) > end {
+            return;
+        }
+        let new_end = wanted.max(end / 2).next_multiple_of(1 << 16).max(self.mature.bump.top());
+        self.mature.memory.discard(new_end as usize..end as usize);
+        self.mature.end = new_end;
+        self.mature.stats.heap_size = self.mature.heap_size();
+    }
+
     /// The end of a collection: the nursery is empty, so nothing needs
     /// remembering; it is carved again.
     fn after_collection(&mut self, full: bool) {
@@ -301,39 +332,6 @@ impl GenerationalHeap {
         self.full_due = false;
         self.carve_nursery();
         self.mature.stats.heap_size = self.mature.heap_size();
-    }
-}
-
-impl SemiSpaceHeap for GenerationalHeap {
-    fn spaces(&mut self) -> &mut CopyingHeap {
-        &mut self.mature
-    }
-
-    /// Everything: the mature objects and the nursery above them.
-    fn from_space(&self) -> Range<u64> {
-        self.mature.start..self.nursery.bump.top().max(self.mature.bump.top())
-    }
-
-    fn take_externrefs(&mut self) -> Vec<u32> {
-        let mut all = std::mem::take(&mut self.mature.externrefs);
-        all.append(&mut self.nursery.externrefs);
-        all
-    }
-
-    /// The large objects, which were not copied, keep their remembered
-    /// bits: they are cleared, since the set empties.
-    fn flip(&mut self, start: u64, top: u64, externrefs: Vec<u32>) {
-        for &obj in &self.remembered {
-            if self.mature.large.contains_object(obj) {
-                let mem = self.mature.memory.bytes_mut();
-                if let Ok(header) = read_header(mem, u64::from(obj)) {
-                    let _ = write_header(mem, u64::from(obj), &header.with_collector_bits(header.collector_bits() & !GEN_REMEMBERED_BIT));
-                }
-            }
-        }
-        self.mature.flip_to(start, top, externrefs);
-        self.space_end = self.mature.bump.end();
-        self.after_collection(true);
     }
 }
 
@@ -414,18 +412,14 @@ impl GcHeap for GenerationalHeap {
     }
 
     /// Judged after full collections only (after a minor one the bytes
-    /// in use include promoted objects that may have died since): the
-    /// heap should hold four times the live data (a semi-space heap, half
-    /// full after a collection, as the copying collector wants it) plus
-    /// four times the nursery's target (the nursery and a promotion area
-    /// as large, and the reserve for both). It grows by what it lacks, at
+    /// in use include promoted objects that may have died since): see
+    /// [`GenerationalHeap::wanted_size`]. It grows by what it lacks, at
     /// least a quarter of its size, so growth comes in few steps.
     fn wanted_growth(&self) -> u64 {
         if !self.last_was_full {
             return 0;
         }
-        let len = self.mature.end;
-        let wanted = self.mature.space_bytes_in_use().saturating_add(self.nursery.target).saturating_mul(4);
+        let (len, wanted) = (self.mature.end, self.wanted_size());
         if wanted <= len {
             return 0;
         }
@@ -442,7 +436,7 @@ impl GcHeap for GenerationalHeap {
         let used = self.nursery.bump.top() - self.nursery.start;
         let room = self.nursery.start.saturating_sub(self.mature.bump.top());
         if self.full_due || used > room {
-            Box::new(CopyingCollection::new(self, roots, host_data))
+            Box::new(FullCollection::new(self, roots, host_data))
         } else {
             Box::new(MinorCollection::new(self, roots, host_data))
         }
@@ -450,20 +444,15 @@ impl GcHeap for GenerationalHeap {
 
     fn reset(&mut self, zero: bool) {
         self.mature.reset(zero);
-        self.space_end = self.mature.bump.end();
+        self.mature.reserve = self.mature.end..self.mature.end;
         self.nursery.target = INITIAL_NURSERY;
         self.after_collection(true);
     }
 
-    /// Grows the memory in place and replans the spaces as the copying
-    /// heap does, keeping the nursery inside the current space; an empty
-    /// nursery is carved again at once, a used one when it is next
-    /// collected.
+    /// Grows the memory in place; an empty nursery is carved again at
+    /// once (at the new top), a used one when it is next collected.
     fn grow(&mut self, additional: u64) -> Result<()> {
         self.mature.end = self.mature.grown_end(additional)?;
-        let layout = plan(self.mature.start, self.space_end, self.mature.end);
-        self.mature.reserve = layout.reserve;
-        self.space_end = layout.space_end;
         self.mature.stats.heap_size = self.mature.heap_size();
         if self.nursery.is_empty() {
             // Whether the grown space is still too small is the new
@@ -521,12 +510,9 @@ impl GcHeap for GenerationalHeap {
         if listed != remembered {
             return Err(GcError::corrupt("remembered set disagrees with the headers", mature.start));
         }
-        let space = self.mature.start..self.space_end;
-        let reserve = &self.mature.reserve;
-        let nursery_inside = self.mature.bump.end() == self.nursery.start && self.nursery.range().end <= space.end;
-        let overlaps = reserve.start < space.end && space.start < reserve.end;
-        if !nursery_inside || overlaps || reserve.end > self.mature.end || reserve.end - reserve.start < space.end - space.start {
-            return Err(GcError::corrupt("spaces overlap or the reserve is too small", reserve.start));
+        let nursery_inside = self.mature.bump.end() == self.nursery.start && self.nursery.range().end <= self.space_end;
+        if !nursery_inside || self.space_end > self.mature.end {
+            return Err(GcError::corrupt("the nursery is not at the top of the mature space", self.nursery.start));
         }
         if !self.mature.large.check(self.mature.end) {
             return Err(GcError::corrupt("large-object space overlaps the spaces or itself", self.mature.large.start()));

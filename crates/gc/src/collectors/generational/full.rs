@@ -1,0 +1,165 @@
+//! A full collection: the mature space and the nursery compacted together
+//! in place (`compact.rs`), in bounded steps.
+//!
+//! Phases, in order; a step carries its leftover budget into the next:
+//! 1. `MarkRoots`, then `Mark`: everything reachable from the roots, in
+//!    both spaces and among the large objects.
+//! 2. `Plan`: each survivor's new offset, sliding down to the bottom of
+//!    the heap.
+//! 3. `Sweep`: the externrefs sorted into live and dead (dead ones' host
+//!    data dropped), in one step.
+//! 4. `Update`: the survivors', large objects' and roots' references
+//!    rewritten.
+//! 5. `Slide`: the survivors moved.
+//!
+//! Then the unmarked large objects are freed, the survivors are the
+//! mature space, the nursery is empty and carved again, and the heap
+//! resized (`GcHeap::wanted_growth`, [`GenerationalHeap::shrink_after_full`]).
+//! The remembered set empties with the nursery.
+//!
+//! Dropping a collection that has made a step finishes it: from the plan
+//! on, headers hold forwarding offsets, and only the slide makes the heap
+//! consistent again.
+
+use super::GenerationalHeap;
+use crate::compact::Compaction;
+use crate::header::{read_header, write_header};
+use crate::{DEFAULT_STEP_BUDGET, GarbageCollection, GcProgress, GcRoots, HostDataTable, Result};
+use kiln_environ::gc_layout::GEN_REMEMBERED_BIT;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    MarkRoots,
+    Mark,
+    Plan,
+    Sweep,
+    Update,
+    Slide,
+    Done,
+}
+
+pub(super) struct FullCollection<'a> {
+    heap: &'a mut GenerationalHeap,
+    roots: GcRoots<'a>,
+    host_data: &'a mut HostDataTable,
+    phase: Phase,
+    started: bool,
+    compaction: Compaction,
+    next_root: usize,
+    work: u64,
+}
+
+impl<'a> FullCollection<'a> {
+    pub(super) fn new(heap: &'a mut GenerationalHeap, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> FullCollection<'a> {
+        let spaces = vec![heap.mature.used(), heap.nursery.used()];
+        let large = heap.mature.large.marks();
+        let compaction = Compaction::new(spaces, heap.mature.start, large, heap.mature.large.bytes_in_use());
+        FullCollection { heap, roots, host_data, phase: Phase::MarkRoots, started: false, compaction, next_root: 0, work: 0 }
+    }
+
+    /// Sorts the externrefs of both spaces into live and dead.
+    fn sweep_externrefs(&mut self, errors: &mut Option<crate::GcError>) {
+        let heap = &mut *self.heap;
+        let mut list = std::mem::take(&mut heap.mature.externrefs);
+        list.append(&mut heap.nursery.externrefs);
+        heap.mature.externrefs = self.compaction.sweep_externrefs(heap.mature.memory.bytes(), &list, self.host_data, errors);
+        self.work += list.len() as u64;
+    }
+
+    /// The survivors become the mature space; the large objects not
+    /// reached are freed, the others forget being remembered.
+    fn finish(&mut self) {
+        let heap = &mut *self.heap;
+        let marks = self.compaction.take_large_marks();
+        heap.mature.sweep_large(&marks);
+        let mem = heap.mature.memory.bytes_mut();
+        for obj in marks.marked() {
+            if let Ok(header) = read_header(mem, u64::from(obj))
+                && header.collector_bits() & GEN_REMEMBERED_BIT != 0
+            {
+                let _ = write_header(mem, u64::from(obj), &header.with_collector_bits(header.collector_bits() & !GEN_REMEMBERED_BIT));
+            }
+        }
+        let compacted = self.compaction.compacted();
+        heap.mature.bump = crate::alloc::bump::BumpAllocator::new(compacted.end, compacted.end);
+        heap.mature.record_bytes_in_use();
+        heap.mature.stats.record_collection();
+        heap.shrink_after_full();
+        heap.after_collection(true);
+    }
+}
+
+impl GarbageCollection for FullCollection<'_> {
+    fn step(&mut self, budget: u32) -> Result<GcProgress> {
+        if self.phase == Phase::Done {
+            return Ok(GcProgress::Complete);
+        }
+        self.started = true;
+        let start = Instant::now();
+        let mut budget = u64::from(budget.max(1));
+        let mut errors = None;
+        loop {
+            let heap = &mut *self.heap;
+            let (work, c) = (&mut self.work, &mut self.compaction);
+            match self.phase {
+                Phase::MarkRoots => {
+                    if !c.mark_roots(&self.roots, &mut self.next_root, &mut budget, work, &mut errors) {
+                        break;
+                    }
+                    self.phase = Phase::Mark;
+                }
+                Phase::Mark => {
+                    if !c.mark(&mut heap.mature.types, heap.mature.memory.bytes(), &mut budget, work, &mut errors) {
+                        break;
+                    }
+                    self.phase = Phase::Plan;
+                }
+                Phase::Plan => {
+                    if !c.plan(heap.mature.memory.bytes_mut(), &mut budget, work, &mut errors) {
+                        break;
+                    }
+                    self.phase = Phase::Sweep;
+                }
+                Phase::Sweep => {
+                    // One step: linear in the number of externrefs.
+                    self.sweep_externrefs(&mut errors);
+                    self.phase = Phase::Update;
+                }
+                Phase::Update => {
+                    let mem = heap.mature.memory.bytes_mut();
+                    if !c.update(&mut heap.mature.types, mem, &mut budget, work, &mut errors) {
+                        break;
+                    }
+                    c.update_roots(mem, &mut self.roots, work, &mut errors);
+                    self.phase = Phase::Slide;
+                }
+                Phase::Slide => {
+                    if !c.slide(heap.mature.memory.bytes_mut(), &mut budget, work, &mut errors) {
+                        break;
+                    }
+                    self.finish();
+                    self.phase = Phase::Done;
+                }
+                Phase::Done => break,
+            }
+        }
+        self.heap.mature.stats.record_pause(start.elapsed());
+        GcProgress::after_step(errors, self.phase == Phase::Done)
+    }
+
+    fn work_done(&self) -> u64 {
+        self.work
+    }
+}
+
+impl Drop for FullCollection<'_> {
+    fn drop(&mut self) {
+        if !self.started {
+            return;
+        }
+        while self.phase != Phase::Done {
+            let _ = self.step(DEFAULT_STEP_BUDGET);
+        }
+    }
+}

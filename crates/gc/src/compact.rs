@@ -1,0 +1,431 @@
+//! Sliding compaction (mark-compact): the mechanism of collectors whose
+//! old objects are collected in place, without a copy reserve.
+//!
+//! A [`Compaction`] collects *packed spaces* (ranges of back-to-back
+//! objects, ascending and disjoint) and slides the survivors down to a
+//! destination at or below the first space, back to back and in address
+//! order, so the spaces end up as one packed range and the memory above
+//! it is free. It needs no memory beyond the heap's but side state: a mark
+//! bit per 8 bytes of the spaces (a sixty-fourth of their size) and one
+//! word per live object. Phases, each in bounded steps:
+//! 1. *Mark* ([`Compaction::mark_roots`], [`Compaction::mark`]): from the
+//!    roots, through a work list; marks are side bits, and the large
+//!    objects (which do not move) are marked in their [`LargeMarks`].
+//! 2. *Plan* ([`Compaction::plan`]): the marks, in address order, give
+//!    each survivor its new offset, recorded in its header's type word
+//!    with [`COPYING_FORWARDED_BIT`] (as a copying collection's forwarding
+//!    is); the type word it replaces is kept in the side list of
+//!    survivors. Dead objects are never visited: the work is the mark
+//!    words and the survivors.
+//! 3. *Sweep* ([`Compaction::sweep_externrefs`]): the externrefs left
+//!    unmarked are dead and their host data is dropped; the others get
+//!    their new offsets.
+//! 4. *Update* ([`Compaction::update`], [`Compaction::update_roots`]):
+//!    every reference slot of the survivors, of the marked large objects
+//!    and of the roots is rewritten to the new offset.
+//! 5. *Slide* ([`Compaction::slide`]): each survivor is moved down to its
+//!    offset, with its type word back and its collector bits cleared.
+//!    Survivors are disjoint and ascending, and each moves down: moving
+//!    them in order never overwrites one not moved yet.
+//!
+//! Trust: the spaces, marks, survivor list and cursors are side state;
+//! headers are read with the checked accessors. Marks are not known to be
+//! object starts (a corrupt reference can point into an object), so the
+//! plan keeps a mark only if a valid object starts there, lies in one
+//! space and begins after the previous survivor ends; the others are
+//! reported and dropped. A reference to something not planned is reported
+//! and left as it is. Marking work is bounded by an allowance a sound heap
+//! cannot exceed, the rest by the spaces' size: a compaction of a corrupt
+//! heap reports errors and at worst loses objects, inside the heap.
+
+use crate::error::{note, note_err};
+use crate::header::{check_object_offset, object_at, read_header, write_header};
+use crate::host_data::drop_externref_host_data;
+use crate::large::LargeMarks;
+use crate::memory::{copy_object, read_u32, write_u32};
+use crate::trace::{WorkList, ref_slots};
+use crate::types::TypeCache;
+use crate::{GcError, GcRoots, HostDataTable, Result, VMGcHeader, VMGcKind, VMGcRef};
+use kiln_environ::gc_layout::{COPYING_FORWARDED_BIT, OBJECT_ALIGN};
+use std::ops::Range;
+
+/// A mark bit per possible object start (every 8 bytes) of a range.
+struct MarkBits {
+    base: u64,
+    end: u64,
+    words: Vec<u64>,
+}
+
+impl MarkBits {
+    fn new(range: Range<u64>) -> MarkBits {
+        let granules = range.end.saturating_sub(range.start) / u64::from(OBJECT_ALIGN);
+        MarkBits { base: range.start, end: range.end, words: vec![0; granules.div_ceil(64) as usize] }
+    }
+
+    fn position(&self, obj: u64) -> Option<(usize, u64)> {
+        if obj < self.base || obj >= self.end {
+            return None;
+        }
+        let granule = (obj - self.base) / u64::from(OBJECT_ALIGN);
+        Some(((granule / 64) as usize, 1 << (granule % 64)))
+    }
+
+    /// Sets the mark of `obj`; returns whether it was not set before.
+    fn set(&mut self, obj: u64) -> bool {
+        let Some((word, bit)) = self.position(obj) else { return false };
+        let fresh = self.words[word] & bit == 0;
+        self.words[word] |= bit;
+        fresh
+    }
+
+    fn get(&self, obj: u64) -> bool {
+        self.position(obj).is_some_and(|(word, bit)| self.words[word] & bit != 0)
+    }
+
+    fn clear(&mut self, obj: u64) {
+        if let Some((word, bit)) = self.position(obj) {
+            self.words[word] &= !bit;
+        }
+    }
+
+    /// The marked offsets of word `w`, ascending.
+    fn marked_in_word(&self, w: usize) -> impl Iterator<Item = u64> + '_ {
+        let mut bits = self.words[w];
+        let first = self.base + (w as u64) * 64 * u64::from(OBJECT_ALIGN);
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let i = u64::from(bits.trailing_zeros());
+            bits &= bits - 1;
+            Some(first + i * u64::from(OBJECT_ALIGN))
+        })
+    }
+}
+
+/// One mark-compact collection of packed spaces.
+pub(crate) struct Compaction {
+    spaces: Vec<Range<u64>>,
+    marks: MarkBits,
+    large: LargeMarks,
+    work_list: WorkList,
+    /// The next mark word the plan looks at, and the end of the last
+    /// survivor it planned.
+    next_word: usize,
+    planned_end: u64,
+    /// Where the next survivor goes; after the plan, the end of them all.
+    dest: Range<u64>,
+    /// The survivors' offsets and the type words their headers held, in
+    /// address order.
+    survivors: Vec<(u32, u32)>,
+    /// The next survivor the update or the slide works on.
+    next_survivor: usize,
+    /// Units of marking work left before the heap is judged corrupt.
+    mark_allowance: u64,
+}
+
+impl Compaction {
+    /// A compaction of `spaces` (ascending, disjoint, packed) sliding the
+    /// survivors down to `dest`, which is at or below the first space.
+    pub(crate) fn new(spaces: Vec<Range<u64>>, dest: u64, large: LargeMarks, large_bytes: u64) -> Compaction {
+        debug_assert!(spaces.windows(2).all(|w| w[0].end <= w[1].start));
+        let covered = spaces.first().map_or(0, |s| s.start)..spaces.last().map_or(0, |s| s.end);
+        debug_assert!(dest <= covered.start || spaces.is_empty());
+        // A sound heap's marking visits each object once and each of its
+        // slots once: at most one unit per 16 bytes plus one per 4.
+        let mark_allowance = (covered.end - covered.start + large_bytes) / 2;
+        Compaction {
+            marks: MarkBits::new(covered),
+            spaces,
+            large,
+            work_list: WorkList::default(),
+            next_word: 0,
+            planned_end: 0,
+            dest: dest..dest,
+            survivors: Vec::new(),
+            next_survivor: 0,
+            mark_allowance,
+        }
+    }
+
+    /// The survivors' new range (complete once the plan is done).
+    pub(crate) fn compacted(&self) -> Range<u64> {
+        self.dest.clone()
+    }
+
+    /// Takes the large objects' marks, once marking is done.
+    pub(crate) fn take_large_marks(&mut self) -> LargeMarks {
+        std::mem::replace(&mut self.large, LargeMarks::none())
+    }
+
+    fn covered_start(&self) -> u32 {
+        // A heap offset.
+        self.marks.base as u32
+    }
+
+    fn in_spaces(&self, obj: u64) -> bool {
+        self.spaces.iter().any(|s| s.contains(&obj))
+    }
+
+    /// Marks the object `obj` references, queueing it if newly marked.
+    fn mark_object(&mut self, obj: u32) -> Result<()> {
+        if self.in_spaces(u64::from(obj)) {
+            check_object_offset(obj)?;
+            if self.marks.set(u64::from(obj)) {
+                self.work_list.push(obj);
+            }
+            return Ok(());
+        }
+        // A large object is queued by its marks.
+        if self.large.mark(obj) {
+            return Ok(());
+        }
+        Err(GcError::corrupt("reference outside the heap's objects", obj))
+    }
+
+    fn mark_raw(&mut self, raw: u32) -> Result<()> {
+        match VMGcRef::from_raw_u32(raw).as_ref().and_then(VMGcRef::as_heap_index) {
+            Some(obj) => self.mark_object(obj),
+            None => Ok(()),
+        }
+    }
+
+    /// Marks what the roots from `*next` on reference, one unit of
+    /// `budget` each; returns whether all are done.
+    pub(crate) fn mark_roots(&mut self, roots: &GcRoots<'_>, next: &mut usize, budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> bool {
+        while *budget > 0 && *next < roots.len() {
+            if let Some((Some(r), _)) = roots.get(*next)
+                && let Some(obj) = r.as_heap_index()
+            {
+                note_err(errors, self.mark_object(obj));
+            }
+            *next += 1;
+            *budget -= 1;
+            *work += 1;
+        }
+        *next >= roots.len()
+    }
+
+    /// Traces marked objects (one unit per slot and per object) until the
+    /// work list and the large objects' queue are empty or `budget` is
+    /// spent; returns whether marking is done. Marks are not checked to be
+    /// object starts (only a walk could tell), so a corrupt heap could make
+    /// overlapping "objects" cost more than the heap's size: marking stops
+    /// there with an error, and what it did not reach is lost.
+    pub(crate) fn mark(&mut self, types: &mut TypeCache, mem: &[u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> bool {
+        while *budget > 0 {
+            if self.mark_allowance == 0 {
+                note(errors, GcError::corrupt("marking took more work than the heap can hold", self.covered_start()));
+                self.work_list.clear();
+                while self.large.pending().is_some() {
+                    self.large.scanned();
+                }
+                return true;
+            }
+            let (obj, first) = match self.work_list.next() {
+                Some(next) => next,
+                None => match self.large.pending() {
+                    Some((obj, _)) => {
+                        self.large.scanned();
+                        (obj, 0)
+                    }
+                    None => return true,
+                },
+            };
+            *budget -= 1;
+            *work += 1;
+            let slots = match object_at(mem, obj).and_then(|h| ref_slots(types, mem, obj, &h)) {
+                Ok(slots) => slots,
+                Err(e) => {
+                    note(errors, e);
+                    continue;
+                }
+            };
+            let n = slots.len();
+            let allowed = (*budget).min(self.mark_allowance);
+            let last = n.min(first.saturating_add(u32::try_from(allowed).unwrap_or(u32::MAX)));
+            for i in first..last {
+                let slot = slots.get(i);
+                note_err(errors, read_u32(mem, slot).and_then(|raw| self.mark_raw(raw)));
+            }
+            let visited = u64::from(last - first);
+            *budget -= visited;
+            *work += visited;
+            self.mark_allowance = self.mark_allowance.saturating_sub(visited + 1);
+            if last < n {
+                self.work_list.suspend(obj, last);
+            }
+        }
+        self.work_list.is_empty() && self.large.pending().is_none()
+    }
+
+    /// Gives every marked object its new offset, in address order (one
+    /// unit per mark word and per survivor). A mark that is not the start
+    /// of a valid object lying in one space after the previous survivor
+    /// (which only a corrupt reference makes) is reported and dropped, so
+    /// the survivors are disjoint and each moves down or stays.
+    pub(crate) fn plan(&mut self, mem: &mut [u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> bool {
+        while *budget > 0 && self.next_word < self.marks.words.len() {
+            let w = self.next_word;
+            self.next_word += 1;
+            *budget -= 1;
+            *work += 1;
+            let marked: Vec<u64> = self.marks.marked_in_word(w).collect();
+            for at in marked {
+                *work += 1;
+                *budget = budget.saturating_sub(1);
+                if let Err(e) = self.plan_object(mem, at) {
+                    self.marks.clear(at);
+                    note(errors, e);
+                }
+            }
+        }
+        self.next_word >= self.marks.words.len()
+    }
+
+    fn plan_object(&mut self, mem: &mut [u8], at: u64) -> Result<()> {
+        // Marks lie in the spaces, below 4 GiB.
+        let header = object_at(mem, at as u32)?;
+        let end = at + u64::from(header.size());
+        if at < self.planned_end || !self.spaces.iter().any(|s| s.start <= at && end <= s.end) {
+            return Err(GcError::corrupt("marked object overlaps another or its space's end", at as u32));
+        }
+        self.planned_end = end;
+        // Below `at`: the survivors before it are disjoint and lie above
+        // the destination's start.
+        let new = self.dest.end as u32;
+        self.dest.end += u64::from(header.size());
+        self.survivors.push((at as u32, header.type_index()));
+        let forwarded = header.with_collector_bits(header.collector_bits() | COPYING_FORWARDED_BIT).with_type_word(new);
+        write_header(mem, at, &forwarded)
+    }
+
+    /// The new offset of the planned object `obj`.
+    fn forwarding(&self, mem: &[u8], obj: u32) -> Result<u32> {
+        let header = read_header(mem, u64::from(obj))?;
+        let new = header.type_index();
+        if header.collector_bits() & COPYING_FORWARDED_BIT == 0 || !self.marks.get(u64::from(obj)) {
+            return Err(GcError::corrupt("reference to an object that is not live", obj));
+        }
+        if !self.dest.contains(&u64::from(new)) || new % OBJECT_ALIGN != 0 {
+            return Err(GcError::corrupt("forwarding offset outside the compacted space", obj));
+        }
+        Ok(new)
+    }
+
+    /// Sorts the externrefs `list` (ascending offsets in the spaces) into
+    /// live and dead, once the plan is done: the dead ones' host data is
+    /// dropped, the live ones' new offsets are returned.
+    pub(crate) fn sweep_externrefs(&self, mem: &[u8], list: &[u32], host_data: &mut HostDataTable, errors: &mut Option<GcError>) -> Vec<u32> {
+        let mut live = Vec::new();
+        for &obj in list {
+            match read_header(mem, u64::from(obj)) {
+                Ok(h) if h.kind() != Some(VMGcKind::ExternRef) => note(errors, GcError::corrupt("externref header overwritten", obj)),
+                Ok(_) if self.marks.get(u64::from(obj)) => match self.forwarding(mem, obj) {
+                    Ok(new) => live.push(new),
+                    Err(e) => note(errors, e),
+                },
+                Ok(_) => note_err(errors, drop_externref_host_data(mem, obj, host_data)),
+                Err(e) => note(errors, e),
+            }
+        }
+        live
+    }
+
+    /// Rewrites the reference at `slot` to its target's new offset (large
+    /// objects stay).
+    fn update_field(&self, mem: &mut [u8], slot: u64) -> Result<()> {
+        let raw = read_u32(mem, slot)?;
+        let Some(obj) = VMGcRef::from_raw_u32(raw).as_ref().and_then(VMGcRef::as_heap_index) else { return Ok(()) };
+        if !self.in_spaces(u64::from(obj)) {
+            return Ok(());
+        }
+        let new = self.forwarding(mem, obj)?;
+        if new != obj {
+            write_u32(mem, slot, new)?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites the reference slots of the object at `obj`, whose type
+    /// word is `type_word`.
+    fn update_object(&self, types: &mut TypeCache, mem: &mut [u8], obj: u32, header: VMGcHeader, errors: &mut Option<GcError>) -> u64 {
+        let slots = match ref_slots(types, mem, obj, &header) {
+            Ok(slots) => slots,
+            Err(e) => {
+                note(errors, e);
+                return 0;
+            }
+        };
+        for i in 0..slots.len() {
+            note_err(errors, self.update_field(mem, slots.get(i)));
+        }
+        u64::from(slots.len())
+    }
+
+    /// Rewrites the references of the survivors (one unit per survivor
+    /// plus its slots), then of the marked large objects.
+    pub(crate) fn update(&mut self, types: &mut TypeCache, mem: &mut [u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> bool {
+        while *budget > 0 && self.next_survivor < self.survivors.len() {
+            let (obj, type_word) = self.survivors[self.next_survivor];
+            self.next_survivor += 1;
+            // The header holds the forwarding offset: the type word is
+            // the one the plan kept.
+            let visited = match read_header(mem, u64::from(obj)) {
+                Ok(header) => self.update_object(types, mem, obj, header.with_type_word(type_word), errors),
+                Err(e) => {
+                    note(errors, e);
+                    0
+                }
+            };
+            *budget = budget.saturating_sub(1 + visited);
+            *work += 1 + visited;
+        }
+        if self.next_survivor < self.survivors.len() {
+            return false;
+        }
+        for obj in self.large.marked().collect::<Vec<_>>() {
+            *work += 1;
+            match object_at(mem, obj) {
+                Ok(header) => *work += self.update_object(types, mem, obj, header, errors),
+                Err(e) => note(errors, e),
+            }
+        }
+        self.next_survivor = 0;
+        true
+    }
+
+    /// Rewrites the root slots to the new offsets (after [`Self::update`]).
+    pub(crate) fn update_roots(&self, mem: &[u8], roots: &mut GcRoots<'_>, work: &mut u64, errors: &mut Option<GcError>) {
+        for (slot, _) in roots.iter_mut() {
+            *work += 1;
+            let Some(obj) = slot.as_ref().and_then(VMGcRef::as_heap_index).filter(|&o| self.in_spaces(u64::from(o))) else { continue };
+            match self.forwarding(mem, obj).and_then(|new| VMGcRef::from_heap_index(new).ok_or(GcError::corrupt("forwarded to a bad offset", new))) {
+                Ok(r) => *slot = Some(r),
+                Err(e) => note(errors, e),
+            }
+        }
+    }
+
+    /// Moves every survivor to its new offset, restoring its type word
+    /// and clearing its collector bits (one unit per survivor).
+    pub(crate) fn slide(&mut self, mem: &mut [u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> bool {
+        while *budget > 0 && self.next_survivor < self.survivors.len() {
+            let (obj, type_word) = self.survivors[self.next_survivor];
+            self.next_survivor += 1;
+            *budget -= 1;
+            *work += 1;
+            note_err(errors, slide_object(mem, obj, type_word));
+        }
+        self.next_survivor >= self.survivors.len()
+    }
+}
+
+/// Moves the planned survivor at `obj` down to its forwarding offset.
+fn slide_object(mem: &mut [u8], obj: u32, type_word: u32) -> Result<()> {
+    let header = read_header(mem, u64::from(obj))?;
+    let new = header.type_index();
+    let restored = header.with_type_word(type_word).with_collector_bits(0);
+    copy_object(mem, u64::from(obj), u64::from(new), u64::from(header.size()))?;
+    write_header(mem, u64::from(new), &restored)
+}
