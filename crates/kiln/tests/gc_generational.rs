@@ -210,6 +210,50 @@ fn ten_megabytes_live_run_in_a_heap_under_64_megabytes() {
     assert!(stats.heap_size < 64_000_000, "peak GC heap {} bytes: {stats:?}", stats.heap_size);
 }
 
+/// Full collections compact the mature space in place: no copy reserve,
+/// so 40 MB of live data (kept from before the first full collection to
+/// after the last, and read back) fits in a heap under three times as
+/// much. A semi-space mature space would want four times the live data.
+#[test]
+fn forty_megabytes_live_run_in_a_heap_under_three_times_as_much() {
+    let (mut store, instance) = instantiate(
+        &engine(),
+        r#"(module
+            (type $ints (array (mut i32)))
+            (type $live (array (mut (ref null $ints))))
+            (type $junk (struct (field i32) (field i32)))
+            (global $live (mut (ref null $live)) (ref.null $live))
+            ;; 10,000 arrays of 1,000 i32s, the i-th holding i, and garbage
+            ;; between them, so that the survivors slide down.
+            (func (export "build")
+                (local $i i32)
+                (global.set $live (array.new_default $live (i32.const 10000)))
+                (block $built (loop $build
+                    (br_if $built (i32.eq (local.get $i) (i32.const 10000)))
+                    (array.set $live (global.get $live) (local.get $i) (array.new $ints (local.get $i) (i32.const 1000)))
+                    (drop (array.new $ints (local.get $i) (i32.const 500)))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br $build))))
+            (func (export "sum") (result i32)
+                (local $i i32) (local $sum i32)
+                (block $done (loop $next
+                    (br_if $done (i32.eq (local.get $i) (i32.const 10000)))
+                    (local.set $sum (i32.add (local.get $sum)
+                        (array.get $ints (array.get $live (global.get $live) (local.get $i)) (i32.const 999))))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br $next)))
+                (local.get $sum)))"#,
+    );
+    instance.get_typed_func::<(), ()>(&mut store, "build").unwrap().call(&mut store, ()).unwrap();
+    store.gc(None).unwrap();
+    let stats = store.gc_stats().unwrap();
+    assert!(stats.collections > stats.minor_collections + 1, "several full collections: {stats:?}");
+    assert!(stats.bytes_in_use >= 40_000_000, "{stats:?}");
+    assert!(stats.heap_size < 3 * 40_200_000, "GC heap {} bytes for 40 MB live: {stats:?}", stats.heap_size);
+    let sum = instance.get_typed_func::<(), i32>(&mut store, "sum").unwrap();
+    assert_eq!(sum.call(&mut store, ()).unwrap(), (0..10_000).sum::<i32>());
+}
+
 #[test]
 fn more_remembered_objects_than_the_barrier_log_holds_survive() {
     // 40,000 old holders each given a new box in one call: compiled code's
