@@ -1,7 +1,7 @@
 //! The generational collector: new objects are bump-allocated in a small
 //! *nursery*, collected often by copying its survivors into the *mature
-//! space*; the mature space is collected rarely, as the copying collector
-//! collects its heap.
+//! space*; the mature space is collected rarely, by compacting it in place
+//! (`compact.rs`), so it needs no copy reserve.
 //!
 //! Most objects die young, so a nursery collection copies little, and the
 //! long-lived objects a copying collector would copy at every collection
@@ -10,18 +10,17 @@
 //!
 //! # Space layout
 //!
-//! The mature space is a copying heap's current space (`copying.rs`: its
-//! plan, its reserve, its growth), and the nursery is carved out of that
-//! space's top: with the space `[start, space_end)` used up to `mtop`, the
-//! nursery is `[ns, space_end)` and the mature space's own allocation (the
-//! *promotion area*) is `[mtop, ns)`. The carve gives the nursery at most
-//! half of the free part, so the promotion area can always take every
-//! nursery object: a nursery collection never runs out of room. The
-//! reserve is at least the whole space, nursery included, so a full
-//! collection can always copy everything. Objects of 256 KiB or more live
-//! in the copying heap's large-object space (`large.rs`): born mature and
-//! remembered, left alone by nursery collections, marked rather than
-//! copied by full ones (which then clear their remembered bits).
+//! The heap's spaces are one range `[start, end)` of the memory (the
+//! copying heap's state, `copying.rs`, without its reserve), below the
+//! large-object space. The mature objects lie packed from `start` to
+//! `mtop`, and the nursery is carved out of the top: `[ns, space_end)`,
+//! with the mature space's own allocation (the *promotion area*) between,
+//! `[mtop, ns)`. The carve gives the nursery at most half of the free
+//! part, so the promotion area can always take every nursery object: a
+//! nursery collection never runs out of room. Objects of 256 KiB or more
+//! live in the large-object space (`large.rs`): born mature and
+//! remembered, left alone by nursery collections, marked rather than moved
+//! by full ones (which then clear their remembered bits).
 //!
 //! The nursery is empty after every collection, so it is carved again then
 //! (and on growth, when it is empty), at its *target* size when there is
@@ -29,7 +28,8 @@
 //! [`MAX_NURSERY`]) when more than a quarter of a nursery survives, so
 //! that objects get longer to die. A nursery carved below its target asks
 //! for a full collection, after which the heap grows to make room for it
-//! (`wanted_growth`).
+//! (`wanted_growth`) or shrinks if it is mostly free (`shrink_after_full`):
+//! a heap wants twice its live data plus four nurseries (`wanted_size`).
 //!
 //! # Collections
 //!
@@ -37,10 +37,11 @@
 //!   area, from the roots and from the *remembered set*; references into
 //!   the mature space are left alone. Every survivor is promoted (an age of
 //!   one collection).
-//! - *Full*: a copying collection (`copying/collection.rs`) whose
-//!   from-space is the whole current space, nursery included. It runs when
-//!   the promotion area cannot take the nursery, when a minor collection
-//!   left less than a nursery's worth of room, and when the embedder asks.
+//! - *Full* (`full.rs`): a mark-compact collection of the mature objects
+//!   and the nursery together: the survivors slide down to `start`, in
+//!   address order. It runs when the promotion area cannot take the
+//!   nursery, when a minor collection left less than a nursery's worth of
+//!   room, and when the embedder asks.
 //!
 //! # The remembered set
 //!
