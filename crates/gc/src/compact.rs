@@ -88,8 +88,8 @@ impl MarkBits {
         }
     }
 
-    /// The marked offsets of word `w`, ascending.
-    fn marked_in_word(&self, w: usize) -> impl Iterator<Item = u64> + '_ {
+    /// The marked offsets of word `w` (as it is now), ascending.
+    fn marked_in_word(&self, w: usize) -> impl Iterator<Item = u64> + use<> {
         let mut bits = self.words[w];
         let first = self.base + (w as u64) * 64 * u64::from(OBJECT_ALIGN);
         std::iter::from_fn(move || {
@@ -270,8 +270,7 @@ impl Compaction {
             self.next_word += 1;
             *budget -= 1;
             *work += 1;
-            let marked: Vec<u64> = self.marks.marked_in_word(w).collect();
-            for at in marked {
+            for at in self.marks.marked_in_word(w) {
                 *work += 1;
                 *budget = budget.saturating_sub(1);
                 if let Err(e) = self.plan_object(mem, at) {
