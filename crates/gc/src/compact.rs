@@ -5,18 +5,21 @@
 //! objects, ascending and disjoint) and slides the survivors down to a
 //! destination at or below the first space, back to back and in address
 //! order, so the spaces end up as one packed range and the memory above
-//! it is free. It needs no memory beyond the heap's but side state: a mark
-//! bit per 8 bytes of the spaces (a sixty-fourth of their size) and one
-//! word per live object. Phases, each in bounded steps:
+//! it is free. It needs no memory beyond the heap's but side state: two
+//! bits per 8 bytes of the spaces (a thirty-second of their size), a word
+//! per 512 bytes and one per survivor. Phases, each in bounded steps:
 //! 1. *Mark* ([`Compaction::mark_roots`], [`Compaction::mark`]): from the
-//!    roots, through a work list; marks are side bits, and the large
-//!    objects (which do not move) are marked in their [`LargeMarks`].
+//!    roots, through a work list; a mark is a side bit at the object's
+//!    start, and the large objects (which do not move) are marked in their
+//!    [`LargeMarks`].
 //! 2. *Plan* ([`Compaction::plan`]): the marks, in address order, give
-//!    each survivor its new offset, recorded in its header's type word
-//!    with [`COPYING_FORWARDED_BIT`] (as a copying collection's forwarding
-//!    is); the type word it replaces is kept in the side list of
-//!    survivors. Dead objects are never visited: the work is the mark
-//!    words and the survivors.
+//!    the survivors; each one's granules are set in a second bitmap (its
+//!    *extent*), and a prefix sum of that bitmap's words gives, for each
+//!    word, the survivors' bytes before it. A survivor's new offset is
+//!    then the destination plus those bytes plus the extent bits below it
+//!    in its word, found without touching the heap (the Compressor's
+//!    idea: Kermany and Petrank, PLDI 2006). Dead objects are never
+//!    visited: the work is the mark words and the survivors.
 //! 3. *Sweep* ([`Compaction::sweep_externrefs`]): the externrefs left
 //!    unmarked are dead and their host data is dropped; the others get
 //!    their new offsets.
@@ -24,7 +27,7 @@
 //!    every reference slot of the survivors, of the marked large objects
 //!    and of the roots is rewritten to the new offset.
 //! 5. *Slide* ([`Compaction::slide`]): each survivor is moved down to its
-//!    offset, with its type word back and its collector bits cleared.
+//!    offset, with its collector bits cleared.
 //!    Survivors are disjoint and ascending, and each moves down: moving
 //!    them in order never overwrites one not moved yet.
 //!
@@ -46,10 +49,11 @@ use crate::memory::{copy_object, read_u32, write_u32};
 use crate::trace::{WorkList, ref_slots};
 use crate::types::TypeCache;
 use crate::{GcError, GcRoots, HostDataTable, Result, VMGcHeader, VMGcKind, VMGcRef};
-use kiln_environ::gc_layout::{COPYING_FORWARDED_BIT, OBJECT_ALIGN};
+use kiln_environ::gc_layout::OBJECT_ALIGN;
 use std::ops::Range;
 
-/// A mark bit per possible object start (every 8 bytes) of a range.
+/// A bit per 8-byte granule of a range: the marks (object starts) or the
+/// survivors' extents.
 struct MarkBits {
     base: u64,
     end: u64,
@@ -88,6 +92,20 @@ impl MarkBits {
         }
     }
 
+    /// Sets the bits of the granules of `[start, end)` (inside the range).
+    fn set_extent(&mut self, start: u64, end: u64) {
+        let granule = u64::from(OBJECT_ALIGN);
+        let (first, last) = ((start - self.base) / granule, (end - self.base) / granule);
+        let mut g = first;
+        while g < last {
+            let (word, bit) = ((g / 64) as usize, g % 64);
+            let n = (64 - bit).min(last - g);
+            let mask = if n == 64 { u64::MAX } else { ((1u64 << n) - 1) << bit };
+            self.words[word] |= mask;
+            g += n;
+        }
+    }
+
     /// The marked offsets of word `w` (as it is now), ascending.
     fn marked_in_word(&self, w: usize) -> impl Iterator<Item = u64> + use<> {
         let mut bits = self.words[w];
@@ -115,9 +133,13 @@ pub(crate) struct Compaction {
     planned_end: u64,
     /// Where the next survivor goes; after the plan, the end of them all.
     dest: Range<u64>,
-    /// The survivors' offsets and the type words their headers held, in
-    /// address order.
-    survivors: Vec<(u32, u32)>,
+    /// The survivors' granules, and for each word of them the survivors'
+    /// bytes in the words before it: a survivor's new offset follows from
+    /// its position alone (no heap access), as in the Compressor.
+    extents: MarkBits,
+    bytes_before: Vec<u32>,
+    /// The survivors' offsets, in address order.
+    survivors: Vec<u32>,
     /// The next survivor the update or the slide works on.
     next_survivor: usize,
     /// Units of marking work left before the heap is judged corrupt.
@@ -135,6 +157,8 @@ impl Compaction {
         // slots once: at most one unit per 16 bytes plus one per 4.
         let mark_allowance = (covered.end - covered.start + large_bytes) / 2;
         Compaction {
+            extents: MarkBits::new(covered.clone()),
+            bytes_before: Vec::new(),
             marks: MarkBits::new(covered),
             spaces,
             large,
@@ -214,14 +238,6 @@ impl Compaction {
     /// there with an error, and what it did not reach is lost.
     pub(crate) fn mark(&mut self, types: &mut TypeCache, mem: &[u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> bool {
         while *budget > 0 {
-            if self.mark_allowance == 0 {
-                note(errors, GcError::corrupt("marking took more work than the heap can hold", self.covered_start()));
-                self.work_list.clear();
-                while self.large.pending().is_some() {
-                    self.large.scanned();
-                }
-                return true;
-            }
             let (obj, first) = match self.work_list.next() {
                 Some(next) => next,
                 None => match self.large.pending() {
@@ -232,6 +248,14 @@ impl Compaction {
                     None => return true,
                 },
             };
+            if self.mark_allowance == 0 {
+                note(errors, GcError::corrupt("marking took more work than the heap can hold", self.covered_start()));
+                self.work_list.clear();
+                while self.large.pending().is_some() {
+                    self.large.scanned();
+                }
+                return true;
+            }
             *budget -= 1;
             *work += 1;
             let slots = match object_at(mem, obj).and_then(|h| ref_slots(types, mem, obj, &h)) {
@@ -264,7 +288,7 @@ impl Compaction {
     /// of a valid object lying in one space after the previous survivor
     /// (which only a corrupt reference makes) is reported and dropped, so
     /// the survivors are disjoint and each moves down or stays.
-    pub(crate) fn plan(&mut self, mem: &mut [u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> bool {
+    pub(crate) fn plan(&mut self, mem: &[u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> bool {
         while *budget > 0 && self.next_word < self.marks.words.len() {
             let w = self.next_word;
             self.next_word += 1;
@@ -279,10 +303,21 @@ impl Compaction {
                 }
             }
         }
-        self.next_word >= self.marks.words.len()
+        if self.next_word < self.marks.words.len() {
+            return false;
+        }
+        // The survivors' bytes before each word (below 4 GiB: they are
+        // disjoint objects of the heap).
+        let mut bytes = 0u32;
+        self.bytes_before = self.extents.words.iter().map(|w| {
+            let before = bytes;
+            bytes += w.count_ones() * OBJECT_ALIGN;
+            before
+        }).collect();
+        true
     }
 
-    fn plan_object(&mut self, mem: &mut [u8], at: u64) -> Result<()> {
+    fn plan_object(&mut self, mem: &[u8], at: u64) -> Result<()> {
         // Marks lie in the spaces, below 4 GiB.
         let header = object_at(mem, at as u32)?;
         let end = at + u64::from(header.size());
@@ -290,26 +325,22 @@ impl Compaction {
             return Err(GcError::corrupt("marked object overlaps another or its space's end", at as u32));
         }
         self.planned_end = end;
-        // Below `at`: the survivors before it are disjoint and lie above
-        // the destination's start.
-        let new = self.dest.end as u32;
+        self.extents.set_extent(at, end);
         self.dest.end += u64::from(header.size());
-        self.survivors.push((at as u32, header.type_index()));
-        let forwarded = header.with_collector_bits(header.collector_bits() | COPYING_FORWARDED_BIT).with_type_word(new);
-        write_header(mem, at, &forwarded)
+        self.survivors.push(at as u32);
+        Ok(())
     }
 
-    /// The new offset of the planned object `obj`.
-    fn forwarding(&self, mem: &[u8], obj: u32) -> Result<u32> {
-        let header = read_header(mem, u64::from(obj))?;
-        let new = header.type_index();
-        if header.collector_bits() & COPYING_FORWARDED_BIT == 0 || !self.marks.get(u64::from(obj)) {
+    /// The new offset of the planned object `obj`: the destination's
+    /// start plus the survivors' bytes below it. Below `obj` (survivors
+    /// are disjoint and the destination starts at or below them).
+    fn forwarding(&self, obj: u32) -> Result<u32> {
+        let Some((word, bit)) = self.marks.position(u64::from(obj)).filter(|&(w, b)| self.marks.words[w] & b != 0) else {
             return Err(GcError::corrupt("reference to an object that is not live", obj));
-        }
-        if !self.dest.contains(&u64::from(new)) || new % OBJECT_ALIGN != 0 {
-            return Err(GcError::corrupt("forwarding offset outside the compacted space", obj));
-        }
-        Ok(new)
+        };
+        let below = (self.extents.words[word] & (bit - 1)).count_ones() * OBJECT_ALIGN;
+        // The plan is done: `bytes_before` covers every word.
+        Ok(self.dest.start as u32 + self.bytes_before[word] + below)
     }
 
     /// Sorts the externrefs `list` (ascending offsets in the spaces) into
@@ -320,7 +351,7 @@ impl Compaction {
         for &obj in list {
             match read_header(mem, u64::from(obj)) {
                 Ok(h) if h.kind() != Some(VMGcKind::ExternRef) => note(errors, GcError::corrupt("externref header overwritten", obj)),
-                Ok(_) if self.marks.get(u64::from(obj)) => match self.forwarding(mem, obj) {
+                Ok(_) if self.marks.get(u64::from(obj)) => match self.forwarding(obj) {
                     Ok(new) => live.push(new),
                     Err(e) => note(errors, e),
                 },
@@ -339,7 +370,7 @@ impl Compaction {
         if !self.in_spaces(u64::from(obj)) {
             return Ok(());
         }
-        let new = self.forwarding(mem, obj)?;
+        let new = self.forwarding(obj)?;
         if new != obj {
             write_u32(mem, slot, new)?;
         }
@@ -347,7 +378,7 @@ impl Compaction {
     }
 
     /// Rewrites the reference slots of the object at `obj`, whose type
-    /// word is `type_word`.
+    /// header is `header`.
     fn update_object(&self, types: &mut TypeCache, mem: &mut [u8], obj: u32, header: VMGcHeader, errors: &mut Option<GcError>) -> u64 {
         let slots = match ref_slots(types, mem, obj, &header) {
             Ok(slots) => slots,
@@ -366,12 +397,10 @@ impl Compaction {
     /// plus its slots), then of the marked large objects.
     pub(crate) fn update(&mut self, types: &mut TypeCache, mem: &mut [u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> bool {
         while *budget > 0 && self.next_survivor < self.survivors.len() {
-            let (obj, type_word) = self.survivors[self.next_survivor];
+            let obj = self.survivors[self.next_survivor];
             self.next_survivor += 1;
-            // The header holds the forwarding offset: the type word is
-            // the one the plan kept.
             let visited = match read_header(mem, u64::from(obj)) {
-                Ok(header) => self.update_object(types, mem, obj, header.with_type_word(type_word), errors),
+                Ok(header) => self.update_object(types, mem, obj, header, errors),
                 Err(e) => {
                     note(errors, e);
                     0
@@ -395,11 +424,11 @@ impl Compaction {
     }
 
     /// Rewrites the root slots to the new offsets (after [`Self::update`]).
-    pub(crate) fn update_roots(&self, mem: &[u8], roots: &mut GcRoots<'_>, work: &mut u64, errors: &mut Option<GcError>) {
+    pub(crate) fn update_roots(&self, roots: &mut GcRoots<'_>, work: &mut u64, errors: &mut Option<GcError>) {
         for (slot, _) in roots.iter_mut() {
             *work += 1;
             let Some(obj) = slot.as_ref().and_then(VMGcRef::as_heap_index).filter(|&o| self.in_spaces(u64::from(o))) else { continue };
-            match self.forwarding(mem, obj).and_then(|new| VMGcRef::from_heap_index(new).ok_or(GcError::corrupt("forwarded to a bad offset", new))) {
+            match self.forwarding(obj).and_then(|new| VMGcRef::from_heap_index(new).ok_or(GcError::corrupt("forwarded to a bad offset", new))) {
                 Ok(r) => *slot = Some(r),
                 Err(e) => note(errors, e),
             }
@@ -410,21 +439,23 @@ impl Compaction {
     /// and clearing its collector bits (one unit per survivor).
     pub(crate) fn slide(&mut self, mem: &mut [u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> bool {
         while *budget > 0 && self.next_survivor < self.survivors.len() {
-            let (obj, type_word) = self.survivors[self.next_survivor];
+            let obj = self.survivors[self.next_survivor];
             self.next_survivor += 1;
             *budget -= 1;
             *work += 1;
-            note_err(errors, slide_object(mem, obj, type_word));
+            note_err(errors, self.forwarding(obj).and_then(|new| slide_object(mem, obj, new)));
         }
         self.next_survivor >= self.survivors.len()
     }
 }
 
-/// Moves the planned survivor at `obj` down to its forwarding offset.
-fn slide_object(mem: &mut [u8], obj: u32, type_word: u32) -> Result<()> {
+/// Moves the planned survivor at `obj` down to `new`, with its collector
+/// bits cleared.
+fn slide_object(mem: &mut [u8], obj: u32, new: u32) -> Result<()> {
     let header = read_header(mem, u64::from(obj))?;
-    let new = header.type_index();
-    let restored = header.with_type_word(type_word).with_collector_bits(0);
     copy_object(mem, u64::from(obj), u64::from(new), u64::from(header.size()))?;
-    write_header(mem, u64::from(new), &restored)
+    if header.collector_bits() != 0 {
+        write_header(mem, u64::from(new), &header.with_collector_bits(0))?;
+    }
+    Ok(())
 }

@@ -41,18 +41,23 @@ fn a_heap_whose_live_data_falls_shrinks_and_grows_again() {
         // 40 MB live.
         let n = 10_000;
         assert_eq!(build.call(&mut store, n).unwrap(), (0..n).sum::<i32>());
+        // A semi-space heap is at least twice its live data; the
+        // generational one compacts its mature space in place and needs
+        // only the live data and a nursery, which it keeps after shrinking.
+        let min_peak = if collector == Collector::Copying { 80 << 20 } else { 40 << 20 };
         let peak = store.gc_stats().unwrap().heap_size;
-        assert!(peak >= 80 << 20, "{collector:?}: {peak}");
+        let max_shrunk = if collector == Collector::Copying { peak / 4 } else { 20 << 20 };
+        assert!(peak >= min_peak, "{collector:?}: {peak}");
 
         drop_all.call(&mut store, ()).unwrap();
         for _ in 0..6 {
             store.gc(None).unwrap();
         }
         let shrunk = store.gc_stats().unwrap().heap_size;
-        assert!(shrunk <= peak / 4, "{collector:?}: {peak} -> {shrunk}");
+        assert!(shrunk <= max_shrunk, "{collector:?}: {peak} -> {shrunk}");
 
         assert_eq!(build.call(&mut store, n).unwrap(), (0..n).sum::<i32>(), "{collector:?}");
-        assert!(store.gc_stats().unwrap().heap_size >= 80 << 20, "{collector:?}");
+        assert!(store.gc_stats().unwrap().heap_size >= min_peak, "{collector:?}");
     }
 }
 

@@ -116,7 +116,7 @@ impl GarbageCollection for FullCollection<'_> {
                     self.phase = Phase::Plan;
                 }
                 Phase::Plan => {
-                    if !c.plan(heap.mature.memory.bytes_mut(), &mut budget, work, &mut errors) {
+                    if !c.plan(heap.mature.memory.bytes(), &mut budget, work, &mut errors) {
                         break;
                     }
                     self.phase = Phase::Sweep;
@@ -131,7 +131,7 @@ impl GarbageCollection for FullCollection<'_> {
                     if !c.update(&mut heap.mature.types, mem, &mut budget, work, &mut errors) {
                         break;
                     }
-                    c.update_roots(mem, &mut self.roots, work, &mut errors);
+                    c.update_roots(&mut self.roots, work, &mut errors);
                     self.phase = Phase::Slide;
                 }
                 Phase::Slide => {

@@ -26,7 +26,8 @@ use crate::error::{note, note_err};
 use crate::forward::Evacuation;
 use crate::header::{read_header, write_header};
 use crate::trace::ref_slots;
-use crate::{DEFAULT_STEP_BUDGET, GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result};
+use crate::alloc::bump::BumpAllocator;
+use crate::{DEFAULT_STEP_BUDGET, GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result, VMGcHeader};
 use kiln_environ::gc_layout::GEN_REMEMBERED_BIT;
 use std::time::Instant;
 
@@ -202,5 +203,70 @@ impl Drop for MinorCollection<'_> {
         while self.phase != Phase::Done {
             let _ = self.step(DEFAULT_STEP_BUDGET);
         }
+    }
+}
+
+/// A minor collection that promotes the whole nursery in place, when most
+/// of it survives (`Nursery::adapt`): nothing is traced or copied, the
+/// nursery's objects, live and dead, join the mature space where they are
+/// and a new nursery is carved above them. The promotion area left
+/// between the mature objects and the old nursery becomes a free block
+/// (the mature space stays walkable). Dead objects wait for the next full
+/// collection, as do the host data of dead externrefs; nothing moves, so
+/// the roots are not needed. The remembered objects are forgotten: what
+/// they referenced in the nursery is now mature.
+pub(super) struct InPlacePromotion<'a> {
+    heap: &'a mut GenerationalHeap,
+    done: bool,
+}
+
+impl<'a> InPlacePromotion<'a> {
+    pub(super) fn new(heap: &'a mut GenerationalHeap) -> InPlacePromotion<'a> {
+        InPlacePromotion { heap, done: false }
+    }
+
+    fn promote(&mut self) -> Result<()> {
+        let heap = &mut *self.heap;
+        let mem = heap.mature.memory.bytes_mut();
+        let (gap, nursery) = (heap.mature.bump.top()..heap.nursery.start, heap.nursery.used());
+        let mut errors = None;
+        if !gap.is_empty() {
+            // Less than the heap's size, a multiple of 8.
+            note_err(&mut errors, write_header(mem, gap.start, &VMGcHeader::free_block((gap.end - gap.start) as u32)));
+        }
+        for &obj in &heap.remembered {
+            match read_header(mem, u64::from(obj)) {
+                Ok(header) => {
+                    let forgotten = header.with_collector_bits(header.collector_bits() & !GEN_REMEMBERED_BIT);
+                    note_err(&mut errors, write_header(mem, u64::from(obj), &forgotten));
+                }
+                Err(e) => note(&mut errors, e),
+            }
+        }
+        heap.mature.externrefs.append(&mut heap.nursery.externrefs);
+        heap.mature.bump = BumpAllocator::new(nursery.end, nursery.end);
+        heap.nursery.in_place -= 1;
+        heap.mature.record_bytes_in_use();
+        heap.mature.stats.record_collection();
+        heap.mature.stats.minor_collections += 1;
+        heap.after_collection(false);
+        errors.map_or(Ok(()), Err)
+    }
+}
+
+impl GarbageCollection for InPlacePromotion<'_> {
+    fn step(&mut self, _budget: u32) -> Result<GcProgress> {
+        if self.done {
+            return Ok(GcProgress::Complete);
+        }
+        self.done = true;
+        let start = Instant::now();
+        let result = self.promote();
+        self.heap.mature.stats.record_pause(start.elapsed());
+        result.map(|()| GcProgress::Complete)
+    }
+
+    fn work_done(&self) -> u64 {
+        u64::from(self.done)
     }
 }

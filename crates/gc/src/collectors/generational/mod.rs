@@ -12,12 +12,15 @@
 //!
 //! The heap's spaces are one range `[start, end)` of the memory (the
 //! copying heap's state, `copying.rs`, without its reserve), below the
-//! large-object space. The mature objects lie packed from `start` to
-//! `mtop`, and the nursery is carved out of the top: `[ns, space_end)`,
-//! with the mature space's own allocation (the *promotion area*) between,
+//! large-object space. The mature objects lie from `start` to `mtop`
+//! (packed but for the free blocks promotions in place leave, below), and
+//! the nursery is carved out of the top: `[ns, space_end)`, with the
+//! mature space's own allocation (the *promotion area*) between,
 //! `[mtop, ns)`. The carve gives the nursery at most half of the free
 //! part, so the promotion area can always take every nursery object: a
-//! nursery collection never runs out of room. Objects of 256 KiB or more
+//! nursery collection never runs out of room. A nursery to be promoted in
+//! place is carved right above the mature objects instead, as large as
+//! the target allows. Objects of 256 KiB or more
 //! live in the large-object space (`large.rs`): born mature and
 //! remembered, left alone by nursery collections, marked rather than moved
 //! by full ones (which then clear their remembered bits).
@@ -36,7 +39,13 @@
 //! - *Minor* (`minor.rs`): the nursery is evacuated into the promotion
 //!   area, from the roots and from the *remembered set*; references into
 //!   the mature space are left alone. Every survivor is promoted (an age of
-//!   one collection).
+//!   one collection). When more than half of a nursery survived, the next
+//!   few minor collections promote *in place* instead: the whole nursery,
+//!   dead objects included, joins the mature space where it is (no trace,
+//!   no copy), and the next full collection frees its dead. Programs whose
+//!   young objects mostly live (trees built bottom-up, arrays that outlive
+//!   a nursery) stop paying for copying them; then one evacuating minor
+//!   collection measures the survival rate again.
 //! - *Full* (`full.rs`): a mark-compact collection of the mature objects
 //!   and the nursery together: the survivors slide down to `start`, in
 //!   address order. It runs when the promotion area cannot take the
@@ -79,7 +88,7 @@ use crate::large::LargeObjectSpace;
 use crate::memory::read_u32;
 use crate::trace::ref_slots;
 use crate::types::TypeCache;
-use crate::verify::verify_packed_spaces;
+use crate::verify::verify_spaces;
 use crate::{
     Collector, GarbageCollection, GcError, GcHeap, GcRoots, GcRuntime, GcStats, GcTypes, HeapMemory, HostDataTable, Result, VMGcHeader,
     VMGcKind, VMGcRef, VerifyReport,
@@ -87,7 +96,7 @@ use crate::{
 use kiln_environ::gc_layout::{GEN_REMEMBERED_BIT, OBJECT_ALIGN};
 use kiln_environ::{GcTypeLayouts, StandardLayouts};
 use full::FullCollection;
-use minor::MinorCollection;
+use minor::{InPlacePromotion, MinorCollection};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -98,6 +107,10 @@ use std::sync::Arc;
 pub(crate) const MIN_NURSERY: u64 = 64 << 10;
 pub(crate) const MAX_NURSERY: u64 = 4 << 20;
 const INITIAL_NURSERY: u64 = 1 << 20;
+
+/// How many minor collections in a row promote in place once a nursery
+/// was seen to survive mostly.
+const IN_PLACE_RUN: u32 = 3;
 
 /// Objects larger than this are allocated in the mature space (the
 /// largest in its large-object space): copying them out of the nursery
@@ -128,6 +141,9 @@ struct Nursery {
     externrefs: Vec<u32>,
     /// The size a carve gives the nursery when there is room.
     target: u64,
+    /// How many of the next minor collections promote the nursery in
+    /// place rather than evacuate it (see [`Nursery::adapt`]).
+    in_place: u32,
 }
 
 impl Nursery {
@@ -156,9 +172,16 @@ impl Nursery {
     /// [`MAX_NURSERY`]), so that objects get longer to die. It never
     /// shrinks: a nursery of which little survives is doing its job, and a
     /// smaller one would only collect more often.
+    ///
+    /// A nursery of which more than half survives is not worth copying:
+    /// the next [`IN_PLACE_RUN`] minor collections promote it in place,
+    /// after which one evacuates it again and measures anew.
     fn adapt(&mut self, used: u64, survived: u64) {
         if survived.saturating_mul(4) > used {
             self.target = (self.target * 2).min(MAX_NURSERY);
+        }
+        if survived.saturating_mul(2) > used {
+            self.in_place = IN_PLACE_RUN;
         }
     }
 }
@@ -185,7 +208,7 @@ impl GenerationalHeap {
         let mut heap = GenerationalHeap {
             space_end: mature.end,
             mature,
-            nursery: Nursery { start, bump: BumpAllocator::new(start, start), externrefs: Vec::new(), target: INITIAL_NURSERY },
+            nursery: Nursery { start, bump: BumpAllocator::new(start, start), externrefs: Vec::new(), target: INITIAL_NURSERY, in_place: 0 },
             remembered: Vec::new(),
             full_due: false,
             last_was_full: true,
@@ -206,10 +229,13 @@ impl GenerationalHeap {
         let align = !u64::from(OBJECT_ALIGN - 1);
         let mtop = self.mature.bump.top();
         let free = self.space_end.saturating_sub(mtop);
-        let size = self.nursery.target.min(free / 2) & align;
-        let start = self.space_end - size;
+        // A nursery to be promoted in place needs no promotion area: it
+        // goes right above the mature objects, which it will extend.
+        let in_place = self.nursery.in_place > 0;
+        let size = self.nursery.target.min(if in_place { free } else { free / 2 }) & align;
+        let start = if in_place { mtop } else { self.space_end - size };
         self.nursery.start = start;
-        self.nursery.bump = BumpAllocator::new(start, self.space_end);
+        self.nursery.bump = BumpAllocator::new(start, start + size);
         self.mature.bump = BumpAllocator::new(mtop, start);
         let can_grow = self.mature.end < self.mature.large.start();
         self.full_due |= size < MIN_NURSERY || (size < self.nursery.target && can_grow);
@@ -223,7 +249,10 @@ impl GenerationalHeap {
     }
 
     fn alloc_block(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
-        if size > BORN_MATURE || u64::from(size) > self.nursery.capacity() / 2 {
+        // Copying a large object out of the nursery would cost more than it
+        // saves, unless the nursery is to be promoted in place.
+        let born_mature = size > BORN_MATURE && self.nursery.in_place == 0;
+        if born_mature || u64::from(size) > self.nursery.capacity() / 2 {
             return self.alloc_mature(header, size);
         }
         let r = super::bump_alloc_object(&mut self.nursery.bump, self.mature.memory.bytes_mut(), &mut self.mature.stats, header, size)?;
@@ -436,8 +465,10 @@ impl GcHeap for GenerationalHeap {
     fn collect<'a>(&'a mut self, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> Box<dyn GarbageCollection + 'a> {
         let used = self.nursery.bump.top() - self.nursery.start;
         let room = self.nursery.start.saturating_sub(self.mature.bump.top());
-        if self.full_due || used > room {
+        if self.full_due || (used > room && self.nursery.in_place == 0) {
             Box::new(FullCollection::new(self, roots, host_data))
+        } else if self.nursery.in_place > 0 {
+            Box::new(InPlacePromotion::new(self))
         } else {
             Box::new(MinorCollection::new(self, roots, host_data))
         }
@@ -447,6 +478,7 @@ impl GcHeap for GenerationalHeap {
         self.mature.reset(zero);
         self.mature.reserve = self.mature.end..self.mature.end;
         self.nursery.target = INITIAL_NURSERY;
+        self.nursery.in_place = 0;
         self.after_collection(true);
     }
 
@@ -484,7 +516,9 @@ impl GcHeap for GenerationalHeap {
         let mem = self.mature.memory.bytes();
         let (mature, nursery) = (self.mature.used(), self.nursery.used());
         let spaces = self.mature.with_large_objects(vec![mature.clone(), nursery.clone()])?;
-        let walk = verify_packed_spaces(mem, &spaces, self.mature.types.types())?;
+        // Promotions in place leave a free block where the promotion area
+        // was (`minor.rs`).
+        let walk = verify_spaces(mem, &spaces, &mature, self.mature.types.types())?;
         let mut types = TypeCache::new(self.mature.types.types().clone());
         let (mut externrefs, mut remembered) = ((Vec::new(), Vec::new()), Vec::new());
         for &obj in &walk.objects {
