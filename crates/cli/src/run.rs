@@ -267,7 +267,7 @@ fn gc_stats_report(stats: Option<GcStats>) -> String {
     };
     format!(
         "GC statistics:\n\
-         \x20 collections:     {} ({} of the nursery alone)\n\
+         \x20 collections:     {} ({} of the nursery alone, {} of those in place)\n\
          \x20 allocated:       {} bytes\n\
          \x20 heap size:       {} bytes at the end\n\
          \x20 in use at end:   {} bytes\n\
@@ -275,6 +275,7 @@ fn gc_stats_report(stats: Option<GcStats>) -> String {
          \x20 longest pause:   {:?}\n",
         stats.collections,
         stats.minor_collections,
+        stats.promotions_in_place,
         // Not `objects_allocated`: objects compiled code allocates inline
         // are counted in batches, so it undercounts.
         stats.bytes_allocated,

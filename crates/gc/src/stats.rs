@@ -22,6 +22,9 @@ pub struct GcStats {
     /// Of those, the collections of a generational collector's nursery
     /// alone.
     pub minor_collections: u64,
+    /// Of those, the ones that promoted the whole nursery in place
+    /// (without tracing or copying it) because most of it survived.
+    pub promotions_in_place: u64,
     pub total_pause: Duration,
     pub longest_pause: Duration,
     /// Roots the embedder's handles hold (filled in by the runtime that

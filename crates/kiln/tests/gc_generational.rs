@@ -254,6 +254,61 @@ fn forty_megabytes_live_run_in_a_heap_under_three_times_as_much() {
     assert_eq!(sum.call(&mut store, ()).unwrap(), (0..10_000).sum::<i32>());
 }
 
+/// A nursery that mostly survives is promoted in place (no copy); one
+/// that mostly dies is evacuated. Either way every live object keeps its
+/// contents, through the full collections that free what the promoted
+/// nurseries held dead.
+#[test]
+fn nurseries_that_mostly_survive_are_promoted_in_place() {
+    let (mut store, instance) = instantiate(
+        &engine(),
+        r#"(module
+            (type $node (struct (field i32) (field (ref null $node))))
+            (global $list (mut (ref null $node)) (ref.null $node))
+            ;; Prepends `n` nodes to the kept list, with a dead node after
+            ;; every fourth.
+            (func (export "grow") (param $n i32)
+                (block $done (loop $next
+                    (br_if $done (i32.eqz (local.get $n)))
+                    (global.set $list (struct.new $node (local.get $n) (global.get $list)))
+                    (if (i32.eqz (i32.and (local.get $n) (i32.const 3)))
+                        (then (drop (struct.new $node (local.get $n) (ref.null $node)))))
+                    (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                    (br $next))))
+            ;; `n` nodes, all garbage.
+            (func (export "churn") (param $n i32)
+                (block $done (loop $next
+                    (br_if $done (i32.eqz (local.get $n)))
+                    (drop (struct.new $node (local.get $n) (ref.null $node)))
+                    (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                    (br $next))))
+            (func (export "sum") (result i32)
+                (local $at (ref null $node)) (local $sum i32)
+                (local.set $at (global.get $list))
+                (block $done (loop $next
+                    (br_if $done (ref.is_null (local.get $at)))
+                    (local.set $sum (i32.add (local.get $sum) (struct.get $node 0 (local.get $at))))
+                    (local.set $at (struct.get $node 1 (local.get $at)))
+                    (br $next)))
+                (local.get $sum)))"#,
+    );
+    let churn = instance.get_typed_func::<i32, ()>(&mut store, "churn").unwrap();
+    churn.call(&mut store, 500_000).unwrap();
+    let stats = store.gc_stats().unwrap();
+    assert!(stats.minor_collections > 4 && stats.promotions_in_place == 0, "garbage is evacuated, not promoted: {stats:?}");
+
+    instance.get_typed_func::<i32, ()>(&mut store, "grow").unwrap().call(&mut store, 250_000).unwrap();
+    let stats = store.gc_stats().unwrap();
+    assert!(stats.promotions_in_place > 0, "{stats:?}");
+    churn.call(&mut store, 500_000).unwrap();
+    store.gc(None).unwrap();
+    let sum = instance.get_typed_func::<(), i32>(&mut store, "sum").unwrap();
+    assert_eq!(sum.call(&mut store, ()).unwrap(), (1..=250_000i64).sum::<i64>() as i32);
+    // 16 bytes a node: the list and nothing else.
+    let stats = store.gc_stats().unwrap();
+    assert!(stats.bytes_in_use < 4_100_000, "the promoted nurseries' dead nodes are freed: {stats:?}");
+}
+
 #[test]
 fn more_remembered_objects_than_the_barrier_log_holds_survive() {
     // 40,000 old holders each given a new box in one call: compiled code's

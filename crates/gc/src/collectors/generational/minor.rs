@@ -249,6 +249,7 @@ impl<'a> InPlacePromotion<'a> {
         heap.mature.record_bytes_in_use();
         heap.mature.stats.record_collection();
         heap.mature.stats.minor_collections += 1;
+        heap.mature.stats.promotions_in_place += 1;
         heap.after_collection(false);
         errors.map_or(Ok(()), Err)
     }
