@@ -66,6 +66,7 @@ impl MarkBits {
         MarkBits { base: range.start, end: range.end, words: vec![0; granules.div_ceil(64) as usize] }
     }
 
+    #[inline]
     fn position(&self, obj: u64) -> Option<(usize, u64)> {
         if obj < self.base || obj >= self.end {
             return None;
@@ -75,6 +76,7 @@ impl MarkBits {
     }
 
     /// Sets the mark of `obj`; returns whether it was not set before.
+    #[inline]
     fn set(&mut self, obj: u64) -> bool {
         let Some((word, bit)) = self.position(obj) else { return false };
         let fresh = self.words[word] & bit == 0;
@@ -82,6 +84,7 @@ impl MarkBits {
         fresh
     }
 
+    #[inline]
     fn get(&self, obj: u64) -> bool {
         self.position(obj).is_some_and(|(word, bit)| self.words[word] & bit != 0)
     }
@@ -187,11 +190,16 @@ impl Compaction {
         self.marks.base as u32
     }
 
+    /// Is `obj` in the range the spaces cover? (Between two spaces there
+    /// are no objects: only a corrupt reference points there, and the plan
+    /// drops the mark it makes.)
+    #[inline]
     fn in_spaces(&self, obj: u64) -> bool {
-        self.spaces.iter().any(|s| s.contains(&obj))
+        self.marks.base <= obj && obj < self.marks.end
     }
 
     /// Marks the object `obj` references, queueing it if newly marked.
+    #[inline]
     fn mark_object(&mut self, obj: u32) -> Result<()> {
         if self.in_spaces(u64::from(obj)) {
             check_object_offset(obj)?;
@@ -207,6 +215,7 @@ impl Compaction {
         Err(GcError::corrupt("reference outside the heap's objects", obj))
     }
 
+    #[inline]
     fn mark_raw(&mut self, raw: u32) -> Result<()> {
         match VMGcRef::from_raw_u32(raw).as_ref().and_then(VMGcRef::as_heap_index) {
             Some(obj) => self.mark_object(obj),
@@ -334,6 +343,7 @@ impl Compaction {
     /// The new offset of the planned object `obj`: the destination's
     /// start plus the survivors' bytes below it. Below `obj` (survivors
     /// are disjoint and the destination starts at or below them).
+    #[inline]
     fn forwarding(&self, obj: u32) -> Result<u32> {
         let Some((word, bit)) = self.marks.position(u64::from(obj)).filter(|&(w, b)| self.marks.words[w] & b != 0) else {
             return Err(GcError::corrupt("reference to an object that is not live", obj));
@@ -364,6 +374,7 @@ impl Compaction {
 
     /// Rewrites the reference at `slot` to its target's new offset (large
     /// objects stay).
+    #[inline]
     fn update_field(&self, mem: &mut [u8], slot: u64) -> Result<()> {
         let raw = read_u32(mem, slot)?;
         let Some(obj) = VMGcRef::from_raw_u32(raw).as_ref().and_then(VMGcRef::as_heap_index) else { return Ok(()) };
