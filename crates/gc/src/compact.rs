@@ -470,3 +470,38 @@ fn slide_object(mem: &mut [u8], obj: u32, new: u32) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extents_cover_exactly_their_granules_across_words() {
+        let base = 16;
+        let mut bits = MarkBits::new(base..base + 8 * 200);
+        // Granules 3..5, 60..70 (two words) and 64 * 2 .. 64 * 3 (a whole word).
+        bits.set_extent(base + 8 * 3, base + 8 * 5);
+        bits.set_extent(base + 8 * 60, base + 8 * 70);
+        bits.set_extent(base + 8 * 128, base + 8 * 192);
+        let set: Vec<u64> = (0..200).filter(|g| bits.get(base + 8 * g)).collect();
+        let expected: Vec<u64> = (3..5).chain(60..70).chain(128..192).collect();
+        assert_eq!(set, expected);
+        assert_eq!(bits.words[1].count_ones(), 6, "granules 64..70");
+        assert_eq!(bits.words[2], u64::MAX);
+    }
+
+    #[test]
+    fn marks_are_listed_in_address_order_and_only_inside_the_range() {
+        let base = 1024;
+        let mut marks = MarkBits::new(base..base + 8 * 128);
+        for g in [70, 3, 127, 64, 0] {
+            assert!(marks.set(base + 8 * g));
+        }
+        assert!(!marks.set(base + 8 * 3), "marked once");
+        assert!(!marks.set(base - 8) && !marks.set(base + 8 * 128), "outside the range");
+        let listed: Vec<u64> = (0..marks.words.len()).flat_map(|w| marks.marked_in_word(w)).collect();
+        assert_eq!(listed, [0, 3, 64, 70, 127].map(|g| base + 8 * g));
+        marks.clear(base + 8 * 64);
+        assert!(!marks.get(base + 8 * 64) && marks.get(base + 8 * 70));
+    }
+}
