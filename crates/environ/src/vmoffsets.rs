@@ -10,7 +10,11 @@
 //!  16  store_context: *mut VMStoreContext
 //!  24  builtins: *const [usize; N]        libcall table (see builtins.rs)
 //!  32  type_ids: *const u32               engine type id per module type index
-//!  40  func_refs: [*const VMFuncRef; num_funcs]
+//!  40  gc_heap_base: *mut u8              the store's GC heap (copied at
+//!                                         instantiation; null if the module's
+//!                                         code does not read it)
+//!  48  type_displays: *const u8           the engine's supertype displays
+//!  56  func_refs: [*const VMFuncRef; num_funcs]
 //!      memories:  [*mut VMMemoryDefinition; num_memories]
 //!      tables:    [*mut VMTableDefinition; num_tables]
 //!      globals:   [*mut VMGlobal; num_globals]       16-byte cells
@@ -32,7 +36,13 @@ pub const VMCTX_INSTANCE_OFFSET: u32 = 8;
 pub const VMCTX_STORE_CONTEXT_OFFSET: u32 = 16;
 pub const VMCTX_BUILTINS_OFFSET: u32 = 24;
 pub const VMCTX_TYPE_IDS_OFFSET: u32 = 32;
-const VMCTX_HEADER_SIZE: u32 = 40;
+/// Copies of two store-context fields that never change once set
+/// (`store_context::GC_HEAP_BASE`, `store_context::TYPE_DISPLAYS`): one
+/// load from the vmctx instead of two, at the start of every function
+/// that reads GC objects or tests types.
+pub const VMCTX_GC_HEAP_BASE_OFFSET: u32 = 40;
+pub const VMCTX_TYPE_DISPLAYS_OFFSET: u32 = 48;
+const VMCTX_HEADER_SIZE: u32 = 56;
 
 /// `VMFuncRef`: what a `funcref` points to.
 pub mod func_ref {

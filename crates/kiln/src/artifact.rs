@@ -38,7 +38,7 @@ use kiln_cranelift::{CodeMetadata, CompiledModule, ExceptionHandler, FunctionInf
 use kiln_environ::{ModuleInfo, Trap};
 
 pub(crate) const MAGIC: &[u8; 12] = b"\0kiln-cwasm\n";
-const FORMAT_VERSION: u32 = 2;
+const FORMAT_VERSION: u32 = 3;
 
 /// Does `bytes` start like a Kiln artifact?
 pub(crate) fn is_artifact(bytes: &[u8]) -> bool {

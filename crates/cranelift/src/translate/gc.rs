@@ -24,7 +24,7 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, BlockArg, InstBuilder, MemFlagsData, Value, types::*};
 use kiln_environ::gc_layout::{self, ARRAY_LENGTH_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET, HEADER_TYPE_INDEX_OFFSET, MAX_OBJECT_SIZE, VMGcKind};
 use kiln_environ::vmoffsets::type_display::{DISPLAY_CAPACITY, EMPTY_RECORD_OFFSET, PADDED_DEPTH};
-use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, VMCTX_TYPE_IDS_OFFSET, func_ref, store_context};
+use kiln_environ::vmoffsets::{VMCTX_GC_HEAP_BASE_OFFSET, VMCTX_STORE_CONTEXT_OFFSET, VMCTX_TYPE_DISPLAYS_OFFSET, VMCTX_TYPE_IDS_OFFSET, func_ref, store_context};
 use kiln_environ::{Builtin, RefRepr, Trap, WasmCompositeType, WasmFieldType, WasmHeapType, WasmRefType, WasmStorageType, WasmValType};
 use wasmparser::Operator;
 
@@ -90,8 +90,7 @@ impl FuncTranslator<'_, '_> {
     /// invariant, free to be shared and hoisted out of loops.
     pub(crate) fn gc_heap_base(&mut self) -> Value {
         self.facts.reads_gc_heap = true;
-        let ctx = self.store_ctx();
-        self.b.ins().load(POINTER, self.flags.vm_fixed, ctx, store_context::GC_HEAP_BASE as i32)
+        self.env.load_vmctx_ptr(&mut self.b, self.vmctx, VMCTX_GC_HEAP_BASE_OFFSET)
     }
 
     /// The native address of byte `offset` of object `r` (non-null, not i31).
@@ -762,8 +761,7 @@ impl FuncTranslator<'_, '_> {
     /// entry, and a null entry (that one, or an id no type has) stands for
     /// the empty record after the table.
     fn type_display(&mut self, id: Value) -> Value {
-        let ctx = self.store_ctx();
-        let table = self.b.ins().load(POINTER, self.flags.vm_fixed, ctx, store_context::TYPE_DISPLAYS as i32);
+        let table = self.env.load_vmctx_ptr(&mut self.b, self.vmctx, VMCTX_TYPE_DISPLAYS_OFFSET);
         let capacity = self.b.ins().iconst(I32, i64::from(DISPLAY_CAPACITY));
         let index = self.b.ins().umin(id, capacity);
         let index = self.b.ins().uextend(I64, index);

@@ -74,6 +74,13 @@ impl Instance {
         instance.write_ptr(VMCTX_STORE_CONTEXT_OFFSET, store_ctx as usize);
         instance.write_ptr(VMCTX_BUILTINS_OFFSET, instance.module.engine().inner.builtins.as_ptr() as usize);
         instance.write_ptr(VMCTX_TYPE_IDS_OFFSET, type_ids as usize);
+        // SAFETY: `store_ctx` is the live store's context. Both fields are
+        // fixed by now: the displays from the store's creation, the heap's
+        // base from the heap's (made before instantiating a module whose
+        // code reads it, and never moved).
+        let (heap_base, displays) = unsafe { (*(*store_ctx).gc_heap_base.get(), (*store_ctx).type_displays) };
+        instance.write_ptr(VMCTX_GC_HEAP_BASE_OFFSET, heap_base);
+        instance.write_ptr(VMCTX_TYPE_DISPLAYS_OFFSET, displays as usize);
         instance
     }
 
