@@ -27,7 +27,7 @@
 //! end of the collection makes the heap consistent again. A collection
 //! dropped before its first step changes nothing.
 
-use super::{CopyingHeap, SemiSpaceHeap};
+use super::CopyingHeap;
 use crate::forward::Evacuation;
 use crate::{DEFAULT_STEP_BUDGET, GarbageCollection, GcProgress, GcRoots, HostDataTable, Result};
 use std::time::Instant;
@@ -43,8 +43,8 @@ enum Phase {
     Done,
 }
 
-pub(crate) struct CopyingCollection<'a, H: SemiSpaceHeap> {
-    heap: &'a mut H,
+pub(crate) struct CopyingCollection<'a> {
+    heap: &'a mut CopyingHeap,
     roots: GcRoots<'a>,
     host_data: &'a mut HostDataTable,
     phase: Phase,
@@ -57,11 +57,9 @@ pub(crate) struct CopyingCollection<'a, H: SemiSpaceHeap> {
     work: u64,
 }
 
-impl<'a, H: SemiSpaceHeap> CopyingCollection<'a, H> {
-    pub(crate) fn new(heap: &'a mut H, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> CopyingCollection<'a, H> {
-        let from = heap.from_space();
-        let spaces = heap.spaces();
-        let evacuation = Evacuation::new(from, spaces.reserve.clone()).marking(spaces.large.marks());
+impl<'a> CopyingCollection<'a> {
+    pub(crate) fn new(heap: &'a mut CopyingHeap, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> CopyingCollection<'a> {
+        let evacuation = Evacuation::new(heap.used(), heap.reserve.clone()).marking(heap.large.marks());
         CopyingCollection {
             heap,
             roots,
@@ -79,14 +77,14 @@ impl<'a, H: SemiSpaceHeap> CopyingCollection<'a, H> {
     /// The large objects not reached are freed, and the copies become
     /// the current space.
     fn flip(&mut self) {
-        self.heap.spaces().sweep_large(&self.evacuation.take_large_marks());
+        self.heap.sweep_large(&self.evacuation.take_large_marks());
         let (start, top) = (self.evacuation.to_start(), self.evacuation.to_top());
         let externrefs = self.evacuation.take_externrefs();
-        self.heap.flip(start, top, externrefs);
+        self.heap.flip_to(start, top, externrefs);
     }
 }
 
-impl<H: SemiSpaceHeap> GarbageCollection for CopyingCollection<'_, H> {
+impl GarbageCollection for CopyingCollection<'_> {
     fn step(&mut self, budget: u32) -> Result<GcProgress> {
         if self.phase == Phase::Done {
             return Ok(GcProgress::Complete);
@@ -98,24 +96,24 @@ impl<H: SemiSpaceHeap> GarbageCollection for CopyingCollection<'_, H> {
         loop {
             match self.phase {
                 Phase::Roots => {
-                    let mem = self.heap.spaces().memory.bytes_mut();
+                    let mem = self.heap.memory.bytes_mut();
                     if !self.evacuation.forward_roots(mem, &mut self.roots, &mut self.next_root, &mut budget, &mut self.work, &mut errors) {
                         break;
                     }
                     self.phase = Phase::Scan;
                 }
                 Phase::Scan => {
-                    let CopyingHeap { memory, types, .. } = self.heap.spaces();
+                    let CopyingHeap { memory, types, .. } = &mut *self.heap;
                     if !self.evacuation.scan(types, memory.bytes_mut(), &mut budget, &mut self.work, &mut errors) {
                         break;
                     }
                     // Every live object is copied: the from-space's
                     // externrefs can be sorted into live and dead.
-                    self.from_externrefs = self.heap.take_externrefs();
+                    self.from_externrefs = std::mem::take(&mut self.heap.externrefs);
                     self.phase = Phase::Sweep;
                 }
                 Phase::Sweep => {
-                    let mem = self.heap.spaces().memory.bytes();
+                    let mem = self.heap.memory.bytes();
                     let (list, next) = (&self.from_externrefs, &mut self.next_externref);
                     if !Evacuation::sweep_externrefs(mem, list, next, self.host_data, &mut budget, &mut self.work, &mut errors) {
                         break;
@@ -126,7 +124,7 @@ impl<H: SemiSpaceHeap> GarbageCollection for CopyingCollection<'_, H> {
                 Phase::Done => break,
             }
         }
-        self.heap.spaces().stats.record_pause(start.elapsed());
+        self.heap.stats.record_pause(start.elapsed());
         GcProgress::after_step(errors, self.phase == Phase::Done)
     }
 
@@ -135,7 +133,7 @@ impl<H: SemiSpaceHeap> GarbageCollection for CopyingCollection<'_, H> {
     }
 }
 
-impl<H: SemiSpaceHeap> Drop for CopyingCollection<'_, H> {
+impl Drop for CopyingCollection<'_> {
     fn drop(&mut self) {
         if !self.started {
             return;

@@ -116,7 +116,7 @@
 
 mod collection;
 
-pub(crate) use collection::CopyingCollection;
+use collection::CopyingCollection;
 
 use super::{bump_alloc_object, check_alloc_kind, check_raw_kind, init_array_len, new_ref};
 use crate::alloc::bump::BumpAllocator;
@@ -178,40 +178,6 @@ pub(super) fn plan(start: u64, min_end: u64, end: u64) -> Layout {
     } else {
         let space_end = (start + with_reserve_above).max(min_end);
         Layout { space_end, reserve: space_end..end.max(space_end) }
-    }
-}
-
-/// What a copying collection needs of the heap it collects: the copying
-/// heap's state, where the from-space is, and what to do with the copies.
-/// Implemented by the copying heap, and by the generational heap, whose
-/// full collections copy its mature space and its nursery together.
-pub(crate) trait SemiSpaceHeap {
-    /// The semi-space state: memory, types, reserve, statistics.
-    fn spaces(&mut self) -> &mut CopyingHeap;
-    /// Where every object the collection may copy lies.
-    fn from_space(&self) -> Range<u64>;
-    /// Takes the offsets of the from-space's externref objects, ascending.
-    fn take_externrefs(&mut self) -> Vec<u32>;
-    /// The copies, `[start, top)` with the externrefs among them, become
-    /// the current space.
-    fn flip(&mut self, start: u64, top: u64, externrefs: Vec<u32>);
-}
-
-impl SemiSpaceHeap for CopyingHeap {
-    fn spaces(&mut self) -> &mut CopyingHeap {
-        self
-    }
-
-    fn from_space(&self) -> Range<u64> {
-        self.used()
-    }
-
-    fn take_externrefs(&mut self) -> Vec<u32> {
-        std::mem::take(&mut self.externrefs)
-    }
-
-    fn flip(&mut self, start: u64, top: u64, externrefs: Vec<u32>) {
-        self.flip_to(start, top, externrefs);
     }
 }
 
