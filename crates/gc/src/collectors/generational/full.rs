@@ -17,14 +17,15 @@
 //! resized (`GcHeap::wanted_growth`, [`GenerationalHeap::shrink_after_full`]).
 //! The remembered set empties with the nursery.
 //!
-//! Dropping a collection that has made a step finishes it: from the plan
-//! on, headers hold forwarding offsets, and only the slide makes the heap
-//! consistent again.
+//! Dropping a collection that has made a step finishes it: once the
+//! update has begun, references name the survivors' new offsets, and only
+//! the slide puts the survivors there.
 
 use super::GenerationalHeap;
+use crate::alloc::bump::BumpAllocator;
 use crate::compact::Compaction;
 use crate::header::{read_header, write_header};
-use crate::{DEFAULT_STEP_BUDGET, GarbageCollection, GcProgress, GcRoots, HostDataTable, Result};
+use crate::{DEFAULT_STEP_BUDGET, GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result};
 use kiln_environ::gc_layout::GEN_REMEMBERED_BIT;
 use std::time::Instant;
 
@@ -59,7 +60,7 @@ impl<'a> FullCollection<'a> {
     }
 
     /// Sorts the externrefs of both spaces into live and dead.
-    fn sweep_externrefs(&mut self, errors: &mut Option<crate::GcError>) {
+    fn sweep_externrefs(&mut self, errors: &mut Option<GcError>) {
         let heap = &mut *self.heap;
         let mut list = std::mem::take(&mut heap.mature.externrefs);
         list.append(&mut heap.nursery.externrefs);
@@ -82,7 +83,7 @@ impl<'a> FullCollection<'a> {
             }
         }
         let compacted = self.compaction.compacted();
-        heap.mature.bump = crate::alloc::bump::BumpAllocator::new(compacted.end, compacted.end);
+        heap.mature.bump = BumpAllocator::new(compacted.end, compacted.end);
         heap.mature.record_bytes_in_use();
         heap.mature.stats.record_collection();
         heap.shrink_after_full();
