@@ -50,7 +50,7 @@ fn a_full_collection_slides_the_survivors_down_back_to_back() {
     let mut kept = pairs(&mut *heap, 2000);
     collect(&mut *heap, &mut host, &mut kept, true);
     let before: Vec<u32> = kept.iter().map(|r| offset(r.as_ref().unwrap())).collect();
-    kept.retain(|r| data(&*heap, r.as_ref().unwrap()) % 4 == 0);
+    kept.retain(|r| data(&*heap, r.as_ref().unwrap()).is_multiple_of(4));
     collect(&mut *heap, &mut host, &mut kept, true);
 
     let after: Vec<u32> = kept.iter().map(|r| offset(r.as_ref().unwrap())).collect();
