@@ -265,7 +265,7 @@ impl Compaction {
                 }
                 return true;
             }
-            *budget -= 1;
+            *budget = budget.saturating_sub(1);
             *work += 1;
             let slots = match object_at(mem, obj).and_then(|h| ref_slots(types, mem, obj, &h)) {
                 Ok(slots) => slots,
@@ -275,14 +275,16 @@ impl Compaction {
                 }
             };
             let n = slots.len();
-            let allowed = (*budget).min(self.mark_allowance);
+            // At least one slot per visit: a step of any budget makes
+            // progress through a large object.
+            let allowed = (*budget).max(1).min(self.mark_allowance);
             let last = n.min(first.saturating_add(u32::try_from(allowed).unwrap_or(u32::MAX)));
             for i in first..last {
                 let slot = slots.get(i);
                 note_err(errors, read_u32(mem, slot).and_then(|raw| self.mark_raw(raw)));
             }
             let visited = u64::from(last - first);
-            *budget -= visited;
+            *budget = budget.saturating_sub(visited);
             *work += visited;
             self.mark_allowance = self.mark_allowance.saturating_sub(visited + 1);
             if last < n {

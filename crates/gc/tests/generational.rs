@@ -145,3 +145,29 @@ fn a_nursery_that_mostly_survived_is_promoted_in_place_and_its_dead_freed_later(
         assert_eq!(data(&*heap, r.as_ref().unwrap()), 2 * i as u64);
     }
 }
+
+/// Steps of one unit each still make progress: marking visits at least one
+/// slot of the object it takes up.
+#[test]
+fn a_full_collection_in_steps_of_one_unit_ends() {
+    use kiln_gc::GcProgress;
+    let (mut heap, mut host) = generational(1 << 20);
+    let array = heap.alloc_uninit_array(REF_ARRAY, 100).unwrap();
+    for i in 0..100u32 {
+        let n = node(&mut *heap, &mut host, None);
+        heap.write_gc_ref_field(&mut host, &array, ARRAY_ELEMS + 4 * i, Some(&n)).unwrap();
+    }
+    heap.request_full_collection();
+    let mut slot = [Some(array)];
+    let mut roots = GcRoots::new();
+    roots.add_stack_root(&mut slot[0]);
+    let mut gc = heap.collect(roots, &mut host);
+    let mut steps = 0;
+    while gc.step(1).unwrap() != GcProgress::Complete {
+        steps += 1;
+        assert!(steps < 10_000, "no progress");
+    }
+    drop(gc);
+    heap.verify().unwrap();
+    assert_eq!(heap.stats().bytes_in_use, 100 * NODE_SIZE + heap.header(slot[0].as_ref().unwrap()).unwrap().size() as u64);
+}
