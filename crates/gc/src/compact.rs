@@ -425,7 +425,7 @@ impl Compaction {
         if self.next_survivor < self.survivors.len() {
             return false;
         }
-        for obj in self.large.marked().collect::<Vec<_>>() {
+        for obj in self.large.marked() {
             *work += 1;
             match object_at(mem, obj) {
                 Ok(header) => *work += self.update_object(types, mem, obj, header, errors),

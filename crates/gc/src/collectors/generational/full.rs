@@ -24,9 +24,7 @@
 use super::GenerationalHeap;
 use crate::alloc::bump::BumpAllocator;
 use crate::compact::Compaction;
-use crate::header::{read_header, write_header};
 use crate::{DEFAULT_STEP_BUDGET, GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result};
-use kiln_environ::gc_layout::GEN_REMEMBERED_BIT;
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,11 +74,8 @@ impl<'a> FullCollection<'a> {
         heap.mature.sweep_large(&marks);
         let mem = heap.mature.memory.bytes_mut();
         for obj in marks.marked() {
-            if let Ok(header) = read_header(mem, u64::from(obj))
-                && header.collector_bits() & GEN_REMEMBERED_BIT != 0
-            {
-                let _ = write_header(mem, u64::from(obj), &header.with_collector_bits(header.collector_bits() & !GEN_REMEMBERED_BIT));
-            }
+            // Best effort: an unreadable header was reported when marked.
+            let _ = GenerationalHeap::forget(mem, obj);
         }
         let compacted = self.compaction.compacted();
         heap.mature.bump = BumpAllocator::new(compacted.end, compacted.end);

@@ -235,13 +235,7 @@ impl<'a> InPlacePromotion<'a> {
             note_err(&mut errors, write_header(mem, gap.start, &VMGcHeader::free_block((gap.end - gap.start) as u32)));
         }
         for &obj in &heap.remembered {
-            match read_header(mem, u64::from(obj)) {
-                Ok(header) => {
-                    let forgotten = header.with_collector_bits(header.collector_bits() & !GEN_REMEMBERED_BIT);
-                    note_err(&mut errors, write_header(mem, u64::from(obj), &forgotten));
-                }
-                Err(e) => note(&mut errors, e),
-            }
+            note_err(&mut errors, GenerationalHeap::forget(mem, obj));
         }
         heap.mature.externrefs.append(&mut heap.nursery.externrefs);
         heap.mature.bump = BumpAllocator::new(nursery.end, nursery.end);

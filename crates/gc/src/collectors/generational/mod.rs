@@ -14,7 +14,7 @@
 //! copying heap's state, `copying.rs`, without its reserve), below the
 //! large-object space. The mature objects lie from `start` to `mtop`
 //! (packed but for the free blocks promotions in place leave, below), and
-//! the nursery is carved out of the top: `[ns, space_end)`, with the
+//! the nursery is carved out of the top: `[ns, end)`, with the
 //! mature space's own allocation (the *promotion area*) between,
 //! `[mtop, ns)`. The carve gives the nursery at most half of the free
 //! part, so the promotion area can always take every nursery object: a
@@ -192,8 +192,6 @@ pub(crate) struct GenerationalHeap {
     /// ends where the nursery starts.
     mature: CopyingHeap,
     nursery: Nursery,
-    /// The mature current space's end (the nursery's end once carved).
-    space_end: u64,
     /// Mature objects that may reference the nursery (each with
     /// `GEN_REMEMBERED_BIT` set), in the order they were remembered.
     remembered: Vec<u32>,
@@ -207,14 +205,12 @@ impl GenerationalHeap {
         let mature = CopyingHeap::new(memory, types);
         let start = mature.bump.top();
         let mut heap = GenerationalHeap {
-            space_end: mature.end,
             mature,
             nursery: Nursery { start, bump: BumpAllocator::new(start, start), externrefs: Vec::new(), target: INITIAL_NURSERY, in_place: 0 },
             remembered: Vec::new(),
             full_due: false,
             last_was_full: true,
         };
-        heap.mature.reserve = heap.mature.end..heap.mature.end;
         heap.carve_nursery();
         heap
     }
@@ -226,15 +222,14 @@ impl GenerationalHeap {
     /// heap grows (`wanted_growth`) if it can.
     fn carve_nursery(&mut self) {
         debug_assert!(self.nursery.is_empty());
-        self.space_end = self.mature.end;
         let align = !u64::from(OBJECT_ALIGN - 1);
         let mtop = self.mature.bump.top();
-        let free = self.space_end.saturating_sub(mtop);
+        let free = self.mature.end.saturating_sub(mtop);
         // A nursery to be promoted in place needs no promotion area: it
         // goes right above the mature objects, which it will extend.
         let in_place = self.nursery.in_place > 0;
         let size = self.nursery.target.min(if in_place { free } else { free / 2 }) & align;
-        let start = if in_place { mtop } else { self.space_end - size };
+        let start = if in_place { mtop } else { self.mature.end - size };
         self.nursery.start = start;
         self.nursery.bump = BumpAllocator::new(start, start + size);
         self.mature.bump = BumpAllocator::new(mtop, start);
@@ -296,6 +291,15 @@ impl GenerationalHeap {
         if header.collector_bits() & GEN_REMEMBERED_BIT == 0 {
             write_header(mem, u64::from(obj), &header.with_collector_bits(header.collector_bits() | GEN_REMEMBERED_BIT))?;
             self.remembered.push(obj);
+        }
+        Ok(())
+    }
+
+    /// Clears the remembered bit of `obj`, once the set it was in is gone.
+    fn forget(mem: &mut [u8], obj: u32) -> Result<()> {
+        let header = read_header(mem, u64::from(obj))?;
+        if header.collector_bits() & GEN_REMEMBERED_BIT != 0 {
+            write_header(mem, u64::from(obj), &header.with_collector_bits(header.collector_bits() & !GEN_REMEMBERED_BIT))?;
         }
         Ok(())
     }
@@ -481,7 +485,6 @@ impl GcHeap for GenerationalHeap {
 
     fn reset(&mut self, zero: bool) {
         self.mature.reset(zero);
-        self.mature.reserve = self.mature.end..self.mature.end;
         self.nursery.target = INITIAL_NURSERY;
         self.nursery.in_place = 0;
         self.after_collection(true);
@@ -550,8 +553,8 @@ impl GcHeap for GenerationalHeap {
         if listed != remembered {
             return Err(GcError::corrupt("remembered set disagrees with the headers", mature.start));
         }
-        let nursery_inside = self.mature.bump.end() == self.nursery.start && self.nursery.range().end <= self.space_end;
-        if !nursery_inside || self.space_end > self.mature.end {
+        let nursery_inside = self.mature.bump.end() == self.nursery.start && self.nursery.range().end <= self.mature.end;
+        if !nursery_inside {
             return Err(GcError::corrupt("the nursery is not at the top of the mature space", self.nursery.start));
         }
         if !self.mature.large.check(self.mature.end) {
