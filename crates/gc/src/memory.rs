@@ -137,7 +137,7 @@ pub(crate) fn copy_within(mem: &mut [u8], src: u64, dst: u64, len: u64) -> Resul
 /// Copies an object of `len` bytes (a multiple of 8) from `src` to `dst`,
 /// which do not overlap: small objects (most of them) by a fixed-size copy
 /// per size, which is faster than a call to `memmove` for a few words.
-#[inline]
+#[inline(always)]
 pub(crate) fn copy_object(mem: &mut [u8], src: u64, dst: u64, len: u64) -> Result<()> {
     const SMALL: u64 = 64;
     if len > SMALL || len % 8 != 0 {
