@@ -114,6 +114,11 @@ impl WorkList {
         self.current = Some((obj, next_slot));
     }
 
+    /// Every object waiting or being visited.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.current.map(|(obj, _)| obj).into_iter().chain(self.stack.iter().copied())
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.current.is_none() && self.stack.is_empty()
     }

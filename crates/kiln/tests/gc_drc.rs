@@ -95,6 +95,64 @@ fn an_acyclic_object_is_freed_when_its_last_reference_is_overwritten() {
     assert!(after.bytes_in_use < 1_000, "freed by the global.set's barrier: {after:?}");
 }
 
+/// The read barrier logs every object it hands to the Wasm stack, in a
+/// log of 16 Ki entries that the runtime takes on its next visit. A loop
+/// that reads more objects than that while allocating only inline must
+/// not leak the counts of those the full log refused: the first
+/// allocation after the log fills calls the runtime, which takes it. Then
+/// the list below is freed by counting alone, in a collection that does
+/// not trace (before, about 24,000 of its nodes stayed until a trace).
+#[test]
+fn reading_more_objects_than_the_barrier_log_holds_leaks_nothing() {
+    let (mut store, instance) = instantiate(
+        &drc_engine(64 << 20),
+        r#"(module
+            (type $node (struct (field i32) (field (ref null $node))))
+            (type $junk (struct (field i32)))
+            (global $list (mut (ref null $node)) (ref.null $node))
+            (func (export "build") (param $n i32)
+                (block $done (loop $next
+                    (br_if $done (i32.eqz (local.get $n)))
+                    (global.set $list (struct.new $node (local.get $n) (global.get $list)))
+                    (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                    (br $next))))
+            ;; Reads every node (each one logged) and allocates inline as
+            ;; it goes, then drops the list.
+            (func (export "walk_and_drop") (result i32)
+                (local $l (ref null $node)) (local $sum i32)
+                (local.set $l (global.get $list))
+                (block $done (loop $next
+                    (br_if $done (ref.is_null (local.get $l)))
+                    (local.set $sum (i32.add (local.get $sum)
+                        (struct.get $junk 0 (struct.new $junk (struct.get $node 0 (local.get $l))))))
+                    (local.set $l (struct.get $node 1 (local.get $l)))
+                    (br $next)))
+                (global.set $list (ref.null $node))
+                (local.get $sum))
+            ;; Short-lived garbage until the heap runs out and collects.
+            (func (export "churn") (param $n i32)
+                (block $done (loop $next
+                    (br_if $done (i32.eqz (local.get $n)))
+                    (drop (struct.new $junk (local.get $n)))
+                    (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                    (br $next)))))"#,
+    );
+    let nodes = 40_000;
+    instance.get_typed_func::<i32, ()>(&mut store, "build").unwrap().call(&mut store, nodes).unwrap();
+    // Reconciles the log: from now on the list's only counts are its own.
+    store.gc(None).unwrap();
+    let walk = instance.get_typed_func::<(), i32>(&mut store, "walk_and_drop").unwrap();
+    assert_eq!(walk.call(&mut store, ()).unwrap(), nodes * (nodes + 1) / 2);
+    let churn = instance.get_typed_func::<i32, ()>(&mut store, "churn").unwrap();
+    let before = store.gc_stats().unwrap();
+    while store.gc_stats().unwrap().collections < before.collections + 2 {
+        churn.call(&mut store, 100_000).unwrap();
+    }
+    // A node is 24 bytes with its count: 40,000 of them are 960 KB.
+    let after = store.gc_stats().unwrap();
+    assert!(after.bytes_in_use < 200_000, "the list was freed by counting: {after:?}");
+}
+
 struct Counted(Arc<AtomicUsize>);
 
 impl Drop for Counted {

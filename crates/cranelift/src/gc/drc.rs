@@ -20,8 +20,12 @@
 //!   i31 is a plain store after one test.
 //! - No barrier calls out, on any path: a call is a safepoint, and
 //!   Cranelift keeps GC references live across a safepoint in stack slots
-//!   (see `append_to_barrier_log`). A full log is handled inline by
-//!   leaking: the count is taken but not logged, or not released.
+//!   (see `append_to_barrier_log`). A full log loses the entry but not
+//!   the bookkeeping (bit and count set as for a logged entry) and sets
+//!   the store's overflow flag; the next collection then rebuilds the root
+//!   log and the free queue from the bits in the heap. (It used to leak
+//!   instead, and one leaked count kept everything reachable from its
+//!   object alive until a backup trace.)
 //! - Init barrier: count the new value and store it (a fresh object's
 //!   field held nothing).
 //!
@@ -32,7 +36,7 @@
 //! never touch memory outside it.
 
 use super::bump::{self, CollectorHeader};
-use super::{ArrayContents, GcCompiler, RefSlot, append_to_barrier_log};
+use super::{ArrayContents, GcCompiler, RefSlot, append_to_barrier_log, flag_barrier_log_overflow};
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, Value, types::*};
@@ -79,18 +83,13 @@ impl GcCompiler for DrcCompiler {
             t.b.seal_block(log);
             t.b.switch_to_block(log);
             // Logged: the bit, a count for the entry, the entry. With the
-            // log full, the count alone: the object is kept alive for good
-            // (a leak until a backup trace, never an early free).
-            append_to_barrier_log(
-                t,
-                v,
-                |t| {
-                    let marked = t.b.ins().bor_imm_u(kind, i64::from(DRC_LOGGED_BIT));
-                    t.b.ins().store(gc, marked, header, HEADER_KIND_OFFSET as i32);
-                    increment_object(t, v);
-                },
-                |t| increment_object(t, v),
-            );
+            // log full, the bit and the count alone, and the overflow
+            // flag, which makes the next collection find the entries
+            // missing from the log in the heap (by their bit).
+            let marked = t.b.ins().bor_imm_u(kind, i64::from(DRC_LOGGED_BIT));
+            t.b.ins().store(gc, marked, header, HEADER_KIND_OFFSET as i32);
+            increment_object(t, v);
+            append_to_barrier_log(t, v, |_| {}, flag_barrier_log_overflow);
             t.b.ins().jump(skip, &[]);
             t.b.seal_block(skip);
             t.b.switch_to_block(skip);
@@ -192,9 +191,9 @@ fn increment_object(t: &mut FuncTranslator<'_, '_>, r: Value) {
 
 /// Gives up one reference to `r`. A count about to reach zero becomes zero
 /// with `DRC_PENDING_FREE_BIT` set and a tagged entry in the barrier log:
-/// the runtime frees the object when it next takes the log. With the log
-/// full the count stays at one (a leak until a backup trace). A count
-/// already at zero (a corrupted heap) is left alone.
+/// the runtime frees the object when it next takes the log, or, with the
+/// log full, the next collection (see the module doc). A count already at
+/// zero (a corrupted heap) is left alone.
 fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value) {
     let done = if_heap_object(t, r, |t| {
         let gc = t.flags.gc;
@@ -211,18 +210,14 @@ fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value) {
         t.b.switch_to_block(release);
         let header = t.gc_object_addr(r);
         let kind = t.b.ins().load(I32, gc, header, HEADER_KIND_OFFSET as i32);
+        let zero = t.b.ins().iconst(I32, 0);
+        t.b.ins().store(t.flags.gc, zero, at, 0);
+        let pending = t.b.ins().bor_imm_u(kind, i64::from(DRC_PENDING_FREE_BIT));
+        t.b.ins().store(gc, pending, header, HEADER_KIND_OFFSET as i32);
+        // With the log full, the overflow flag: the next collection finds
+        // the object in the heap by its bit and queues it.
         let entry = t.b.ins().bor_imm_u(r, i64::from(DRC_LOG_ZERO_COUNT_TAG));
-        append_to_barrier_log(
-            t,
-            entry,
-            |t| {
-                let zero = t.b.ins().iconst(I32, 0);
-                t.b.ins().store(t.flags.gc, zero, at, 0);
-                let pending = t.b.ins().bor_imm_u(kind, i64::from(DRC_PENDING_FREE_BIT));
-                t.b.ins().store(gc, pending, header, HEADER_KIND_OFFSET as i32);
-            },
-            |_| {},
-        );
+        append_to_barrier_log(t, entry, |_| {}, flag_barrier_log_overflow);
         t.b.ins().jump(joined, &[]);
 
         // Above one (or zero: corrupt, and then stepped by zero below).

@@ -153,6 +153,14 @@ pub(super) fn append_to_barrier_log(
     t.b.switch_to_block(done);
 }
 
+/// Sets the store's barrier-log overflow flag (`GC_BARRIER_LOG_OVERFLOW`):
+/// the runtime then learns that entries are missing from the log.
+pub(super) fn flag_barrier_log_overflow(t: &mut FuncTranslator<'_, '_>) {
+    let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
+    let one = t.b.ins().iconst(I32, 1);
+    t.b.ins().store(t.flags.gc_cursors, one, ctx, store_context::GC_BARRIER_LOG_OVERFLOW as i32);
+}
+
 /// The code generator of `collector`'s barriers and allocation.
 pub(crate) fn for_collector(collector: Collector) -> &'static dyn GcCompiler {
     match collector {

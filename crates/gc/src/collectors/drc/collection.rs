@@ -4,7 +4,10 @@
 //! 1. `StackRoots`: flag the objects of the precise stack roots (a header
 //!    bit, `DRC_ON_STACK_BIT`). A stack root
 //!    missing from the root log (a runtime bug) is logged and counted
-//!    rather than left to be freed under the stack.
+//!    rather than left to be freed under the stack. If compiled code's
+//!    barrier log overflowed since the last collection, the root log and
+//!    the queue are then rebuilt from the header bits of a walk of the
+//!    heap (`DrcHeap::recover_barrier_log_overflow`).
 //! 2. `Reconcile`: take the heap's root log and walk it: entries found on a
 //!    stack go back into the (new) log with their count, the others are
 //!    decremented. Then the same for the fresh objects (`region.rs`), found
@@ -227,6 +230,9 @@ impl GarbageCollection for DrcCollection<'_> {
                     self.stack_roots(&mut budget, &mut errors);
                     if self.next_root < self.roots.len() {
                         break;
+                    }
+                    if self.heap.log_overflowed {
+                        self.work += self.heap.recover_barrier_log_overflow(&mut errors);
                     }
                     self.old = Some(std::mem::take(&mut self.heap.log).into_iter());
                     self.fresh = std::mem::take(&mut self.heap.fresh);

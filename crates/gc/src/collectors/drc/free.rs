@@ -24,7 +24,7 @@
 //! a collection visits at most heap/4 slots while freeing, whatever the
 //! heap holds.
 
-use super::counts::{PREFIX, count};
+use super::counts::{BLOCKS, PREFIX, count};
 use super::{DrcHeap, PENDING_FREE, dec_ref};
 use crate::alloc::free_list::FreeList;
 use crate::error::{note, note_err};
@@ -33,7 +33,9 @@ use crate::host_data::drop_externref_host_data;
 use crate::memory::{read_u32, write_u32};
 use crate::trace::{RefSlots, WorkList, object_ref_slots, ref_slots};
 use crate::{GcError, GcStats, HostDataTable, VMGcHeader, VMGcKind, VMGcRef};
-use kiln_environ::gc_layout::HEADER_KIND_OFFSET;
+use crate::header::{Block, check_block_size, read_block};
+use kiln_environ::gc_layout::{DRC_FRESH_BIT, DRC_LOGGED_BIT, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET};
+use std::collections::HashSet;
 
 impl DrcHeap {
     /// Frees queued objects for up to `budget` units of work and at most
@@ -125,6 +127,51 @@ impl DrcHeap {
 
     /// Gives the freed blocks to the free list, marking each merged block
     /// free in the heap.
+    /// After compiled code's barrier log overflowed: the entries it could
+    /// not take are in the heap's header bits only, so the heap is walked
+    /// and the root log becomes exactly the objects with
+    /// `DRC_LOGGED_BIT` (each holding one count), and objects with
+    /// `PENDING_FREE` not queued yet are queued. Fresh objects are left to
+    /// the walk of their spans. Returns the work done (one unit per
+    /// block). A walk that meets a corrupt block stops and changes
+    /// nothing: the missing entries then leak (their counts stay), never
+    /// free early.
+    pub(super) fn recover_barrier_log_overflow(&mut self, errors: &mut Option<GcError>) -> u64 {
+        self.log_overflowed = false;
+        let mem = self.memory.bytes();
+        let (mut log, mut zeroed) = (Vec::new(), Vec::new());
+        let mut at = u64::from(FIRST_OBJECT_OFFSET);
+        let mut work = 0;
+        while at < self.end {
+            work += 1;
+            let block = match read_block(mem, at, Some(BLOCKS)).and_then(|b| check_block_size(at, b.size(), self.end as usize).map(|()| b)) {
+                Ok(block) => block,
+                Err(e) => {
+                    note(errors, e);
+                    return work;
+                }
+            };
+            if let Block::Object { obj, header, .. } = &block {
+                let bits = header.collector_bits();
+                if bits & DRC_FRESH_BIT == 0 {
+                    if bits & DRC_LOGGED_BIT != 0 {
+                        log.push(*obj);
+                    }
+                    if bits & PENDING_FREE != 0 {
+                        zeroed.push(*obj);
+                    }
+                }
+            }
+            at += u64::from(block.size());
+        }
+        self.log = log;
+        let queued: HashSet<u32> = self.pending.iter().collect();
+        for obj in zeroed.into_iter().filter(|obj| !queued.contains(obj)) {
+            self.pending.push(obj);
+        }
+        work
+    }
+
     pub(super) fn flush_freed(&mut self, errors: &mut Option<GcError>) {
         let freed = std::mem::take(&mut self.freed);
         add_freed_blocks(&mut self.free_list, self.memory.bytes_mut(), &mut self.stats, freed, errors);

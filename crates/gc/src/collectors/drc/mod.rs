@@ -127,6 +127,11 @@ pub(crate) struct DrcHeap {
     fresh: Vec<(u32, u32)>,
     /// The next collection traces, whatever counting leaves free.
     trace_due: bool,
+    /// Compiled code's barrier log overflowed since the last collection:
+    /// objects have `DRC_LOGGED_BIT` (and its count) but no entry in
+    /// `log`, or `PENDING_FREE` but no place in `pending` (see
+    /// `collection.rs`).
+    log_overflowed: bool,
     stats: GcStats,
 }
 
@@ -143,6 +148,7 @@ impl DrcHeap {
             region: None,
             fresh: Vec::new(),
             trace_due: false,
+            log_overflowed: false,
             stats: GcStats::default(),
         };
         heap.reset(false);
@@ -339,6 +345,7 @@ impl GcHeap for DrcHeap {
         }
         self.log.clear();
         self.trace_due = false;
+        self.log_overflowed = false;
         self.pending.clear();
         self.freed.clear();
         self.region = None;
@@ -405,7 +412,10 @@ impl GcHeap for DrcHeap {
     /// the stack (bit set, entry counted) and, tagged, objects whose count
     /// they brought to zero (marked pending): the first join the root log,
     /// the others the queue, which is then worked on as a drop would.
-    fn adopt_barrier_log(&mut self, host_data: &mut HostDataTable, entries: &[u32], _overflowed: bool) -> Result<()> {
+    /// Entries a full log could not take are found by the next collection
+    /// (`overflowed`).
+    fn adopt_barrier_log(&mut self, host_data: &mut HostDataTable, entries: &[u32], overflowed: bool) -> Result<()> {
+        self.log_overflowed |= overflowed;
         let mut errors = None;
         let mut zeroed = 0u64;
         for &entry in entries {
