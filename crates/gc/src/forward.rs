@@ -78,6 +78,8 @@ const _: () = assert!(COPYING_FORWARDING_OFFSET == HEADER_TYPE_INDEX_OFFSET);
 /// One evacuation of a from-space into a to-space.
 pub(crate) struct Evacuation {
     from: Range<u64>,
+    /// `from`'s length (0 if it is empty), for one-compare range checks.
+    from_len: u64,
     /// Objects outside the from-space that references may name and that
     /// stay where they are (empty unless [`Evacuation::leaving`] says).
     old: [Range<u64>; 2],
@@ -106,6 +108,7 @@ impl Evacuation {
             to_start: to.start,
             scan: to.start,
             scan_slot: 0,
+            from_len: from.end.saturating_sub(from.start),
             from,
             old: [0..0, 0..0],
             large: LargeMarks::none(),
@@ -177,7 +180,7 @@ impl Evacuation {
             return Some(raw);
         }
         let at = u64::from(raw);
-        if at.wrapping_sub(self.from.start) >= self.from.end.saturating_sub(self.from.start) {
+        if at.wrapping_sub(self.from.start) >= self.from_len {
             // Into the mature space (a minor collection), or the general
             // path's to judge.
             return self.stays(raw).then_some(raw);

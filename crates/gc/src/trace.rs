@@ -47,7 +47,7 @@ impl RefSlots<'_> {
 
 /// The reference slots of the object at `obj`, whose header has been
 /// validated by [`object_at`].
-#[inline]
+#[inline(always)]
 pub(crate) fn ref_slots<'t>(types: &'t mut TypeCache, mem: &[u8], obj: u32, header: &VMGcHeader) -> Result<RefSlots<'t>> {
     let size = u64::from(header.size());
     match header.kind() {
