@@ -42,14 +42,14 @@
 //! heap reports errors and at worst loses objects, inside the heap.
 
 use crate::error::{note, note_err};
-use crate::header::{check_object_offset, object_at, read_header, write_header};
+use crate::header::{check_object_offset, object_at, read_header};
 use crate::host_data::drop_externref_host_data;
 use crate::large::LargeMarks;
 use crate::memory::{copy_object, read_u32, write_u32};
-use crate::trace::{WorkList, ref_slots};
+use crate::trace::{RefSlots, WorkList, ref_slots};
 use crate::types::TypeCache;
 use crate::{GcError, GcRoots, HostDataTable, Result, VMGcHeader, VMGcKind, VMGcRef};
-use kiln_environ::gc_layout::OBJECT_ALIGN;
+use kiln_environ::gc_layout::{FIRST_OBJECT_OFFSET, GC_REF_SIZE, HEADER_KIND_OFFSET, OBJECT_ALIGN};
 use std::ops::Range;
 
 /// A bit per 8-byte granule of a range: the marks (object starts) or the
@@ -141,10 +141,14 @@ pub(crate) struct Compaction {
     /// its position alone (no heap access), as in the Compressor.
     extents: MarkBits,
     bytes_before: Vec<u32>,
-    /// The survivors' offsets, in address order.
-    survivors: Vec<u32>,
+    /// The survivors' offsets and sizes, in address order.
+    survivors: Vec<(u32, u32)>,
     /// The next survivor the update or the slide works on.
     next_survivor: usize,
+    /// Where the slide puts the next survivor: the survivors before it
+    /// fill `[dest.start, slide_to)`, which is what `forwarding` computes
+    /// from the extents.
+    slide_to: u64,
     /// Units of marking work left before the heap is judged corrupt.
     mark_allowance: u64,
 }
@@ -171,6 +175,7 @@ impl Compaction {
             dest: dest..dest,
             survivors: Vec::new(),
             next_survivor: 0,
+            slide_to: dest,
             mark_allowance,
         }
     }
@@ -247,6 +252,10 @@ impl Compaction {
     /// there with an error, and what it did not reach is lost.
     pub(crate) fn mark(&mut self, types: &mut TypeCache, mem: &[u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> bool {
         while *budget > 0 {
+            self.mark_whole_objects(types, mem, budget, work, errors);
+            if *budget == 0 {
+                break;
+            }
             let (obj, first) = match self.work_list.next() {
                 Some(next) => next,
                 None => match self.large.pending() {
@@ -294,6 +303,69 @@ impl Compaction {
         self.work_list.is_empty() && self.large.pending().is_none()
     }
 
+    /// The common case of [`Compaction::mark`], in one loop: objects from
+    /// the work list traced whole while the budget and the allowance cover
+    /// them, their slots marked by [`Compaction::mark_slot`]. Stops at the
+    /// first object it cannot trace whole (it goes back on the list), for
+    /// `mark` to trace in part or report.
+    fn mark_whole_objects(&mut self, types: &mut TypeCache, mem: &[u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) {
+        let limit = (*budget).min(self.mark_allowance);
+        let mut units = 0;
+        while let Some(obj) = self.work_list.pop_unstarted() {
+            let slots = match object_at(mem, obj).and_then(|h| ref_slots(types, mem, obj, &h)) {
+                Ok(slots) if u64::from(slots.len()) + 1 <= limit - units => slots,
+                _ => {
+                    self.work_list.push(obj);
+                    break;
+                }
+            };
+            units += u64::from(slots.len()) + 1;
+            match slots {
+                RefSlots::None => {}
+                RefSlots::Fields { obj, offsets } => {
+                    for &offset in offsets {
+                        self.mark_slot(mem, u64::from(obj) + u64::from(offset), errors);
+                    }
+                }
+                RefSlots::Elems { start, count } => {
+                    for i in 0..count {
+                        self.mark_slot(mem, start + u64::from(i) * u64::from(GC_REF_SIZE), errors);
+                    }
+                }
+            }
+        }
+        *budget -= units;
+        *work += units;
+        self.mark_allowance -= units;
+    }
+
+    /// Marks what the heap slot at `slot` references: inline for null, an
+    /// i31 or an aligned offset in the spaces (one bit, and a push when
+    /// it is new), through [`Compaction::mark_raw`] for the rest (large
+    /// objects, errors).
+    #[inline(always)]
+    fn mark_slot(&mut self, mem: &[u8], slot: u64, errors: &mut Option<GcError>) {
+        let raw = match read_u32(mem, slot) {
+            Ok(raw) => raw,
+            Err(e) => return note(errors, e),
+        };
+        if raw & VMGcRef::I31_TAG != 0 || raw == 0 {
+            return;
+        }
+        let granule = u64::from(raw).wrapping_sub(self.marks.base) / u64::from(OBJECT_ALIGN);
+        if u64::from(raw) < self.marks.end && raw >= FIRST_OBJECT_OFFSET && raw % OBJECT_ALIGN == 0
+            && let Some(word) = self.marks.words.get_mut((granule / 64) as usize)
+        {
+            let bit = 1 << (granule % 64);
+            if *word & bit == 0 {
+                *word |= bit;
+                self.work_list.push(raw);
+            }
+            return;
+        }
+        note_err(errors, self.mark_raw(raw));
+    }
+
     /// Gives every marked object its new offset, in address order (one
     /// unit per mark word and per survivor). A mark that is not the start
     /// of a valid object lying in one space after the previous survivor
@@ -338,14 +410,14 @@ impl Compaction {
         self.planned_end = end;
         self.extents.set_extent(at, end);
         self.dest.end += u64::from(header.size());
-        self.survivors.push(at as u32);
+        self.survivors.push((at as u32, header.size()));
         Ok(())
     }
 
     /// The new offset of the planned object `obj`: the destination's
     /// start plus the survivors' bytes below it. Below `obj` (survivors
     /// are disjoint and the destination starts at or below them).
-    #[inline]
+    #[inline(always)]
     fn forwarding(&self, obj: u32) -> Result<u32> {
         let Some((word, bit)) = self.marks.position(u64::from(obj)).filter(|&(w, b)| self.marks.words[w] & b != 0) else {
             return Err(GcError::corrupt("reference to an object that is not live", obj));
@@ -376,7 +448,7 @@ impl Compaction {
 
     /// Rewrites the reference at `slot` to its target's new offset (large
     /// objects stay).
-    #[inline]
+    #[inline(always)]
     fn update_field(&self, mem: &mut [u8], slot: u64) -> Result<()> {
         let raw = read_u32(mem, slot)?;
         let Some(obj) = VMGcRef::from_raw_u32(raw).as_ref().and_then(VMGcRef::as_heap_index) else { return Ok(()) };
@@ -392,6 +464,7 @@ impl Compaction {
 
     /// Rewrites the reference slots of the object at `obj`, whose type
     /// header is `header`.
+    #[inline(always)]
     fn update_object(&self, types: &mut TypeCache, mem: &mut [u8], obj: u32, header: VMGcHeader, errors: &mut Option<GcError>) -> u64 {
         let slots = match ref_slots(types, mem, obj, &header) {
             Ok(slots) => slots,
@@ -400,17 +473,28 @@ impl Compaction {
                 return 0;
             }
         };
-        for i in 0..slots.len() {
-            note_err(errors, self.update_field(mem, slots.get(i)));
+        let n = u64::from(slots.len());
+        match slots {
+            RefSlots::None => {}
+            RefSlots::Fields { obj, offsets } => {
+                for &offset in offsets {
+                    note_err(errors, self.update_field(mem, u64::from(obj) + u64::from(offset)));
+                }
+            }
+            RefSlots::Elems { start, count } => {
+                for i in 0..count {
+                    note_err(errors, self.update_field(mem, start + u64::from(i) * u64::from(GC_REF_SIZE)));
+                }
+            }
         }
-        u64::from(slots.len())
+        n
     }
 
     /// Rewrites the references of the survivors (one unit per survivor
     /// plus its slots), then of the marked large objects.
     pub(crate) fn update(&mut self, types: &mut TypeCache, mem: &mut [u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> bool {
         while *budget > 0 && self.next_survivor < self.survivors.len() {
-            let obj = self.survivors[self.next_survivor];
+            let (obj, _) = self.survivors[self.next_survivor];
             self.next_survivor += 1;
             let visited = match read_header(mem, u64::from(obj)) {
                 Ok(header) => self.update_object(types, mem, obj, header, errors),
@@ -448,27 +532,32 @@ impl Compaction {
         }
     }
 
-    /// Moves every survivor to its new offset, restoring its type word
-    /// and clearing its collector bits (one unit per survivor).
+    /// Moves every survivor to its new offset, clearing its collector bits
+    /// (one unit per survivor). The survivors go down back to back, so the
+    /// new offset is a running sum of the planned sizes, not a
+    /// `forwarding` lookup.
     pub(crate) fn slide(&mut self, mem: &mut [u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> bool {
         while *budget > 0 && self.next_survivor < self.survivors.len() {
-            let obj = self.survivors[self.next_survivor];
+            let (obj, size) = self.survivors[self.next_survivor];
             self.next_survivor += 1;
             *budget -= 1;
             *work += 1;
-            note_err(errors, self.forwarding(obj).and_then(|new| slide_object(mem, obj, new)));
+            debug_assert_eq!(self.forwarding(obj).ok(), Some(self.slide_to as u32));
+            // Below 4 GiB: inside the destination, which the survivors fill.
+            note_err(errors, slide_object(mem, obj, self.slide_to as u32, size));
+            self.slide_to += u64::from(size);
         }
         self.next_survivor >= self.survivors.len()
     }
 }
 
-/// Moves the planned survivor at `obj` down to `new`, with its collector
-/// bits cleared.
-fn slide_object(mem: &mut [u8], obj: u32, new: u32) -> Result<()> {
-    let header = read_header(mem, u64::from(obj))?;
-    copy_object(mem, u64::from(obj), u64::from(new), u64::from(header.size()))?;
-    if header.collector_bits() != 0 {
-        write_header(mem, u64::from(new), &header.with_collector_bits(0))?;
+/// Moves the planned survivor at `obj`, of `size` bytes, down to `new`,
+/// with its collector bits cleared.
+fn slide_object(mem: &mut [u8], obj: u32, new: u32, size: u32) -> Result<()> {
+    let kind_word = read_u32(mem, u64::from(obj) + u64::from(HEADER_KIND_OFFSET))?;
+    copy_object(mem, u64::from(obj), u64::from(new), u64::from(size))?;
+    if kind_word & VMGcKind::COLLECTOR_BITS_MASK != 0 {
+        write_u32(mem, u64::from(new) + u64::from(HEADER_KIND_OFFSET), kind_word & !VMGcKind::COLLECTOR_BITS_MASK)?;
     }
     Ok(())
 }

@@ -108,6 +108,15 @@ impl WorkList {
         self.current.take().or_else(|| self.stack.pop().map(|obj| (obj, 0)))
     }
 
+    /// The next object to visit from its first slot, unless the one being
+    /// visited was suspended in the middle (then `None`: see [`WorkList::next`]).
+    pub(crate) fn pop_unstarted(&mut self) -> Option<u32> {
+        if self.current.is_some() {
+            return None;
+        }
+        self.stack.pop()
+    }
+
     /// Puts back the object being visited, to resume at `next_slot`.
     pub(crate) fn suspend(&mut self, obj: u32, next_slot: u32) {
         debug_assert!(self.current.is_none());
