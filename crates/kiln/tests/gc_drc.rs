@@ -98,10 +98,11 @@ fn an_acyclic_object_is_freed_when_its_last_reference_is_overwritten() {
 /// The read barrier logs every object it hands to the Wasm stack, in a
 /// log of 16 Ki entries that the runtime takes on its next visit. A loop
 /// that reads more objects than that while allocating only inline must
-/// not leak the counts of those the full log refused: the first
-/// allocation after the log fills calls the runtime, which takes it. Then
-/// the list below is freed by counting alone, in a collection that does
-/// not trace (before, about 24,000 of its nodes stayed until a trace).
+/// not leak the counts of those the full log refused: the barrier sets
+/// their bit and count anyway and flags the overflow, and the next
+/// collection finds them by their bits. So the list below is freed by
+/// counting alone, in a collection that does not trace (when a full log
+/// leaked, the whole list stayed until a trace).
 #[test]
 fn reading_more_objects_than_the_barrier_log_holds_leaks_nothing() {
     let (mut store, instance) = instantiate(
