@@ -47,6 +47,15 @@ impl GcCompiler for GenerationalCompiler {
         let remember = t.b.create_block();
         let done = t.b.create_block();
 
+        // The nursery's bounds are loaded before the first branch, on the
+        // path every store takes, so that the barriers of the next stores
+        // (dominated by this one) reuse them: they change only at
+        // collections, which are calls.
+        let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
+        let start = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_NURSERY_START as i32);
+        let end = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_NURSERY_END as i32);
+        let size = t.b.ins().isub(end, start);
+
         // An i31 (tag bit set) leaves at once: code that keeps small
         // integers in reference slots pays one test.
         let tag = t.b.ins().band_imm_u(v, 1);
@@ -54,10 +63,6 @@ impl GcCompiler for GenerationalCompiler {
         t.b.seal_block(check_value);
 
         t.b.switch_to_block(check_value);
-        let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
-        let start = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_NURSERY_START as i32);
-        let end = t.b.ins().load(I32, t.flags.vm, ctx, store_context::GC_NURSERY_END as i32);
-        let size = t.b.ins().isub(end, start);
         let v_offset = t.b.ins().isub(v, start);
         let young_value = t.b.ins().icmp(IntCC::UnsignedLessThan, v_offset, size);
         t.b.ins().brif(young_value, check_object, &[], done, &[]);
