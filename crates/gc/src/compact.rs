@@ -99,6 +99,11 @@ impl MarkBits {
     fn set_extent(&mut self, start: u64, end: u64) {
         let granule = u64::from(OBJECT_ALIGN);
         let (first, last) = ((start - self.base) / granule, (end - self.base) / granule);
+        // Most objects are a few granules within one word.
+        if last > first && first / 64 == (last - 1) / 64 {
+            self.words[(first / 64) as usize] |= (u64::MAX >> (64 - (last - first))) << (first % 64);
+            return;
+        }
         let mut g = first;
         while g < last {
             let (word, bit) = ((g / 64) as usize, g % 64);
@@ -145,6 +150,8 @@ pub(crate) struct Compaction {
     survivors: Vec<(u32, u32)>,
     /// The next survivor the update or the slide works on.
     next_survivor: usize,
+    /// The space the plan found the last survivor in.
+    plan_space: usize,
     /// Where the slide puts the next survivor: the survivors before it
     /// fill `[dest.start, slide_to)`, which is what `forwarding` computes
     /// from the extents.
@@ -175,6 +182,7 @@ impl Compaction {
             dest: dest..dest,
             survivors: Vec::new(),
             next_survivor: 0,
+            plan_space: 0,
             slide_to: dest,
             mark_allowance,
         }
@@ -377,14 +385,16 @@ impl Compaction {
             self.next_word += 1;
             *budget -= 1;
             *work += 1;
+            let mut survivors = 0;
             for at in self.marks.marked_in_word(w) {
-                *work += 1;
-                *budget = budget.saturating_sub(1);
+                survivors += 1;
                 if let Err(e) = self.plan_object(mem, at) {
                     self.marks.clear(at);
                     note(errors, e);
                 }
             }
+            *work += survivors;
+            *budget = budget.saturating_sub(survivors);
         }
         if self.next_word < self.marks.words.len() {
             return false;
@@ -404,7 +414,13 @@ impl Compaction {
         // Marks lie in the spaces, below 4 GiB.
         let header = object_at(mem, at as u32)?;
         let end = at + u64::from(header.size());
-        if at < self.planned_end || !self.spaces.iter().any(|s| s.start <= at && end <= s.end) {
+        // Survivors come in address order: most lie in the previous one's
+        // space.
+        let in_space = |s: &Range<u64>| s.start <= at && end <= s.end;
+        if !self.spaces.get(self.plan_space).is_some_and(in_space) {
+            self.plan_space = self.spaces.iter().position(in_space).unwrap_or(self.spaces.len());
+        }
+        if at < self.planned_end || self.plan_space == self.spaces.len() {
             return Err(GcError::corrupt("marked object overlaps another or its space's end", at as u32));
         }
         self.planned_end = end;
