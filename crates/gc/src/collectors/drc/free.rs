@@ -125,8 +125,6 @@ impl DrcHeap {
         true
     }
 
-    /// Gives the freed blocks to the free list, marking each merged block
-    /// free in the heap.
     /// After compiled code's barrier log overflowed: the entries it could
     /// not take are in the heap's header bits only, so the heap is walked
     /// and the root log becomes exactly the objects with
@@ -172,6 +170,8 @@ impl DrcHeap {
         work
     }
 
+    /// Gives the freed blocks to the free list, marking each merged block
+    /// free in the heap.
     pub(super) fn flush_freed(&mut self, errors: &mut Option<GcError>) {
         let freed = std::mem::take(&mut self.freed);
         add_freed_blocks(&mut self.free_list, self.memory.bytes_mut(), &mut self.stats, freed, errors);
