@@ -36,7 +36,7 @@
 //! never touch memory outside it.
 
 use super::bump::{self, CollectorHeader};
-use super::{ArrayContents, GcCompiler, RefSlot, append_to_barrier_log, flag_barrier_log_overflow};
+use super::{ArrayContents, GcCompiler, RefSlot, append_to_barrier_log};
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, Value, types::*};
@@ -89,7 +89,7 @@ impl GcCompiler for DrcCompiler {
             let marked = t.b.ins().bor_imm_u(kind, i64::from(DRC_LOGGED_BIT));
             t.b.ins().store(gc, marked, header, HEADER_KIND_OFFSET as i32);
             increment_object(t, v);
-            append_to_barrier_log(t, v, |_| {}, flag_barrier_log_overflow);
+            append_to_barrier_log(t, v);
             t.b.ins().jump(skip, &[]);
             t.b.seal_block(skip);
             t.b.switch_to_block(skip);
@@ -217,7 +217,7 @@ fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value) {
         // With the log full, the overflow flag: the next collection finds
         // the object in the heap by its bit and queues it.
         let entry = t.b.ins().bor_imm_u(r, i64::from(DRC_LOG_ZERO_COUNT_TAG));
-        append_to_barrier_log(t, entry, |_| {}, flag_barrier_log_overflow);
+        append_to_barrier_log(t, entry);
         t.b.ins().jump(joined, &[]);
 
         // Above one (or zero: corrupt, and then stepped by zero below).

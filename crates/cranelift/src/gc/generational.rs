@@ -20,7 +20,7 @@
 //! object allocated outside the nursery is remembered at birth by the
 //! runtime.
 
-use super::{ArrayContents, GcCompiler, RefSlot, append_to_barrier_log, bump, flag_barrier_log_overflow};
+use super::{ArrayContents, GcCompiler, RefSlot, append_to_barrier_log, bump};
 use crate::translate::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types::*};
@@ -86,7 +86,7 @@ impl GcCompiler for GenerationalCompiler {
         t.b.switch_to_block(remember);
         let marked = t.b.ins().bor_imm_u(kind, i64::from(GEN_REMEMBERED_BIT));
         t.b.ins().store(t.flags.gc, marked, header, HEADER_KIND_OFFSET as i32);
-        append_to_barrier_log(t, obj, |_| {}, flag_barrier_log_overflow);
+        append_to_barrier_log(t, obj);
         t.b.ins().jump(done, &[]);
         t.b.seal_block(done);
         t.b.switch_to_block(done);

@@ -113,17 +113,14 @@ pub(super) fn alloc_array_out_of_line(t: &mut FuncTranslator<'_, '_>, type_id: V
 }
 
 /// Appends `entry` to the store's barrier log (see
-/// `store_context::GC_BARRIER_LOG`) and runs `logged` if the log has room;
-/// runs `full` instead if not. Inline, no call: a call would be a safepoint,
-/// and Cranelift keeps every GC reference live across a safepoint in a
-/// stack slot, reloading it at each use, so one cold call in a barrier
-/// slows down all the code around it. Continues in the join block.
-pub(super) fn append_to_barrier_log(
-    t: &mut FuncTranslator<'_, '_>,
-    entry: Value,
-    logged: impl FnOnce(&mut FuncTranslator<'_, '_>),
-    full: impl FnOnce(&mut FuncTranslator<'_, '_>),
-) {
+/// `store_context::GC_BARRIER_LOG`), or, when the log is full, sets the
+/// store's overflow flag (`GC_BARRIER_LOG_OVERFLOW`): the collector then
+/// finds what the log is missing by the header bit the barrier set.
+/// Inline, no call: a call would be a safepoint, and Cranelift keeps every
+/// GC reference live across a safepoint in a stack slot, reloading it at
+/// each use, so one cold call in a barrier slows down all the code around
+/// it. Continues in the join block.
+pub(super) fn append_to_barrier_log(t: &mut FuncTranslator<'_, '_>, entry: Value) {
     let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
     let len = t.b.ins().load(I32, t.flags.gc_cursors, ctx, store_context::GC_BARRIER_LOG_LEN as i32);
     let cap = t.b.ins().load(I32, t.flags.gc_cursors, ctx, store_context::GC_BARRIER_LOG_CAP as i32);
@@ -143,22 +140,14 @@ pub(super) fn append_to_barrier_log(
     t.b.ins().store(t.flags.gc_cursors, entry, slot, 0);
     let next = t.b.ins().iadd_imm_u(len, 1);
     t.b.ins().store(t.flags.gc_cursors, next, ctx, store_context::GC_BARRIER_LOG_LEN as i32);
-    logged(t);
     t.b.ins().jump(done, &[]);
 
     t.b.switch_to_block(overflow);
-    full(t);
+    let one = t.b.ins().iconst(I32, 1);
+    t.b.ins().store(t.flags.gc_cursors, one, ctx, store_context::GC_BARRIER_LOG_OVERFLOW as i32);
     t.b.ins().jump(done, &[]);
     t.b.seal_block(done);
     t.b.switch_to_block(done);
-}
-
-/// Sets the store's barrier-log overflow flag (`GC_BARRIER_LOG_OVERFLOW`):
-/// the runtime then learns that entries are missing from the log.
-pub(super) fn flag_barrier_log_overflow(t: &mut FuncTranslator<'_, '_>) {
-    let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
-    let one = t.b.ins().iconst(I32, 1);
-    t.b.ins().store(t.flags.gc_cursors, one, ctx, store_context::GC_BARRIER_LOG_OVERFLOW as i32);
 }
 
 /// The code generator of `collector`'s barriers and allocation.
