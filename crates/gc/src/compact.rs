@@ -49,7 +49,7 @@ use crate::memory::{copy_object, read_u32, write_u32};
 use crate::trace::{RefSlots, WorkList, ref_slots};
 use crate::types::TypeCache;
 use crate::{GcError, GcRoots, HostDataTable, Result, VMGcHeader, VMGcKind, VMGcRef};
-use kiln_environ::gc_layout::{FIRST_OBJECT_OFFSET, GC_REF_SIZE, HEADER_KIND_OFFSET, OBJECT_ALIGN};
+use kiln_environ::gc_layout::{GC_REF_SIZE, HEADER_KIND_OFFSET, OBJECT_ALIGN};
 use std::ops::Range;
 
 /// A bit per 8-byte granule of a range: the marks (object starts) or the
@@ -297,8 +297,7 @@ impl Compaction {
             let allowed = (*budget).max(1).min(self.mark_allowance);
             let last = n.min(first.saturating_add(u32::try_from(allowed).unwrap_or(u32::MAX)));
             for i in first..last {
-                let slot = slots.get(i);
-                note_err(errors, read_u32(mem, slot).and_then(|raw| self.mark_raw(raw)));
+                self.mark_slot(mem, slots.get(i), errors);
             }
             let visited = u64::from(last - first);
             *budget = budget.saturating_sub(visited);
@@ -347,31 +346,10 @@ impl Compaction {
         self.mark_allowance -= units;
     }
 
-    /// Marks what the heap slot at `slot` references: inline for null, an
-    /// i31 or an aligned offset in the spaces (one bit, and a push when
-    /// it is new), through [`Compaction::mark_raw`] for the rest (large
-    /// objects, errors).
+    /// Marks what the heap slot at `slot` references.
     #[inline(always)]
     fn mark_slot(&mut self, mem: &[u8], slot: u64, errors: &mut Option<GcError>) {
-        let raw = match read_u32(mem, slot) {
-            Ok(raw) => raw,
-            Err(e) => return note(errors, e),
-        };
-        if raw & VMGcRef::I31_TAG != 0 || raw == 0 {
-            return;
-        }
-        let granule = u64::from(raw).wrapping_sub(self.marks.base) / u64::from(OBJECT_ALIGN);
-        if u64::from(raw) < self.marks.end && raw >= FIRST_OBJECT_OFFSET && raw % OBJECT_ALIGN == 0
-            && let Some(word) = self.marks.words.get_mut((granule / 64) as usize)
-        {
-            let bit = 1 << (granule % 64);
-            if *word & bit == 0 {
-                *word |= bit;
-                self.work_list.push(raw);
-            }
-            return;
-        }
-        note_err(errors, self.mark_raw(raw));
+        note_err(errors, read_u32(mem, slot).and_then(|raw| self.mark_raw(raw)));
     }
 
     /// Gives every marked object its new offset, in address order (one

@@ -164,6 +164,14 @@ impl Evacuation {
         header.collector_bits() & COPYING_FORWARDED_BIT != 0
     }
 
+    /// Is `forwarding`, read from a forwarded header, the offset of a copy
+    /// made so far (aligned, in `[to_start, to_top)`)? Only then is it
+    /// believed.
+    #[inline(always)]
+    fn is_copy(&self, forwarding: u32) -> bool {
+        u64::from(forwarding).wrapping_sub(self.to_start) < self.to.top() - self.to_start && forwarding % OBJECT_ALIGN == 0
+    }
+
     /// The fast path of forwarding a reference found in a heap slot: the
     /// reference's new raw value, or `None` to take the general path
     /// ([`Evacuation::forward_field`]), which handles every case and
@@ -191,9 +199,7 @@ impl Evacuation {
         let word = u64::from_le_bytes(mem.get(at as usize..at as usize + HEADER_SIZE as usize)?.try_into().ok()?);
         let (kind_word, type_word) = (word as u32, (word >> 32) as u32);
         if kind_word & COPYING_FORWARDED_BIT != 0 {
-            let to = u64::from(type_word);
-            let copied = to.wrapping_sub(self.to_start) < self.to.top() - self.to_start && type_word % OBJECT_ALIGN == 0;
-            return copied.then_some(type_word);
+            return self.is_copy(type_word).then_some(type_word);
         }
         if kind_word & (VMGcKind::MASK | VMGcKind::COLLECTOR_BITS_MASK) != VMGcKind::StructRef.as_u32() {
             return None;
@@ -242,8 +248,7 @@ impl Evacuation {
         // a copy.
         if Self::is_forwarded(&header) {
             let forwarding = header.type_index();
-            let to = u64::from(forwarding);
-            if to < self.to_start || to >= self.to.top() || forwarding % OBJECT_ALIGN != 0 {
+            if !self.is_copy(forwarding) {
                 return Err(GcError::corrupt("forwarding offset outside the copies", obj));
             }
             return Ok(forwarding);

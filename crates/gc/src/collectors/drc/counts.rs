@@ -9,7 +9,7 @@
 //! free list and the bump region hand out are blocks; references are
 //! objects.
 
-use crate::header::ObjectPrefix;
+use crate::header::{Block, ObjectPrefix, check_block_size, read_block};
 use crate::memory::{read_u32, write_u32};
 use crate::{GcError, Result};
 use kiln_environ::gc_layout::{DRC_PREFIX_MARKER, DRC_PREFIX_SIZE, DRC_REF_COUNT_OFFSET};
@@ -19,6 +19,14 @@ pub(super) const PREFIX: u32 = DRC_PREFIX_SIZE;
 
 /// How DRC's heap is walked (`header::read_block`, the verifier).
 pub(super) const BLOCKS: ObjectPrefix = ObjectPrefix { marker: DRC_PREFIX_MARKER, size: PREFIX };
+
+/// The block at `at` of a heap whose blocks end at `end`, with a size
+/// that keeps it below `end` (its object's header read, not validated).
+pub(super) fn block_at(mem: &[u8], at: u64, end: u64) -> Result<Block> {
+    let block = read_block(mem, at, Some(BLOCKS))?;
+    check_block_size(at, block.size(), end as usize)?;
+    Ok(block)
+}
 
 /// Where the count of the object at `obj` is.
 fn count_at(obj: u32) -> Result<u64> {

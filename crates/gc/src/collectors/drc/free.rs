@@ -24,16 +24,15 @@
 //! a collection visits at most heap/4 slots while freeing, whatever the
 //! heap holds.
 
-use super::counts::{BLOCKS, PREFIX, count};
+use super::counts::{PREFIX, block_at, count};
 use super::{DrcHeap, PENDING_FREE, dec_ref};
 use crate::alloc::free_list::FreeList;
 use crate::error::{note, note_err};
-use crate::header::write_header;
+use crate::header::{Block, write_header};
 use crate::host_data::drop_externref_host_data;
 use crate::memory::{read_u32, write_u32};
 use crate::trace::{RefSlots, WorkList, object_ref_slots, ref_slots};
 use crate::{GcError, GcStats, HostDataTable, VMGcHeader, VMGcKind, VMGcRef};
-use crate::header::{Block, check_block_size, read_block};
 use kiln_environ::gc_layout::{DRC_FRESH_BIT, DRC_LOGGED_BIT, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET};
 use std::collections::HashSet;
 
@@ -142,7 +141,7 @@ impl DrcHeap {
         let mut work = 0;
         while at < self.end {
             work += 1;
-            let block = match read_block(mem, at, Some(BLOCKS)).and_then(|b| check_block_size(at, b.size(), self.end as usize).map(|()| b)) {
+            let block = match block_at(mem, at, self.end) {
                 Ok(block) => block,
                 Err(e) => {
                     note(errors, e);

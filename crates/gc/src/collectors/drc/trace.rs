@@ -17,10 +17,10 @@
 //! corrupt header ends the sweep with an error and leaves the rest of the
 //! heap as it was (a leak, never an overlap).
 
-use super::counts::{BLOCKS, count, set_count};
+use super::counts::{block_at, count, set_count};
 use super::{DrcHeap, set_bit};
 use crate::error::{note, note_err};
-use crate::header::{Block, check_block_size, object, read_block, write_header};
+use crate::header::{Block, object, write_header};
 use crate::host_data::drop_externref_host_data;
 use crate::memory::read_u32;
 use crate::trace::object_ref_slots;
@@ -173,7 +173,7 @@ impl DrcHeap {
 /// Sweeps the block at `offset` of a heap ending at `end`: an unmarked
 /// object is freed, a marked one unmarked. Returns the next block.
 fn sweep_block(mem: &mut [u8], freed: &mut Vec<(u32, u32)>, offset: u64, end: u64, host_data: &mut HostDataTable, errors: &mut Option<GcError>) -> Option<u64> {
-    let block = match read_block(mem, offset, Some(BLOCKS)).and_then(|b| check_block_size(offset, b.size(), end as usize).map(|()| b)) {
+    let block = match block_at(mem, offset, end) {
         Ok(b) => b,
         Err(e) => {
             note(errors, e);
