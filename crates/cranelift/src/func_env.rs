@@ -69,6 +69,10 @@ pub enum Region {
     /// after: apart from the rest of the GC heap, so a store into an
     /// array's elements does not make Cranelift reload its length.
     GcArrayLengths = 6,
+    /// The generational collector's card table, which compiled code only
+    /// writes (the write barrier's marks): apart from everything else, so
+    /// a mark does not make Cranelift reload anything.
+    GcCards = 7,
 }
 
 /// The function-local alias region for `r`.
@@ -80,6 +84,7 @@ pub fn region(b: &mut FunctionBuilder, r: Region) -> Option<ir::AliasRegion> {
         Region::GcHeap => "gc heap",
         Region::GcCursors => "gc cursors",
         Region::GcArrayLengths => "gc array lengths",
+        Region::GcCards => "gc cards",
     };
     Some(b.func.dfg.alias_regions.insert(ir::AliasRegionData { user_id: r as u32, description: description.into() }))
 }
@@ -107,6 +112,8 @@ pub struct Flags {
     /// An array's length field (`Region::GcArrayLengths`), read and
     /// initialised with these flags only: like `gc` otherwise.
     pub gc_array_length: MemFlagsData,
+    /// The card table's bytes (`Region::GcCards`).
+    pub gc_cards: MemFlagsData,
 }
 
 impl Flags {
@@ -132,6 +139,9 @@ impl Flags {
             gc,
             gc_cursors: MemFlagsData::trusted().with_alias_region(cursors_region),
             gc_array_length: gc.with_alias_region(lengths_region),
+            // Created last, so that adding it renumbered no other region
+            // in the CLIF snapshots.
+            gc_cards: MemFlagsData::trusted().with_alias_region(region(b, Region::GcCards)),
         }
     }
 }

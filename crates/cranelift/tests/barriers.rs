@@ -75,22 +75,27 @@ fn barrier_snapshots() {
 }
 
 #[test]
-fn barriers_log_inline_and_never_call_out() {
+fn barriers_are_inline_and_never_call_out() {
     // A call is a safepoint, which would keep the references around it in
     // stack slots: no barrier calls out. DRC logs loaded references and
-    // zeroed counts, the generational collector remembered objects, in the
-    // store's barrier log; reads and globals need no generational barrier.
+    // zeroed counts in the store's barrier log; the generational collector
+    // marks the card of an object a reference is stored into (reads and
+    // globals need no generational barrier).
     let (set, get, global_set) = (PROGRAMS[0].1, PROGRAMS[1].1, PROGRAMS[2].1);
     let log_len = format!("+{}", kiln_environ::vmoffsets::store_context::GC_BARRIER_LOG_LEN);
-    let logs = |collector, wat| {
+    let card_table = format!("+{}", kiln_environ::vmoffsets::store_context::GC_CARD_TABLE);
+    let uses = |collector, wat, field: &str| {
         let text = clif(collector, wat);
         assert!(!text.contains("call"), "{collector:?} barrier calls out:\n{text}");
-        text.contains(&log_len)
+        text.contains(field)
     };
     for wat in [set, get, global_set] {
-        assert!(!logs(Collector::Null, wat) && !logs(Collector::Copying, wat));
-        assert!(logs(Collector::Drc, wat));
+        for collector in [Collector::Null, Collector::Copying] {
+            assert!(!uses(collector, wat, &log_len) && !uses(collector, wat, &card_table));
+        }
+        assert!(uses(Collector::Drc, wat, &log_len));
+        assert!(!uses(Collector::Generational, wat, &log_len));
     }
-    assert!(logs(Collector::Generational, set));
-    assert!(!logs(Collector::Generational, get) && !logs(Collector::Generational, global_set));
+    assert!(uses(Collector::Generational, set, &card_table));
+    assert!(!uses(Collector::Generational, get, &card_table) && !uses(Collector::Generational, global_set, &card_table));
 }

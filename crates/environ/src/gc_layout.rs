@@ -140,11 +140,14 @@ pub const DRC_FRESH_BIT: u32 = 16;
 /// code logged as referenced from the stack (`DRC_LOGGED_BIT` set and its
 /// count incremented for the entry).
 pub const DRC_LOG_ZERO_COUNT_TAG: u32 = 1;
-/// Generational collector bits: a mature object in the remembered set,
-/// which may hold references into the nursery. Compiled code's write
-/// barrier tests this bit inline and calls out only to remember an object
-/// that is not remembered yet.
-pub const GEN_REMEMBERED_BIT: u32 = 1;
+/// Generational collector: the heap is cut into cards of
+/// `1 << CARD_SHIFT` bytes, and the write barrier marks the card holding
+/// the header of an object it stores a reference into (one byte per card;
+/// see kiln-gc's `cards.rs`). 512 bytes: a card's object starts fit one
+/// 64-bit word (one bit per 8-byte granule).
+pub const CARD_SHIFT: u32 = 9;
+/// The value the write barrier stores into a card to mark it.
+pub const CARD_MARKED: u8 = 1;
 /// Copying collector bit: the object was copied during the collection
 /// under way, and its type word holds the copy's offset.
 pub const COPYING_FORWARDED_BIT: u32 = 0x80;

@@ -111,12 +111,11 @@ pub mod store_context {
     pub const ENTRY_FP: u32 = 72;
     /// The engine's supertype display table (`type_display`), constant.
     pub const TYPE_DISPLAYS: u32 = 80;
-    /// The generational collector's nursery, `[GC_NURSERY_START,
-    /// GC_NURSERY_END)` (u32 heap offsets; both 0 for other collectors):
-    /// the write barrier remembers an object outside it that is given a
-    /// reference into it.
-    pub const GC_NURSERY_START: u32 = 88;
-    pub const GC_NURSERY_END: u32 = 92;
+    /// The generational collector's card table (`*mut u8`, one byte per
+    /// card of the heap's capacity; null for other collectors): the write
+    /// barrier marks the card of every object it stores a reference into
+    /// (`gc_layout::CARD_SHIFT`). Fixed for the heap's life.
+    pub const GC_CARD_TABLE: u32 = 88;
     /// The barriers' log, which compiled code appends to without calling
     /// out: a buffer (`*mut u32`) of `GC_BARRIER_LOG_CAP` entries,
     /// `GC_BARRIER_LOG_LEN` of them used (u32s). What an entry means is the

@@ -57,6 +57,7 @@
 //! the collection time by 40 %.
 
 use crate::alloc::bump::BumpAllocator;
+use crate::cards::StartBits;
 use crate::error::{note, note_err};
 use crate::header::{check_object_header, check_object_offset, object_at, read_header, write_header};
 use crate::host_data::drop_externref_host_data;
@@ -96,6 +97,9 @@ pub(crate) struct Evacuation {
     scan_slot: u32,
     /// Externref objects copied, by to-space offset (ascending).
     externrefs: Vec<u32>,
+    /// Where the copies start, when the collector keeps object starts
+    /// ([`Evacuation::recording_starts`]).
+    starts: Option<StartBits>,
 }
 
 impl Evacuation {
@@ -114,6 +118,33 @@ impl Evacuation {
             large: LargeMarks::none(),
             large_slot: 0,
             externrefs: Vec::new(),
+            starts: None,
+        }
+    }
+
+    /// Records where each copy starts, into `starts` (which must cover the
+    /// copies, at most as large as the from-space): the scan visits every
+    /// copy once, so this costs a bit per copy rather than a walk of them
+    /// afterwards. Copies scanned before are not recorded.
+    pub(crate) fn record_starts_into(&mut self, starts: StartBits) {
+        self.starts = Some(starts);
+    }
+
+    /// Where the copies of a sound heap end at the latest.
+    pub(crate) fn copies_end(&self) -> u64 {
+        self.to.end().min(self.to_start.saturating_add(self.from_len))
+    }
+
+    /// The copies' starts, once the scan is done.
+    pub(crate) fn take_starts(&mut self) -> Option<StartBits> {
+        self.starts.take()
+    }
+
+    /// The scan is done with the copy at `at`.
+    #[inline(always)]
+    fn scanned_copy(&mut self, at: u64) {
+        if let Some(starts) = &mut self.starts {
+            starts.record(at);
         }
     }
 
@@ -430,6 +461,7 @@ impl Evacuation {
                 }
             }
             units += cost;
+            self.scanned_copy(self.scan);
             self.scan += u64::from(header.size());
         }
         *budget -= units;
@@ -461,6 +493,7 @@ impl Evacuation {
         if done {
             *budget = budget.saturating_sub(1);
             *work += 1;
+            self.scanned_copy(self.scan);
             self.scan += u64::from(header.size());
             self.scan_slot = 0;
         }
@@ -473,7 +506,7 @@ impl Evacuation {
     /// no references that can be found, so it is done at once (they stay
     /// as they are, pointing at memory that is about to be free).
     #[allow(clippy::too_many_arguments)]
-    fn forward_fields(
+    pub(crate) fn forward_fields(
         &mut self,
         types: &mut TypeCache,
         mem: &mut [u8],

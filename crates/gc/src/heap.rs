@@ -207,18 +207,22 @@ pub trait GcHeap: Send {
         false
     }
 
-    /// A generational collector's nursery, as `(start, end)` heap offsets:
-    /// compiled code's write barrier remembers an object outside it that
-    /// is given a reference into it ([`GcHeap::record_ref_write`]).
-    fn nursery(&self) -> Option<(u32, u32)> {
+    /// A generational collector's card table: one byte per
+    /// `1 << gc_layout::CARD_SHIFT` bytes of the memory's capacity, which
+    /// compiled code's write barrier sets to `CARD_MARKED` at the card of
+    /// every object it stores a reference into. Its address is fixed for
+    /// the heap's life; compiled code writes it only while no borrow of
+    /// the heap is live, and only at cards of objects below the memory's
+    /// length.
+    fn card_table(&self) -> Option<*mut u8> {
         None
     }
 
     /// The write barrier of a generational collector, for references
     /// stored into the heap object `obj` other than through
     /// `write_gc_ref_field` (which calls it): builtins that copy or fill
-    /// references in bulk, and compiled code's barrier's slow path. A
-    /// collector that needs no such barrier ignores it.
+    /// references in bulk. A collector that needs no such barrier ignores
+    /// it.
     fn record_ref_write(&mut self, obj: &VMGcRef) -> Result<()> {
         let _ = obj;
         Ok(())

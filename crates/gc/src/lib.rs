@@ -29,6 +29,7 @@
 //! (Cheney semi-space); see [`Collector`].
 
 mod alloc;
+mod cards;
 mod collectors;
 mod compact;
 mod error;

@@ -20,7 +20,7 @@
 //! One file per collector, mirroring kiln-gc's `collectors/`: [`null`] and
 //! [`copying`] (no barriers; both allocate with the shared bump fast path
 //! of [`bump`]), [`drc`] (reference-count barriers inline) and
-//! [`generational`] (nursery allocation, a remembering write barrier).
+//! [`generational`] (nursery allocation, a card-marking write barrier).
 
 mod bump;
 mod copying;
@@ -115,7 +115,8 @@ pub(super) fn alloc_array_out_of_line(t: &mut FuncTranslator<'_, '_>, type_id: V
 /// Appends `entry` to the store's barrier log (see
 /// `store_context::GC_BARRIER_LOG`), or, when the log is full, sets the
 /// store's overflow flag (`GC_BARRIER_LOG_OVERFLOW`): the collector then
-/// finds what the log is missing by the header bit the barrier set.
+/// finds what the log is missing by the header bits the barrier set
+/// (DRC's).
 /// Inline, no call: a call would be a safepoint, and Cranelift keeps every
 /// GC reference live across a safepoint in a stack slot, reloading it at
 /// each use, so one cold call in a barrier slows down all the code around

@@ -137,7 +137,7 @@ impl StoreOpaque {
             // except through builtins, which are called between
             // instructions that reload these fields.
             unsafe { *self.vm_store_context().gc_heap_base.get() = base as usize };
-            let barrier_log = if heap.nursery().is_some() || heap.counts_references() { vec![0; BARRIER_LOG_ENTRIES].into_boxed_slice() } else { Box::default() };
+            let barrier_log = if heap.counts_references() { vec![0; BARRIER_LOG_ENTRIES].into_boxed_slice() } else { Box::default() };
             self.gc = Some(GcStore {
                 heap: StoreHeap { heap: Some(heap), pool },
                 barrier_log,
@@ -164,18 +164,18 @@ impl StoreOpaque {
             // allocation is counted here.
             let region = if self.gc_zeal().is_some() { None } else { gc.heap.bump_region() };
             let (next, end) = region.unwrap_or((0, 0));
-            // Outside a generational heap, an empty range: the write
-            // barrier finds no reference in it.
-            let (nursery_start, nursery_end) = gc.heap.nursery().unwrap_or((0, 0));
+            // Null outside a generational heap, whose code has no card
+            // marking barrier.
+            let card_table = gc.heap.card_table().unwrap_or(std::ptr::null_mut());
             // SAFETY: as in `gc_store`. The log is the store's, and lives
-            // as long as the heap it serves.
+            // as long as the heap it serves; the card table is the heap's,
+            // at an address fixed for its life.
             unsafe {
                 let ctx = &*ctx;
                 *ctx.gc_heap_bound.get() = gc.heap.memory().len();
                 *ctx.gc_bump_next.get() = next;
                 *ctx.gc_bump_end.get() = end;
-                *ctx.gc_nursery_start.get() = nursery_start;
-                *ctx.gc_nursery_end.get() = nursery_end;
+                *ctx.gc_card_table.get() = card_table;
                 *ctx.gc_barrier_log.get() = gc.barrier_log.as_ptr().cast_mut();
                 *ctx.gc_barrier_log_cap.get() = gc.barrier_log.len() as u32;
             }
@@ -301,6 +301,14 @@ impl StoreOpaque {
         self.sweep_owned_roots();
         let verify = cfg!(debug_assertions) || self.gc_zeal().is_some();
         self.with_root_set(|heap, host_data, roots| {
+            // Before too, for a generational heap: a barrier compiled code
+            // missed (a mature object referencing the nursery with its card
+            // unmarked) shows here, before the collection loses the object.
+            // (A DRC heap whose barrier log overflowed is consistent only
+            // once a collection has recovered the log.)
+            if verify && heap.card_table().is_some() {
+                heap.verify().context("GC heap verification before a collection failed")?;
+            }
             let start = std::time::Instant::now();
             let result = heap.collect_all(roots, host_data);
             let stats = heap.stats();

@@ -60,8 +60,7 @@ pub struct VMStoreContext {
     pub gc_bump_end: UnsafeCell<u32>,
     pub entry_fp: UnsafeCell<usize>,
     pub type_displays: *const u8,
-    pub gc_nursery_start: UnsafeCell<u32>,
-    pub gc_nursery_end: UnsafeCell<u32>,
+    pub gc_card_table: UnsafeCell<*mut u8>,
     pub gc_barrier_log: UnsafeCell<*mut u32>,
     pub gc_barrier_log_len: UnsafeCell<u32>,
     pub gc_barrier_log_cap: UnsafeCell<u32>,
@@ -85,8 +84,7 @@ impl VMStoreContext {
             gc_bump_end: UnsafeCell::new(0),
             entry_fp: UnsafeCell::new(0),
             type_displays,
-            gc_nursery_start: UnsafeCell::new(0),
-            gc_nursery_end: UnsafeCell::new(0),
+            gc_card_table: UnsafeCell::new(std::ptr::null_mut()),
             gc_barrier_log: UnsafeCell::new(std::ptr::null_mut()),
             gc_barrier_log_len: UnsafeCell::new(0),
             gc_barrier_log_cap: UnsafeCell::new(0),
@@ -152,8 +150,7 @@ mod layout_tests {
         assert_eq!(offset_of!(VMStoreContext, gc_bump_end), store_context::GC_BUMP_END as usize);
         assert_eq!(offset_of!(VMStoreContext, entry_fp), store_context::ENTRY_FP as usize);
         assert_eq!(offset_of!(VMStoreContext, type_displays), store_context::TYPE_DISPLAYS as usize);
-        assert_eq!(offset_of!(VMStoreContext, gc_nursery_start), store_context::GC_NURSERY_START as usize);
-        assert_eq!(offset_of!(VMStoreContext, gc_nursery_end), store_context::GC_NURSERY_END as usize);
+        assert_eq!(offset_of!(VMStoreContext, gc_card_table), store_context::GC_CARD_TABLE as usize);
         assert_eq!(offset_of!(VMStoreContext, gc_barrier_log), store_context::GC_BARRIER_LOG as usize);
         assert_eq!(offset_of!(VMStoreContext, gc_barrier_log_len), store_context::GC_BARRIER_LOG_LEN as usize);
         assert_eq!(offset_of!(VMStoreContext, gc_barrier_log_cap), store_context::GC_BARRIER_LOG_CAP as usize);

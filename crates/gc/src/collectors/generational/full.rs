@@ -15,7 +15,9 @@
 //! Then the unmarked large objects are freed, the survivors are the
 //! mature space, the nursery is empty and carved again, and the heap
 //! resized (`GcHeap::wanted_growth`, [`GenerationalHeap::shrink_after_full`]).
-//! The remembered set empties with the nursery.
+//! The cards are cleared (the nursery is empty); the card table records
+//! the compacted objects' starts when one of their cards is first marked
+//! (`CardTable::defer_starts`).
 //!
 //! Dropping a collection that has made a step finishes it: once the
 //! update has begun, references name the survivors' new offsets, and only
@@ -67,17 +69,17 @@ impl<'a> FullCollection<'a> {
     }
 
     /// The survivors become the mature space; the large objects not
-    /// reached are freed, the others forget being remembered.
+    /// reached are freed.
     fn finish(&mut self) {
         let heap = &mut *self.heap;
-        let marks = self.compaction.take_large_marks();
-        heap.mature.sweep_large(&marks);
-        let mem = heap.mature.memory.bytes_mut();
-        for obj in marks.marked() {
-            // Best effort: an unreadable header was reported when marked.
-            let _ = GenerationalHeap::forget(mem, obj);
-        }
+        // Before the sweep, which forgets the dead large objects.
+        heap.clear_cards();
+        heap.mature.sweep_large(&self.compaction.take_large_marks());
         let compacted = self.compaction.compacted();
+        // Recorded when a card of theirs is first marked: most compacted
+        // objects are never written again before the next full collection.
+        heap.cards.forget_starts_from(compacted.start);
+        heap.cards.defer_starts(compacted.clone());
         heap.mature.bump = BumpAllocator::new(compacted.end, compacted.end);
         heap.mature.record_bytes_in_use();
         heap.mature.stats.record_collection();

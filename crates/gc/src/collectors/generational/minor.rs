@@ -4,37 +4,38 @@
 //! Phases, in order; a step carries its leftover budget into the next:
 //! 1. `Roots`: forward every root slot that references the nursery (one
 //!    unit per root).
-//! 2. `Remembered`: forward the nursery references of every remembered
-//!    object (one unit per object and per reference slot), clearing its
-//!    bit: after this collection nothing references the nursery.
+//! 2. `Cards`: forward the nursery references of every object that starts
+//!    in a marked card of the mature space, and of every large object
+//!    whose card is marked (one unit per card, object and reference slot),
+//!    clearing the cards: after this collection nothing references the
+//!    nursery.
 //! 3. `Scan`: Cheney's scan of the promoted copies, as in a full copying
 //!    collection (`forward.rs`).
 //! 4. `Sweep`: the nursery's externrefs that were not promoted are dead:
 //!    their host data is dropped.
 //!
-//! Then the promotion area's cursor moves past the copies, the nursery is
-//! emptied and carved again. References into the mature space and the
+//! Then the promotion area's cursor moves past the copies (whose starts
+//! the card table records), the nursery is emptied and carved again. References into the mature space and the
 //! large-object space are left alone throughout ([`Evacuation::leaving`]).
 //!
-//! The work is bounded by the roots, the remembered objects' slots, the
+//! The work is bounded by the roots, the marked cards' objects' slots, the
 //! copies (at most the nursery's size) and the nursery's externrefs.
 //! Dropping a collection that has made a step finishes it, as for a
 //! copying collection: roots and fields may point into both spaces.
 
 use super::GenerationalHeap;
+use crate::alloc::bump::BumpAllocator;
+use crate::cards::{Bits, card_of, start_offset};
 use crate::error::{note, note_err};
 use crate::forward::Evacuation;
 use crate::header::{read_header, write_header};
-use crate::trace::ref_slots;
-use crate::alloc::bump::BumpAllocator;
 use crate::{DEFAULT_STEP_BUDGET, GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result, VMGcHeader};
-use kiln_environ::gc_layout::GEN_REMEMBERED_BIT;
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Roots,
-    Remembered,
+    Cards,
     Scan,
     Sweep,
     Done,
@@ -48,10 +49,8 @@ pub(super) struct MinorCollection<'a> {
     started: bool,
     evacuation: Evacuation,
     next_root: usize,
-    /// The remembered set, taken from the heap, and where its scan is.
-    remembered: Vec<u32>,
-    next_remembered: usize,
-    next_remembered_slot: u32,
+    /// Where the scan of the marked cards is.
+    cards: CardScan,
     /// The nursery's externrefs, taken from the heap for the sweep.
     nursery_externrefs: Vec<u32>,
     next_externref: usize,
@@ -62,7 +61,7 @@ impl<'a> MinorCollection<'a> {
     pub(super) fn new(heap: &'a mut GenerationalHeap, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> MinorCollection<'a> {
         let promotion = heap.mature.bump.top()..heap.nursery.start;
         let evacuation = Evacuation::new(heap.nursery.used(), promotion).leaving([heap.mature.used(), heap.mature.large.range()]);
-        let remembered = std::mem::take(&mut heap.remembered);
+        let cards = CardScan::new(heap);
         MinorCollection {
             heap,
             roots,
@@ -71,62 +70,63 @@ impl<'a> MinorCollection<'a> {
             started: false,
             evacuation,
             next_root: 0,
-            remembered,
-            next_remembered: 0,
-            next_remembered_slot: 0,
+            cards,
             nursery_externrefs: Vec::new(),
             next_externref: 0,
             work: 0,
         }
     }
 
-    /// Forwards the nursery references of the remembered objects; returns
-    /// whether all are done.
-    fn remembered(&mut self, budget: &mut u64, errors: &mut Option<GcError>) -> bool {
+    /// Forwards the nursery references of the objects in marked cards;
+    /// returns whether all are done.
+    fn cards(&mut self, budget: &mut u64, errors: &mut Option<GcError>) -> bool {
         let heap = &mut *self.heap;
+        let scan = &mut self.cards;
         let mem = heap.mature.memory.bytes_mut();
-        while *budget > 0 && self.next_remembered < self.remembered.len() {
-            let obj = self.remembered[self.next_remembered];
-            let header = match read_header(mem, u64::from(obj)) {
-                Ok(h) => h,
-                Err(e) => {
-                    note(errors, e);
-                    self.next_remembered += 1;
-                    continue;
-                }
-            };
-            match ref_slots(&mut heap.mature.types, mem, obj, &header) {
-                Ok(slots) => {
-                    let n = slots.len();
-                    let mut slot = self.next_remembered_slot;
-                    while slot < n && *budget > 0 {
-                        let at = slots.get(slot);
-                        slot += 1;
-                        *budget -= 1;
-                        self.work += 1;
-                        note_err(errors, self.evacuation.forward_field(mem, at));
+        while *budget > 0 {
+            if let Some(obj) = scan.object {
+                let done = match read_header(mem, u64::from(obj)) {
+                    Ok(header) => self.evacuation.forward_fields(&mut heap.mature.types, mem, obj, &header, &mut scan.slot, budget, &mut self.work, errors),
+                    Err(e) => {
+                        note(errors, e);
+                        true
                     }
-                    if slot < n {
-                        self.next_remembered_slot = slot;
-                        return false;
-                    }
+                };
+                if !done {
+                    return false;
                 }
-                Err(e) => note(errors, e),
+                *budget = budget.saturating_sub(1);
+                self.work += 1;
+                (scan.object, scan.slot) = (None, 0);
+            } else if let Some(bit) = scan.starts.next() {
+                scan.object = Some(start_offset(scan.card, bit) as u32);
+            } else if let Some((card, starts)) = heap.cards.take_next_marked(scan.next_card..scan.end_card) {
+                (scan.card, scan.starts, scan.next_card) = (card, Bits(starts), card + 1);
+                *budget -= 1;
+                self.work += 1;
+            } else if let Some(&obj) = scan.large.get(scan.next_large) {
+                scan.next_large += 1;
+                if heap.cards.is_marked(obj) {
+                    heap.cards.clear(u64::from(obj)..u64::from(obj) + 1);
+                    scan.object = Some(obj);
+                }
+            } else {
+                return true;
             }
-            let forgotten = header.with_collector_bits(header.collector_bits() & !GEN_REMEMBERED_BIT);
-            note_err(errors, write_header(mem, u64::from(obj), &forgotten));
-            *budget = budget.saturating_sub(1);
-            self.work += 1;
-            self.next_remembered += 1;
-            self.next_remembered_slot = 0;
         }
-        self.next_remembered >= self.remembered.len()
+        false
     }
 
     /// The copies join the mature space; the nursery starts again.
     fn finish_promotion(&mut self) {
         let heap = &mut *self.heap;
         let promoted = self.evacuation.to_top() - self.evacuation.to_start();
+        if let Some(starts) = self.evacuation.take_starts() {
+            heap.cards.return_starts(starts);
+        }
+        // The marked mature cards were cleared as they were scanned; the
+        // young objects' cards go with the nursery.
+        heap.cards.clear(heap.nursery.range());
         let used = heap.nursery.bump.top() - heap.nursery.start;
         // The copies lie between the cursor and the nursery: the cursor
         // can move there.
@@ -156,12 +156,19 @@ impl GarbageCollection for MinorCollection<'_> {
                     if !self.evacuation.forward_roots(mem, &mut self.roots, &mut self.next_root, &mut budget, &mut self.work, &mut errors) {
                         break;
                     }
-                    self.phase = Phase::Remembered;
+                    // The cards' objects must be findable.
+                    note_err(&mut errors, self.heap.cards.index_marked(self.heap.mature.memory.bytes()));
+                    self.phase = Phase::Cards;
                 }
-                Phase::Remembered => {
-                    if !self.remembered(&mut budget, &mut errors) {
+                Phase::Cards => {
+                    if !self.cards(&mut budget, &mut errors) {
                         break;
                     }
+                    // The scan records the copies' starts in the card
+                    // table, which the cards' visit no longer reads
+                    // (`finish_promotion` gives them back).
+                    let until = self.evacuation.copies_end();
+                    self.evacuation.record_starts_into(self.heap.cards.lend_starts(until));
                     self.phase = Phase::Scan;
                 }
                 Phase::Scan => {
@@ -196,8 +203,6 @@ impl GarbageCollection for MinorCollection<'_> {
 impl Drop for MinorCollection<'_> {
     fn drop(&mut self) {
         if !self.started {
-            // Nothing moved: the remembered set goes back as it was.
-            self.heap.remembered = std::mem::take(&mut self.remembered);
             return;
         }
         while self.phase != Phase::Done {
@@ -213,8 +218,11 @@ impl Drop for MinorCollection<'_> {
 /// between the mature objects and the old nursery becomes a free block
 /// (the mature space stays walkable). Dead objects wait for the next full
 /// collection, as do the host data of dead externrefs; nothing moves, so
-/// the roots are not needed. The remembered objects are forgotten: what
-/// they referenced in the nursery is now mature.
+/// the roots are not needed. The nursery's cards are cleared (its objects
+/// reference nothing young now); the mature cards marked stay so until the
+/// next minor collection scans them, needlessly but harmlessly. The card
+/// table defers recording the promoted objects' starts until one of their
+/// cards is marked (`CardTable::defer_starts`): most never are.
 pub(super) struct InPlacePromotion<'a> {
     heap: &'a mut GenerationalHeap,
     done: bool,
@@ -234,9 +242,8 @@ impl<'a> InPlacePromotion<'a> {
             // Less than the heap's size, a multiple of 8.
             note_err(&mut errors, write_header(mem, gap.start, &VMGcHeader::free_block((gap.end - gap.start) as u32)));
         }
-        for &obj in &heap.remembered {
-            note_err(&mut errors, GenerationalHeap::forget(mem, obj));
-        }
+        heap.cards.defer_starts(nursery.clone());
+        heap.cards.clear(nursery.clone());
         heap.mature.externrefs.append(&mut heap.nursery.externrefs);
         heap.mature.bump = BumpAllocator::new(nursery.end, nursery.end);
         heap.nursery.in_place -= 1;
@@ -263,5 +270,37 @@ impl GarbageCollection for InPlacePromotion<'_> {
 
     fn work_done(&self) -> u64 {
         u64::from(self.done)
+    }
+}
+
+/// The marked cards' scan: the cards of the mature objects, in address
+/// order, then the large objects.
+struct CardScan {
+    next_card: usize,
+    end_card: usize,
+    /// The card being scanned, and the starts of its objects not yet
+    /// scanned.
+    card: usize,
+    starts: Bits,
+    /// The object being scanned, and its next slot.
+    object: Option<u32>,
+    slot: u32,
+    large: Vec<u32>,
+    next_large: usize,
+}
+
+impl CardScan {
+    fn new(heap: &GenerationalHeap) -> CardScan {
+        let mature = heap.mature.used();
+        CardScan {
+            next_card: card_of(mature.start),
+            end_card: card_of(mature.end.saturating_add(crate::cards::CARD_SIZE - 1)),
+            card: 0,
+            starts: Bits(0),
+            object: None,
+            slot: 0,
+            large: heap.mature.large.objects().collect(),
+            next_large: 0,
+        }
     }
 }

@@ -21,9 +21,9 @@
 //! nursery collection never runs out of room. A nursery to be promoted in
 //! place is carved right above the mature objects instead, as large as
 //! the target allows. Objects of 256 KiB or more
-//! live in the large-object space (`large.rs`): born mature and
-//! remembered, left alone by nursery collections, marked rather than moved
-//! by full ones (which then clear their remembered bits).
+//! live in the large-object space (`large.rs`): born mature (their cards
+//! marked), left alone by nursery collections, marked rather than moved
+//! by full ones.
 //!
 //! The nursery is empty after every collection, so it is carved again then
 //! (and on growth, when it is empty), at its *target* size when there is
@@ -55,36 +55,35 @@
 //!
 //! # The remembered set
 //!
-//! A minor collection does not look at the mature space, so every mature
-//! object that may reference the nursery must be in the remembered set,
-//! each once, marked by [`GEN_REMEMBERED_BIT`] in its header. Compiled
-//! code's write barrier remembers an object outside the nursery when it
-//! stores a reference into the nursery in it: it sets the bit and appends
-//! the object to a log the runtime hands over before anything else uses
-//! the heap ([`GcHeap::adopt_barrier_log`]; if the log overflowed, the bits
-//! are found by a walk of the mature space); the runtime calls
-//! [`GcHeap::record_ref_write`] after writing references in bulk,
-//! and an object allocated directly in the mature space (a large one) is
-//! remembered at birth, because its initialising stores have no barrier.
-//! Globals, tables and host handles are roots of every collection, so they
-//! need no barrier. A collection empties the nursery, so it empties the
-//! set too.
+//! A minor collection does not trace the mature space, so it must find
+//! every mature object that may reference the nursery: those whose card
+//! is marked in the card table (`cards.rs`). Compiled code's write barrier
+//! marks the card of every object it stores a reference into,
+//! unconditionally (three instructions, no branch); the runtime marks the
+//! card of an object after writing references into it in bulk
+//! ([`GcHeap::record_ref_write`]), and of an object allocated directly in
+//! the mature space (a large one), whose initialising stores have no
+//! barrier. A minor collection scans the objects that start in marked
+//! mature cards, and the marked large objects, for nursery references.
+//! Globals, tables and host handles are roots of every collection, so
+//! they need no barrier. Every collection empties the nursery, so it
+//! clears every card.
 //!
 //! # Trust
 //!
-//! As for the copying collector, the spaces, cursors, lists and the
-//! remembered set are side state; heap contents are checked where they are
-//! read. An object enters the remembered set only after its header was
-//! checked, and a corrupt heap can at worst make collections report errors
-//! and lose objects inside the heap.
+//! As for the copying collector, the spaces, cursors, lists and the card
+//! table are side state; heap contents are checked where they are read (a
+//! card names where to read checked headers, nothing more), and a corrupt
+//! heap can at worst make collections report errors and lose objects
+//! inside the heap.
 
 mod full;
 mod minor;
 
 use super::copying::CopyingHeap;
+use crate::cards::CardTable;
 use crate::alloc::bump::BumpAllocator;
-use crate::error::{note, note_err};
-use crate::header::{check_block_size, object, object_at, read_header, write_header};
+use crate::header::{object, read_header};
 use crate::large::LargeObjectSpace;
 use crate::memory::read_u32;
 use crate::trace::ref_slots;
@@ -94,7 +93,7 @@ use crate::{
     Collector, GarbageCollection, GcError, GcHeap, GcRoots, GcRuntime, GcStats, GcTypes, HeapMemory, HostDataTable, Result, VMGcHeader,
     VMGcKind, VMGcRef, VerifyReport,
 };
-use kiln_environ::gc_layout::{GEN_REMEMBERED_BIT, OBJECT_ALIGN};
+use kiln_environ::gc_layout::OBJECT_ALIGN;
 use kiln_environ::{GcTypeLayouts, StandardLayouts};
 use full::FullCollection;
 use minor::{InPlacePromotion, MinorCollection};
@@ -192,9 +191,8 @@ pub(crate) struct GenerationalHeap {
     /// ends where the nursery starts.
     mature: CopyingHeap,
     nursery: Nursery,
-    /// Mature objects that may reference the nursery (each with
-    /// `GEN_REMEMBERED_BIT` set), in the order they were remembered.
-    remembered: Vec<u32>,
+    /// The remembered set, and the mature objects' starts.
+    cards: CardTable,
     /// The next collection must be a full one.
     full_due: bool,
     last_was_full: bool,
@@ -202,12 +200,13 @@ pub(crate) struct GenerationalHeap {
 
 impl GenerationalHeap {
     pub(crate) fn new(memory: Box<dyn HeapMemory>, types: Arc<dyn GcTypes>) -> GenerationalHeap {
+        let cards = CardTable::new(memory.capacity() as u64);
         let mature = CopyingHeap::new(memory, types);
         let start = mature.bump.top();
         let mut heap = GenerationalHeap {
             mature,
             nursery: Nursery { start, bump: BumpAllocator::new(start, start), externrefs: Vec::new(), target: INITIAL_NURSERY, in_place: 0 },
-            remembered: Vec::new(),
+            cards,
             full_due: false,
             last_was_full: true,
         };
@@ -260,7 +259,7 @@ impl GenerationalHeap {
 
     /// Allocates a large object in the large-object space, or else in the
     /// promotion area if that leaves room to evacuate the whole nursery,
-    /// and remembers it (its fields are initialised without barriers).
+    /// and marks its card (its fields are initialised without barriers).
     /// Without room, the next collection is a full one: only that frees
     /// mature objects.
     fn alloc_mature(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
@@ -271,9 +270,13 @@ impl GenerationalHeap {
                 self.full_due = true;
                 return Err(GcError::OutOfMemory { requested: u64::from(size) });
             }
-            None => self.mature.bump_alloc_block(header, size)?,
+            None => {
+                let r = self.mature.bump_alloc_block(header, size)?;
+                self.cards.record_start(u64::from(r.as_raw_u32()));
+                r
+            }
         };
-        self.remember(r.as_raw_u32())?;
+        self.cards.mark(r.as_raw_u32());
         Ok(r)
     }
 
@@ -281,52 +284,6 @@ impl GenerationalHeap {
     /// necessarily a valid object: its header is checked where it is read.)
     fn is_mature(&self, obj: u32) -> bool {
         self.mature.used().contains(&u64::from(obj)) || self.mature.large.contains_object(obj)
-    }
-
-    /// Adds the mature object `obj` to the remembered set, unless it is
-    /// there already.
-    fn remember(&mut self, obj: u32) -> Result<()> {
-        let mem = self.mature.memory.bytes_mut();
-        let header = read_header(mem, u64::from(obj))?;
-        if header.collector_bits() & GEN_REMEMBERED_BIT == 0 {
-            write_header(mem, u64::from(obj), &header.with_collector_bits(header.collector_bits() | GEN_REMEMBERED_BIT))?;
-            self.remembered.push(obj);
-        }
-        Ok(())
-    }
-
-    /// Clears the remembered bit of `obj`, once the set it was in is gone.
-    fn forget(mem: &mut [u8], obj: u32) -> Result<()> {
-        let header = read_header(mem, u64::from(obj))?;
-        if header.collector_bits() & GEN_REMEMBERED_BIT != 0 {
-            write_header(mem, u64::from(obj), &header.with_collector_bits(header.collector_bits() & !GEN_REMEMBERED_BIT))?;
-        }
-        Ok(())
-    }
-
-    /// Rebuilds the remembered set from the header bits of the mature
-    /// objects, after compiled code's log overflowed (rare: one walk of
-    /// the mature space).
-    fn find_remembered(&mut self) -> Result<()> {
-        let mem = self.mature.memory.bytes();
-        let used = self.mature.used();
-        self.remembered.clear();
-        let mut at = used.start;
-        while at < used.end {
-            let header = read_header(mem, at)?;
-            check_block_size(at, header.size(), used.end as usize)?;
-            if header.collector_bits() & GEN_REMEMBERED_BIT != 0 {
-                // Below the used end, which is a heap offset.
-                self.remembered.push(at as u32);
-            }
-            at += u64::from(header.size());
-        }
-        for obj in self.mature.large.objects() {
-            if read_header(mem, u64::from(obj))?.collector_bits() & GEN_REMEMBERED_BIT != 0 {
-                self.remembered.push(obj);
-            }
-        }
-        Ok(())
     }
 
     /// The spaces' size a heap wants after a full collection: the live
@@ -360,10 +317,9 @@ impl GenerationalHeap {
         self.mature.stats.heap_size = self.mature.heap_size();
     }
 
-    /// The end of a collection: the nursery is empty, so nothing needs
-    /// remembering; it is carved again.
+    /// The end of a collection: the nursery is empty (each kind of
+    /// collection cleared the cards it leaves marked); it is carved again.
     fn after_collection(&mut self, full: bool) {
-        self.remembered.clear();
         let start = self.nursery.start;
         self.nursery.bump = BumpAllocator::new(start, start);
         self.nursery.externrefs.clear();
@@ -371,6 +327,15 @@ impl GenerationalHeap {
         self.full_due = false;
         self.carve_nursery();
         self.mature.stats.heap_size = self.mature.heap_size();
+    }
+
+    /// Clears the cards of the spaces and of the large objects, the only
+    /// ones marked.
+    fn clear_cards(&mut self) {
+        self.cards.clear(0..self.mature.end);
+        for obj in self.mature.large.objects() {
+            self.cards.clear(u64::from(obj)..u64::from(obj) + 1);
+        }
     }
 }
 
@@ -404,14 +369,13 @@ impl GcHeap for GenerationalHeap {
         Ok(r)
     }
 
-    fn nursery(&self) -> Option<(u32, u32)> {
-        let range = self.nursery.range();
-        Some((u32::try_from(range.start).ok()?, u32::try_from(range.end).ok()?))
+    fn card_table(&self) -> Option<*mut u8> {
+        Some(self.cards.as_ptr())
     }
 
-    /// Remembers `obj` if it is a mature object. Whether the references
-    /// written point into the nursery is not checked: remembering an
-    /// object costs one scan of it at the next minor collection.
+    /// Marks the card of `obj` if it is a mature object. Whether the
+    /// references written point into the nursery is not checked: a marked
+    /// card costs one scan of its objects at the next minor collection.
     fn record_ref_write(&mut self, obj: &VMGcRef) -> Result<()> {
         let Some(at) = obj.as_heap_index() else { return Ok(()) };
         if self.nursery.contains(at) {
@@ -421,29 +385,8 @@ impl GcHeap for GenerationalHeap {
             return Err(GcError::corrupt("write barrier on something outside the heap's objects", at));
         }
         object(self.mature.memory.bytes(), obj)?;
-        self.remember(at)
-    }
-
-    fn adopt_barrier_log(&mut self, _host_data: &mut HostDataTable, objs: &[u32], overflowed: bool) -> Result<()> {
-        if overflowed {
-            return self.find_remembered();
-        }
-        let mut first_err = None;
-        for &obj in objs {
-            if !self.is_mature(obj) {
-                note(&mut first_err, GcError::corrupt("barrier log names something outside the mature objects", obj));
-                continue;
-            }
-            match object_at(self.mature.memory.bytes(), obj) {
-                // Compiled code logs an object only when it sets its bit:
-                // the object is not in the set yet.
-                Ok(header) if header.collector_bits() & GEN_REMEMBERED_BIT != 0 => self.remembered.push(obj),
-                // Bit lost since (a corrupted header): remembered as usual.
-                Ok(_) => note_err(&mut first_err, self.remember(obj)),
-                Err(e) => note(&mut first_err, e),
-            }
-        }
-        first_err.map_or(Ok(()), Err)
+        self.cards.mark(at);
+        Ok(())
     }
 
     fn request_full_collection(&mut self) {
@@ -484,6 +427,7 @@ impl GcHeap for GenerationalHeap {
     }
 
     fn reset(&mut self, zero: bool) {
+        self.cards.reset();
         self.mature.reset(zero);
         self.nursery.target = INITIAL_NURSERY;
         self.nursery.in_place = 0;
@@ -517,9 +461,9 @@ impl GcHeap for GenerationalHeap {
     }
 
     /// Checks the mature objects and the nursery's (packed, valid,
-    /// referencing only each other), their externref lists, the
-    /// remembered set (exactly the objects with the bit, and every mature
-    /// object referencing the nursery among them) and the layout.
+    /// referencing only each other), their externref lists, the card
+    /// table (every mature object referencing the nursery has its card
+    /// marked; the starts are exactly the mature objects') and the layout.
     fn verify(&self) -> Result<VerifyReport> {
         let mem = self.mature.memory.bytes();
         let (mature, nursery) = (self.mature.used(), self.nursery.used());
@@ -528,30 +472,32 @@ impl GcHeap for GenerationalHeap {
         // was (`minor.rs`).
         let walk = verify_spaces(mem, &spaces, &mature, self.mature.types.types())?;
         let mut types = TypeCache::new(self.mature.types.types().clone());
-        let (mut externrefs, mut remembered) = ((Vec::new(), Vec::new()), Vec::new());
+        let mut externrefs = (Vec::new(), Vec::new());
+        let mut mature_objects = 0;
         for &obj in &walk.objects {
             let header = read_header(mem, u64::from(obj))?;
             let young = self.nursery.contains(obj);
-            let allowed_bits = if young { 0 } else { GEN_REMEMBERED_BIT };
-            if header.collector_bits() & !allowed_bits != 0 {
+            if header.collector_bits() != 0 {
                 return Err(GcError::corrupt("object carries stray collector state", obj));
             }
             if header.kind() == Some(VMGcKind::ExternRef) {
                 if young { &mut externrefs.1 } else { &mut externrefs.0 }.push(obj);
             }
-            if header.collector_bits() & GEN_REMEMBERED_BIT != 0 {
-                remembered.push(obj);
-            } else if !young && references_nursery(&mut types, mem, obj, &header, &self.nursery)? {
-                return Err(GcError::corrupt("mature object references the nursery but is not remembered", obj));
+            if mature.contains(&u64::from(obj)) && !self.cards.is_deferred(u64::from(obj)) {
+                mature_objects += 1;
+                if !self.cards.has_start(u64::from(obj)) {
+                    return Err(GcError::corrupt("mature object missing from the card table's starts", obj));
+                }
+            }
+            if !young && !self.cards.is_marked(obj) && references_nursery(&mut types, mem, obj, &header, &self.nursery)? {
+                return Err(GcError::corrupt("mature object references the nursery but its card is not marked", obj));
             }
         }
         if externrefs != (self.mature.externrefs.clone(), self.nursery.externrefs.clone()) {
             return Err(GcError::corrupt("externref lists disagree with the heap", mature.start));
         }
-        let mut listed = self.remembered.clone();
-        listed.sort_unstable();
-        if listed != remembered {
-            return Err(GcError::corrupt("remembered set disagrees with the headers", mature.start));
+        if self.cards.count_starts(mature.clone()) != mature_objects {
+            return Err(GcError::corrupt("the card table's starts name something that is not a mature object", mature.start));
         }
         let nursery_inside = self.mature.bump.end() == self.nursery.start && self.nursery.range().end <= self.mature.end;
         if !nursery_inside {

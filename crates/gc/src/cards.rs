@@ -1,0 +1,356 @@
+//! The card table: the generational collector's remembered set.
+//!
+//! The heap's offsets are cut into cards of `1 << CARD_SHIFT` (512) bytes.
+//! Compiled code's write barrier marks the card that holds the header of
+//! every object it stores a reference into: one byte store, no test and no
+//! branch, whatever the object and the value. A minor collection visits the
+//! marked cards of the mature space, scans every object whose header lies
+//! in one for nursery references, and clears them; a mature object that
+//! may reference the nursery therefore always has its card marked. Marking
+//! more than needed (a store of an old value, or into a young object) costs
+//! only a scan.
+//!
+//! Visiting a card needs the objects that start in it: `starts` holds one
+//! bit per 8-byte granule of the mature space, which makes one 64-bit word
+//! per card. It is kept exact for the mature objects below the promotion
+//! area: set when objects are promoted (copied or in place), born mature,
+//! or compacted, cleared above the compacted objects after a full
+//! collection. Large objects (their own space) are few and listed: a
+//! collection checks each one's card instead.
+//!
+//! # Trust
+//!
+//! The table covers the memory's whole capacity, fixed when the heap is
+//! made, so the buffer never moves and compiled code may keep its address.
+//! Compiled code marks a card only after its store to the object succeeded,
+//! and the object's offset is then below the memory's length, so the card
+//! is inside the table. The runtime's marks are bounds-checked here. A
+//! corrupt heap can only make collections scan more, or report errors: a
+//! start bit is a place to read a checked header, nothing more.
+
+use crate::header::read_header;
+use crate::{GcError, Result};
+use kiln_environ::gc_layout::{CARD_MARKED, CARD_SHIFT, OBJECT_ALIGN};
+use std::ops::Range;
+
+/// The bytes one card covers.
+pub(crate) const CARD_SIZE: u64 = 1 << CARD_SHIFT;
+
+/// The granule of object starts: one bit each.
+const GRANULE_SHIFT: u32 = OBJECT_ALIGN.trailing_zeros();
+
+// A card's starts are one `u64`.
+const _: () = assert!(CARD_SIZE >> GRANULE_SHIFT == 64);
+
+pub(crate) struct CardTable {
+    /// One byte per card of the memory's capacity, non-zero when marked.
+    /// Allocated zeroed at once (the system backs its pages only once
+    /// they are written) and never resized: compiled code holds its
+    /// address.
+    cards: Box<[u8]>,
+    /// Per card, the granules at which mature objects start (bit `i`: the
+    /// card's offset plus `8 i`). Grown on demand.
+    starts: Vec<u64>,
+    /// Packed runs of mature objects whose starts are not recorded yet
+    /// (nurseries promoted in place): recorded the first time a minor
+    /// collection finds one of their cards marked
+    /// ([`CardTable::index_marked`]), which most never are.
+    unindexed: Vec<Range<u64>>,
+}
+
+/// The card of heap offset `offset`.
+pub(crate) fn card_of(offset: u64) -> usize {
+    (offset >> CARD_SHIFT) as usize
+}
+
+impl CardTable {
+    /// A table for a memory of `capacity` bytes.
+    pub(crate) fn new(capacity: u64) -> CardTable {
+        CardTable { cards: vec![0; capacity.div_ceil(CARD_SIZE) as usize].into_boxed_slice(), starts: Vec::new(), unindexed: Vec::new() }
+    }
+
+    /// The address compiled code marks cards through.
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.cards.as_ptr().cast_mut()
+    }
+
+    /// Marks the card of the object at `obj` (offsets past the capacity,
+    /// which no object has, are ignored).
+    pub(crate) fn mark(&mut self, obj: u32) {
+        if let Some(card) = self.cards.get_mut(card_of(u64::from(obj))) {
+            *card = CARD_MARKED;
+        }
+    }
+
+    pub(crate) fn is_marked(&self, obj: u32) -> bool {
+        self.cards.get(card_of(u64::from(obj))).is_some_and(|&c| c != 0)
+    }
+
+    /// The first marked card in `cards`, cleared, with the starts of the
+    /// objects in it.
+    pub(crate) fn take_next_marked(&mut self, cards: Range<usize>) -> Option<(usize, u64)> {
+        let end = cards.end.min(self.cards.len());
+        let mut at = cards.start.min(end);
+        // A block of cards at a time while they are unmarked.
+        while at + 64 <= end && !any_marked(&self.cards[at..at + 64]) {
+            at += 64;
+        }
+        let card = at + self.cards[at..end].iter().position(|&c| c != 0)?;
+        self.cards[card] = 0;
+        Some((card, self.starts.get(card).copied().unwrap_or(0)))
+    }
+
+    /// Clears the cards of the offsets in `range`, writing only the marked
+    /// ones (so the pages of cards never marked stay untouched).
+    pub(crate) fn clear(&mut self, range: Range<u64>) {
+        let end = card_of(range.end.saturating_add(CARD_SIZE - 1)).min(self.cards.len());
+        let start = card_of(range.start).min(end);
+        for chunk in self.cards[start..end].chunks_mut(64) {
+            if any_marked(chunk) {
+                chunk.fill(0);
+            }
+        }
+    }
+
+    /// Records that a mature object starts at `obj`.
+    pub(crate) fn record_start(&mut self, obj: u64) {
+        let card = card_of(obj);
+        if card >= self.starts.len() {
+            self.starts.resize(card + 1, 0);
+        }
+        self.starts[card] |= 1 << ((obj >> GRANULE_SHIFT) % 64);
+    }
+
+    /// Records the start of every object in `range`, a packed run of
+    /// objects and free blocks (promoted or compacted objects). Stops at
+    /// the first unreadable block, with an error: the objects above it
+    /// are not visited by minor collections, which then report them when
+    /// verified (only a corrupt heap has such a block).
+    pub(crate) fn record_starts(&mut self, mem: &[u8], range: Range<u64>) -> Result<()> {
+        if range.is_empty() {
+            return Ok(());
+        }
+        let last = card_of(range.end - 1);
+        if last >= self.starts.len() {
+            self.starts.resize(last + 1, 0);
+        }
+        // One pass over many small objects (every promoted one): the
+        // table is sized once, and a block's size is checked only as far
+        // as the walk needs (a multiple of 8, not past the range).
+        let starts = &mut self.starts[..=last];
+        let mut at = range.start;
+        while at < range.end {
+            let header = read_header(mem, at)?;
+            let size = u64::from(header.size());
+            if size == 0 || size % u64::from(OBJECT_ALIGN) != 0 || size > range.end - at {
+                return Err(GcError::corrupt("promoted block has an impossible size", at));
+            }
+            if !header.is_free_block() {
+                starts[card_of(at)] |= 1 << ((at >> GRANULE_SHIFT) % 64);
+            }
+            at += size;
+        }
+        Ok(())
+    }
+
+    /// Defers recording the starts of the packed objects of `range` (a
+    /// nursery promoted in place) until one of their cards is marked.
+    pub(crate) fn defer_starts(&mut self, range: Range<u64>) {
+        match self.unindexed.last_mut() {
+            _ if range.is_empty() => {}
+            // Nurseries promoted in place one after another.
+            Some(last) if last.end == range.start => last.end = range.end,
+            _ => self.unindexed.push(range),
+        }
+    }
+
+    /// Records the starts of every deferred run that has a marked card,
+    /// for a minor collection about to visit the marked cards.
+    pub(crate) fn index_marked(&mut self, mem: &[u8]) -> Result<()> {
+        let mut result = Ok(());
+        let mut runs = std::mem::take(&mut self.unindexed);
+        runs.retain(|run| {
+            let cards = card_of(run.start)..card_of(run.end.saturating_add(CARD_SIZE - 1)).min(self.cards.len());
+            if !any_marked(&self.cards[cards]) {
+                return true;
+            }
+            if let Err(e) = self.record_starts(mem, run.clone()) {
+                result = Err(e);
+            }
+            false
+        });
+        self.unindexed = runs;
+        result
+    }
+
+    /// Are the starts of the mature object at `obj` recorded (or deferred)?
+    pub(crate) fn is_deferred(&self, obj: u64) -> bool {
+        self.unindexed.iter().any(|run| run.contains(&obj))
+    }
+
+    /// Forgets every start at or above `from` (the end of the compacted
+    /// objects, after a full collection).
+    pub(crate) fn forget_starts_from(&mut self, from: u64) {
+        self.unindexed.retain(|run| run.end <= from);
+        let card = card_of(from);
+        if let Some(word) = self.starts.get_mut(card) {
+            let kept = (from >> GRANULE_SHIFT) % 64;
+            *word &= (1u64 << kept) - 1;
+        }
+        // Zeroed in place, not truncated: the next full collection would
+        // only grow it again.
+        if let Some(above) = self.starts.get_mut(card + 1..) {
+            above.fill(0);
+        }
+    }
+
+    /// Lends the starts to a collection that records objects' starts as
+    /// it places them (below `until`), given back by
+    /// [`CardTable::return_starts`]; the table has none meanwhile.
+    pub(crate) fn lend_starts(&mut self, until: u64) -> StartBits {
+        let mut words = std::mem::take(&mut self.starts);
+        let cards = card_of(until.saturating_add(CARD_SIZE - 1));
+        if cards > words.len() {
+            words.resize(cards, 0);
+        }
+        StartBits { words }
+    }
+
+    pub(crate) fn return_starts(&mut self, bits: StartBits) {
+        self.starts = bits.words;
+    }
+
+    /// Does a recorded object start at `obj`?
+    pub(crate) fn has_start(&self, obj: u64) -> bool {
+        self.starts.get(card_of(obj)).is_some_and(|w| w & (1 << ((obj >> GRANULE_SHIFT) % 64)) != 0)
+    }
+
+    /// How many recorded starts lie in `range`.
+    pub(crate) fn count_starts(&self, range: Range<u64>) -> u64 {
+        let mut count = 0;
+        for (card, word) in self.starts.iter().enumerate() {
+            for bit in Bits(*word) {
+                let at = ((card as u64) << CARD_SHIFT) + (u64::from(bit) << GRANULE_SHIFT);
+                count += u64::from(range.contains(&at));
+            }
+        }
+        count
+    }
+
+    /// Clears every mark and start (a reset heap).
+    pub(crate) fn reset(&mut self) {
+        self.clear(0..(self.cards.len() as u64) << CARD_SHIFT);
+        self.starts = Vec::new();
+        self.unindexed = Vec::new();
+    }
+}
+
+/// Is any of `cards` marked? Eight at a time: collections check every
+/// card of the mature space, most of them unmarked.
+fn any_marked(cards: &[u8]) -> bool {
+    let words = cards.chunks_exact(8);
+    let rest = words.remainder().iter().fold(0, |acc, &c| acc | c);
+    words.fold(0, |acc, w| acc | u64::from_ne_bytes(w.try_into().expect("eight cards"))) != 0 || rest != 0
+}
+
+/// The table's starts, lent to a collection that records objects' starts
+/// as it places them (a minor collection's copies, a full one's slid
+/// survivors): the collection holds them while it runs, so it needs no
+/// borrow of the table.
+pub(crate) struct StartBits {
+    words: Vec<u64>,
+}
+
+impl StartBits {
+    /// Records an object at `at` (ignored beyond the cards covered).
+    #[inline(always)]
+    pub(crate) fn record(&mut self, at: u64) {
+        if let Some(word) = self.words.get_mut(card_of(at)) {
+            *word |= 1 << ((at >> GRANULE_SHIFT) % 64);
+        }
+    }
+}
+
+/// The offset of the object at start bit `bit` of card `card`.
+pub(crate) fn start_offset(card: usize, bit: u32) -> u64 {
+    ((card as u64) << CARD_SHIFT) + (u64::from(bit) << GRANULE_SHIFT)
+}
+
+/// The set bits of a word, lowest first.
+pub(crate) struct Bits(pub(crate) u64);
+
+impl Iterator for Bits {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        if self.0 == 0 {
+            return None;
+        }
+        let bit = self.0.trailing_zeros();
+        self.0 &= self.0 - 1;
+        Some(bit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_marked_card_is_found_once_with_the_starts_of_its_objects() {
+        let mut table = CardTable::new(1 << 20);
+        table.record_start(4096 + 16);
+        table.record_start(4096 + 504);
+        table.record_start(4096 + 512);
+        table.mark(4096 + 16);
+        let (card, starts) = table.take_next_marked(0..table.cards.len()).unwrap();
+        assert_eq!(card, 8);
+        assert_eq!(Bits(starts).map(|b| start_offset(card, b)).collect::<Vec<_>>(), [4096 + 16, 4096 + 504]);
+        assert!(table.take_next_marked(0..table.cards.len()).is_none(), "taking a card clears it");
+    }
+
+    #[test]
+    fn marks_beyond_the_capacity_are_ignored() {
+        let mut table = CardTable::new(4096);
+        table.mark(u32::MAX & !7);
+        assert!(!table.is_marked(u32::MAX & !7));
+        assert!(table.take_next_marked(0..usize::MAX).is_none());
+    }
+
+    #[test]
+    fn forgetting_starts_keeps_those_below() {
+        let mut table = CardTable::new(1 << 20);
+        for at in [16, 520, 600, 1024, 2048] {
+            table.record_start(at);
+        }
+        table.forget_starts_from(600);
+        assert_eq!(table.count_starts(0..1 << 20), 2);
+        assert!(table.has_start(520) && !table.has_start(600) && !table.has_start(1024));
+    }
+
+    #[test]
+    fn deferred_starts_are_recorded_once_a_card_of_theirs_is_marked() {
+        // Two 16-byte objects (struct kind, no fields) at 512 and 528.
+        let mut mem = vec![0u8; 4096];
+        let kind_word = kiln_environ::gc_layout::fixed_object_kind_word(crate::VMGcKind::StructRef, 16);
+        for at in [512, 528] {
+            mem[at..at + 4].copy_from_slice(&kind_word.to_le_bytes());
+        }
+        let mut table = CardTable::new(4096);
+        table.defer_starts(512..544);
+        table.index_marked(&mem).unwrap();
+        assert!(table.is_deferred(528) && !table.has_start(528), "no card marked yet");
+        table.mark(528);
+        table.index_marked(&mem).unwrap();
+        assert!(!table.is_deferred(528) && table.has_start(512) && table.has_start(528));
+    }
+
+    #[test]
+    fn clearing_a_range_clears_its_cards_only() {
+        let mut table = CardTable::new(1 << 20);
+        table.mark(1000);
+        table.mark(70_000);
+        table.clear(0..4096);
+        assert!(!table.is_marked(1000) && table.is_marked(70_000));
+    }
+}
