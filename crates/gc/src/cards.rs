@@ -29,7 +29,7 @@
 //! start bit is a place to read a checked header, nothing more.
 
 use crate::header::read_header;
-use crate::{GcError, Result};
+use crate::{GcError, HeapMemory, Result, VecMemory};
 use kiln_environ::gc_layout::{CARD_MARKED, CARD_SHIFT, OBJECT_ALIGN};
 use std::ops::Range;
 
@@ -43,11 +43,11 @@ const GRANULE_SHIFT: u32 = OBJECT_ALIGN.trailing_zeros();
 const _: () = assert!(CARD_SIZE >> GRANULE_SHIFT == 64);
 
 pub(crate) struct CardTable {
-    /// One byte per card of the memory's capacity, non-zero when marked.
-    /// Allocated zeroed at once (the system backs its pages only once
-    /// they are written) and never resized: compiled code holds its
-    /// address.
-    cards: Box<[u8]>,
+    /// One byte per card of the memory's capacity, non-zero when marked,
+    /// in a side table of the heap's memory (`HeapMemory::side_table`:
+    /// pages backed once written) and never resized: compiled code holds
+    /// its address.
+    cards: Box<dyn HeapMemory>,
     /// Per card, the granules at which mature objects start (bit `i`: the
     /// card's offset plus `8 i`). Grown on demand.
     starts: Vec<u64>,
@@ -64,48 +64,52 @@ pub(crate) fn card_of(offset: u64) -> usize {
 }
 
 impl CardTable {
-    /// A table for a memory of `capacity` bytes.
-    pub(crate) fn new(capacity: u64) -> CardTable {
-        CardTable { cards: vec![0; capacity.div_ceil(CARD_SIZE) as usize].into_boxed_slice(), starts: Vec::new(), unindexed: Vec::new() }
+    /// A table for `memory`'s capacity.
+    pub(crate) fn new(memory: &dyn HeapMemory) -> CardTable {
+        let len = (memory.capacity() as u64).div_ceil(CARD_SIZE) as usize;
+        let cards = memory.side_table(len).unwrap_or_else(|| Box::new(VecMemory::new(len, len)));
+        CardTable { cards, starts: Vec::new(), unindexed: Vec::new() }
     }
 
     /// The address compiled code marks cards through.
     pub(crate) fn as_ptr(&self) -> *mut u8 {
-        self.cards.as_ptr().cast_mut()
+        self.cards.bytes().as_ptr().cast_mut()
     }
 
     /// Marks the card of the object at `obj` (offsets past the capacity,
     /// which no object has, are ignored).
     pub(crate) fn mark(&mut self, obj: u32) {
-        if let Some(card) = self.cards.get_mut(card_of(u64::from(obj))) {
+        if let Some(card) = self.cards.bytes_mut().get_mut(card_of(u64::from(obj))) {
             *card = CARD_MARKED;
         }
     }
 
     pub(crate) fn is_marked(&self, obj: u32) -> bool {
-        self.cards.get(card_of(u64::from(obj))).is_some_and(|&c| c != 0)
+        self.cards.bytes().get(card_of(u64::from(obj))).is_some_and(|&c| c != 0)
     }
 
     /// The first marked card in `cards`, cleared, with the starts of the
     /// objects in it.
     pub(crate) fn take_next_marked(&mut self, cards: Range<usize>) -> Option<(usize, u64)> {
-        let end = cards.end.min(self.cards.len());
+        let table = self.cards.bytes_mut();
+        let end = cards.end.min(table.len());
         let mut at = cards.start.min(end);
         // A block of cards at a time while they are unmarked.
-        while at + 64 <= end && !any_marked(&self.cards[at..at + 64]) {
+        while at + 64 <= end && !any_marked(&table[at..at + 64]) {
             at += 64;
         }
-        let card = at + self.cards[at..end].iter().position(|&c| c != 0)?;
-        self.cards[card] = 0;
+        let card = at + table[at..end].iter().position(|&c| c != 0)?;
+        table[card] = 0;
         Some((card, self.starts.get(card).copied().unwrap_or(0)))
     }
 
     /// Clears the cards of the offsets in `range`, writing only the marked
     /// ones (so the pages of cards never marked stay untouched).
     pub(crate) fn clear(&mut self, range: Range<u64>) {
-        let end = card_of(range.end.saturating_add(CARD_SIZE - 1)).min(self.cards.len());
+        let table = self.cards.bytes_mut();
+        let end = card_of(range.end.saturating_add(CARD_SIZE - 1)).min(table.len());
         let start = card_of(range.start).min(end);
-        for chunk in self.cards[start..end].chunks_mut(64) {
+        for chunk in table[start..end].chunks_mut(64) {
             if any_marked(chunk) {
                 chunk.fill(0);
             }
@@ -170,8 +174,9 @@ impl CardTable {
         let mut result = Ok(());
         let mut runs = std::mem::take(&mut self.unindexed);
         runs.retain(|run| {
-            let cards = card_of(run.start)..card_of(run.end.saturating_add(CARD_SIZE - 1)).min(self.cards.len());
-            if !any_marked(&self.cards[cards]) {
+            let table = self.cards.bytes();
+            let cards = card_of(run.start)..card_of(run.end.saturating_add(CARD_SIZE - 1)).min(table.len());
+            if !any_marked(&table[cards.start.min(cards.end)..cards.end]) {
                 return true;
             }
             if let Err(e) = self.record_starts(mem, run.clone()) {
@@ -237,9 +242,10 @@ impl CardTable {
         count
     }
 
-    /// Clears every mark and start (a reset heap).
+    /// Clears every mark and start (a reset heap; the table's memory goes
+    /// back to the system).
     pub(crate) fn reset(&mut self) {
-        self.clear(0..(self.cards.len() as u64) << CARD_SHIFT);
+        self.cards.clear();
         self.starts = Vec::new();
         self.unindexed = Vec::new();
     }
@@ -298,20 +304,20 @@ mod tests {
 
     #[test]
     fn a_marked_card_is_found_once_with_the_starts_of_its_objects() {
-        let mut table = CardTable::new(1 << 20);
+        let mut table = CardTable::new(&VecMemory::new(0, 1 << 20));
         table.record_start(4096 + 16);
         table.record_start(4096 + 504);
         table.record_start(4096 + 512);
         table.mark(4096 + 16);
-        let (card, starts) = table.take_next_marked(0..table.cards.len()).unwrap();
+        let (card, starts) = table.take_next_marked(0..usize::MAX).unwrap();
         assert_eq!(card, 8);
         assert_eq!(Bits(starts).map(|b| start_offset(card, b)).collect::<Vec<_>>(), [4096 + 16, 4096 + 504]);
-        assert!(table.take_next_marked(0..table.cards.len()).is_none(), "taking a card clears it");
+        assert!(table.take_next_marked(0..usize::MAX).is_none(), "taking a card clears it");
     }
 
     #[test]
     fn marks_beyond_the_capacity_are_ignored() {
-        let mut table = CardTable::new(4096);
+        let mut table = CardTable::new(&VecMemory::new(0, 4096));
         table.mark(u32::MAX & !7);
         assert!(!table.is_marked(u32::MAX & !7));
         assert!(table.take_next_marked(0..usize::MAX).is_none());
@@ -319,7 +325,7 @@ mod tests {
 
     #[test]
     fn forgetting_starts_keeps_those_below() {
-        let mut table = CardTable::new(1 << 20);
+        let mut table = CardTable::new(&VecMemory::new(0, 1 << 20));
         for at in [16, 520, 600, 1024, 2048] {
             table.record_start(at);
         }
@@ -336,7 +342,7 @@ mod tests {
         for at in [512, 528] {
             mem[at..at + 4].copy_from_slice(&kind_word.to_le_bytes());
         }
-        let mut table = CardTable::new(4096);
+        let mut table = CardTable::new(&VecMemory::new(0, 4096));
         table.defer_starts(512..544);
         table.index_marked(&mem).unwrap();
         assert!(table.is_deferred(528) && !table.has_start(528), "no card marked yet");
@@ -347,7 +353,7 @@ mod tests {
 
     #[test]
     fn clearing_a_range_clears_its_cards_only() {
-        let mut table = CardTable::new(1 << 20);
+        let mut table = CardTable::new(&VecMemory::new(0, 1 << 20));
         table.mark(1000);
         table.mark(70_000);
         table.clear(0..4096);

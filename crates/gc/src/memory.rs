@@ -42,6 +42,17 @@ pub trait HeapMemory: Send {
     /// The largest length `grow` can reach.
     fn capacity(&self) -> usize;
 
+    /// A new zeroed region of `len` bytes beside this memory, for a
+    /// collector's side table that compiled code writes (the generational
+    /// collector's card table): at an address fixed for its life, its
+    /// pages backed only once written. `None` where this memory cannot
+    /// make one (the collector then allocates its own, zeroed by the
+    /// allocator, which may write every page of a recycled block).
+    fn side_table(&self, len: usize) -> Option<Box<dyn HeapMemory>> {
+        let _ = len;
+        None
+    }
+
     fn len(&self) -> usize {
         self.bytes().len()
     }

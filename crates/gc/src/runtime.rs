@@ -39,9 +39,9 @@ pub enum Collector {
     #[default]
     Copying,
     /// Generational: a bump-allocated nursery collected often by copying
-    /// its survivors into a mature space, which is collected rarely (by a
-    /// copying collection); an inline write barrier remembers mature
-    /// objects given references into the nursery.
+    /// its survivors into a mature space, which is collected rarely (by
+    /// compacting it in place); an inline card-marking write barrier
+    /// records which mature objects may reference the nursery.
     Generational,
 }
 

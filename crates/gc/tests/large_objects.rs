@@ -89,7 +89,7 @@ fn a_large_array_keeps_the_objects_it_references_and_is_kept_by_them() {
         let at = array.as_heap_index().unwrap();
 
         // Rooted by the array alone, the nodes survive (and move); a
-        // nursery collection finds them through the remembered array.
+        // nursery collection finds them through the array's marked card.
         let mut slots = [Some(array)];
         collect_rooted(&mut *heap, &mut host, &mut slots);
         heap.verify().unwrap();

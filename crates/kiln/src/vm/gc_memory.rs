@@ -82,6 +82,13 @@ impl HeapMemory for MmapHeapMemory {
         self.capacity
     }
 
+    /// A mapping of its own, accessible at once and backed by the kernel's
+    /// zero pages until written.
+    fn side_table(&self, len: usize) -> Option<Box<dyn HeapMemory>> {
+        let table = MmapHeapMemory::with(Reservation::Owned(Mmap::reserve(len).ok()?), None, len, len).ok()?;
+        Some(Box::new(table))
+    }
+
     /// The whole pages of `range` go back to the system; the bytes of the
     /// partial pages at its ends are zeroed in place.
     fn discard(&mut self, range: std::ops::Range<usize>) {
@@ -120,6 +127,21 @@ impl HeapMemory for MmapHeapMemory {
 mod tests {
     use super::*;
     use crate::vm::pool::SlotPool;
+
+    /// A side table (the card table) is zeroed, as long as asked, and
+    /// writable throughout; clearing it zeroes it again.
+    #[test]
+    fn side_tables_are_zeroed_writable_mappings() {
+        let memory = MmapHeapMemory::new(page_size(), 1 << 30).unwrap();
+        let len = (1 << 30) / 512;
+        let mut table = memory.side_table(len).unwrap();
+        assert_eq!(table.len(), len);
+        assert!(table.bytes().iter().all(|b| *b == 0));
+        table.bytes_mut()[0] = 1;
+        table.bytes_mut()[len - 1] = 1;
+        table.clear();
+        assert!(table.bytes().iter().all(|b| *b == 0));
+    }
 
     /// A pooled heap's memory, cleared for the next tenant: the kept
     /// prefix zeroed in place, the rest discarded; every byte reads zero,

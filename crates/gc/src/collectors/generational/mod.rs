@@ -200,7 +200,7 @@ pub(crate) struct GenerationalHeap {
 
 impl GenerationalHeap {
     pub(crate) fn new(memory: Box<dyn HeapMemory>, types: Arc<dyn GcTypes>) -> GenerationalHeap {
-        let cards = CardTable::new(memory.capacity() as u64);
+        let cards = CardTable::new(&*memory);
         let mature = CopyingHeap::new(memory, types);
         let start = mature.bump.top();
         let mut heap = GenerationalHeap {
