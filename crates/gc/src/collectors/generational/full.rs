@@ -8,9 +8,8 @@
 //!    the heap.
 //! 3. `Sweep`: the externrefs sorted into live and dead (dead ones' host
 //!    data dropped), in one step.
-//! 4. `Update`: the survivors', large objects' and roots' references
-//!    rewritten.
-//! 5. `Slide`: the survivors moved.
+//! 4. `Update`: the large objects' and roots' references rewritten.
+//! 5. `Slide`: the survivors moved, and their references rewritten.
 //!
 //! Then the unmarked large objects are freed, the survivors are the
 //! mature space, the nursery is empty and carved again, and the heap
@@ -125,15 +124,13 @@ impl GarbageCollection for FullCollection<'_> {
                     self.phase = Phase::Update;
                 }
                 Phase::Update => {
-                    let mem = heap.mature.memory.bytes_mut();
-                    if !c.update(&mut heap.mature.types, mem, &mut budget, work, &mut errors) {
-                        break;
-                    }
+                    // One step: the large objects' slots and the roots.
+                    c.update_large_objects(&mut heap.mature.types, heap.mature.memory.bytes_mut(), work, &mut errors);
                     c.update_roots(&mut self.roots, work, &mut errors);
                     self.phase = Phase::Slide;
                 }
                 Phase::Slide => {
-                    if !c.slide(heap.mature.memory.bytes_mut(), &mut budget, work, &mut errors) {
+                    if !c.slide(&mut heap.mature.types, heap.mature.memory.bytes_mut(), &mut budget, work, &mut errors) {
                         break;
                     }
                     self.finish();
