@@ -396,7 +396,13 @@ impl Evacuation {
         while *budget > 0 && !self.scan_done() {
             if self.scan < self.to.top() {
                 if self.scan_slot == 0 {
-                    self.scan_whole_copies(types, mem, budget, work, errors);
+                    // Compiled twice, so the copying collector's loop has
+                    // no test for the starts it does not record.
+                    if self.starts.is_some() {
+                        self.scan_whole_copies::<true>(types, mem, budget, work, errors);
+                    } else {
+                        self.scan_whole_copies::<false>(types, mem, budget, work, errors);
+                    }
                 }
                 if *budget > 0 && self.scan < self.to.top() {
                     self.scan_copy(types, mem, budget, work, errors);
@@ -431,7 +437,8 @@ impl Evacuation {
     /// one loop: the common case of [`Evacuation::scan_copy`], without its
     /// resumption in the middle of an object. Stops at the first copy it
     /// cannot scan whole, for `scan_copy` to scan in part or report.
-    fn scan_whole_copies(&mut self, types: &mut TypeCache, mem: &mut [u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) {
+    #[inline(never)]
+    fn scan_whole_copies<const RECORD_STARTS: bool>(&mut self, types: &mut TypeCache, mem: &mut [u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) {
         let mut units = 0;
         while self.scan < self.to.top() {
             let obj = self.scan as u32;
@@ -461,7 +468,9 @@ impl Evacuation {
                 }
             }
             units += cost;
-            self.scanned_copy(self.scan);
+            if RECORD_STARTS {
+                self.scanned_copy(self.scan);
+            }
             self.scan += u64::from(header.size());
         }
         *budget -= units;
