@@ -2,7 +2,7 @@
 //! cores, then laid out in one code image.
 
 use crate::func_env::{FuncEnv, Tunables};
-use crate::inline::{self, InlineBodies};
+use crate::inline::{self, InlineBodies, Kept};
 use crate::isa::{OptLevel, host_isa};
 use crate::link::{INLINED_LOCATION, CallReloc, CodeMetadata, CompiledFunction, ExceptionHandler, StackMap, link};
 use crate::translate::{FuncTranslator, FunctionFacts, trap_from_code};
@@ -88,9 +88,9 @@ impl Compiler {
         // on its own; here it is only not inlined.
         let kept = in_parallel(small.len(), |ctx, fb, i| {
             let facts = Self::translate_function(env, ctx, fb, small[i], wasm).ok()?;
-            inline::small_enough(small[i], &ctx.func).then(|| (ctx.func.clone(), facts))
+            inline::small_enough(small[i], &ctx.func, inline::MAX_CALLEE_INSTS).then(|| Kept::new(ctx.func.clone(), facts))
         });
-        let mut bodies = vec![None; module.bodies.len()];
+        let mut bodies: Vec<Option<Kept>> = (0..module.bodies.len()).map(|_| None).collect();
         for (&defined, body) in small.iter().zip(kept) {
             bodies[defined as usize] = body;
         }
@@ -100,10 +100,10 @@ impl Compiler {
     fn compile_function(&self, env: &FuncEnv<'_>, ctx: &mut Context, fb: &mut FunctionBuilderContext, defined: u32, wasm: &[u8], inline_bodies: Option<&InlineBodies>) -> Result<CompiledFunction, CompileError> {
         // A body kept for inlining is this function's translation already.
         let facts = match inline_bodies.and_then(|b| b.kept(defined)) {
-            Some((body, facts)) => {
+            Some(kept) => {
                 ctx.clear();
-                ctx.func = body.clone();
-                *facts
+                ctx.func = kept.translated.clone();
+                kept.facts
             }
             None => Self::translate_function(env, ctx, fb, defined, wasm)?,
         };

@@ -49,11 +49,22 @@ pub struct CompiledFunction {
 pub const INLINED_LOCATION: u32 = 1 << 31;
 
 /// An instruction inlined from another function: its own module offset,
-/// and that of the call it replaced.
+/// and that of the call it replaced; for an instruction of a function
+/// inlined into one that was then inlined in turn (two levels at most,
+/// `crate::inline`), the module offset of that outer call too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct InlinedLocation {
     pub offset: u32,
     pub call_offset: u32,
+    pub outer_call_offset: Option<u32>,
+}
+
+impl InlinedLocation {
+    /// The module offsets of the calls the instruction was inlined at,
+    /// innermost first.
+    pub fn calls(&self) -> impl Iterator<Item = u32> {
+        std::iter::once(self.call_offset).chain(self.outer_call_offset)
+    }
 }
 
 /// Where the GC references live across one call: at the call's return
@@ -116,16 +127,16 @@ impl CodeMetadata {
     }
 
     /// The module offset of the instruction containing code offset
-    /// `offset`, and for an instruction inlined from another function, the
-    /// module offset of the call it was inlined at.
-    pub fn location(&self, offset: u32) -> Option<(u32, Option<u32>)> {
+    /// `offset`, and for an instruction inlined from another function, where
+    /// it was inlined.
+    pub fn location(&self, offset: u32) -> Option<(u32, Option<InlinedLocation>)> {
         let i = self.address_map.partition_point(|(start, _, _)| *start <= offset);
         let (start, end, loc) = *self.address_map.get(i.checked_sub(1)?)?;
         if !(start <= offset && offset < end) {
             return None;
         }
         match loc.checked_sub(INLINED_LOCATION) {
-            Some(k) => self.inlined.get(k as usize).map(|l| (l.offset, Some(l.call_offset))),
+            Some(k) => self.inlined.get(k as usize).map(|l| (l.offset, Some(*l))),
             None => Some((loc, None)),
         }
     }

@@ -13,7 +13,8 @@
 //!   functions                      (start, len) per defined function
 //!   traps                          (code offset, trap code u8)
 //!   address map                    (start, end, module offset or inlined location)
-//!   inlined locations              (module offset, call's module offset)
+//!   inlined locations              (module offset, call's module offset,
+//!                                   outer call's or `NOT_NESTED`)
 //!   exception handlers             (return address, handler, frame offset)
 //!   stack maps                     (return address, span, offsets...)
 //!   reads GC heap                  u8: 0 or 1 (`CodeMetadata::reads_gc_heap`)
@@ -38,7 +39,12 @@ use kiln_cranelift::{CodeMetadata, CompiledModule, ExceptionHandler, FunctionInf
 use kiln_environ::{ModuleInfo, Trap};
 
 pub(crate) const MAGIC: &[u8; 12] = b"\0kiln-cwasm\n";
-const FORMAT_VERSION: u32 = 3;
+const FORMAT_VERSION: u32 = 4;
+
+/// An inlined location's outer call offset when it has none (no module
+/// offset is this large: modules that large are compiled without
+/// inlining).
+const NOT_NESTED: u32 = u32::MAX;
 
 /// Does `bytes` start like a Kiln artifact?
 pub(crate) fn is_artifact(bytes: &[u8]) -> bool {
@@ -74,6 +80,7 @@ pub(crate) fn write(fingerprint: &str, wasm: &[u8], code: &[u8], funcs: &[Functi
     for l in &metadata.inlined {
         w.u32(l.offset);
         w.u32(l.call_offset);
+        w.u32(l.outer_call_offset.unwrap_or(NOT_NESTED));
     }
     w.count(metadata.handlers.len());
     for h in &metadata.handlers {
@@ -127,7 +134,10 @@ pub(crate) fn read<'a>(bytes: &'a [u8], fingerprint: &str) -> Result<Artifact<'a
         Ok((offset, Trap::from_u8(code).with_context(|| format!("unknown trap code {code}"))?))
     })?;
     let address_map = r.list(|r| Ok((r.u32()?, r.u32()?, r.u32()?)))?;
-    let inlined = r.list(|r| Ok(InlinedLocation { offset: r.u32()?, call_offset: r.u32()? }))?;
+    let inlined = r.list(|r| {
+        let (offset, call_offset, outer) = (r.u32()?, r.u32()?, r.u32()?);
+        Ok(InlinedLocation { offset, call_offset, outer_call_offset: (outer != NOT_NESTED).then_some(outer) })
+    })?;
     let handlers = r.list(|r| Ok(ExceptionHandler { return_address: r.u32()?, handler: r.u32()?, frame_offset: r.u32()? }))?;
     let stack_maps = r.list(|r| {
         let (return_address, span) = (r.u32()?, r.u32()?);

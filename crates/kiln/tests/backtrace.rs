@@ -380,8 +380,9 @@ fn recursion_shows_as_one_line_per_run_of_identical_frames() {
 
 #[test]
 fn inlining_does_not_change_the_frames() {
-    // In `CHAIN` `$middle` is inlined into `$outer`, its call to `$inner`
-    // staying a call, and `$inner` into `$middle`'s own compiled body.
+    // In `CHAIN` the leaf `$inner` is inlined into `$middle`, and that
+    // body into `$outer` (two levels): the trap's one code offset stands
+    // for three frames, each at its own module offset.
     let frames_with = |inlining: bool| {
         let Trapped { err, .. } = run_chain_with(CHAIN, Config::new().compiler_inlining(inlining));
         assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::UnreachableCodeReached));

@@ -54,10 +54,14 @@ fn references_live_across_an_inlined_allocation_survive_collections() {
 #[test]
 fn an_exception_from_a_call_inside_an_inlined_body_reaches_the_callers_handler() {
     // `$checked` is inlined inside `run`'s `try_table`; its call to `$fail`
-    // must then carry `run`'s handler.
+    // must then carry `run`'s handler. (`$fail` calls itself, so it is no
+    // leaf and stays a call in `$checked`: a leaf would be inlined into
+    // it, and a body that throws is not inlined at a `try_table`.)
     let wat = r#"(module
         (tag $e (param i32))
-        (func $fail (param i32) (throw $e (local.get 0)))
+        (func $fail (param i32)
+            (if (i32.eqz (local.get 0)) (then (call $fail (i32.const -1))))
+            (throw $e (local.get 0)))
         (func $checked (param i32) (result i32)
             (if (i32.gt_s (local.get 0) (i32.const 10)) (then (call $fail (local.get 0))))
             (i32.mul (local.get 0) (i32.const 2)))
@@ -69,6 +73,59 @@ fn an_exception_from_a_call_inside_an_inlined_body_reaches_the_callers_handler()
             (i32.add (i32.const 1000))))"#;
     same_with_and_without_inlining(wat, 4, 8);
     same_with_and_without_inlining(wat, 11, 1011);
+}
+
+#[test]
+fn a_throw_two_levels_down_is_caught_by_the_outer_try_table() {
+    // The leaf `$fail` is inlined into `$checked`, which then throws
+    // itself, so it must not be inlined at `run`'s `try_table` (the
+    // runtime starts the search for a handler at the caller of the frame
+    // that throws); `$wrapper` calls `$checked` with no handler and is
+    // inlined into `run` with it.
+    let wat = r#"(module
+        (tag $e (param i32))
+        (func $fail (param i32) (throw $e (local.get 0)))
+        (func $checked (param i32) (result i32)
+            (if (i32.gt_s (local.get 0) (i32.const 10)) (then (call $fail (local.get 0))))
+            (i32.mul (local.get 0) (i32.const 2)))
+        (func $wrapper (param i32) (result i32)
+            (i32.add (call $checked (local.get 0)) (i32.const 1)))
+        (func (export "run") (param i32) (result i32)
+            (block $caught (result i32)
+                (try_table (result i32) (catch $e $caught)
+                    (i32.add (call $checked (local.get 0)) (call $wrapper (local.get 0))))
+                (return))
+            (i32.add (i32.const 1000))))"#;
+    same_with_and_without_inlining(wat, 4, 17);
+    same_with_and_without_inlining(wat, 11, 1011);
+}
+
+#[test]
+fn references_live_across_allocations_two_levels_down_survive_collections() {
+    // `$cell` (a leaf that allocates) is inlined into `$push`, and that
+    // into `run`'s loop: `run`'s list and `$push`'s argument must be in the
+    // stack maps of the allocation two levels down.
+    let wat = r#"(module
+        (type $cell (struct (field $v i32) (field $next (ref null $cell))))
+        (func $cell (param $v i32) (param $next (ref null $cell)) (result (ref $cell))
+            (struct.new $cell (local.get $v) (local.get $next)))
+        (func $push (param $v i32) (param $list (ref null $cell)) (result (ref $cell))
+            (call $cell (i32.mul (local.get $v) (i32.const 3)) (call $cell (local.get $v) (local.get $list))))
+        (func (export "run") (param $n i32) (result i32)
+            (local $list (ref null $cell)) (local $sum i32)
+            (loop $build
+                (local.set $list (call $push (local.get $n) (local.get $list)))
+                (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                (br_if $build (local.get $n)))
+            (block $done
+                (loop $walk
+                    (br_if $done (ref.is_null (local.get $list)))
+                    (local.set $sum (i32.add (local.get $sum) (struct.get $cell $v (local.get $list))))
+                    (local.set $list (struct.get $cell $next (local.get $list)))
+                    (br $walk)))
+            (local.get $sum)))"#;
+    // Cells 3v and v for v = 1..=40.
+    same_with_and_without_inlining(wat, 40, (1..=40).map(|v| 4 * v).sum());
 }
 
 #[test]

@@ -90,8 +90,9 @@ impl ModuleCode {
     }
 
     /// The frames the code at `offset` stands for, innermost first: the
-    /// function it was compiled for, preceded by the function inlined into
-    /// it there if the instruction came from one.
+    /// function it was compiled for, preceded by the functions inlined into
+    /// it there if the instruction came from one (the function that holds
+    /// each call's offset made that call).
     fn frames_at(&self, offset: u32, frames: &mut Vec<FrameInfo>) -> Option<()> {
         let compiled = self.info.num_imported_funcs + self.defined_func_at(offset)?;
         let location = self.metadata.location(offset);
@@ -102,10 +103,17 @@ impl ModuleCode {
             module_offset,
         };
         match location {
-            Some((inner, Some(call))) => match self.info.func_at_offset(inner) {
-                Some(inlined) => frames.extend([frame(inlined, Some(inner)), frame(compiled, Some(call))]),
-                None => frames.push(frame(compiled, Some(call))),
-            },
+            Some((inner, Some(inlined))) => {
+                let calls: Vec<u32> = inlined.calls().collect();
+                let (&outermost, inner_calls) = calls.split_last().expect("an inlined instruction has a call");
+                // Each offset but the outermost call's lies in an inlined
+                // function; one that lies in none (a corrupt table) leaves
+                // the compiled function's frame alone.
+                let inlined_frames: Option<Vec<FrameInfo>> =
+                    std::iter::once(inner).chain(inner_calls.iter().copied()).map(|o| Some(frame(self.info.func_at_offset(o)?, Some(o)))).collect();
+                frames.extend(inlined_frames.unwrap_or_default());
+                frames.push(frame(compiled, Some(outermost)));
+            }
             Some((inner, None)) => frames.push(frame(compiled, Some(inner))),
             None => frames.push(frame(compiled, None)),
         }
