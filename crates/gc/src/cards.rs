@@ -13,10 +13,12 @@
 //! Visiting a card needs the objects that start in it: `starts` holds one
 //! bit per 8-byte granule of the mature space, which makes one 64-bit word
 //! per card. It is kept exact for the mature objects below the promotion
-//! area: set when objects are promoted (copied or in place), born mature,
-//! or compacted, cleared above the compacted objects after a full
-//! collection. Large objects (their own space) are few and listed: a
-//! collection checks each one's card instead.
+//! area: set for each copy as a minor collection's scan visits it, and for
+//! each object born mature; for a nursery promoted in place and for the
+//! objects a full collection compacted (after which the bits above them
+//! are cleared), recorded by a walk of them the first time one of their
+//! cards is marked, which most never are. Large objects (their own space)
+//! are few and listed: a collection checks each one's card instead.
 //!
 //! # Trust
 //!
@@ -122,7 +124,7 @@ impl CardTable {
         if card >= self.starts.len() {
             self.starts.resize(card + 1, 0);
         }
-        self.starts[card] |= 1 << ((obj >> GRANULE_SHIFT) % 64);
+        set_start(&mut self.starts, obj);
     }
 
     /// Records the start of every object in `range`, a packed run of
@@ -150,7 +152,7 @@ impl CardTable {
                 return Err(GcError::corrupt("promoted block has an impossible size", at));
             }
             if !header.is_free_block() {
-                starts[card_of(at)] |= 1 << ((at >> GRANULE_SHIFT) % 64);
+                set_start(starts, at);
             }
             at += size;
         }
@@ -234,10 +236,7 @@ impl CardTable {
     pub(crate) fn count_starts(&self, range: Range<u64>) -> u64 {
         let mut count = 0;
         for (card, word) in self.starts.iter().enumerate() {
-            for bit in Bits(*word) {
-                let at = ((card as u64) << CARD_SHIFT) + (u64::from(bit) << GRANULE_SHIFT);
-                count += u64::from(range.contains(&at));
-            }
+            count += Bits(*word).filter(|&bit| range.contains(&start_offset(card, bit))).count() as u64;
         }
         count
     }
@@ -271,9 +270,16 @@ impl StartBits {
     /// Records an object at `at` (ignored beyond the cards covered).
     #[inline(always)]
     pub(crate) fn record(&mut self, at: u64) {
-        if let Some(word) = self.words.get_mut(card_of(at)) {
-            *word |= 1 << ((at >> GRANULE_SHIFT) % 64);
-        }
+        set_start(&mut self.words, at);
+    }
+}
+
+/// Sets the start bit of `at` in `words` (one per card; ignored past
+/// them).
+#[inline(always)]
+fn set_start(words: &mut [u64], at: u64) {
+    if let Some(word) = words.get_mut(card_of(at)) {
+        *word |= 1 << ((at >> GRANULE_SHIFT) % 64);
     }
 }
 
