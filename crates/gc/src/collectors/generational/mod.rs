@@ -66,8 +66,10 @@
 //! barrier. A minor collection scans the objects that start in marked
 //! mature cards, and the marked large objects, for nursery references.
 //! Globals, tables and host handles are roots of every collection, so
-//! they need no barrier. Every collection empties the nursery, so it
-//! clears every card.
+//! they need no barrier. Every collection empties the nursery, after which
+//! no card needs to be marked: minor and full collections clear them all
+//! (a promotion in place clears the nursery's and leaves the mature ones
+//! for the next minor collection to scan, needlessly but harmlessly).
 //!
 //! # Trust
 //!
