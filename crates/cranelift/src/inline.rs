@@ -67,6 +67,9 @@ pub(crate) struct Kept {
     /// The translator's body (what the function itself is compiled from).
     pub translated: Function,
     pub facts: FunctionFacts,
+    /// The body calls no Wasm function directly: inlining it inlines
+    /// everything it does (builtins aside).
+    leaf: bool,
     /// The body with the leaf functions it calls inlined, made the first
     /// time a caller splices it (a function only ever called indirectly
     /// never needs it).
@@ -87,25 +90,24 @@ enum WithLeaves {
 
 impl Kept {
     pub(crate) fn new(translated: Function, facts: FunctionFacts) -> Kept {
-        Kept { translated, facts, with_leaves: OnceLock::new() }
-    }
-
-    /// Does the body call no Wasm function directly? Inlining it inlines
-    /// everything it does (builtins aside).
-    fn is_leaf(&self) -> bool {
-        let f = &self.translated;
-        f.layout.blocks().flat_map(|b| f.layout.block_insts(b)).all(|inst| direct_callee(f, inst).is_none())
+        let f = &translated;
+        let leaf = f.layout.blocks().flat_map(|b| f.layout.block_insts(b)).all(|inst| direct_callee(f, inst).is_none());
+        Kept { translated, facts, leaf, with_leaves: OnceLock::new() }
     }
 }
 
 /// The module-wide index of the Wasm function `inst` calls directly, if it
 /// is such a call.
 fn direct_callee(f: &Function, inst: ir::Inst) -> Option<u32> {
-    let func_ref = match f.dfg.insts[inst] {
-        ir::InstructionData::Call { func_ref, .. } => func_ref,
-        ir::InstructionData::TryCall { func_ref, .. } => func_ref,
-        _ => return None,
-    };
+    match f.dfg.insts[inst] {
+        ir::InstructionData::Call { func_ref, .. } | ir::InstructionData::TryCall { func_ref, .. } => wasm_func_index(f, func_ref),
+        _ => None,
+    }
+}
+
+/// The module-wide index of the Wasm function `func_ref` names, if it
+/// names one.
+fn wasm_func_index(f: &Function, func_ref: ir::FuncRef) -> Option<u32> {
     let ExternalName::User(name) = &f.dfg.ext_funcs[func_ref].name else { return None };
     let name = &f.params.user_named_funcs()[*name];
     (name.namespace == 0).then_some(name.index)
@@ -191,13 +193,8 @@ struct InlinedSite {
 
 impl Inline for CallerInliner<'_> {
     fn inline(&mut self, caller: &Function, call: ir::Inst, opcode: ir::Opcode, callee: ir::FuncRef, _: &[ir::Value]) -> InlineCommand<'_> {
-        let ExternalName::User(name) = &caller.dfg.ext_funcs[callee].name else {
-            return InlineCommand::KeepCall;
-        };
-        let name = &caller.params.user_named_funcs()[*name];
-        let callee = (name.namespace == 0)
-            .then(|| name.index.checked_sub(self.bodies.num_imported_funcs))
-            .flatten()
+        let callee = wasm_func_index(caller, callee)
+            .and_then(|index| index.checked_sub(self.bodies.num_imported_funcs))
             .filter(|&defined| match self.bodies.kept(defined) {
                 // At a `try_call` the exception must reach this frame's
                 // handler, but the runtime starts the search for one at the
@@ -228,7 +225,7 @@ impl CallerInliner<'_> {
     /// inlined instructions index, and its facts.
     fn spliced<'k>(&self, defined: u32, kept: &'k Kept) -> Option<(&'k Function, &'k [InlinedLocation], &'k FunctionFacts)> {
         if self.leaves_only {
-            return kept.is_leaf().then_some((&kept.translated, &[] as &[InlinedLocation], &kept.facts));
+            return kept.leaf.then_some((&kept.translated, &[] as &[InlinedLocation], &kept.facts));
         }
         self.bodies.spliced(defined, kept)
     }

@@ -120,7 +120,7 @@ pub mod store_context {
     /// out: a buffer (`*mut u32`) of `GC_BARRIER_LOG_CAP` entries,
     /// `GC_BARRIER_LOG_LEN` of them used (u32s). What an entry means is the
     /// collector's (`gc_layout`); when the log is full, compiled code takes
-    /// the collector's overflow path (generational and DRC: it sets
+    /// the collector's overflow path (DRC's: it sets
     /// `GC_BARRIER_LOG_OVERFLOW`, u32). The runtime hands the log to the
     /// heap whenever Wasm stops running.
     pub const GC_BARRIER_LOG: u32 = 96;

@@ -36,7 +36,7 @@ use kiln_environ::gc_layout::{CARD_MARKED, CARD_SHIFT, OBJECT_ALIGN};
 use std::ops::Range;
 
 /// The bytes one card covers.
-pub(crate) const CARD_SIZE: u64 = 1 << CARD_SHIFT;
+const CARD_SIZE: u64 = 1 << CARD_SHIFT;
 
 /// The granule of object starts: one bit each.
 const GRANULE_SHIFT: u32 = OBJECT_ALIGN.trailing_zeros();
@@ -65,6 +65,11 @@ pub(crate) fn card_of(offset: u64) -> usize {
     (offset >> CARD_SHIFT) as usize
 }
 
+/// The cards holding some offset of `range`.
+pub(crate) fn cards_covering(range: Range<u64>) -> Range<usize> {
+    card_of(range.start)..card_of(range.end.saturating_add(CARD_SIZE - 1))
+}
+
 impl CardTable {
     /// A table for `memory`'s capacity.
     pub(crate) fn new(memory: &dyn HeapMemory) -> CardTable {
@@ -90,6 +95,13 @@ impl CardTable {
         self.cards.bytes().get(card_of(u64::from(obj))).is_some_and(|&c| c != 0)
     }
 
+    /// Clears the card of the object at `obj`.
+    pub(crate) fn unmark(&mut self, obj: u32) {
+        if let Some(card) = self.cards.bytes_mut().get_mut(card_of(u64::from(obj))) {
+            *card = 0;
+        }
+    }
+
     /// The first marked card in `cards`, cleared, with the starts of the
     /// objects in it.
     pub(crate) fn take_next_marked(&mut self, cards: Range<usize>) -> Option<(usize, u64)> {
@@ -109,9 +121,9 @@ impl CardTable {
     /// ones (so the pages of cards never marked stay untouched).
     pub(crate) fn clear(&mut self, range: Range<u64>) {
         let table = self.cards.bytes_mut();
-        let end = card_of(range.end.saturating_add(CARD_SIZE - 1)).min(table.len());
-        let start = card_of(range.start).min(end);
-        for chunk in table[start..end].chunks_mut(64) {
+        let cards = cards_covering(range);
+        let end = cards.end.min(table.len());
+        for chunk in table[cards.start.min(end)..end].chunks_mut(64) {
             if any_marked(chunk) {
                 chunk.fill(0);
             }
@@ -120,10 +132,7 @@ impl CardTable {
 
     /// Records that a mature object starts at `obj`.
     pub(crate) fn record_start(&mut self, obj: u64) {
-        let card = card_of(obj);
-        if card >= self.starts.len() {
-            self.starts.resize(card + 1, 0);
-        }
+        cover(&mut self.starts, card_of(obj) + 1);
         set_start(&mut self.starts, obj);
     }
 
@@ -137,9 +146,7 @@ impl CardTable {
             return Ok(());
         }
         let last = card_of(range.end - 1);
-        if last >= self.starts.len() {
-            self.starts.resize(last + 1, 0);
-        }
+        cover(&mut self.starts, last + 1);
         // One pass over many small objects (every promoted one): the
         // table is sized once, and a block's size is checked only as far
         // as the walk needs (a multiple of 8, not past the range).
@@ -177,8 +184,9 @@ impl CardTable {
         let mut runs = std::mem::take(&mut self.unindexed);
         runs.retain(|run| {
             let table = self.cards.bytes();
-            let cards = card_of(run.start)..card_of(run.end.saturating_add(CARD_SIZE - 1)).min(table.len());
-            if !any_marked(&table[cards.start.min(cards.end)..cards.end]) {
+            let cards = cards_covering(run.clone());
+            let end = cards.end.min(table.len());
+            if !any_marked(&table[cards.start.min(end)..end]) {
                 return true;
             }
             if let Err(e) = self.record_starts(mem, run.clone()) {
@@ -190,19 +198,18 @@ impl CardTable {
         result
     }
 
-    /// Are the starts of the mature object at `obj` recorded (or deferred)?
+    /// Does `obj` lie in a run whose starts are not recorded yet?
     pub(crate) fn is_deferred(&self, obj: u64) -> bool {
         self.unindexed.iter().any(|run| run.contains(&obj))
     }
 
-    /// Forgets every start at or above `from` (the end of the compacted
-    /// objects, after a full collection).
+    /// Forgets every start at or above `from`, deferred runs included
+    /// (the bottom of the objects a full collection compacted).
     pub(crate) fn forget_starts_from(&mut self, from: u64) {
         self.unindexed.retain(|run| run.end <= from);
         let card = card_of(from);
         if let Some(word) = self.starts.get_mut(card) {
-            let kept = (from >> GRANULE_SHIFT) % 64;
-            *word &= (1u64 << kept) - 1;
+            *word &= start_bit(from) - 1;
         }
         // Zeroed in place, not truncated: the next full collection would
         // only grow it again.
@@ -216,10 +223,7 @@ impl CardTable {
     /// [`CardTable::return_starts`]; the table has none meanwhile.
     pub(crate) fn lend_starts(&mut self, until: u64) -> StartBits {
         let mut words = std::mem::take(&mut self.starts);
-        let cards = card_of(until.saturating_add(CARD_SIZE - 1));
-        if cards > words.len() {
-            words.resize(cards, 0);
-        }
+        cover(&mut words, cards_covering(0..until).end);
         StartBits { words }
     }
 
@@ -229,7 +233,7 @@ impl CardTable {
 
     /// Does a recorded object start at `obj`?
     pub(crate) fn has_start(&self, obj: u64) -> bool {
-        self.starts.get(card_of(obj)).is_some_and(|w| w & (1 << ((obj >> GRANULE_SHIFT) % 64)) != 0)
+        self.starts.get(card_of(obj)).is_some_and(|w| w & start_bit(obj) != 0)
     }
 
     /// How many recorded starts lie in `range`.
@@ -279,7 +283,20 @@ impl StartBits {
 #[inline(always)]
 fn set_start(words: &mut [u64], at: u64) {
     if let Some(word) = words.get_mut(card_of(at)) {
-        *word |= 1 << ((at >> GRANULE_SHIFT) % 64);
+        *word |= start_bit(at);
+    }
+}
+
+/// The bit of `at` in its card's start word.
+#[inline(always)]
+fn start_bit(at: u64) -> u64 {
+    1 << ((at >> GRANULE_SHIFT) % 64)
+}
+
+/// Grows `words` (zeroed) to at least `cards` words.
+fn cover(words: &mut Vec<u64>, cards: usize) {
+    if cards > words.len() {
+        words.resize(cards, 0);
     }
 }
 

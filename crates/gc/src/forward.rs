@@ -98,7 +98,7 @@ pub(crate) struct Evacuation {
     /// Externref objects copied, by to-space offset (ascending).
     externrefs: Vec<u32>,
     /// Where the copies start, when the collector keeps object starts
-    /// ([`Evacuation::recording_starts`]).
+    /// ([`Evacuation::record_starts_into`]).
     starts: Option<StartBits>,
 }
 

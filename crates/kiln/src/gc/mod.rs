@@ -33,7 +33,7 @@ use kiln_environ::{GcTypeLayouts, WasmCompositeType};
 use kiln_gc::{GcError, GcHeap, GcLayout, GcTypes, HostDataTable, VMGcRef};
 use std::sync::Arc;
 
-/// Entries of the log compiled code's barriers (generational, DRC) fill
+/// Entries of the log compiled code's barriers (DRC's) fill
 /// between two visits to the runtime (64 KiB).
 const BARRIER_LOG_ENTRIES: usize = 16 * 1024;
 

@@ -25,7 +25,7 @@
 
 use super::GenerationalHeap;
 use crate::alloc::bump::BumpAllocator;
-use crate::cards::{Bits, card_of, start_offset};
+use crate::cards::{Bits, cards_covering, start_offset};
 use crate::error::{note, note_err};
 use crate::forward::Evacuation;
 use crate::header::{read_header, write_header};
@@ -107,7 +107,7 @@ impl<'a> MinorCollection<'a> {
             } else if let Some(&obj) = scan.large.get(scan.next_large) {
                 scan.next_large += 1;
                 if heap.cards.is_marked(obj) {
-                    heap.cards.clear(u64::from(obj)..u64::from(obj) + 1);
+                    heap.cards.unmark(obj);
                     scan.object = Some(obj);
                 }
             } else {
@@ -291,10 +291,10 @@ struct CardScan {
 
 impl CardScan {
     fn new(heap: &GenerationalHeap) -> CardScan {
-        let mature = heap.mature.used();
+        let cards = cards_covering(heap.mature.used());
         CardScan {
-            next_card: card_of(mature.start),
-            end_card: card_of(mature.end.saturating_add(crate::cards::CARD_SIZE - 1)),
+            next_card: cards.start,
+            end_card: cards.end,
             card: 0,
             starts: Bits(0),
             object: None,

@@ -336,7 +336,7 @@ impl GenerationalHeap {
     fn clear_cards(&mut self) {
         self.cards.clear(0..self.mature.end);
         for obj in self.mature.large.objects() {
-            self.cards.clear(u64::from(obj)..u64::from(obj) + 1);
+            self.cards.unmark(obj);
         }
     }
 }
