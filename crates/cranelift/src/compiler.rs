@@ -8,7 +8,7 @@ use crate::link::{INLINED_LOCATION, CallReloc, CodeMetadata, CompiledFunction, E
 use crate::translate::{FuncTranslator, FunctionFacts, trap_from_code};
 use crate::CompileError;
 use cranelift_codegen::control::ControlPlane;
-use cranelift_codegen::ir::{ExternalName, UserFuncName};
+use cranelift_codegen::ir::{self, ExternalName, UserFuncName};
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
@@ -36,6 +36,12 @@ pub struct CompiledModule {
     /// Indexed by defined function index.
     pub funcs: Vec<FunctionInfo>,
     pub metadata: CodeMetadata,
+}
+
+/// Does `func` contain a call of any kind (to a function, a builtin or a
+/// libcall)? Only a call lets the runtime run while `func` runs.
+fn makes_calls(func: &ir::Function) -> bool {
+    func.layout.blocks().flat_map(|b| func.layout.block_insts(b)).any(|inst| func.dfg.insts[inst].opcode().is_call())
 }
 
 impl Compiler {
@@ -130,15 +136,27 @@ impl Compiler {
         let index = module.num_imported_funcs + defined;
         let range = module.bodies[defined as usize].range.clone();
         let body = wasmparser::FunctionBody::new(wasmparser::BinaryReader::new(&wasm[range.clone()], range.start as u64));
-        ctx.clear();
-        ctx.func.signature = env.wasm_signature(module.func_sig(index));
-        ctx.func.name = UserFuncName::user(0, index);
-        let builder = FunctionBuilder::new(&mut ctx.func, fb);
-        FuncTranslator::translate(env, builder, index, &body).inspect_err(|_| {
-            // A translation abandoned half way leaves the builder context
-            // dirty; the next function on this thread needs a clean one.
-            *fb = FunctionBuilderContext::new();
-        })
+        let translate = |ctx: &mut Context, fb: &mut FunctionBuilderContext, call_free| {
+            ctx.clear();
+            ctx.func.signature = env.wasm_signature(module.func_sig(index));
+            ctx.func.name = UserFuncName::user(0, index);
+            let builder = FunctionBuilder::new(&mut ctx.func, fb);
+            FuncTranslator::translate(env, builder, index, &body, call_free).inspect_err(|_| {
+                // A translation abandoned half way leaves the builder context
+                // dirty; the next function on this thread needs a clean one.
+                *fb = FunctionBuilderContext::new();
+            })
+        };
+        let facts = translate(ctx, fb, false)?;
+        // Whether a function calls is known once it is translated (many
+        // operators call builtins), and the read barriers are emitted as
+        // it is: a call-free function whose barriers the collector can
+        // drop is translated again.
+        let gc = crate::gc::for_collector(env.tunables.collector);
+        if gc.read_barrier_guards_calls() && facts.reads_gc_heap && !makes_calls(&ctx.func) {
+            return translate(ctx, fb, true);
+        }
+        Ok(facts)
     }
 
     /// The CLIF the translator emits for defined function `defined` of

@@ -25,6 +25,24 @@ const PROGRAMS: &[(&str, &str)] = &[
     ),
     ("global_set_ref", r#"(module (global $g (mut anyref) (ref.null any)) (func (param anyref) (global.set $g (local.get 0))))"#),
     (
+        // A reference loaded and used up by a function that makes no call:
+        // the runtime cannot run under it, so DRC logs nothing.
+        "struct_get_ref_call_free",
+        r#"(module (type $n (struct (field i32) (field (ref null $n))))
+            (func (param (ref $n)) (result i32) (struct.get $n 0 (struct.get $n 1 (local.get 0)))))"#,
+    ),
+    (
+        // The same reference held across a call: DRC logs it as it is
+        // loaded.
+        "struct_get_ref_across_call",
+        r#"(module (type $n (struct (field i32) (field (ref null $n))))
+            (func (param (ref $n)) (result i32) (local (ref null $n))
+                (local.set 1 (struct.get $n 1 (local.get 0)))
+                (call 1)
+                (struct.get $n 0 (local.get 1)))
+            (func))"#,
+    ),
+    (
         "struct_new",
         r#"(module (type $p (struct (field i32) (field anyref)))
             (func (param i32 anyref) (result (ref $p)) (struct.new $p (local.get 0) (local.get 1))))"#,
@@ -98,4 +116,15 @@ fn barriers_are_inline_and_never_call_out() {
     }
     assert!(uses(Collector::Generational, set, &card_table));
     assert!(!uses(Collector::Generational, get, &card_table) && !uses(Collector::Generational, global_set, &card_table));
+}
+
+#[test]
+fn drc_logs_a_loaded_reference_only_where_a_call_could_free_it() {
+    let program = |name: &str| PROGRAMS.iter().find(|(n, _)| *n == name).unwrap().1;
+    let log_len = format!("+{}", kiln_environ::vmoffsets::store_context::GC_BARRIER_LOG_LEN);
+    let logs = |name| clif(Collector::Drc, program(name)).contains(&log_len);
+    assert!(!logs("struct_get_ref_call_free"));
+    assert!(logs("struct_get_ref_across_call"));
+    // Returned to a caller that may hold it across calls: logged on return.
+    assert!(logs("array_get_ref"));
 }

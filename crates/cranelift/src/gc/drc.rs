@@ -13,11 +13,20 @@
 //!   the log entry and appends the object to the store's barrier log,
 //!   which the runtime adds to the heap's root log. One load and a test
 //!   on the fast path.
+//! - No read barrier in a function that makes no call (`call_free`): the
+//!   log guards stack references against the runtime, which frees only
+//!   when Wasm calls out or returns, so a reference that dies before the
+//!   function returns needs no entry; the function logs the references it
+//!   returns instead (the return barrier). Such a function can drop an
+//!   object's count to zero while it still holds it, and store it again:
+//!   the object is *revived*, its count above zero with `PENDING_FREE`
+//!   set, and the runtime keeps it when it takes the log.
 //! - Write barrier: count the new value (saturating at `u32::MAX`), store
 //!   it, then release the old one: its count is decremented inline; one
-//!   about to reach zero is zeroed, marked pending and logged with a tag,
-//!   and the runtime frees it when it takes the log. An i31 replacing an
-//!   i31 is a plain store after one test.
+//!   about to reach zero is zeroed, marked pending and logged with a tag
+//!   (once: a revived object dropped again is pending already), and the
+//!   runtime frees it when it takes the log if its count is still zero.
+//!   An i31 replacing an i31 is a plain store after one test.
 //! - No barrier calls out, on any path: a call is a safepoint, and
 //!   Cranelift keeps GC references live across a safepoint in stack slots
 //!   (see `append_to_barrier_log`). A full log loses the entry but not
@@ -72,30 +81,18 @@ impl GcCompiler for DrcCompiler {
 
     fn load_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value) -> Value {
         let v = t.b.ins().load(I32, flags, addr, 0);
-        let done = if_heap_object(t, v, |t| {
-            let gc = t.flags.gc;
-            let header = t.gc_object_addr(v);
-            let kind = t.b.ins().load(I32, gc, header, HEADER_KIND_OFFSET as i32);
-            let logged = t.b.ins().band_imm_u(kind, i64::from(DRC_LOGGED_BIT));
-            let log = t.b.create_block();
-            let skip = t.b.create_block();
-            t.b.ins().brif(logged, skip, &[], log, &[]);
-            t.b.seal_block(log);
-            t.b.switch_to_block(log);
-            // Logged: the bit, a count for the entry, the entry. With the
-            // log full, the bit and the count alone, and the overflow
-            // flag, which makes the next collection find the entries
-            // missing from the log in the heap (by their bit).
-            let marked = t.b.ins().bor_imm_u(kind, i64::from(DRC_LOGGED_BIT));
-            t.b.ins().store(gc, marked, header, HEADER_KIND_OFFSET as i32);
-            increment_object(t, v);
-            append_to_barrier_log(t, v);
-            t.b.ins().jump(skip, &[]);
-            t.b.seal_block(skip);
-            t.b.switch_to_block(skip);
-        });
-        t.b.switch_to_block(done);
+        if !t.call_free {
+            log_on_stack(t, v);
+        }
         v
+    }
+
+    fn read_barrier_guards_calls(&self) -> bool {
+        true
+    }
+
+    fn return_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, v: Value) {
+        log_on_stack(t, v);
     }
 
     fn store_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, _slot: RefSlot, addr: Value, v: Value) {
@@ -131,6 +128,33 @@ impl GcCompiler for DrcCompiler {
         increment(t, v);
         t.b.ins().store(flags, v, addr, 0);
     }
+}
+
+/// Logs `v`, a reference the Wasm stack now holds, unless it is logged
+/// already (or not a heap object): the bit, a count for the entry, the
+/// entry. With the log full, the bit and the count alone, and the overflow
+/// flag, which makes the next collection find the entries missing from
+/// the log in the heap (by their bit).
+fn log_on_stack(t: &mut FuncTranslator<'_, '_>, v: Value) {
+    let done = if_heap_object(t, v, |t| {
+        let gc = t.flags.gc;
+        let header = t.gc_object_addr(v);
+        let kind = t.b.ins().load(I32, gc, header, HEADER_KIND_OFFSET as i32);
+        let logged = t.b.ins().band_imm_u(kind, i64::from(DRC_LOGGED_BIT));
+        let log = t.b.create_block();
+        let skip = t.b.create_block();
+        t.b.ins().brif(logged, skip, &[], log, &[]);
+        t.b.seal_block(log);
+        t.b.switch_to_block(log);
+        let marked = t.b.ins().bor_imm_u(kind, i64::from(DRC_LOGGED_BIT));
+        t.b.ins().store(gc, marked, header, HEADER_KIND_OFFSET as i32);
+        increment_object(t, v);
+        append_to_barrier_log(t, v);
+        t.b.ins().jump(skip, &[]);
+        t.b.seal_block(skip);
+        t.b.switch_to_block(skip);
+    });
+    t.b.switch_to_block(done);
 }
 
 /// Runs `body` when `r` is a heap object (not null, not i31); returns the
@@ -212,6 +236,13 @@ fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value) {
         let kind = t.b.ins().load(I32, gc, header, HEADER_KIND_OFFSET as i32);
         let zero = t.b.ins().iconst(I32, 0);
         t.b.ins().store(t.flags.gc, zero, at, 0);
+        // A revived object (see the module doc) is pending and logged
+        // already: a second entry would queue it twice.
+        let already = t.b.ins().band_imm_u(kind, i64::from(DRC_PENDING_FREE_BIT));
+        let log = t.b.create_block();
+        t.b.ins().brif(already, joined, &[], log, &[]);
+        t.b.seal_block(log);
+        t.b.switch_to_block(log);
         let pending = t.b.ins().bor_imm_u(kind, i64::from(DRC_PENDING_FREE_BIT));
         t.b.ins().store(gc, pending, header, HEADER_KIND_OFFSET as i32);
         // With the log full, the overflow flag: the next collection finds

@@ -9,7 +9,10 @@
 //!   element, a global or a table element;
 //! - the write barrier: a GC reference stored into any of those;
 //! - the init barrier: a GC reference written into a field of an object
-//!   that was just allocated (no old value to release).
+//!   that was just allocated (no old value to release);
+//! - the return barrier, for collectors whose read barrier only guards
+//!   references held across calls: a function that makes no call skips
+//!   its read barriers and guards the references it returns instead.
 //!
 //! What a hook emits is inline CLIF, with calls to builtins only on slow
 //! paths: compiled code never makes a dynamic call to reach a barrier.
@@ -54,6 +57,23 @@ pub(crate) trait GcCompiler: Sync {
     /// element, a global's cell, a table element).
     fn load_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value) -> Value {
         t.b.ins().load(I32, flags, addr, 0)
+    }
+
+    /// Whether the read barrier only guards references the Wasm stack
+    /// holds while the runtime runs, which only a call lets it do (DRC:
+    /// the runtime frees objects whose count reached zero when Wasm calls
+    /// out or returns). A function whose first translation makes no call
+    /// is then translated again with [`FuncTranslator::call_free`] set:
+    /// `load_gc_ref` may skip the barrier there, and `return_gc_ref`
+    /// guards what the function hands back instead.
+    fn read_barrier_guards_calls(&self) -> bool {
+        false
+    }
+
+    /// Return barrier: GC reference `v` is returned by a call-free
+    /// function (see [`GcCompiler::read_barrier_guards_calls`]).
+    fn return_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, v: Value) {
+        let _ = (t, v);
     }
 
     /// Write barrier: stores GC reference `v` over the one at `addr`, in

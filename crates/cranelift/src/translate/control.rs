@@ -161,7 +161,7 @@ impl FuncTranslator<'_, '_> {
             Operator::Return => {
                 let n = self.control[0].num_results;
                 let values = self.popn(n);
-                self.b.ins().return_(&values);
+                self.return_values(&values);
                 self.reachable = false;
             }
             Operator::Drop => {
@@ -196,6 +196,22 @@ impl FuncTranslator<'_, '_> {
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// Returns `values` from the function. A call-free function's GC
+    /// references pass the collector's return barrier first: its loads
+    /// skipped the read barrier, and the caller may hold what it returns
+    /// across calls.
+    fn return_values(&mut self, values: &[Value]) {
+        if self.call_free {
+            let gc = self.gc;
+            for (&v, &ty) in values.iter().zip(self.results) {
+                if self.env.is_gc_heap_ref(ty) {
+                    gc.return_gc_ref(self, v);
+                }
+            }
+        }
+        self.b.ins().return_(values);
     }
 
     fn push_frame(&mut self, kind: FrameKind, following: Block, num_params: usize, num_results: usize) {
@@ -273,7 +289,7 @@ impl FuncTranslator<'_, '_> {
             self.b.seal_block(frame.following);
             let results = self.b.block_params(frame.following).to_vec();
             if frame.kind == FrameKind::Function {
-                self.b.ins().return_(&results);
+                self.return_values(&results);
                 self.reachable = false;
                 return;
             }

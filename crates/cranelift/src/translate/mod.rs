@@ -72,6 +72,14 @@ pub struct FuncTranslator<'a, 'f> {
     /// The engine's collector's code generation, picked once.
     pub(crate) gc: &'static dyn crate::gc::GcCompiler,
     pub(crate) facts: FunctionFacts,
+    /// The function makes no call of any kind (a first translation showed
+    /// it): the runtime cannot run while it does, so nothing it holds can
+    /// be freed or moved under it. Set only for collectors whose read
+    /// barrier guards references held across calls
+    /// (`GcCompiler::read_barrier_guards_calls`).
+    pub(crate) call_free: bool,
+    /// The function's result types, for `return_values`.
+    results: &'a [WasmValType],
 }
 
 /// What translation learnt about a function that its callers' compilation
@@ -91,7 +99,9 @@ pub struct FunctionFacts {
 
 impl<'a, 'f> FuncTranslator<'a, 'f> {
     /// Translates the body of function `func_index` into `b`'s function.
-    pub fn translate(env: &'a FuncEnv<'a>, mut b: FunctionBuilder<'f>, func_index: u32, body: &FunctionBody<'_>) -> Result<FunctionFacts, CompileError> {
+    /// `call_free` says the function is known to make no call (see the
+    /// field's doc).
+    pub fn translate(env: &'a FuncEnv<'a>, mut b: FunctionBuilder<'f>, func_index: u32, body: &FunctionBody<'_>, call_free: bool) -> Result<FunctionFacts, CompileError> {
         let flags = Flags::new(&mut b, trap_code(Trap::MemoryOutOfBounds));
         let mut t = FuncTranslator {
             env,
@@ -110,6 +120,8 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             fuel_pending: 0,
             gc: crate::gc::for_collector(env.tunables.collector),
             facts: FunctionFacts::default(),
+            call_free,
+            results: &env.module.func_sig(func_index).results,
         };
         t.prologue(func_index, body)?;
         let mut reader = body.get_operators_reader()?;

@@ -70,8 +70,9 @@ impl DrcHeap {
                     note(errors, GcError::corrupt("queued object overdraws the free allowance or leaves the heap", obj));
                     true
                 } else if count(mem, obj).is_ok_and(|n| n != 0) {
-                    // Counted again since it was queued (a bug or a corrupt
-                    // heap can do that): it stays alive.
+                    // Counted again since its count reached zero (revived
+                    // by a call-free function, see the module doc of
+                    // `drc`): it stays alive.
                     note_err(errors, write_u32(mem, u64::from(obj) + u64::from(HEADER_KIND_OFFSET), header.kind_word() & !PENDING_FREE));
                     true
                 } else {

@@ -35,7 +35,11 @@
 //! - A count saturates at `u32::MAX`: such an object is never freed (a leak,
 //!   never an early free).
 //! - An object whose count reaches zero gets `PENDING_FREE` in its header's
-//!   collector bits while it waits in the queue, so it is queued once.
+//!   collector bits while it waits in the queue, so it is queued once. A
+//!   function that makes no call skips the read barrier (the runtime
+//!   cannot run under it), so it may zero the count of an object it holds
+//!   and then store it again: the queue keeps an object whose count is
+//!   above zero when its turn comes.
 //! - `drop_gc_ref` frees at most `DROP_FREE_BUDGET` units of work before
 //!   returning, so a barrier never pauses for long; what remains waits in the
 //!   queue for the next drop or collection. Compiled code's write barrier
@@ -429,7 +433,9 @@ impl GcHeap for DrcHeap {
             };
             let bits = header.collector_bits();
             if entry & DRC_LOG_ZERO_COUNT_TAG != 0 {
-                if count(self.memory.bytes(), obj)? == 0 && bits & PENDING_FREE != 0 {
+                // Queued even if counted again since (revived by a
+                // call-free function): `free_pending` keeps such an object.
+                if bits & PENDING_FREE != 0 {
                     self.pending.push(obj);
                     zeroed += 1;
                 } else {
