@@ -24,7 +24,7 @@
 //! runtime.
 
 use super::{ArrayContents, GcCompiler, RefSlot, bump};
-use crate::translate::FuncTranslator;
+use crate::translate::{FuncTranslator, RefFacts};
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types::*};
 use kiln_environ::gc_layout::{CARD_MARKED, CARD_SHIFT, GcArrayLayout, GcStructLayout};
 use kiln_environ::vmoffsets::{VMCTX_STORE_CONTEXT_OFFSET, store_context};
@@ -40,7 +40,7 @@ impl GcCompiler for GenerationalCompiler {
         bump::alloc_array(t, type_id, len, layout, bump::CollectorHeader::default(), contents)
     }
 
-    fn store_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, slot: RefSlot, addr: Value, v: Value) {
+    fn store_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, slot: RefSlot, addr: Value, v: Value, _held: RefFacts) {
         t.b.ins().store(flags, v, addr, 0);
         let RefSlot::Object(obj) = slot else { return };
         // The table's address changes only when the heap is made, in a

@@ -34,7 +34,7 @@ mod null;
 pub(crate) use bump::store_repeated;
 
 use crate::func_env::POINTER;
-use crate::translate::{FuncTranslator, trap_code};
+use crate::translate::{FuncTranslator, RefFacts, trap_code};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types::{I32, I64}};
 use kiln_environ::gc_layout::{GcArrayLayout, GcStructLayout};
@@ -70,22 +70,27 @@ pub(crate) trait GcCompiler: Sync {
         false
     }
 
-    /// Return barrier: GC reference `v` is returned by a call-free
-    /// function (see [`GcCompiler::read_barrier_guards_calls`]).
-    fn return_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, v: Value) {
-        let _ = (t, v);
+    /// Return barrier: GC reference `v` (of which the result type
+    /// guarantees `held`) is returned by a call-free function (see
+    /// [`GcCompiler::read_barrier_guards_calls`]).
+    fn return_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, v: Value, held: RefFacts) {
+        let _ = (t, v, held);
     }
 
     /// Write barrier: stores GC reference `v` over the one at `addr`, in
-    /// `slot`.
-    fn store_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, slot: RefSlot, addr: Value, v: Value) {
-        let _ = slot;
+    /// `slot`. `held` is what the slot's declared type guarantees of the
+    /// references in it (the old one and `v`): barriers skip the null and
+    /// i31 tests it rules out.
+    fn store_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, slot: RefSlot, addr: Value, v: Value, held: RefFacts) {
+        let _ = (slot, held);
         t.b.ins().store(flags, v, addr, 0);
     }
 
     /// Init barrier: stores GC reference `v` into a field of an object
-    /// allocated by this function and not yet seen by anything else.
-    fn init_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value, v: Value) {
+    /// allocated by this function and not yet seen by anything else
+    /// (`held` as for the write barrier).
+    fn init_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value, v: Value, held: RefFacts) {
+        let _ = held;
         t.b.ins().store(flags, v, addr, 0);
     }
 }

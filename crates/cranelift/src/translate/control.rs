@@ -206,8 +206,11 @@ impl FuncTranslator<'_, '_> {
         if self.call_free {
             let gc = self.gc;
             for (&v, &ty) in values.iter().zip(self.results) {
-                if self.env.is_gc_heap_ref(ty) {
-                    gc.return_gc_ref(self, v);
+                if let WasmValType::Ref(r) = ty
+                    && self.env.is_gc_heap_ref(ty)
+                {
+                    let held = self.facts_of_type(r);
+                    gc.return_gc_ref(self, v, held);
                 }
             }
         }

@@ -155,10 +155,13 @@ impl FuncTranslator<'_, '_> {
     fn store_field(&mut self, addr: Value, storage: WasmStorageType, v: Value, write: FieldWrite) {
         let flags = self.flags.gc;
         match storage {
-            WasmStorageType::Val(t) if self.env.is_gc_heap_ref(t) => match write {
-                FieldWrite::Init => { let gc = self.gc; gc.init_gc_ref(self, flags, addr, v) }
-                FieldWrite::Overwrite(obj) => { let gc = self.gc; gc.store_gc_ref(self, flags, RefSlot::Object(obj), addr, v) }
-            },
+            WasmStorageType::Val(t @ WasmValType::Ref(r)) if self.env.is_gc_heap_ref(t) => {
+                let (gc, held) = (self.gc, self.facts_of_type(r));
+                match write {
+                    FieldWrite::Init => gc.init_gc_ref(self, flags, addr, v, held),
+                    FieldWrite::Overwrite(obj) => gc.store_gc_ref(self, flags, RefSlot::Object(obj), addr, v, held),
+                }
+            }
             WasmStorageType::I8 => {
                 self.b.ins().istore8(flags, v, addr, 0);
             }

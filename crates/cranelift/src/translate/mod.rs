@@ -18,6 +18,7 @@ mod gc;
 mod memory;
 mod numeric;
 mod ref_facts;
+pub(crate) use ref_facts::RefFacts;
 mod refs;
 mod simd;
 mod table;

@@ -26,19 +26,25 @@ pub(crate) struct RefFacts {
     pub non_null: bool,
     /// It is a GC object (never null, never an i31).
     pub object: bool,
+    /// It is never an i31 (types below `struct`, `array` or `exn`, and
+    /// the bottom types).
+    pub not_i31: bool,
 }
 
 impl RefFacts {
     fn of_type(env_is_func_type: impl Fn(u32) -> bool, r: WasmRefType) -> RefFacts {
-        if r.nullable {
-            return RefFacts::default();
-        }
-        let object = match r.heap {
-            WasmHeapType::Struct | WasmHeapType::Array | WasmHeapType::Exn => true,
+        let not_i31 = match r.heap {
+            WasmHeapType::Struct | WasmHeapType::Array | WasmHeapType::Exn | WasmHeapType::None | WasmHeapType::NoExn | WasmHeapType::NoExtern => true,
             WasmHeapType::Concrete(t) => !env_is_func_type(t),
             _ => false,
         };
-        RefFacts { non_null: true, object }
+        let object = not_i31 && !r.nullable && !matches!(r.heap, WasmHeapType::None | WasmHeapType::NoExn | WasmHeapType::NoExtern);
+        RefFacts { non_null: !r.nullable, object, not_i31 }
+    }
+
+    /// What `self` and `other`, both true of a value, guarantee together.
+    pub(crate) fn and(self, other: RefFacts) -> RefFacts {
+        RefFacts { non_null: self.non_null || other.non_null, object: self.object || other.object, not_i31: self.not_i31 || other.not_i31 }
     }
 }
 
@@ -46,16 +52,21 @@ impl FuncTranslator<'_, '_> {
     /// Records what `v`'s static type `ty` guarantees.
     pub(crate) fn note_static_type(&mut self, ty: WasmValType, v: Value) {
         let WasmValType::Ref(r) = ty else { return };
-        let module = self.env.module;
-        let facts = RefFacts::of_type(|t| module.is_func_type(t), r);
+        let facts = self.facts_of_type(r);
         if facts != RefFacts::default() {
             self.ref_facts.insert(v, facts);
         }
     }
 
+    /// What a value of type `r` is guaranteed to be.
+    pub(crate) fn facts_of_type(&self, r: WasmRefType) -> RefFacts {
+        let module = self.env.module;
+        RefFacts::of_type(|t| module.is_func_type(t), r)
+    }
+
     /// Records that `v` is a newly allocated object.
     pub(crate) fn note_new_object(&mut self, v: Value) {
-        self.ref_facts.insert(v, RefFacts { non_null: true, object: true });
+        self.ref_facts.insert(v, RefFacts { non_null: true, object: true, not_i31: true });
     }
 
     pub(crate) fn facts(&self, v: Value) -> RefFacts {

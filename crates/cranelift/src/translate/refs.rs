@@ -35,8 +35,8 @@ impl FuncTranslator<'_, '_> {
                 let v = self.pop();
                 let (addr, _, flags) = self.global_cell(global_index);
                 if self.global_is_gc_ref(global_index) {
-                    let gc = self.gc;
-                    gc.store_gc_ref(self, flags, crate::gc::RefSlot::Root, addr, v);
+                    let (gc, held) = (self.gc, self.global_facts(global_index));
+                    gc.store_gc_ref(self, flags, crate::gc::RefSlot::Root, addr, v, held);
                 } else {
                     self.b.ins().store(flags, v, addr, 0);
                 }
@@ -90,6 +90,14 @@ impl FuncTranslator<'_, '_> {
 
     fn global_is_gc_ref(&self, index: u32) -> bool {
         self.env.is_gc_heap_ref(self.env.module.globals[index as usize].content)
+    }
+
+    /// What global `index`'s type guarantees of the reference it holds.
+    fn global_facts(&self, index: u32) -> super::RefFacts {
+        match self.env.module.globals[index as usize].content {
+            kiln_environ::WasmValType::Ref(r) => self.facts_of_type(r),
+            _ => super::RefFacts::default(),
+        }
     }
 
     /// Address, CLIF type and flags of global `index`'s cell.

@@ -33,8 +33,8 @@ impl FuncTranslator<'_, '_> {
                 let flags = self.flags.table;
                 match self.table_repr(table) {
                     RefRepr::GcRef => {
-                        let gc = self.gc;
-                        gc.store_gc_ref(self, flags, crate::gc::RefSlot::Root, addr, value);
+                        let (gc, held) = (self.gc, self.table_facts(table));
+                        gc.store_gc_ref(self, flags, crate::gc::RefSlot::Root, addr, value, held);
                     }
                     RefRepr::FuncRef => {
                         self.b.ins().store(flags, value, addr, 0);
@@ -127,6 +127,11 @@ impl FuncTranslator<'_, '_> {
         let elem_size = repr_type(self.table_repr(table)).bytes() as i64;
         let scaled = self.b.ins().imul_imm_u(index, elem_size);
         self.b.ins().iadd(base, scaled)
+    }
+
+    /// What table `table`'s element type guarantees of its references.
+    fn table_facts(&self, table: u32) -> super::RefFacts {
+        self.facts_of_type(self.env.module.tables[table as usize].ty.element)
     }
 
     pub(super) fn table_get(&mut self, table: u32, index: Value) -> Value {
