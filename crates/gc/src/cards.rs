@@ -137,13 +137,16 @@ impl CardTable {
     }
 
     /// Records the start of every object in `range`, a packed run of
-    /// objects and free blocks (promoted or compacted objects). Stops at
-    /// the first unreadable block, with an error: the objects above it
+    /// objects and free blocks (promoted or compacted objects), from its
+    /// start up to the first object that starts at or past `until`;
+    /// returns where it stopped (`range.end` once the run is done). Stops
+    /// at the first unreadable block, with an error: the objects above it
     /// are not visited by minor collections, which then report them when
     /// verified (only a corrupt heap has such a block).
-    pub(crate) fn record_starts(&mut self, mem: &[u8], range: Range<u64>) -> Result<()> {
-        if range.is_empty() {
-            return Ok(());
+    pub(crate) fn record_starts(&mut self, mem: &[u8], range: Range<u64>, until: u64) -> Result<u64> {
+        let stop = until.min(range.end);
+        if range.start >= stop {
+            return Ok(range.start);
         }
         let last = card_of(range.end - 1);
         cover(&mut self.starts, last + 1);
@@ -152,7 +155,7 @@ impl CardTable {
         // as the walk needs (a multiple of 8, not past the range).
         let starts = &mut self.starts[..=last];
         let mut at = range.start;
-        while at < range.end {
+        while at < stop {
             let header = read_header(mem, at)?;
             let size = u64::from(header.size());
             if size == 0 || size % u64::from(OBJECT_ALIGN) != 0 || size > range.end - at {
@@ -163,7 +166,7 @@ impl CardTable {
             }
             at += size;
         }
-        Ok(())
+        Ok(at)
     }
 
     /// Defers recording the starts of the packed objects of `range` (a
@@ -177,22 +180,29 @@ impl CardTable {
         }
     }
 
-    /// Records the starts of every deferred run that has a marked card,
-    /// for a minor collection about to visit the marked cards.
+    /// Records the starts of the deferred runs' objects as far as their
+    /// last marked card, for a minor collection about to visit the marked
+    /// cards. The rest of a run stays deferred: after a full collection
+    /// the survivors are one run, and the cards a program keeps marking
+    /// (a long-lived array it stores into) usually lie near its bottom.
     pub(crate) fn index_marked(&mut self, mem: &[u8]) -> Result<()> {
         let mut result = Ok(());
         let mut runs = std::mem::take(&mut self.unindexed);
-        runs.retain(|run| {
+        runs.retain_mut(|run| {
             let table = self.cards.bytes();
             let cards = cards_covering(run.clone());
             let end = cards.end.min(table.len());
-            if !any_marked(&table[cards.start.min(end)..end]) {
-                return true;
+            let start = cards.start.min(end);
+            let Some(last) = last_marked(&table[start..end]) else { return true };
+            let until = ((start + last + 1) as u64) << CARD_SHIFT;
+            match self.record_starts(mem, run.clone(), until) {
+                Ok(stop) => run.start = stop,
+                Err(e) => {
+                    result = Err(e);
+                    run.start = run.end;
+                }
             }
-            if let Err(e) = self.record_starts(mem, run.clone()) {
-                result = Err(e);
-            }
-            false
+            !run.is_empty()
         });
         self.unindexed = runs;
         result
@@ -256,6 +266,17 @@ impl CardTable {
 
 /// Is any of `cards` marked? Eight at a time: collections check every
 /// card of the mature space, most of them unmarked.
+/// The index of the last marked card of `cards`.
+fn last_marked(cards: &[u8]) -> Option<usize> {
+    let whole = cards.len() / 8 * 8;
+    if let Some(i) = cards[whole..].iter().rposition(|&c| c != 0) {
+        return Some(whole + i);
+    }
+    // Eight cards at a time: most are unmarked.
+    let word = cards[..whole].chunks_exact(8).rposition(|w| u64::from_ne_bytes(w.try_into().expect("eight cards")) != 0)?;
+    cards[word * 8..word * 8 + 8].iter().rposition(|&c| c != 0).map(|i| word * 8 + i)
+}
+
 fn any_marked(cards: &[u8]) -> bool {
     let words = cards.chunks_exact(8);
     let rest = words.remainder().iter().fold(0, |acc, &c| acc | c);
