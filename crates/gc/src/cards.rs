@@ -396,6 +396,26 @@ mod tests {
     }
 
     #[test]
+    fn a_deferred_run_is_indexed_only_up_to_its_last_marked_card() {
+        // 16-byte objects (struct kind, no fields) from 512 to 2560: four
+        // cards' worth.
+        let mut mem = vec![0u8; 4096];
+        let kind_word = kiln_environ::gc_layout::fixed_object_kind_word(crate::VMGcKind::StructRef, 16);
+        for at in (512..2560).step_by(16) {
+            mem[at..at + 4].copy_from_slice(&kind_word.to_le_bytes());
+        }
+        let mut table = CardTable::new(&VecMemory::new(0, 4096));
+        table.defer_starts(512..2560);
+        table.mark(1030);
+        table.index_marked(&mem).unwrap();
+        assert!(table.has_start(512) && table.has_start(1024) && table.has_start(1520), "through the marked card");
+        assert!(!table.has_start(1536) && table.is_deferred(1536) && table.is_deferred(2544), "the rest waits");
+        table.mark(2544);
+        table.index_marked(&mem).unwrap();
+        assert!(table.has_start(1536) && table.has_start(2544) && !table.is_deferred(2544));
+    }
+
+    #[test]
     fn clearing_a_range_clears_its_cards_only() {
         let mut table = CardTable::new(&VecMemory::new(0, 1 << 20));
         table.mark(1000);
