@@ -196,15 +196,6 @@ fn if_heap_object(t: &mut FuncTranslator<'_, '_>, r: Value, facts: RefFacts, bod
     done
 }
 
-/// How much a count changes by: 1, or 0 once saturated at `u32::MAX`
-/// (such an object is immortal: a leak, never an early free).
-fn count_step(t: &mut FuncTranslator<'_, '_>, count: Value) -> Value {
-    let saturated = t.b.ins().icmp_imm_u(IntCC::Equal, count, i64::from(u32::MAX));
-    let one = t.b.ins().iconst(I32, 1);
-    let zero = t.b.ins().iconst(I32, 0);
-    t.b.ins().select(saturated, zero, one)
-}
-
 /// The native address of the count of object `r` (a heap object), in
 /// its prefix: `r - 4`, wrapped to 32 bits so that no reference, however
 /// corrupt, reaches before the heap.
@@ -224,8 +215,11 @@ fn increment(t: &mut FuncTranslator<'_, '_>, r: Value, facts: RefFacts) {
 fn increment_object(t: &mut FuncTranslator<'_, '_>, r: Value) {
     let at = count_addr(t, r);
     let count = t.b.ins().load(I32, t.flags.gc, at, 0);
-    let step = count_step(t, count);
-    let count = t.b.ins().iadd(count, step);
+    // Saturating: a count at `u32::MAX` stays (its object is immortal: a
+    // leak, never an early free), which is exactly when `count + 1` wraps.
+    let next = t.b.ins().iadd_imm_u(count, 1);
+    let wrapped = t.b.ins().icmp_imm_u(IntCC::Equal, next, 0);
+    let count = t.b.ins().select(wrapped, count, next);
     t.b.ins().store(t.flags.gc, count, at, 0);
 }
 
@@ -267,12 +261,13 @@ fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value, facts: RefFacts) {
         append_to_barrier_log(t, entry);
         t.b.ins().jump(joined, &[]);
 
-        // Above one (or zero: corrupt, and then stepped by zero below).
+        // Above one: one less, unless saturated (`u32::MAX`: immortal) or
+        // zero (a corrupted heap), the two counts whose predecessor is not
+        // below `u32::MAX - 1`.
         t.b.switch_to_block(inline);
-        let step = count_step(t, count);
-        let nonzero = t.b.ins().icmp_imm_u(IntCC::NotEqual, count, 0);
-        let step = t.b.ins().select(nonzero, step, count);
-        let count = t.b.ins().isub(count, step);
+        let less = t.b.ins().iadd_imm_s(count, -1);
+        let in_range = t.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, less, i64::from(u32::MAX - 1));
+        let count = t.b.ins().select(in_range, less, count);
         t.b.ins().store(t.flags.gc, count, at, 0);
         t.b.ins().jump(joined, &[]);
         t.b.seal_block(joined);
