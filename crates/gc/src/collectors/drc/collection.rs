@@ -190,25 +190,33 @@ impl<'a> DrcCollection<'a> {
             };
             at = obj + header.size();
             let bits = header.collector_bits();
-            let only_the_logs = count(mem, obj) == Ok(1);
+            let n = count(mem, obj);
             if bits & DRC_ON_STACK_BIT != 0 {
                 note_err(errors, set_bit(mem, obj, &header, DRC_FRESH_BIT | DRC_ON_STACK_BIT, false));
                 self.heap.log.push(obj);
-            } else if only_the_logs && self.heap.free_fresh(self.host_data, obj, &header, budget, &mut self.work, &mut self.allowance, errors) {
-                // The log's count was its only one: garbage, freed now.
-            } else {
-                let mem = self.heap.memory.bytes_mut();
+                continue;
+            }
+            // The log's count goes. Above one (the common case: other
+            // objects hold it) that is a plain decrement of the count just
+            // read.
+            if let Ok(n) = n
+                && n > 1
+                && n != u32::MAX
+            {
                 note_err(errors, set_bit(mem, obj, &header, DRC_FRESH_BIT | DRC_LOGGED_BIT, false));
-                // The log's count goes. Above one (the common case: other
-                // objects hold it) that is a plain decrement of a count
-                // just read; at one the object is queued to be freed.
-                match count(mem, obj) {
-                    Ok(n) if n > 1 && n != u32::MAX => note_err(errors, set_count(mem, obj, n - 1)),
-                    _ => match new_ref(obj) {
-                        Ok(r) => note_err(errors, dec_ref(mem, &mut self.heap.pending, &r)),
-                        Err(e) => note(errors, e),
-                    },
-                }
+                note_err(errors, set_count(mem, obj, n - 1));
+                continue;
+            }
+            // At one the log's count was its only one: garbage, freed now
+            // (or queued, if its slots do not fit in the budget).
+            if n == Ok(1) && self.heap.free_fresh(self.host_data, obj, &header, budget, &mut self.work, &mut self.allowance, errors) {
+                continue;
+            }
+            let mem = self.heap.memory.bytes_mut();
+            note_err(errors, set_bit(mem, obj, &header, DRC_FRESH_BIT | DRC_LOGGED_BIT, false));
+            match new_ref(obj) {
+                Ok(r) => note_err(errors, dec_ref(mem, &mut self.heap.pending, &r)),
+                Err(e) => note(errors, e),
             }
         }
         self.heap.flush_freed(errors);

@@ -201,7 +201,8 @@ fn release_refs(mem: &mut [u8], pending: &mut WorkList, slots: &RefSlots<'_>, fr
 
 /// Drops the host data of the object at `obj` if it is an externref, and
 /// turns its block into a free block.
-fn finish_free(mem: &mut [u8], host_data: &mut HostDataTable, freed: &mut Vec<(u32, u32)>, obj: u32, header: &VMGcHeader, errors: &mut Option<GcError>) {
+#[inline]
+pub(super) fn finish_free(mem: &mut [u8], host_data: &mut HostDataTable, freed: &mut Vec<(u32, u32)>, obj: u32, header: &VMGcHeader, errors: &mut Option<GcError>) {
     if header.kind() == Some(VMGcKind::ExternRef) {
         // The host value is dropped here, exactly once: the table's
         // generation check refuses a second removal.

@@ -20,11 +20,10 @@
 use super::counts::{block_at, count, set_count};
 use super::{DrcHeap, set_bit};
 use crate::error::{note, note_err};
-use crate::header::{Block, object, write_header};
-use crate::host_data::drop_externref_host_data;
+use crate::header::{Block, object};
 use crate::memory::read_u32;
 use crate::trace::object_ref_slots;
-use crate::{GcError, GcRoots, HostDataTable, RootKind, VMGcHeader, VMGcKind, VMGcRef};
+use crate::{GcError, GcRoots, HostDataTable, RootKind, VMGcRef};
 use kiln_environ::gc_layout::{DRC_MARK_BIT, FIRST_OBJECT_OFFSET};
 
 /// Where a backup trace is.
@@ -186,13 +185,6 @@ fn sweep_block(mem: &mut [u8], freed: &mut Vec<(u32, u32)>, offset: u64, end: u6
         note_err(errors, set_bit(mem, obj, &header, DRC_MARK_BIT, false));
         return Some(next);
     }
-    if header.kind() == Some(VMGcKind::ExternRef) {
-        note_err(errors, drop_externref_host_data(mem, obj, host_data));
-    }
-    // Below the heap's end, which is under 4 GiB.
-    let (at, size) = (offset as u32, (next - offset) as u32);
-    note_err(errors, write_header(mem, u64::from(obj), &VMGcHeader::free_block(header.size())));
-    note_err(errors, write_header(mem, offset, &VMGcHeader::free_block(size)));
-    super::free::push_freed_block(freed, at, size);
+    super::free::finish_free(mem, host_data, freed, obj, &header, errors);
     Some(next)
 }
