@@ -6,7 +6,10 @@
 //! allocator outside the heap or hand out one block twice.
 //!
 //! - `blocks` (offset -> size, ordered) is the truth. Adjacent free blocks
-//!   are merged as soon as they appear, so no two free blocks touch.
+//!   are merged as soon as they appear, so no two free blocks touch. A
+//!   freed range costs one ordered search (the last block starting before
+//!   its end: an overlap, or the block it joins) and one point lookup (the
+//!   block starting at its end).
 //! - `classes` index the blocks by size for allocation: one class per size
 //!   for sizes up to 512 bytes (multiples of 8), one class per power of two
 //!   above. An allocation takes a block from the smallest non-empty class
@@ -186,15 +189,18 @@ impl FreeList {
             return Err(GcError::corrupt("freed block has a bad size or alignment", offset));
         }
         let end = u64::from(offset) + u64::from(size);
-        // Two lookups serve both the overlap check and the merging: the
-        // block at or before `offset` and the first one after it.
-        let pred = self.blocks.range(..=offset).next_back().map(|(o, s)| (*o, *s));
-        let succ = self.blocks.range(offset.saturating_add(1)..).next().map(|(o, s)| (*o, *s));
+        // One search serves both the overlap check and the merge with the
+        // block before: the last block starting before `end` must end at
+        // or before `offset` (blocks never overlap, so no earlier one can
+        // reach further). The block after can only start at `end`: a point
+        // lookup.
+        let pred = u32::try_from(end).map_or_else(|_| self.blocks.iter().next_back(), |e| self.blocks.range(..e).next_back());
+        let pred = pred.map(|(o, s)| (*o, *s));
         let pred_end = pred.map(|(p, ps)| u64::from(p) + u64::from(ps));
-        if pred_end.is_some_and(|e| e > u64::from(offset)) || succ.is_some_and(|(s, _)| u64::from(s) < end) {
+        if pred_end.is_some_and(|e| e > u64::from(offset)) {
             return Err(GcError::corrupt("freed block overlaps a free block", offset));
         }
-        let joins_succ = succ.filter(|(s, _)| u64::from(*s) == end);
+        let joins_succ = u32::try_from(end).ok().and_then(|e| self.blocks.get(&e).map(|&s| (e, s)));
         let joins_pred = pred.filter(|_| pred_end == Some(u64::from(offset)));
         let start = joins_pred.map_or(offset, |(p, _)| p);
         let total = u64::from(size) + joins_pred.map_or(0, |(_, ps)| u64::from(ps)) + joins_succ.map_or(0, |(_, ss)| u64::from(ss));
