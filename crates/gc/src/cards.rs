@@ -264,8 +264,6 @@ impl CardTable {
     }
 }
 
-/// Is any of `cards` marked? Eight at a time: collections check every
-/// card of the mature space, most of them unmarked.
 /// The index of the last marked card of `cards`.
 fn last_marked(cards: &[u8]) -> Option<usize> {
     let whole = cards.len() / 8 * 8;
@@ -277,6 +275,8 @@ fn last_marked(cards: &[u8]) -> Option<usize> {
     cards[word * 8..word * 8 + 8].iter().rposition(|&c| c != 0).map(|i| word * 8 + i)
 }
 
+/// Is any of `cards` marked? Eight at a time: collections check every
+/// card of the mature space, most of them unmarked.
 fn any_marked(cards: &[u8]) -> bool {
     let words = cards.chunks_exact(8);
     let rest = words.remainder().iter().fold(0, |acc, &c| acc | c);

@@ -149,24 +149,33 @@ impl GcCompiler for DrcCompiler {
 /// the log in the heap (by their bit).
 fn log_on_stack(t: &mut FuncTranslator<'_, '_>, v: Value, facts: RefFacts) {
     let done = if_heap_object(t, v, facts, |t| {
-        let gc = t.flags.gc;
         let header = t.gc_object_addr(v);
-        let kind = t.b.ins().load(I32, gc, header, HEADER_KIND_OFFSET as i32);
-        let logged = t.b.ins().band_imm_u(kind, i64::from(DRC_LOGGED_BIT));
-        let log = t.b.create_block();
-        let skip = t.b.create_block();
-        t.b.ins().brif(logged, skip, &[], log, &[]);
-        t.b.seal_block(log);
-        t.b.switch_to_block(log);
-        let marked = t.b.ins().bor_imm_u(kind, i64::from(DRC_LOGGED_BIT));
-        t.b.ins().store(gc, marked, header, HEADER_KIND_OFFSET as i32);
-        increment_object(t, v);
-        append_to_barrier_log(t, v);
-        t.b.ins().jump(skip, &[]);
-        t.b.seal_block(skip);
-        t.b.switch_to_block(skip);
+        let kind = t.b.ins().load(I32, t.flags.gc, header, HEADER_KIND_OFFSET as i32);
+        let logged = t.b.create_block();
+        set_header_bit_once(t, header, kind, DRC_LOGGED_BIT, logged, |t| {
+            increment_object(t, v);
+            append_to_barrier_log(t, v);
+        });
+        t.b.seal_block(logged);
+        t.b.switch_to_block(logged);
     });
     t.b.switch_to_block(done);
+}
+
+/// Unless collector bit `bit` is set in `kind`, the kind word of the
+/// header at native address `header`, sets it there and runs `then` (the
+/// object's one log entry for that bit); either way goes on at `next`,
+/// which the caller seals.
+fn set_header_bit_once(t: &mut FuncTranslator<'_, '_>, header: Value, kind: Value, bit: u32, next: Block, then: impl FnOnce(&mut FuncTranslator<'_, '_>)) {
+    let set = t.b.ins().band_imm_u(kind, i64::from(bit));
+    let first = t.b.create_block();
+    t.b.ins().brif(set, next, &[], first, &[]);
+    t.b.seal_block(first);
+    t.b.switch_to_block(first);
+    let marked = t.b.ins().bor_imm_u(kind, i64::from(bit));
+    t.b.ins().store(t.flags.gc, marked, header, HEADER_KIND_OFFSET as i32);
+    then(t);
+    t.b.ins().jump(next, &[]);
 }
 
 /// Runs `body` when `r` is a heap object (not null, not i31), testing
@@ -247,19 +256,13 @@ fn decrement(t: &mut FuncTranslator<'_, '_>, r: Value, facts: RefFacts) {
         let zero = t.b.ins().iconst(I32, 0);
         t.b.ins().store(t.flags.gc, zero, at, 0);
         // A revived object (see the module doc) is pending and logged
-        // already: a second entry would queue it twice.
-        let already = t.b.ins().band_imm_u(kind, i64::from(DRC_PENDING_FREE_BIT));
-        let log = t.b.create_block();
-        t.b.ins().brif(already, joined, &[], log, &[]);
-        t.b.seal_block(log);
-        t.b.switch_to_block(log);
-        let pending = t.b.ins().bor_imm_u(kind, i64::from(DRC_PENDING_FREE_BIT));
-        t.b.ins().store(gc, pending, header, HEADER_KIND_OFFSET as i32);
-        // With the log full, the overflow flag: the next collection finds
-        // the object in the heap by its bit and queues it.
-        let entry = t.b.ins().bor_imm_u(r, i64::from(DRC_LOG_ZERO_COUNT_TAG));
-        append_to_barrier_log(t, entry);
-        t.b.ins().jump(joined, &[]);
+        // already: a second entry would queue it twice. With the log full,
+        // the overflow flag: the next collection finds the object in the
+        // heap by its bit and queues it.
+        set_header_bit_once(t, header, kind, DRC_PENDING_FREE_BIT, joined, |t| {
+            let entry = t.b.ins().bor_imm_u(r, i64::from(DRC_LOG_ZERO_COUNT_TAG));
+            append_to_barrier_log(t, entry);
+        });
 
         // Above one: one less, unless saturated (`u32::MAX`: immortal) or
         // zero (a corrupted heap), the two counts whose predecessor is not
