@@ -1,7 +1,8 @@
-;; Casts through a hierarchy deeper than the supertype displays' padded
-;; part (`type_display::PADDED_DEPTH`, 8): $t0 <: ... <: $t11, plus $s8, a
-;; sibling of $t8 under $t7. Compiled code reads a shallow target's
-;; display slot without a depth check and a deep one's with it; every
+;; Casts through a hierarchy deeper than the supertype displays' inline
+;; part (`type_display::INLINE_DEPTH`, 6): $t0 <: ... <: $t11, plus $s8, a
+;; sibling of $t8 under $t7. Compiled code reads a shallow target's slot
+;; in the display table's entry itself, and a deep one's in the whole
+;; record after a depth check; every
 ;; pair of object and target is tested through ref.test, br_on_cast and
 ;; ref.cast. Object k < 12 is a $tk whose fields all hold k; object 12 is
 ;; the $s8, its i32 fields holding 8.

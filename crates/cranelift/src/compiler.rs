@@ -176,12 +176,19 @@ impl Compiler {
     /// and runtime need. `resolve` maps a callee's user name index to its
     /// position in the image.
     pub(crate) fn finish(&self, ctx: &mut Context, name: String, resolve: impl Fn(u32) -> Option<usize>) -> Result<CompiledFunction, CompileError> {
+        // `RUST_LOG=kiln_cranelift::disas=trace` prints each function's
+        // machine code (Cranelift's listing, before relocation).
+        let disas = log::log_enabled!(target: "kiln_cranelift::disas", log::Level::Trace);
+        ctx.set_disasm(disas);
         ctx.compile(&*self.isa, &mut ControlPlane::default())
             .map_err(|e| CompileError::Codegen { func: name.clone(), message: format!("{:?}", e.inner) })?;
         // `RUST_LOG=kiln_cranelift::clif=trace` prints each function as
         // Cranelift left it: what to read beside a profile of the JIT code.
         log::trace!(target: "kiln_cranelift::clif", "optimised CLIF of {name}:\n{}", ctx.func.display());
         let compiled = ctx.compiled_code().expect("compiled above");
+        if let Some(listing) = compiled.vcode.as_deref().filter(|_| disas) {
+            log::trace!(target: "kiln_cranelift::disas", "machine code of {name}:\n{listing}");
+        }
         let buffer = &compiled.buffer;
         let mut relocs = Vec::new();
         for r in buffer.relocs() {

@@ -134,22 +134,29 @@ pub mod store_context {
 }
 
 /// The engine's supertype displays: an array of `DISPLAY_CAPACITY + 1`
-/// pointers indexed by engine type id (the last always null), each null
-/// or a record, followed in the same allocation by the *empty record* at
-/// byte `EMPTY_RECORD_OFFSET`, which stands for every null entry. A record
-/// is u32s: the type's depth `d`, then its ancestors from the root (index
-/// 1) to itself (index `d + 1`), then at least up to index `PADDED_DEPTH`
-/// `NO_TYPE`: a test against a type shallower than `PADDED_DEPTH` reads
-/// its entry without first comparing depths. The empty record has depth 0
-/// and only `NO_TYPE` entries, so it is a subtype of nothing.
+/// entries of `ENTRY_SIZE` bytes, the first indexed by engine type id
+/// modulo the capacity (a power of two), the last never written, zeroed
+/// where no type was recorded. An entry holds the
+/// type's first `INLINE_DEPTH` ancestors from the root down, each stored
+/// as its bitwise complement (so a zero slot reads as `NO_TYPE`), then at
+/// `RECORD_OFFSET` a pointer to its whole record, or null: u32s, the
+/// type's depth `d`, then its ancestors from the root (index 1) to itself
+/// (index `d + 1`). A test against a type shallower than `INLINE_DEPTH`
+/// reads one slot of the entry; a deeper one follows the pointer and
+/// compares depths first, reading the never-written last entry (depth 0)
+/// in place of a null record.
 pub mod type_display {
+    /// A power of two: compiled code wraps ids around it with a mask.
     pub const DISPLAY_CAPACITY: u32 = 1 << 22;
-    pub const PADDED_DEPTH: u32 = 8;
-    /// Fills the entries past a type's depth; no type has this id.
+    /// Ancestor slots held in an entry itself.
+    pub const INLINE_DEPTH: u32 = 6;
+    pub const RECORD_OFFSET: u32 = INLINE_DEPTH * 4;
+    pub const ENTRY_SIZE: u32 = RECORD_OFFSET + 8;
+    /// Reads in an unwritten slot; no type has this id.
     pub const NO_TYPE: u32 = u32::MAX;
-    pub const EMPTY_RECORD_OFFSET: u32 = (DISPLAY_CAPACITY + 1) * 8;
-    /// u32s in a record padded to `PADDED_DEPTH` (the empty one's size).
-    pub const PADDED_RECORD_WORDS: u32 = PADDED_DEPTH + 1;
+    /// The never-written entry, which compiled code reads as the record
+    /// (depth 0) of an entry whose record pointer is null.
+    pub const EMPTY_ENTRY_OFFSET: u32 = DISPLAY_CAPACITY * ENTRY_SIZE;
 }
 
 /// Address space reserved for a GC heap: any 32-bit reference plus any

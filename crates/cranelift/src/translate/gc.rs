@@ -23,7 +23,7 @@ use crate::func_env::POINTER;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, BlockArg, InstBuilder, MemFlagsData, Value, types::*};
 use kiln_environ::gc_layout::{self, ARRAY_LENGTH_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET, HEADER_TYPE_INDEX_OFFSET, MAX_OBJECT_SIZE, VMGcKind};
-use kiln_environ::vmoffsets::type_display::{DISPLAY_CAPACITY, EMPTY_RECORD_OFFSET, PADDED_DEPTH};
+use kiln_environ::vmoffsets::type_display::{DISPLAY_CAPACITY, EMPTY_ENTRY_OFFSET, ENTRY_SIZE, INLINE_DEPTH, RECORD_OFFSET};
 use kiln_environ::vmoffsets::{VMCTX_GC_HEAP_BASE_OFFSET, VMCTX_STORE_CONTEXT_OFFSET, VMCTX_TYPE_DISPLAYS_OFFSET, VMCTX_TYPE_IDS_OFFSET, func_ref, store_context};
 use kiln_environ::{Builtin, RefRepr, Trap, WasmCompositeType, WasmFieldType, WasmHeapType, WasmRefType, WasmStorageType, WasmValType};
 use wasmparser::Operator;
@@ -590,7 +590,7 @@ impl FuncTranslator<'_, '_> {
     fn ref_test(&mut self, x: Value, target: WasmRefType) -> Value {
         if let WasmHeapType::Concrete(t) = target.heap
             && !self.env.module.is_func_type(t)
-            && (self.env.module.types[t as usize].is_final || self.type_depth(t) < PADDED_DEPTH)
+            && (self.env.module.types[t as usize].is_final || self.type_depth(t) < INLINE_DEPTH)
         {
             return self.ref_test_straight(x, t, target.nullable);
         }
@@ -620,7 +620,8 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// The test of `x` against concrete GC type `t`, which is final or
-    /// shallower than the displays' padding: straight-line code, no branch.
+    /// shallower than the displays' inline slots: straight-line code, no
+    /// branch.
     /// Whatever `x` is, its type id and its display can be read (from a
     /// harmless address and the empty record when it is no object), and
     /// the answer combines "is an object", the display's slot, and for a
@@ -724,24 +725,29 @@ impl FuncTranslator<'_, '_> {
     /// types have no subtypes, so for them this is an id comparison. For
     /// others, `actual`'s supertype display (see `kiln::type_displays`):
     /// `expected`, at depth `d`, is an ancestor exactly when the display's
-    /// entry at `d` is it. For the usual shallow `expected` that is two
-    /// loads and a compare, no branch, and the display's address is shared
-    /// by every test of the same value. No call is made.
+    /// entry at `d` is it. For the usual shallow `expected` that is one
+    /// load from `actual`'s entry in the display table and a compare, no
+    /// branch, and the entry's address is shared by every test of the same
+    /// value. No call is made.
     pub(super) fn subtype_check(&mut self, actual: Value, expected: u32) -> Value {
         let expected_id = self.engine_type_id(expected);
         if self.env.module.types[expected as usize].is_final {
             return self.b.ins().icmp(IntCC::Equal, actual, expected_id);
         }
-        let record = self.type_display(actual);
+        let entry = self.type_display_entry(actual);
         let depth = self.type_depth(expected);
         let flags = MemFlagsData::trusted().with_readonly().with_can_move();
-        let ancestor_at = ((depth + 1) * 4) as i32;
-        // Records are padded past `PADDED_DEPTH`: a shallower `expected`'s
-        // slot is there, holding `NO_TYPE` when `actual` is shallower.
-        if depth < PADDED_DEPTH {
-            let ancestor = self.b.ins().load(I32, flags, record, ancestor_at);
-            return self.b.ins().icmp(IntCC::Equal, ancestor, expected_id);
+        // Past `actual`'s depth, and in an entry never written, the slot
+        // holds the complement of `NO_TYPE`, which no type's id matches.
+        if depth < INLINE_DEPTH {
+            let slot = self.b.ins().load(I32, flags, entry, (depth * 4) as i32);
+            let complement = self.b.ins().bnot(expected_id);
+            return self.b.ins().icmp(IntCC::Equal, slot, complement);
         }
+        let record = self.b.ins().load(POINTER, flags, entry, RECORD_OFFSET as i32);
+        let table = self.env.load_vmctx_ptr(&mut self.b, self.vmctx, VMCTX_TYPE_DISPLAYS_OFFSET);
+        let empty = self.b.ins().iadd_imm_u(table, i64::from(EMPTY_ENTRY_OFFSET));
+        let record = self.b.ins().select(record, record, empty);
         let done = self.b.create_block();
         self.b.append_block_param(done, I8);
         let actual_depth = self.b.ins().load(I32, flags, record, 0);
@@ -751,6 +757,7 @@ impl FuncTranslator<'_, '_> {
         self.b.ins().brif(shallower, done, &[BlockArg::Value(no)], deep_enough, &[]);
         self.b.seal_block(deep_enough);
         self.b.switch_to_block(deep_enough);
+        let ancestor_at = ((depth + 1) * 4) as i32;
         let ancestor = self.b.ins().load(I32, MemFlagsData::trusted().with_readonly(), record, ancestor_at);
         let is_ancestor = self.b.ins().icmp(IntCC::Equal, ancestor, expected_id);
         self.b.ins().jump(done, &[BlockArg::Value(is_ancestor)]);
@@ -759,21 +766,17 @@ impl FuncTranslator<'_, '_> {
         self.b.block_params(done)[0]
     }
 
-    /// The display record of engine type `id` (untrusted: read from a
-    /// header), without a branch: an id past the capacity reads the last
-    /// entry, and a null entry (that one, or an id no type has) stands for
-    /// the empty record after the table.
-    fn type_display(&mut self, id: Value) -> Value {
+    /// The address of engine type `id`'s display entry (`id` untrusted:
+    /// read from a header), without a branch. An id past the capacity
+    /// (only a corrupted header holds one) wraps around to some type's
+    /// entry: no worse than the corrupted header naming that type, and one
+    /// instruction where clamping it takes three.
+    fn type_display_entry(&mut self, id: Value) -> Value {
         let table = self.env.load_vmctx_ptr(&mut self.b, self.vmctx, VMCTX_TYPE_DISPLAYS_OFFSET);
-        let capacity = self.b.ins().iconst(I32, i64::from(DISPLAY_CAPACITY));
-        let index = self.b.ins().umin(id, capacity);
+        let index = self.b.ins().band_imm_u(id, i64::from(DISPLAY_CAPACITY - 1));
         let index = self.b.ins().uextend(I64, index);
-        let offset = self.b.ins().imul_imm_u(index, 8);
-        let addr = self.b.ins().iadd(table, offset);
-        // Readonly: an entry is published before its id can be met.
-        let entry = self.b.ins().load(POINTER, MemFlagsData::trusted().with_readonly().with_can_move(), addr, 0);
-        let empty = self.b.ins().iadd_imm_u(table, i64::from(EMPTY_RECORD_OFFSET));
-        self.b.ins().select(entry, entry, empty)
+        let offset = self.b.ins().imul_imm_u(index, i64::from(ENTRY_SIZE));
+        self.b.ins().iadd(table, offset)
     }
 
     /// How many declared supertypes module type `t` has above it.
