@@ -5,7 +5,8 @@
 //!
 //! `VMContext` (one per instance):
 //! ```text
-//!   0  magic: u32 (VMCTX_MAGIC), padding
+//!   0  magic: u32 (VMCTX_MAGIC)
+//!   4  no_type: u32 (type_display::NO_TYPE)  the type id of what is no object
 //!   8  instance: *mut Instance            runtime-private back pointer
 //!  16  store_context: *mut VMStoreContext
 //!  24  builtins: *const [usize; N]        libcall table (see builtins.rs)
@@ -32,6 +33,10 @@ pub const VMCTX_MAGIC: u32 = u32::from_le_bytes(*b"kiln");
 pub const HOST_CTX_MAGIC: u32 = u32::from_le_bytes(*b"host");
 
 pub const VMCTX_MAGIC_OFFSET: u32 = 0;
+/// Holds `type_display::NO_TYPE`: compiled code reads it as the type id
+/// of a reference that is no object (null or i31), so that one load and
+/// one test serve every reference.
+pub const VMCTX_NO_TYPE_OFFSET: u32 = 4;
 pub const VMCTX_INSTANCE_OFFSET: u32 = 8;
 pub const VMCTX_STORE_CONTEXT_OFFSET: u32 = 16;
 pub const VMCTX_BUILTINS_OFFSET: u32 = 24;
@@ -133,30 +138,36 @@ pub mod store_context {
     pub const SIZE: u32 = 120;
 }
 
-/// The engine's supertype displays: an array of `DISPLAY_CAPACITY + 1`
-/// entries of `ENTRY_SIZE` bytes, the first indexed by engine type id
-/// modulo the capacity (a power of two), the last never written, zeroed
-/// where no type was recorded. An entry holds the
-/// type's first `INLINE_DEPTH` ancestors from the root down, each stored
-/// as its bitwise complement (so a zero slot reads as `NO_TYPE`), then at
-/// `RECORD_OFFSET` a pointer to its whole record, or null: u32s, the
-/// type's depth `d`, then its ancestors from the root (index 1) to itself
-/// (index `d + 1`). A test against a type shallower than `INLINE_DEPTH`
-/// reads one slot of the entry; a deeper one follows the pointer and
-/// compares depths first, reading the never-written last entry (depth 0)
-/// in place of a null record.
+/// The engine's supertype displays: an array of `DISPLAY_CAPACITY` entries
+/// of `ENTRY_SIZE` bytes indexed by engine type id modulo the capacity (a
+/// power of two: compiled code masks the untrusted ids it reads from
+/// headers, and only a corrupted header holds one past the capacity),
+/// zeroed where no type was recorded. An entry holds the type's first
+/// `INLINE_DEPTH` ancestors from the root down, each stored as its bitwise
+/// complement (so a zero slot reads as `NO_TYPE`), then at `RECORD_OFFSET`
+/// a pointer to its whole record, or null: u32s, the type's depth `d`,
+/// then its ancestors from the root (index 1) to itself (index `d + 1`). A
+/// test against a type shallower than `INLINE_DEPTH` reads one slot of the
+/// entry; a deeper one follows the pointer and compares depths first,
+/// reading the last entry as a depth-0 record in place of a null one. The
+/// last entry is `NO_TYPE`'s and is never written: type ids are below
+/// `TYPE_ID_LIMIT`.
 pub mod type_display {
-    /// A power of two: compiled code wraps ids around it with a mask.
-    pub const DISPLAY_CAPACITY: u32 = 1 << 22;
+    pub const DISPLAY_CAPACITY: u32 = 1 << 24;
+    const _: () = assert!(DISPLAY_CAPACITY.is_power_of_two());
+    /// Engine type ids are below this.
+    pub const TYPE_ID_LIMIT: u32 = DISPLAY_CAPACITY - 1;
     /// Ancestor slots held in an entry itself.
     pub const INLINE_DEPTH: u32 = 6;
     pub const RECORD_OFFSET: u32 = INLINE_DEPTH * 4;
     pub const ENTRY_SIZE: u32 = RECORD_OFFSET + 8;
-    /// Reads in an unwritten slot; no type has this id.
+    /// No type has this id; it reads in an unwritten slot, and its entry
+    /// (the last) is empty.
     pub const NO_TYPE: u32 = u32::MAX;
-    /// The never-written entry, which compiled code reads as the record
-    /// (depth 0) of an entry whose record pointer is null.
-    pub const EMPTY_ENTRY_OFFSET: u32 = DISPLAY_CAPACITY * ENTRY_SIZE;
+    const _: () = assert!(NO_TYPE & (DISPLAY_CAPACITY - 1) == TYPE_ID_LIMIT);
+    /// The last entry, which compiled code reads as the record (depth 0)
+    /// of an entry whose record pointer is null.
+    pub const EMPTY_ENTRY_OFFSET: u32 = TYPE_ID_LIMIT * ENTRY_SIZE;
 }
 
 /// Address space reserved for a GC heap: any 32-bit reference plus any

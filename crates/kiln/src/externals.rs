@@ -77,7 +77,7 @@ impl Tag {
             bail!("a tag's function type must have no results");
         }
         let mut cx = store.as_context_mut();
-        let type_id = cx.engine().inner.types.register_func_type(&ty.to_wasm());
+        let type_id = cx.engine().inner.types.register_func_type(&ty.to_wasm())?;
         Ok(Tag::push(&mut cx, type_id))
     }
 

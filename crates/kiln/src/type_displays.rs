@@ -5,19 +5,22 @@
 //! when `actual`'s display has an entry at `d` and it is `expected`).
 //!
 //! Layout, read by compiled code (`kiln_environ::vmoffsets::type_display`):
-//! one array of `DISPLAY_CAPACITY + 1` fixed-size entries indexed by type
-//! id. An entry holds the first `INLINE_DEPTH` ancestors themselves (as
-//! bitwise complements, so that zeroed memory means "no type"), then a
-//! pointer to the whole record `[depth, a_0, ..., a_depth]` (u32s;
-//! `a_depth` is the type itself), null where no type was recorded. So a
-//! test against the shallow types most casts name is: wrap the id around
-//! the capacity (only a corrupted header holds an id past it, and could as
-//! well hold the id it wraps to), load the one slot that answers, compare. No branch, and one load fewer than going through the
-//! record: casts sit in hot loops, and the record's address would be a
-//! load that the slot's load waits for. A test against a deeper type
-//! follows the pointer (reading the last entry, never written, as a
-//! depth-0 record in place of a null one) and compares depths before the ancestor.
-//! The array is 128 MiB of zeroed address space, which the system backs
+//! an array of fixed-size entries indexed by type id. An entry holds the
+//! first `INLINE_DEPTH` ancestors themselves (as bitwise complements, so
+//! that zeroed memory means "no type"), then a pointer to the whole record
+//! `[depth, a_0, ..., a_depth]` (u32s; `a_depth` is the type itself), null
+//! where no type was recorded. So a test against the shallow types most
+//! casts name is: mask the id from the object's header (only a corrupted
+//! header holds one past the capacity, and could as well hold the id it
+//! wraps to), load the one slot that answers, compare. No branch, and no
+//! load of a record's address for the slot's load to wait on. A test
+//! against a deeper type follows the pointer (reading the last entry,
+//! never written, as a depth-0 record in place of a null one) and compares
+//! depths before the ancestor. What is not an object reads as `NO_TYPE`,
+//! whose entry is that last one, so such a test fails with no separate
+//! check for an object.
+//!
+//! The array is 512 MiB of zeroed address space, which the system backs
 //! with memory only where entries are written (ids are handed out in
 //! order, so the first pages).
 //!
@@ -25,16 +28,8 @@
 //! the records are allocated once. An entry is written (the pointer with
 //! release ordering, last) before the type's id is handed out, and
 //! compiled code can only meet an id after that.
-//!
-//! Every type with a declared supertype, and every non-final type, has an
-//! entry: the registry refuses such types past `CAPACITY`. Compiled code
-//! tests against a final type without a supertype by comparing ids, and
-//! against any other through the display, where an id without an entry
-//! (a final type, or a corrupted header) finds no ancestor, a subtype of
-//! nothing. No call: a call would be a safepoint and make Cranelift keep
-//! the GC references around every cast in stack slots.
 
-use kiln_environ::vmoffsets::type_display::{DISPLAY_CAPACITY, ENTRY_SIZE, INLINE_DEPTH, RECORD_OFFSET};
+use kiln_environ::vmoffsets::type_display::{DISPLAY_CAPACITY, ENTRY_SIZE, INLINE_DEPTH, RECORD_OFFSET, TYPE_ID_LIMIT};
 use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 /// One entry of the table; `kiln_environ`'s offsets describe it to
@@ -50,7 +45,6 @@ struct DisplayEntry {
 
 const _: () = assert!(std::mem::size_of::<DisplayEntry>() == ENTRY_SIZE as usize);
 const _: () = assert!(std::mem::offset_of!(DisplayEntry, record) == RECORD_OFFSET as usize);
-const _: () = assert!(DISPLAY_CAPACITY.is_power_of_two());
 
 pub(crate) struct TypeDisplays {
     table: Box<[DisplayEntry]>,
@@ -61,8 +55,8 @@ pub(crate) struct TypeDisplays {
 impl Default for TypeDisplays {
     fn default() -> Self {
         // Zeroed memory, so untouched pages stay unbacked (a slice built
-        // element by element would write all 128 MiB).
-        let table = Box::<[DisplayEntry]>::new_zeroed_slice(DISPLAY_CAPACITY as usize + 1);
+        // element by element would write all of it).
+        let table = Box::<[DisplayEntry]>::new_zeroed_slice(DISPLAY_CAPACITY as usize);
         // SAFETY: an all-zero `DisplayEntry` is valid: zero atomics and a
         // null pointer.
         let table = unsafe { table.assume_init() };
@@ -71,12 +65,26 @@ impl Default for TypeDisplays {
 }
 
 impl TypeDisplays {
-    /// Ids below this can have an entry.
-    pub const CAPACITY: u64 = DISPLAY_CAPACITY as u64;
+    /// Ids below this can be recorded.
+    pub const CAPACITY: u64 = TYPE_ID_LIMIT as u64;
 
     /// The table's address, for compiled code.
     pub fn top(&self) -> *const u8 {
         self.table.as_ptr().cast()
+    }
+
+    fn entry(&self, id: u32) -> &DisplayEntry {
+        &self.table[(id & (DISPLAY_CAPACITY - 1)) as usize]
+    }
+
+    /// Fails unless ids below `end` can be recorded.
+    pub fn check_capacity(end: u64) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            end <= Self::CAPACITY,
+            "the engine has registered as many types as it can ({}); create a new engine",
+            Self::CAPACITY
+        );
+        Ok(())
     }
 
     /// The display of `id`, if it has one.
@@ -84,7 +92,7 @@ impl TypeDisplays {
         if u64::from(id) >= Self::CAPACITY {
             return None;
         }
-        let record = self.table[id as usize].record.load(Ordering::Acquire);
+        let record = self.entry(id).record.load(Ordering::Acquire);
         if record.is_null() {
             return None;
         }
@@ -98,17 +106,15 @@ impl TypeDisplays {
     }
 
     /// Records the display of type `id`, whose declared supertype (if any)
-    /// was recorded before it. Types past the table's capacity get none.
+    /// was recorded before it; `id` is below `CAPACITY`.
     pub fn record(&mut self, id: u32, supertype: Option<u32>) {
-        if u64::from(id) >= Self::CAPACITY {
-            return;
-        }
+        assert!(u64::from(id) < Self::CAPACITY, "type id {id} past the display table");
         let mut ancestors: Vec<u32> = match supertype.and_then(|s| self.get(s)) {
             Some(parent) => parent[1..].to_vec(),
             None => Vec::new(),
         };
         ancestors.push(id);
-        let entry = &self.table[id as usize];
+        let entry = self.entry(id);
         for (slot, ancestor) in entry.inline.iter().zip(&ancestors) {
             slot.store(!ancestor, Ordering::Relaxed);
         }
@@ -122,11 +128,11 @@ impl TypeDisplays {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_environ::vmoffsets::type_display::{EMPTY_ENTRY_OFFSET, NO_TYPE};
+        use kiln_environ::vmoffsets::type_display::{EMPTY_ENTRY_OFFSET, NO_TYPE};
 
     /// An entry's inline slots as compiled code compares them.
     fn inline_slots(d: &TypeDisplays, id: u32) -> Vec<u32> {
-        d.table[id as usize].inline.iter().map(|s| !s.load(Ordering::Relaxed)).collect()
+        d.entry(id).inline.iter().map(|s| !s.load(Ordering::Relaxed)).collect()
     }
 
     #[test]
@@ -139,7 +145,7 @@ mod tests {
         assert_eq!(d.get(1), Some(&[1, 0, 1][..]));
         assert_eq!(d.get(5000), Some(&[2, 0, 1, 5000][..]));
         assert_eq!(d.get(2), None, "never recorded");
-        assert_eq!(d.get(u32::MAX), None, "past the table");
+        assert_eq!(d.get(u32::MAX), None, "never recorded");
     }
 
     #[test]
@@ -166,12 +172,23 @@ mod tests {
     }
 
     #[test]
-    fn the_last_entry_is_an_empty_record() {
-        let d = TypeDisplays::default();
+    fn no_types_entry_is_the_last_and_empty() {
+        let mut d = TypeDisplays::default();
+        d.record(0, None);
+        d.record(TypeDisplays::CAPACITY as u32 - 1, Some(0));
         // Compiled code reads this entry as the record of an entry whose
         // record pointer is null: depth 0.
-        let last = &d.table[DISPLAY_CAPACITY as usize];
+        let last = d.entry(NO_TYPE);
         assert_eq!(std::ptr::from_ref(last).cast::<u8>(), d.top().wrapping_add(EMPTY_ENTRY_OFFSET as usize));
         assert_eq!(last.inline[0].load(Ordering::Relaxed), 0, "depth 0 as a record");
+        assert!(inline_slots(&d, NO_TYPE).iter().all(|&a| a == NO_TYPE), "what is not an object is a subtype of nothing");
+        assert!(last.record.load(Ordering::Relaxed).is_null());
+    }
+
+    #[test]
+    fn ids_past_the_capacity_are_refused() {
+        assert!(TypeDisplays::check_capacity(TypeDisplays::CAPACITY).is_ok());
+        let err = TypeDisplays::check_capacity(TypeDisplays::CAPACITY + 1).unwrap_err();
+        assert!(err.to_string().contains("as many types as it can"), "{err}");
     }
 }

@@ -34,9 +34,9 @@ impl TypeRegistry {
     /// Registers a module's types, returning the engine id of each module
     /// type index.
     ///
-    /// Fails when a new type with a supertype would get an id past the
-    /// display table's capacity (see `type_displays.rs`): compiled code
-    /// relies on every such type having a display.
+    /// Fails when a new type would get an id past the display table's
+    /// capacity (see `type_displays.rs`): compiled code relies on every
+    /// type having a display.
     pub fn register_module(&self, types: &[WasmSubType]) -> anyhow::Result<Vec<u32>> {
         let mut inner = self.inner.lock().unwrap();
         let mut ids: Vec<u32> = Vec::with_capacity(types.len());
@@ -53,9 +53,7 @@ impl TypeRegistry {
                 Some(first) => *first,
                 None => {
                     let first = inner.types.len() as u32;
-                    if key.iter().any(needs_display) {
-                        check_display_capacity(first + len as u32)?;
-                    }
+                    TypeDisplays::check_capacity(u64::from(first) + len as u64)?;
                     for t in &key {
                         let engine = map_indices(t, |idx| if idx & RELATIVE != 0 { first + (idx & !RELATIVE) } else { idx });
                         // Validation put every supertype before its subtypes.
@@ -75,9 +73,8 @@ impl TypeRegistry {
 
     /// Registers a function type whose concrete references are engine ids,
     /// as a final type in a group of its own.
-    pub fn register_func_type(&self, ty: &WasmFuncType) -> u32 {
+    pub fn register_func_type(&self, ty: &WasmFuncType) -> anyhow::Result<u32> {
         self.register_single(WasmSubType { is_final: true, supertype: None, composite: WasmCompositeType::Func(ty.clone()), rec_group_start: 0, rec_group_len: 0 })
-            .expect("a type without a supertype needs no display")
     }
 
     /// Registers a type whose concrete references (and supertype) are
@@ -89,9 +86,7 @@ impl TypeRegistry {
             return Ok(*id);
         }
         let id = inner.types.len() as u32;
-        if needs_display(&sub) {
-            check_display_capacity(id + 1)?;
-        }
+        TypeDisplays::check_capacity(u64::from(id) + 1)?;
         inner.displays.record(id, sub.supertype);
         inner.types.push(Arc::new(sub));
         inner.groups.insert(key, id);
@@ -177,45 +172,5 @@ impl kiln_environ::FuncTypeLookup for TypeRegistry {
     /// False for unknown ids (read from untrusted places).
     fn is_func_type(&self, id: u32) -> bool {
         self.try_get(id).is_some_and(|t| matches!(t.composite, WasmCompositeType::Func(_)))
-    }
-}
-
-/// Does compiled code read `t`'s display? For every type with a supertype
-/// (tests against its ancestors), and for every non-final one (tests
-/// against it read its objects' displays, with no exact-id shortcut). Only
-/// final types without a supertype are tested by id alone.
-fn needs_display(t: &WasmSubType) -> bool {
-    t.supertype.is_some() || !t.is_final
-}
-
-/// Types with ids below `end` fit in the display table.
-fn check_display_capacity(end: u32) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        u64::from(end) <= TypeDisplays::CAPACITY,
-        "the engine has registered as many subtyped or non-final types as it can ({}); create a new engine",
-        TypeDisplays::CAPACITY
-    );
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_final_types_without_a_supertype_go_without_a_display() {
-        let ty = |is_final, supertype| WasmSubType { is_final, supertype, composite: WasmCompositeType::Struct(Box::default()), rec_group_start: 0, rec_group_len: 0 };
-        assert!(!needs_display(&ty(true, None)), "tested by id alone");
-        assert!(needs_display(&ty(false, None)), "tested through its objects' displays");
-        assert!(needs_display(&ty(true, Some(0))));
-        assert!(needs_display(&ty(false, Some(0))));
-    }
-
-    #[test]
-    fn types_with_supertypes_are_refused_past_the_display_table() {
-        let capacity = TypeDisplays::CAPACITY as u32;
-        assert!(check_display_capacity(capacity).is_ok());
-        let err = check_display_capacity(capacity + 1).unwrap_err();
-        assert!(err.to_string().contains("as many subtyped or non-final types as it can"), "{err}");
     }
 }

@@ -24,7 +24,7 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, BlockArg, InstBuilder, MemFlagsData, Value, types::*};
 use kiln_environ::gc_layout::{self, ARRAY_LENGTH_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET, HEADER_TYPE_INDEX_OFFSET, MAX_OBJECT_SIZE, VMGcKind};
 use kiln_environ::vmoffsets::type_display::{DISPLAY_CAPACITY, EMPTY_ENTRY_OFFSET, ENTRY_SIZE, INLINE_DEPTH, RECORD_OFFSET};
-use kiln_environ::vmoffsets::{VMCTX_GC_HEAP_BASE_OFFSET, VMCTX_STORE_CONTEXT_OFFSET, VMCTX_TYPE_DISPLAYS_OFFSET, VMCTX_TYPE_IDS_OFFSET, func_ref, store_context};
+use kiln_environ::vmoffsets::{VMCTX_GC_HEAP_BASE_OFFSET, VMCTX_NO_TYPE_OFFSET, VMCTX_STORE_CONTEXT_OFFSET, VMCTX_TYPE_DISPLAYS_OFFSET, VMCTX_TYPE_IDS_OFFSET, func_ref, store_context};
 use kiln_environ::{Builtin, RefRepr, Trap, WasmCompositeType, WasmFieldType, WasmHeapType, WasmRefType, WasmStorageType, WasmValType};
 use wasmparser::Operator;
 
@@ -635,10 +635,10 @@ impl FuncTranslator<'_, '_> {
             let actual = self.object_type_id(x);
             return self.subtype_check(actual, t);
         }
+        // What is not an object has an id no type has, whose display is
+        // empty: the check fails for it without testing for an object.
         let actual = self.type_id_if_object(x);
-        let is_subtype = self.subtype_check(actual, t);
-        let object = self.is_object(x);
-        let hit = self.b.ins().band(object, is_subtype);
+        let hit = self.subtype_check(actual, t);
         if !nullable || facts.non_null {
             return hit;
         }
@@ -661,12 +661,13 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// The engine type id in `x`'s header if `x` is an object (neither null
-    /// nor an i31), else an arbitrary value, read from the vmctx: a load
-    /// that is valid whatever `x` is.
+    /// nor an i31), else `type_display::NO_TYPE`, read from the vmctx: a
+    /// load that is valid whatever `x` is.
     fn type_id_if_object(&mut self, x: Value) -> Value {
         let object = self.is_object(x);
         let in_header = self.gc_addr_const(x, HEADER_TYPE_INDEX_OFFSET);
-        let addr = self.b.ins().select(object, in_header, self.vmctx);
+        let no_type = self.b.ins().iadd_imm_u(self.vmctx, i64::from(VMCTX_NO_TYPE_OFFSET));
+        let addr = self.b.ins().select(object, in_header, no_type);
         self.b.ins().load(I32, self.flags.gc, addr, 0)
     }
 

@@ -70,6 +70,7 @@ impl Instance {
         let store_ctx = unsafe { (*store).vm_store_context_ptr() };
         let type_ids = instance.module.type_ids().as_ptr();
         instance.write_u32(VMCTX_MAGIC_OFFSET, VMCTX_MAGIC);
+        instance.write_u32(VMCTX_NO_TYPE_OFFSET, type_display::NO_TYPE);
         instance.write_ptr(VMCTX_INSTANCE_OFFSET, self_ptr as usize);
         instance.write_ptr(VMCTX_STORE_CONTEXT_OFFSET, store_ctx as usize);
         instance.write_ptr(VMCTX_BUILTINS_OFFSET, instance.module.engine().inner.builtins.as_ptr() as usize);
