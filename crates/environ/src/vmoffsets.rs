@@ -143,31 +143,23 @@ pub mod store_context {
 /// power of two: compiled code masks the untrusted ids it reads from
 /// headers, and only a corrupted header holds one past the capacity),
 /// zeroed where no type was recorded. An entry holds the type's first
-/// `INLINE_DEPTH` ancestors from the root down, each stored as its bitwise
-/// complement (so a zero slot reads as `NO_TYPE`), then at `RECORD_OFFSET`
-/// a pointer to its whole record, or null: u32s, the type's depth `d`,
-/// then its ancestors from the root (index 1) to itself (index `d + 1`). A
-/// test against a type shallower than `INLINE_DEPTH` reads one slot of the
-/// entry; a deeper one follows the pointer and compares depths first,
-/// reading the last entry as a depth-0 record in place of a null one. The
-/// last entry is `NO_TYPE`'s and is never written: type ids are below
-/// `TYPE_ID_LIMIT`.
+/// `INLINE_DEPTH` ancestors from the root down (zero past its depth: no
+/// type has id `NO_TYPE`, 0), then at `RECORD_OFFSET` a pointer to its
+/// whole record, or null: u32s, the type's depth `d`, then its ancestors
+/// from the root (index 1) to itself (index `d + 1`). A test against a
+/// type shallower than `INLINE_DEPTH` reads one slot of the entry; a
+/// deeper one follows the pointer and compares depths first, reading
+/// `NO_TYPE`'s entry, the first, never written, as a depth-0 record in
+/// place of a null one.
 pub mod type_display {
     pub const DISPLAY_CAPACITY: u32 = 1 << 24;
     const _: () = assert!(DISPLAY_CAPACITY.is_power_of_two());
-    /// Engine type ids are below this.
-    pub const TYPE_ID_LIMIT: u32 = DISPLAY_CAPACITY - 1;
     /// Ancestor slots held in an entry itself.
     pub const INLINE_DEPTH: u32 = 6;
     pub const RECORD_OFFSET: u32 = INLINE_DEPTH * 4;
     pub const ENTRY_SIZE: u32 = RECORD_OFFSET + 8;
-    /// No type has this id; it reads in an unwritten slot, and its entry
-    /// (the last) is empty.
-    pub const NO_TYPE: u32 = u32::MAX;
-    const _: () = assert!(NO_TYPE & (DISPLAY_CAPACITY - 1) == TYPE_ID_LIMIT);
-    /// The last entry, which compiled code reads as the record (depth 0)
-    /// of an entry whose record pointer is null.
-    pub const EMPTY_ENTRY_OFFSET: u32 = TYPE_ID_LIMIT * ENTRY_SIZE;
+    /// No type has this id: engine type ids are 1 to `DISPLAY_CAPACITY - 1`.
+    pub const NO_TYPE: u32 = 0;
 }
 
 /// Address space reserved for a GC heap: any 32-bit reference plus any

@@ -6,19 +6,18 @@
 //!
 //! Layout, read by compiled code (`kiln_environ::vmoffsets::type_display`):
 //! an array of fixed-size entries indexed by type id. An entry holds the
-//! first `INLINE_DEPTH` ancestors themselves (as bitwise complements, so
-//! that zeroed memory means "no type"), then a pointer to the whole record
-//! `[depth, a_0, ..., a_depth]` (u32s; `a_depth` is the type itself), null
-//! where no type was recorded. So a test against the shallow types most
-//! casts name is: mask the id from the object's header (only a corrupted
-//! header holds one past the capacity, and could as well hold the id it
-//! wraps to), load the one slot that answers, compare. No branch, and no
-//! load of a record's address for the slot's load to wait on. A test
-//! against a deeper type follows the pointer (reading the last entry,
-//! never written, as a depth-0 record in place of a null one) and compares
-//! depths before the ancestor. What is not an object reads as `NO_TYPE`,
-//! whose entry is that last one, so such a test fails with no separate
-//! check for an object.
+//! first `INLINE_DEPTH` ancestors themselves (zero past the type's depth:
+//! no type has id 0), then a pointer to the whole record `[depth, a_0,
+//! ..., a_depth]` (u32s; `a_depth` is the type itself), null where no type
+//! was recorded. So a test against the shallow types most casts name is:
+//! mask the id from the object's header (only a corrupted header holds one
+//! past the capacity, and could as well hold the id it wraps to), compare
+//! the one slot that answers with the expected id. No branch, and no load
+//! of a record's address for the slot's load to wait on. A test against a
+//! deeper type follows the pointer (reading entry 0, never written, as a
+//! depth-0 record in place of a null one) and compares depths before the
+//! ancestor. What is not an object reads as id 0, whose entry is empty, so
+//! such a test fails with no separate check for an object.
 //!
 //! The array is 512 MiB of zeroed address space, which the system backs
 //! with memory only where entries are written (ids are handed out in
@@ -29,14 +28,14 @@
 //! release ordering, last) before the type's id is handed out, and
 //! compiled code can only meet an id after that.
 
-use kiln_environ::vmoffsets::type_display::{DISPLAY_CAPACITY, ENTRY_SIZE, INLINE_DEPTH, RECORD_OFFSET, TYPE_ID_LIMIT};
+use kiln_environ::vmoffsets::type_display::{DISPLAY_CAPACITY, ENTRY_SIZE, INLINE_DEPTH, NO_TYPE, RECORD_OFFSET};
 use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 /// One entry of the table; `kiln_environ`'s offsets describe it to
 /// compiled code.
 #[repr(C)]
 struct DisplayEntry {
-    /// `!a_i` for the type's ancestors `a_0..` up to `INLINE_DEPTH`; 0 past
+    /// The type's ancestors `a_0..` up to `INLINE_DEPTH`; `NO_TYPE` past
     /// its depth.
     inline: [AtomicU32; INLINE_DEPTH as usize],
     /// The whole record, or null.
@@ -66,7 +65,7 @@ impl Default for TypeDisplays {
 
 impl TypeDisplays {
     /// Ids below this can be recorded.
-    pub const CAPACITY: u64 = TYPE_ID_LIMIT as u64;
+    pub const CAPACITY: u64 = DISPLAY_CAPACITY as u64;
 
     /// The table's address, for compiled code.
     pub fn top(&self) -> *const u8 {
@@ -89,7 +88,7 @@ impl TypeDisplays {
 
     /// The display of `id`, if it has one.
     pub fn get(&self, id: u32) -> Option<&[u32]> {
-        if u64::from(id) >= Self::CAPACITY {
+        if id == NO_TYPE || u64::from(id) >= Self::CAPACITY {
             return None;
         }
         let record = self.entry(id).record.load(Ordering::Acquire);
@@ -106,9 +105,9 @@ impl TypeDisplays {
     }
 
     /// Records the display of type `id`, whose declared supertype (if any)
-    /// was recorded before it; `id` is below `CAPACITY`.
+    /// was recorded before it; `id` is below `CAPACITY`, and not `NO_TYPE`.
     pub fn record(&mut self, id: u32, supertype: Option<u32>) {
-        assert!(u64::from(id) < Self::CAPACITY, "type id {id} past the display table");
+        assert!(id != NO_TYPE && u64::from(id) < Self::CAPACITY, "type id {id} has no display entry");
         let mut ancestors: Vec<u32> = match supertype.and_then(|s| self.get(s)) {
             Some(parent) => parent[1..].to_vec(),
             None => Vec::new(),
@@ -116,7 +115,7 @@ impl TypeDisplays {
         ancestors.push(id);
         let entry = self.entry(id);
         for (slot, ancestor) in entry.inline.iter().zip(&ancestors) {
-            slot.store(!ancestor, Ordering::Relaxed);
+            slot.store(*ancestor, Ordering::Relaxed);
         }
         let depth = ancestors.len() as u32 - 1;
         let mut record: Box<[u32]> = std::iter::once(depth).chain(ancestors).collect();
@@ -128,61 +127,61 @@ impl TypeDisplays {
 #[cfg(test)]
 mod tests {
     use super::*;
-        use kiln_environ::vmoffsets::type_display::{EMPTY_ENTRY_OFFSET, NO_TYPE};
 
-    /// An entry's inline slots as compiled code compares them.
+    /// An entry's inline slots, as compiled code compares them.
     fn inline_slots(d: &TypeDisplays, id: u32) -> Vec<u32> {
-        d.entry(id).inline.iter().map(|s| !s.load(Ordering::Relaxed)).collect()
+        d.entry(id).inline.iter().map(|s| s.load(Ordering::Relaxed)).collect()
     }
 
     #[test]
     fn displays_list_ancestors_root_first() {
         let mut d = TypeDisplays::default();
-        d.record(0, None);
-        d.record(1, Some(0));
-        d.record(5000, Some(1));
-        assert_eq!(d.get(0), Some(&[0, 0][..]));
-        assert_eq!(d.get(1), Some(&[1, 0, 1][..]));
-        assert_eq!(d.get(5000), Some(&[2, 0, 1, 5000][..]));
-        assert_eq!(d.get(2), None, "never recorded");
-        assert_eq!(d.get(u32::MAX), None, "never recorded");
+        d.record(1, None);
+        d.record(2, Some(1));
+        d.record(5000, Some(2));
+        assert_eq!(d.get(1), Some(&[0, 1][..]));
+        assert_eq!(d.get(2), Some(&[1, 1, 2][..]));
+        assert_eq!(d.get(5000), Some(&[2, 1, 2, 5000][..]));
+        assert_eq!(d.get(3), None, "never recorded");
+        assert_eq!(d.get(NO_TYPE), None);
+        assert_eq!(d.get(u32::MAX), None, "past the table");
     }
 
     #[test]
-    fn entries_hold_shallow_ancestors_and_read_no_type_past_the_depth() {
+    fn entries_hold_shallow_ancestors_and_no_type_past_the_depth() {
         let mut d = TypeDisplays::default();
-        d.record(0, None);
-        d.record(1, Some(0));
-        assert_eq!(inline_slots(&d, 1)[..2], [0, 1]);
-        assert!(inline_slots(&d, 1)[2..].iter().all(|&a| a == NO_TYPE), "past its depth");
-        assert!(inline_slots(&d, 2).iter().all(|&a| a == NO_TYPE), "never recorded: a subtype of nothing");
+        d.record(1, None);
+        d.record(2, Some(1));
+        assert_eq!(inline_slots(&d, 2)[..2], [1, 2]);
+        assert!(inline_slots(&d, 2)[2..].iter().all(|&a| a == NO_TYPE), "past its depth");
+        assert!(inline_slots(&d, 3).iter().all(|&a| a == NO_TYPE), "never recorded: a subtype of nothing");
     }
 
     #[test]
     fn a_deep_type_keeps_its_whole_display_in_its_record() {
         let mut d = TypeDisplays::default();
-        let depth = INLINE_DEPTH + 2;
-        d.record(0, None);
-        for id in 1..=depth {
+        let deepest = INLINE_DEPTH + 2;
+        d.record(1, None);
+        for id in 2..=deepest {
             d.record(id, Some(id - 1));
         }
-        let expected: Vec<u32> = std::iter::once(depth).chain(0..=depth).collect();
-        assert_eq!(d.get(depth), Some(&expected[..]));
-        assert_eq!(inline_slots(&d, depth), (0..INLINE_DEPTH).collect::<Vec<_>>(), "the first ancestors inline");
+        let expected: Vec<u32> = std::iter::once(deepest - 1).chain(1..=deepest).collect();
+        assert_eq!(d.get(deepest), Some(&expected[..]));
+        assert_eq!(inline_slots(&d, deepest), (1..=INLINE_DEPTH).collect::<Vec<_>>(), "the first ancestors inline");
     }
 
     #[test]
-    fn no_types_entry_is_the_last_and_empty() {
+    fn no_types_entry_is_the_first_and_empty() {
         let mut d = TypeDisplays::default();
-        d.record(0, None);
-        d.record(TypeDisplays::CAPACITY as u32 - 1, Some(0));
-        // Compiled code reads this entry as the record of an entry whose
-        // record pointer is null: depth 0.
-        let last = d.entry(NO_TYPE);
-        assert_eq!(std::ptr::from_ref(last).cast::<u8>(), d.top().wrapping_add(EMPTY_ENTRY_OFFSET as usize));
-        assert_eq!(last.inline[0].load(Ordering::Relaxed), 0, "depth 0 as a record");
-        assert!(inline_slots(&d, NO_TYPE).iter().all(|&a| a == NO_TYPE), "what is not an object is a subtype of nothing");
-        assert!(last.record.load(Ordering::Relaxed).is_null());
+        d.record(1, None);
+        d.record(DISPLAY_CAPACITY - 1, Some(1));
+        // What is not an object reads as `NO_TYPE`, an ancestor of nothing,
+        // and compiled code reads its entry, at the table's start, as the
+        // record (depth 0) of an entry whose record pointer is null.
+        let entry = d.entry(NO_TYPE);
+        assert_eq!(std::ptr::from_ref(entry).cast::<u8>(), d.top());
+        assert!(inline_slots(&d, NO_TYPE).iter().all(|&a| a == NO_TYPE));
+        assert!(entry.record.load(Ordering::Relaxed).is_null());
     }
 
     #[test]

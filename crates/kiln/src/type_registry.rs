@@ -24,7 +24,9 @@ pub struct TypeRegistry {
 #[derive(Default)]
 struct Inner {
     groups: HashMap<Vec<WasmSubType>, u32>,
-    /// Engine-level types: concrete indices are engine ids.
+    /// Engine-level types, type `id` at `id - 1` (no type has id 0, so
+    /// that zeroed display slots name none): concrete indices are engine
+    /// ids.
     types: Vec<Arc<WasmSubType>>,
     /// Their supertype displays, for compiled code's casts.
     displays: TypeDisplays,
@@ -52,12 +54,12 @@ impl TypeRegistry {
             let first = match inner.groups.get(&key) {
                 Some(first) => *first,
                 None => {
-                    let first = inner.types.len() as u32;
+                    let first = inner.next_id();
                     TypeDisplays::check_capacity(u64::from(first) + len as u64)?;
                     for t in &key {
                         let engine = map_indices(t, |idx| if idx & RELATIVE != 0 { first + (idx & !RELATIVE) } else { idx });
                         // Validation put every supertype before its subtypes.
-                        let id = inner.types.len() as u32;
+                        let id = inner.next_id();
                         inner.displays.record(id, engine.supertype);
                         inner.types.push(Arc::new(engine));
                     }
@@ -85,7 +87,7 @@ impl TypeRegistry {
         if let Some(id) = inner.groups.get(&key) {
             return Ok(*id);
         }
-        let id = inner.types.len() as u32;
+        let id = inner.next_id();
         TypeDisplays::check_capacity(u64::from(id) + 1)?;
         inner.displays.record(id, sub.supertype);
         inner.types.push(Arc::new(sub));
@@ -101,12 +103,12 @@ impl TypeRegistry {
 
     /// The engine-level type with id `id`.
     pub fn get(&self, id: u32) -> Arc<WasmSubType> {
-        self.inner.lock().unwrap().types[id as usize].clone()
+        self.try_get(id).unwrap_or_else(|| panic!("no engine type has id {id}"))
     }
 
     /// Like `get`, for ids read from untrusted places (GC object headers).
     pub fn try_get(&self, id: u32) -> Option<Arc<WasmSubType>> {
-        self.inner.lock().unwrap().types.get(id as usize).cloned()
+        self.inner.lock().unwrap().type_of(id).cloned()
     }
 
 
@@ -120,7 +122,7 @@ impl TypeRegistry {
         for _ in 0..=64 {
             match t {
                 Some(id) if id == sup => return true,
-                Some(id) => t = inner.types.get(id as usize).and_then(|ty| ty.supertype),
+                Some(id) => t = inner.type_of(id).and_then(|ty| ty.supertype),
                 None => return false,
             }
         }
@@ -165,6 +167,16 @@ pub fn engine_val_type(t: WasmValType, ids: &[u32]) -> WasmValType {
     match t {
         WasmValType::Ref(r) => WasmValType::Ref(map_ref(r, &|i| ids[i as usize])),
         other => other,
+    }
+}
+
+impl Inner {
+    fn next_id(&self) -> u32 {
+        self.types.len() as u32 + 1
+    }
+
+    fn type_of(&self, id: u32) -> Option<&Arc<WasmSubType>> {
+        self.types.get((id as usize).checked_sub(1)?)
     }
 }
 

@@ -23,7 +23,7 @@ use crate::func_env::POINTER;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, BlockArg, InstBuilder, MemFlagsData, Value, types::*};
 use kiln_environ::gc_layout::{self, ARRAY_LENGTH_OFFSET, GcArrayLayout, GcStructLayout, HEADER_KIND_OFFSET, HEADER_TYPE_INDEX_OFFSET, MAX_OBJECT_SIZE, VMGcKind};
-use kiln_environ::vmoffsets::type_display::{DISPLAY_CAPACITY, EMPTY_ENTRY_OFFSET, ENTRY_SIZE, INLINE_DEPTH, RECORD_OFFSET};
+use kiln_environ::vmoffsets::type_display::{DISPLAY_CAPACITY, ENTRY_SIZE, INLINE_DEPTH, RECORD_OFFSET};
 use kiln_environ::vmoffsets::{VMCTX_GC_HEAP_BASE_OFFSET, VMCTX_NO_TYPE_OFFSET, VMCTX_STORE_CONTEXT_OFFSET, VMCTX_TYPE_DISPLAYS_OFFSET, VMCTX_TYPE_IDS_OFFSET, func_ref, store_context};
 use kiln_environ::{Builtin, RefRepr, Trap, WasmCompositeType, WasmFieldType, WasmHeapType, WasmRefType, WasmStorageType, WasmValType};
 use wasmparser::Operator;
@@ -739,15 +739,15 @@ impl FuncTranslator<'_, '_> {
         let depth = self.type_depth(expected);
         let flags = MemFlagsData::trusted().with_readonly().with_can_move();
         // Past `actual`'s depth, and in an entry never written, the slot
-        // holds the complement of `NO_TYPE`, which no type's id matches.
+        // holds `NO_TYPE`, which is no type's id.
         if depth < INLINE_DEPTH {
             let slot = self.b.ins().load(I32, flags, entry, (depth * 4) as i32);
-            let complement = self.b.ins().bnot(expected_id);
-            return self.b.ins().icmp(IntCC::Equal, slot, complement);
+            return self.b.ins().icmp(IntCC::Equal, slot, expected_id);
         }
         let record = self.b.ins().load(POINTER, flags, entry, RECORD_OFFSET as i32);
-        let table = self.env.load_vmctx_ptr(&mut self.b, self.vmctx, VMCTX_TYPE_DISPLAYS_OFFSET);
-        let empty = self.b.ins().iadd_imm_u(table, i64::from(EMPTY_ENTRY_OFFSET));
+        // `NO_TYPE`'s entry, at the table's start, is never written: as a
+        // record it has depth 0.
+        let empty = self.env.load_vmctx_ptr(&mut self.b, self.vmctx, VMCTX_TYPE_DISPLAYS_OFFSET);
         let record = self.b.ins().select(record, record, empty);
         let done = self.b.create_block();
         self.b.append_block_param(done, I8);
