@@ -164,12 +164,11 @@ pub mod type_display {
 
 /// Address space reserved for a GC heap: any 32-bit reference plus any
 /// struct field offset (< 4 GiB) lands inside it, so struct field accesses
-/// need no bounds check. Array element accesses refuse indices past what
-/// any array of a 4 GiB heap can have, whatever the (untrusted) length
-/// says, so their offsets are below 4 GiB too; bulk array operations,
-/// whose extents come from untrusted lengths, are checked against
-/// `GC_HEAP_BOUND`.
-pub const GC_HEAP_RESERVATION: u64 = 8 << 30;
+/// need no bounds check. Array element accesses mask the (untrusted)
+/// length so that no index reaches further than 4 GiB and an array header
+/// (the page past 8 GiB); bulk array operations, whose extents come from
+/// untrusted lengths, are checked against `GC_HEAP_BOUND`.
+pub const GC_HEAP_RESERVATION: u64 = (8 << 30) + (64 << 10);
 
 /// Size of a global's storage cell (room for a v128).
 pub const GLOBAL_SIZE: u32 = 16;

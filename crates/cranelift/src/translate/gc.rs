@@ -37,16 +37,20 @@ enum FieldWrite {
     Overwrite(Value),
 }
 
-/// The most elements an array of `layout` can have in a heap of at most
-/// 4 GiB: its elements end within 4 GiB of its start.
-fn max_array_len(layout: &GcArrayLayout) -> u32 {
-    let max = ((1u64 << 32) - u64::from(layout.base)) / u64::from(layout.elem_size);
-    u32::try_from(max).expect("under 2^32 for any element size")
+/// A mask that keeps every length an array of `layout` can have in a heap
+/// of at most 4 GiB (its elements end within 4 GiB of its start) and makes
+/// any other length one whose elements end at most `layout.base` bytes
+/// past 4 GiB from the array's start: `2^32 / elem_size - 1` (element
+/// sizes are powers of two), or none for bytes, whose u32 index cannot
+/// reach further.
+fn array_len_mask(layout: &GcArrayLayout) -> Option<u32> {
+    debug_assert!(layout.elem_size.is_power_of_two());
+    (layout.elem_size > 1).then(|| ((1u64 << 32) / u64::from(layout.elem_size) - 1) as u32)
 }
 
-// Element accesses rely on the reservation reaching 4 GiB past any
-// reference (see `array_elem_addr`).
-const _: () = assert!(kiln_environ::vmoffsets::GC_HEAP_RESERVATION >= 2 << 32);
+// Element accesses rely on the reservation reaching 4 GiB and an array's
+// header past any reference (see `array_elem_addr`).
+const _: () = assert!(kiln_environ::vmoffsets::GC_HEAP_RESERVATION >= (2 << 32) + 64);
 
 impl FuncTranslator<'_, '_> {
     fn struct_fields(&self, type_index: u32) -> &[WasmFieldType] {
@@ -225,17 +229,19 @@ impl FuncTranslator<'_, '_> {
     /// bounds of the array.
     ///
     /// The length is heap data, so a corrupted one could name any index.
-    /// The index is also refused past `max_array_len`, which no array of a
-    /// heap of at most 4 GiB reaches: then the element lies below 4 GiB
-    /// from `r`, so in the heap's reservation (`GC_HEAP_RESERVATION`, 4 GiB
-    /// past any reference), where it either is heap memory or faults in
-    /// the inaccessible rest, which traps, as for struct fields. No check
-    /// against the heap's current bound, no load of it: one `umin` more
-    /// than the length check.
+    /// It is masked first (`array_len_mask`), which changes no length an
+    /// array of a heap of at most 4 GiB can have: then the element ends
+    /// below 4 GiB and a header from `r`, so in the heap's reservation
+    /// (`GC_HEAP_RESERVATION`, more than that past any reference), where
+    /// it either is heap memory or faults in the inaccessible rest, which
+    /// traps, as for struct fields. No check against the heap's current
+    /// bound, no load of it: one `and` more than the length check.
     fn array_elem_addr(&mut self, r: Value, index: Value, layout: &GcArrayLayout) -> Value {
         let len = self.array_len(r);
-        let max = self.b.ins().iconst(I32, i64::from(max_array_len(layout)));
-        let limit = self.b.ins().umin(len, max);
+        let limit = match array_len_mask(layout) {
+            Some(mask) => self.b.ins().band_imm_u(len, i64::from(mask)),
+            None => len,
+        };
         let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, limit);
         self.b.ins().trapnz(oob, trap_code(Trap::ArrayOutOfBounds));
         let index = self.b.ins().uextend(I64, index);
