@@ -202,8 +202,11 @@ impl<'m> FuncEnv<'m> {
 
     /// Calls builtin `f` with `args` (the vmctx is prepended), returning its result.
     pub fn call_builtin(&self, b: &mut FunctionBuilder, vmctx: Value, f: Builtin, args: &[Value]) -> Option<Value> {
-        let table = self.load_vmctx_ptr(b, vmctx, kiln_environ::vmoffsets::VMCTX_BUILTINS_OFFSET);
-        let flags = vm_fixed_flags(b);
+        // Not `can_move`: most builtin calls are slow paths, and a callee
+        // hoisted out of a loop holds a register across it (or is spilled
+        // and reloaded on the fast path) for a call that rarely happens.
+        let flags = vm_readonly_flags(b);
+        let table = b.ins().load(POINTER, flags, vmctx, kiln_environ::vmoffsets::VMCTX_BUILTINS_OFFSET as i32);
         let callee = b.ins().load(POINTER, flags, table, (f.index() * 8) as i32);
         let mut all = Vec::with_capacity(args.len() + 1);
         all.push(vmctx);
