@@ -6,12 +6,9 @@
 //! either reads heap bytes or faults in the inaccessible rest, which traps.
 //! The base never moves: the heap grows by making more of the reservation
 //! accessible. The reservation is the memory's own, or a slot of the
-//! pooling allocator's GC heap region (which is exactly as large). The
-//! heap's part of it is backed by transparent huge pages where the system
-//! allows: collectors fill it front to back, a fault per 4 KiB page cost
-//! copying collections a fifth of their time.
+//! pooling allocator's GC heap region (which is exactly as large).
 
-use super::mmap::{Mmap, advise_huge_pages, discard, page_size};
+use super::mmap::{Mmap, discard, page_size};
 use super::pool::{Reservation, Slot};
 use kiln_environ::vmoffsets::GC_HEAP_RESERVATION;
 use kiln_gc::{GcError, HeapMemory};
@@ -43,8 +40,6 @@ impl MmapHeapMemory {
     fn with(mut reservation: Reservation, keep_resident: Option<usize>, initial: usize, capacity: usize) -> anyhow::Result<MmapHeapMemory> {
         let capacity = capacity.min(kiln_gc::MAX_HEAP_SIZE as usize);
         let initial = initial.min(capacity);
-        // SAFETY: the heap's part of the reservation, which it owns.
-        unsafe { advise_huge_pages(reservation.base(), capacity.next_multiple_of(page_size())) };
         reservation.make_accessible(0, initial)?;
         Ok(MmapHeapMemory { reservation, keep_resident, len: initial, capacity })
     }

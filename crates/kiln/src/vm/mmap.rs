@@ -111,25 +111,6 @@ pub unsafe fn discard(ptr: *mut u8, len: usize) -> Result<()> {
     Ok(())
 }
 
-/// Asks the system to back `[ptr, ptr + len)` with transparent huge pages
-/// where it can (best effort: a kernel without them, or with them turned
-/// off, keeps small pages). For memory that is filled front to back and
-/// reused, such as a GC heap: one fault per 2 MiB instead of per 4 KiB.
-/// A bump-allocating heap touching a few hundred megabytes spent a fifth
-/// of its time in page faults (benches/README).
-///
-/// # Safety
-/// The range must be inside a mapping the caller owns.
-pub unsafe fn advise_huge_pages(ptr: *mut u8, len: usize) {
-    #[cfg(target_os = "linux")]
-    // SAFETY: per the contract; the advice changes no contents.
-    unsafe {
-        libc::madvise(ptr.cast(), len, libc::MADV_HUGEPAGE);
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (ptr, len);
-}
-
 impl Drop for Mmap {
     fn drop(&mut self) {
         // SAFETY: the mapping was created by `reserve` with this length and
