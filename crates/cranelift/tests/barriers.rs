@@ -128,3 +128,25 @@ fn drc_logs_a_loaded_reference_only_where_a_call_could_free_it() {
     // Returned to a caller that may hold it across calls: logged on return.
     assert!(logs("array_get_ref"));
 }
+
+#[test]
+fn a_cast_in_the_then_arm_of_its_own_test_is_not_checked_again() {
+    let program = |test: &str, cast: &str| {
+        format!(
+            r#"(module (type $a (sub (struct))) (type $b (sub $a (struct (field i32))))
+                (func (param (ref null $a)) (result i32)
+                  (if (result i32) (ref.test {test} (local.get 0))
+                    (then (struct.get $b 0 (ref.cast {cast} (local.get 0))))
+                    (else (struct.get $b 0 (ref.cast {cast} (local.get 0)))))))"#
+        )
+    };
+    let cast_failure = format!(", {}\n", kiln_cranelift::trap_code(kiln_environ::Trap::CastFailure));
+    let checked_casts = |test, cast| clif(Collector::Copying, &program(test, cast)).matches(&cast_failure).count();
+    // The `else` arm's cast is checked; the `then` arm's only when the
+    // test let through what the cast refuses (null).
+    assert_eq!(checked_casts("(ref $b)", "(ref $b)"), 1);
+    assert_eq!(checked_casts("(ref null $b)", "(ref null $b)"), 1);
+    assert_eq!(checked_casts("(ref $b)", "(ref null $b)"), 1);
+    assert_eq!(checked_casts("(ref null $b)", "(ref $b)"), 2);
+    assert_eq!(checked_casts("(ref $a)", "(ref $b)"), 2, "a wider test proves nothing");
+}

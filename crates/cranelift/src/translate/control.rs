@@ -9,7 +9,7 @@
 use super::{FuncTranslator, trap_code};
 use crate::CompileError;
 use cranelift_codegen::ir::{self, Block, BlockArg, InstBuilder, Value};
-use kiln_environ::{Trap, WasmValType};
+use kiln_environ::{Trap, WasmRefType, WasmValType};
 use wasmparser::{BlockType, Operator};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +35,10 @@ pub struct ControlFrame {
     pub following_reached: bool,
     /// For `try_table`: its landing pad and clauses.
     pub try_table: Option<super::exceptions::TryTable>,
+    /// For an `if` whose condition is a `ref.test`, until its `else`: the
+    /// tested value and type, which the `then` arm's code knows it has
+    /// (see `FuncTranslator::cast_proven`).
+    pub proven_cast: Option<(Value, WasmRefType)>,
 }
 
 impl ControlFrame {
@@ -47,6 +51,7 @@ impl ControlFrame {
             height: 0,
             following_reached: false,
             try_table: None,
+            proven_cast: None,
         }
     }
 
@@ -116,6 +121,7 @@ impl FuncTranslator<'_, '_> {
                 self.b.seal_block(else_block);
                 self.b.switch_to_block(then_block);
                 self.push_frame(FrameKind::If { else_block, seen_else: false }, following, params.len(), results.len());
+                self.control.last_mut().unwrap().proven_cast = self.ref_tests.get(&cond).copied();
             }
             Operator::TryTable { ref try_table } => {
                 let (params, results) = self.block_type(try_table.ty);
@@ -219,7 +225,7 @@ impl FuncTranslator<'_, '_> {
 
     fn push_frame(&mut self, kind: FrameKind, following: Block, num_params: usize, num_results: usize) {
         let height = self.stack.len() - num_params;
-        self.control.push(ControlFrame { kind, following, num_params, num_results, height, following_reached: false, try_table: None });
+        self.control.push(ControlFrame { kind, following, num_params, num_results, height, following_reached: false, try_table: None, proven_cast: None });
     }
 
     fn frame_at(&self, depth: u32) -> &ControlFrame {
@@ -251,6 +257,7 @@ impl FuncTranslator<'_, '_> {
         let frame = self.control.last_mut().unwrap();
         let FrameKind::If { else_block, .. } = frame.kind else { unreachable!("else outside if") };
         frame.kind = FrameKind::If { else_block, seen_else: true };
+        frame.proven_cast = None;
         let (following, num_results, height) = (frame.following, frame.num_results, frame.height);
         if self.reachable {
             frame.following_reached = true;

@@ -565,13 +565,16 @@ impl FuncTranslator<'_, '_> {
                 let x = self.pop();
                 let c = self.ref_test(x, target);
                 let v = self.b.ins().uextend(I32, c);
+                self.ref_tests.insert(v, (x, target));
                 self.push(v);
             }
             O::RefCastNonNull { hty } | O::RefCastNullable { hty } => {
                 let target = WasmRefType { nullable: matches!(op, O::RefCastNullable { .. }), heap: super::convert_heap_type(hty) };
                 let x = *self.stack.last().unwrap();
-                let c = self.ref_test(x, target);
-                self.b.ins().trapz(c, trap_code(Trap::CastFailure));
+                if !self.cast_proven(x, target) {
+                    let c = self.ref_test(x, target);
+                    self.b.ins().trapz(c, trap_code(Trap::CastFailure));
+                }
             }
             O::BrOnCast { relative_depth, to_ref_type, .. } | O::BrOnCastFail { relative_depth, to_ref_type, .. } => {
                 let x = *self.stack.last().unwrap();
@@ -590,6 +593,22 @@ impl FuncTranslator<'_, '_> {
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// Is `x` known to be of type `target` here: are we in the `then` arm
+    /// of an `if` on a `ref.test` of `x` against a type at least as
+    /// narrow? (`if (ref.test T x) (then ... (ref.cast T x) ...)` is how
+    /// compiled Java and Kotlin test and downcast.) The arm is entered
+    /// only when the test held, and `x`, an SSA value, is the same
+    /// reference wherever it is used.
+    fn cast_proven(&self, x: Value, target: WasmRefType) -> bool {
+        // A local read again after a join is an alias of the value tested.
+        let dfg = &self.b.func.dfg;
+        let x = dfg.resolve_aliases(x);
+        self.control
+            .iter()
+            .filter_map(|frame| frame.proven_cast)
+            .any(|(tested, t)| dfg.resolve_aliases(tested) == x && t.heap == target.heap && (target.nullable || !t.nullable))
     }
 
     /// Is reference `x` of type `target`? Returns an i8 boolean.

@@ -61,6 +61,8 @@ pub struct FuncTranslator<'a, 'f> {
     pub(crate) local_types: Vec<WasmValType>,
     /// What the static types of reference values guarantee (`ref_facts`).
     pub(crate) ref_facts: HashMap<Value, ref_facts::RefFacts>,
+    /// The result of each `ref.test`: the value tested and the type.
+    pub(crate) ref_tests: HashMap<Value, (Value, kiln_environ::WasmRefType)>,
     pub(crate) reachable: bool,
     /// Nesting depth of blocks opened while unreachable.
     pub(crate) unreachable_depth: u32,
@@ -112,6 +114,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             locals: Vec::new(),
             local_types: Vec::new(),
             ref_facts: HashMap::new(),
+            ref_tests: HashMap::new(),
             reachable: true,
             unreachable_depth: 0,
             vmctx: Value::reserved_value(),
