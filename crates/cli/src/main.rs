@@ -22,7 +22,8 @@ mod run;
 mod values;
 mod wast;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -44,7 +45,17 @@ fn main() -> ExitCode {
     // cache at work; by default only warnings (an unusable cache entry)
     // reach stderr.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).format_timestamp(None).init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if err.kind() == ErrorKind::MissingRequiredArgument => match group_help_without_file() {
+            Some(help) => {
+                print!("{help}");
+                return ExitCode::SUCCESS;
+            }
+            None => err.exit(),
+        },
+        Err(err) => err.exit(),
+    };
     let result = match cli.command {
         Command::Compile(cmd) => cmd.execute(),
         Command::Run(cmd) => cmd.execute(),
@@ -57,6 +68,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `kiln run -C help` and the like (as `wasmtime run -C help`) print the
+/// group's keys without a module to run: the command line is parsed again
+/// with the file arguments optional, for its option groups alone.
+fn group_help_without_file() -> Option<String> {
+    let optional_files = |c: clap::Command| c.mut_args(|a| if a.is_positional() { a.required(false) } else { a });
+    let matches = Cli::command().mut_subcommands(optional_files).try_get_matches().ok()?;
+    let (_, command) = matches.subcommand()?;
+    options::EngineOptions::from_arg_matches(command).ok()?.help_requested()
 }
 
 /// Prints an error and its causes, one per line. Not `{:?}`: that would

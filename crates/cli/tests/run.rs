@@ -603,6 +603,19 @@ fn help_lists_every_group() {
 }
 
 #[test]
+fn help_needs_no_module() {
+    for command in ["run", "wast", "compile"] {
+        let out = kiln(&[command, "-C", "help"]);
+        assert!(out.status.success(), "{command} -C help: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("-C collector=null|copying|drc|generational\n"), "{}", text(&out.stdout));
+        // Without a help request, the module is still required.
+        let out = kiln(&[command, "-C", "collector=drc"]);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("required arguments were not provided"), "{}", text(&out.stderr));
+    }
+}
+
+#[test]
 fn an_uncaught_exception_exits_1() {
     let wat = temp_file(
         "uncaught.wat",
