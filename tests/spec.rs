@@ -1,7 +1,8 @@
 //! The spec test suite, plus our own scripts in `tests/misc/`.
 //!
 //! Every script is one libtest-mimic trial, named `wasm-v3/NAME.wast`,
-//! `proposals/PROPOSAL/NAME.wast` or `misc/NAME.wast`. A script passes when
+//! `proposals/PROPOSAL/NAME.wast` or `misc/NAME.wast`. The scripts of
+//! proposals Kiln runs behind a flag (`FLAGGED_PROPOSALS`) run with it on. A script passes when
 //! every directive does; the runner stops at its first failure.
 //!
 //! `tests/spec-expected-failures.txt` lists the scripts that cannot pass
@@ -22,7 +23,7 @@
 
 use kiln::Engine;
 use kiln_wast::WastContext;
-use kiln_wast::testsuite::{Script, suite_scripts};
+use kiln_wast::testsuite::{FLAGGED_PROPOSALS, Script, flagged_proposal_scripts, suite_scripts};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -73,7 +74,16 @@ fn main() -> ExitCode {
         }
     };
     let list = ExpectedFailures::parse(&list_text);
-    let names: BTreeSet<String> = scripts.iter().map(|s| s.name.clone()).collect();
+    let flagged: Vec<(Script, Engine)> = FLAGGED_PROPOSALS
+        .iter()
+        .flat_map(|&(proposal, enable)| {
+            let engine = engine_with(|c| {
+                enable(c, true);
+            });
+            flagged_proposal_scripts(proposal).into_iter().map(move |s| (s, engine.clone()))
+        })
+        .collect();
+    let names: BTreeSet<String> = scripts.iter().chain(flagged.iter().map(|(s, _)| s)).map(|s| s.name.clone()).collect();
 
     let engine = Engine::default();
     let null = engine_with(|c| {
@@ -148,6 +158,11 @@ fn main() -> ExitCode {
         trials.push(Trial::test(script.name.clone(), move || {
             run_trial(engine, script, &list, &tally)
         }));
+    }
+    // Proposals behind a flag run on an engine with it on.
+    for (script, engine) in flagged {
+        let (list, tally) = (list.clone(), tally.clone());
+        trials.push(Trial::test(script.name.clone(), move || run_trial(engine, script, &list, &tally)));
     }
 
     let conclusion = libtest_mimic::run(&args, trials);

@@ -603,6 +603,21 @@ fn help_lists_every_group() {
 }
 
 #[test]
+fn wide_arithmetic_runs_only_when_switched_on() {
+    let wat = temp_file(
+        "wide.wat",
+        r#"(module (func (export "m") (param i64 i64) (result i64 i64) (i64.mul_wide_u (local.get 0) (local.get 1))))"#,
+    );
+    let out = kiln(&["run", "-C", "cache=n", "--invoke", "m", path(&wat), "--", "-1", "-1"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("wide arithmetic support is not enabled"), "{}", text(&out.stderr));
+    // (2^64 - 1)^2 = 2^128 - 2^65 + 1: low 1, high 2^64 - 2.
+    let out = kiln(&["run", "-C", "cache=n", "-W", "wide-arithmetic", "--invoke", "m", path(&wat), "--", "-1", "-1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "1\n-2\n");
+}
+
+#[test]
 fn help_needs_no_module() {
     for command in ["run", "wast", "compile"] {
         let out = kiln(&[command, "-C", "help"]);

@@ -27,6 +27,6 @@ pub use error::{WasmError, operator_name};
 pub use gc_layout::{GcArrayLayout, GcFieldLayout, GcLayout, GcStructLayout, GcTypeLayouts, StandardLayouts, VMGcKind};
 pub use module::*;
 pub use trap::Trap;
-pub use translate::{translate_module, translate_module_with_features, translate_prevalidated_module, wasm_features};
+pub use translate::{implemented_features, translate_module, translate_module_with_features, translate_prevalidated_module, wasm_features};
 pub use types::*;
 pub use vmoffsets::VMOffsets;

@@ -14,6 +14,12 @@ pub fn wasm_features() -> WasmFeatures {
     WasmFeatures::WASM3.difference(WasmFeatures::THREADS | WasmFeatures::SHARED_EVERYTHING_THREADS)
 }
 
+/// Every feature Kiln implements: the default ones ([`wasm_features`]) and
+/// those an embedder may switch on (`kiln::Config::wasm_wide_arithmetic`).
+pub fn implemented_features() -> WasmFeatures {
+    wasm_features() | WasmFeatures::WIDE_ARITHMETIC
+}
+
 /// Decodes and validates `wasm` with every feature Kiln implements
 /// ([`wasm_features`]), returning the module IR.
 pub fn translate_module(wasm: &[u8]) -> Result<ModuleInfo, WasmError> {
@@ -37,7 +43,7 @@ pub fn translate_prevalidated_module(wasm: &[u8], features: WasmFeatures) -> Res
 }
 
 fn translate(wasm: &[u8], features: WasmFeatures, validate_bodies: bool) -> Result<ModuleInfo, WasmError> {
-    debug_assert!(wasm_features().contains(features), "features Kiln does not implement: {:?}", features.difference(wasm_features()));
+    debug_assert!(implemented_features().contains(features), "features Kiln does not implement: {:?}", features.difference(implemented_features()));
     let mut validator = Validator::new_with_features(features);
     let mut t = ModuleTranslator { info: ModuleInfo::default() };
     for payload in Parser::new(0).parse_all(wasm) {

