@@ -83,3 +83,18 @@
   (import "spectest" "global_i64" (global $g i64))
   (global (export "g") i64 (global.get $g)))
 (assert_return (get "g") (i64.const 666))
+
+;; `table64`: the 64-bit twin of `table` (10 to 20 funcrefs, i64 indices).
+(module
+  (import "spectest" "table64" (table $t64 i64 10 20 funcref))
+  (func (export "size") (result i64) (table.size $t64))
+  (func (export "grow") (param i64) (result i64) (table.grow $t64 (ref.null func) (local.get 0)))
+  (func (export "get-is-null") (param i64) (result i32) (ref.is_null (table.get $t64 (local.get 0)))))
+(assert_return (invoke "size") (i64.const 10))
+(assert_return (invoke "get-is-null" (i64.const 9)) (i32.const 1))
+(assert_trap (invoke "get-is-null" (i64.const 10)) "out of bounds table access")
+(assert_return (invoke "grow" (i64.const 11)) (i64.const -1))
+(assert_return (invoke "grow" (i64.const 10)) (i64.const 10))
+(assert_unlinkable
+  (module (import "spectest" "table64" (table 10 20 funcref)))
+  "incompatible import type")

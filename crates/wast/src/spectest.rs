@@ -82,6 +82,11 @@ pub(crate) fn link(
     let table_ty = TableType::new(RefType::new(true, HeapType::Func), 10, Some(20));
     let table = Table::new(&mut *store, table_ty, Val::FuncRef(None))?;
     linker.define(&mut *store, "spectest", "table", Extern::Table(table))?;
+    // The reference interpreter's 64-bit twin of `table`, which newer
+    // scripts (`table64.wast` at the testsuite's head) import.
+    let table64_ty = TableType::new64(RefType::new(true, HeapType::Func), 10, Some(20));
+    let table64 = Table::new(&mut *store, table64_ty, Val::FuncRef(None))?;
+    linker.define(&mut *store, "spectest", "table64", Extern::Table(table64))?;
 
     let memory = Memory::new(&mut *store, MemoryType::new(1, Some(2)))?;
     linker.define(&mut *store, "spectest", "memory", Extern::Memory(memory))?;
