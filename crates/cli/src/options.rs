@@ -110,6 +110,7 @@ const WASM: Group = Group {
         switch("bulk-memory", "memory.copy, memory.fill and passive segments", Config::wasm_bulk_memory),
         switch("multi-value", "functions and blocks returning several values", Config::wasm_multi_value),
         switch("extended-const", "i32.add and friends in constant expressions", Config::wasm_extended_const),
+        switch("custom-page-sizes", "memories with a page size other than 64 KiB, `(pagesize 1)` (off by default, as in Wasmtime)", Config::wasm_custom_page_sizes),
         switch("wide-arithmetic", "i64.add128, i64.sub128, i64.mul_wide_s/u (off by default, as in Wasmtime)", Config::wasm_wide_arithmetic),
         apply("max-wasm-stack", "=N", "bytes of native stack Wasm may use before trapping with `call stack exhausted` (default: 524288)", |s, v| {
             let bytes = usize::try_from(number(v)?).context("too large for this host")?;
@@ -148,7 +149,6 @@ const WASM: Group = Group {
         fixed("shared-memory", false, "shared memories"),
         fixed("shared-everything-threads", false, "the shared-everything-threads proposal"),
         fixed("stack-switching", false, "the stack-switching proposal"),
-        fixed("custom-page-sizes", false, "the custom-page-sizes proposal"),
         fixed("component-model*", false, "the component model"),
         fixed("concurrency-support", false, "component-model concurrency"),
         fixed("gc-support", true, "running without GC support"),

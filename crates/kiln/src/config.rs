@@ -253,6 +253,13 @@ impl Config {
         self.wasm_feature(WasmFeatures::WIDE_ARITHMETIC, enable)
     }
 
+    /// Whether memories may declare a page size other than 64 KiB (the
+    /// custom-page-sizes proposal: `(pagesize 1)`). Off by default, as in
+    /// Wasmtime. Such memories are bounds-checked by compiled code.
+    pub fn wasm_custom_page_sizes(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(WasmFeatures::CUSTOM_PAGE_SIZES, enable)
+    }
+
     /// Whether constant expressions may use `i32.add` and friends.
     pub fn wasm_extended_const(&mut self, enable: bool) -> &mut Self {
         self.wasm_feature(WasmFeatures::EXTENDED_CONST, enable)

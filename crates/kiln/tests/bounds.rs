@@ -415,6 +415,31 @@ fn memory_grown_by_a_host_call_is_seen_by_the_calling_function(checks: BoundsChe
     assert_eq!(&mem.data(&store)[0xFFFFC..], 8i32.to_le_bytes());
 }
 
+/// A memory of 1-byte pages (custom-page-sizes) ends where its byte length
+/// says, not at the end of the system page it lies in: compiled code
+/// checks such memories' bounds in both modes, and growing moves the end
+/// by bytes.
+fn one_byte_pages_end_at_their_length(checks: BoundsChecks) {
+    let engine = Engine::new(Config::new().bounds_checks(checks).wasm_custom_page_sizes(true)).unwrap();
+    let wat = r#"(module
+        (memory (export "mem") 3 (pagesize 1))
+        (func (export "load8") (param i32) (result i32) (i32.load8_u (local.get 0)))
+        (func (export "load32") (param i32) (result i32) (i32.load (local.get 0)))
+        (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+        (func (export "size") (result i32) memory.size))"#;
+    let module = Module::new(&engine, wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    let mut m = Fixture { store, instance };
+    assert_eq!(m.load("load8", 2).unwrap(), 0);
+    assert_oob("load8 at the length", m.load("load8", 3));
+    assert_oob("load32 past the length", m.load("load32", 0));
+    assert!(matches!(m.call("grow", &[Val::I32(1)]).unwrap(), Some(Val::I32(3))));
+    assert!(matches!(m.call("size", &[]).unwrap(), Some(Val::I32(4))));
+    assert_eq!(m.load("load32", 0).unwrap(), 0);
+    assert_oob("load8 at the grown length", m.load("load8", 4));
+}
+
 macro_rules! for_both_modes {
     ($($name:ident),* $(,)?) => {
         mod guard_pages {
@@ -427,6 +452,7 @@ macro_rules! for_both_modes {
 }
 
 for_both_modes! {
+    one_byte_pages_end_at_their_length,
     last_valid_byte_is_readable,
     last_valid_byte_is_writable,
     first_invalid_byte_traps_on_load,

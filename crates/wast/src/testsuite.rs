@@ -31,7 +31,7 @@ pub const MERGED_PROPOSALS: &[Proposal] = &[
 /// Proposals beyond Wasm 3.0 that Kiln runs behind a flag (off by
 /// default), with the `Config` switch their scripts run with.
 pub const FLAGGED_PROPOSALS: &[(Proposal, fn(&mut kiln::Config, bool) -> &mut kiln::Config)] =
-    &[(Proposal::WideArithmetic, kiln::Config::wasm_wide_arithmetic)];
+    &[(Proposal::WideArithmetic, kiln::Config::wasm_wide_arithmetic), (Proposal::CustomPageSizes, kiln::Config::wasm_custom_page_sizes)];
 
 /// One script: its trial name (`wasm-v3/NAME.wast`,
 /// `proposals/PROPOSAL/NAME.wast`) and text.

@@ -127,7 +127,11 @@ impl FuncTranslator<'_, '_> {
         let def = self.memory_definition(mem);
         let memory64 = self.is_memory64(mem);
         let index = self.to_index64(mem, index);
-        let explicit = memory64 || self.env.tunables.bounds_checks == BoundsChecks::Explicit;
+        // Guard pages cover a memory whose length is a whole number of
+        // 64 KiB pages and whose index cannot reach past the reservation;
+        // others (64-bit indices, smaller custom pages) are checked.
+        let small_pages = self.env.module.memories[mem as usize].page_size_log2 < 16;
+        let explicit = memory64 || small_pages || self.env.tunables.bounds_checks == BoundsChecks::Explicit;
         if explicit {
             let len = self.b.ins().load(POINTER, self.flags.vm, def, memdef::CURRENT_LENGTH as i32);
             match offset.checked_add(size as u64) {

@@ -70,7 +70,9 @@ impl LinearMemory {
         let Some(initial) = initial else {
             bail!("memory minimum size of {} pages exceeds the limit of {} bytes", ty.minimum, max_bytes);
         };
-        let guard_pages = guard_pages && !ty.memory64;
+        // Compiled code checks the bounds of 64-bit and small-page memories
+        // (`heap_address`): they need no guard region.
+        let guard_pages = guard_pages && !ty.memory64 && ty.page_size_log2 >= 16;
         let (reservation, image) = match slot {
             Some(mut slot) => {
                 let mapped = slot.prepare(image, initial as usize)?;
