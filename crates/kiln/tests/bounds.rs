@@ -291,6 +291,41 @@ fn memory64_boundaries(checks: BoundsChecks) {
     assert_oob("memory64 offset=u64::MAX at 1", load("load8_offset_huge", 1));
 }
 
+/// A 64-bit memory grown past 4 GiB, as the host's limit allows: accesses
+/// of every width across 2^32 and up to the last byte work, the first
+/// byte past the end traps, and bulk operations span 2^32.
+fn memory64_beyond_4_gib(checks: BoundsChecks) {
+    const FIVE_GIB: u64 = 5 << 30;
+    let engine = Engine::new(Config::new().bounds_checks(checks).max_memory_size(8 << 30)).unwrap();
+    let wat = r#"(module
+        (memory (export "mem") i64 1)
+        (func (export "grow") (param i64) (result i64) (memory.grow (local.get 0)))
+        (func (export "store16") (param i64 i32) (i32.store16 (local.get 0) (local.get 1)))
+        (func (export "load16") (param i64) (result i32) (i32.load16_u (local.get 0)))
+        (func (export "store64") (param i64 i64) (i64.store (local.get 0) (local.get 1)))
+        (func (export "load64") (param i64) (result i64) (i64.load (local.get 0)))
+        (func (export "load8") (param i64) (result i32) (i32.load8_u (local.get 0)))
+        (func (export "fill") (param i64 i64) (memory.fill (local.get 0) (i32.const 0x5A) (local.get 1))))"#;
+    let module = Module::new(&engine, wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    let mut m = Fixture { store, instance };
+    let pages = FIVE_GIB / u64::from(PAGE) - 1;
+    assert!(matches!(m.call("grow", &[Val::I64(pages as i64)]).unwrap(), Some(Val::I64(1))));
+    let across = (1u64 << 32) - 4;
+    m.call("store64", &[Val::I64(across as i64), Val::I64(0x1122_3344_5566_7788)]).unwrap();
+    assert!(matches!(m.call("load64", &[Val::I64(across as i64)]).unwrap(), Some(Val::I64(0x1122_3344_5566_7788))));
+    assert!(matches!(m.call("load16", &[Val::I64((1i64 << 32) - 1)]).unwrap(), Some(Val::I32(0x4455))));
+    m.call("store16", &[Val::I64((FIVE_GIB - 2) as i64), Val::I32(0xBEEF)]).unwrap();
+    assert!(matches!(m.call("load16", &[Val::I64((FIVE_GIB - 2) as i64)]).unwrap(), Some(Val::I32(0xBEEF))));
+    assert_oob("load8 at 5 GiB", m.call("load8", &[Val::I64(FIVE_GIB as i64)]));
+    assert_oob("load64 straddling 5 GiB", m.call("load64", &[Val::I64((FIVE_GIB - 4) as i64)]));
+    assert_oob("store16 straddling 5 GiB", m.call("store16", &[Val::I64((FIVE_GIB - 1) as i64), Val::I32(1)]));
+    m.call("fill", &[Val::I64(((1u64 << 32) - 8) as i64), Val::I64(16)]).unwrap();
+    assert!(matches!(m.call("load64", &[Val::I64((1u64 << 32) as i64)]).unwrap(), Some(Val::I64(0x5A5A_5A5A_5A5A_5A5A))));
+    assert_oob("fill past 5 GiB", m.call("fill", &[Val::I64((FIVE_GIB - 8) as i64), Val::I64(9)]));
+}
+
 fn bulk_memory_operations_check_the_whole_range(checks: BoundsChecks) {
     let mut m = Fixture::new(
         checks,
@@ -453,6 +488,7 @@ macro_rules! for_both_modes {
 
 for_both_modes! {
     one_byte_pages_end_at_their_length,
+    memory64_beyond_4_gib,
     last_valid_byte_is_readable,
     last_valid_byte_is_writable,
     first_invalid_byte_traps_on_load,
