@@ -74,15 +74,28 @@ fn main() -> ExitCode {
         }
     };
     let list = ExpectedFailures::parse(&list_text);
-    let flagged: Vec<(Script, Engine)> = FLAGGED_PROPOSALS
+    let with_flag = |enable: fn(&mut kiln::Config, bool) -> &mut kiln::Config| {
+        engine_with(|c| {
+            enable(c, true);
+        })
+    };
+    let mut flagged: Vec<(Script, Engine)> = FLAGGED_PROPOSALS
         .iter()
         .flat_map(|&(proposal, enable)| {
-            let engine = engine_with(|c| {
-                enable(c, true);
-            });
+            let engine = with_flag(enable);
             flagged_proposal_scripts(proposal).into_iter().map(move |s| (s, engine.clone()))
         })
         .collect();
+    for &(dir, enable) in FLAGGED_MISC {
+        let engine = with_flag(enable);
+        match misc_scripts_named(&root.join("tests/misc").join(dir), &format!("misc/{dir}")) {
+            Ok(found) => flagged.extend(found.into_iter().map(|s| (s, engine.clone()))),
+            Err(err) => {
+                eprintln!("error: collecting tests/misc/{dir}: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let names: BTreeSet<String> = scripts.iter().chain(flagged.iter().map(|(s, _)| s)).map(|s| s.name.clone()).collect();
 
     let engine = Engine::default();
@@ -191,6 +204,14 @@ fn collect_scripts(root: &Path) -> std::io::Result<Vec<Script>> {
 
 /// `tests/misc/*.wast`; none if the directory does not exist.
 fn misc_scripts(dir: &Path) -> std::io::Result<Vec<Script>> {
+    misc_scripts_named(dir, "misc")
+}
+
+/// Our scripts for proposals behind a flag: `tests/misc/DIR/*.wast`, run
+/// with the flag on, named `misc/DIR/NAME.wast`.
+const FLAGGED_MISC: &[(&str, fn(&mut kiln::Config, bool) -> &mut kiln::Config)] = &[("legacy-exceptions", kiln::Config::wasm_legacy_exceptions)];
+
+fn misc_scripts_named(dir: &Path, prefix: &str) -> std::io::Result<Vec<Script>> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
@@ -204,7 +225,7 @@ fn misc_scripts(dir: &Path) -> std::io::Result<Vec<Script>> {
         .map(|path| {
             let file = path.file_name().unwrap_or_default().to_string_lossy();
             Ok(Script {
-                name: format!("misc/{file}"),
+                name: format!("{prefix}/{file}"),
                 text: Cow::Owned(std::fs::read_to_string(&path)?),
             })
         })

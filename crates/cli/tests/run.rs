@@ -618,6 +618,27 @@ fn wide_arithmetic_runs_only_when_switched_on() {
 }
 
 #[test]
+fn legacy_exceptions_run_only_when_switched_on() {
+    let wat = temp_file(
+        "legacy.wat",
+        r#"(module (tag $e (param i32))
+            (func (export "main") (result i32)
+              try (result i32)
+                (throw $e (i32.const 41))
+              catch $e
+                i32.const 1
+                i32.add
+              end))"#,
+    );
+    let out = kiln(&["run", "-C", "cache=n", "--invoke", "main", path(&wat)]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("legacy_exceptions feature required for try instruction"), "{}", text(&out.stderr));
+    let out = kiln(&["run", "-C", "cache=n", "-W", "legacy-exceptions", "--invoke", "main", path(&wat)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "42\n");
+}
+
+#[test]
 fn help_needs_no_module() {
     for command in ["run", "wast", "compile"] {
         let out = kiln(&[command, "-C", "help"]);

@@ -260,6 +260,13 @@ impl Config {
         self.wasm_feature(WasmFeatures::CUSTOM_PAGE_SIZES, enable)
     }
 
+    /// Whether modules may use the legacy exception instructions (`try`,
+    /// `catch`, `catch_all`, `rethrow`, `delegate`) that older Emscripten
+    /// and LLVM builds emit. Off by default, as in Wasmtime.
+    pub fn wasm_legacy_exceptions(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(WasmFeatures::LEGACY_EXCEPTIONS, enable)
+    }
+
     /// Whether constant expressions may use `i32.add` and friends.
     pub fn wasm_extended_const(&mut self, enable: bool) -> &mut Self {
         self.wasm_feature(WasmFeatures::EXTENDED_CONST, enable)

@@ -20,6 +20,8 @@ pub enum FrameKind {
     Loop { header: Block },
     If { else_block: Block, seen_else: bool },
     TryTable,
+    /// A legacy `try` (`legacy_exceptions.rs`).
+    LegacyTry,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +41,13 @@ pub struct ControlFrame {
     /// tested value and type, which the `then` arm's code knows it has
     /// (see `FuncTranslator::cast_proven`).
     pub proven_cast: Option<(Value, WasmRefType)>,
+    /// For a legacy `try` past its body (in a `catch` or `catch_all`): its
+    /// landing pad, dispatch and the handlers so far, which no longer
+    /// cover the code being translated.
+    pub legacy_handlers: Option<super::exceptions::TryTable>,
+    /// In a legacy `catch` or `catch_all`: the exception it caught, which
+    /// `rethrow` throws again.
+    pub caught: Option<Value>,
 }
 
 impl ControlFrame {
@@ -52,6 +61,8 @@ impl ControlFrame {
             following_reached: false,
             try_table: None,
             proven_cast: None,
+            legacy_handlers: None,
+            caught: None,
         }
     }
 
@@ -69,7 +80,7 @@ pub fn block_args(values: &[Value]) -> Vec<BlockArg> {
 }
 
 impl FuncTranslator<'_, '_> {
-    fn block_type(&self, bt: BlockType) -> (Vec<WasmValType>, Vec<WasmValType>) {
+    pub(super) fn block_type(&self, bt: BlockType) -> (Vec<WasmValType>, Vec<WasmValType>) {
         match bt {
             BlockType::Empty => (vec![], vec![]),
             BlockType::Type(t) => (vec![], vec![self.env_val_type(t)]),
@@ -130,6 +141,11 @@ impl FuncTranslator<'_, '_> {
                 self.push_frame(FrameKind::TryTable, following, params.len(), results.len());
                 self.control.last_mut().unwrap().try_table = Some(handlers);
             }
+            Operator::Try { blockty } => self.translate_try(blockty),
+            Operator::Catch { tag_index } => self.translate_catch(Some(tag_index)),
+            Operator::CatchAll => self.translate_catch(None),
+            Operator::Delegate { relative_depth } => self.translate_delegate(relative_depth),
+            Operator::Rethrow { relative_depth } => self.translate_rethrow(relative_depth),
             Operator::Throw { tag_index } => self.translate_throw(tag_index),
             Operator::ThrowRef => self.translate_throw_ref(),
             Operator::Else => self.translate_else(),
@@ -223,12 +239,23 @@ impl FuncTranslator<'_, '_> {
         self.b.ins().return_(values);
     }
 
-    fn push_frame(&mut self, kind: FrameKind, following: Block, num_params: usize, num_results: usize) {
+    pub(super) fn push_frame(&mut self, kind: FrameKind, following: Block, num_params: usize, num_results: usize) {
         let height = self.stack.len() - num_params;
-        self.control.push(ControlFrame { kind, following, num_params, num_results, height, following_reached: false, try_table: None, proven_cast: None });
+        self.control.push(ControlFrame {
+            kind,
+            following,
+            num_params,
+            num_results,
+            height,
+            following_reached: false,
+            try_table: None,
+            proven_cast: None,
+            legacy_handlers: None,
+            caught: None,
+        });
     }
 
-    fn frame_at(&self, depth: u32) -> &ControlFrame {
+    pub(super) fn frame_at(&self, depth: u32) -> &ControlFrame {
         &self.control[self.control.len() - 1 - depth as usize]
     }
 
@@ -271,7 +298,7 @@ impl FuncTranslator<'_, '_> {
         self.reachable = true;
     }
 
-    fn translate_end(&mut self) {
+    pub(super) fn translate_end(&mut self) {
         let mut frame = self.control.pop().expect("end without frame");
         let mut reached = frame.following_reached;
         if self.reachable {
@@ -279,7 +306,7 @@ impl FuncTranslator<'_, '_> {
             self.jump(frame.following, &results);
             reached = true;
         }
-        if let Some(t) = frame.try_table.take() {
+        if let Some(t) = frame.try_table.take().or(frame.legacy_handlers.take()) {
             self.end_try_table(t);
         }
         match frame.kind {
@@ -314,12 +341,15 @@ impl FuncTranslator<'_, '_> {
     /// own `else` and `end` are still handled.
     pub(super) fn unreachable_operator(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
         match op {
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } | Operator::TryTable { .. } => {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } | Operator::TryTable { .. } | Operator::Try { .. } => {
                 self.unreachable_depth += 1;
             }
             Operator::Else if self.unreachable_depth == 0 => self.translate_else(),
+            Operator::Catch { tag_index } if self.unreachable_depth == 0 => self.translate_catch(Some(*tag_index)),
+            Operator::CatchAll if self.unreachable_depth == 0 => self.translate_catch(None),
+            Operator::Delegate { relative_depth } if self.unreachable_depth == 0 => self.translate_delegate(*relative_depth),
             Operator::End if self.unreachable_depth == 0 => self.translate_end(),
-            Operator::End => self.unreachable_depth -= 1,
+            Operator::End | Operator::Delegate { .. } => self.unreachable_depth -= 1,
             _ => {}
         }
         Ok(())

@@ -1,4 +1,6 @@
-//! Exception handling: `try_table`, `throw`, `throw_ref`.
+//! Exception handling: `try_table`, `throw`, `throw_ref`, and the legacy
+//! instructions (`try`, `catch`, `catch_all`, `rethrow`, `delegate`) on
+//! the same landing pads and dispatch.
 //!
 //! Exceptions are GC objects (an exnref is a heap reference, see
 //! `gc_layout::exception_layout`); a payload moves between Wasm and the
@@ -23,14 +25,27 @@ use kiln_environ::vmoffsets::{VAL_RAW_SIZE, VMCTX_STORE_CONTEXT_OFFSET, store_co
 use kiln_environ::{Builtin, Trap, WasmValType};
 use wasmparser::Catch;
 
-/// The landing pad and clauses of a `try_table`.
+/// The landing pad and clauses of a `try_table` or a legacy `try`.
 #[derive(Debug, Clone)]
 pub struct TryTable {
     /// Where try_calls land; it loads the pending exception.
     pub landing: Block,
     /// Takes the exnref and tests the clauses.
     pub dispatch: Block,
-    pub catches: Vec<Catch>,
+    pub clauses: Vec<Clause>,
+}
+
+/// What a caught exception does.
+#[derive(Debug, Clone)]
+pub enum Clause {
+    /// A `try_table` clause: a branch to a label.
+    Label(Catch),
+    /// A legacy `catch` (with its tag) or `catch_all`: the handler's block,
+    /// which takes the payload (none for `catch_all`) and the exnref.
+    Handler { tag: Option<u32>, block: Block },
+    /// A legacy `delegate`: the dispatch of the handler it names, or
+    /// `None` for the caller's.
+    Delegate(Option<Block>),
 }
 
 fn catch_label(c: &Catch) -> u32 {
@@ -52,16 +67,32 @@ impl FuncTranslator<'_, '_> {
         for c in &try_table.catches {
             self.mark_label_reached(catch_label(c));
         }
+        let mut table = self.new_try_table();
+        table.clauses = try_table.catches.iter().cloned().map(Clause::Label).collect();
+        table
+    }
+
+    /// A landing pad and dispatch with no clauses yet.
+    pub(super) fn new_try_table(&mut self) -> TryTable {
         let landing = self.b.create_block();
         let dispatch = self.b.create_block();
         let exn = self.b.append_block_param(dispatch, I32);
         self.b.declare_value_needs_stack_map(exn);
-        TryTable { landing, dispatch, catches: try_table.catches.clone() }
+        TryTable { landing, dispatch, clauses: Vec::new() }
     }
 
-    /// Emits the landing pad and dispatch of a try_table whose frame was
-    /// just popped. The current block must be filled.
+    /// Emits the landing pad and dispatch of a try_table (or legacy try)
+    /// whose frame was just popped, and seals the legacy handlers, which
+    /// the dispatch alone enters. The current block must be filled.
     pub(super) fn end_try_table(&mut self, t: TryTable) {
+        let handlers: Vec<Block> = t.clauses.iter().filter_map(|c| if let Clause::Handler { block, .. } = c { Some(*block) } else { None }).collect();
+        self.emit_dispatch(t);
+        for block in handlers {
+            self.b.seal_block(block);
+        }
+    }
+
+    fn emit_dispatch(&mut self, t: TryTable) {
         self.b.switch_to_block(t.landing);
         self.b.seal_block(t.landing);
         let ctx = self.env.load_vmctx_ptr(&mut self.b, self.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
@@ -71,34 +102,46 @@ impl FuncTranslator<'_, '_> {
         self.b.switch_to_block(t.dispatch);
         self.b.seal_block(t.dispatch);
         let exn = self.b.block_params(t.dispatch)[0];
-        for c in &t.catches {
-            let (target, _) = self.branch_target_of(catch_label(c));
-            match *c {
-                Catch::One { tag, .. } | Catch::OneRef { tag, .. } => {
-                    let tag_index = self.b.ins().iconst(I32, tag as i64);
-                    let matches = self.env.call_builtin(&mut self.b, self.vmctx, Builtin::exception_matches, &[exn, tag_index]).unwrap();
-                    let take = self.b.create_block();
-                    let next = self.b.create_block();
-                    self.b.ins().brif(matches, take, &[], next, &[]);
-                    self.b.seal_block(take);
-                    self.b.seal_block(next);
-                    self.b.switch_to_block(take);
-                    let mut values = self.exception_payload(exn, tag);
-                    if matches!(c, Catch::OneRef { .. }) {
-                        values.push(exn);
+        for clause in &t.clauses {
+            let (tag, target, with_exn) = match clause {
+                Clause::Label(c) => {
+                    let (target, _) = self.branch_target_of(catch_label(c));
+                    match *c {
+                        Catch::One { tag, .. } => (Some(tag), target, false),
+                        Catch::OneRef { tag, .. } => (Some(tag), target, true),
+                        Catch::All { .. } => (None, target, false),
+                        Catch::AllRef { .. } => (None, target, true),
                     }
-                    self.b.ins().jump(target, &block_args(&values));
-                    self.b.switch_to_block(next);
                 }
-                Catch::All { .. } => {
-                    self.b.ins().jump(target, &[]);
+                Clause::Handler { tag, block } => (*tag, *block, true),
+                Clause::Delegate(Some(outer)) => {
+                    self.b.ins().jump(*outer, &[BlockArg::Value(exn)]);
                     return;
                 }
-                Catch::AllRef { .. } => {
-                    self.b.ins().jump(target, &[BlockArg::Value(exn)]);
+                Clause::Delegate(None) => {
+                    self.unwind_out_of_function(exn);
                     return;
                 }
+            };
+            let Some(tag) = tag else {
+                let args: &[BlockArg] = if with_exn { &[BlockArg::Value(exn)] } else { &[] };
+                self.b.ins().jump(target, args);
+                return;
+            };
+            let tag_index = self.b.ins().iconst(I32, tag as i64);
+            let matches = self.env.call_builtin(&mut self.b, self.vmctx, Builtin::exception_matches, &[exn, tag_index]).unwrap();
+            let take = self.b.create_block();
+            let next = self.b.create_block();
+            self.b.ins().brif(matches, take, &[], next, &[]);
+            self.b.seal_block(take);
+            self.b.seal_block(next);
+            self.b.switch_to_block(take);
+            let mut values = self.exception_payload(exn, tag);
+            if with_exn {
+                values.push(exn);
             }
+            self.b.ins().jump(target, &block_args(&values));
+            self.b.switch_to_block(next);
         }
         self.rethrow_outward(exn);
     }
@@ -110,16 +153,19 @@ impl FuncTranslator<'_, '_> {
             Some(outer) => {
                 self.b.ins().jump(outer, &[BlockArg::Value(exn)]);
             }
-            None => {
-                self.facts.unwinds_exceptions = true;
-                let fp = self.b.ins().get_frame_pointer(POINTER);
-                self.env.call_builtin(&mut self.b, self.vmctx, Builtin::unwind_exception, &[exn, fp]);
-                self.b.ins().trap(trap_code(Trap::UnreachableCodeReached));
-            }
+            None => self.unwind_out_of_function(exn),
         }
     }
 
-    fn tag_params(&self, tag: u32) -> Vec<WasmValType> {
+    /// Hands `exn` to the runtime, which unwinds to the caller's handler.
+    fn unwind_out_of_function(&mut self, exn: Value) {
+        self.facts.unwinds_exceptions = true;
+        let fp = self.b.ins().get_frame_pointer(POINTER);
+        self.env.call_builtin(&mut self.b, self.vmctx, Builtin::unwind_exception, &[exn, fp]);
+        self.b.ins().trap(trap_code(Trap::UnreachableCodeReached));
+    }
+
+    pub(super) fn tag_params(&self, tag: u32) -> Vec<WasmValType> {
         let ty = self.env.module.tags[tag as usize].func_type;
         self.env.module.func_type(ty).params.to_vec()
     }
@@ -167,7 +213,7 @@ impl FuncTranslator<'_, '_> {
         self.throw_exception(exn);
     }
 
-    fn throw_exception(&mut self, exn: Value) {
+    pub(super) fn throw_exception(&mut self, exn: Value) {
         self.rethrow_outward(exn);
         self.reachable = false;
     }

@@ -15,6 +15,7 @@ mod call;
 mod control;
 mod exceptions;
 mod gc;
+mod legacy_exceptions;
 mod memory;
 mod numeric;
 mod ref_facts;
@@ -341,6 +342,11 @@ fn leaves_straight_line(op: &Operator<'_>) -> bool {
             | O::ReturnCallIndirect { .. }
             | O::ReturnCallRef { .. }
             | O::TryTable { .. }
+            | O::Try { .. }
+            | O::Catch { .. }
+            | O::CatchAll
+            | O::Delegate { .. }
+            | O::Rethrow { .. }
             | O::Throw { .. }
             | O::ThrowRef
     )
