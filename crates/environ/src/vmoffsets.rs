@@ -152,7 +152,7 @@ pub mod store_context {
 /// `NO_TYPE`'s entry, the first, never written, as a depth-0 record in
 /// place of a null one.
 pub mod type_display {
-    pub const DISPLAY_CAPACITY: u32 = 1 << 24;
+    pub const DISPLAY_CAPACITY: u32 = 1 << 22;
     const _: () = assert!(DISPLAY_CAPACITY.is_power_of_two());
     /// Ancestor slots held in an entry itself.
     pub const INLINE_DEPTH: u32 = 6;

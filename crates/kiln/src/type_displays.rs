@@ -19,7 +19,7 @@
 //! ancestor. What is not an object reads as id 0, whose entry is empty, so
 //! such a test fails with no separate check for an object.
 //!
-//! The array is 512 MiB of zeroed address space, which the system backs
+//! The array is 128 MiB of zeroed address space, which the system backs
 //! with memory only where entries are written (ids are handed out in
 //! order, so the first pages).
 //!

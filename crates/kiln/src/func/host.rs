@@ -127,8 +127,8 @@ impl Func {
     }
 
     pub(crate) fn new_arc<T: 'static>(store: &mut StoreOpaque, ty: FuncType, f: Arc<HostFn<T>>) -> Func {
-        // Fails only when the engine holds 2^24 - 1 distinct types
-        // (`TypeDisplays::CAPACITY`), gigabytes of type descriptions.
+        // Fails only when the engine holds 2^22 - 1 distinct types
+        // (`TypeDisplays::CAPACITY`), over a gigabyte of type descriptions.
         let type_id = store.engine().inner.types.register_func_type(&ty.to_wasm()).expect("the engine has room for another type");
         let sig = signature_repr(store, &ty);
         let trampoline = store.engine().trampoline(&sig, TrampolineKind::WasmToArray).expect("trampolines compile for every signature");
