@@ -158,7 +158,8 @@ pub mod type_display {
     pub const INLINE_DEPTH: u32 = 6;
     pub const RECORD_OFFSET: u32 = INLINE_DEPTH * 4;
     pub const ENTRY_SIZE: u32 = RECORD_OFFSET + 8;
-    /// No type has this id: engine type ids are 1 to `DISPLAY_CAPACITY - 1`.
+    /// No type has this id: engine type ids are 1 to `DISPLAY_CAPACITY - 2`
+    /// (the last entry stays empty for all-ones ids, an externref's).
     pub const NO_TYPE: u32 = 0;
 }
 

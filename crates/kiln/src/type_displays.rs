@@ -64,8 +64,11 @@ impl Default for TypeDisplays {
 }
 
 impl TypeDisplays {
-    /// Ids below this can be recorded.
-    pub const CAPACITY: u64 = DISPLAY_CAPACITY as u64;
+    /// Ids below this can be recorded. The last entry is never written:
+    /// headers of objects without a Wasm type (externrefs, whose type
+    /// index is `gc_layout::EXTERNREF_TYPE_INDEX`, all ones) mask to it, so
+    /// they are a subtype of nothing however many types there are.
+    pub const CAPACITY: u64 = DISPLAY_CAPACITY as u64 - 1;
 
     /// The table's address, for compiled code.
     pub fn top(&self) -> *const u8 {
@@ -174,7 +177,7 @@ mod tests {
     fn no_types_entry_is_the_first_and_empty() {
         let mut d = TypeDisplays::default();
         d.record(1, None);
-        d.record(DISPLAY_CAPACITY - 1, Some(1));
+        d.record(TypeDisplays::CAPACITY as u32 - 1, Some(1));
         // What is not an object reads as `NO_TYPE`, an ancestor of nothing,
         // and compiled code reads its entry, at the table's start, as the
         // record (depth 0) of an entry whose record pointer is null.
@@ -182,6 +185,16 @@ mod tests {
         assert_eq!(std::ptr::from_ref(entry).cast::<u8>(), d.top());
         assert!(inline_slots(&d, NO_TYPE).iter().all(|&a| a == NO_TYPE));
         assert!(entry.record.load(Ordering::Relaxed).is_null());
+    }
+
+    #[test]
+    fn an_externrefs_header_finds_no_ancestor_in_a_full_table() {
+        let mut d = TypeDisplays::default();
+        d.record(1, None);
+        d.record(TypeDisplays::CAPACITY as u32 - 1, Some(1));
+        let externref = kiln_environ::gc_layout::EXTERNREF_TYPE_INDEX;
+        assert!(inline_slots(&d, externref).iter().all(|&a| a == NO_TYPE));
+        assert!(d.entry(externref).record.load(Ordering::Relaxed).is_null());
     }
 
     #[test]
