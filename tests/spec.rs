@@ -209,7 +209,8 @@ fn misc_scripts(dir: &Path) -> std::io::Result<Vec<Script>> {
 
 /// Our scripts for proposals behind a flag: `tests/misc/DIR/*.wast`, run
 /// with the flag on, named `misc/DIR/NAME.wast`.
-const FLAGGED_MISC: &[(&str, fn(&mut kiln::Config, bool) -> &mut kiln::Config)] = &[("legacy-exceptions", kiln::Config::wasm_legacy_exceptions)];
+const FLAGGED_MISC: &[(&str, fn(&mut kiln::Config, bool) -> &mut kiln::Config)] =
+    &[("legacy-exceptions", kiln::Config::wasm_legacy_exceptions), ("threads", kiln::Config::wasm_threads)];
 
 fn misc_scripts_named(dir: &Path, prefix: &str) -> std::io::Result<Vec<Script>> {
     if !dir.is_dir() {

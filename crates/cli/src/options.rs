@@ -101,6 +101,7 @@ const WASM: Group = Group {
         switch("gc", "the GC proposal: structs, arrays, i31 and the any/eq types", Config::wasm_gc),
         switch("function-references", "typed function references: call_ref, non-nullable references", Config::wasm_function_references),
         switch("exceptions", "exception handling: try_table, throw, exnref", Config::wasm_exceptions),
+        switch("threads", "shared memories and atomic instructions (off by default; memory.atomic.wait/notify and sharing memories between threads are not supported yet)", Config::wasm_threads),
         switch("legacy-exceptions", "the legacy exception instructions try, catch, catch_all, rethrow, delegate (off by default, as in Wasmtime)", Config::wasm_legacy_exceptions),
         switch("tail-call", "tail calls: return_call, return_call_indirect, return_call_ref", Config::wasm_tail_call),
         switch("simd", "128-bit SIMD", Config::wasm_simd),
@@ -146,7 +147,6 @@ const WASM: Group = Group {
             s.store.timeout = Some(duration(v)?);
             Ok(())
         }),
-        fixed("threads", false, "the threads proposal"),
         fixed("shared-memory", false, "shared memories"),
         fixed("shared-everything-threads", false, "the shared-everything-threads proposal"),
         fixed("stack-switching", false, "the stack-switching proposal"),

@@ -536,7 +536,7 @@ fn what_kiln_always_does_is_accepted_and_the_opposite_refused() {
         assert_eq!(text(&out.stdout), "hello, world\n", "{flag} {value}: {}", text(&out.stderr));
     }
     for (flag, value, expected) in [
-        ("-W", "threads", "-W threads: not supported by Kiln yet: the threads proposal; only `threads=n` is accepted"),
+        ("-W", "shared-memory", "-W shared-memory: not supported by Kiln yet: shared memories; only `shared-memory=n` is accepted"),
         ("-W", "component-model-async=y", "not supported by Kiln yet: the component model; only `component-model-async=n` is accepted"),
         ("-O", "signals-based-traps=n", "not supported by Kiln yet: trapping without signal handlers; only `signals-based-traps=y` is accepted"),
         ("-C", "compiler=winch", "not supported by Kiln yet: the Winch baseline compiler"),
@@ -587,7 +587,7 @@ fn unknown_keys_list_the_known_ones() {
 #[test]
 fn help_lists_every_group() {
     for (flag, lines) in [
-        ("-W", ["-W gc[=y|n]\n      the GC proposal", "-W max-memory-size=N\n", "-W timeout=N|Ns|Nms|..\n", "-W threads[=y|n]\n      only `threads=n`", "  -W all-proposals ("]),
+        ("-W", ["-W gc[=y|n]\n      the GC proposal", "-W max-memory-size=N\n", "-W timeout=N|Ns|Nms|..\n", "-W shared-memory[=y|n]\n      only `shared-memory=n`", "  -W all-proposals ("]),
         ("-C", ["-C collector=null|copying|drc|generational\n", "-C compiler=cranelift\n", "-C cache[=y|n]\n", "-C native-unwind-info[=y|n]\n", "-C cache-config=PATH\n"]),
         ("-O", ["-O opt-level=0|1|2|s\n", "-O memory-reservation=N\n", "-O memory-guard-size=N\n", "-O signals-based-traps[=y|n]\n", "  -O pooling-* ("]),
         ("-D", ["-D debug-info[=y|n]\n", "-D logging[=y|n]\n", "-D address-map[=y|n]\n", "Not supported by Kiln yet (-D):\n", "  -D coredump ("]),

@@ -16,9 +16,9 @@ pub fn wasm_features() -> WasmFeatures {
 
 /// Every feature Kiln implements: the default ones ([`wasm_features`]) and
 /// those an embedder may switch on (`kiln::Config::wasm_wide_arithmetic`,
-/// `wasm_custom_page_sizes`, `wasm_legacy_exceptions`).
+/// `wasm_custom_page_sizes`, `wasm_legacy_exceptions`, `wasm_threads`).
 pub fn implemented_features() -> WasmFeatures {
-    wasm_features() | WasmFeatures::WIDE_ARITHMETIC | WasmFeatures::CUSTOM_PAGE_SIZES | WasmFeatures::LEGACY_EXCEPTIONS
+    wasm_features() | WasmFeatures::WIDE_ARITHMETIC | WasmFeatures::CUSTOM_PAGE_SIZES | WasmFeatures::LEGACY_EXCEPTIONS | WasmFeatures::THREADS
 }
 
 /// Decodes and validates `wasm` with every feature Kiln implements

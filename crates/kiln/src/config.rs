@@ -267,6 +267,15 @@ impl Config {
         self.wasm_feature(WasmFeatures::LEGACY_EXCEPTIONS, enable)
     }
 
+    /// Whether modules may use the threads proposal's shared memories and
+    /// atomic instructions. Off by default: Kiln runs atomics (on one
+    /// thread's memories) but not yet `memory.atomic.wait*`/`notify` nor
+    /// memories shared between threads, which are refused with an error
+    /// naming them.
+    pub fn wasm_threads(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(WasmFeatures::THREADS, enable)
+    }
+
     /// Whether constant expressions may use `i32.add` and friends.
     pub fn wasm_extended_const(&mut self, enable: bool) -> &mut Self {
         self.wasm_feature(WasmFeatures::EXTENDED_CONST, enable)

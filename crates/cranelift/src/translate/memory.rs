@@ -106,7 +106,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// Widens an address-typed operand to i64.
-    fn to_index64(&mut self, mem: u32, v: Value) -> Value {
+    pub(super) fn to_index64(&mut self, mem: u32, v: Value) -> Value {
         if self.is_memory64(mem) { v } else { self.b.ins().uextend(I64, v) }
     }
 
@@ -115,7 +115,7 @@ impl FuncTranslator<'_, '_> {
         if self.is_memory64(mem) { v } else { self.b.ins().ireduce(I32, v) }
     }
 
-    fn memory_definition(&mut self, mem: u32) -> Value {
+    pub(super) fn memory_definition(&mut self, mem: u32) -> Value {
         let offset = self.env.offsets.memory_ptr(mem);
         self.env.load_vmctx_ptr(&mut self.b, self.vmctx, offset)
     }

@@ -10,6 +10,7 @@
 //! `end`. Every operator records its module offset as the CLIF source
 //! location, which becomes the backtrace's module offset.
 
+mod atomics;
 mod budget;
 mod call;
 mod control;
@@ -312,6 +313,9 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             return Ok(());
         }
         if self.gc_operator(op)? {
+            return Ok(());
+        }
+        if self.atomic_operator(op)? {
             return Ok(());
         }
         Err(CompileError::Unsupported { operator: kiln_environ::operator_name(op), offset })

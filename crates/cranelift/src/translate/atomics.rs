@@ -1,0 +1,180 @@
+//! The threads proposal's atomic memory instructions: loads, stores,
+//! read-modify-writes, compare-exchanges and `atomic.fence`, sequentially
+//! consistent (Cranelift's atomic instructions are).
+//!
+//! An atomic access must be naturally aligned: a misaligned one traps
+//! (`unaligned atomic`), after the bounds check the spec orders first,
+//! which the misaligned (cold) path makes explicitly so that guard-page
+//! memories trap the same way. They use an ordinary access's flags (a
+//! guard-page fault traps as out of bounds). Narrow accesses (8, 16, 32 bits of an i32
+//! or i64) zero-extend what they read and wrap what they write.
+//!
+//! `memory.atomic.wait32/64` and `memory.atomic.notify` are refused at
+//! compilation for now, naming the operator: they need the waiter queue
+//! that shared memories between threads bring (issue #16).
+
+use super::{FuncTranslator, trap_code};
+use crate::CompileError;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::{I8, I16, I32, I64};
+use cranelift_codegen::ir::{AtomicRmwOp, InstBuilder, MemFlagsData, Type, Value};
+use kiln_environ::Trap;
+use kiln_environ::vmoffsets::memory as memdef;
+use wasmparser::{MemArg, Operator};
+
+impl FuncTranslator<'_, '_> {
+    /// Handles atomic operators; returns false for any other operator.
+    pub(super) fn atomic_operator(&mut self, op: &Operator<'_>) -> Result<bool, CompileError> {
+        use AtomicRmwOp as R;
+        use Operator as O;
+        match *op {
+            O::AtomicFence { .. } => {
+                self.b.ins().fence();
+            }
+            O::I32AtomicLoad { memarg } => self.atomic_load(memarg, I32, I32)?,
+            O::I64AtomicLoad { memarg } => self.atomic_load(memarg, I64, I64)?,
+            O::I32AtomicLoad8U { memarg } => self.atomic_load(memarg, I32, I8)?,
+            O::I32AtomicLoad16U { memarg } => self.atomic_load(memarg, I32, I16)?,
+            O::I64AtomicLoad8U { memarg } => self.atomic_load(memarg, I64, I8)?,
+            O::I64AtomicLoad16U { memarg } => self.atomic_load(memarg, I64, I16)?,
+            O::I64AtomicLoad32U { memarg } => self.atomic_load(memarg, I64, I32)?,
+            O::I32AtomicStore { memarg } => self.atomic_store(memarg, I32)?,
+            O::I64AtomicStore { memarg } => self.atomic_store(memarg, I64)?,
+            O::I32AtomicStore8 { memarg } | O::I64AtomicStore8 { memarg } => self.atomic_store(memarg, I8)?,
+            O::I32AtomicStore16 { memarg } | O::I64AtomicStore16 { memarg } => self.atomic_store(memarg, I16)?,
+            O::I64AtomicStore32 { memarg } => self.atomic_store(memarg, I32)?,
+
+            O::I32AtomicRmwAdd { memarg } => self.atomic_rmw(memarg, I32, I32, R::Add)?,
+            O::I64AtomicRmwAdd { memarg } => self.atomic_rmw(memarg, I64, I64, R::Add)?,
+            O::I32AtomicRmw8AddU { memarg } => self.atomic_rmw(memarg, I32, I8, R::Add)?,
+            O::I32AtomicRmw16AddU { memarg } => self.atomic_rmw(memarg, I32, I16, R::Add)?,
+            O::I64AtomicRmw8AddU { memarg } => self.atomic_rmw(memarg, I64, I8, R::Add)?,
+            O::I64AtomicRmw16AddU { memarg } => self.atomic_rmw(memarg, I64, I16, R::Add)?,
+            O::I64AtomicRmw32AddU { memarg } => self.atomic_rmw(memarg, I64, I32, R::Add)?,
+            O::I32AtomicRmwSub { memarg } => self.atomic_rmw(memarg, I32, I32, R::Sub)?,
+            O::I64AtomicRmwSub { memarg } => self.atomic_rmw(memarg, I64, I64, R::Sub)?,
+            O::I32AtomicRmw8SubU { memarg } => self.atomic_rmw(memarg, I32, I8, R::Sub)?,
+            O::I32AtomicRmw16SubU { memarg } => self.atomic_rmw(memarg, I32, I16, R::Sub)?,
+            O::I64AtomicRmw8SubU { memarg } => self.atomic_rmw(memarg, I64, I8, R::Sub)?,
+            O::I64AtomicRmw16SubU { memarg } => self.atomic_rmw(memarg, I64, I16, R::Sub)?,
+            O::I64AtomicRmw32SubU { memarg } => self.atomic_rmw(memarg, I64, I32, R::Sub)?,
+            O::I32AtomicRmwAnd { memarg } => self.atomic_rmw(memarg, I32, I32, R::And)?,
+            O::I64AtomicRmwAnd { memarg } => self.atomic_rmw(memarg, I64, I64, R::And)?,
+            O::I32AtomicRmw8AndU { memarg } => self.atomic_rmw(memarg, I32, I8, R::And)?,
+            O::I32AtomicRmw16AndU { memarg } => self.atomic_rmw(memarg, I32, I16, R::And)?,
+            O::I64AtomicRmw8AndU { memarg } => self.atomic_rmw(memarg, I64, I8, R::And)?,
+            O::I64AtomicRmw16AndU { memarg } => self.atomic_rmw(memarg, I64, I16, R::And)?,
+            O::I64AtomicRmw32AndU { memarg } => self.atomic_rmw(memarg, I64, I32, R::And)?,
+            O::I32AtomicRmwOr { memarg } => self.atomic_rmw(memarg, I32, I32, R::Or)?,
+            O::I64AtomicRmwOr { memarg } => self.atomic_rmw(memarg, I64, I64, R::Or)?,
+            O::I32AtomicRmw8OrU { memarg } => self.atomic_rmw(memarg, I32, I8, R::Or)?,
+            O::I32AtomicRmw16OrU { memarg } => self.atomic_rmw(memarg, I32, I16, R::Or)?,
+            O::I64AtomicRmw8OrU { memarg } => self.atomic_rmw(memarg, I64, I8, R::Or)?,
+            O::I64AtomicRmw16OrU { memarg } => self.atomic_rmw(memarg, I64, I16, R::Or)?,
+            O::I64AtomicRmw32OrU { memarg } => self.atomic_rmw(memarg, I64, I32, R::Or)?,
+            O::I32AtomicRmwXor { memarg } => self.atomic_rmw(memarg, I32, I32, R::Xor)?,
+            O::I64AtomicRmwXor { memarg } => self.atomic_rmw(memarg, I64, I64, R::Xor)?,
+            O::I32AtomicRmw8XorU { memarg } => self.atomic_rmw(memarg, I32, I8, R::Xor)?,
+            O::I32AtomicRmw16XorU { memarg } => self.atomic_rmw(memarg, I32, I16, R::Xor)?,
+            O::I64AtomicRmw8XorU { memarg } => self.atomic_rmw(memarg, I64, I8, R::Xor)?,
+            O::I64AtomicRmw16XorU { memarg } => self.atomic_rmw(memarg, I64, I16, R::Xor)?,
+            O::I64AtomicRmw32XorU { memarg } => self.atomic_rmw(memarg, I64, I32, R::Xor)?,
+            O::I32AtomicRmwXchg { memarg } => self.atomic_rmw(memarg, I32, I32, R::Xchg)?,
+            O::I64AtomicRmwXchg { memarg } => self.atomic_rmw(memarg, I64, I64, R::Xchg)?,
+            O::I32AtomicRmw8XchgU { memarg } => self.atomic_rmw(memarg, I32, I8, R::Xchg)?,
+            O::I32AtomicRmw16XchgU { memarg } => self.atomic_rmw(memarg, I32, I16, R::Xchg)?,
+            O::I64AtomicRmw8XchgU { memarg } => self.atomic_rmw(memarg, I64, I8, R::Xchg)?,
+            O::I64AtomicRmw16XchgU { memarg } => self.atomic_rmw(memarg, I64, I16, R::Xchg)?,
+            O::I64AtomicRmw32XchgU { memarg } => self.atomic_rmw(memarg, I64, I32, R::Xchg)?,
+
+            O::I32AtomicRmwCmpxchg { memarg } => self.atomic_cmpxchg(memarg, I32, I32)?,
+            O::I64AtomicRmwCmpxchg { memarg } => self.atomic_cmpxchg(memarg, I64, I64)?,
+            O::I32AtomicRmw8CmpxchgU { memarg } => self.atomic_cmpxchg(memarg, I32, I8)?,
+            O::I32AtomicRmw16CmpxchgU { memarg } => self.atomic_cmpxchg(memarg, I32, I16)?,
+            O::I64AtomicRmw8CmpxchgU { memarg } => self.atomic_cmpxchg(memarg, I64, I8)?,
+            O::I64AtomicRmw16CmpxchgU { memarg } => self.atomic_cmpxchg(memarg, I64, I16)?,
+            O::I64AtomicRmw32CmpxchgU { memarg } => self.atomic_cmpxchg(memarg, I64, I32)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The native address of an atomic access of `size` bytes at `index`
+    /// (bounds checked, then alignment checked).
+    fn atomic_address(&mut self, memarg: &MemArg, index: Value, size: u32) -> Result<Value, CompileError> {
+        let mem = super::memory::memarg_memory(memarg)?;
+        let addr = self.heap_address(mem, index, memarg.offset, size);
+        if size == 1 {
+            return Ok(addr);
+        }
+        // Memories are page-aligned: the native address is aligned exactly
+        // when the effective address is.
+        let misaligned_bits = self.b.ins().band_imm_u(addr, i64::from(size - 1));
+        let misaligned = self.b.create_block();
+        let aligned = self.b.create_block();
+        self.b.ins().brif(misaligned_bits, misaligned, &[], aligned, &[]);
+        self.b.seal_block(misaligned);
+        self.b.seal_block(aligned);
+        self.b.switch_to_block(misaligned);
+        self.trap_if_out_of_bounds(mem, index, memarg.offset, size);
+        self.b.ins().trap(trap_code(Trap::HeapMisaligned));
+        self.b.switch_to_block(aligned);
+        Ok(addr)
+    }
+
+    /// The spec's bounds check, before the alignment one, where guard pages
+    /// would otherwise let a misaligned access trap as misaligned.
+    fn trap_if_out_of_bounds(&mut self, mem: u32, index: Value, offset: u64, size: u32) {
+        let def = self.memory_definition(mem);
+        let len = self.b.ins().load(I64, MemFlagsData::trusted(), def, memdef::CURRENT_LENGTH as i32);
+        let index = self.to_index64(mem, index);
+        let extent = offset.saturating_add(u64::from(size));
+        let extent = self.b.ins().iconst(I64, extent as i64);
+        let end = self.b.ins().uadd_overflow_trap(index, extent, trap_code(Trap::MemoryOutOfBounds));
+        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
+        self.b.ins().trapnz(oob, trap_code(Trap::MemoryOutOfBounds));
+    }
+
+    fn atomic_load(&mut self, memarg: MemArg, ty: Type, access: Type) -> Result<(), CompileError> {
+        let index = self.pop();
+        let addr = self.atomic_address(&memarg, index, access.bytes())?;
+        let v = self.b.ins().atomic_load(access, self.flags.heap, addr);
+        let v = if access == ty { v } else { self.b.ins().uextend(ty, v) };
+        self.push(v);
+        Ok(())
+    }
+
+    fn atomic_store(&mut self, memarg: MemArg, access: Type) -> Result<(), CompileError> {
+        let (index, value) = self.pop2();
+        let addr = self.atomic_address(&memarg, index, access.bytes())?;
+        let value = self.narrow(value, access);
+        self.b.ins().atomic_store(self.flags.heap, value, addr);
+        Ok(())
+    }
+
+    fn atomic_rmw(&mut self, memarg: MemArg, ty: Type, access: Type, op: AtomicRmwOp) -> Result<(), CompileError> {
+        let (index, value) = self.pop2();
+        let addr = self.atomic_address(&memarg, index, access.bytes())?;
+        let value = self.narrow(value, access);
+        let old = self.b.ins().atomic_rmw(access, self.flags.heap, op, addr, value);
+        let old = if access == ty { old } else { self.b.ins().uextend(ty, old) };
+        self.push(old);
+        Ok(())
+    }
+
+    fn atomic_cmpxchg(&mut self, memarg: MemArg, ty: Type, access: Type) -> Result<(), CompileError> {
+        let (expected, replacement) = self.pop2();
+        let index = self.pop();
+        let addr = self.atomic_address(&memarg, index, access.bytes())?;
+        let (expected, replacement) = (self.narrow(expected, access), self.narrow(replacement, access));
+        let old = self.b.ins().atomic_cas(self.flags.heap, addr, expected, replacement);
+        let old = if access == ty { old } else { self.b.ins().uextend(ty, old) };
+        self.push(old);
+        Ok(())
+    }
+
+    /// `value` wrapped to the access's width.
+    fn narrow(&mut self, value: Value, access: Type) -> Value {
+        if self.b.func.dfg.value_type(value) == access { value } else { self.b.ins().ireduce(access, value) }
+    }
+}
