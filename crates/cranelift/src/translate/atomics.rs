@@ -15,11 +15,9 @@
 
 use super::{FuncTranslator, trap_code};
 use crate::CompileError;
-use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I8, I16, I32, I64};
-use cranelift_codegen::ir::{AtomicRmwOp, InstBuilder, MemFlagsData, Type, Value};
+use cranelift_codegen::ir::{AtomicRmwOp, InstBuilder, Type, Value};
 use kiln_environ::Trap;
-use kiln_environ::vmoffsets::memory as memdef;
 use wasmparser::{MemArg, Operator};
 
 impl FuncTranslator<'_, '_> {
@@ -116,23 +114,12 @@ impl FuncTranslator<'_, '_> {
         self.b.seal_block(misaligned);
         self.b.seal_block(aligned);
         self.b.switch_to_block(misaligned);
-        self.trap_if_out_of_bounds(mem, index, memarg.offset, size);
+        // The spec checks bounds first; guard pages would let a misaligned
+        // access past the end trap as misaligned.
+        self.check_bounds(mem, index, memarg.offset, size);
         self.b.ins().trap(trap_code(Trap::HeapMisaligned));
         self.b.switch_to_block(aligned);
         Ok(addr)
-    }
-
-    /// The spec's bounds check, before the alignment one, where guard pages
-    /// would otherwise let a misaligned access trap as misaligned.
-    fn trap_if_out_of_bounds(&mut self, mem: u32, index: Value, offset: u64, size: u32) {
-        let def = self.memory_definition(mem);
-        let len = self.b.ins().load(I64, MemFlagsData::trusted(), def, memdef::CURRENT_LENGTH as i32);
-        let index = self.to_index64(mem, index);
-        let extent = offset.saturating_add(u64::from(size));
-        let extent = self.b.ins().iconst(I64, extent as i64);
-        let end = self.b.ins().uadd_overflow_trap(index, extent, trap_code(Trap::MemoryOutOfBounds));
-        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
-        self.b.ins().trapnz(oob, trap_code(Trap::MemoryOutOfBounds));
     }
 
     fn atomic_load(&mut self, memarg: MemArg, ty: Type, access: Type) -> Result<(), CompileError> {

@@ -52,12 +52,16 @@ pub struct ControlFrame {
 
 impl ControlFrame {
     pub fn function(exit: Block, num_results: usize) -> Self {
+        ControlFrame::new(FrameKind::Function, exit, 0, num_results, 0)
+    }
+
+    fn new(kind: FrameKind, following: Block, num_params: usize, num_results: usize, height: usize) -> Self {
         ControlFrame {
-            kind: FrameKind::Function,
-            following: exit,
-            num_params: 0,
+            kind,
+            following,
+            num_params,
             num_results,
-            height: 0,
+            height,
             following_reached: false,
             try_table: None,
             proven_cast: None,
@@ -241,18 +245,7 @@ impl FuncTranslator<'_, '_> {
 
     pub(super) fn push_frame(&mut self, kind: FrameKind, following: Block, num_params: usize, num_results: usize) {
         let height = self.stack.len() - num_params;
-        self.control.push(ControlFrame {
-            kind,
-            following,
-            num_params,
-            num_results,
-            height,
-            following_reached: false,
-            try_table: None,
-            proven_cast: None,
-            legacy_handlers: None,
-            caught: None,
-        });
+        self.control.push(ControlFrame::new(kind, following, num_params, num_results, height));
     }
 
     pub(super) fn frame_at(&self, depth: u32) -> &ControlFrame {
@@ -285,6 +278,19 @@ impl FuncTranslator<'_, '_> {
         let FrameKind::If { else_block, .. } = frame.kind else { unreachable!("else outside if") };
         frame.kind = FrameKind::If { else_block, seen_else: true };
         frame.proven_cast = None;
+        self.end_arm();
+        self.b.switch_to_block(else_block);
+        let params = self.b.block_params(else_block).to_vec();
+        self.stack.extend(params);
+        self.reachable = true;
+    }
+
+    /// Ends an arm of the innermost frame that another arm follows (an
+    /// `if`'s `then`, a legacy `try`'s body or handler): its results, if
+    /// it is reachable, go to the frame's end, and the operand stack
+    /// drops back to the frame's height.
+    pub(super) fn end_arm(&mut self) {
+        let frame = self.control.last_mut().unwrap();
         let (following, num_results, height) = (frame.following, frame.num_results, frame.height);
         if self.reachable {
             frame.following_reached = true;
@@ -292,10 +298,6 @@ impl FuncTranslator<'_, '_> {
             self.jump(following, &results);
         }
         self.stack.truncate(height);
-        self.b.switch_to_block(else_block);
-        let params = self.b.block_params(else_block).to_vec();
-        self.stack.extend(params);
-        self.reachable = true;
     }
 
     pub(super) fn translate_end(&mut self) {

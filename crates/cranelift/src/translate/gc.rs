@@ -647,10 +647,10 @@ impl FuncTranslator<'_, '_> {
     /// The test of `x` against concrete GC type `t`, which is final or
     /// shallower than the displays' inline slots: straight-line code, no
     /// branch.
-    /// Whatever `x` is, its type id and its display can be read (from a
-    /// harmless address and the empty record when it is no object), and
-    /// the answer combines "is an object", the display's slot, and for a
-    /// nullable target "is null". The id and the display are computed where
+    /// Whatever `x` is, its type id can be read (`NO_TYPE`, from the
+    /// vmctx, when it is no object) and its display entry with it, and the
+    /// answer is the entry's slot, or for a nullable target that or "is
+    /// null". The id and the display are computed where
     /// the test is, so the next tests of the same value (a `br_on_cast`
     /// chain, a `ref.test` then `ref.cast`) share them: each costs a load
     /// and a compare.

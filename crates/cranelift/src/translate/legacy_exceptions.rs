@@ -35,16 +35,10 @@ impl FuncTranslator<'_, '_> {
     pub(super) fn translate_catch(&mut self, tag: Option<u32>) {
         let frame = self.control.last_mut().unwrap();
         debug_assert_eq!(frame.kind, FrameKind::LegacyTry, "catch outside try");
-        let (following, num_results, height) = (frame.following, frame.num_results, frame.height);
         if let Some(table) = frame.try_table.take() {
             frame.legacy_handlers = Some(table);
         }
-        if self.reachable {
-            self.control.last_mut().unwrap().following_reached = true;
-            let results = self.popn(num_results);
-            self.jump(following, &results);
-        }
-        self.stack.truncate(height);
+        self.end_arm();
         let payload = tag.map(|t| self.tag_params(t)).unwrap_or_default();
         let handler = self.block_with_params(&payload);
         let exn = self.b.append_block_param(handler, I32);

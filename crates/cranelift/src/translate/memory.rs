@@ -106,7 +106,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// Widens an address-typed operand to i64.
-    pub(super) fn to_index64(&mut self, mem: u32, v: Value) -> Value {
+    fn to_index64(&mut self, mem: u32, v: Value) -> Value {
         if self.is_memory64(mem) { v } else { self.b.ins().uextend(I64, v) }
     }
 
@@ -115,7 +115,7 @@ impl FuncTranslator<'_, '_> {
         if self.is_memory64(mem) { v } else { self.b.ins().ireduce(I32, v) }
     }
 
-    pub(super) fn memory_definition(&mut self, mem: u32) -> Value {
+    fn memory_definition(&mut self, mem: u32) -> Value {
         let offset = self.env.offsets.memory_ptr(mem);
         self.env.load_vmctx_ptr(&mut self.b, self.vmctx, offset)
     }
@@ -124,41 +124,49 @@ impl FuncTranslator<'_, '_> {
     /// The native address of `index + offset` in memory `mem`, bounds
     /// checked for an access of `size` bytes.
     pub(super) fn heap_address(&mut self, mem: u32, index: Value, offset: u64, size: u32) -> Value {
-        let def = self.memory_definition(mem);
-        let memory64 = self.is_memory64(mem);
-        let index = self.to_index64(mem, index);
         // Guard pages cover a memory whose length is a whole number of
         // 64 KiB pages and whose index cannot reach past the reservation;
         // others (64-bit indices, smaller custom pages) are checked.
         let small_pages = self.env.module.memories[mem as usize].page_size_log2 < 16;
-        let explicit = memory64 || small_pages || self.env.tunables.bounds_checks == BoundsChecks::Explicit;
+        let explicit = self.is_memory64(mem) || small_pages || self.env.tunables.bounds_checks == BoundsChecks::Explicit;
         if explicit {
-            let len = self.b.ins().load(POINTER, self.flags.vm, def, memdef::CURRENT_LENGTH as i32);
-            match offset.checked_add(size as u64) {
-                Some(end_offset) => {
-                    let end_offset = self.b.ins().iconst(I64, end_offset as i64);
-                    let end = if memory64 {
-                        self.b.ins().uadd_overflow_trap(index, end_offset, trap_code(Trap::MemoryOutOfBounds))
-                    } else {
-                        // A 32-bit index plus a 32-bit offset cannot overflow 64 bits.
-                        self.b.ins().iadd(index, end_offset)
-                    };
-                    let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
-                    self.b.ins().trapnz(oob, trap_code(Trap::MemoryOutOfBounds));
-                }
-                None => {
-                    self.b.ins().trap(trap_code(Trap::MemoryOutOfBounds));
-                    // Keep emitting into a fresh (unreachable) block so the
-                    // caller's instructions have somewhere to go.
-                    let dead = self.b.create_block();
-                    self.b.switch_to_block(dead);
-                    self.b.seal_block(dead);
-                }
-            }
+            self.check_bounds(mem, index, offset, size);
         }
+        let def = self.memory_definition(mem);
+        let index = self.to_index64(mem, index);
         let base = self.b.ins().load(POINTER, self.flags.vm, def, memdef::BASE as i32);
         let addr = self.b.ins().iadd(base, index);
         if offset == 0 { addr } else { self.b.ins().iadd_imm_u(addr, offset as i64) }
+    }
+
+    /// Traps unless `[index + offset, index + offset + size)` lies in
+    /// memory `mem`'s current length.
+    pub(super) fn check_bounds(&mut self, mem: u32, index: Value, offset: u64, size: u32) {
+        let def = self.memory_definition(mem);
+        let memory64 = self.is_memory64(mem);
+        let index = self.to_index64(mem, index);
+        let len = self.b.ins().load(POINTER, self.flags.vm, def, memdef::CURRENT_LENGTH as i32);
+        match offset.checked_add(size as u64) {
+            Some(end_offset) => {
+                let end_offset = self.b.ins().iconst(I64, end_offset as i64);
+                let end = if memory64 {
+                    self.b.ins().uadd_overflow_trap(index, end_offset, trap_code(Trap::MemoryOutOfBounds))
+                } else {
+                    // A 32-bit index plus a 32-bit offset cannot overflow 64 bits.
+                    self.b.ins().iadd(index, end_offset)
+                };
+                let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
+                self.b.ins().trapnz(oob, trap_code(Trap::MemoryOutOfBounds));
+            }
+            None => {
+                self.b.ins().trap(trap_code(Trap::MemoryOutOfBounds));
+                // Keep emitting into a fresh (unreachable) block so the
+                // caller's instructions have somewhere to go.
+                let dead = self.b.create_block();
+                self.b.switch_to_block(dead);
+                self.b.seal_block(dead);
+            }
+        }
     }
 
     fn load(&mut self, memarg: MemArg, _ty: Type, size: u32, f: impl FnOnce(&mut cranelift_frontend::FunctionBuilder<'_>, MemFlagsData, Value) -> Value) -> Result<(), CompileError> {
