@@ -13,7 +13,7 @@
 //! - Every key in a table is either honoured or refused, never accepted and
 //!   ignored. A Wasmtime key for something Kiln lacks is an error saying it
 //!   is not supported yet; a Wasmtime switch whose one setting is what
-//!   Kiln always does (`-W threads=n`, `-O signals-based-traps=y`) accepts
+//!   Kiln always does (`-O signals-based-traps=y`, `-C compiler=cranelift`) accepts
 //!   that setting and refuses the other.
 //! - A key in no table is an error listing the keys Kiln honours.
 //! - Pairs apply left to right, so a later value of a key wins.
@@ -101,7 +101,7 @@ const WASM: Group = Group {
         switch("gc", "the GC proposal: structs, arrays, i31 and the any/eq types", Config::wasm_gc),
         switch("function-references", "typed function references: call_ref, non-nullable references", Config::wasm_function_references),
         switch("exceptions", "exception handling: try_table, throw, exnref", Config::wasm_exceptions),
-        switch("threads", "shared memories and atomic instructions (off by default; memory.atomic.wait/notify and sharing memories between threads are not supported yet)", Config::wasm_threads),
+        switch("threads", "shared memories, atomic instructions, memory.atomic.wait/notify (off by default)", Config::wasm_threads),
         switch("legacy-exceptions", "the legacy exception instructions try, catch, catch_all, rethrow, delegate (off by default, as in Wasmtime)", Config::wasm_legacy_exceptions),
         switch("tail-call", "tail calls: return_call, return_call_indirect, return_call_ref", Config::wasm_tail_call),
         switch("simd", "128-bit SIMD", Config::wasm_simd),
@@ -147,7 +147,7 @@ const WASM: Group = Group {
             s.store.timeout = Some(duration(v)?);
             Ok(())
         }),
-        fixed("shared-memory", false, "shared memories"),
+        fixed("shared-memory", false, "a shared memory made by the CLI for a module that imports one (wasi-threads)"),
         fixed("shared-everything-threads", false, "the shared-everything-threads proposal"),
         fixed("stack-switching", false, "the stack-switching proposal"),
         fixed("component-model*", false, "the component model"),

@@ -536,7 +536,7 @@ fn what_kiln_always_does_is_accepted_and_the_opposite_refused() {
         assert_eq!(text(&out.stdout), "hello, world\n", "{flag} {value}: {}", text(&out.stderr));
     }
     for (flag, value, expected) in [
-        ("-W", "shared-memory", "-W shared-memory: not supported by Kiln yet: shared memories; only `shared-memory=n` is accepted"),
+        ("-W", "shared-memory", "-W shared-memory: not supported by Kiln yet: a shared memory made by the CLI for a module that imports one (wasi-threads); only `shared-memory=n` is accepted"),
         ("-W", "component-model-async=y", "not supported by Kiln yet: the component model; only `component-model-async=n` is accepted"),
         ("-O", "signals-based-traps=n", "not supported by Kiln yet: trapping without signal handlers; only `signals-based-traps=y` is accepted"),
         ("-C", "compiler=winch", "not supported by Kiln yet: the Winch baseline compiler"),

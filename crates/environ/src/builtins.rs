@@ -128,4 +128,21 @@ builtins! {
     /// (array, dst, element bits, len) -> ok (traps: array bounds): fills a
     /// range of an array of numbers of at most 8 bytes at `memset` speed.
     array_fill(I32, I32, I64, I32) -> I8;
+    /// (native address in a shared memory, expected, timeout in ns or
+    /// negative for none) -> `WAIT_*`: blocks until notified, unless the
+    /// 32-bit value there is not `expected`.
+    memory_atomic_wait32(Ptr, I32, I64) -> I32;
+    /// The same for a 64-bit value.
+    memory_atomic_wait64(Ptr, I64, I64) -> I32;
+    /// (native address in a shared memory, count) -> how many waiters on
+    /// that address were woken (at most `count`).
+    memory_atomic_notify(Ptr, I32) -> I32;
 }
+
+/// `memory.atomic.wait`'s results, as Wasm sees them.
+pub const WAIT_OK: i32 = 0;
+pub const WAIT_NOT_EQUAL: i32 = 1;
+pub const WAIT_TIMED_OUT: i32 = 2;
+/// Not a Wasm result: the store's epoch deadline passed during the wait,
+/// and compiled code traps with `Trap::Interrupt`.
+pub const WAIT_INTERRUPTED: i32 = 3;

@@ -21,7 +21,7 @@ mod translate;
 mod types;
 pub mod vmoffsets;
 
-pub use builtins::{ANY_FUNC_TYPE, BAD_FUNC_REF, Builtin, BuiltinType};
+pub use builtins::{ANY_FUNC_TYPE, BAD_FUNC_REF, Builtin, BuiltinType, WAIT_INTERRUPTED, WAIT_NOT_EQUAL, WAIT_OK, WAIT_TIMED_OUT};
 pub use const_expr::{ConstExpr, ConstOp};
 pub use error::{WasmError, operator_name};
 pub use gc_layout::{GcArrayLayout, GcFieldLayout, GcLayout, GcStructLayout, GcTypeLayouts, StandardLayouts, VMGcKind};

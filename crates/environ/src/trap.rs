@@ -45,10 +45,12 @@ pub enum Trap {
     /// the store, or one of another type than the field's: the heap was
     /// corrupted (or a collector lost track of it).
     BadGcFuncRef,
+    /// `memory.atomic.wait32/64` on a memory that is not shared.
+    AtomicWaitNonSharedMemory,
 }
 
 impl Trap {
-    const ALL: [Trap; 24] = [
+    const ALL: [Trap; 25] = [
         Trap::UnreachableCodeReached,
         Trap::IntegerOverflow,
         Trap::IntegerDivisionByZero,
@@ -73,6 +75,7 @@ impl Trap {
         Trap::HeapMisaligned,
         Trap::UncaughtException,
         Trap::BadGcFuncRef,
+        Trap::AtomicWaitNonSharedMemory,
     ];
 
     pub fn from_u8(code: u8) -> Option<Trap> {
@@ -113,6 +116,7 @@ impl fmt::Display for Trap {
             Trap::HeapMisaligned => "unaligned atomic",
             Trap::UncaughtException => "uncaught exception",
             Trap::BadGcFuncRef => "invalid function reference read from the GC heap",
+            Trap::AtomicWaitNonSharedMemory => "expected shared memory",
         })
     }
 }

@@ -151,6 +151,10 @@ impl Config {
         self
     }
 
+    pub(crate) fn features(&self) -> WasmFeatures {
+        self.features
+    }
+
     pub(crate) fn guard_pages(&self) -> bool {
         self.tunables.bounds_checks == BoundsChecks::GuardPages
     }
@@ -267,11 +271,10 @@ impl Config {
         self.wasm_feature(WasmFeatures::LEGACY_EXCEPTIONS, enable)
     }
 
-    /// Whether modules may use the threads proposal's shared memories and
-    /// atomic instructions. Off by default: Kiln runs atomics (on one
-    /// thread's memories) but not yet `memory.atomic.wait*`/`notify` nor
-    /// memories shared between threads, which are refused with an error
-    /// naming them.
+    /// Whether modules may use the threads proposal: shared memories
+    /// ([`crate::SharedMemory`], usable from stores on several threads),
+    /// atomic instructions, and `memory.atomic.wait*`/`notify`, which
+    /// block and wake real threads. Off by default, as in Wasmtime.
     pub fn wasm_threads(&mut self, enable: bool) -> &mut Self {
         self.wasm_feature(WasmFeatures::THREADS, enable)
     }

@@ -2,7 +2,8 @@
 //! union of everything a module can import or export.
 
 use crate::func::Func;
-use crate::store::{AsContext, AsContextMut, GlobalData, StoreOpaque};
+use crate::shared_memory::SharedMemory;
+use crate::store::{AsContext, AsContextMut, GlobalData, StoreMemory, StoreOpaque};
 use crate::types::{ExternType, GlobalType, MemoryType, TableType, ValType};
 use crate::values::Val;
 use crate::vm::memory::LinearMemory;
@@ -10,13 +11,20 @@ use crate::gc::RefBarriers;
 use crate::vm::table::{Table as VmTable, TableError};
 use anyhow::{Result, bail};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Extern {
     Func(Func),
     Global(Global),
     Table(Table),
     Memory(Memory),
+    SharedMemory(SharedMemory),
     Tag(Tag),
+}
+
+impl From<SharedMemory> for Extern {
+    fn from(m: SharedMemory) -> Extern {
+        Extern::SharedMemory(m)
+    }
 }
 
 impl Extern {
@@ -32,6 +40,9 @@ impl Extern {
     pub fn into_memory(self) -> Option<Memory> {
         if let Extern::Memory(m) = self { Some(m) } else { None }
     }
+    pub fn into_shared_memory(self) -> Option<SharedMemory> {
+        if let Extern::SharedMemory(m) = self { Some(m) } else { None }
+    }
     pub fn into_tag(self) -> Option<Tag> {
         if let Extern::Tag(t) = self { Some(t) } else { None }
     }
@@ -42,6 +53,7 @@ impl Extern {
             Extern::Global(g) => ExternType::Global(g.ty(&store)),
             Extern::Table(t) => ExternType::Table(t.ty(&store)),
             Extern::Memory(m) => ExternType::Memory(m.ty(&store)),
+            Extern::SharedMemory(m) => ExternType::Memory(m.ty()),
             Extern::Tag(t) => ExternType::Tag(t.ty(&store)),
         }
     }
@@ -257,6 +269,9 @@ pub(crate) fn table_repr(store: &StoreOpaque, ty: &TableType) -> kiln_environ::R
 
 impl Memory {
     pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory> {
+        if ty.is_shared() {
+            bail!("a shared memory is made with `SharedMemory::new`, not `Memory::new`");
+        }
         let mut cx = store.as_context_mut();
         let config = cx.engine().config().clone();
         let guard = config.guard_pages();
@@ -265,18 +280,22 @@ impl Memory {
     }
 
     pub(crate) fn push(store: &mut StoreOpaque, mem: Box<LinearMemory>) -> Memory {
-        store.memories.push(mem);
+        store.memories.push(StoreMemory::Own(mem));
         Memory { store: store.id(), index: store.memories.len() - 1 }
     }
 
     fn vm<'a>(&self, store: &'a StoreOpaque) -> &'a LinearMemory {
         store.check(self.store);
-        &store.memories[self.index]
+        store.memories[self.index].vm()
     }
 
     fn vm_mut<'a>(&self, store: &'a mut StoreOpaque) -> &'a mut LinearMemory {
         store.check(self.store);
-        &mut store.memories[self.index]
+        match &mut store.memories[self.index] {
+            StoreMemory::Own(m) => m,
+            // Exports and imports hand out `SharedMemory` for those.
+            StoreMemory::Shared(_) => unreachable!("a `Memory` never names a shared memory"),
+        }
     }
 
     pub fn ty(&self, store: impl AsContext) -> MemoryType {

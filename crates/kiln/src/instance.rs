@@ -10,7 +10,9 @@ use crate::const_eval;
 use crate::externals::{Extern, Global, Memory, Table, Tag, table_repr};
 use crate::func::{Func, TypedFunc, WasmParams, WasmResults};
 use crate::module::Module;
-use crate::store::{AsContextMut, GlobalData, StoreOpaque};
+use crate::engine::Engine;
+use crate::shared_memory::SharedMemory;
+use crate::store::{AsContextMut, GlobalData, StoreMemory, StoreOpaque};
 use crate::types::{ExternType, GlobalType, TableType, ValType};
 use crate::vm::instance::{Instance as VmInstance, InstanceId};
 use crate::vm::memory::LinearMemory;
@@ -99,7 +101,10 @@ fn export_extern(store: &mut StoreOpaque, instance: InstanceId, index: EntityInd
             let func_ref = inst.func_ref(i);
             Extern::Func(Func::for_instance_func(store, func_ref))
         }
-        EntityIndex::Memory(i) => Extern::Memory(Memory { store: store.id(), index: inst.memories[i as usize] }),
+        EntityIndex::Memory(i) => match &store.memories[inst.memories[i as usize]] {
+            StoreMemory::Shared(m) => Extern::SharedMemory(m.clone()),
+            StoreMemory::Own(_) => Extern::Memory(Memory { store: store.id(), index: inst.memories[i as usize] }),
+        },
         EntityIndex::Table(i) => Extern::Table(Table { store: store.id(), index: inst.tables[i as usize] }),
         EntityIndex::Global(i) => Extern::Global(Global { store: store.id(), index: inst.globals[i as usize] }),
         EntityIndex::Tag(i) => Extern::Tag(Tag { store: store.id(), index: inst.tags[i as usize] }),
@@ -145,7 +150,13 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
             }
             Extern::Memory(m) => {
                 inst.memories.push(m.index);
-                inst.set_memory(memories, &mut *store.memories[m.index]);
+                inst.set_memory(memories, store.memories[m.index].vm_ptr());
+                memories += 1;
+            }
+            Extern::SharedMemory(m) => {
+                store.memories.push(StoreMemory::Shared(m.clone()));
+                inst.memories.push(store.memories.len() - 1);
+                inst.set_memory(memories, m.vm_ptr());
                 memories += 1;
             }
             Extern::Global(g) => {
@@ -213,6 +224,16 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
     for (defined, ty) in info.memories[info.num_imported_memories as usize..].iter().enumerate() {
         let guard = config.guard_pages();
         let mem = match pool.as_deref() {
+            // Shared memories outlive the instance (other stores hold
+            // them): never in a pool slot.
+            _ if ty.shared => {
+                let shared = SharedMemory::from_vm(LinearMemory::new_shared(*ty, guard, config.max_memory_bytes)?, store.engine());
+                store.memories.push(StoreMemory::Shared(shared));
+                inst.memories.push(store.memories.len() - 1);
+                inst.set_memory(memories, store.memories.last_mut().expect("just pushed").vm_ptr());
+                memories += 1;
+                continue;
+            }
             Some(pool) => {
                 let limit = config.max_memory_bytes.min(pool.config.max_memory_size as u64);
                 LinearMemory::in_slot(*ty, guard, limit, pool.memory_slot()?, module.memory_image(defined))?
@@ -221,7 +242,7 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
         };
         let m = Memory::push(store, mem);
         inst.memories.push(m.index);
-        inst.set_memory(memories, &mut *store.memories[m.index]);
+        inst.set_memory(memories, store.memories[m.index].vm_ptr());
         memories += 1;
     }
     inst.elements = evaluate_element_segments(store, &inst)?;
@@ -298,8 +319,15 @@ fn initialize_segments(store: &mut StoreOpaque, id: InstanceId) -> Result<()> {
     if let Err(e) = initialize_elements(store, id) {
         let inst = &mut store.instances[id];
         for index in inst.module.info().num_imported_memories..inst.module.info().memories.len() as u32 {
-            // SAFETY: the memory slot points at a memory owned by the store.
-            unsafe { &mut *inst.memory(index) }.hide_premapped_image();
+            let memory = inst.memory(index);
+            // SAFETY: the memory slot points at a memory the store owns or
+            // shares; only an unshared one (which no other thread can
+            // reach) is borrowed mutably.
+            unsafe {
+                if !(*memory).is_shared() {
+                    (*memory).hide_premapped_image();
+                }
+            }
         }
         return Err(e);
     }
@@ -353,7 +381,8 @@ fn initialize_data(store: &mut StoreOpaque, id: InstanceId) -> Result<()> {
         if let SegmentMode::Active { index, offset } = &seg.mode {
             // A defined memory with an image gets every segment at once.
             let defined = (*index as usize).checked_sub(info.num_imported_memories as usize);
-            if let Some(image) = defined.and_then(|d| module.memory_image(d)) {
+            let image = defined.and_then(|d| module.memory_image(d)).filter(|_| !info.memories[*index as usize].shared);
+            if let Some(image) = image {
                 if !imaged[*index as usize] {
                     // SAFETY: the memory slot points at a memory owned by the store.
                     unsafe { &mut *inst.memory(*index) }.map_image(image)?;
@@ -365,13 +394,12 @@ fn initialize_data(store: &mut StoreOpaque, id: InstanceId) -> Result<()> {
             let dst = const_eval::eval(inst, offset, None)?.u64();
             let dst = if info.memories[*index as usize].memory64 { dst } else { dst as u32 as u64 };
             let bytes = &module.wasm()[seg.bytes.clone()];
-            // SAFETY: the memory slot points at a memory owned by the store.
-            let memory = unsafe { &mut *inst.memory(*index) };
-            let data = memory.data_mut();
-            let Some(dst) = usize::try_from(dst).ok().filter(|d| d.checked_add(bytes.len()).is_some_and(|e| e <= data.len())) else {
+            // SAFETY: the memory slot points at a memory the store owns or
+            // shares; `write_at` needs only shared access.
+            let memory = unsafe { &*inst.memory(*index) };
+            if !memory.write_at(dst, bytes) {
                 return Err(Trap::MemoryOutOfBounds.into());
-            };
-            data[dst..dst + bytes.len()].copy_from_slice(bytes);
+            }
             inst.dropped_data[i] = true;
         }
     }
@@ -383,7 +411,8 @@ fn describe(store: &StoreOpaque, ext: &Extern) -> String {
         Extern::Func(f) => format!("{}", f.ty_in(store)),
         Extern::Global(g) => format!("{}", g.data(store).ty),
         Extern::Table(t) => format!("{}", TableType::from_wasm(store.tables[t.index].ty())),
-        Extern::Memory(m) => format!("{}", crate::MemoryType::from_wasm(store.memories[m.index].ty())),
+        Extern::Memory(m) => format!("{}", crate::MemoryType::from_wasm(store.memories[m.index].vm().ty())),
+        Extern::SharedMemory(m) => format!("{}", m.ty()),
         Extern::Tag(t) => format!("(tag {})", t.type_id(store)),
     }
 }
@@ -418,12 +447,14 @@ fn check_import(store: &StoreOpaque, module: &Module, ty: EntityType, ext: &Exte
             }
             limits_match(store.tables[actual.index].size(), actual_ty.maximum(), expected.minimum(), expected.maximum())?;
         }
-        (EntityType::Memory(m), Extern::Memory(actual)) => {
-            let vm = &store.memories[actual.index];
-            if m.memory64 != vm.ty().memory64 || m.page_size_log2 != vm.ty().page_size_log2 {
-                bail!("index types differ");
+        (EntityType::Memory(m), Extern::Memory(actual)) => check_memory(m, store.memories[actual.index].vm())?,
+        (EntityType::Memory(m), Extern::SharedMemory(actual)) => {
+            // Compiled code takes the engine's bounds-check scheme for
+            // granted, so the memory must have been made for it.
+            if !Engine::same(actual.engine(), store.engine()) {
+                bail!("the shared memory belongs to another engine");
             }
-            limits_match(vm.pages(), vm.ty().maximum, m.minimum, m.maximum)?;
+            check_memory(m, actual.vm())?
         }
         (EntityType::Tag(t), Extern::Tag(actual)) => {
             if actual.type_id(store) != module.type_ids()[t.func_type as usize] {
@@ -433,6 +464,17 @@ fn check_import(store: &StoreOpaque, module: &Module, ty: EntityType, ext: &Exte
         _ => bail!("kinds differ"),
     }
     Ok(())
+}
+
+fn check_memory(expected: kiln_environ::MemoryType, actual: &LinearMemory) -> Result<()> {
+    let ty = actual.ty();
+    if expected.memory64 != ty.memory64 || expected.page_size_log2 != ty.page_size_log2 {
+        bail!("index types differ");
+    }
+    if expected.shared != ty.shared {
+        bail!("shared and unshared memories differ");
+    }
+    limits_match(actual.pages(), ty.maximum, expected.minimum, expected.maximum)
 }
 
 fn limits_match(actual_size: u64, actual_max: Option<u64>, min: u64, max: Option<u64>) -> Result<()> {

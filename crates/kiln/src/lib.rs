@@ -45,6 +45,7 @@ mod linker;
 mod module;
 mod profiling;
 mod refs;
+mod shared_memory;
 mod store;
 mod trap;
 mod type_displays;
@@ -64,6 +65,7 @@ pub use func::{Caller, Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmR
 pub use instance::Instance;
 pub use linker::Linker;
 pub use module::{ExportType, ImportType, Module};
+pub use shared_memory::{SharedMemory, WaitResult};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
 pub use trap::{FrameInfo, Trap, WasmBacktrace};
 pub use types::{ExternType, FuncType, GlobalType, HeapType, MemoryType, Mutability, RefType, TableType, TagType, ValType};

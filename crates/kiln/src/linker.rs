@@ -25,7 +25,7 @@ enum Definition<T> {
 impl<T> Clone for Definition<T> {
     fn clone(&self) -> Self {
         match self {
-            Definition::Extern(e) => Definition::Extern(*e),
+            Definition::Extern(e) => Definition::Extern(e.clone()),
             Definition::HostFunc(t, f) => Definition::HostFunc(t.clone(), f.clone()),
         }
     }
@@ -95,7 +95,7 @@ impl<T: 'static> Linker<T> {
 
     fn resolve(&self, store: &mut impl AsContextMut<Data = T>, def: &Definition<T>) -> Extern {
         match def {
-            Definition::Extern(e) => *e,
+            Definition::Extern(e) => e.clone(),
             Definition::HostFunc(ty, f) => Extern::Func(Func::new_arc(&mut store.as_context_mut(), ty.clone(), f.clone())),
         }
     }

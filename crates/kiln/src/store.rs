@@ -63,6 +63,30 @@ impl std::ops::IndexMut<usize> for Globals {
     }
 }
 
+/// A memory a store uses: its own, or one it shares with other stores.
+pub(crate) enum StoreMemory {
+    Own(Box<LinearMemory>),
+    Shared(crate::SharedMemory),
+}
+
+impl StoreMemory {
+    pub(crate) fn vm(&self) -> &LinearMemory {
+        match self {
+            StoreMemory::Own(m) => m,
+            StoreMemory::Shared(m) => m.vm(),
+        }
+    }
+
+    /// The memory as compiled code and builtins reach it (a shared one
+    /// only ever through shared access).
+    pub(crate) fn vm_ptr(&mut self) -> *mut LinearMemory {
+        match self {
+            StoreMemory::Own(m) => &mut **m,
+            StoreMemory::Shared(m) => m.vm_ptr(),
+        }
+    }
+}
+
 /// The part of a store that does not depend on `T`.
 pub struct StoreOpaque {
     id: u64,
@@ -70,7 +94,7 @@ pub struct StoreOpaque {
     vm_store_context: Box<VMStoreContext>,
     pub(crate) instances: Vec<Box<Instance>>,
     pub(crate) funcs: Vec<FuncData>,
-    pub(crate) memories: Vec<Box<LinearMemory>>,
+    pub(crate) memories: Vec<StoreMemory>,
     pub(crate) tables: Vec<Box<Table>>,
     pub(crate) globals: Globals,
     /// Engine type id of each tag's function type.

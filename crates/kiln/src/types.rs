@@ -271,6 +271,17 @@ impl MemoryType {
         MemoryType { inner: kiln_environ::MemoryType { minimum, maximum, memory64: true, shared: false, page_size_log2: 16 } }
     }
 
+    /// A shared 32-bit memory of `minimum` to `maximum` pages (the
+    /// threads proposal; see [`crate::SharedMemory`]).
+    pub fn shared(minimum: u32, maximum: u32) -> MemoryType {
+        let (minimum, maximum) = (u64::from(minimum), Some(u64::from(maximum)));
+        MemoryType { inner: kiln_environ::MemoryType { minimum, maximum, memory64: false, shared: true, page_size_log2: 16 } }
+    }
+
+    pub fn is_shared(&self) -> bool {
+        self.inner.shared
+    }
+
     pub fn minimum(&self) -> u64 {
         self.inner.minimum
     }
@@ -295,9 +306,10 @@ impl MemoryType {
 impl fmt::Display for MemoryType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let idx = if self.inner.memory64 { "i64 " } else { "" };
+        let shared = if self.inner.shared { " shared" } else { "" };
         match self.inner.maximum {
-            Some(max) => write!(f, "(memory {idx}{} {max})", self.inner.minimum),
-            None => write!(f, "(memory {idx}{})", self.inner.minimum),
+            Some(max) => write!(f, "(memory {idx}{} {max}{shared})", self.inner.minimum),
+            None => write!(f, "(memory {idx}{}{shared})", self.inner.minimum),
         }
     }
 }

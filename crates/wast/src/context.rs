@@ -22,7 +22,7 @@ use crate::report::{DirectiveFailure, WastSummary};
 use crate::spectest::{self, SpectestOutput};
 use crate::values::{self, HostRefs};
 use anyhow::{Context as _, Result, anyhow, bail};
-use kiln::{Engine, Instance, Linker, Module, Store, Val};
+use kiln::{Engine, Extern, Instance, Linker, Module, Store, Val};
 use std::collections::HashMap;
 use std::fmt;
 use wast::lexer::Lexer;
@@ -50,6 +50,29 @@ pub struct WastContext {
     instances: HashMap<String, Slot<Instance>>,
     current: Option<Slot<Instance>>,
     host_refs: HostRefs,
+    /// In a `thread`: the shared memories of its `(shared (module $m))`,
+    /// under `$m`, for `register`.
+    shared_modules: HashMap<String, Vec<(String, Extern)>>,
+}
+
+/// A `thread` directive's thread: its directives' summary, or why it
+/// could not run them.
+type ThreadHandle<'scope> = std::thread::ScopedJoinHandle<'scope, Result<WastSummary>>;
+
+fn failure_at(text: &str, file: &str, span: wast::token::Span, directive: &'static str, message: String) -> DirectiveFailure {
+    let (line, col) = span.linecol_in(text);
+    DirectiveFailure { file: file.to_string(), line: line + 1, col: col + 1, directive, message }
+}
+
+/// `(wait $thread)`: its directives count as passed here, and its first
+/// failure fails the `wait`.
+fn join_thread(handle: ThreadHandle<'_>, summary: &mut WastSummary) -> Result<()> {
+    let thread = handle.join().map_err(|_| anyhow!("the thread panicked"))??;
+    summary.passed += thread.passed;
+    match thread.failures.into_iter().next() {
+        None => Ok(()),
+        Some(f) => bail!("in the thread, {}:{}:{}: {} failed: {}", f.file, f.line, f.col, f.directive, f.message),
+    }
 }
 
 /// Something a directive defined, or the place where defining it failed.
@@ -111,6 +134,7 @@ impl WastContext {
             instances: HashMap::new(),
             current: None,
             host_refs: HostRefs::default(),
+            shared_modules: HashMap::new(),
         })
     }
 
@@ -135,24 +159,13 @@ impl WastContext {
 
     fn run_script(&mut self, text: &str, file: &str, mode: Mode) -> WastSummary {
         let mut summary = WastSummary::default();
-        let failure = |span: wast::token::Span, directive, message| {
-            let (line, col) = span.linecol_in(text);
-            DirectiveFailure {
-                file: file.to_string(),
-                line: line + 1,
-                col: col + 1,
-                directive,
-                message,
-            }
-        };
-
         // The spec suite has names with bidirectional-override and other
         // "confusing" characters on purpose; the lexer rejects them by default.
         let mut lexer = Lexer::new(text);
         lexer.allow_confusing_unicode(true);
         let parse_failure = |err: wast::Error| {
             let message = format!("the script does not parse: {}", err.message());
-            failure(err.span(), "script", message)
+            failure_at(text, file, err.span(), "script", message)
         };
         let buf = match ParseBuffer::new_with_lexer(lexer) {
             Ok(buf) => buf,
@@ -169,27 +182,87 @@ impl WastContext {
             }
         };
 
-        for directive in wast.directives {
-            let span = directive.span();
-            let (line, col) = span.linecol_in(text);
-            let at = Location {
-                line: line + 1,
-                col: col + 1,
-            };
-            let kind = directive_name(&directive);
-            match self.directive(directive, at) {
-                Ok(()) => summary.passed += 1,
-                Err(err) => {
-                    summary
-                        .failures
-                        .push(failure(span, kind, format!("{err:#}")));
-                    if mode == Mode::StopAtFirstFailure {
-                        break;
+        self.run_directives(wast.directives, text, file, mode, &mut summary);
+        summary
+    }
+
+    /// Runs `directives` (of the script `text`, named `file`), adding to
+    /// `summary`. `thread` directives run on scoped threads, so every
+    /// thread has ended when this returns; one never waited for is joined
+    /// at the end and its failures reported all the same.
+    fn run_directives(&mut self, directives: Vec<WastDirective<'_>>, text: &str, file: &str, mode: Mode, summary: &mut WastSummary) {
+        let failure = |span, directive, message| failure_at(text, file, span, directive, message);
+        std::thread::scope(|scope| {
+            let mut threads = HashMap::new();
+            for directive in directives {
+                let span = directive.span();
+                let kind = directive_name(&directive);
+                let result = match directive {
+                    WastDirective::Thread(thread) => self.spawn_thread(scope, &mut threads, thread, text, file, mode),
+                    WastDirective::Wait { thread, .. } => match threads.remove(thread.name()) {
+                        Some((_, handle)) => join_thread(handle, summary),
+                        None => Err(anyhow!("unknown thread `${}`", thread.name())),
+                    },
+                    directive => {
+                        let (line, col) = span.linecol_in(text);
+                        self.directive(directive, Location { line: line + 1, col: col + 1 })
+                    }
+                };
+                match result {
+                    Ok(()) => summary.passed += 1,
+                    Err(err) => {
+                        summary.failures.push(failure(span, kind, format!("{err:#}")));
+                        if mode == Mode::StopAtFirstFailure {
+                            break;
+                        }
                     }
                 }
             }
+            for (_, (span, handle)) in threads.drain() {
+                if let Err(err) = join_thread(handle, summary) {
+                    summary.failures.push(failure(span, "thread", format!("{err:#} (a thread no `wait` joined)")));
+                }
+            }
+        });
+    }
+
+    /// `(thread $name (shared (module $m))? directives...)`: runs the
+    /// directives on a new thread, in a context of its own (a store can
+    /// only be used by one thread), which sees the shared memories that
+    /// `$m` exports as the module `$m`.
+    fn spawn_thread<'scope, 'a: 'scope>(
+        &mut self,
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        threads: &mut HashMap<String, (wast::token::Span, ThreadHandle<'scope>)>,
+        thread: wast::WastThread<'a>,
+        text: &'scope str,
+        file: &'scope str,
+        mode: Mode,
+    ) -> Result<()> {
+        let (name, span) = (thread.name.name().to_string(), thread.span);
+        if threads.contains_key(&name) {
+            bail!("thread `${name}` is already running");
         }
-        summary
+        let mut shared = HashMap::new();
+        if let Some(module) = thread.shared_module {
+            let exports = self.instance(Some(module))?.exports(&mut self.store);
+            let memories: Vec<_> = exports.into_iter().filter(|(_, ext)| matches!(ext, Extern::SharedMemory(_))).collect();
+            shared.insert(module.name().to_string(), memories);
+        }
+        let engine = self.engine.clone();
+        let directives = thread.directives;
+        let handle = std::thread::Builder::new()
+            .name(format!("wast thread ${name}"))
+            .spawn_scoped(scope, move || {
+                let mut summary = WastSummary::default();
+                let mut cx = WastContext::new(&engine)?;
+                cx.shared_modules = shared;
+                cx.run_directives(directives, text, file, mode, &mut summary);
+                Ok(summary)
+            })
+            .context("spawning a thread")?;
+        threads.insert(name, (span, handle));
+        Ok(())
     }
 
     fn directive(&mut self, directive: WastDirective<'_>, at: Location) -> Result<()> {
@@ -201,6 +274,12 @@ impl WastContext {
                 instance, module, ..
             } => self.module_instance(instance, module, at),
             D::Register { name, module, .. } => {
+                if let Some(exports) = module.and_then(|m| self.shared_modules.get(m.name())) {
+                    for (field, ext) in exports.clone() {
+                        self.linker.define(&self.store, name, &field, ext)?;
+                    }
+                    return Ok(());
+                }
                 let instance = self.instance(module)?;
                 self.linker.instance(&mut self.store, name, instance)?;
                 Ok(())
@@ -229,7 +308,7 @@ impl WastContext {
                 module, message, ..
             } => self.assert_bad_custom_section(module, message),
             D::AssertSuspension { .. } => bail!("not supported yet: stack switching"),
-            D::Thread(_) | D::Wait { .. } => bail!("not supported yet: threads"),
+            D::Thread(_) | D::Wait { .. } => unreachable!("`run_directives` runs threads"),
         }
     }
 

@@ -2,12 +2,13 @@
 //!
 //! Its contents are fixed by the spec's reference interpreter: the `print*`
 //! functions, four immutable globals holding 666 / 666.6, a funcref table
-//! (min 10, max 20) and a memory (1 page, max 2). Every script gets a fresh
+//! (min 10, max 20) and a memory (1 page, max 2), with `-W threads` a shared
+//! one (`shared_memory`, the same size), and the 64-bit `table64`. Every script gets a fresh
 //! copy because each [`WastContext`](crate::WastContext) has its own store.
 
 use anyhow::Result;
 use kiln::{
-    Extern, Global, GlobalType, HeapType, Linker, Memory, MemoryType, Mutability, RefType, Store,
+    Extern, Global, GlobalType, HeapType, Linker, Memory, MemoryType, Mutability, RefType, SharedMemory, Store,
     Table, TableType, Val, ValType,
 };
 
@@ -90,5 +91,11 @@ pub(crate) fn link(
 
     let memory = Memory::new(&mut *store, MemoryType::new(1, Some(2)))?;
     linker.define(&mut *store, "spectest", "memory", Extern::Memory(memory))?;
+    // The threads proposal's scripts import a shared twin of `memory`; it
+    // can only be made when the engine runs threads (and is only
+    // importable then).
+    if let Ok(shared) = SharedMemory::new(store.engine(), MemoryType::shared(1, 2)) {
+        linker.define(&mut *store, "spectest", "shared_memory", shared)?;
+    }
     Ok(())
 }

@@ -9,15 +9,19 @@
 //! guard-page fault traps as out of bounds). Narrow accesses (8, 16, 32 bits of an i32
 //! or i64) zero-extend what they read and wrap what they write.
 //!
-//! `memory.atomic.wait32/64` and `memory.atomic.notify` are refused at
-//! compilation for now, naming the operator: they need the waiter queue
-//! that shared memories between threads bring (issue #16).
+//! `memory.atomic.wait32/64` and `memory.atomic.notify` check bounds and
+//! alignment inline, always explicitly (they access nothing a guard page
+//! could catch), then call builtins that block on, or wake, the waiter
+//! queue of that native address (`kiln::vm::parking`). Whether the memory
+//! is shared is known from its type: a wait on an unshared memory traps
+//! (nothing could ever notify it), a notify there wakes nobody.
 
 use super::{FuncTranslator, trap_code};
 use crate::CompileError;
 use cranelift_codegen::ir::types::{I8, I16, I32, I64};
+use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{AtomicRmwOp, InstBuilder, Type, Value};
-use kiln_environ::Trap;
+use kiln_environ::{Builtin, Trap, WAIT_INTERRUPTED};
 use wasmparser::{MemArg, Operator};
 
 impl FuncTranslator<'_, '_> {
@@ -92,6 +96,10 @@ impl FuncTranslator<'_, '_> {
             O::I64AtomicRmw8CmpxchgU { memarg } => self.atomic_cmpxchg(memarg, I64, I8)?,
             O::I64AtomicRmw16CmpxchgU { memarg } => self.atomic_cmpxchg(memarg, I64, I16)?,
             O::I64AtomicRmw32CmpxchgU { memarg } => self.atomic_cmpxchg(memarg, I64, I32)?,
+
+            O::MemoryAtomicWait32 { memarg } => self.atomic_wait(memarg, I32)?,
+            O::MemoryAtomicWait64 { memarg } => self.atomic_wait(memarg, I64)?,
+            O::MemoryAtomicNotify { memarg } => self.atomic_notify(memarg)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -157,6 +165,54 @@ impl FuncTranslator<'_, '_> {
         let old = self.b.ins().atomic_cas(self.flags.heap, addr, expected, replacement);
         let old = if access == ty { old } else { self.b.ins().uextend(ty, old) };
         self.push(old);
+        Ok(())
+    }
+
+    /// The native address of the cell a wait or notify names: bounds
+    /// checked explicitly (nothing is accessed here that a guard page could
+    /// catch), then alignment.
+    fn waiter_address(&mut self, memarg: &MemArg, index: Value, size: u32) -> Result<Value, CompileError> {
+        let mem = super::memory::memarg_memory(memarg)?;
+        self.check_bounds(mem, index, memarg.offset, size);
+        self.atomic_address(memarg, index, size)
+    }
+
+    fn is_shared(&self, memarg: &MemArg) -> Result<bool, CompileError> {
+        let mem = super::memory::memarg_memory(memarg)?;
+        Ok(self.env.module.memories[mem as usize].shared)
+    }
+
+    /// `memory.atomic.wait32/64` (`ty` is the expected value's type).
+    fn atomic_wait(&mut self, memarg: MemArg, ty: Type) -> Result<(), CompileError> {
+        let (expected, timeout) = self.pop2();
+        let index = self.pop();
+        let addr = self.waiter_address(&memarg, index, ty.bytes())?;
+        if !self.is_shared(&memarg)? {
+            self.b.ins().trap(trap_code(Trap::AtomicWaitNonSharedMemory));
+            let dead = self.b.create_block();
+            self.b.switch_to_block(dead);
+            self.b.seal_block(dead);
+            let v = self.b.ins().iconst(I32, 0);
+            self.push(v);
+            return Ok(());
+        }
+        let f = if ty == I32 { Builtin::memory_atomic_wait32 } else { Builtin::memory_atomic_wait64 };
+        let result = self.env.call_builtin(&mut self.b, self.vmctx, f, &[addr, expected, timeout]).unwrap();
+        let interrupted = self.b.ins().icmp_imm_s(IntCC::Equal, result, i64::from(WAIT_INTERRUPTED));
+        self.b.ins().trapnz(interrupted, trap_code(Trap::Interrupt));
+        self.push(result);
+        Ok(())
+    }
+
+    fn atomic_notify(&mut self, memarg: MemArg) -> Result<(), CompileError> {
+        let (index, count) = self.pop2();
+        let addr = self.waiter_address(&memarg, index, 4)?;
+        let woken = if self.is_shared(&memarg)? {
+            self.env.call_builtin(&mut self.b, self.vmctx, Builtin::memory_atomic_notify, &[addr, count]).unwrap()
+        } else {
+            self.b.ins().iconst(I32, 0)
+        };
+        self.push(woken);
         Ok(())
     }
 

@@ -12,11 +12,14 @@ use super::gc_builtins as gc;
 use super::table::TableError;
 use super::traphandlers;
 use crate::gc::RefBarriers;
-use kiln_environ::Builtin;
+use super::parking::{self, WaitOutcome};
+use kiln_environ::{Builtin, WAIT_INTERRUPTED, WAIT_NOT_EQUAL, WAIT_OK, WAIT_TIMED_OUT};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
 
 /// The builtins table, in `Builtin` order.
 pub fn table() -> *const usize {
-    struct Table([*const (); 25]);
+    struct Table([*const (); 28]);
     // SAFETY: the table holds addresses of functions, immutable and valid
     // on every thread.
     unsafe impl Sync for Table {}
@@ -46,8 +49,11 @@ pub fn table() -> *const usize {
         data_segment_len as *const (),
         elem_segment_len as *const (),
         gc::array_fill as *const (),
+        memory_atomic_wait32 as *const (),
+        memory_atomic_wait64 as *const (),
+        memory_atomic_notify as *const (),
     ]);
-    const _: () = assert!(Builtin::ALL.len() == 25);
+    const _: () = assert!(Builtin::ALL.len() == 28);
     TABLE.0.as_ptr().cast()
 }
 
@@ -60,10 +66,11 @@ unsafe fn instance<'a>(vmctx: *mut u8) -> &'a mut Instance {
 
 /// # Safety
 /// As for `instance`; `index` is a valid memory index (validated code).
-unsafe fn memory<'a>(vmctx: *mut u8, index: u32) -> &'a mut LinearMemory {
-    // SAFETY: the vmctx slot points at a memory owned by the store, which
-    // outlives the call; no other reference to it is live while Wasm runs.
-    unsafe { &mut *instance(vmctx).memory(index) }
+unsafe fn memory<'a>(vmctx: *mut u8, index: u32) -> &'a LinearMemory {
+    // SAFETY: the vmctx slot points at a memory the store owns or shares,
+    // which outlives the call. Shared access is all the memory operations
+    // below need (see `LinearMemory::range_ptr`).
+    unsafe { &*instance(vmctx).memory(index) }
 }
 
 /// # Safety
@@ -80,31 +87,30 @@ fn in_bounds(start: u64, len: u64, size: u64) -> bool {
 
 extern "C" fn memory_grow(vmctx: *mut u8, mem: u32, delta: u64) -> u64 {
     // SAFETY: called by compiled code with its own vmctx.
-    let m = unsafe { memory(vmctx, mem) };
-    m.grow(delta).unwrap_or(u64::MAX)
+    let m = unsafe { instance(vmctx).memory(mem) };
+    // SAFETY: the slot points at a live memory (see `memory`). Only an
+    // unshared memory is borrowed mutably: no other thread can reach it,
+    // and compiled code holds no reference into it during the call.
+    let grown = unsafe { if (*m).is_shared() { (*m).grow_shared(delta) } else { (*m).grow(delta) } };
+    grown.unwrap_or(u64::MAX)
 }
 
 extern "C" fn memory_fill(vmctx: *mut u8, mem: u32, dst: u64, val: u32, len: u64) -> u8 {
     // SAFETY: called by compiled code with its own vmctx.
     let m = unsafe { memory(vmctx, mem) };
-    let data = m.data_mut();
-    if !in_bounds(dst, len, data.len() as u64) {
-        return 0;
-    }
-    data[dst as usize..(dst + len) as usize].fill(val as u8);
+    let Some(dst) = m.range_ptr(dst, len) else { return 0 };
+    // SAFETY: `range_ptr` checked that the range lies in the memory.
+    unsafe { std::ptr::write_bytes(dst, val as u8, len as usize) };
     1
 }
 
 extern "C" fn memory_copy(vmctx: *mut u8, dst_mem: u32, dst: u64, src_mem: u32, src: u64, len: u64) -> u8 {
     // SAFETY: called by compiled code with its own vmctx.
     let (d, s) = unsafe { (memory(vmctx, dst_mem), memory(vmctx, src_mem)) };
-    let (d_len, s_len) = (d.byte_size() as u64, s.byte_size() as u64);
-    if !in_bounds(dst, len, d_len) || !in_bounds(src, len, s_len) {
-        return 0;
-    }
+    let (Some(dst), Some(src)) = (d.range_ptr(dst, len), s.range_ptr(src, len)) else { return 0 };
     // SAFETY: both ranges were checked to lie in their memories; `copy`
     // has memmove semantics, so overlap (same memory) is fine.
-    unsafe { std::ptr::copy(s.def.base.add(src as usize), d.def.base.add(dst as usize), len as usize) };
+    unsafe { std::ptr::copy(src, dst, len as usize) };
     1
 }
 
@@ -117,17 +123,50 @@ extern "C" fn memory_init(vmctx: *mut u8, mem: u32, data_index: u32, dst: u64, s
         let range = inst.module.info().data[data_index as usize].bytes.clone();
         &inst.module.wasm()[range]
     };
-    if !in_bounds(src as u64, len as u64, segment.len() as u64) {
-        return 0;
-    }
+    let Some(bytes) = segment.get(src as usize..src as usize + len as usize) else { return 0 };
     // SAFETY: as above.
     let m = unsafe { memory(vmctx, mem) };
-    let data = m.data_mut();
-    if !in_bounds(dst, len as u64, data.len() as u64) {
-        return 0;
+    m.write_at(dst, bytes) as u8
+}
+
+extern "C" fn memory_atomic_wait32(vmctx: *mut u8, addr: *mut u8, expected: u32, timeout: i64) -> i32 {
+    // SAFETY: compiled code passes the address of an aligned, in-bounds
+    // cell of a shared memory, which cannot move or go away during the
+    // call (this instance holds it).
+    let cell = unsafe { AtomicU32::from_ptr(addr.cast()) };
+    wait_on(vmctx, addr, || cell.load(Ordering::SeqCst) == expected, timeout)
+}
+
+extern "C" fn memory_atomic_wait64(vmctx: *mut u8, addr: *mut u8, expected: u64, timeout: i64) -> i32 {
+    // SAFETY: as in `memory_atomic_wait32`, for 8 bytes.
+    let cell = unsafe { AtomicU64::from_ptr(addr.cast()) };
+    wait_on(vmctx, addr, || cell.load(Ordering::SeqCst) == expected, timeout)
+}
+
+/// Blocks the calling thread while `matches` (see `parking::wait`); a
+/// negative `timeout` (nanoseconds) is none. With epoch interruption on,
+/// the wait ends when the store's deadline passes, as running code would.
+fn wait_on(vmctx: *mut u8, addr: *mut u8, matches: impl FnOnce() -> bool, timeout: i64) -> i32 {
+    // SAFETY: called by compiled code with its own vmctx; only the engine
+    // and the deadline are read.
+    let store = unsafe { store(vmctx) };
+    let engine = store.engine().clone();
+    let deadline = engine.config().tunables.epoch_interruption.then(|| {
+        // SAFETY: the store's thread is this one, blocked in this call.
+        unsafe { *store.vm_store_context().epoch_deadline.get() }
+    });
+    let interrupted = || deadline.is_some_and(|d| engine.current_epoch() >= d);
+    let timeout = u64::try_from(timeout).ok().map(Duration::from_nanos);
+    match parking::wait(addr as usize, matches, timeout, interrupted) {
+        WaitOutcome::Woken => WAIT_OK,
+        WaitOutcome::Mismatch => WAIT_NOT_EQUAL,
+        WaitOutcome::TimedOut => WAIT_TIMED_OUT,
+        WaitOutcome::Interrupted => WAIT_INTERRUPTED,
     }
-    data[dst as usize..dst as usize + len as usize].copy_from_slice(&segment[src as usize..(src + len) as usize]);
-    1
+}
+
+extern "C" fn memory_atomic_notify(_vmctx: *mut u8, addr: *mut u8, count: u32) -> u32 {
+    parking::notify(addr as usize, count)
 }
 
 extern "C" fn data_drop(vmctx: *mut u8, data_index: u32) {

@@ -8,11 +8,20 @@
 //! checks the reservation is only what is needed and the memory moves to a
 //! larger one when it outgrows it (compiled code reloads the base on every
 //! access).
+//!
+//! A *shared* memory (threads proposal) is used by several threads at
+//! once, each with its own store: it reserves its maximum size up front so
+//! that it never moves, grows through `&self` under a lock, and publishes
+//! its length atomically. Its bytes are only ever reached through raw
+//! pointers (Wasm on other threads writes them concurrently), never
+//! through a Rust slice.
 
 use super::mmap::{Mmap, page_size};
 use super::pool::{Reservation, Slot};
 use anyhow::{Result, bail};
 use kiln_environ::MemoryType;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// What compiled code reads: see `vmoffsets::memory`. First field of
 /// [`LinearMemory`], so a pointer to one is a pointer to the other.
@@ -20,7 +29,9 @@ use kiln_environ::MemoryType;
 #[derive(Debug)]
 pub struct VMMemoryDefinition {
     pub base: *mut u8,
-    pub current_length: usize,
+    /// Atomic because another thread may grow a shared memory while this
+    /// one reads its length; it only ever increases.
+    pub current_length: AtomicUsize,
 }
 
 #[repr(C)]
@@ -34,11 +45,16 @@ pub struct LinearMemory {
     guard_pages: bool,
     /// The copy-on-write image mapped at the start, if any.
     image: Option<u64>,
+    /// Serializes the growth of a shared memory (`ty.shared`).
+    grow_lock: Mutex<()>,
 }
 
-// SAFETY: the raw base pointer points into `mmap`, owned by this value.
+// SAFETY: the raw base pointer points into `reservation`, owned by this
+// value.
 unsafe impl Send for LinearMemory {}
-// SAFETY: shared access only reads the definition.
+// SAFETY: through `&self`, only a shared memory changes (its length, under
+// `grow_lock`, atomically; its bytes through raw pointers, as Wasm's own
+// accesses from several threads do); the base never moves.
 unsafe impl Sync for LinearMemory {}
 
 /// Reservation for a 32-bit memory with guard pages: any 32-bit index plus
@@ -79,13 +95,34 @@ impl LinearMemory {
                 (Reservation::Pooled(slot), image.filter(|_| mapped))
             }
             None => {
-                let mut mmap = Mmap::reserve(if guard_pages { GUARD_RESERVATION } else { (initial as usize).max(page_size()) })?;
+                // A shared memory cannot move: it reserves its maximum.
+                let len = match guard_pages {
+                    true => GUARD_RESERVATION,
+                    false if ty.shared => usize::try_from(max_bytes).unwrap_or(usize::MAX),
+                    false => initial as usize,
+                };
+                let mmap = Mmap::reserve(len.max(page_size()))?;
                 mmap.make_accessible(0, initial as usize)?;
                 (Reservation::Owned(mmap), None)
             }
         };
         let base = reservation.base();
-        Ok(Box::new(LinearMemory { def: VMMemoryDefinition { base, current_length: initial as usize }, reservation, ty, max_bytes, guard_pages, image }))
+        let def = VMMemoryDefinition { base, current_length: AtomicUsize::new(initial as usize) };
+        Ok(Box::new(LinearMemory { def, reservation, ty, max_bytes, guard_pages, image, grow_lock: Mutex::new(()) }))
+    }
+
+    /// Creates a shared memory of `ty.minimum` pages: `ty` must be shared
+    /// and have a maximum (validation requires both of a module's shared
+    /// memories).
+    pub fn new_shared(ty: MemoryType, guard_pages: bool, limit_bytes: u64) -> Result<Box<LinearMemory>> {
+        if !ty.shared || ty.maximum.is_none() {
+            bail!("a shared memory must be declared `shared` and have a maximum size");
+        }
+        LinearMemory::with(ty, guard_pages, limit_bytes, None, None)
+    }
+
+    pub fn is_shared(&self) -> bool {
+        self.ty.shared
     }
 
     pub fn ty(&self) -> MemoryType {
@@ -93,16 +130,37 @@ impl LinearMemory {
     }
 
     pub fn byte_size(&self) -> usize {
-        self.def.current_length
+        self.def.current_length.load(Ordering::Acquire)
     }
 
     pub fn pages(&self) -> u64 {
-        (self.def.current_length as u64) >> self.ty.page_size_log2
+        (self.byte_size() as u64) >> self.ty.page_size_log2
+    }
+
+    /// The native address of `[start, start + len)`, if that lies in the
+    /// memory. Writing through it is sound for a shared memory too: the
+    /// bytes are never behind a Rust reference (see the module docs).
+    pub fn range_ptr(&self, start: u64, len: u64) -> Option<*mut u8> {
+        let end = start.checked_add(len)?;
+        // SAFETY: `start <= end <= byte_size()`, inside the reservation.
+        (end <= self.byte_size() as u64).then(|| unsafe { self.def.base.add(start as usize) })
+    }
+
+    /// Copies `bytes` to `offset`; false if that is out of bounds.
+    pub fn write_at(&self, offset: u64, bytes: &[u8]) -> bool {
+        let Some(dst) = self.range_ptr(offset, bytes.len() as u64) else { return false };
+        // SAFETY: the range is accessible (checked above) and cannot
+        // overlap `bytes`, which no Rust reference into this memory is.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, bytes.len()) };
+        true
     }
 
     /// Grows by `delta` pages, returning the old size in pages, or `None`
     /// if the memory cannot grow that much (which Wasm sees as -1).
     pub fn grow(&mut self, delta: u64) -> Option<u64> {
+        if self.is_shared() {
+            return self.grow_shared(delta);
+        }
         let old_pages = self.pages();
         let page = 1u64 << self.ty.page_size_log2;
         let new_bytes = old_pages.checked_add(delta)?.checked_mul(page)?;
@@ -110,12 +168,12 @@ impl LinearMemory {
             return None;
         }
         let new_bytes = new_bytes as usize;
-        let old_bytes = self.def.current_length;
+        let old_bytes = self.byte_size();
         if new_bytes > self.reservation.len() {
             // Pooled memories are capped at their slot (`max_bytes`).
             debug_assert!(!self.guard_pages, "guard-page memories never outgrow their reservation");
             // Move to a reservation with room to grow again without copying.
-            let mut bigger = Mmap::reserve(new_bytes.max(self.reservation.len().saturating_mul(2)).min(self.max_bytes as usize)).ok()?;
+            let bigger = Mmap::reserve(new_bytes.max(self.reservation.len().saturating_mul(2)).min(self.max_bytes as usize)).ok()?;
             bigger.make_accessible(0, new_bytes).ok()?;
             // SAFETY: both ranges are accessible, `old_bytes` long, and in
             // distinct mappings.
@@ -129,7 +187,29 @@ impl LinearMemory {
                 self.reservation.make_accessible(start, new_bytes - start).ok()?;
             }
         }
-        self.def.current_length = new_bytes;
+        self.def.current_length.store(new_bytes, Ordering::Release);
+        Some(old_pages)
+    }
+
+    /// `grow` for a shared memory, which other threads may be growing or
+    /// using: it never moves (its maximum is reserved), so growing only
+    /// makes pages accessible and then publishes the new length.
+    pub fn grow_shared(&self, delta: u64) -> Option<u64> {
+        debug_assert!(self.is_shared());
+        let _growing = self.grow_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let old_bytes = self.byte_size();
+        let page = 1u64 << self.ty.page_size_log2;
+        let old_pages = old_bytes as u64 >> self.ty.page_size_log2;
+        let new_bytes = old_pages.checked_add(delta)?.checked_mul(page)?;
+        if new_bytes > self.max_bytes || new_bytes as usize > self.reservation.len() {
+            return None;
+        }
+        let Reservation::Owned(mmap) = &self.reservation else { return None };
+        let start = old_bytes.next_multiple_of(page_size());
+        if new_bytes as usize > start {
+            mmap.make_accessible(start, new_bytes as usize - start).ok()?;
+        }
+        self.def.current_length.store(new_bytes as usize, Ordering::Release);
         Some(old_pages)
     }
 
@@ -140,7 +220,7 @@ impl LinearMemory {
             // A pool slot that already held it (see `vm/pool.rs`).
             return Ok(());
         }
-        if image.len() > self.def.current_length {
+        if image.len() > self.byte_size() {
             bail!("a memory image larger than its memory");
         }
         // SAFETY: the image's range is an accessible page-aligned prefix of
@@ -163,14 +243,19 @@ impl LinearMemory {
         }
     }
 
+    /// The bytes of an unshared memory (a shared one's are reached
+    /// through `range_ptr`: other threads write them).
     pub fn data(&self) -> &[u8] {
-        // SAFETY: the first `current_length` bytes are accessible and owned
-        // by this memory; Wasm does not run while this borrow lives.
-        unsafe { std::slice::from_raw_parts(self.def.base, self.def.current_length) }
+        assert!(!self.is_shared(), "the bytes of a shared memory are not a slice");
+        // SAFETY: the first `byte_size()` bytes are accessible and owned
+        // by this memory, which no other thread uses; Wasm does not run
+        // while this borrow lives.
+        unsafe { std::slice::from_raw_parts(self.def.base, self.byte_size()) }
     }
 
     pub fn data_mut(&mut self) -> &mut [u8] {
+        assert!(!self.is_shared(), "the bytes of a shared memory are not a slice");
         // SAFETY: as in `data`, with exclusive access through `&mut self`.
-        unsafe { std::slice::from_raw_parts_mut(self.def.base, self.def.current_length) }
+        unsafe { std::slice::from_raw_parts_mut(self.def.base, self.byte_size()) }
     }
 }

@@ -47,8 +47,10 @@ impl Mmap {
         self.len
     }
 
-    /// Makes `[start, start + len)` readable and writable.
-    pub fn make_accessible(&mut self, start: usize, len: usize) -> Result<()> {
+    /// Makes `[start, start + len)` readable and writable. It takes
+    /// `&self`: no Rust reference can point into inaccessible pages, so
+    /// opening them up invalidates none.
+    pub fn make_accessible(&self, start: usize, len: usize) -> Result<()> {
         self.protect(start, len, libc::PROT_READ | libc::PROT_WRITE)
     }
 
@@ -58,7 +60,7 @@ impl Mmap {
         self.protect(start, len, libc::PROT_READ | libc::PROT_EXEC)
     }
 
-    fn protect(&mut self, start: usize, len: usize, prot: libc::c_int) -> Result<()> {
+    fn protect(&self, start: usize, len: usize, prot: libc::c_int) -> Result<()> {
         if len == 0 {
             return Ok(());
         }

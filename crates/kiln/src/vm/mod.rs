@@ -14,6 +14,7 @@ pub mod instance;
 pub mod memory;
 pub mod memory_image;
 pub mod mmap;
+pub mod parking;
 pub mod pool;
 pub mod stack;
 pub mod stack_roots;

@@ -190,7 +190,7 @@ impl Runner {
                 Extern::Memory(x) => e.memories.push(x),
                 Extern::Global(x) => e.globals.push(x),
                 Extern::Table(x) => e.tables.push(x),
-                Extern::Tag(_) => {}
+                Extern::Tag(_) | Extern::SharedMemory(_) => {}
             }
         }
         Ok(())
