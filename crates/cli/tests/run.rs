@@ -529,6 +529,15 @@ fn bounds_checked_memories_need_little_address_space() {
 }
 
 #[test]
+fn a_wasi_program_with_a_shared_memory_runs_with_threads_on() {
+    let out = kiln(&["run", "-W", "threads", &program("hello_shared.wat")]);
+    assert_eq!(text(&out.stdout), "hello, world\n", "{}", text(&out.stderr));
+    assert!(out.status.success());
+    let out = kiln(&["run", &program("hello_shared.wat")]);
+    assert!(text(&out.stderr).contains("threads must be enabled for shared memories"), "{}", text(&out.stderr));
+}
+
+#[test]
 fn what_kiln_always_does_is_accepted_and_the_opposite_refused() {
     let hello = program("hello.wat");
     for (flag, value) in [("-W", "threads=n"), ("-O", "signals-based-traps=y"), ("-O", "pooling-allocator=n"), ("-C", "cache=n"), ("-C", "compiler=cranelift"), ("-D", "debug-info=n"), ("-D", "logging=no"), ("--debug", "address-map")] {

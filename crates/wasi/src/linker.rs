@@ -28,12 +28,22 @@ fn with_ctx<T, R>(
     f: impl FnOnce(&mut WasiCtx, &mut GuestMemory<'_>) -> R,
 ) -> R {
     let mut ctx = std::mem::take(get(caller.data_mut()));
-    let result = match caller.get_export("memory").and_then(Extern::into_memory) {
-        Some(memory) => f(
+    let result = match caller.get_export("memory") {
+        Some(Extern::Memory(memory)) => f(
             &mut ctx,
             &mut GuestMemory::new(memory.data_mut(&mut *caller)),
         ),
-        None => f(&mut ctx, &mut GuestMemory::new(&mut [])),
+        Some(Extern::SharedMemory(memory)) => {
+            let data = memory.data();
+            // SAFETY: the bytes stay mapped while `memory` lives (a shared
+            // memory never moves or shrinks). Wasm on other threads may
+            // write them during the call, as it may during any Wasm
+            // access: a WASI call sees those bytes as a racing Wasm load
+            // would; what it reads is copied and checked before use.
+            let bytes = unsafe { std::slice::from_raw_parts_mut(data.as_ptr().cast_mut().cast::<u8>(), data.len()) };
+            f(&mut ctx, &mut GuestMemory::new(bytes))
+        }
+        _ => f(&mut ctx, &mut GuestMemory::new(&mut [])),
     };
     *get(caller.data_mut()) = ctx;
     result
