@@ -20,6 +20,38 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A memory shared between threads. Cloning it shares it.
+///
+/// ```
+/// use kiln::{Config, Engine, Linker, MemoryType, Module, SharedMemory, Store};
+///
+/// let engine = Engine::new(Config::new().wasm_threads(true))?;
+/// let memory = SharedMemory::new(&engine, MemoryType::shared(1, 1))?;
+/// let module = Module::new(&engine, r#"(module
+///     (import "env" "memory" (memory 1 1 shared))
+///     (func (export "bump") (result i32) (i32.atomic.rmw.add (i32.const 0) (i32.const 1))))"#)?;
+/// let threads: Vec<_> = (0..4)
+///     .map(|_| {
+///         let (engine, module, memory) = (engine.clone(), module.clone(), memory.clone());
+///         std::thread::spawn(move || -> kiln::Result<()> {
+///             let mut store = Store::new(&engine, ());
+///             let mut linker = Linker::new(&engine);
+///             linker.define(&store, "env", "memory", memory)?;
+///             let bump = linker.instantiate(&mut store, &module)?.get_typed_func::<(), i32>(&mut store, "bump")?;
+///             for _ in 0..1000 {
+///                 bump.call(&mut store, ())?;
+///             }
+///             Ok(())
+///         })
+///     })
+///     .collect();
+/// for t in threads {
+///     t.join().unwrap()?;
+/// }
+/// // Nobody waits at 0, and the counter is 4000: no wait, a mismatch.
+/// assert_eq!(memory.atomic_wait32(0, 0, None), Ok(kiln::WaitResult::Mismatch));
+/// assert_eq!(memory.atomic_notify(0, 1), Ok(0));
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct SharedMemory {
     memory: Arc<LinearMemory>,
