@@ -205,3 +205,12 @@ fn an_epoch_deadline_interrupts_a_wait_nobody_notifies() {
     assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::Interrupt), "{err:#}");
     ticker.join().unwrap();
 }
+
+#[test]
+fn a_shared_memory_too_large_to_reserve_is_an_error() {
+    let engine = Engine::new(Config::new().wasm_threads(true).max_memory_size(u64::MAX)).unwrap();
+    let module = Module::new(&engine, "(module (memory i64 1 0x1_0000_0000_0000 shared))").unwrap();
+    let mut store = Store::new(&engine, ());
+    let err = Instance::new(&mut store, &module, &[]).unwrap_err();
+    assert!(format!("{err:#}").contains("failed to reserve"), "{err:#}");
+}

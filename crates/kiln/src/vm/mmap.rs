@@ -27,7 +27,9 @@ impl Mmap {
     /// Reserves `len` bytes of address space with no access. Nothing is
     /// committed until [`Mmap::make_accessible`].
     pub fn reserve(len: usize) -> Result<Mmap> {
-        let len = len.max(page_size()).next_multiple_of(page_size());
+        let Some(len) = len.max(page_size()).checked_next_multiple_of(page_size()) else {
+            bail!("failed to reserve {len} bytes of address space: more than the address space");
+        };
         // SAFETY: an anonymous private mapping at an address of the
         // kernel's choosing cannot alias any existing Rust object.
         let ptr = unsafe {
