@@ -10,7 +10,8 @@ const INCREMENTS: i32 = 100_000;
 
 /// Counts into the cell at 0 with `i32.atomic.rmw.add`, then counts itself
 /// done at 4 and wakes whoever waits there; `wait_for` blocks until `n`
-/// workers are done and returns the count.
+/// workers are done and returns the count (-1 if a wait times out after
+/// 10 s: a test that fails rather than hangs).
 const COUNTER: &str = r#"(module
     (import "env" "memory" (memory 1 1 shared))
     (func (export "work") (param $n i32)
@@ -25,7 +26,8 @@ const COUNTER: &str = r#"(module
         (loop $wait
           (local.set $done (i32.atomic.load (i32.const 4)))
           (br_if $all (i32.ge_u (local.get $done) (local.get $workers)))
-          (drop (memory.atomic.wait32 (i32.const 4) (local.get $done) (i64.const -1)))
+          (if (i32.eq (memory.atomic.wait32 (i32.const 4) (local.get $done) (i64.const 10_000_000_000)) (i32.const 2))
+            (then (return (i32.const -1))))
           (br $wait)))
       (i32.atomic.load (i32.const 0))))"#;
 
@@ -151,7 +153,7 @@ fn the_host_waits_and_notifies_with_wasm() {
 
     let wat = r#"(module (import "env" "memory" (memory 1 1 shared))
         (func (export "notify") (result i32) (memory.atomic.notify (i32.const 0) (i32.const 1)))
-        (func (export "wait") (result i32) (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.const -1))))"#;
+        (func (export "wait") (result i32) (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.const 10_000_000_000))))"#;
     // The host waits; Wasm wakes it.
     let host = std::thread::spawn({
         let memory = memory.clone();
@@ -159,9 +161,7 @@ fn the_host_waits_and_notifies_with_wasm() {
     });
     let (mut store, instance) = instantiate(&engine, wat, &memory);
     let notify = instance.get_typed_func::<(), i32>(&mut store, "notify").unwrap();
-    while notify.call(&mut store, ()).unwrap() == 0 {
-        std::thread::yield_now();
-    }
+    until_one_is_woken(|| notify.call(&mut store, ()).unwrap() as u32);
     assert_eq!(host.join().unwrap(), Ok(WaitResult::Ok));
 
     // Wasm waits; the host wakes it.
@@ -174,11 +174,19 @@ fn the_host_waits_and_notifies_with_wasm() {
             woken.store(wait.call(&mut store, ()).unwrap() as u32, Ordering::SeqCst);
         }
     });
-    while memory.atomic_notify(0, 1).unwrap() == 0 {
-        std::thread::yield_now();
-    }
+    until_one_is_woken(|| memory.atomic_notify(0, 1).unwrap());
     guest.join().unwrap();
     assert_eq!(woken.load(Ordering::SeqCst), 0, "`ok`: woken by a notify");
+}
+
+/// Calls `notify` until it wakes someone (the waiter may not be waiting
+/// yet); fails after 10 s rather than hang.
+fn until_one_is_woken(mut notify: impl FnMut() -> u32) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while notify() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no waiter to wake after 10 s");
+        std::thread::yield_now();
+    }
 }
 
 #[test]

@@ -66,7 +66,9 @@
 (assert_trap (invoke "notify" (i32.const 65536) (i32.const 1)) "out of bounds memory access")
 
 ;; Message passing: $Reader waits on the flag at 0 until $Writer sets it,
-;; then reads what $Writer stored before setting it.
+;; then reads what $Writer stored before setting it. Waits here time out
+;; after 10 s, so that a broken notify fails the script instead of hanging
+;; it.
 (module $Mem (memory (export "shared") 1 1 shared))
 
 (thread $Reader (shared (module $Mem))
@@ -77,7 +79,8 @@
       (block $set
         (loop $wait
           (br_if $set (i32.atomic.load (i32.const 0)))
-          (drop (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.const -1)))
+          (if (i32.eq (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.const 10_000_000_000)) (i32.const 2))
+            (then (return (i32.const -1))))
           (br $wait)))
       (i32.load (i32.const 8))))
   (assert_return (invoke "read") (i32.const 42)))
@@ -96,34 +99,37 @@
 (wait $Writer)
 
 ;; Three waiters on one address; the main thread notifies until all three
-;; are woken, one at a time, so each notify wakes exactly one.
+;; are woken, one at a time, so each notify wakes exactly one (giving up
+;; after 10^8 tries).
 (register "mem" $Mem)
 (module $Waker
   (memory (import "mem" "shared") 1 1 shared)
   (func (export "wake_one_by_one") (param $n i32) (result i32)
-    (local $woken i32)
+    (local $woken i32) (local $tries i32)
     (loop $again
       (local.set $woken (i32.add (local.get $woken) (memory.atomic.notify (i32.const 16) (i32.const 1))))
-      (br_if $again (i32.lt_u (local.get $woken) (local.get $n))))
+      (local.set $tries (i32.add (local.get $tries) (i32.const 1)))
+      (br_if $again (i32.and (i32.lt_u (local.get $woken) (local.get $n))
+                             (i32.lt_u (local.get $tries) (i32.const 100_000_000)))))
     (local.get $woken)))
 
 (thread $W1 (shared (module $Mem))
   (register "mem" $Mem)
   (module
     (memory (import "mem" "shared") 1 1 shared)
-    (func (export "wait") (result i32) (memory.atomic.wait32 (i32.const 16) (i32.const 0) (i64.const -1))))
+    (func (export "wait") (result i32) (memory.atomic.wait32 (i32.const 16) (i32.const 0) (i64.const 10_000_000_000))))
   (assert_return (invoke "wait") (i32.const 0)))
 (thread $W2 (shared (module $Mem))
   (register "mem" $Mem)
   (module
     (memory (import "mem" "shared") 1 1 shared)
-    (func (export "wait") (result i32) (memory.atomic.wait32 (i32.const 16) (i32.const 0) (i64.const -1))))
+    (func (export "wait") (result i32) (memory.atomic.wait32 (i32.const 16) (i32.const 0) (i64.const 10_000_000_000))))
   (assert_return (invoke "wait") (i32.const 0)))
 (thread $W3 (shared (module $Mem))
   (register "mem" $Mem)
   (module
     (memory (import "mem" "shared") 1 1 shared)
-    (func (export "wait") (result i32) (memory.atomic.wait64 (i32.const 16) (i64.const 0) (i64.const -1))))
+    (func (export "wait") (result i32) (memory.atomic.wait64 (i32.const 16) (i64.const 0) (i64.const 10_000_000_000))))
   (assert_return (invoke "wait") (i32.const 0)))
 
 (assert_return (invoke $Waker "wake_one_by_one" (i32.const 3)) (i32.const 3))
