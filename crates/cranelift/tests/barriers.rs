@@ -49,6 +49,16 @@ const PROGRAMS: &[(&str, &str)] = &[
     ),
     ("array_new_default", r#"(module (type $a (array i8)) (func (param i32) (result (ref $a)) (array.new_default $a (local.get 0))))"#),
     (
+        // A tree rotation's two stores: `y.1` moves into `t.0`, then `y.1`
+        // is overwritten. DRC neither counts the moved reference in nor
+        // releases it.
+        "struct_move_ref",
+        r#"(module (type $n (struct (field (mut (ref null $n))) (field (mut (ref null $n)))))
+            (func (param (ref $n) (ref $n))
+              (struct.set $n 0 (local.get 0) (struct.get $n 1 (local.get 1)))
+              (struct.set $n 1 (local.get 1) (local.get 0))))"#,
+    ),
+    (
         "ref_test_non_final",
         r#"(module (type $a (sub (struct))) (type $b (sub $a (struct)))
             (func (param anyref) (result i32) (ref.test (ref $b) (local.get 0))))"#,
@@ -127,6 +137,35 @@ fn drc_logs_a_loaded_reference_only_where_a_call_could_free_it() {
     assert!(logs("struct_get_ref_across_call"));
     // Returned to a caller that may hold it across calls: logged on return.
     assert!(logs("array_get_ref"));
+}
+
+#[test]
+fn drc_does_not_count_a_reference_moved_between_fields() {
+    // Each count update (an increment or a decrement) is one saturating
+    // `select`. Two plain stores make four; a move makes two (the first
+    // store releases the field's old value, the second counts its new
+    // one). Anything but locals and constants between the stores, or a
+    // store that is not into the field the reference came from, counts
+    // all four.
+    let rotation = |between: &str, second_field: u32| {
+        format!(
+            r#"(module (type $n (struct (field (mut (ref null $n))) (field (mut (ref null $n))) (field (mut i32))))
+                (global $g (mut i32) (i32.const 0))
+                (func (param (ref $n) (ref $n))
+                  (struct.set $n 0 (local.get 0) (struct.get $n 1 (local.get 1)))
+                  {between}
+                  (struct.set $n {second_field} (local.get 1) (local.get 0))))"#
+        )
+    };
+    let count_updates = |wat: String| clif(Collector::Drc, &wat).matches("= select").count();
+    assert_eq!(count_updates(rotation("", 1)), 2);
+    assert_eq!(count_updates(rotation("(local.set 0 (local.get 0)) (drop (i32.const 7))", 1)), 2);
+    assert_eq!(count_updates(rotation("", 0)), 4, "not the field the reference came from");
+    assert_eq!(count_updates(rotation("(global.set $g (i32.const 1))", 1)), 4);
+    assert_eq!(count_updates(rotation("(struct.set $n 2 (local.get 1) (i32.const 1))", 1)), 4, "a store that may trap");
+    assert_eq!(count_updates(rotation("(drop (struct.get $n 2 (local.get 0)))", 1)), 4, "a load that may trap");
+    // Other collectors count nothing.
+    assert_eq!(clif(Collector::Copying, &rotation("", 1)).matches("= select").count(), 0);
 }
 
 #[test]

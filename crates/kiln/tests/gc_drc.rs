@@ -281,3 +281,74 @@ fn an_object_a_call_free_function_returns_survives_its_callers_calls() {
     store.gc(None).unwrap();
     assert!(store.gc_stats().unwrap().bytes_in_use < 1_000, "freed once its caller dropped it: {:?}", store.gc_stats());
 }
+
+/// Tree rotations move references between fields, which compiled code
+/// neither counts in nor releases (`translate/moves.rs`): the counts stay
+/// exact, so the rotated tree stays whole and is freed, by counting alone,
+/// as soon as its root is dropped.
+#[test]
+fn rotations_keep_counts_exact() {
+    let (mut store, instance) = instantiate(
+        &drc_engine(16 << 20),
+        r#"(module
+            (type $n (struct (field $key i32) (field $l (mut (ref null $n))) (field $r (mut (ref null $n)))))
+            (global $root (mut (ref null $n)) (ref.null $n))
+            (func $leaf (param i32) (result (ref $n)) (struct.new $n (local.get 0) (ref.null $n) (ref.null $n)))
+            ;; d(b(a, c), e)
+            (func (export "build")
+              (global.set $root (struct.new $n (i32.const 4)
+                (struct.new $n (i32.const 2) (call $leaf (i32.const 1)) (call $leaf (i32.const 3)))
+                (call $leaf (i32.const 5)))))
+            (func $rotate_right
+              (local $t (ref null $n)) (local $y (ref null $n))
+              (local.set $t (global.get $root))
+              (local.set $y (struct.get $n $l (local.get $t)))
+              (struct.set $n $l (local.get $t) (struct.get $n $r (local.get $y)))
+              (struct.set $n $r (local.get $y) (local.get $t))
+              (global.set $root (local.get $y)))
+            (func $rotate_left
+              (local $t (ref null $n)) (local $y (ref null $n))
+              (local.set $t (global.get $root))
+              (local.set $y (struct.get $n $r (local.get $t)))
+              (struct.set $n $r (local.get $t) (struct.get $n $l (local.get $y)))
+              (struct.set $n $l (local.get $y) (local.get $t))
+              (global.set $root (local.get $y)))
+            ;; n right-left pairs, then one right rotation: b(a, d(c, e)).
+            (func (export "rotate") (param $n i32)
+              (loop $again
+                (call $rotate_right)
+                (call $rotate_left)
+                (br_if $again (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+              (call $rotate_right))
+            ;; In-order keys as decimal digits.
+            (func $digits (param $t (ref null $n)) (param $acc i32) (result i32)
+              (if (result i32) (ref.is_null (local.get $t))
+                (then (local.get $acc))
+                (else
+                  (call $digits (struct.get $n $r (local.get $t))
+                    (i32.add (i32.mul (call $digits (struct.get $n $l (local.get $t)) (local.get $acc)) (i32.const 10))
+                      (struct.get $n $key (local.get $t)))))))
+            (func (export "keys") (result i32)
+              (i32.add (i32.mul (call $digits (global.get $root) (i32.const 0)) (i32.const 10))
+                (struct.get $n $key (global.get $root))))
+            (func (export "clear") (global.set $root (ref.null $n))))"#,
+    );
+    let call = |store: &mut Store<()>, name: &str| instance.get_typed_func::<(), ()>(&mut *store, name).unwrap().call(&mut *store, ()).unwrap();
+    let rotate = instance.get_typed_func::<i32, ()>(&mut store, "rotate").unwrap();
+    let keys = instance.get_typed_func::<(), i32>(&mut store, "keys").unwrap();
+    // The tree stays whole: keys 1 to 5 in order, b at the root.
+    call(&mut store, "build");
+    rotate.call(&mut store, 1000).unwrap();
+    assert_eq!(keys.call(&mut store, ()).unwrap(), 123452);
+    // The counts stay exact: with the collection's trace (which recounts)
+    // before the rotations and none after, dropping the root frees all.
+    call(&mut store, "build");
+    store.gc(None).unwrap();
+    let before = store.gc_stats().unwrap();
+    assert!(before.bytes_in_use >= 5 * 16, "{before:?}");
+    rotate.call(&mut store, 1000).unwrap();
+    call(&mut store, "clear");
+    let after = store.gc_stats().unwrap();
+    assert_eq!(after.collections, before.collections, "no collection ran");
+    assert_eq!(after.bytes_in_use, 0, "every node freed by counting: {after:?}");
+}

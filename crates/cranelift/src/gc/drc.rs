@@ -45,7 +45,7 @@
 //! never touch memory outside it.
 
 use super::bump::{self, CollectorHeader};
-use super::{ArrayContents, GcCompiler, RefSlot, append_to_barrier_log};
+use super::{ArrayContents, Counted, GcCompiler, RefSlot, append_to_barrier_log};
 use crate::translate::{FuncTranslator, RefFacts};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, Value, types::*};
@@ -100,39 +100,19 @@ impl GcCompiler for DrcCompiler {
     }
 
     fn store_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, _slot: RefSlot, addr: Value, v: Value, held: RefFacts) {
-        let new = held.and(t.facts(v));
-        let old = t.b.ins().load(I32, flags, addr, 0);
-        // The new value is counted before the old one is released: they may
-        // be the same object, whose count must not touch zero in between.
-        if held.not_i31 {
-            increment(t, v, new);
-            t.b.ins().store(flags, v, addr, 0);
-            decrement(t, old, held);
-            return;
-        }
-        // When the old and the new value are both i31s (tag bit set in
-        // both), no count changes: one test covers the common case of code
-        // that keeps small integers in reference slots.
-        let both = t.b.ins().band(old, v);
-        let tag = t.b.ins().band_imm_u(both, 1);
-        let counted = t.b.create_block();
-        let plain = t.b.create_block();
-        let done = t.b.create_block();
-        t.b.ins().brif(tag, plain, &[], counted, &[]);
-        t.b.seal_block(plain);
-        t.b.seal_block(counted);
+        store_counted(t, flags, addr, v, held, Counted::Both);
+    }
 
-        t.b.switch_to_block(plain);
-        t.b.ins().store(flags, v, addr, 0);
-        t.b.ins().jump(done, &[]);
+    fn counts_references(&self) -> bool {
+        true
+    }
 
-        t.b.switch_to_block(counted);
-        increment(t, v, new);
-        t.b.ins().store(flags, v, addr, 0);
-        decrement(t, old, held);
-        t.b.ins().jump(done, &[]);
-        t.b.seal_block(done);
-        t.b.switch_to_block(done);
+    fn store_moved_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, _slot: RefSlot, addr: Value, v: Value, held: RefFacts, counted: Counted) {
+        store_counted(t, flags, addr, v, held, counted);
+    }
+
+    fn count_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, v: Value, held: RefFacts) {
+        increment(t, v, held);
     }
 
     fn init_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value, v: Value, held: RefFacts) {
@@ -140,6 +120,50 @@ impl GcCompiler for DrcCompiler {
         increment(t, v, held);
         t.b.ins().store(flags, v, addr, 0);
     }
+}
+
+/// The write barrier, keeping the counts `counted` says (a move's halves
+/// keep one each: see `translate/moves.rs`).
+fn store_counted(t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value, v: Value, held: RefFacts, counted: Counted) {
+    let new = held.and(t.facts(v));
+    let (count_new, release_old) = (counted != Counted::OldOnly, counted != Counted::NewOnly);
+    let old = if release_old { Some(t.b.ins().load(I32, flags, addr, 0)) } else { None };
+    let counts = |t: &mut FuncTranslator<'_, '_>| {
+        // The new value is counted before the old one is released: they
+        // may be the same object, whose count must not touch zero in
+        // between.
+        if count_new {
+            increment(t, v, new);
+        }
+        t.b.ins().store(flags, v, addr, 0);
+        if let Some(old) = old {
+            decrement(t, old, held);
+        }
+    };
+    let Some(old) = old.filter(|_| !held.not_i31) else {
+        return counts(t);
+    };
+    // When the old and the new value are both i31s (tag bit set in both),
+    // no count changes: one test covers the common case of code that keeps
+    // small integers in reference slots.
+    let both = t.b.ins().band(old, v);
+    let tag = t.b.ins().band_imm_u(both, 1);
+    let counted = t.b.create_block();
+    let plain = t.b.create_block();
+    let done = t.b.create_block();
+    t.b.ins().brif(tag, plain, &[], counted, &[]);
+    t.b.seal_block(plain);
+    t.b.seal_block(counted);
+
+    t.b.switch_to_block(plain);
+    t.b.ins().store(flags, v, addr, 0);
+    t.b.ins().jump(done, &[]);
+
+    t.b.switch_to_block(counted);
+    counts(t);
+    t.b.ins().jump(done, &[]);
+    t.b.seal_block(done);
+    t.b.switch_to_block(done);
 }
 
 /// Logs `v`, a reference the Wasm stack now holds, unless it is logged

@@ -86,6 +86,26 @@ pub(crate) trait GcCompiler: Sync {
         t.b.ins().store(flags, v, addr, 0);
     }
 
+    /// Whether the write barrier counts references (DRC), so that a
+    /// reference moved from one field to another need not be counted in
+    /// and out (`translate/moves.rs`).
+    fn counts_references(&self) -> bool {
+        false
+    }
+
+    /// The write barrier of one half of such a move (`counted` is not
+    /// `Counted::Both`). Only asked of collectors that count references.
+    #[allow(clippy::too_many_arguments)]
+    fn store_moved_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, slot: RefSlot, addr: Value, v: Value, held: RefFacts, counted: Counted) {
+        let _ = counted;
+        self.store_gc_ref(t, flags, slot, addr, v, held);
+    }
+
+    /// Counts `v`, whose store left its count owed (`Counted::OldOnly`).
+    fn count_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, v: Value, held: RefFacts) {
+        let _ = (t, v, held);
+    }
+
     /// Init barrier: stores GC reference `v` into a field of an object
     /// allocated by this function and not yet seen by anything else
     /// (`held` as for the write barrier).
@@ -93,6 +113,18 @@ pub(crate) trait GcCompiler: Sync {
         let _ = held;
         t.b.ins().store(flags, v, addr, 0);
     }
+}
+
+/// Which counts a write barrier keeps (see `translate/moves.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Counted {
+    /// Count the new value, release the old one: every store but a move's.
+    Both,
+    /// Release the old value only: the caller owes the new one's count.
+    OldOnly,
+    /// Count the new value only: the old one's release would cancel the
+    /// count the caller owes it.
+    NewOnly,
 }
 
 /// What holds a reference being overwritten.

@@ -18,7 +18,7 @@
 use super::control::block_args;
 use super::{FuncTranslator, trap_code};
 use crate::CompileError;
-use crate::gc::{ArrayContents, RefSlot};
+use crate::gc::{ArrayContents, Counted, RefSlot};
 use crate::func_env::POINTER;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, BlockArg, InstBuilder, MemFlagsData, Value, types::*};
@@ -33,8 +33,9 @@ use wasmparser::Operator;
 #[derive(Clone, Copy)]
 enum FieldWrite {
     Init,
-    /// A field of the object with this reference.
-    Overwrite(Value),
+    /// A field of the object with this reference, counted as said (see
+    /// `moves.rs`).
+    Overwrite(Value, Counted),
 }
 
 /// A mask that keeps every length an array of `layout` can have in a heap
@@ -163,7 +164,8 @@ impl FuncTranslator<'_, '_> {
                 let (gc, held) = (self.gc, self.facts_of_type(r));
                 match write {
                     FieldWrite::Init => gc.init_gc_ref(self, flags, addr, v, held),
-                    FieldWrite::Overwrite(obj) => gc.store_gc_ref(self, flags, RefSlot::Object(obj), addr, v, held),
+                    FieldWrite::Overwrite(obj, Counted::Both) => gc.store_gc_ref(self, flags, RefSlot::Object(obj), addr, v, held),
+                    FieldWrite::Overwrite(obj, counted) => gc.store_moved_gc_ref(self, flags, RefSlot::Object(obj), addr, v, held, counted),
                 }
             }
             WasmStorageType::I8 => {
@@ -180,6 +182,11 @@ impl FuncTranslator<'_, '_> {
                 self.b.ins().store(flags, v, addr, 0);
             }
         }
+    }
+
+    /// Whether a field of `storage` holds a GC heap reference.
+    fn is_gc_ref_storage(&self, storage: WasmStorageType) -> bool {
+        matches!(storage, WasmStorageType::Val(t @ WasmValType::Ref(_)) if self.env.is_gc_heap_ref(t))
     }
 
     /// Loads a field value at `addr`; packed fields extend as `signed` says.
@@ -419,15 +426,30 @@ impl FuncTranslator<'_, '_> {
                 let storage = self.struct_fields(t)[f as usize].storage;
                 let addr = self.gc_addr_const(r, field.offset);
                 let v = self.load_field(addr, storage, matches!(op, O::StructGetS { .. }));
+                if self.is_gc_ref_storage(storage) {
+                    self.note_ref_field_load(v, r, field.offset);
+                }
                 self.push(v);
             }
             O::StructSet { struct_type_index: t, field_index: f } => {
                 let (r, v) = self.pop2();
-                self.null_check(r, Trap::NullStructReference);
                 let field = self.struct_layout(t).fields[f as usize];
                 let storage = self.struct_fields(t)[f as usize].storage;
+                // Before the null check, which must not trap with a count
+                // owed (`moves.rs`).
+                let counted = match storage {
+                    WasmStorageType::Val(WasmValType::Ref(rt)) if self.is_gc_ref_storage(storage) => {
+                        let held = self.facts_of_type(rt);
+                        self.counted_store(r, field.offset, v, held)
+                    }
+                    _ => {
+                        self.flush_moves();
+                        Counted::Both
+                    }
+                };
+                self.null_check(r, Trap::NullStructReference);
                 let addr = self.gc_addr_const(r, field.offset);
-                self.store_field(addr, storage, v, FieldWrite::Overwrite(r));
+                self.store_field(addr, storage, v, FieldWrite::Overwrite(r, counted));
             }
             O::ArrayNew { array_type_index: t } => {
                 let (init, len) = self.pop2();
@@ -497,7 +519,7 @@ impl FuncTranslator<'_, '_> {
                 let layout = self.array_layout(t);
                 let addr = self.array_elem_addr(r, index, &layout);
                 let storage = self.array_elem(t).storage;
-                self.store_field(addr, storage, v, FieldWrite::Overwrite(r));
+                self.store_field(addr, storage, v, FieldWrite::Overwrite(r, Counted::Both));
             }
             O::ArrayLen => {
                 let r = self.pop();
@@ -517,7 +539,7 @@ impl FuncTranslator<'_, '_> {
                 match self.element_bits(self.array_elem(t).storage, value) {
                     // Numbers: the builtin's `memset`-speed fill.
                     Some(bits) => self.checked_array_builtin(Builtin::array_fill, &[r, start, bits, len], Trap::ArrayOutOfBounds),
-                    None => self.fill_array(t, r, start, value, len, FieldWrite::Overwrite(r)),
+                    None => self.fill_array(t, r, start, value, len, FieldWrite::Overwrite(r, Counted::Both)),
                 }
             }
             O::ArrayCopy { .. } => {

@@ -18,6 +18,7 @@ mod exceptions;
 mod gc;
 mod legacy_exceptions;
 mod memory;
+mod moves;
 mod numeric;
 mod ref_facts;
 pub(crate) use ref_facts::RefFacts;
@@ -83,6 +84,8 @@ pub struct FuncTranslator<'a, 'f> {
     /// barrier guards references held across calls
     /// (`GcCompiler::read_barrier_guards_calls`).
     pub(crate) call_free: bool,
+    /// References moving between struct fields (`moves.rs`).
+    moves: moves::Moves,
     /// The function's result types, for `return_values`.
     results: &'a [WasmValType],
 }
@@ -127,6 +130,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             gc: crate::gc::for_collector(env.tunables.collector),
             facts: FunctionFacts::default(),
             call_free,
+            moves: moves::Moves::default(),
             results: &env.module.func_sig(func_index).results,
         };
         t.prologue(func_index, body)?;
@@ -288,6 +292,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             return self.unreachable_operator(op);
         }
         self.count_operator();
+        self.moves_before_operator(op);
         if leaves_straight_line(op) {
             self.charge_fuel();
         }
