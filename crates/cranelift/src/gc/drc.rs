@@ -148,18 +148,18 @@ fn store_counted(t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Valu
     // small integers in reference slots.
     let both = t.b.ins().band(old, v);
     let tag = t.b.ins().band_imm_u(both, 1);
-    let counted = t.b.create_block();
+    let counting = t.b.create_block();
     let plain = t.b.create_block();
     let done = t.b.create_block();
-    t.b.ins().brif(tag, plain, &[], counted, &[]);
+    t.b.ins().brif(tag, plain, &[], counting, &[]);
     t.b.seal_block(plain);
-    t.b.seal_block(counted);
+    t.b.seal_block(counting);
 
     t.b.switch_to_block(plain);
     t.b.ins().store(flags, v, addr, 0);
     t.b.ins().jump(done, &[]);
 
-    t.b.switch_to_block(counted);
+    t.b.switch_to_block(counting);
     counts(t);
     t.b.ins().jump(done, &[]);
     t.b.seal_block(done);
