@@ -154,8 +154,13 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
                 memories += 1;
             }
             Extern::SharedMemory(m) => {
-                store.memories.push(StoreMemory::Shared(m.clone()));
-                inst.memories.push(store.memories.len() - 1);
+                // One entry per shared memory, however often it is imported.
+                let known = store.memories.iter().position(|e| matches!(e, StoreMemory::Shared(s) if s == m));
+                let index = known.unwrap_or_else(|| {
+                    store.memories.push(StoreMemory::Shared(m.clone()));
+                    store.memories.len() - 1
+                });
+                inst.memories.push(index);
                 inst.set_memory(memories, m.vm_ptr());
                 memories += 1;
             }

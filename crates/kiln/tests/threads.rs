@@ -222,3 +222,29 @@ fn a_shared_memory_too_large_to_reserve_is_an_error() {
     let err = Instance::new(&mut store, &module, &[]).unwrap_err();
     assert!(format!("{err:#}").contains("failed to reserve"), "{err:#}");
 }
+
+#[test]
+fn a_thread_polling_memory_size_sees_another_threads_growth() {
+    let engine = threads_engine(BoundsChecks::GuardPages);
+    let memory = SharedMemory::new(&engine, MemoryType::shared(1, 2)).unwrap();
+    // Reads the size once, then polls it (a few billion times at most);
+    // nothing in the loop stores, so only an atomic read sees the growth.
+    let poller = std::thread::spawn({
+        let (engine, memory) = (engine.clone(), memory.clone());
+        move || {
+            let wat = r#"(module (import "env" "memory" (memory 1 2 shared))
+                (func (export "poll") (result i32) (local $i i32)
+                  (drop (memory.size))
+                  (loop $again
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br_if $again (i32.and (i32.lt_u (memory.size) (i32.const 2))
+                                           (i32.lt_u (local.get $i) (i32.const 2_000_000_000)))))
+                  (memory.size)))"#;
+            let (mut store, instance) = instantiate(&engine, wat, &memory);
+            instance.get_typed_func::<(), i32>(&mut store, "poll").unwrap().call(&mut store, ()).unwrap()
+        }
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    memory.grow(1).unwrap();
+    assert_eq!(poller.join().unwrap(), 2);
+}

@@ -36,10 +36,15 @@ fn with_ctx<T, R>(
         Some(Extern::SharedMemory(memory)) => {
             let data = memory.data();
             // SAFETY: the bytes stay mapped while `memory` lives (a shared
-            // memory never moves or shrinks). Wasm on other threads may
-            // write them during the call, as it may during any Wasm
-            // access: a WASI call sees those bytes as a racing Wasm load
-            // would; what it reads is copied and checked before use.
+            // memory never moves or shrinks), and this thread touches them
+            // only through this slice during the call. Wasm on another
+            // thread may write them meanwhile, which Rust's aliasing rules
+            // for `&mut` do not allow for: WASI reads what it needs once
+            // and checks it (`GuestMemory` never trusts a second read),
+            // so a racing guest gets racy bytes, never a host failure.
+            // `kiln run` runs one thread. (A `GuestMemory` over
+            // `UnsafeCell` bytes with explicit copies would remove the
+            // aliasing; see the issue notes.)
             let bytes = unsafe { std::slice::from_raw_parts_mut(data.as_ptr().cast_mut().cast::<u8>(), data.len()) };
             f(&mut ctx, &mut GuestMemory::new(bytes))
         }

@@ -122,12 +122,12 @@ impl<'a> GuestMemory<'a> {
         Ok(IoVecs { ptr, count, total })
     }
 
-    /// The buffers of `iovs`, in order, for a gathering write.
+    /// The buffers of `iovs`, in order, for a gathering write. `iovecs`
+    /// checked them, but Wasm on another thread may rewrite a shared
+    /// memory's iovecs since: a buffer that no longer lies in memory is
+    /// empty (a short write), never a panic.
     pub fn buffers(&self, iovs: IoVecs) -> impl Iterator<Item = &[u8]> {
-        (0..iovs.count).map(move |i| {
-            let (buf, len) = self.iovec(iovs.ptr, i).expect("checked by `iovecs`");
-            self.slice(buf, len).expect("checked by `iovecs`")
-        })
+        (0..iovs.count).map(move |i| self.iovec(iovs.ptr, i).and_then(|(buf, len)| self.slice(buf, len)).unwrap_or(&[]))
     }
 
     /// The first non-empty buffer of `iovs` (or an empty one), for a read.

@@ -48,7 +48,7 @@ impl FuncTranslator<'_, '_> {
             O::I64Store32 { memarg } => self.store(memarg, 4, |b, f, v, a| b.ins().istore32(f, v, a, 0))?,
             O::MemorySize { mem } => {
                 let def = self.memory_definition(mem);
-                let len = self.b.ins().load(POINTER, self.flags.vm, def, memdef::CURRENT_LENGTH as i32);
+                let len = self.memory_length(mem, def);
                 let log2 = self.env.module.memories[mem as usize].page_size_log2;
                 let pages = self.b.ins().ushr_imm_u(len, log2 as i64);
                 let v = self.from_index64(mem, pages);
@@ -115,6 +115,20 @@ impl FuncTranslator<'_, '_> {
         if self.is_memory64(mem) { v } else { self.b.ins().ireduce(I32, v) }
     }
 
+    /// Memory `mem`'s length in bytes, from its definition `def`. Another
+    /// thread may grow a shared memory: its length is read atomically, so
+    /// that Cranelift neither reuses an earlier read nor hoists it out of a
+    /// loop (`memory.size` of a shared memory is a sequentially consistent
+    /// read).
+    fn memory_length(&mut self, mem: u32, def: Value) -> Value {
+        if self.env.module.memories[mem as usize].shared {
+            let at = self.b.ins().iadd_imm_u(def, i64::from(memdef::CURRENT_LENGTH));
+            self.b.ins().atomic_load(POINTER, self.flags.vm, at)
+        } else {
+            self.b.ins().load(POINTER, self.flags.vm, def, memdef::CURRENT_LENGTH as i32)
+        }
+    }
+
     fn memory_definition(&mut self, mem: u32) -> Value {
         let offset = self.env.offsets.memory_ptr(mem);
         self.env.load_vmctx_ptr(&mut self.b, self.vmctx, offset)
@@ -145,7 +159,7 @@ impl FuncTranslator<'_, '_> {
         let def = self.memory_definition(mem);
         let memory64 = self.is_memory64(mem);
         let index = self.to_index64(mem, index);
-        let len = self.b.ins().load(POINTER, self.flags.vm, def, memdef::CURRENT_LENGTH as i32);
+        let len = self.memory_length(mem, def);
         match offset.checked_add(size as u64) {
             Some(end_offset) => {
                 let end_offset = self.b.ins().iconst(I64, end_offset as i64);

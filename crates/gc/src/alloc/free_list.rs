@@ -70,7 +70,7 @@ pub(crate) struct FreeList {
     /// Offset -> size of every free block.
     starts: FxHashMap<u32, u32>,
     /// End -> offset of every free block.
-    ends: FxHashMap<u32, u32>,
+    ends: FxHashMap<u64, u32>,
     /// The granules of the free blocks under `BIG_BLOCK` bytes.
     free_granules: GranuleBits,
     /// Offset -> size of the free blocks of `BIG_BLOCK` bytes or more.
@@ -197,8 +197,8 @@ impl FreeList {
     fn split_end(&mut self, offset: u32, block: u32, size: u32) -> (u32, u32) {
         let rest = block - size;
         self.starts.insert(offset, rest);
-        self.ends.remove(&(offset + block));
-        self.ends.insert(offset + rest, offset);
+        self.ends.remove(&end_of(offset, block));
+        self.ends.insert(end_of(offset, rest), offset);
         self.untrack(offset, block);
         self.track(offset, rest);
         self.free_bytes -= u64::from(size);
@@ -220,14 +220,12 @@ impl FreeList {
         if size < MIN_BLOCK || size % 8 != 0 || offset % 8 != 0 {
             return Err(GcError::corrupt("freed block has a bad size or alignment", offset));
         }
-        let Ok(end) = u32::try_from(u64::from(offset) + u64::from(size)) else {
-            return Err(GcError::corrupt("freed block extends past 4 GiB", offset));
-        };
+        let end = end_of(offset, size);
         if self.overlaps_free(offset, end) {
             return Err(GcError::corrupt("freed block overlaps a free block", offset));
         }
-        let joins_succ = self.size_at(end).map(|s| (end, s));
-        let joins_pred = self.ends.get(&offset).map(|&p| (p, offset - p));
+        let joins_succ = u32::try_from(end).ok().and_then(|e| self.size_at(e).map(|s| (e, s)));
+        let joins_pred = self.ends.get(&u64::from(offset)).map(|&p| (p, offset - p));
         let start = joins_pred.map_or(offset, |(p, _)| p);
         let total = u64::from(size) + joins_pred.map_or(0, |(_, ps)| u64::from(ps)) + joins_succ.map_or(0, |(_, ss)| u64::from(ss));
         // Fits: free blocks lie in the heap, which is at most 2^32 bytes and
@@ -244,8 +242,8 @@ impl FreeList {
             Some((p, ps)) => {
                 // The block before grows in place.
                 self.starts.insert(p, total);
-                self.ends.remove(&offset);
-                self.ends.insert(p + total, p);
+                self.ends.remove(&u64::from(offset));
+                self.ends.insert(end_of(p, total), p);
                 self.free_bytes += u64::from(total - ps);
                 let c = class_of(total);
                 self.classes[c].push((p, total));
@@ -262,7 +260,7 @@ impl FreeList {
     /// Records a block; its granules must already be marked free.
     fn insert(&mut self, offset: u32, size: u32) {
         self.starts.insert(offset, size);
-        self.ends.insert(offset + size, offset);
+        self.ends.insert(end_of(offset, size), offset);
         let c = class_of(size);
         self.classes[c].push((offset, size));
         self.nonempty |= 1 << c;
@@ -274,7 +272,7 @@ impl FreeList {
     /// entry goes stale.
     fn remove(&mut self, offset: u32, size: u32) {
         self.starts.remove(&offset);
-        self.ends.remove(&(offset + size));
+        self.ends.remove(&end_of(offset, size));
         self.free_bytes -= u64::from(size);
     }
 
@@ -289,7 +287,7 @@ impl FreeList {
         if size >= BIG_BLOCK {
             self.big.insert(offset, size);
         } else {
-            self.free_granules.set(offset, offset + size, true);
+            self.free_granules.set(offset, end_of(offset, size), true);
         }
     }
 
@@ -298,14 +296,19 @@ impl FreeList {
         if size >= BIG_BLOCK {
             self.big.remove(&offset);
         } else {
-            self.free_granules.set(offset, offset + size, false);
+            self.free_granules.set(offset, end_of(offset, size), false);
         }
     }
 
     /// Whether `[offset, end)` overlaps a free block.
-    fn overlaps_free(&self, offset: u32, end: u32) -> bool {
-        self.free_granules.any(offset, end) || self.big.range(..end).next_back().is_some_and(|(o, s)| u64::from(*o) + u64::from(*s) > u64::from(offset))
+    fn overlaps_free(&self, offset: u32, end: u64) -> bool {
+        let last_big_before_end = match u32::try_from(end) {
+            Ok(end) => self.big.range(..end).next_back(),
+            Err(_) => self.big.iter().next_back(),
+        };
+        self.free_granules.any(offset, end) || last_big_before_end.is_some_and(|(o, s)| end_of(*o, *s) > u64::from(offset))
     }
+
 
     /// Takes a valid entry of class `c` with at least `size` bytes, looking
     /// at no more than `max_misses` valid entries that are too small.
@@ -351,6 +354,11 @@ impl FreeList {
     }
 }
 
+/// Where a block ends: up to 2^32, one past the largest offset.
+fn end_of(offset: u32, size: u32) -> u64 {
+    u64::from(offset) + u64::from(size)
+}
+
 /// A bit per 8-byte granule of the heap, growing as needed.
 #[derive(Debug, Default)]
 struct GranuleBits {
@@ -362,8 +370,8 @@ impl GranuleBits {
     /// of their first and last words and the whole words between:
     /// `(first word, first mask, last word, last mask)`; one word has both
     /// masks. `None` for an empty range.
-    fn words_of(start: u32, end: u32) -> Option<(usize, u64, usize, u64)> {
-        let (first, last) = (u64::from(start) / 8, u64::from(end) / 8);
+    fn words_of(start: u32, end: u64) -> Option<(usize, u64, usize, u64)> {
+        let (first, last) = (u64::from(start) / 8, end / 8);
         if first >= last {
             return None;
         }
@@ -373,7 +381,7 @@ impl GranuleBits {
         Some((fw, first_mask, lw, last_mask))
     }
 
-    fn any(&self, start: u32, end: u32) -> bool {
+    fn any(&self, start: u32, end: u64) -> bool {
         let Some((fw, fm, lw, lm)) = Self::words_of(start, end) else { return false };
         let word = |w: usize| self.words.get(w).copied().unwrap_or(0);
         if fw == lw {
@@ -383,11 +391,11 @@ impl GranuleBits {
         word(fw) & fm != 0 || word(lw) & lm != 0 || middle.iter().any(|w| *w != 0)
     }
 
-    fn set(&mut self, start: u32, end: u32, free: bool) {
+    fn set(&mut self, start: u32, end: u64, free: bool) {
         let Some((fw, fm, lw, lm)) = Self::words_of(start, end) else { return };
         if lw >= self.words.len() {
             if !free {
-                return self.set(start, (self.words.len() as u64 * 512).min(u64::from(end)) as u32, false);
+                return self.set(start, (self.words.len() as u64 * 512).min(end), false);
             }
             self.words.resize(lw + 1, 0);
         }
@@ -483,6 +491,18 @@ mod tests {
         assert_eq!(f.blocks().collect::<Vec<_>>(), vec![(16, end - 16)]);
         assert!(f.add(BIG_BLOCK, 8).is_err());
         assert!(f.add(24, 8).is_err());
+    }
+
+    #[test]
+    fn a_heap_of_4_gib_frees_up_to_its_last_byte() {
+        let end = 1u64 << 32;
+        let mut f = FreeList::default();
+        f.reset(16, end);
+        let top = f.alloc(32).unwrap();
+        assert_eq!(u64::from(top.0) + 32, end);
+        f.add(top.0, top.1).unwrap();
+        assert_eq!(f.blocks().collect::<Vec<_>>(), vec![(16, (end - 16) as u32)]);
+        assert!(f.add(top.0, 32).is_err(), "a double free at the very top");
     }
 
     #[test]

@@ -203,6 +203,13 @@ impl DrcHeap {
     }
 }
 
+/// The end of the heap's objects and free blocks in a memory usable up to
+/// `end`: short of 4 GiB by a granule, so that every block's end, like its
+/// offset, fits a `u32` (the regions' bounds and the free list's blocks).
+fn drc_end(end: u64) -> u64 {
+    end.min(crate::MAX_HEAP_SIZE - u64::from(kiln_environ::gc_layout::OBJECT_ALIGN))
+}
+
 /// Sets or clears collector `bit` of the object at `obj`.
 fn set_bit(mem: &mut [u8], obj: u32, header: &VMGcHeader, bit: u32, on: bool) -> Result<()> {
     let word = if on { header.kind_word() | bit } else { header.kind_word() & !bit };
@@ -340,7 +347,7 @@ impl GcHeap for DrcHeap {
         if zero {
             self.memory.clear();
         }
-        self.end = usable_end(self.memory.len());
+        self.end = drc_end(usable_end(self.memory.len()));
         let start = u64::from(FIRST_OBJECT_OFFSET);
         self.free_list.reset(start, self.end);
         if let Some((at, size)) = self.free_list.blocks().next() {
@@ -371,7 +378,7 @@ impl GcHeap for DrcHeap {
 
     fn grow(&mut self, additional: u64) -> Result<()> {
         let len = self.memory.len() as u64;
-        let new_end = grow_memory(&mut *self.memory, len, additional)?;
+        let new_end = drc_end(grow_memory(&mut *self.memory, len, additional)?);
         let start = self.end.max(u64::from(FIRST_OBJECT_OFFSET));
         // A sliver too small for a block waits for the next growth.
         if new_end >= start + 16 {
