@@ -230,9 +230,10 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
         let guard = config.guard_pages();
         let mem = match pool.as_deref() {
             // Shared memories outlive the instance (other stores hold
-            // them): never in a pool slot.
+            // them): never in a pool slot, but no larger than one.
             _ if ty.shared => {
-                let shared = SharedMemory::from_vm(LinearMemory::new_shared(*ty, guard, config.max_memory_bytes)?, store.engine());
+                let limit = pool.as_deref().map_or(config.max_memory_bytes, |p| config.max_memory_bytes.min(p.config.max_memory_size as u64));
+                let shared = SharedMemory::from_vm(LinearMemory::new_shared(*ty, guard, limit)?, store.engine());
                 store.memories.push(StoreMemory::Shared(shared));
                 inst.memories.push(store.memories.len() - 1);
                 inst.set_memory(memories, store.memories.last_mut().expect("just pushed").vm_ptr());

@@ -166,7 +166,7 @@ impl SharedMemory {
 }
 
 fn wait(cell: *mut u8, matches: impl FnOnce() -> bool, timeout: Option<Duration>) -> WaitResult {
-    match parking::wait(cell as usize, matches, timeout, || false) {
+    match parking::wait(cell as usize, matches, timeout, None) {
         WaitOutcome::Woken => WaitResult::Ok,
         WaitOutcome::Mismatch => WaitResult::Mismatch,
         WaitOutcome::TimedOut | WaitOutcome::Interrupted => WaitResult::TimedOut,

@@ -248,3 +248,18 @@ fn a_thread_polling_memory_size_sees_another_threads_growth() {
     memory.grow(1).unwrap();
     assert_eq!(poller.join().unwrap(), 2);
 }
+
+#[test]
+fn a_shared_memory_defined_under_pooling_is_no_larger_than_a_pool_slot() {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.max_memory_size(2 << 16);
+    let mut config = Config::new();
+    config.wasm_threads(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::new(&engine, r#"(module (memory 1 100 shared) (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))"#).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let grow = instance.get_typed_func::<i32, i32>(&mut store, "grow").unwrap();
+    assert_eq!(grow.call(&mut store, 1).unwrap(), 1);
+    assert_eq!(grow.call(&mut store, 1).unwrap(), -1, "past the pool's memory size");
+}

@@ -155,9 +155,10 @@ fn wait_on(vmctx: *mut u8, addr: *mut u8, matches: impl FnOnce() -> bool, timeou
         // SAFETY: the store's thread is this one, blocked in this call.
         unsafe { *store.vm_store_context().epoch_deadline.get() }
     });
-    let interrupted = || deadline.is_some_and(|d| engine.current_epoch() >= d);
+    let interrupted = |d: u64| move || engine.current_epoch() >= d;
+    let interrupted = deadline.map(interrupted);
     let timeout = u64::try_from(timeout).ok().map(Duration::from_nanos);
-    match parking::wait(addr as usize, matches, timeout, interrupted) {
+    match parking::wait(addr as usize, matches, timeout, interrupted.as_ref().map(|i| i as &dyn Fn() -> bool)) {
         WaitOutcome::Woken => WAIT_OK,
         WaitOutcome::Mismatch => WAIT_NOT_EQUAL,
         WaitOutcome::TimedOut => WAIT_TIMED_OUT,

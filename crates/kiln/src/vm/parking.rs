@@ -14,9 +14,9 @@
 //! - A waiter is woken exactly once (its `woken` flag is set by the
 //!   notifier that dequeued it) or leaves the queue itself (timeout,
 //!   interruption); never both.
-//! - A waiter wakes up at least every `POLL` to ask whether it was
-//!   interrupted (the store's epoch deadline), so `-W timeout` ends a
-//!   wait that nobody will notify.
+//! - A waiter that can be interrupted (the store's epoch deadline) wakes
+//!   up at least every `POLL` to ask, so `-W timeout` ends a wait that
+//!   nobody will notify; others sleep until notified or timed out.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,7 +53,9 @@ fn queues() -> MutexGuard<'static, Queues> {
 
 /// Waits on `addr` if `matches()` (the memory still holds the expected
 /// value), until notified, `timeout` passes, or `interrupted()`.
-pub fn wait(addr: usize, matches: impl FnOnce() -> bool, timeout: Option<Duration>, interrupted: impl Fn() -> bool) -> WaitOutcome {
+/// `interrupted` is `None` when nothing can interrupt the wait: it then
+/// sleeps until notified or timed out, without polling.
+pub fn wait(addr: usize, matches: impl FnOnce() -> bool, timeout: Option<Duration>, interrupted: Option<&dyn Fn() -> bool>) -> WaitOutcome {
     let mut guard = queues();
     if !matches() {
         return WaitOutcome::Mismatch;
@@ -68,15 +70,22 @@ pub fn wait(addr: usize, matches: impl FnOnce() -> bool, timeout: Option<Duratio
         let now = Instant::now();
         let outcome = match deadline {
             Some(d) if now >= d => Some(WaitOutcome::TimedOut),
-            _ if interrupted() => Some(WaitOutcome::Interrupted),
+            _ if interrupted.is_some_and(|i| i()) => Some(WaitOutcome::Interrupted),
             _ => None,
         };
         if let Some(outcome) = outcome {
             leave(&mut guard, addr, &me);
             return outcome;
         }
-        let slice = deadline.map_or(POLL, |d| (d - now).min(POLL));
-        guard = me.wake.wait_timeout(guard, slice).unwrap_or_else(|poisoned| poisoned.into_inner()).0;
+        let slice = match (deadline, interrupted) {
+            (None, None) => None,
+            (Some(d), None) => Some(d - now),
+            (d, Some(_)) => Some(d.map_or(POLL, |d| (d - now).min(POLL))),
+        };
+        guard = match slice {
+            Some(slice) => me.wake.wait_timeout(guard, slice).unwrap_or_else(|poisoned| poisoned.into_inner()).0,
+            None => me.wake.wait(guard).unwrap_or_else(|poisoned| poisoned.into_inner()),
+        };
     }
 }
 
@@ -113,13 +122,13 @@ mod tests {
 
     #[test]
     fn a_mismatch_returns_at_once_and_queues_nothing() {
-        assert_eq!(wait(0x1000, || false, None, || false), WaitOutcome::Mismatch);
+        assert_eq!(wait(0x1000, || false, None, None), WaitOutcome::Mismatch);
         assert_eq!(notify(0x1000, 1), 0);
     }
 
     #[test]
     fn a_timeout_ends_the_wait_and_leaves_the_queue() {
-        let outcome = wait(0x2000, || true, Some(Duration::from_millis(5)), || false);
+        let outcome = wait(0x2000, || true, Some(Duration::from_millis(5)), None);
         assert_eq!(outcome, WaitOutcome::TimedOut);
         assert_eq!(notify(0x2000, 1), 0);
     }
@@ -127,7 +136,7 @@ mod tests {
     #[test]
     fn interruption_ends_a_wait_without_timeout() {
         let polls = AtomicU32::new(0);
-        let outcome = wait(0x3000, || true, None, || polls.fetch_add(1, Ordering::Relaxed) == 2);
+        let outcome = wait(0x3000, || true, None, Some(&|| polls.fetch_add(1, Ordering::Relaxed) == 2));
         assert_eq!(outcome, WaitOutcome::Interrupted);
     }
 
@@ -138,7 +147,7 @@ mod tests {
             .map(|_| {
                 let woken = woken.clone();
                 std::thread::spawn(move || {
-                    let outcome = wait(0x4000, || true, Some(Duration::from_secs(30)), || false);
+                    let outcome = wait(0x4000, || true, None, None);
                     assert_eq!(outcome, WaitOutcome::Woken);
                     woken.fetch_add(1, Ordering::SeqCst);
                 })
