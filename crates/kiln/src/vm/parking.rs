@@ -147,7 +147,7 @@ mod tests {
             .map(|_| {
                 let woken = woken.clone();
                 std::thread::spawn(move || {
-                    let outcome = wait(0x4000, || true, None, None);
+                    let outcome = wait(0x4000, || true, Some(Duration::from_secs(30)), None);
                     assert_eq!(outcome, WaitOutcome::Woken);
                     woken.fetch_add(1, Ordering::SeqCst);
                 })
