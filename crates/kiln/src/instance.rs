@@ -228,27 +228,18 @@ fn instantiate(store: &mut StoreOpaque, module: &Module, imports: &[Extern]) -> 
     }
     for (defined, ty) in info.memories[info.num_imported_memories as usize..].iter().enumerate() {
         let guard = config.guard_pages();
+        let limit = pool.as_deref().map_or(config.max_memory_bytes, |p| config.max_memory_bytes.min(p.config.max_memory_size as u64));
         let mem = match pool.as_deref() {
             // Shared memories outlive the instance (other stores hold
             // them): never in a pool slot, but no larger than one.
-            _ if ty.shared => {
-                let limit = pool.as_deref().map_or(config.max_memory_bytes, |p| config.max_memory_bytes.min(p.config.max_memory_size as u64));
-                let shared = SharedMemory::from_vm(LinearMemory::new_shared(*ty, guard, limit)?, store.engine());
-                store.memories.push(StoreMemory::Shared(shared));
-                inst.memories.push(store.memories.len() - 1);
-                inst.set_memory(memories, store.memories.last_mut().expect("just pushed").vm_ptr());
-                memories += 1;
-                continue;
-            }
-            Some(pool) => {
-                let limit = config.max_memory_bytes.min(pool.config.max_memory_size as u64);
-                LinearMemory::in_slot(*ty, guard, limit, pool.memory_slot()?, module.memory_image(defined))?
-            }
-            None => LinearMemory::new(*ty, guard, config.max_memory_bytes)?,
+            _ if ty.shared => StoreMemory::Shared(SharedMemory::from_vm(LinearMemory::new_shared(*ty, guard, limit)?, store.engine())),
+            Some(pool) => StoreMemory::Own(LinearMemory::in_slot(*ty, guard, limit, pool.memory_slot()?, module.memory_image(defined))?),
+            None => StoreMemory::Own(LinearMemory::new(*ty, guard, limit)?),
         };
-        let m = Memory::push(store, mem);
-        inst.memories.push(m.index);
-        inst.set_memory(memories, store.memories[m.index].vm_ptr());
+        store.memories.push(mem);
+        let index = store.memories.len() - 1;
+        inst.memories.push(index);
+        inst.set_memory(memories, store.memories[index].vm_ptr());
         memories += 1;
     }
     inst.elements = evaluate_element_segments(store, &inst)?;

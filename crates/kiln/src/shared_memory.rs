@@ -77,7 +77,7 @@ impl SharedMemory {
             bail!("shared memories need the threads proposal (`Config::wasm_threads`, `-W threads`)");
         }
         let memory = LinearMemory::new_shared(ty.to_wasm(), config.guard_pages(), config.max_memory_bytes)?;
-        Ok(SharedMemory { memory: Arc::from(memory), engine: engine.clone() })
+        Ok(SharedMemory::from_vm(memory, engine))
     }
 
     pub fn ty(&self) -> MemoryType {

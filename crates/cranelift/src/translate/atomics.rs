@@ -110,8 +110,15 @@ impl FuncTranslator<'_, '_> {
     fn atomic_address(&mut self, memarg: &MemArg, index: Value, size: u32) -> Result<Value, CompileError> {
         let mem = super::memory::memarg_memory(memarg)?;
         let addr = self.heap_address(mem, index, memarg.offset, size);
+        self.check_alignment(mem, memarg, index, addr, size);
+        Ok(addr)
+    }
+
+    /// Traps `unaligned atomic` unless `addr`, the native address of
+    /// `index` + `memarg.offset`, is aligned to `size`.
+    fn check_alignment(&mut self, mem: u32, memarg: &MemArg, index: Value, addr: Value, size: u32) {
         if size == 1 {
-            return Ok(addr);
+            return;
         }
         // Memories are page-aligned: the native address is aligned exactly
         // when the effective address is.
@@ -127,7 +134,6 @@ impl FuncTranslator<'_, '_> {
         self.check_bounds(mem, index, memarg.offset, size);
         self.b.ins().trap(trap_code(Trap::HeapMisaligned));
         self.b.switch_to_block(aligned);
-        Ok(addr)
     }
 
     fn atomic_load(&mut self, memarg: MemArg, ty: Type, access: Type) -> Result<(), CompileError> {
@@ -174,7 +180,9 @@ impl FuncTranslator<'_, '_> {
     fn waiter_address(&mut self, memarg: &MemArg, index: Value, size: u32) -> Result<Value, CompileError> {
         let mem = super::memory::memarg_memory(memarg)?;
         self.check_bounds(mem, index, memarg.offset, size);
-        self.atomic_address(memarg, index, size)
+        let addr = self.native_address(mem, index, memarg.offset);
+        self.check_alignment(mem, memarg, index, addr, size);
+        Ok(addr)
     }
 
     fn is_shared(&self, memarg: &MemArg) -> Result<bool, CompileError> {
@@ -188,10 +196,7 @@ impl FuncTranslator<'_, '_> {
         let index = self.pop();
         let addr = self.waiter_address(&memarg, index, ty.bytes())?;
         if !self.is_shared(&memarg)? {
-            self.b.ins().trap(trap_code(Trap::AtomicWaitNonSharedMemory));
-            let dead = self.b.create_block();
-            self.b.switch_to_block(dead);
-            self.b.seal_block(dead);
+            self.trap_and_continue(Trap::AtomicWaitNonSharedMemory);
             let v = self.b.ins().iconst(I32, 0);
             self.push(v);
             return Ok(());

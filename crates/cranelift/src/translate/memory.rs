@@ -146,11 +146,27 @@ impl FuncTranslator<'_, '_> {
         if explicit {
             self.check_bounds(mem, index, offset, size);
         }
+        self.native_address(mem, index, offset)
+    }
+
+    /// The native address of `index + offset` in memory `mem`, unchecked:
+    /// for a caller that checked the bounds (or relies on guard pages).
+    pub(super) fn native_address(&mut self, mem: u32, index: Value, offset: u64) -> Value {
         let def = self.memory_definition(mem);
         let index = self.to_index64(mem, index);
         let base = self.b.ins().load(POINTER, self.flags.vm, def, memdef::BASE as i32);
         let addr = self.b.ins().iadd(base, index);
         if offset == 0 { addr } else { self.b.ins().iadd_imm_u(addr, offset as i64) }
+    }
+
+    /// Traps with `trap`, unconditionally; translation goes on in a fresh
+    /// unreachable block, so the caller's instructions have somewhere to
+    /// go.
+    pub(super) fn trap_and_continue(&mut self, trap: Trap) {
+        self.b.ins().trap(trap_code(trap));
+        let dead = self.b.create_block();
+        self.b.switch_to_block(dead);
+        self.b.seal_block(dead);
     }
 
     /// Traps unless `[index + offset, index + offset + size)` lies in
@@ -172,14 +188,7 @@ impl FuncTranslator<'_, '_> {
                 let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
                 self.b.ins().trapnz(oob, trap_code(Trap::MemoryOutOfBounds));
             }
-            None => {
-                self.b.ins().trap(trap_code(Trap::MemoryOutOfBounds));
-                // Keep emitting into a fresh (unreachable) block so the
-                // caller's instructions have somewhere to go.
-                let dead = self.b.create_block();
-                self.b.switch_to_block(dead);
-                self.b.seal_block(dead);
-            }
+            None => self.trap_and_continue(Trap::MemoryOutOfBounds),
         }
     }
 

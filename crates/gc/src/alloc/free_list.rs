@@ -392,11 +392,10 @@ impl GranuleBits {
     }
 
     fn set(&mut self, start: u32, end: u64, free: bool) {
+        // Clearing past the words there are has nothing to clear.
+        let end = if free { end } else { end.min(self.words.len() as u64 * 512) };
         let Some((fw, fm, lw, lm)) = Self::words_of(start, end) else { return };
         if lw >= self.words.len() {
-            if !free {
-                return self.set(start, (self.words.len() as u64 * 512).min(end), false);
-            }
             self.words.resize(lw + 1, 0);
         }
         let apply = |word: &mut u64, mask: u64| if free { *word |= mask } else { *word &= !mask };

@@ -155,12 +155,11 @@ impl LinearMemory {
         true
     }
 
-    /// Grows by `delta` pages, returning the old size in pages, or `None`
-    /// if the memory cannot grow that much (which Wasm sees as -1).
+    /// Grows an unshared memory by `delta` pages, returning the old size in
+    /// pages, or `None` if the memory cannot grow that much (which Wasm
+    /// sees as -1). A shared memory grows through `grow_shared`.
     pub fn grow(&mut self, delta: u64) -> Option<u64> {
-        if self.is_shared() {
-            return self.grow_shared(delta);
-        }
+        debug_assert!(!self.is_shared(), "a shared memory grows through `&self`");
         let old_pages = self.pages();
         let page = 1u64 << self.ty.page_size_log2;
         let new_bytes = old_pages.checked_add(delta)?.checked_mul(page)?;
