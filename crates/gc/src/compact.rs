@@ -365,6 +365,17 @@ impl Compaction {
     /// the survivors are disjoint and each moves down or stays.
     pub(crate) fn plan(&mut self, mem: &[u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> bool {
         while *budget > 0 && self.next_word < self.marks.words.len() {
+            // Dead data comes in runs: their empty words are skipped in
+            // one scan (a unit each still).
+            let words = &self.marks.words[self.next_word..];
+            let limit = words.len().min(usize::try_from(*budget).unwrap_or(usize::MAX));
+            let empty = words[..limit].iter().position(|&w| w != 0).unwrap_or(limit);
+            self.next_word += empty;
+            *budget -= empty as u64;
+            *work += empty as u64;
+            if empty == limit {
+                continue;
+            }
             let w = self.next_word;
             self.next_word += 1;
             *budget -= 1;
