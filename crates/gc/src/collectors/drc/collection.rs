@@ -29,16 +29,13 @@
 //! under way is finished.
 
 use super::trace::TracePhase;
-use super::counts::{PREFIX, count, set_count};
+use super::counts::{PREFIX, StructBlock, count, set_count};
 use super::{DrcHeap, dec_ref, inc_ref, set_bit};
 use crate::collectors::new_ref;
 use crate::error::{note, note_err};
-use crate::header::{check_object_offset, object, object_at};
-use crate::{GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result, RootKind, VMGcKind};
-use kiln_environ::gc_layout::{
-    DRC_FRESH_BIT, DRC_LOGGED_BIT, DRC_ON_STACK_BIT, DRC_REF_COUNT_OFFSET, HEADER_KIND_OFFSET, HEADER_SIZE, MIN_OBJECT_SIZE, OBJECT_ALIGN,
-    header_size_field,
-};
+use crate::header::{object, object_at};
+use crate::{GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result, RootKind};
+use kiln_environ::gc_layout::{DRC_FRESH_BIT, DRC_LOGGED_BIT, DRC_ON_STACK_BIT};
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,39 +235,21 @@ impl<'a> DrcCollection<'a> {
     }
 }
 
-/// The most common fresh object, in one read of its block and no `Result`
-/// on the way (the general path was a third of cycles' DRC run): a struct
-/// in the span ending at `end`, not on a stack, that other objects hold
-/// (a count above one). The log's count goes and the object stops being
-/// fresh, as in [`DrcCollection::reconcile_fresh`]; returns the next
-/// block. `None` leaves the block, whatever it is, to that general path,
-/// which also judges malformed ones: this path takes only what that one
-/// would take the same way.
+/// The commonest fresh object ([`StructBlock`]; the general path was a
+/// third of cycles' DRC run): a struct in the span ending at `end`, not on
+/// a stack, that other objects hold (a count above one). The log's count
+/// goes and the object stops being fresh, as in
+/// [`DrcCollection::reconcile_fresh`]. Returns the next block, or `None`
+/// to leave the block to that general path.
 #[inline(always)]
 fn reconcile_held_fresh_struct(mem: &mut [u8], at: u32, end: u32) -> Option<u32> {
-    const LEN: usize = (PREFIX + HEADER_SIZE) as usize;
-    let start = at as usize;
-    let bytes: [u8; LEN] = mem.get(start..start.checked_add(LEN)?)?.try_into().ok()?;
-    let word = |i: u32| u32::from_le_bytes(bytes[i as usize..i as usize + 4].try_into().expect("4 bytes"));
-    let obj = at.checked_add(PREFIX)?;
-    let kind_word = word(PREFIX + HEADER_KIND_OFFSET);
-    let count_at = PREFIX.checked_add_signed(DRC_REF_COUNT_OFFSET)?;
-    let n = word(count_at);
-    let fresh_only = kind_word & (DRC_FRESH_BIT | DRC_ON_STACK_BIT) == DRC_FRESH_BIT;
-    if !fresh_only || kind_word & VMGcKind::MASK != VMGcKind::StructRef.as_u32() || n <= 1 || n == u32::MAX {
+    let (obj, b) = StructBlock::read(mem, u64::from(at), u64::from(end))?;
+    if b.kind_word & (DRC_FRESH_BIT | DRC_ON_STACK_BIT) != DRC_FRESH_BIT || b.count <= 1 || b.count == u32::MAX {
         return None;
     }
-    let size = header_size_field(kind_word) * OBJECT_ALIGN;
-    let next = u64::from(obj) + u64::from(size);
-    if size < MIN_OBJECT_SIZE || next > u64::from(end) || next > mem.len() as u64 || check_object_offset(obj).is_err() {
-        return None;
-    }
-    let count = start + count_at as usize;
-    mem[count..count + 4].copy_from_slice(&(n - 1).to_le_bytes());
-    let kind = start + (PREFIX + HEADER_KIND_OFFSET) as usize;
-    mem[kind..kind + 4].copy_from_slice(&(kind_word & !(DRC_FRESH_BIT | DRC_LOGGED_BIT)).to_le_bytes());
-    // Below `end`, a heap offset.
-    Some(next as u32)
+    StructBlock::write(mem, obj, b.kind_word & !(DRC_FRESH_BIT | DRC_LOGGED_BIT), b.count - 1);
+    // Below `end`.
+    Some(obj + b.size)
 }
 
 impl GarbageCollection for DrcCollection<'_> {

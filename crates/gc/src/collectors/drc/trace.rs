@@ -17,16 +17,14 @@
 //! corrupt header ends the sweep with an error and leaves the rest of the
 //! heap as it was (a leak, never an overlap).
 
-use super::counts::{PREFIX, block_at, count, set_count};
+use super::counts::{PREFIX, StructBlock, block_at, count, set_count};
 use super::{DrcHeap, set_bit};
 use crate::error::{note, note_err};
 use crate::header::{Block, object};
 use crate::memory::read_u32;
 use crate::trace::object_ref_slots;
-use crate::{GcError, GcRoots, HostDataTable, RootKind, VMGcHeader, VMGcKind, VMGcRef};
-use kiln_environ::gc_layout::{
-    DRC_MARK_BIT, DRC_PREFIX_MARKER, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET, HEADER_SIZE, OBJECT_ALIGN, header_size_field,
-};
+use crate::{GcError, GcRoots, HostDataTable, RootKind, VMGcHeader, VMGcRef};
+use kiln_environ::gc_layout::{DRC_MARK_BIT, DRC_PREFIX_MARKER, FIRST_OBJECT_OFFSET, HEADER_SIZE};
 
 /// Where a backup trace is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,38 +172,26 @@ impl DrcHeap {
     }
 }
 
-/// The sweep's most common block, a struct's, in one read of its prefix
-/// and header and no `Result` on the way (the general path cost cycles'
-/// backup traces half their time): unmarked it is freed, marked it is
-/// unmarked; returns the next block. `None` leaves the block, whatever it
-/// is, to [`sweep_block`], which also judges malformed ones: this path
-/// takes only what that one would take the same way.
+/// The sweep's commonest block, a struct's ([`StructBlock`]; the general
+/// path cost cycles' backup traces half their time): unmarked it is
+/// freed, marked it is unmarked. Returns the next block, or `None` to
+/// leave the block to [`sweep_block`].
 #[inline(always)]
 fn sweep_struct_block(mem: &mut [u8], freed: &mut Vec<(u32, u32)>, offset: u64, end: u64) -> Option<u64> {
-    const LEN: usize = (PREFIX + HEADER_SIZE) as usize;
-    let at = usize::try_from(offset).ok()?;
-    let bytes: [u8; LEN] = mem.get(at..at.checked_add(LEN)?)?.try_into().ok()?;
-    let word = |i: u32| u32::from_le_bytes(bytes[i as usize..i as usize + 4].try_into().expect("4 bytes"));
-    let kind_word = word(PREFIX + HEADER_KIND_OFFSET);
-    if word(0) != DRC_PREFIX_MARKER || kind_word & VMGcKind::MASK != VMGcKind::StructRef.as_u32() {
+    let (obj, b) = StructBlock::read(mem, offset, end)?;
+    if b.marker != DRC_PREFIX_MARKER {
         return None;
     }
-    let size = header_size_field(kind_word) * OBJECT_ALIGN;
-    let block = size + PREFIX;
-    if size < HEADER_SIZE || offset + u64::from(block) > end {
-        return None;
-    }
-    if kind_word & DRC_MARK_BIT != 0 {
-        let kind_at = at + (PREFIX + HEADER_KIND_OFFSET) as usize;
-        mem[kind_at..kind_at + 4].copy_from_slice(&(kind_word & !DRC_MARK_BIT).to_le_bytes());
+    if b.kind_word & DRC_MARK_BIT != 0 {
+        StructBlock::write(mem, obj, b.kind_word & !DRC_MARK_BIT, b.count);
     } else {
         // As `free::finish_free` does for any object (a struct has no host
-        // data). Below 4 GiB: the block lies in the heap.
-        super::free::push_freed_block(freed, offset as u32, block);
-        let header_at = at + PREFIX as usize;
-        mem[header_at..header_at + LEN - PREFIX as usize].copy_from_slice(&VMGcHeader::free_block(size).to_bytes());
+        // data).
+        super::free::push_freed_block(freed, obj - PREFIX, b.size + PREFIX);
+        let header = obj as usize;
+        mem[header..header + HEADER_SIZE as usize].copy_from_slice(&VMGcHeader::free_block(b.size).to_bytes());
     }
-    Some(offset + u64::from(block))
+    Some(u64::from(obj) + u64::from(b.size))
 }
 
 /// Sweeps the block at `offset` of a heap ending at `end`: an unmarked
