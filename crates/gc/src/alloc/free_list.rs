@@ -5,16 +5,18 @@
 //! linked through the heap, so corrupt heap contents cannot send the
 //! allocator outside the heap or hand out one block twice.
 //!
-//! - `starts` (offset -> size) is the truth, with `ends` (end -> offset)
-//!   beside it. Adjacent free blocks are merged as soon as they appear, so
-//!   no two free blocks touch. A freed range costs two hash lookups (the
-//!   block ending where it starts, the block starting where it ends), and
-//!   an overlap check that refuses a double free: a test of
-//!   `free_granules` (a bit per 8 bytes of the free blocks under
-//!   `BIG_BLOCK`) and one ordered search among the few larger blocks
-//!   (`big`). Ordered searches among all blocks were a fifth of the DRC
-//!   collector's time on splay; bits for every block made each region the
-//!   DRC carves out of a huge block cost a bitmap fill of its size.
+//! - `starts` (offset -> size) is the truth. Adjacent free blocks are
+//!   merged as soon as they appear, so no two free blocks touch, and the
+//!   overlap record below tells which block ends where a freed range
+//!   starts. A freed range costs a hash lookup (the block starting where
+//!   it ends), that record's look back, and an overlap check that refuses
+//!   a double free: a test of `free_granules` (a bit per 8 bytes of the
+//!   free blocks under `BIG_BLOCK`) and one ordered search among the few
+//!   larger blocks (`big`). Ordered searches among all blocks were a fifth
+//!   of the DRC collector's time on splay; bits for every block made each
+//!   region the DRC carves out of a huge block cost a bitmap fill of its
+//!   size; a second map from ends to offsets cost DRC splay 3 % more than
+//!   the look back.
 //! - `classes` index the blocks by size for allocation: one class per size
 //!   for sizes up to 512 bytes (multiples of 8), one class per power of two
 //!   above. An allocation takes a block from the smallest non-empty class
@@ -69,8 +71,6 @@ fn class_of(size: u32) -> usize {
 pub(crate) struct FreeList {
     /// Offset -> size of every free block.
     starts: FxHashMap<u32, u32>,
-    /// End -> offset of every free block.
-    ends: FxHashMap<u64, u32>,
     /// The granules of the free blocks under `BIG_BLOCK` bytes.
     free_granules: GranuleBits,
     /// Offset -> size of the free blocks of `BIG_BLOCK` bytes or more.
@@ -90,7 +90,6 @@ impl Default for FreeList {
     fn default() -> Self {
         FreeList {
             starts: FxHashMap::default(),
-            ends: FxHashMap::default(),
             free_granules: GranuleBits::default(),
             big: BTreeMap::new(),
             classes: vec![Vec::new(); NUM_CLASSES],
@@ -197,8 +196,6 @@ impl FreeList {
     fn split_end(&mut self, offset: u32, block: u32, size: u32) -> (u32, u32) {
         let rest = block - size;
         self.starts.insert(offset, rest);
-        self.ends.remove(&end_of(offset, block));
-        self.ends.insert(end_of(offset, rest), offset);
         self.untrack(offset, block);
         self.track(offset, rest);
         self.free_bytes -= u64::from(size);
@@ -225,7 +222,7 @@ impl FreeList {
             return Err(GcError::corrupt("freed block overlaps a free block", offset));
         }
         let joins_succ = u32::try_from(end).ok().and_then(|e| self.size_at(e).map(|s| (e, s)));
-        let joins_pred = self.ends.get(&u64::from(offset)).map(|&p| (p, offset - p));
+        let joins_pred = self.block_ending_at(offset);
         let start = joins_pred.map_or(offset, |(p, _)| p);
         let total = u64::from(size) + joins_pred.map_or(0, |(_, ps)| u64::from(ps)) + joins_succ.map_or(0, |(_, ss)| u64::from(ss));
         // Fits: free blocks lie in the heap, which is at most 2^32 bytes and
@@ -242,8 +239,6 @@ impl FreeList {
             Some((p, ps)) => {
                 // The block before grows in place.
                 self.starts.insert(p, total);
-                self.ends.remove(&u64::from(offset));
-                self.ends.insert(end_of(p, total), p);
                 self.free_bytes += u64::from(total - ps);
                 let c = class_of(total);
                 self.classes[c].push((p, total));
@@ -260,7 +255,6 @@ impl FreeList {
     /// Records a block; its granules must already be marked free.
     fn insert(&mut self, offset: u32, size: u32) {
         self.starts.insert(offset, size);
-        self.ends.insert(end_of(offset, size), offset);
         let c = class_of(size);
         self.classes[c].push((offset, size));
         self.nonempty |= 1 << c;
@@ -272,7 +266,6 @@ impl FreeList {
     /// entry goes stale.
     fn remove(&mut self, offset: u32, size: u32) {
         self.starts.remove(&offset);
-        self.ends.remove(&end_of(offset, size));
         self.free_bytes -= u64::from(size);
     }
 
@@ -298,6 +291,19 @@ impl FreeList {
         } else {
             self.free_granules.set(offset, end_of(offset, size), false);
         }
+    }
+
+    /// The free block `(offset, size)` that ends at `end`, from the
+    /// overlap record: a small block's granules are a run of set bits of
+    /// their own (no two free blocks touch), a big one is in `big`.
+    fn block_ending_at(&self, end: u32) -> Option<(u32, u32)> {
+        let last = end.checked_sub(MIN_BLOCK)?;
+        if self.free_granules.get(last) {
+            let start = self.free_granules.run_start(last);
+            return Some((start, end - start));
+        }
+        let (&o, &s) = self.big.range(..end).next_back()?;
+        (end_of(o, s) == u64::from(end)).then_some((o, s))
     }
 
     /// Whether `[offset, end)` overlaps a free block.
@@ -389,6 +395,26 @@ impl GranuleBits {
         }
         let middle = self.words.get(fw + 1..lw.min(self.words.len())).unwrap_or(&[]);
         word(fw) & fm != 0 || word(lw) & lm != 0 || middle.iter().any(|w| *w != 0)
+    }
+
+    fn get(&self, at: u32) -> bool {
+        let g = at / 8;
+        self.words.get((g / 64) as usize).is_some_and(|w| w & (1 << (g % 64)) != 0)
+    }
+
+    /// The offset of the first granule of the run of set bits that
+    /// granule `at` (set) belongs to.
+    fn run_start(&self, at: u32) -> u32 {
+        let g = at / 8;
+        let mut w = (g / 64) as usize;
+        // The clear bits at or below `g` in word `w`.
+        let mut clear = !self.words[w] & (u64::MAX >> (63 - g % 64));
+        while clear == 0 && w > 0 {
+            w -= 1;
+            clear = !self.words[w];
+        }
+        let first = if clear == 0 { 0 } else { w as u32 * 64 + (64 - clear.leading_zeros()) };
+        first * 8
     }
 
     fn set(&mut self, start: u32, end: u64, free: bool) {
@@ -516,6 +542,40 @@ mod tests {
         }
         assert_eq!(f.blocks().count(), 1);
         assert!(f.entries <= 2 * f.starts.len() + 1024 + 1);
+    }
+
+    #[test]
+    fn a_run_of_free_granules_is_found_from_its_last_one() {
+        let mut bits = GranuleBits::default();
+        bits.set(8 * 3, 8 * 5, true);
+        bits.set(8 * 60, 8 * 200, true);
+        bits.set(0, 8, true);
+        assert_eq!(bits.run_start(8 * 4), 8 * 3);
+        assert_eq!(bits.run_start(8 * 3), 8 * 3);
+        assert_eq!(bits.run_start(8 * 199), 8 * 60, "across two words");
+        assert_eq!(bits.run_start(8 * 63), 8 * 60);
+        assert_eq!(bits.run_start(0), 0, "from the first granule");
+        assert!(bits.get(8 * 199) && !bits.get(8 * 200) && !bits.get(1 << 20));
+    }
+
+    #[test]
+    fn a_freed_block_merges_with_the_small_or_big_block_before_it() {
+        let mut f = FreeList::default();
+        let end = 16 + 2 * BIG_BLOCK;
+        f.reset(16, u64::from(end));
+        let top = f.alloc(512).unwrap();
+        let below = f.alloc(512).unwrap();
+        f.add(top.0, top.1).unwrap();
+        assert_eq!(f.blocks().collect::<Vec<_>>(), vec![(16, below.0 - 16), top], "not joined: the block before it is taken");
+        f.alloc(below.0 - 16 - 64).unwrap();
+        // Free now: [16, 80) small, `top`; taken: `below` and what follows [16, 80).
+        f.add(below.0, below.1).unwrap();
+        assert_eq!(f.blocks().collect::<Vec<_>>(), vec![(16, 64), (below.0, end - below.0)], "joined to the small block after it");
+        f.add(80, below.0 - 80).unwrap();
+        assert_eq!(f.blocks().collect::<Vec<_>>(), vec![(16, end - 16)], "joined to the small block before it and the big one after");
+        let last = f.alloc(8).unwrap();
+        f.add(last.0, last.1).unwrap();
+        assert_eq!(f.blocks().collect::<Vec<_>>(), vec![(16, end - 16)], "joined to the big block before it");
     }
 
     #[test]
