@@ -55,8 +55,8 @@ pub(super) fn init_prefix(mem: &mut [u8], block: u32, count: u32) -> Result<u32>
 }
 
 /// A struct's block as a collection's fast paths see it, read in one load
-/// of its prefix and header: the commonest block of every per-object walk
-/// (the sweep, the reconciliation of the log and of fresh objects), taken
+/// of its prefix and header: the commonest block of the per-object walks
+/// (the backup trace's sweep, the reconciliation of fresh objects), taken
 /// without the general paths' `Block`s and `Result`s.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct StructBlock {
