@@ -20,11 +20,11 @@
 use super::counts::{PREFIX, StructBlock, block_at, count, set_count};
 use super::{DrcHeap, set_bit};
 use crate::error::{note, note_err};
-use crate::header::{Block, object};
+use crate::header::{Block, object, write_header};
 use crate::memory::read_u32;
 use crate::trace::object_ref_slots;
 use crate::{GcError, GcRoots, HostDataTable, RootKind, VMGcHeader, VMGcRef};
-use kiln_environ::gc_layout::{DRC_MARK_BIT, DRC_PREFIX_MARKER, FIRST_OBJECT_OFFSET, HEADER_SIZE};
+use kiln_environ::gc_layout::{DRC_MARK_BIT, DRC_PREFIX_MARKER, FIRST_OBJECT_OFFSET};
 
 /// Where a backup trace is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,10 +186,9 @@ fn sweep_struct_block(mem: &mut [u8], freed: &mut Vec<(u32, u32)>, offset: u64, 
         StructBlock::write(mem, obj, b.kind_word & !DRC_MARK_BIT, b.count);
     } else {
         // As `free::finish_free` does for any object (a struct has no host
-        // data).
+        // data). The header lies in the block `read` found in the memory.
+        write_header(mem, u64::from(obj), &VMGcHeader::free_block(b.size)).ok()?;
         super::free::push_freed_block(freed, obj - PREFIX, b.size + PREFIX);
-        let header = obj as usize;
-        mem[header..header + HEADER_SIZE as usize].copy_from_slice(&VMGcHeader::free_block(b.size).to_bytes());
     }
     Some(u64::from(obj) + u64::from(b.size))
 }
