@@ -65,7 +65,7 @@ use crate::large::LargeMarks;
 use crate::memory::{copy_object, read_u32, write_u32};
 use crate::trace::{RefSlots, ref_slots};
 use crate::types::TypeCache;
-use crate::{GcError, GcRoots, HostDataTable, Result, VMGcHeader, VMGcKind, VMGcRef};
+use crate::{GcError, GcRoots, HeapMemory, HostDataTable, Result, VMGcHeader, VMGcKind, VMGcRef};
 use kiln_environ::gc_layout::{
     COPYING_FORWARDED_BIT, COPYING_FORWARDING_OFFSET, GC_REF_SIZE, HEADER_SIZE, HEADER_TYPE_INDEX_OFFSET, MIN_OBJECT_SIZE, OBJECT_ALIGN,
     header_size_field,
@@ -75,6 +75,12 @@ use std::ops::Range;
 // The forwarding offset replaces the type index, which
 // `VMGcHeader::type_index` reads.
 const _: () = assert!(COPYING_FORWARDING_OFFSET == HEADER_TYPE_INDEX_OFFSET);
+
+/// How far above the copies `scan_prefaulting` backs the to-space.
+const PREFAULT_AHEAD: u64 = 1 << 20;
+/// Arrays of more references than this are scanned where the scan can
+/// pause between two of their elements.
+const LONG_ARRAY: u32 = 256;
 
 /// One evacuation of a from-space into a to-space.
 pub(crate) struct Evacuation {
@@ -100,6 +106,11 @@ pub(crate) struct Evacuation {
     /// Where the copies start, when the collector keeps object starts
     /// ([`Evacuation::record_starts_into`]).
     starts: Option<StartBits>,
+    /// `scan` returns once the copies reach this offset, so that
+    /// `scan_prefaulting` can back the next stretch (`u64::MAX` otherwise)...
+    pause_at: u64,
+    /// ...which starts where the last one ended.
+    prefaulted_to: u64,
 }
 
 impl Evacuation {
@@ -119,6 +130,8 @@ impl Evacuation {
             large_slot: 0,
             externrefs: Vec::new(),
             starts: None,
+            pause_at: u64::MAX,
+            prefaulted_to: to.start,
         }
     }
 
@@ -387,13 +400,48 @@ impl Evacuation {
         self.scan >= self.to.top() && self.large.pending().is_none()
     }
 
+    /// [`Evacuation::scan`], backing the to-space's pages above the
+    /// copies a stretch at a time just before the copies reach them
+    /// (`HeapMemory::prefault`): a fresh to-space then costs a system
+    /// call per stretch rather than a page fault per page, and at most a
+    /// stretch is backed beyond what the copies use.
+    pub(crate) fn scan_prefaulting(
+        &mut self,
+        types: &mut TypeCache,
+        memory: &mut dyn HeapMemory,
+        budget: &mut u64,
+        work: &mut u64,
+        errors: &mut Option<GcError>,
+    ) -> bool {
+        let done = loop {
+            self.prefault_ahead(memory);
+            let done = self.scan(types, memory.bytes_mut(), budget, work, errors);
+            if done || *budget == 0 {
+                break done;
+            }
+        };
+        self.pause_at = u64::MAX;
+        done
+    }
+
+    /// Backs the to-space's pages up to `PREFAULT_AHEAD` bytes above the
+    /// copies' end, where the scan then pauses, from where the last
+    /// stretch ended (the copy that crossed it was written without).
+    pub(crate) fn prefault_ahead(&mut self, memory: &dyn HeapMemory) {
+        let top = self.to.top();
+        let end = self.to.end().min(top + PREFAULT_AHEAD);
+        memory.prefault(self.prefaulted_to.min(top) as usize..end as usize);
+        self.prefaulted_to = end;
+        self.pause_at = top + PREFAULT_AHEAD;
+    }
+
     /// Scans copies, then marked large objects (whose scans may copy more),
     /// for up to `budget` units (one per reference slot, one per object
     /// finished), forwarding what their fields reference. Returns whether
     /// everything is scanned. Errors go to `errors` (the first is kept);
     /// the scan goes on past them.
     pub(crate) fn scan(&mut self, types: &mut TypeCache, mem: &mut [u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) -> bool {
-        while *budget > 0 && !self.scan_done() {
+        while *budget > 0 && !self.scan_done() && self.to.top() < self.pause_at {
             if self.scan < self.to.top() {
                 if self.scan_slot == 0 {
                     // Compiled twice, so the copying collector's loop has
@@ -440,7 +488,7 @@ impl Evacuation {
     #[inline(never)]
     fn scan_whole_copies<const RECORD_STARTS: bool>(&mut self, types: &mut TypeCache, mem: &mut [u8], budget: &mut u64, work: &mut u64, errors: &mut Option<GcError>) {
         let mut units = 0;
-        while self.scan < self.to.top() {
+        while self.scan < self.to.top() && self.to.top() < self.pause_at {
             let obj = self.scan as u32;
             let Ok(header) = read_header(mem, self.scan) else { break };
             if header.size() < MIN_OBJECT_SIZE {
@@ -461,6 +509,9 @@ impl Evacuation {
                         self.forward_heap_slot(mem, u64::from(obj) + u64::from(offset), errors);
                     }
                 }
+                // A long array may copy more than a stretch: the partial
+                // scan (`scan_copy`) pauses in it.
+                RefSlots::Elems { count, .. } if count > LONG_ARRAY && self.pause_at != u64::MAX => break,
                 RefSlots::Elems { start, count } => {
                     for i in 0..count {
                         self.forward_heap_slot(mem, start + u64::from(i) * u64::from(GC_REF_SIZE), errors);
@@ -537,7 +588,7 @@ impl Evacuation {
         // The slots this step visits, one unit of budget each; a loop per
         // kind of slots rather than a match per slot.
         let first = (*slot).min(n);
-        let last = n.min(first.saturating_add(u32::try_from(*budget).unwrap_or(u32::MAX)));
+        let mut last = n.min(first.saturating_add(u32::try_from(*budget).unwrap_or(u32::MAX)));
         match slots {
             RefSlots::None => {}
             RefSlots::Fields { obj, offsets } => {
@@ -547,6 +598,10 @@ impl Evacuation {
             }
             RefSlots::Elems { start, .. } => {
                 for i in first..last {
+                    if self.to.top() >= self.pause_at {
+                        last = i;
+                        break;
+                    }
                     self.forward_heap_slot(mem, start + u64::from(i) * u64::from(GC_REF_SIZE), errors);
                 }
             }

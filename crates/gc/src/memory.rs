@@ -42,6 +42,14 @@ pub trait HeapMemory: Send {
     /// The largest length `grow` can reach.
     fn capacity(&self) -> usize;
 
+    /// A hint that `range` (clipped to the length) is about to be written:
+    /// a memory whose pages are backed on first touch may back them now,
+    /// in one go, which costs less than a fault per page. Contents do
+    /// not change.
+    fn prefault(&self, range: std::ops::Range<usize>) {
+        let _ = range;
+    }
+
     /// A new zeroed region of `len` bytes beside this memory, for a
     /// collector's side table that compiled code writes (the generational
     /// collector's card table): at an address fixed for its life, its

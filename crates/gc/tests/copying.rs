@@ -5,6 +5,8 @@ mod common;
 use common::*;
 use kiln_environ::gc_layout::{COPYING_FORWARDED_BIT, COPYING_FORWARDING_OFFSET, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET, HEADER_SIZE, MIN_OBJECT_SIZE, fixed_object_kind_word};
 use kiln_gc::{Collector, GcError, GcHeap, GcProgress, GcRoots, HostDataTable, VMGcRef};
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
 
 fn copying(bytes: usize) -> (Box<dyn GcHeap>, HostDataTable) {
     (new_heap(Collector::Copying, bytes), HostDataTable::new())
@@ -628,4 +630,82 @@ fn copying_halves_a_mostly_empty_large_heap_and_grows_back_into_it() {
     heap.verify().unwrap();
     collect_rooted(&mut *heap, &mut host, &mut held);
     heap.verify().unwrap();
+}
+
+/// A memory that records what the collector asks it to prefault, and how
+/// far into each range bytes were already written (the last nonzero byte).
+struct PrefaultLog {
+    memory: kiln_gc::VecMemory,
+    asked: Arc<Mutex<Vec<(Range<usize>, usize)>>>,
+}
+
+impl kiln_gc::HeapMemory for PrefaultLog {
+    fn bytes(&self) -> &[u8] {
+        self.memory.bytes()
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self.memory.bytes_mut()
+    }
+    fn grow(&mut self, new_len: usize) -> kiln_gc::Result<()> {
+        self.memory.grow(new_len)
+    }
+    fn capacity(&self) -> usize {
+        self.memory.capacity()
+    }
+    fn prefault(&self, range: Range<usize>) {
+        let written = self.memory.bytes()[range.clone()].iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+        self.asked.lock().unwrap().push((range, written));
+    }
+}
+
+/// A collection asks for the to-space's pages a stretch ahead of the
+/// copies: the stretches asked for cover every copy, in order, before
+/// more than the object crossing a stretch's end is written past it, and
+/// reach at most 1 MiB past the last copy; also where an array of
+/// references short enough to be scanned in one go references 2 MB of
+/// objects.
+#[test]
+fn copying_prefaults_the_to_space_just_ahead_of_the_copies() {
+    const ARRAYS: u32 = 2;
+    const ELEMS: u32 = 2000;
+    const BYTES: u32 = 1000;
+    let asked = Arc::default();
+    let memory = PrefaultLog { memory: kiln_gc::VecMemory::new(24 << 20, 24 << 20), asked: Arc::clone(&asked) };
+    let mut heap = Collector::Copying.gc_runtime().unwrap().new_gc_heap(Box::new(memory), types()).unwrap();
+    let mut host = HostDataTable::new();
+    let outer = heap.alloc_uninit_array(REF_ARRAY, ARRAYS).unwrap();
+    for a in 0..ARRAYS {
+        let array = heap.alloc_uninit_array(REF_ARRAY, ELEMS).unwrap();
+        heap.write_gc_ref_field(&mut host, &outer, ARRAY_ELEMS + 4 * a, Some(&array)).unwrap();
+        for i in 0..ELEMS {
+            let _garbage = heap.alloc_uninit_array(BYTE_ARRAY, BYTES).unwrap();
+            let bytes = heap.alloc_uninit_array(BYTE_ARRAY, BYTES).unwrap();
+            heap.write_data(&bytes, ARRAY_ELEMS, &(a * ELEMS + i).to_le_bytes()).unwrap();
+            heap.write_gc_ref_field(&mut host, &array, ARRAY_ELEMS + 4 * i, Some(&bytes)).unwrap();
+        }
+    }
+    asked.lock().unwrap().clear();
+    let mut slot = [Some(outer)];
+    collect_rooted(&mut *heap, &mut host, &mut slot);
+
+    let outer = slot[0].as_ref().unwrap();
+    for a in 0..ARRAYS {
+        let array = heap.read_gc_ref_field(outer, ARRAY_ELEMS + 4 * a).unwrap().unwrap();
+        for i in 0..ELEMS {
+            let bytes = heap.read_gc_ref_field(&array, ARRAY_ELEMS + 4 * i).unwrap().unwrap();
+            assert_eq!(heap.read_data(&bytes, ARRAY_ELEMS, 4).unwrap(), (a * ELEMS + i).to_le_bytes());
+        }
+    }
+    heap.verify().unwrap();
+    let copies = outer.as_heap_index().unwrap() as usize..heap.bump_region().unwrap().0 as usize;
+    assert!(copies.len() > 4_000_000, "{copies:?}");
+    let asked = asked.lock().unwrap();
+    let mut covered = copies.start;
+    for (range, written) in asked.iter() {
+        assert!(range.start <= covered, "a gap before {range:?}: copies up to {covered:#x} not prefaulted");
+        assert!(*written <= 2 * BYTES as usize, "{written} bytes of {range:?} written before it was prefaulted");
+        covered = covered.max(range.end);
+    }
+    assert!(covered >= copies.end, "copies up to {:#x}, prefaulted up to {covered:#x}", copies.end);
+    assert!(covered <= copies.end + (1 << 20), "prefaulted up to {covered:#x}, copies up to {:#x}", copies.end);
 }

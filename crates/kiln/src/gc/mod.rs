@@ -37,6 +37,13 @@ use std::sync::Arc;
 /// between two visits to the runtime (64 KiB).
 const BARRIER_LOG_ENTRIES: usize = 16 * 1024;
 
+/// Compiled code allocates inline up to this many bytes past the cursor
+/// before the runtime hands it the next stretch, whose pages it backs
+/// first (`HeapMemory::prefault`): one system call per stretch instead of
+/// a page fault per page, and never more than one stretch backed beyond
+/// what the program allocated.
+const PREFAULT_CHUNK: u32 = 1 << 20;
+
 pub(crate) struct GcStore {
     pub heap: StoreHeap,
     /// The barriers' log (empty for collectors whose barriers log
@@ -164,6 +171,10 @@ impl StoreOpaque {
             // allocation is counted here.
             let region = if self.gc_zeal().is_some() { None } else { gc.heap.bump_region() };
             let (next, end) = region.unwrap_or((0, 0));
+            let end = end.min(next.saturating_add(PREFAULT_CHUNK));
+            if next != end {
+                gc.heap.memory().prefault(next as usize..end as usize);
+            }
             // Null outside a generational heap, whose code has no card
             // marking barrier.
             let card_table = gc.heap.card_table().unwrap_or(std::ptr::null_mut());

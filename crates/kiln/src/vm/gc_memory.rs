@@ -12,12 +12,89 @@ use super::mmap::{Mmap, discard, page_size};
 use super::pool::{Reservation, Slot};
 use kiln_environ::vmoffsets::GC_HEAP_RESERVATION;
 use kiln_gc::{GcError, HeapMemory};
+use std::cell::RefCell;
+use std::ops::Range;
+
+/// Which stretches of `PREFAULT_STRETCH` bytes of a heap were prefaulted
+/// whole: one bit each, so that asking again for resident pages costs no
+/// system call.
+#[derive(Debug, Default)]
+struct Prefaulted {
+    bits: Vec<u64>,
+    /// The system cannot prefault: do not ask again.
+    unsupported: bool,
+}
+
+/// Backs `[ptr, ptr + len)` with written-to pages; false with `errno` set
+/// if the system could not.
+///
+/// # Safety
+/// The range must be page-aligned accessible memory the caller owns.
+#[cfg(target_os = "linux")]
+unsafe fn populate_write(ptr: *mut u8, len: usize) -> bool {
+    // SAFETY: per the contract; populating changes no byte.
+    unsafe { libc::madvise(ptr.cast(), len, libc::MADV_POPULATE_WRITE) == 0 }
+}
+
+#[cfg(not(target_os = "linux"))]
+unsafe fn populate_write(_: *mut u8, _: usize) -> bool {
+    false
+}
+
+/// The granule of prefault bookkeeping.
+const PREFAULT_STRETCH: usize = 256 << 10;
+
+impl Prefaulted {
+    fn is_set(&self, i: usize) -> bool {
+        self.bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    /// The stretch-aligned runs covering `range` that are not prefaulted,
+    /// the last clipped to `range.end` (a page multiple).
+    fn missing(&self, range: Range<usize>) -> Vec<Range<usize>> {
+        let mut runs: Vec<Range<usize>> = Vec::new();
+        let first = range.start / PREFAULT_STRETCH;
+        for i in first..range.end.div_ceil(PREFAULT_STRETCH) {
+            if self.is_set(i) {
+                continue;
+            }
+            let (start, end) = (i * PREFAULT_STRETCH, ((i + 1) * PREFAULT_STRETCH).min(range.end));
+            match runs.last_mut() {
+                Some(run) if run.end == start => run.end = end,
+                _ => runs.push(start..end),
+            }
+        }
+        runs
+    }
+
+    /// Records the whole stretches of `range` as prefaulted.
+    fn insert(&mut self, range: Range<usize>) {
+        for i in range.start.div_ceil(PREFAULT_STRETCH)..range.end / PREFAULT_STRETCH {
+            if self.bits.len() <= i / 64 {
+                self.bits.resize(i / 64 + 1, 0);
+            }
+            self.bits[i / 64] |= 1 << (i % 64);
+        }
+    }
+
+    /// Forgets every stretch `range` touches: its pages may be gone.
+    fn remove(&mut self, range: Range<usize>) {
+        for i in range.start / PREFAULT_STRETCH..range.end.div_ceil(PREFAULT_STRETCH) {
+            if let Some(w) = self.bits.get_mut(i / 64) {
+                *w &= !(1 << (i % 64));
+            }
+        }
+    }
+}
 
 pub struct MmapHeapMemory {
     reservation: Reservation,
     /// For a pooled heap: the bytes `clear` zeroes in place rather than
     /// decommitting.
     keep_resident: Option<usize>,
+    /// The stretches whose pages were all prefaulted and not discarded
+    /// since (`HeapMemory::prefault`).
+    prefaulted: RefCell<Prefaulted>,
     len: usize,
     capacity: usize,
 }
@@ -41,7 +118,7 @@ impl MmapHeapMemory {
         let capacity = capacity.min(kiln_gc::MAX_HEAP_SIZE as usize);
         let initial = initial.min(capacity);
         reservation.make_accessible(0, initial)?;
-        Ok(MmapHeapMemory { reservation, keep_resident, len: initial, capacity })
+        Ok(MmapHeapMemory { reservation, keep_resident, prefaulted: RefCell::default(), len: initial, capacity })
     }
 
     pub fn base(&self) -> *mut u8 {
@@ -82,6 +159,29 @@ impl HeapMemory for MmapHeapMemory {
         self.capacity
     }
 
+    /// Backs the pages of the stretches `range` touches that are not yet
+    /// (Linux's `MADV_POPULATE_WRITE`; elsewhere, or on a kernel without
+    /// it, the pages fault in when written, as without the hint).
+    fn prefault(&self, range: Range<usize>) {
+        let end = range.end.min(self.len / page_size() * page_size());
+        let mut prefaulted = self.prefaulted.borrow_mut();
+        if range.start >= end || prefaulted.unsupported {
+            return;
+        }
+        for stretch in prefaulted.missing(range.start..end) {
+            // SAFETY: the stretch is page-aligned accessible memory of this
+            // heap (below `len`, rounded down to a page); backing its pages
+            // changes no byte and invalidates no borrow.
+            if unsafe { populate_write(self.base().add(stretch.start), stretch.len()) } {
+                prefaulted.insert(stretch);
+            } else if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+                // A kernel before 5.14.
+                prefaulted.unsupported = true;
+                return;
+            }
+        }
+    }
+
     /// A mapping of its own, accessible at once and backed by the kernel's
     /// zero pages until written.
     fn side_table(&self, len: usize) -> Option<Box<dyn HeapMemory>> {
@@ -94,6 +194,7 @@ impl HeapMemory for MmapHeapMemory {
     fn discard(&mut self, range: std::ops::Range<usize>) {
         let end = range.end.min(self.len);
         let start = range.start.min(end);
+        self.prefaulted.get_mut().remove(start..end);
         let (first, last) = (start.next_multiple_of(page_size()).min(end), end / page_size() * page_size());
         if first >= last {
             self.bytes_mut()[start..end].fill(0);
@@ -127,6 +228,56 @@ impl HeapMemory for MmapHeapMemory {
 mod tests {
     use super::*;
     use crate::vm::pool::SlotPool;
+
+    /// The bookkeeping of prefaulted stretches: only whole stretches are
+    /// recorded, asking again for them finds nothing missing, and a
+    /// discard forgets every stretch it touches.
+    #[test]
+    fn prefaulted_stretches_are_remembered_until_discarded() {
+        let s = PREFAULT_STRETCH;
+        let mut p = Prefaulted::default();
+        assert_eq!(p.missing(s / 2..3 * s), vec![0..3 * s]);
+        p.insert(s / 2..3 * s);
+        assert_eq!(p.missing(0..4 * s), vec![0..s, 3 * s..4 * s]);
+        p.insert(0..s);
+        p.insert(3 * s..3 * s + 4096);
+        assert_eq!(p.missing(0..3 * s + 4096), vec![3 * s..3 * s + 4096]);
+        p.remove(2 * s - 1..2 * s + 1);
+        assert_eq!(p.missing(0..3 * s), vec![s..3 * s]);
+        assert_eq!(p.missing(200 * s..200 * s + 8192), vec![200 * s..200 * s + 8192]);
+    }
+
+    /// Prefaulting keeps every byte and leaves the pages resident; after
+    /// a discard the same range is backed again, reading zero.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn prefaulting_backs_pages_and_keeps_contents() {
+        let len = 4 * PREFAULT_STRETCH;
+        let mut memory = MmapHeapMemory::new(len, len).unwrap();
+        let resident = |m: &MmapHeapMemory, range: Range<usize>| {
+            let mut vec = vec![0u8; range.len().div_ceil(page_size())];
+            // SAFETY: the range is page-aligned and mapped; `vec` has a
+            // byte per page.
+            assert_eq!(unsafe { libc::mincore(m.base().add(range.start).cast(), range.len(), vec.as_mut_ptr()) }, 0);
+            vec.iter().all(|b| b & 1 == 1)
+        };
+        memory.bytes_mut()[5] = 7;
+        memory.bytes_mut()[PREFAULT_STRETCH + 9] = 9;
+        assert!(!resident(&memory, 2 * PREFAULT_STRETCH..3 * PREFAULT_STRETCH));
+        memory.prefault(0..3 * PREFAULT_STRETCH);
+        if memory.prefaulted.borrow().unsupported {
+            return;
+        }
+        assert!(resident(&memory, 0..3 * PREFAULT_STRETCH));
+        assert!(!resident(&memory, 3 * PREFAULT_STRETCH..len));
+        assert_eq!((memory.bytes()[5], memory.bytes()[PREFAULT_STRETCH + 9]), (7, 9));
+
+        memory.discard(PREFAULT_STRETCH..2 * PREFAULT_STRETCH);
+        assert!(!resident(&memory, PREFAULT_STRETCH..2 * PREFAULT_STRETCH));
+        memory.prefault(0..3 * PREFAULT_STRETCH);
+        assert!(resident(&memory, 0..3 * PREFAULT_STRETCH));
+        assert_eq!((memory.bytes()[5], memory.bytes()[PREFAULT_STRETCH + 9]), (7, 0));
+    }
 
     /// A side table (the card table) is zeroed, as long as asked, and
     /// writable throughout; clearing it zeroes it again.

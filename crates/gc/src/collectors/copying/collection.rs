@@ -96,6 +96,7 @@ impl GarbageCollection for CopyingCollection<'_> {
         loop {
             match self.phase {
                 Phase::Roots => {
+                    self.evacuation.prefault_ahead(&*self.heap.memory);
                     let mem = self.heap.memory.bytes_mut();
                     if !self.evacuation.forward_roots(mem, &mut self.roots, &mut self.next_root, &mut budget, &mut self.work, &mut errors) {
                         break;
@@ -104,7 +105,7 @@ impl GarbageCollection for CopyingCollection<'_> {
                 }
                 Phase::Scan => {
                     let CopyingHeap { memory, types, .. } = &mut *self.heap;
-                    if !self.evacuation.scan(types, memory.bytes_mut(), &mut budget, &mut self.work, &mut errors) {
+                    if !self.evacuation.scan_prefaulting(types, &mut **memory, &mut budget, &mut self.work, &mut errors) {
                         break;
                     }
                     // Every live object is copied: the from-space's

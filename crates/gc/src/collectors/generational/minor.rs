@@ -152,6 +152,7 @@ impl GarbageCollection for MinorCollection<'_> {
         loop {
             match self.phase {
                 Phase::Roots => {
+                    self.evacuation.prefault_ahead(&*self.heap.mature.memory);
                     let mem = self.heap.mature.memory.bytes_mut();
                     if !self.evacuation.forward_roots(mem, &mut self.roots, &mut self.next_root, &mut budget, &mut self.work, &mut errors) {
                         break;
@@ -161,6 +162,7 @@ impl GarbageCollection for MinorCollection<'_> {
                     self.phase = Phase::Cards;
                 }
                 Phase::Cards => {
+                    self.evacuation.prefault_ahead(&*self.heap.mature.memory);
                     if !self.cards(&mut budget, &mut errors) {
                         break;
                     }
@@ -173,7 +175,7 @@ impl GarbageCollection for MinorCollection<'_> {
                 }
                 Phase::Scan => {
                     let heap = &mut *self.heap;
-                    if !self.evacuation.scan(&mut heap.mature.types, heap.mature.memory.bytes_mut(), &mut budget, &mut self.work, &mut errors) {
+                    if !self.evacuation.scan_prefaulting(&mut heap.mature.types, &mut *heap.mature.memory, &mut budget, &mut self.work, &mut errors) {
                         break;
                     }
                     self.nursery_externrefs = std::mem::take(&mut heap.nursery.externrefs);

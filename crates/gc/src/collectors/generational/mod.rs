@@ -273,6 +273,10 @@ impl GenerationalHeap {
                 return Err(GcError::OutOfMemory { requested: u64::from(size) });
             }
             None => {
+                // The runtime zeroes the object, a page at a time without
+                // this (large_heap: most of the heap's page faults).
+                let top = self.mature.bump.top();
+                self.mature.memory.prefault(top as usize..(top + u64::from(size)) as usize);
                 let r = self.mature.bump_alloc_block(header, size)?;
                 self.cards.record_start(u64::from(r.as_raw_u32()));
                 r
