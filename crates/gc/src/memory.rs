@@ -45,9 +45,12 @@ pub trait HeapMemory: Send {
     /// A hint that `range` (clipped to the length) is about to be written:
     /// a memory whose pages are backed on first touch may back them now,
     /// in one go, which costs less than a fault per page. Contents do
-    /// not change.
-    fn prefault(&self, range: std::ops::Range<usize>) {
+    /// not change. Returns where the pages known to be backed from
+    /// `range.start` on end, which may be past `range.end`; `usize::MAX`
+    /// from a memory that does not back pages ahead (the default).
+    fn prefault(&self, range: std::ops::Range<usize>) -> usize {
         let _ = range;
+        usize::MAX
     }
 
     /// A new zeroed region of `len` bytes beside this memory, for a

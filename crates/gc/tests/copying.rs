@@ -652,9 +652,11 @@ impl kiln_gc::HeapMemory for PrefaultLog {
     fn capacity(&self) -> usize {
         self.memory.capacity()
     }
-    fn prefault(&self, range: Range<usize>) {
+    fn prefault(&self, range: Range<usize>) -> usize {
         let written = self.memory.bytes()[range.clone()].iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+        let end = range.end;
         self.asked.lock().unwrap().push((range, written));
+        end
     }
 }
 

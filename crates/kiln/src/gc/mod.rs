@@ -44,6 +44,19 @@ const BARRIER_LOG_ENTRIES: usize = 16 * 1024;
 /// what the program allocated.
 const PREFAULT_CHUNK: u32 = 1 << 20;
 
+/// The end of the inline allocation region `[next, end)` to hand compiled
+/// code: as far as its pages are backed, after backing at least a
+/// `PREFAULT_CHUNK` of them. A region whose memory was backed before (a
+/// semi-space's second round, a nursery) is handed out whole.
+fn prefaulted_region(memory: &dyn kiln_gc::HeapMemory, next: u32, end: u32) -> u32 {
+    if next == end {
+        return end;
+    }
+    let chunk_end = end.min(next.saturating_add(PREFAULT_CHUNK));
+    let backed = memory.prefault(next as usize..chunk_end as usize);
+    end.min(u32::try_from(backed).unwrap_or(u32::MAX).max(chunk_end))
+}
+
 pub(crate) struct GcStore {
     pub heap: StoreHeap,
     /// The barriers' log (empty for collectors whose barriers log
@@ -171,10 +184,7 @@ impl StoreOpaque {
             // allocation is counted here.
             let region = if self.gc_zeal().is_some() { None } else { gc.heap.bump_region() };
             let (next, end) = region.unwrap_or((0, 0));
-            let end = end.min(next.saturating_add(PREFAULT_CHUNK));
-            if next != end {
-                gc.heap.memory().prefault(next as usize..end as usize);
-            }
+            let end = prefaulted_region(gc.heap.memory(), next, end);
             // Null outside a generational heap, whose code has no card
             // marking barrier.
             let card_table = gc.heap.card_table().unwrap_or(std::ptr::null_mut());
@@ -416,5 +426,45 @@ impl StoreOpaque {
         }
         self.release_lifo_roots(height);
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A memory that backs pages up to a fixed offset.
+    struct BackedTo(usize);
+
+    impl kiln_gc::HeapMemory for BackedTo {
+        fn bytes(&self) -> &[u8] {
+            &[]
+        }
+        fn bytes_mut(&mut self) -> &mut [u8] {
+            &mut []
+        }
+        fn grow(&mut self, _: usize) -> kiln_gc::Result<()> {
+            Ok(())
+        }
+        fn capacity(&self) -> usize {
+            0
+        }
+        fn prefault(&self, range: std::ops::Range<usize>) -> usize {
+            self.0.max(range.end)
+        }
+    }
+
+    /// Compiled code's allocation region stops where the pages known to
+    /// be backed end, at least a chunk past the cursor; a memory that
+    /// does not back pages ahead gets the whole region.
+    #[test]
+    fn the_inline_allocation_region_ends_where_backed_pages_end() {
+        let mib = PREFAULT_CHUNK;
+        assert_eq!(prefaulted_region(&BackedTo(0), 16, 10 * mib), 16 + mib);
+        assert_eq!(prefaulted_region(&BackedTo(4 * mib as usize), 16, 10 * mib), 4 * mib);
+        assert_eq!(prefaulted_region(&BackedTo(40 * mib as usize), 16, 10 * mib), 10 * mib);
+        assert_eq!(prefaulted_region(&BackedTo(usize::MAX), 16, 10 * mib), 10 * mib);
+        assert_eq!(prefaulted_region(&BackedTo(0), 16, 1000), 1000);
+        assert_eq!(prefaulted_region(&BackedTo(0), 0, 0), 0);
     }
 }

@@ -67,6 +67,16 @@ impl Prefaulted {
         runs
     }
 
+    /// Where the run of prefaulted stretches from the one holding `at`
+    /// ends (`at` itself if that one is not).
+    fn backed_from(&self, at: usize) -> usize {
+        let mut i = at / PREFAULT_STRETCH;
+        while self.is_set(i) {
+            i += 1;
+        }
+        (i * PREFAULT_STRETCH).max(at)
+    }
+
     /// Records the whole stretches of `range` as prefaulted.
     fn insert(&mut self, range: Range<usize>) {
         for i in range.start.div_ceil(PREFAULT_STRETCH)..range.end / PREFAULT_STRETCH {
@@ -161,12 +171,18 @@ impl HeapMemory for MmapHeapMemory {
 
     /// Backs the pages of the stretches `range` touches that are not yet
     /// (Linux's `MADV_POPULATE_WRITE`; elsewhere, or on a kernel without
-    /// it, the pages fault in when written, as without the hint).
-    fn prefault(&self, range: Range<usize>) {
-        let end = range.end.min(self.len / page_size() * page_size());
+    /// it, the pages fault in when written, as without the hint, and this
+    /// returns `usize::MAX`).
+    ///
+    /// Whole stretches are backed, even where `range` covers part of one:
+    /// a part would be backed again at every ask (the bookkeeping is per
+    /// stretch), and the rest of a stretch is written soon in the heaps
+    /// that ask (bump allocation, a copy's to-space).
+    fn prefault(&self, range: Range<usize>) -> usize {
+        let end = range.end.next_multiple_of(PREFAULT_STRETCH).min(self.len / page_size() * page_size());
         let mut prefaulted = self.prefaulted.borrow_mut();
         if range.start >= end || prefaulted.unsupported {
-            return;
+            return usize::MAX;
         }
         for stretch in prefaulted.missing(range.start..end) {
             // SAFETY: the stretch is page-aligned accessible memory of this
@@ -174,12 +190,13 @@ impl HeapMemory for MmapHeapMemory {
             // changes no byte and invalidates no borrow.
             if unsafe { populate_write(self.base().add(stretch.start), stretch.len()) } {
                 prefaulted.insert(stretch);
-            } else if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
-                // A kernel before 5.14.
-                prefaulted.unsupported = true;
-                return;
+            } else {
+                // A kernel before 5.14 does not know the advice.
+                prefaulted.unsupported |= std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL);
+                return usize::MAX;
             }
         }
+        prefaulted.backed_from(range.start).max(end)
     }
 
     /// A mapping of its own, accessible at once and backed by the kernel's
@@ -245,10 +262,14 @@ mod tests {
         p.remove(2 * s - 1..2 * s + 1);
         assert_eq!(p.missing(0..3 * s), vec![s..3 * s]);
         assert_eq!(p.missing(200 * s..200 * s + 8192), vec![200 * s..200 * s + 8192]);
+        assert_eq!((p.backed_from(0), p.backed_from(s + 8), p.backed_from(3 * s + 8)), (s, s + 8, 3 * s + 8));
+        p.insert(s..3 * s);
+        assert_eq!((p.backed_from(0), p.backed_from(2 * s + 8)), (3 * s, 3 * s));
     }
 
-    /// Prefaulting keeps every byte and leaves the pages resident; after
-    /// a discard the same range is backed again, reading zero.
+    /// Prefaulting backs the whole stretches a range touches, keeps every
+    /// byte and says how far from the range's start pages are backed;
+    /// after a discard the same range is backed again, reading zero.
     #[test]
     #[cfg(target_os = "linux")]
     fn prefaulting_backs_pages_and_keeps_contents() {
@@ -264,17 +285,21 @@ mod tests {
         memory.bytes_mut()[5] = 7;
         memory.bytes_mut()[PREFAULT_STRETCH + 9] = 9;
         assert!(!resident(&memory, 2 * PREFAULT_STRETCH..3 * PREFAULT_STRETCH));
-        memory.prefault(0..3 * PREFAULT_STRETCH);
+        let backed = memory.prefault(PREFAULT_STRETCH / 2..2 * PREFAULT_STRETCH + 1);
         if memory.prefaulted.borrow().unsupported {
+            assert_eq!(backed, usize::MAX);
             return;
         }
+        // Whole stretches: the run from the one holding the start.
+        assert_eq!(backed, 3 * PREFAULT_STRETCH);
         assert!(resident(&memory, 0..3 * PREFAULT_STRETCH));
         assert!(!resident(&memory, 3 * PREFAULT_STRETCH..len));
         assert_eq!((memory.bytes()[5], memory.bytes()[PREFAULT_STRETCH + 9]), (7, 9));
 
         memory.discard(PREFAULT_STRETCH..2 * PREFAULT_STRETCH);
         assert!(!resident(&memory, PREFAULT_STRETCH..2 * PREFAULT_STRETCH));
-        memory.prefault(0..3 * PREFAULT_STRETCH);
+        assert_eq!(memory.prefault(0..1), PREFAULT_STRETCH);
+        assert_eq!(memory.prefault(PREFAULT_STRETCH..PREFAULT_STRETCH + 1), 3 * PREFAULT_STRETCH);
         assert!(resident(&memory, 0..3 * PREFAULT_STRETCH));
         assert_eq!((memory.bytes()[5], memory.bytes()[PREFAULT_STRETCH + 9]), (7, 0));
     }
