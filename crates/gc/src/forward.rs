@@ -47,6 +47,14 @@
 //! The work is bounded by the to-space: at most one copy per 16 bytes of
 //! it, and at most one slot visited per 4 bytes of it.
 //!
+//! Pages. A to-space fresh from the system would take a page fault per
+//! page as the copies reach it; [`Evacuation::scan_prefaulting`] asks the
+//! heap's memory to back it a stretch ahead of the copies instead
+//! (`HeapMemory::prefault`), pausing the scan where the copies reach the
+//! end of the stretch, also between two elements of a long array of
+//! references (a short one, or a struct, may carry the copies past the
+//! end by what it references).
+//!
 //! Speed. Most of a collection is spent scanning small copies and
 //! forwarding their fields, so that case has a path of its own:
 //! [`Evacuation::scan_whole_copies`] scans copy after copy in one loop,

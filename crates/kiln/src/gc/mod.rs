@@ -37,11 +37,11 @@ use std::sync::Arc;
 /// between two visits to the runtime (64 KiB).
 const BARRIER_LOG_ENTRIES: usize = 16 * 1024;
 
-/// Compiled code allocates inline up to this many bytes past the cursor
-/// before the runtime hands it the next stretch, whose pages it backs
-/// first (`HeapMemory::prefault`): one system call per stretch instead of
-/// a page fault per page, and never more than one stretch backed beyond
-/// what the program allocated.
+/// Where compiled code's allocation region reaches fresh memory, the
+/// runtime backs this many bytes of it first (`HeapMemory::prefault`) and
+/// hands out no more: one system call per chunk instead of a page fault
+/// per page, and never much more memory backed than the program
+/// allocated.
 const PREFAULT_CHUNK: u32 = 1 << 20;
 
 /// The end of the inline allocation region `[next, end)` to hand compiled
