@@ -4,9 +4,8 @@ mod common;
 
 use common::*;
 use kiln_environ::gc_layout::{COPYING_FORWARDED_BIT, COPYING_FORWARDING_OFFSET, FIRST_OBJECT_OFFSET, HEADER_KIND_OFFSET, HEADER_SIZE, MIN_OBJECT_SIZE, fixed_object_kind_word};
-use kiln_gc::{Collector, GcError, GcHeap, GcProgress, GcRoots, HostDataTable, VMGcRef};
-use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use kiln_gc::{Collector, GcError, GcHeap, GcProgress, GcRoots, HostDataTable, VMGcRef, VecMemory};
+use std::sync::Arc;
 
 fn copying(bytes: usize) -> (Box<dyn GcHeap>, HostDataTable) {
     (new_heap(Collector::Copying, bytes), HostDataTable::new())
@@ -632,34 +631,6 @@ fn copying_halves_a_mostly_empty_large_heap_and_grows_back_into_it() {
     heap.verify().unwrap();
 }
 
-/// A memory that records what the collector asks it to prefault, and how
-/// far into each range bytes were already written (the last nonzero byte).
-struct PrefaultLog {
-    memory: kiln_gc::VecMemory,
-    asked: Arc<Mutex<Vec<(Range<usize>, usize)>>>,
-}
-
-impl kiln_gc::HeapMemory for PrefaultLog {
-    fn bytes(&self) -> &[u8] {
-        self.memory.bytes()
-    }
-    fn bytes_mut(&mut self) -> &mut [u8] {
-        self.memory.bytes_mut()
-    }
-    fn grow(&mut self, new_len: usize) -> kiln_gc::Result<()> {
-        self.memory.grow(new_len)
-    }
-    fn capacity(&self) -> usize {
-        self.memory.capacity()
-    }
-    fn prefault(&self, range: Range<usize>) -> usize {
-        let written = self.memory.bytes()[range.clone()].iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
-        let end = range.end;
-        self.asked.lock().unwrap().push((range, written));
-        end
-    }
-}
-
 /// A collection asks for the to-space's pages a stretch ahead of the
 /// copies: the stretches asked for cover every copy, in order, before
 /// more than the object crossing a stretch's end is written past it, and
@@ -672,7 +643,7 @@ fn copying_prefaults_the_to_space_just_ahead_of_the_copies() {
     const ELEMS: u32 = 2000;
     const BYTES: u32 = 1000;
     let asked = Arc::default();
-    let memory = PrefaultLog { memory: kiln_gc::VecMemory::new(24 << 20, 24 << 20), asked: Arc::clone(&asked) };
+    let memory = PrefaultLog { memory: VecMemory::new(24 << 20, 24 << 20), asked: Arc::clone(&asked) };
     let mut heap = Collector::Copying.gc_runtime().unwrap().new_gc_heap(Box::new(memory), types()).unwrap();
     let mut host = HostDataTable::new();
     let outer = heap.alloc_uninit_array(REF_ARRAY, ARRAYS).unwrap();

@@ -553,3 +553,23 @@ fn drc_grows_a_large_heap_only_past_half_live() {
         assert_eq!(heap.wanted_growth() > 0, grows, "{live_mib} MiB live of 32");
     }
 }
+
+/// A large block from the free list is prefaulted, whole, before the
+/// allocation zeroes it; a small one is not asked for.
+#[test]
+fn drc_prefaults_a_large_block_before_zeroing_it() {
+    let asked = std::sync::Arc::default();
+    let memory = PrefaultLog { memory: kiln_gc::VecMemory::new(1 << 20, 1 << 20), asked: std::sync::Arc::clone(&asked) };
+    let mut heap = Collector::Drc.gc_runtime().unwrap().new_gc_heap(Box::new(memory), types()).unwrap();
+    let small = heap.alloc_uninit_array(BYTE_ARRAY, 100).unwrap();
+    assert!(asked.lock().unwrap().is_empty());
+    let large = heap.alloc_uninit_array(BYTE_ARRAY, 64 << 10).unwrap();
+    let start = large.as_heap_index().unwrap() as usize;
+    let asked = asked.lock().unwrap();
+    assert!(
+        asked.iter().any(|(range, _)| range.start < start && range.end >= start + (64 << 10)),
+        "{asked:?} does not cover the array at {start:#x}"
+    );
+    assert_eq!(heap.array_len(&large).unwrap(), 64 << 10);
+    assert_ne!(small.as_heap_index(), large.as_heap_index());
+}

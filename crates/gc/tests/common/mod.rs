@@ -7,8 +7,9 @@ use kiln_environ::{
     GcTypeLayouts, RefRepr, StandardLayouts, WasmCompositeType, WasmFieldType, WasmHeapType, WasmRefType, WasmStorageType, WasmValType,
 };
 use kiln_gc::{Collector, GcHeap, GcLayout, GcTypes, HostDataTable, VMGcRef, VecMemory};
-use std::sync::Arc;
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// `(struct (field (mut anyref)))`: 16 bytes, the reference at 8.
 pub const NODE: u32 = 0;
@@ -134,4 +135,32 @@ pub fn counter() -> Arc<AtomicUsize> {
 
 pub fn drops(c: &Arc<AtomicUsize>) -> usize {
     c.load(Ordering::SeqCst)
+}
+
+/// A memory that records what the collector asks it to prefault, and how
+/// far into each range bytes were already written (the last nonzero byte).
+pub struct PrefaultLog {
+    pub memory: VecMemory,
+    pub asked: Arc<Mutex<Vec<(Range<usize>, usize)>>>,
+}
+
+impl kiln_gc::HeapMemory for PrefaultLog {
+    fn bytes(&self) -> &[u8] {
+        self.memory.bytes()
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self.memory.bytes_mut()
+    }
+    fn grow(&mut self, new_len: usize) -> kiln_gc::Result<()> {
+        self.memory.grow(new_len)
+    }
+    fn capacity(&self) -> usize {
+        self.memory.capacity()
+    }
+    fn prefault(&self, range: Range<usize>) -> usize {
+        let written = self.memory.bytes()[range.clone()].iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+        let end = range.end;
+        self.asked.lock().unwrap().push((range, written));
+        end
+    }
 }

@@ -111,6 +111,10 @@ impl GcRuntime for DrcRuntime {
     }
 }
 
+/// Blocks from the free list at least this large have their pages
+/// backed before they are zeroed (`HeapMemory::prefault`).
+const PREFAULT_BLOCK: u32 = 16 << 10;
+
 pub(crate) struct DrcHeap {
     memory: Box<dyn HeapMemory>,
     types: TypeCache,
@@ -184,6 +188,10 @@ impl DrcHeap {
         let (at, _) = found.ok_or(GcError::OutOfMemory { requested: u64::from(block) })?;
         if let Some((at, rest)) = self.free_list.last_split {
             write_header(self.memory.bytes_mut(), u64::from(at), &VMGcHeader::free_block(rest))?;
+        }
+        if block >= PREFAULT_BLOCK {
+            // Zeroed just below, else a page fault at a time.
+            self.memory.prefault(at as usize..(u64::from(at) + u64::from(block)) as usize);
         }
         // The new reference is owned by the caller: count 1.
         let offset = init_prefix(self.memory.bytes_mut(), at, 1)?;
