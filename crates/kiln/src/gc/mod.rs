@@ -67,6 +67,9 @@ pub(crate) struct GcStore {
     pub func_refs: FuncRefTable,
     /// Allocations left until zeal forces a collection, if zeal is on.
     zeal_countdown: Option<u32>,
+    /// Compiled code's allocation region ends before the heap's, where
+    /// the runtime stopped backing pages (`prefaulted_region`).
+    region_cut: std::cell::Cell<bool>,
 }
 
 impl GcStore {
@@ -164,6 +167,7 @@ impl StoreOpaque {
                 host_data: HostDataTable::new(),
                 func_refs: FuncRefTable::default(),
                 zeal_countdown,
+                region_cut: std::cell::Cell::new(false),
             });
             self.sync_gc_bound();
         }
@@ -184,7 +188,8 @@ impl StoreOpaque {
             // allocation is counted here.
             let region = if self.gc_zeal().is_some() { None } else { gc.heap.bump_region() };
             let (next, end) = region.unwrap_or((0, 0));
-            let end = prefaulted_region(gc.heap.memory(), next, end);
+            let (region_end, end) = (end, prefaulted_region(gc.heap.memory(), next, end));
+            gc.region_cut.set(end < region_end);
             // Null outside a generational heap, whose code has no card
             // marking barrier.
             let card_table = gc.heap.card_table().unwrap_or(std::ptr::null_mut());
@@ -248,7 +253,11 @@ impl StoreOpaque {
     fn alloc_or_collect(&mut self, alloc: &mut dyn FnMut(&mut dyn GcHeap) -> kiln_gc::Result<VMGcRef>) -> Result<VMGcRef> {
         let zeal = self.gc_zeal();
         let gc = self.gc_store()?;
-        if gc.zeal_due(zeal) || gc.heap.collection_due() {
+        // A collection the collector wants early waits for the end of the
+        // allocation region, not of a stretch of it cut short to back its
+        // pages: collecting at different points would change the
+        // collector's decisions (the generational one's sizing).
+        if gc.zeal_due(zeal) || (gc.heap.collection_due() && !gc.region_cut.get()) {
             self.collect_now()?;
             self.grow_if_mostly_live();
         }
