@@ -162,6 +162,8 @@ impl HeapMemory for MmapHeapMemory {
         if new_len > self.capacity {
             return Err(GcError::HeapLimit { requested: new_len as u64, limit: self.capacity as u64 });
         }
+        // The last stretch, if the old end cut it short, is not all backed.
+        self.prefaulted.get_mut().remove(self.len..self.len + 1);
         let start = self.len.next_multiple_of(page_size());
         if new_len > start {
             self.reservation.make_accessible(start, new_len - start).map_err(|_| GcError::OutOfMemory { requested: new_len as u64 })?;
@@ -184,7 +186,8 @@ impl HeapMemory for MmapHeapMemory {
     /// stretch), and the rest of a stretch is written soon in the heaps
     /// that ask (bump allocation, a copy's to-space).
     fn prefault(&self, range: Range<usize>) -> usize {
-        let end = range.end.next_multiple_of(PREFAULT_STRETCH).min(self.len / page_size() * page_size());
+        let limit = self.len / page_size() * page_size();
+        let end = range.end.next_multiple_of(PREFAULT_STRETCH).min(limit);
         let mut prefaulted = self.prefaulted.borrow_mut();
         if range.start >= end || prefaulted.unsupported {
             return usize::MAX;
@@ -194,7 +197,11 @@ impl HeapMemory for MmapHeapMemory {
             // heap (below `len`, rounded down to a page); backing its pages
             // changes no byte and invalidates no borrow.
             if unsafe { populate_write(self.base().add(stretch.start), stretch.len()) } {
-                prefaulted.insert(stretch);
+                // A stretch cut short by the end of the memory counts as
+                // whole until the memory grows (`grow` forgets it): else
+                // it would be backed again at every ask.
+                let whole_end = if stretch.end == limit { limit.next_multiple_of(PREFAULT_STRETCH) } else { stretch.end };
+                prefaulted.insert(stretch.start..whole_end);
             } else {
                 // A kernel before 5.14 does not know the advice.
                 prefaulted.unsupported |= std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL);
@@ -307,8 +314,24 @@ mod tests {
         assert!(!resident(&memory, PREFAULT_STRETCH..2 * PREFAULT_STRETCH));
         assert_eq!(memory.prefault(0..1), PREFAULT_STRETCH);
         assert_eq!(memory.prefault(PREFAULT_STRETCH..PREFAULT_STRETCH + 1), 3 * PREFAULT_STRETCH);
-        assert!(resident(&memory, 0..3 * PREFAULT_STRETCH));
         assert_eq!((memory.bytes()[5], memory.bytes()[PREFAULT_STRETCH + 9]), (7, 0));
+    }
+
+    /// A stretch cut short by the memory's end is backed once, not at
+    /// every ask, and again after the memory grows past it.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_stretch_cut_short_by_the_end_is_remembered_until_growth() {
+        let len = PREFAULT_STRETCH + 16 * page_size();
+        let mut memory = MmapHeapMemory::new(len, 4 * PREFAULT_STRETCH).unwrap();
+        memory.prefault(0..len);
+        if memory.prefaulted.borrow().unsupported {
+            return;
+        }
+        assert_eq!(memory.prefaulted.borrow().missing(0..len), vec![]);
+        memory.grow(3 * PREFAULT_STRETCH).unwrap();
+        assert_eq!(memory.prefaulted.borrow().missing(0..3 * PREFAULT_STRETCH), vec![PREFAULT_STRETCH..3 * PREFAULT_STRETCH]);
+        assert_eq!(memory.prefault(len - 1..len), 2 * PREFAULT_STRETCH);
     }
 
     /// A side table (the card table) is zeroed, as long as asked, and
