@@ -16,6 +16,7 @@ pub mod memory_image;
 pub mod mmap;
 pub mod parking;
 pub mod pool;
+pub mod prefault;
 pub mod stack;
 pub mod stack_roots;
 pub mod table;
