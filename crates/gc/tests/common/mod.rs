@@ -137,11 +137,14 @@ pub fn drops(c: &Arc<AtomicUsize>) -> usize {
     c.load(Ordering::SeqCst)
 }
 
-/// A memory that records what the collector asks it to prefault, and how
-/// far into each range bytes were already written (the last nonzero byte).
+/// Each range a collector asked to prefault, with how far into it bytes
+/// were already written (the last nonzero byte).
+pub type PrefaultRequests = Arc<Mutex<Vec<(Range<usize>, usize)>>>;
+
+/// A memory that records what the collector asks it to prefault.
 pub struct PrefaultLog {
     pub memory: VecMemory,
-    pub asked: Arc<Mutex<Vec<(Range<usize>, usize)>>>,
+    pub asked: PrefaultRequests,
 }
 
 impl kiln_gc::HeapMemory for PrefaultLog {

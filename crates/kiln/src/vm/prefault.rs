@@ -69,7 +69,7 @@ impl Prefaulted {
         while let Some(word) = self.bits.get(i / 64) {
             let run = (word >> (i % 64)).trailing_ones() as usize;
             i += run;
-            if run == 0 || i % 64 != 0 {
+            if run == 0 || !i.is_multiple_of(64) {
                 break;
             }
         }
