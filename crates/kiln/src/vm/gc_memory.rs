@@ -94,9 +94,9 @@ impl HeapMemory for MmapHeapMemory {
     }
 
     /// Backs the pages of the stretches `range` touches that are not yet
-    /// (Linux's `MADV_POPULATE_WRITE`; elsewhere, or on a kernel without
-    /// it, the pages fault in when written, as without the hint, and this
-    /// returns `usize::MAX`).
+    /// (Linux's `MADV_POPULATE_WRITE`). Elsewhere, on a kernel without it,
+    /// or when the kernel refuses (no memory), the pages fault in when
+    /// written, as without the hint, and this returns `usize::MAX`.
     ///
     /// Whole stretches are backed, even where `range` covers part of one:
     /// a part would be backed again at every ask (the bookkeeping is per
@@ -120,7 +120,8 @@ impl HeapMemory for MmapHeapMemory {
                 let whole_end = if stretch.end == limit { limit.next_multiple_of(PREFAULT_STRETCH) } else { stretch.end };
                 prefaulted.insert(stretch.start..whole_end);
             } else {
-                // A kernel before 5.14 does not know the advice.
+                // EINVAL: a kernel before 5.14, which will never know the
+                // advice; anything else may pass, so it is asked again.
                 prefaulted.unsupported |= std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL);
                 return usize::MAX;
             }
