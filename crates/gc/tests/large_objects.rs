@@ -1,6 +1,7 @@
 //! The large-object space of the semi-space collectors (copying and
-//! generational): objects of 256 KiB or more are never copied, need no
-//! reserve, and give their memory back when they die.
+//! generational): large objects (64 KiB or more under the copying
+//! collector, 256 KiB or more under the generational one) are never
+//! copied, need no reserve, and give their memory back when they die.
 
 mod common;
 
@@ -132,4 +133,49 @@ fn a_reference_into_the_middle_of_a_large_object_is_corrupt() {
         assert!(matches!(heap.collect_all(roots, &mut host), Err(GcError::Corrupt { .. })), "{collector:?}");
         heap.verify().unwrap();
     }
+}
+
+/// The copying collector takes arrays of 64 KiB into the large-object
+/// space (page-aligned at the top, never moved); the generational one
+/// leaves them below its threshold, among its mature objects.
+#[test]
+fn the_copying_collector_keeps_64_kib_arrays_apart() {
+    for (collector, apart) in [(Collector::Copying, true), (Collector::Generational, false)] {
+        let mut heap = new_growable_heap(collector, 4 * MIB, 16 * MIB);
+        let mut host = HostDataTable::new();
+        let small = heap.alloc_uninit_array(BYTE_ARRAY, (64 << 10) - ELEMS - 8).unwrap();
+        let large = heap.alloc_uninit_array(BYTE_ARRAY, (64 << 10) - ELEMS).unwrap();
+        // The large-object space grows down from the top of the capacity.
+        let top = heap.memory().capacity() as u64 - MIB as u64;
+        assert!(u64::from(small.as_heap_index().unwrap()) < top, "{collector:?}: an object under 64 KiB is not apart");
+        let at = large.as_heap_index().unwrap();
+        assert_eq!(u64::from(at) >= top && at % 4096 == 0, apart, "{collector:?}: {at:#x}");
+        heap.write_data(&large, ELEMS, &[5]).unwrap();
+        let mut slots = [Some(small), Some(large)];
+        for _ in 0..3 {
+            heap.alloc_uninit_struct(NODE).unwrap();
+            collect_fully(&mut *heap, &mut host, &mut slots);
+        }
+        if apart {
+            assert_eq!(offset(&slots[1]), at, "{collector:?}: never moved");
+        }
+        assert_eq!(byte_at(&*heap, slots[1].as_ref().unwrap(), 0), 5, "{collector:?}");
+        heap.verify().unwrap();
+    }
+}
+
+/// A large object's fresh pages are backed in one request, before the
+/// allocation zeroes them (a fault per page otherwise).
+#[test]
+fn a_large_object_is_prefaulted_whole() {
+    let asked = std::sync::Arc::default();
+    let memory = PrefaultLog { memory: kiln_gc::VecMemory::new(MIB, 8 * MIB), asked: std::sync::Arc::clone(&asked) };
+    let mut heap = Collector::Copying.gc_runtime().unwrap().new_gc_heap(Box::new(memory), types()).unwrap();
+    let large = heap.alloc_uninit_array(BYTE_ARRAY, 100 << 10).unwrap();
+    let start = large.as_heap_index().unwrap() as usize;
+    let asked = asked.lock().unwrap();
+    assert!(
+        asked.iter().any(|&(ref range, written)| range.start <= start && range.end >= start + (100 << 10) && written == 0),
+        "{asked:?} does not cover the array at {start:#x} before it is written"
+    );
 }

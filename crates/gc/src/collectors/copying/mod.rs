@@ -122,7 +122,7 @@ use super::{bump_alloc_object, check_alloc_kind, check_raw_kind, init_array_len,
 use crate::alloc::bump::BumpAllocator;
 use crate::alloc::{block_size, init_object};
 use crate::header::read_header;
-use crate::large::{LargeMarks, LargeObjectSpace};
+use crate::large::{LARGE_OBJECT, LargeMarks, LargeObjectSpace};
 use crate::memory::{grow_memory, usable_end};
 use crate::types::TypeCache;
 use crate::verify::verify_packed_spaces;
@@ -273,7 +273,7 @@ impl CopyingHeap {
     }
 
     pub(super) fn alloc_block(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
-        if LargeObjectSpace::takes(&header, size)
+        if LargeObjectSpace::takes(&header, size, LARGE_OBJECT)
             && let Some(r) = self.alloc_large(header, size)?
         {
             return Ok(r);
@@ -302,6 +302,9 @@ impl CopyingHeap {
             self.memory.grow(limit as usize)?;
         }
         let Some(offset) = self.large.place(size, self.end) else { return Ok(None) };
+        // Its pages are fresh (a freed block's are discarded): backed in
+        // one call rather than a fault per page as the zeroing reaches them.
+        self.memory.prefault(offset as usize..offset as usize + size as usize);
         init_object(self.memory.bytes_mut(), offset, header.with_collector_bits(0), size)?;
         self.stats.record_allocation(size);
         self.stats.heap_size = self.heap_size();
