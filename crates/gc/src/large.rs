@@ -25,7 +25,14 @@
 //! - `holes` lists the free blocks between `start` and `limit`, ascending;
 //!   below `start` the space can take anything down to the floor its
 //!   caller gives (the end of the semi-spaces' memory).
-//! - Free pages of the space read zero: a freed block is discarded.
+//! - A sweep gives the pages of the blocks it frees back to the system
+//!   (`HeapMemory::discard`) beyond the first [`MIN_SWEEP_BUDGET`] bytes,
+//!   which stay backed for the next objects: a churn of large arrays
+//!   would otherwise take a page fault per page of every one (100 KiB
+//!   arrays: 0.46 s for 20,000 against 0.13 s). Allocation zeroes.
+//! - Only full collections sweep, so the space asks for one once it has
+//!   placed as much as it held after the last
+//!   ([`LargeObjectSpace::wants_sweep`]).
 //!
 //! Trust: all of this is side state. A reference into the space counts
 //! only if it names the start of a listed object; the objects' contents
@@ -57,14 +64,36 @@ pub(crate) struct LargeObjectSpace {
     holes: Vec<Range<u64>>,
     /// The sum of the objects' blocks.
     bytes: u64,
+    /// Bytes of blocks placed since the last sweep, and the bytes the
+    /// sweep left: see [`LargeObjectSpace::wants_sweep`].
+    placed_since_sweep: u64,
+    bytes_after_sweep: u64,
 }
+
+/// Large objects placed since the last full collection may reach this many
+/// bytes, or the space's size after that collection, or the spaces' size,
+/// whichever is most, before the next allocation asks for a collection.
+const MIN_SWEEP_BUDGET: u64 = 8 << 20;
 
 impl LargeObjectSpace {
     /// An empty space below `capacity`, the most bytes the heap's memory
     /// can have.
     pub(crate) fn new(capacity: u64) -> LargeObjectSpace {
         let limit = capacity.min(crate::MAX_HEAP_SIZE) & !7;
-        LargeObjectSpace { start: limit, limit, objects: BTreeMap::new(), holes: Vec::new(), bytes: 0 }
+        LargeObjectSpace { start: limit, limit, objects: BTreeMap::new(), holes: Vec::new(), bytes: 0, placed_since_sweep: 0, bytes_after_sweep: 0 }
+    }
+
+    /// Should a full collection run (and sweep this space) before another
+    /// large object is placed? Only full collections free large objects,
+    /// and a program whose garbage is all large objects would otherwise
+    /// fill the memory's whole capacity with them before the spaces
+    /// (`spaces` bytes) filled up and asked for a collection: churning
+    /// 100 KiB arrays took a gigabyte. Once as much was placed as the
+    /// space held after the last sweep (at least [`MIN_SWEEP_BUDGET`] and
+    /// the spaces' size), the space is collected: it at most doubles
+    /// between two collections.
+    pub(crate) fn wants_sweep(&self, spaces: u64) -> bool {
+        self.placed_since_sweep > self.bytes_after_sweep.max(spaces).max(MIN_SWEEP_BUDGET)
     }
 
     /// Does an object of `size` bytes with `header`'s kind belong here,
@@ -134,6 +163,7 @@ impl LargeObjectSpace {
         let offset = u32::try_from(at).ok()?;
         self.objects.insert(offset, block);
         self.bytes += block;
+        self.placed_since_sweep += block;
         Some(offset)
     }
 
@@ -144,21 +174,28 @@ impl LargeObjectSpace {
     }
 
     /// Frees the objects `marks` did not reach, giving their pages back to
-    /// the system; returns the bytes freed. The holes and the space's
-    /// start follow the objects that remain.
+    /// the system beyond [`MIN_SWEEP_BUDGET`] bytes of them; returns the
+    /// bytes freed. The holes and the space's start follow the objects
+    /// that remain.
     pub(crate) fn sweep(&mut self, marks: &LargeMarks, memory: &mut dyn HeapMemory) -> u64 {
         let mut freed = 0;
+        let mut kept = 0;
         for (&(obj, _), &marked) in marks.objects.iter().zip(&marks.marked) {
             if marked {
                 continue;
             }
             if let Some(block) = self.objects.remove(&obj) {
                 let at = obj as usize;
-                memory.discard(at..at + block as usize);
+                if kept + block <= MIN_SWEEP_BUDGET {
+                    kept += block;
+                } else {
+                    memory.discard(at..at + block as usize);
+                }
                 freed += block;
             }
         }
         self.bytes -= freed;
+        (self.placed_since_sweep, self.bytes_after_sweep) = (0, self.bytes);
         self.rebuild_holes();
         freed
     }
@@ -262,6 +299,22 @@ mod tests {
     }
 
     #[test]
+    fn a_sweep_gives_back_the_pages_of_what_it_frees_beyond_its_budget() {
+        let mut memory = VecMemory::new((24 * MIB) as usize, (24 * MIB) as usize);
+        let mut space = LargeObjectSpace::new(24 * MIB);
+        let blocks: Vec<u32> = (0..3).map(|_| space.place(6 * MIB as u32, 0).unwrap()).collect();
+        for &b in &blocks {
+            memory.bytes_mut()[b as usize] = 1;
+        }
+        assert_eq!(space.sweep(&space.marks(), &mut memory), 18 * MIB);
+        // The lowest one stays backed (6 MiB of the 8 MiB budget); the
+        // others' pages go back and read zero.
+        let first: Vec<u8> = blocks.iter().map(|&b| memory.bytes()[b as usize]).collect();
+        assert_eq!(first, vec![0, 0, 1]);
+        assert!(space.check(0));
+    }
+
+    #[test]
     fn a_sweep_frees_the_unmarked_objects_and_their_holes_are_reused() {
         let mut memory = VecMemory::new((4 * MIB) as usize, (4 * MIB) as usize);
         let mut space = LargeObjectSpace::new(4 * MIB);
@@ -280,7 +333,7 @@ mod tests {
 
         assert_eq!(space.sweep(&marks, &mut memory), 2 * MIB);
         assert_eq!((space.start(), space.bytes_in_use()), (u64::from(middle), MIB));
-        assert_eq!((memory.bytes()[top as usize], memory.bytes()[bottom as usize]), (0, 0), "freed pages read zero");
+        assert_eq!((memory.bytes()[top as usize], memory.bytes()[bottom as usize]), (1, 1), "kept backed, for reuse");
         assert!(space.check(0));
         // The hole above is reused; then the space grows down again.
         assert_eq!(space.place(MIB as u32 / 2, 0), Some(top));

@@ -113,3 +113,36 @@ fn an_array_of_more_than_half_the_default_heap_limit_fits() {
         }
     }
 }
+
+/// Garbage made only of large arrays (which live apart from the spaces and
+/// are freed only by full collections) is collected as it comes: 2,000
+/// arrays of 100 KiB or 300 KiB, each dropped at once, run in a heap of a
+/// few tens of megabytes, not the heap's whole limit.
+#[test]
+fn a_churn_of_large_arrays_runs_in_a_bounded_heap() {
+    const CHURN: &str = r#"(module
+        (type $a (array (mut i32)))
+        (func (export "churn") (param $n i32) (param $len i32) (result i32)
+            (local $i i32) (local $acc i32) (local $x (ref null $a))
+            (loop $l
+                (local.set $x (array.new $a (local.get $i) (local.get $len)))
+                (local.set $acc (i32.add (local.get $acc) (array.get $a (local.get $x) (i32.const 7))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+            (local.get $acc)))"#;
+    for collector in [Collector::Copying, Collector::Generational] {
+        for len in [25_600, 76_800] {
+            let mut config = Config::new();
+            config.collector(collector);
+            let engine = Engine::new(&config).unwrap();
+            let module = Module::new(&engine, CHURN).unwrap();
+            let mut store = Store::new(&engine, ());
+            let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+            let churn = instance.get_typed_func::<(i32, i32), i32>(&mut store, "churn").unwrap();
+            assert_eq!(churn.call(&mut store, (2_000, len)).unwrap(), (0..2_000).sum::<i32>());
+            let stats = store.gc_stats().unwrap();
+            assert!(stats.collections > 0, "{collector:?}, {len} elements: no collection");
+            assert!(stats.heap_size < 64 << 20, "{collector:?}, {len} elements: a heap of {} bytes", stats.heap_size);
+        }
+    }
+}

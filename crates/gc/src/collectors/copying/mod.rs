@@ -272,11 +272,16 @@ impl CopyingHeap {
         self.reserve = layout.reserve;
     }
 
+    /// A large object's allocation fails (so the runtime collects) once
+    /// the large-object space wants a sweep (`LargeObjectSpace::wants_sweep`).
     pub(super) fn alloc_block(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
-        if LargeObjectSpace::takes(&header, size, LARGE_OBJECT)
-            && let Some(r) = self.alloc_large(header, size)?
-        {
-            return Ok(r);
+        if LargeObjectSpace::takes(&header, size, LARGE_OBJECT) {
+            if self.large.wants_sweep(self.end) {
+                return Err(GcError::OutOfMemory { requested: u64::from(size) });
+            }
+            if let Some(r) = self.alloc_large(header, size)? {
+                return Ok(r);
+            }
         }
         self.bump_alloc_block(header, size)
     }
@@ -302,8 +307,9 @@ impl CopyingHeap {
             self.memory.grow(limit as usize)?;
         }
         let Some(offset) = self.large.place(size, self.end) else { return Ok(None) };
-        // Its pages are fresh (a freed block's are discarded): backed in
-        // one call rather than a fault per page as the zeroing reaches them.
+        // Its pages may be fresh (a sweep discards most of what it frees):
+        // backed in one call rather than a fault per page as the zeroing
+        // reaches them.
         self.memory.prefault(offset as usize..offset as usize + size as usize);
         init_object(self.memory.bytes_mut(), offset, header.with_collector_bits(0), size)?;
         self.stats.record_allocation(size);

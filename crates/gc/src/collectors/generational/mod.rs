@@ -274,7 +274,14 @@ impl GenerationalHeap {
     /// Without room, the next collection is a full one: only that frees
     /// mature objects.
     fn alloc_mature(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
-        let large = if LargeObjectSpace::takes(&header, size, LARGE_MATURE) { self.mature.alloc_large(header, size)? } else { None };
+        let takes = LargeObjectSpace::takes(&header, size, LARGE_MATURE);
+        // Only full collections free large objects (see
+        // `LargeObjectSpace::wants_sweep`).
+        if takes && self.mature.large.wants_sweep(self.mature.end) {
+            self.full_due = true;
+            return Err(GcError::OutOfMemory { requested: u64::from(size) });
+        }
+        let large = if takes { self.mature.alloc_large(header, size)? } else { None };
         let r = match large {
             Some(r) => r,
             None if u64::from(crate::alloc::block_size(size)?) > self.spare_mature_room() => {
