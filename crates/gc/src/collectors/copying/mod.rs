@@ -188,12 +188,12 @@ const SMALL_HEAP: u64 = 8 << 20;
 /// A larger heap grows in steps of this much at least.
 const GROWTH_GRAIN: u64 = 1 << 20;
 
-/// How much a semi-space heap of `len` bytes (both spaces) wants to grow by
-/// after a collection left `live` bytes in its space: nothing while a
-/// quarter of it holds the live data (an eighth while the live data is
-/// at most an eighth of [`SMALL_HEAP`]); else doubling while the heap needed is small
-/// ([`SMALL_HEAP`]), and above that growth to half as much again as
-/// needed, and by at least half its size.
+/// How much a semi-space heap of `len` bytes (both spaces) wants to grow
+/// by after a collection left `live` bytes in its space: nothing while a
+/// quarter of it holds the live data (an eighth while the live data is at
+/// most an eighth of [`SMALL_HEAP`]); else doubling while the heap needed
+/// is small ([`SMALL_HEAP`]), and above that growth to half as much again
+/// as needed, and by at least half its size.
 ///
 /// Above the small sizes the heap follows its live data (six times it,
 /// where doubling left anything from four to eight times) rather than
@@ -204,9 +204,9 @@ const GROWTH_GRAIN: u64 = 1 << 20;
 /// whose live data climbs steadily (a tree being built) grow
 /// geometrically, in few collections. Measured against doubling (`kiln
 /// run`, benches/README): deep_trees' peak memory 141 -> 87 MB and its
-/// time 8-25 % less at 4 to 16 trees; array_window's peak 76 -> 47 MB for
+/// time 5-25 % less at 4 to 16 trees; array_window's peak 76 -> 47 MB for
 /// as many collections again (the same time at 100,000 steps, 14 % more
-/// at 400,000); splay's peak 10-15 % less; large_heap unchanged.
+/// at 400,000); splay's peak 8-15 % less; large_heap unchanged.
 ///
 /// The other collectors keep [`crate::heap::wanted_growth`]: DRC measured
 /// slower with this (deep_trees 209 -> 335 ms: its frees need more room
