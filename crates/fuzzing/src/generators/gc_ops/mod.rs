@@ -22,7 +22,8 @@
 //! `Cast` (a failing `ref.cast`). At the end every slot is observed.
 //!
 //! Bounded by construction: at most `MAX_OPS` operations, arrays of at
-//! most `MAX_ARRAY_LEN` elements, loops of at most `MAX_CHURN` garbage
+//! most `MAX_ARRAY_LEN` elements (but for one `array.new` in sixteen, of
+//! `LARGE_ARRAY_BYTES`), loops of at most `MAX_CHURN` garbage
 //! allocations.
 
 mod encode;
@@ -160,6 +161,10 @@ pub struct GcOps {
 
 pub const MAX_OPS: usize = 48;
 pub const MAX_ARRAY_LEN: u32 = 8;
+/// The sizes of the rare large arrays: just past the copying collector's
+/// large-object threshold (64 KiB) and just past the generational one's
+/// (256 KiB).
+pub const LARGE_ARRAY_BYTES: [u32; 2] = [66_000, 263_000];
 pub const MAX_CHURN: u32 = 300;
 const MAX_NEW_STRUCTS: usize = 4;
 const MAX_ARRAYS: usize = 3;
@@ -236,6 +241,21 @@ fn init(u: &mut Unstructured<'_>, storage: Storage) -> Result<Init> {
     })
 }
 
+/// The length of an `array.new`: at most [`MAX_ARRAY_LEN`], or in one
+/// case of sixteen a large array (one of [`LARGE_ARRAY_BYTES`]), for the
+/// collectors' large-object spaces and their sweeps.
+fn array_len(u: &mut Unstructured<'_>, elem: Storage) -> Result<u32> {
+    if u.ratio(1, 16)? {
+        let elem_size = match elem {
+            Storage::I64 => 8,
+            Storage::I8 => 1,
+            Storage::Ref => 4,
+        };
+        return Ok(*u.choose(&LARGE_ARRAY_BYTES)? / elem_size);
+    }
+    u.int_in_range(0..=MAX_ARRAY_LEN)
+}
+
 /// An array index, offset or length: mostly small enough for most arrays
 /// (a trap ends the sequence), sometimes near or past the longest ones,
 /// sometimes where `offset + len` overflows 32 bits.
@@ -272,7 +292,7 @@ fn op(u: &mut Unstructured<'_>, types: &GcTypes) -> Result<GcOp> {
         }
         2 => {
             let ty = at(u)?;
-            GcOp::NewArray { dst: slot(u)?, ty, len: u.int_in_range(0..=MAX_ARRAY_LEN)?, init: init(u, types.arrays[ty].elem)? }
+            GcOp::NewArray { dst: slot(u)?, ty, len: array_len(u, types.arrays[ty].elem)?, init: init(u, types.arrays[ty].elem)? }
         }
         3 => {
             let ty = at(u)?;
@@ -355,6 +375,37 @@ mod tests {
             validator.reset();
             validator.validate_all(&wasm).unwrap_or_else(|e| panic!("{e}\n{case:#?}"));
         }
+    }
+
+    #[test]
+    fn some_arrays_are_large_enough_for_each_large_object_space() {
+        let mut x: u32 = 0x2545_f491;
+        let bytes: Vec<u8> = (0..200_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        let mut u = Unstructured::new(&bytes);
+        let mut sizes = std::collections::BTreeSet::new();
+        while !u.is_empty() {
+            let case = GcOps::arbitrary(&mut u).unwrap();
+            for op in &case.ops {
+                if let GcOp::NewArray { ty, len, .. } = op
+                    && *len > MAX_ARRAY_LEN
+                {
+                    let elem_size = match case.types.arrays[*ty].elem {
+                        Storage::I64 => 8,
+                        Storage::I8 => 1,
+                        Storage::Ref => 4,
+                    };
+                    sizes.insert(len * elem_size / 1000);
+                }
+            }
+        }
+        assert!(sizes.iter().any(|kb| (65..256).contains(kb)) && sizes.iter().any(|kb| *kb >= 262), "{sizes:?}");
     }
 
     #[test]
