@@ -89,7 +89,7 @@ use std::ops::Range;
 // `VMGcHeader::type_index` reads.
 const _: () = assert!(COPYING_FORWARDING_OFFSET == HEADER_TYPE_INDEX_OFFSET);
 
-/// The 8 bytes at `at`, if they lie in `mem`.
+/// The 8 bytes at `at` (a header, both its words), if they lie in `mem`.
 #[inline(always)]
 fn read_u64(mem: &[u8], at: u64) -> Option<u64> {
     let at = usize::try_from(at).ok()?;
@@ -294,7 +294,7 @@ impl Evacuation {
         if raw % OBJECT_ALIGN != 0 {
             return None;
         }
-        let word = u64::from_le_bytes(mem.get(at as usize..at as usize + HEADER_SIZE as usize)?.try_into().ok()?);
+        let word = read_u64(mem, at)?;
         let (kind_word, type_word) = (word as u32, (word >> 32) as u32);
         if kind_word & COPYING_FORWARDED_BIT != 0 {
             return self.is_copy(type_word).then_some(type_word);
@@ -609,6 +609,8 @@ impl Evacuation {
             let size = header_size_field(kind_word) * OBJECT_ALIGN;
             let (count, needed) = (self.last_struct.count as usize, self.last_struct.needed);
             let cost = count as u64 + 1;
+            // (`count` is at most `MAX_CACHED_REFS` by construction; saying
+            // so lets the loop index `offsets` without a check per slot.)
             if size < MIN_OBJECT_SIZE || needed > size || cost > budget - *units || count > MAX_CACHED_REFS {
                 break;
             }

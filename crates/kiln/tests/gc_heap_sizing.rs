@@ -26,15 +26,21 @@ const PROGRAM: &str = r#"(module
         (local.get $sum))
     (func (export "drop_all") (global.set $live (ref.null $all))))"#;
 
+/// `wat` instantiated in a store of its own, under `collector`.
+fn instantiate(collector: Collector, wat: &str) -> (Store<()>, Instance) {
+    let mut config = Config::new();
+    config.collector(collector);
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::new(&engine, wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    (store, instance)
+}
+
 #[test]
 fn a_heap_whose_live_data_falls_shrinks_and_grows_again() {
     for collector in [Collector::Copying, Collector::Generational] {
-        let mut config = Config::new();
-        config.collector(collector);
-        let engine = Engine::new(&config).unwrap();
-        let module = Module::new(&engine, PROGRAM).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+        let (mut store, instance) = instantiate(collector, PROGRAM);
         let build = instance.get_typed_func::<i32, i32>(&mut store, "build").unwrap();
         let drop_all = instance.get_typed_func::<(), ()>(&mut store, "drop_all").unwrap();
 
@@ -92,12 +98,7 @@ const BIG_ARRAYS: &str = r#"(module
 fn an_array_of_more_than_half_the_default_heap_limit_fits() {
     const LEN: i32 = 540_000_000;
     for collector in [Collector::Null, Collector::Drc, Collector::Copying, Collector::Generational] {
-        let mut config = Config::new();
-        config.collector(collector);
-        let engine = Engine::new(&config).unwrap();
-        let module = Module::new(&engine, BIG_ARRAYS).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+        let (mut store, instance) = instantiate(collector, BIG_ARRAYS);
         let keep_big = instance.get_typed_func::<i32, i32>(&mut store, "keep_big").unwrap();
         let another = instance.get_typed_func::<i32, i32>(&mut store, "another").unwrap();
 
@@ -132,12 +133,7 @@ fn a_churn_of_large_arrays_runs_in_a_bounded_heap() {
             (local.get $acc)))"#;
     for collector in [Collector::Copying, Collector::Generational] {
         for len in [25_600, 76_800] {
-            let mut config = Config::new();
-            config.collector(collector);
-            let engine = Engine::new(&config).unwrap();
-            let module = Module::new(&engine, CHURN).unwrap();
-            let mut store = Store::new(&engine, ());
-            let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+            let (mut store, instance) = instantiate(collector, CHURN);
             let churn = instance.get_typed_func::<(i32, i32), i32>(&mut store, "churn").unwrap();
             assert_eq!(churn.call(&mut store, (2_000, len)).unwrap(), (0..2_000).sum::<i32>());
             let stats = store.gc_stats().unwrap();

@@ -42,6 +42,17 @@ pub enum Storage {
     Ref,
 }
 
+impl Storage {
+    /// The bytes an array element of this storage takes in the heap.
+    pub fn bytes(self) -> u32 {
+        match self {
+            Storage::I64 => 8,
+            Storage::I8 => 1,
+            Storage::Ref => 4,
+        }
+    }
+}
+
 /// A struct type: `structs[0]` is the root `$obj` (one immutable `i64`
 /// id field); every other has a parent and extends its fields.
 #[derive(Debug, Clone)]
@@ -246,12 +257,7 @@ fn init(u: &mut Unstructured<'_>, storage: Storage) -> Result<Init> {
 /// collectors' large-object spaces and their sweeps.
 fn array_len(u: &mut Unstructured<'_>, elem: Storage) -> Result<u32> {
     if u.ratio(1, 16)? {
-        let elem_size = match elem {
-            Storage::I64 => 8,
-            Storage::I8 => 1,
-            Storage::Ref => 4,
-        };
-        return Ok(*u.choose(&LARGE_ARRAY_BYTES)? / elem_size);
+        return Ok(*u.choose(&LARGE_ARRAY_BYTES)? / elem.bytes());
     }
     u.int_in_range(0..=MAX_ARRAY_LEN)
 }
@@ -396,12 +402,7 @@ mod tests {
                 if let GcOp::NewArray { ty, len, .. } = op
                     && *len > MAX_ARRAY_LEN
                 {
-                    let elem_size = match case.types.arrays[*ty].elem {
-                        Storage::I64 => 8,
-                        Storage::I8 => 1,
-                        Storage::Ref => 4,
-                    };
-                    sizes.insert(len * elem_size / 1000);
+                    sizes.insert(len * case.types.arrays[*ty].elem.bytes() / 1000);
                 }
             }
         }
