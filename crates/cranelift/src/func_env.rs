@@ -112,7 +112,8 @@ pub struct Flags {
     /// An array's length field (`Region::GcArrayLengths`), read and
     /// initialised with these flags only: like `gc` otherwise.
     pub gc_array_length: MemFlagsData,
-    /// The card table's bytes (`Region::GcCards`).
+    /// The side tables compiled code writes (`Region::GcCards`): the card
+    /// table's bytes, the plain objects' start table.
     pub gc_cards: MemFlagsData,
 }
 

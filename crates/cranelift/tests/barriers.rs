@@ -49,6 +49,12 @@ const PROGRAMS: &[(&str, &str)] = &[
     ),
     ("array_new_default", r#"(module (type $a (array i8)) (func (param i32) (result (ref $a)) (array.new_default $a (local.get 0))))"#),
     (
+        // Filled, so allocated inline up to 16 KiB: the copying collector
+        // bumps the plain-object region's cursor from a kilobyte on.
+        "array_new_i32",
+        r#"(module (type $a (array (mut i32))) (func (param i32 i32) (result (ref $a)) (array.new $a (local.get 0) (local.get 1))))"#,
+    ),
+    (
         // A tree rotation's two stores: `y.1` moves into `t.0`, then `y.1`
         // is overwritten. DRC neither counts the moved reference in nor
         // releases it.

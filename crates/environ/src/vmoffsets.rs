@@ -135,7 +135,17 @@ pub mod store_context {
     /// The result of the last builtin called through an exit trampoline
     /// (u32; see `Builtin::has_exit_trampoline`).
     pub const BUILTIN_RESULT: u32 = 116;
-    pub const SIZE: u32 = 120;
+    /// Inline allocation cursor and end of the copying collector's
+    /// plain-object region (u32 heap offsets, both 0 when there is none),
+    /// laid out like `GC_BUMP_NEXT`/`GC_BUMP_END` so that compiled code
+    /// picks either pair by one offset; and the start table compiled code
+    /// sets the bit of each plain object in (`*mut u8`, byte `offset /
+    /// 64`, bit `offset / 8 % 8`; null without plain objects). See
+    /// `GcHeap::plain_region` in kiln-gc.
+    pub const GC_PLAIN_NEXT: u32 = 120;
+    pub const GC_PLAIN_END: u32 = 124;
+    pub const GC_PLAIN_STARTS: u32 = 128;
+    pub const SIZE: u32 = 136;
 }
 
 /// The engine's supertype displays: an array of `DISPLAY_CAPACITY` entries

@@ -74,6 +74,7 @@ use crate::error::{note, note_err};
 use crate::header::{check_object_header, check_object_offset, object_at, read_header, write_header};
 use crate::host_data::drop_externref_host_data;
 use crate::large::LargeMarks;
+use crate::plain::PlainMarks;
 use crate::memory::{copy_object, read_u32, write_u32};
 use crate::trace::{RefSlots, ref_slots};
 use crate::types::TraceInfo;
@@ -115,6 +116,9 @@ pub(crate) struct Evacuation {
     /// being scanned is.
     large: LargeMarks,
     large_slot: u32,
+    /// The plain objects, marked and left where they are (none unless
+    /// [`Evacuation::marking_plain`] says).
+    plain: PlainMarks,
     to_start: u64,
     to: BumpAllocator,
     /// The next to-space object to scan...
@@ -180,6 +184,7 @@ impl Evacuation {
             from,
             old: [0..0, 0..0],
             large: LargeMarks::none(),
+            plain: PlainMarks::none(),
             large_slot: 0,
             externrefs: Vec::new(),
             starts: None,
@@ -228,6 +233,18 @@ impl Evacuation {
     pub(crate) fn marking(mut self, marks: LargeMarks) -> Evacuation {
         self.large = marks;
         self
+    }
+
+    /// Marks the plain objects named by `marks` when they are reached
+    /// (they reference nothing: there is nothing to scan).
+    pub(crate) fn marking_plain(mut self, marks: PlainMarks) -> Evacuation {
+        self.plain = marks;
+        self
+    }
+
+    /// Takes the plain objects' marks, once the scan is done.
+    pub(crate) fn take_plain_marks(&mut self) -> PlainMarks {
+        std::mem::replace(&mut self.plain, PlainMarks::none())
     }
 
     /// Takes the large objects' marks, once the scan is done.
@@ -334,7 +351,7 @@ impl Evacuation {
     pub(crate) fn forward(&mut self, mem: &mut [u8], obj: u32) -> Result<u32> {
         let at = u64::from(obj);
         if !self.from.contains(&at) {
-            if self.large.mark(obj) {
+            if self.large.mark(obj) || self.plain.mark(obj) {
                 return Ok(obj);
             }
             return Err(GcError::corrupt("reference outside the from-space", obj));

@@ -263,6 +263,31 @@ pub trait GcHeap: Send {
         (self.memory().capacity() as u64).saturating_sub(self.stats().heap_size)
     }
 
+    /// The region compiled code may bump-allocate *plain objects* in
+    /// (arrays whose elements hold no references, of
+    /// [`crate::PLAIN_OBJECT_MIN`] bytes or more, for a collector that
+    /// keeps them apart: the copying one), as `(next, end)` offsets, and
+    /// the start table where it sets the bit of each such object's start
+    /// (byte `offset / 64`, bit `offset / 8 % 8`). The table's address is
+    /// fixed for the heap's life; compiled code writes it only while no
+    /// borrow of the heap is live, and only for objects it allocated in
+    /// the region. The cursor comes back through
+    /// [`GcHeap::set_plain_next`].
+    fn plain_region(&self) -> Option<(u32, u32)> {
+        None
+    }
+
+    fn plain_start_table(&self) -> Option<*mut u8> {
+        None
+    }
+
+    /// Compiled code allocated plain objects up to `next` in the region
+    /// `plain_region` gave; refused outside it, as for `set_bump_next`.
+    fn set_plain_next(&mut self, next: u32) -> Result<()> {
+        let _ = next;
+        Err(GcError::Unsupported("inline allocation of plain objects"))
+    }
+
     /// Compiled code allocated up to `next` in the region `bump_region`
     /// gave. A `next` outside that region is refused (the heap keeps its
     /// cursor): the value comes from memory Wasm could have corrupted.

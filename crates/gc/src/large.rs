@@ -34,6 +34,11 @@
 //!   placed as much as it held after the last
 //!   ([`LargeObjectSpace::wants_sweep`]).
 //!
+//! The space also lends whole blocks (*chunks*) to the plain-object space
+//! (`plain.rs`), which packs smaller pointer-free objects into them; a
+//! chunk is placed like an object and stays until that space gives it
+//! back, whatever the marks say.
+//!
 //! Trust: all of this is side state. A reference into the space counts
 //! only if it names the start of a listed object; the objects' contents
 //! are read through the checked accessors like any other.
@@ -61,6 +66,8 @@ pub(crate) struct LargeObjectSpace {
     limit: u64,
     /// Block size of each object, by offset.
     objects: BTreeMap<u32, u64>,
+    /// Block size of each chunk lent to the plain-object space, by offset.
+    chunks: BTreeMap<u32, u64>,
     holes: Vec<Range<u64>>,
     /// The sum of the objects' blocks.
     bytes: u64,
@@ -80,7 +87,7 @@ impl LargeObjectSpace {
     /// can have.
     pub(crate) fn new(capacity: u64) -> LargeObjectSpace {
         let limit = capacity.min(crate::MAX_HEAP_SIZE) & !7;
-        LargeObjectSpace { start: limit, limit, objects: BTreeMap::new(), holes: Vec::new(), bytes: 0, placed_since_sweep: 0, bytes_after_sweep: 0 }
+        LargeObjectSpace { start: limit, limit, objects: BTreeMap::new(), chunks: BTreeMap::new(), holes: Vec::new(), bytes: 0, placed_since_sweep: 0, bytes_after_sweep: 0 }
     }
 
     /// Should a full collection run (and sweep this space) before another
@@ -145,6 +152,33 @@ impl LargeObjectSpace {
     /// the space, down to `floor`. The caller writes the object.
     pub(crate) fn place(&mut self, size: u32, floor: u64) -> Option<u32> {
         let block = u64::from(size).next_multiple_of(PAGE);
+        let offset = self.take_block(block, floor)?;
+        self.objects.insert(offset, block);
+        self.bytes += block;
+        self.placed_since_sweep += block;
+        Some(offset)
+    }
+
+    /// Lends a block of `size` bytes (a multiple of [`PAGE`]) to the
+    /// plain-object space, placed like an object.
+    pub(crate) fn place_chunk(&mut self, size: u64, floor: u64) -> Option<u32> {
+        debug_assert_eq!(size % PAGE, 0);
+        let offset = self.take_block(size, floor)?;
+        self.chunks.insert(offset, size);
+        Some(offset)
+    }
+
+    /// Takes back the chunk at `at`, giving its pages back to the system.
+    pub(crate) fn release_chunk(&mut self, at: u32, memory: &mut dyn HeapMemory) {
+        if let Some(block) = self.chunks.remove(&at) {
+            memory.discard(at as usize..at as usize + block as usize);
+            self.rebuild_holes();
+        }
+    }
+
+    /// The first hole `block` bytes fit, else the pages below the space,
+    /// down to `floor`.
+    fn take_block(&mut self, block: u64, floor: u64) -> Option<u32> {
         let at = if let Some(i) = self.holes.iter().position(|h| h.end - h.start >= block) {
             let at = self.holes[i].start;
             self.holes[i].start += block;
@@ -160,11 +194,14 @@ impl LargeObjectSpace {
             self.start = at;
             at
         };
-        let offset = u32::try_from(at).ok()?;
-        self.objects.insert(offset, block);
-        self.bytes += block;
-        self.placed_since_sweep += block;
-        Some(offset)
+        u32::try_from(at).ok()
+    }
+
+    /// The objects' and the chunks' blocks, ascending.
+    fn blocks(&self) -> Vec<(u64, u64)> {
+        let mut blocks: Vec<(u64, u64)> = self.objects.iter().chain(&self.chunks).map(|(&at, &block)| (u64::from(at), block)).collect();
+        blocks.sort_unstable();
+        blocks
     }
 
     /// The marks of a full collection that starts now.
@@ -200,14 +237,14 @@ impl LargeObjectSpace {
         freed
     }
 
-    /// The holes are the gaps between the objects, and the space starts
-    /// at the lowest one.
+    /// The holes are the gaps between the objects and chunks, and the
+    /// space starts at the lowest one.
     fn rebuild_holes(&mut self) {
         self.holes.clear();
         self.start = self.limit;
         let mut end = self.limit;
-        for (&obj, &block) in self.objects.iter().rev() {
-            let (obj, top) = (u64::from(obj), u64::from(obj) + block);
+        for (obj, block) in self.blocks().into_iter().rev() {
+            let top = obj + block;
             if top < end {
                 self.holes.push(top..end);
             }
@@ -222,13 +259,12 @@ impl LargeObjectSpace {
     pub(crate) fn check(&self, floor: u64) -> bool {
         let mut end = self.start;
         let mut bytes = 0;
-        for (&obj, &block) in &self.objects {
-            let obj = u64::from(obj);
+        for (obj, block) in self.blocks() {
             if obj < end || obj % PAGE != 0 || block % PAGE != 0 {
                 return false;
             }
             end = obj + block;
-            bytes += block;
+            bytes += if self.objects.contains_key(&(obj as u32)) { block } else { 0 };
         }
         let holes_ok = self.holes.iter().all(|h| self.start <= h.start && h.start < h.end && h.end <= self.limit);
         self.start >= floor && end <= self.limit && bytes == self.bytes && holes_ok

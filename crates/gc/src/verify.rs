@@ -54,26 +54,21 @@ pub(crate) fn verify_packed(mem: &[u8], start: u64, end: u64, types: &Arc<dyn Gc
     Ok(walk)
 }
 
-/// Verifies several bump-allocated spaces, given in ascending order, whose
-/// objects may reference each other.
-pub(crate) fn verify_packed_spaces(mem: &[u8], spaces: &[std::ops::Range<u64>], types: &Arc<dyn GcTypes>) -> Result<HeapWalk> {
-    verify_spaces(mem, spaces, &(0..0), types)
-}
-
 /// Verifies several spaces, given in ascending order, whose objects may
 /// reference each other, and in which free blocks may lie only within
-/// `free_allowed`.
+/// the ranges of `free_allowed`.
 pub(crate) fn verify_spaces(
     mem: &[u8],
     spaces: &[std::ops::Range<u64>],
-    free_allowed: &std::ops::Range<u64>,
+    free_allowed: &[std::ops::Range<u64>],
     types: &Arc<dyn GcTypes>,
 ) -> Result<HeapWalk> {
     let mut walk = HeapWalk { report: VerifyReport::default(), objects: Vec::new(), free_blocks: Vec::new() };
     for space in spaces {
         walk_blocks(mem, space.start, space.end, &mut walk, None)?;
     }
-    if let Some((at, _)) = walk.free_blocks.iter().find(|(at, size)| !(free_allowed.start <= u64::from(*at) && u64::from(*at) + u64::from(*size) <= free_allowed.end)) {
+    let allowed = |at: u64, size: u64| free_allowed.iter().any(|r| r.start <= at && at + size <= r.end);
+    if let Some((at, _)) = walk.free_blocks.iter().find(|(at, size)| !allowed(u64::from(*at), u64::from(*size))) {
         return Err(GcError::corrupt("free block in a bump-allocated space", *at));
     }
     walk.report.references = check_objects(mem, &walk, types)?;

@@ -143,7 +143,8 @@ fn the_copying_collector_keeps_64_kib_arrays_apart() {
     for (collector, apart) in [(Collector::Copying, true), (Collector::Generational, false)] {
         let mut heap = new_growable_heap(collector, 4 * MIB, 16 * MIB);
         let mut host = HostDataTable::new();
-        let small = heap.alloc_uninit_array(BYTE_ARRAY, (64 << 10) - ELEMS - 8).unwrap();
+        // References: not a plain object either (`plain_objects.rs`).
+        let small = heap.alloc_uninit_array(REF_ARRAY, ((64 << 10) - ELEMS - 8) / 4).unwrap();
         let large = heap.alloc_uninit_array(BYTE_ARRAY, (64 << 10) - ELEMS).unwrap();
         // The large-object space grows down from the top of the capacity.
         let top = heap.memory().capacity() as u64 - MIB as u64;

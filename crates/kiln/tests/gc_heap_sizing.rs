@@ -4,27 +4,31 @@
 
 use kiln::*;
 
-const PROGRAM: &str = r#"(module
+/// `n` arrays of `LEN` i32s held by a global, summed by their last
+/// elements.
+fn arrays_program(len: u32) -> String {
+    let program = r#"(module
     (type $ints (array (mut i32)))
     (type $all (array (mut (ref null $ints))))
     (global $live (mut (ref null $all)) (ref.null $all))
-    ;; `n` arrays of 1,000 i32s (4 KB each) held by a global.
     (func (export "build") (param $n i32) (result i32)
         (local $i i32) (local $sum i32)
         (global.set $live (array.new_default $all (local.get $n)))
         (block $done (loop $next
             (br_if $done (i32.eq (local.get $i) (local.get $n)))
-            (array.set $all (global.get $live) (local.get $i) (array.new $ints (local.get $i) (i32.const 1000)))
+            (array.set $all (global.get $live) (local.get $i) (array.new $ints (local.get $i) (i32.const LEN)))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
             (br $next)))
         (local.set $i (i32.const 0))
         (block $done (loop $next
             (br_if $done (i32.eq (local.get $i) (local.get $n)))
-            (local.set $sum (i32.add (local.get $sum) (array.get $ints (array.get $all (global.get $live) (local.get $i)) (i32.const 999))))
+            (local.set $sum (i32.add (local.get $sum) (array.get $ints (array.get $all (global.get $live) (local.get $i)) (i32.const LAST))))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
             (br $next)))
         (local.get $sum))
     (func (export "drop_all") (global.set $live (ref.null $all))))"#;
+    program.replace("LEN", &len.to_string()).replace("LAST", &(len - 1).to_string())
+}
 
 /// `wat` instantiated in a store of its own, under `collector`.
 fn instantiate(collector: Collector, wat: &str) -> (Store<()>, Instance) {
@@ -40,12 +44,13 @@ fn instantiate(collector: Collector, wat: &str) -> (Store<()>, Instance) {
 #[test]
 fn a_heap_whose_live_data_falls_shrinks_and_grows_again() {
     for collector in [Collector::Copying, Collector::Generational] {
-        let (mut store, instance) = instantiate(collector, PROGRAM);
+        // 200 i32s: copied, not plain objects.
+        let (mut store, instance) = instantiate(collector, &arrays_program(200));
         let build = instance.get_typed_func::<i32, i32>(&mut store, "build").unwrap();
         let drop_all = instance.get_typed_func::<(), ()>(&mut store, "drop_all").unwrap();
 
         // 40 MB live.
-        let n = 10_000;
+        let n = 50_000;
         assert_eq!(build.call(&mut store, n).unwrap(), (0..n).sum::<i32>());
         // A semi-space heap is at least twice its live data; the
         // generational one compacts its mature space in place and needs
@@ -65,6 +70,26 @@ fn a_heap_whose_live_data_falls_shrinks_and_grows_again() {
         assert_eq!(build.call(&mut store, n).unwrap(), (0..n).sum::<i32>(), "{collector:?}");
         assert!(store.gc_stats().unwrap().heap_size >= min_peak, "{collector:?}");
     }
+}
+
+/// Under the copying collector, arrays of numbers of a kilobyte or more
+/// are not copied, so not held twice; their space gives its memory back
+/// once they die.
+#[test]
+fn arrays_of_numbers_are_not_held_twice() {
+    let (mut store, instance) = instantiate(Collector::Copying, &arrays_program(1000));
+    let build = instance.get_typed_func::<i32, i32>(&mut store, "build").unwrap();
+    let drop_all = instance.get_typed_func::<(), ()>(&mut store, "drop_all").unwrap();
+    // 40 MB live: a semi-space heap would take 80 MB at least.
+    let n = 10_000;
+    assert_eq!(build.call(&mut store, n).unwrap(), (0..n).sum::<i32>());
+    let peak = store.gc_stats().unwrap().heap_size;
+    assert!(peak < 64 << 20, "{peak}");
+    drop_all.call(&mut store, ()).unwrap();
+    store.gc(None).unwrap();
+    let after = store.gc_stats().unwrap().heap_size;
+    assert!(after < 16 << 20, "{peak} -> {after}");
+    assert_eq!(build.call(&mut store, n).unwrap(), (0..n).sum::<i32>());
 }
 
 const BIG_ARRAYS: &str = r#"(module

@@ -9,6 +9,13 @@
 //! fit, the allocation builtin runs (it may collect, grow the heap, and
 //! refill the region) behind its exit trampoline.
 //!
+//! The copying collector keeps a second region for *plain objects*
+//! (arrays of numbers of `kiln_gc::PLAIN_OBJECT_MIN` bytes or more, which
+//! it never copies): `GC_PLAIN_NEXT`/`GC_PLAIN_END`, laid out like the
+//! first pair, so an array whose size is only known at run time picks its
+//! pair by one offset; a plain object's start is also set in the start
+//! table (`GC_PLAIN_STARTS`), by which the collector finds its extent.
+//!
 //! Invariant: the region's bytes are not zeroed. Structs have every field
 //! written by the caller; arrays are zeroed here, inline for small ones
 //! and by the builtin (at `memset` speed) for large ones, unless the
@@ -48,7 +55,7 @@ pub(super) struct CollectorHeader<'h> {
 pub(super) fn alloc_struct(t: &mut FuncTranslator<'_, '_>, type_id: Value, layout: &GcStructLayout, init: CollectorHeader<'_>) -> Value {
     let size = t.b.ins().iconst(I64, i64::from(layout.size + init.prefix));
     // Continues in the fast path's block.
-    let ((addr, r), slow, done) = bump_or_branch(t, size, None, init.prefix);
+    let ((addr, r), slow, done) = bump_or_branch(t, size, None, init.prefix, None);
     write_header(t, addr, fixed_object_kind_word(VMGcKind::StructRef, layout.size), type_id, init);
     t.b.ins().jump(done, &[BlockArg::Value(r)]);
 
@@ -57,7 +64,9 @@ pub(super) fn alloc_struct(t: &mut FuncTranslator<'_, '_>, type_id: Value, layou
     finish(t, r, done)
 }
 
-/// An array of `len` elements, zeroed or not as `contents` says.
+/// An array of `len` elements, zeroed or not as `contents` says; one of
+/// `plain_from` bytes or more is a plain object, bumped from the plain
+/// region (see the module docs).
 pub(super) fn alloc_array(
     t: &mut FuncTranslator<'_, '_>,
     type_id: Value,
@@ -65,6 +74,7 @@ pub(super) fn alloc_array(
     layout: &GcArrayLayout,
     init: CollectorHeader<'_>,
     contents: ArrayContents,
+    plain_from: Option<u32>,
 ) -> Value {
     let len64 = t.b.ins().uextend(I64, len);
     let bytes = t.b.ins().imul_imm_u(len64, i64::from(layout.elem_size));
@@ -76,7 +86,14 @@ pub(super) fn alloc_array(
     };
     let small = t.b.ins().icmp_imm_u(IntCC::UnsignedLessThanOrEqual, size, max_inline);
     let block = if init.prefix == 0 { size } else { t.b.ins().iadd_imm_u(size, i64::from(init.prefix)) };
-    let ((addr, r), slow, done) = bump_or_branch(t, block, Some(small), init.prefix);
+    // Zeroed arrays of a plain object's size are the builtin's (they are
+    // zeroed at `memset` speed there).
+    let plain_from = plain_from.filter(|&from| i64::from(from) < max_inline);
+    let plain = plain_from.map(|from| t.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, size, i64::from(from)));
+    let ((addr, r), slow, done) = bump_or_branch(t, block, Some(small), init.prefix, plain);
+    if let Some(plain) = plain {
+        set_plain_start(t, plain, r);
+    }
     write_header(t, addr, array_kind_word(layout.elem_size), type_id, init);
     t.b.ins().store(t.flags.gc_array_length, len, addr, ARRAY_LENGTH_OFFSET as i32);
     if contents == ArrayContents::Zeroed {
@@ -91,12 +108,20 @@ pub(super) fn alloc_array(
 
 /// Tries to take `size` (i64) bytes from the region, if `eligible` (an
 /// i8 condition) also holds, and leaves the builder in the fast path's
-/// block, where the cursor was advanced. Returns the new object's native
+/// block, where the cursor was advanced. The region is the plain one
+/// where `plain` (an i8 condition) holds. Returns the new object's native
 /// address and reference there (`prefix` bytes into the block), the
 /// (empty) slow path's block, and the `done` block, which takes the
 /// reference.
-fn bump_or_branch(t: &mut FuncTranslator<'_, '_>, size: Value, eligible: Option<Value>, prefix: u32) -> ((Value, Value), Block, Block) {
-    let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
+fn bump_or_branch(t: &mut FuncTranslator<'_, '_>, size: Value, eligible: Option<Value>, prefix: u32, plain: Option<Value>) -> ((Value, Value), Block, Block) {
+    let mut ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
+    if let Some(plain) = plain {
+        // The plain pair lies at a fixed distance from the other.
+        let distance = t.b.ins().iconst(I64, i64::from(store_context::GC_PLAIN_NEXT - store_context::GC_BUMP_NEXT));
+        let zero = t.b.ins().iconst(I64, 0);
+        let shift = t.b.ins().select(plain, distance, zero);
+        ctx = t.b.ins().iadd(ctx, shift);
+    }
     let flags = t.flags.gc_cursors;
     let next = t.b.ins().load(I32, flags, ctx, store_context::GC_BUMP_NEXT as i32);
     let end = t.b.ins().load(I32, flags, ctx, store_context::GC_BUMP_END as i32);
@@ -129,6 +154,32 @@ fn bump_or_branch(t: &mut FuncTranslator<'_, '_>, size: Value, eligible: Option<
     let object = t.b.ins().iadd_imm_u(addr, i64::from(prefix));
     let r = t.b.ins().iadd_imm_u(next, i64::from(prefix));
     ((object, r), slow, done)
+}
+
+/// Sets, if `plain` (an i8 condition) holds, the start-table bit of the
+/// new object `r`, which continues in the fast path's block.
+fn set_plain_start(t: &mut FuncTranslator<'_, '_>, plain: Value, r: Value) {
+    let mark = t.b.create_block();
+    let join = t.b.create_block();
+    t.b.ins().brif(plain, mark, &[], join, &[]);
+    t.b.seal_block(mark);
+    t.b.switch_to_block(mark);
+    let ctx = t.env.load_vmctx_ptr(&mut t.b, t.vmctx, VMCTX_STORE_CONTEXT_OFFSET);
+    let table = t.b.ins().load(I64, t.flags.vm, ctx, store_context::GC_PLAIN_STARTS as i32);
+    let byte = t.b.ins().ushr_imm_u(r, 6);
+    let byte = t.b.ins().uextend(I64, byte);
+    let at = t.b.ins().iadd(table, byte);
+    let granule = t.b.ins().ushr_imm_u(r, 3);
+    let shift = t.b.ins().band_imm_s(granule, 7);
+    let one = t.b.ins().iconst(I32, 1);
+    let bit = t.b.ins().ishl(one, shift);
+    let flags = t.flags.gc_cards;
+    let bits = t.b.ins().uload8(I32, flags, at, 0);
+    let bits = t.b.ins().bor(bits, bit);
+    t.b.ins().istore8(flags, bits, at, 0);
+    t.b.ins().jump(join, &[]);
+    t.b.seal_block(join);
+    t.b.switch_to_block(join);
 }
 
 /// Writes the header of the new object at native address `object`:

@@ -76,7 +76,7 @@ impl GcCompiler for DrcCompiler {
     }
 
     fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout, contents: ArrayContents) -> Value {
-        bump::alloc_array(t, type_id, len, layout, FRESH, contents)
+        bump::alloc_array(t, type_id, len, layout, FRESH, contents, None)
     }
 
     fn load_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, addr: Value) -> Value {

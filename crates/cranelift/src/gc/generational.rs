@@ -37,7 +37,7 @@ impl GcCompiler for GenerationalCompiler {
     }
 
     fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout, contents: ArrayContents) -> Value {
-        bump::alloc_array(t, type_id, len, layout, bump::CollectorHeader::default(), contents)
+        bump::alloc_array(t, type_id, len, layout, bump::CollectorHeader::default(), contents, None)
     }
 
     fn store_gc_ref(&self, t: &mut FuncTranslator<'_, '_>, flags: MemFlagsData, slot: RefSlot, addr: Value, v: Value, _held: RefFacts) {

@@ -14,6 +14,6 @@ impl GcCompiler for NullCompiler {
     }
 
     fn alloc_array(&self, t: &mut FuncTranslator<'_, '_>, type_id: Value, len: Value, layout: &GcArrayLayout, contents: ArrayContents) -> Value {
-        bump::alloc_array(t, type_id, len, layout, bump::CollectorHeader::default(), contents)
+        bump::alloc_array(t, type_id, len, layout, bump::CollectorHeader::default(), contents, None)
     }
 }

@@ -186,21 +186,28 @@ impl StoreOpaque {
             let ctx = self.vm_store_context_ptr();
             // Under zeal compiled code gets no region, so that every
             // allocation is counted here.
-            let region = if self.gc_zeal().is_some() { None } else { gc.heap.bump_region() };
+            let zeal = self.gc_zeal().is_some();
+            let region = if zeal { None } else { gc.heap.bump_region() };
             let (next, end) = region.unwrap_or((0, 0));
+            let (plain_next, plain_end) = if zeal { None } else { gc.heap.plain_region() }.unwrap_or((0, 0));
+            let plain_starts = gc.heap.plain_start_table().unwrap_or(std::ptr::null_mut());
             let (region_end, end) = (end, prefaulted_region(gc.heap.memory(), next, end));
             gc.region_cut.set(end < region_end);
             // Null outside a generational heap, whose code has no card
             // marking barrier.
             let card_table = gc.heap.card_table().unwrap_or(std::ptr::null_mut());
             // SAFETY: as in `gc_store`. The log is the store's, and lives
-            // as long as the heap it serves; the card table is the heap's,
-            // at an address fixed for its life.
+            // as long as the heap it serves; the card table and the plain
+            // objects' start table are the heap's, at addresses fixed for
+            // its life.
             unsafe {
                 let ctx = &*ctx;
                 *ctx.gc_heap_bound.get() = gc.heap.memory().len();
                 *ctx.gc_bump_next.get() = next;
                 *ctx.gc_bump_end.get() = end;
+                *ctx.gc_plain_next.get() = plain_next;
+                *ctx.gc_plain_end.get() = plain_end;
+                *ctx.gc_plain_starts.get() = plain_starts;
                 *ctx.gc_card_table.get() = card_table;
                 *ctx.gc_barrier_log.get() = gc.barrier_log.as_ptr().cast_mut();
                 *ctx.gc_barrier_log_cap.get() = gc.barrier_log.len() as u32;
@@ -216,11 +223,16 @@ impl StoreOpaque {
         let ctx = self.vm_store_context_ptr();
         // SAFETY: as in `gc_store`.
         let (next, logged, overflowed) = unsafe { (*(*ctx).gc_bump_next.get(), *(*ctx).gc_barrier_log_len.get(), *(*ctx).gc_barrier_log_overflow.get()) };
+        // SAFETY: as in `gc_store`.
+        let plain_next = unsafe { *(*ctx).gc_plain_next.get() };
         let Some(gc) = &mut self.gc else { return };
         if next != 0 {
             // A cursor outside the region (corrupted store context) is
             // refused and the heap keeps its own.
             let _ = gc.heap.set_bump_next(next);
+        }
+        if plain_next != 0 {
+            let _ = gc.heap.set_plain_next(plain_next);
         }
         if logged != 0 || overflowed != 0 {
             let logged = (logged as usize).min(gc.barrier_log.len());

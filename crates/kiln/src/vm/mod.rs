@@ -68,6 +68,9 @@ pub struct VMStoreContext {
     pub gc_barrier_log_cap: UnsafeCell<u32>,
     pub gc_barrier_log_overflow: UnsafeCell<u32>,
     pub builtin_result: UnsafeCell<u32>,
+    pub gc_plain_next: UnsafeCell<u32>,
+    pub gc_plain_end: UnsafeCell<u32>,
+    pub gc_plain_starts: UnsafeCell<*mut u8>,
 }
 
 impl VMStoreContext {
@@ -92,6 +95,9 @@ impl VMStoreContext {
             gc_barrier_log_cap: UnsafeCell::new(0),
             gc_barrier_log_overflow: UnsafeCell::new(0),
             builtin_result: UnsafeCell::new(0),
+            gc_plain_next: UnsafeCell::new(0),
+            gc_plain_end: UnsafeCell::new(0),
+            gc_plain_starts: UnsafeCell::new(std::ptr::null_mut()),
         }
     }
 }
@@ -150,6 +156,9 @@ mod layout_tests {
         assert_eq!(offset_of!(VMStoreContext, gc_heap_bound), store_context::GC_HEAP_BOUND as usize);
         assert_eq!(offset_of!(VMStoreContext, gc_bump_next), store_context::GC_BUMP_NEXT as usize);
         assert_eq!(offset_of!(VMStoreContext, gc_bump_end), store_context::GC_BUMP_END as usize);
+        assert_eq!(offset_of!(VMStoreContext, gc_plain_next), store_context::GC_PLAIN_NEXT as usize);
+        assert_eq!(offset_of!(VMStoreContext, gc_plain_end), store_context::GC_PLAIN_END as usize);
+        assert_eq!(offset_of!(VMStoreContext, gc_plain_starts), store_context::GC_PLAIN_STARTS as usize);
         assert_eq!(offset_of!(VMStoreContext, entry_fp), store_context::ENTRY_FP as usize);
         assert_eq!(offset_of!(VMStoreContext, type_displays), store_context::TYPE_DISPLAYS as usize);
         assert_eq!(offset_of!(VMStoreContext, gc_card_table), store_context::GC_CARD_TABLE as usize);

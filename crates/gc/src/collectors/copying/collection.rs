@@ -12,8 +12,10 @@
 //!    dead: its host data is dropped (one unit each).
 //!
 //! Large objects are marked when reached and scanned after the copies
-//! (`forward.rs`); the flip frees those not marked (one step, however many
-//! there are: they are few, at least 256 KiB each). Then the copies become
+//! (`forward.rs`), plain objects (`plain.rs`) marked only; the flip frees
+//! those not marked (one step, however many there are: a large object is
+//! at least 64 KiB, and the plain space's sweep works on its side
+//! bitmaps, a word per 512 bytes). Then the copies become
 //! the current space, the spaces are replanned, the statistics updated.
 //! Nothing touches the heap between steps, so the spaces cannot change
 //! under the collection.
@@ -29,7 +31,7 @@
 
 use super::CopyingHeap;
 use crate::forward::Evacuation;
-use crate::{DEFAULT_STEP_BUDGET, GarbageCollection, GcProgress, GcRoots, HostDataTable, Result};
+use crate::{DEFAULT_STEP_BUDGET, GarbageCollection, GcError, GcProgress, GcRoots, HostDataTable, Result};
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +61,7 @@ pub(crate) struct CopyingCollection<'a> {
 
 impl<'a> CopyingCollection<'a> {
     pub(crate) fn new(heap: &'a mut CopyingHeap, roots: GcRoots<'a>, host_data: &'a mut HostDataTable) -> CopyingCollection<'a> {
-        let evacuation = Evacuation::new(heap.used(), heap.reserve.clone()).marking(heap.large.marks());
+        let evacuation = Evacuation::new(heap.used(), heap.reserve.clone()).marking(heap.large.marks()).marking_plain(heap.plain.marks());
         CopyingCollection {
             heap,
             roots,
@@ -74,10 +76,11 @@ impl<'a> CopyingCollection<'a> {
         }
     }
 
-    /// The large objects not reached are freed, and the copies become
-    /// the current space.
-    fn flip(&mut self) {
+    /// The large and plain objects not reached are freed, and the copies
+    /// become the current space.
+    fn flip(&mut self, errors: &mut Option<GcError>) {
         self.heap.sweep_large(&self.evacuation.take_large_marks());
+        self.heap.sweep_plain(&self.evacuation.take_plain_marks(), errors);
         let (start, top) = (self.evacuation.to_start(), self.evacuation.to_top());
         let externrefs = self.evacuation.take_externrefs();
         self.heap.flip_to(start, top, externrefs);
@@ -119,7 +122,7 @@ impl GarbageCollection for CopyingCollection<'_> {
                     if !Evacuation::sweep_externrefs(mem, list, next, self.host_data, &mut budget, &mut self.work, &mut errors) {
                         break;
                     }
-                    self.flip();
+                    self.flip(&mut errors);
                     self.phase = Phase::Done;
                 }
                 Phase::Done => break,

@@ -76,6 +76,16 @@
 //! large-object space never reaches below `end`. A large object that
 //! finds no room there is bump-allocated like any other.
 //!
+//! # Plain objects
+//!
+//! Arrays of numbers from `plain::PLAIN_OBJECT_MIN` bytes up to the large
+//! objects' size go to the plain-object space (`plain.rs`), in chunks the
+//! large-object space lends: marked rather than copied (they reference
+//! nothing), their memory reused by a sweep after each collection. Like
+//! the large-object space it asks for a collection once it has placed as
+//! much as it held after the last one. One that finds no room is
+//! bump-allocated like any other.
+//!
 //! # Wasted memory
 //!
 //! - The reserve: about half of the heap, as for any semi-space collector
@@ -123,9 +133,10 @@ use crate::alloc::bump::BumpAllocator;
 use crate::alloc::{block_size, init_object};
 use crate::header::read_header;
 use crate::large::{LARGE_OBJECT, LargeMarks, LargeObjectSpace};
+use crate::plain::{PlainMarks, PlainSpace};
 use crate::memory::{grow_memory, usable_end};
 use crate::types::TypeCache;
-use crate::verify::verify_packed_spaces;
+use crate::verify::verify_spaces;
 use crate::{
     Collector, GarbageCollection, GcError, GcHeap, GcRoots, GcRuntime, GcStats, GcTypes, HeapMemory, HostDataTable, Result, VMGcHeader,
     VMGcKind, VMGcRef, VerifyReport,
@@ -240,6 +251,8 @@ pub(crate) struct CopyingHeap {
     pub(super) externrefs: Vec<u32>,
     /// The large objects, above `end`.
     pub(super) large: LargeObjectSpace,
+    /// The plain objects, in chunks of the large-object space.
+    pub(super) plain: PlainSpace,
     /// The usable end the heap was made with, which a reset returns to.
     initial_end: u64,
     pub(super) stats: GcStats,
@@ -258,6 +271,7 @@ impl CopyingHeap {
             bump: BumpAllocator::new(first, first),
             reserve: first..first,
             externrefs: Vec::new(),
+            plain: PlainSpace::default(),
             stats: GcStats::default(),
         };
         heap.reset(false);
@@ -272,9 +286,18 @@ impl CopyingHeap {
         self.reserve = layout.reserve;
     }
 
-    /// A large object's allocation fails (so the runtime collects) once
-    /// the large-object space wants a sweep (`LargeObjectSpace::wants_sweep`).
+    /// A large or plain object's allocation fails (so the runtime
+    /// collects) once its space wants a sweep (`LargeObjectSpace::wants_sweep`,
+    /// `PlainSpace::wants_sweep`).
     pub(super) fn alloc_block(&mut self, header: VMGcHeader, size: u32) -> Result<VMGcRef> {
+        if PlainSpace::takes(&header, self.types.get(header.type_index()), size) {
+            if self.plain.wants_sweep(self.end) {
+                return Err(GcError::OutOfMemory { requested: u64::from(size) });
+            }
+            if let Some(r) = self.alloc_plain(header, size)? {
+                return Ok(r);
+            }
+        }
         if LargeObjectSpace::takes(&header, size, LARGE_OBJECT) {
             if self.large.wants_sweep(self.end) {
                 return Err(GcError::OutOfMemory { requested: u64::from(size) });
@@ -295,17 +318,35 @@ impl CopyingHeap {
         Ok(r)
     }
 
+    /// Makes the memory reach the large-object space's limit, where its
+    /// blocks lie. Lazily backed: the pages cost nothing until an object
+    /// uses them.
+    fn reach_large_space(&mut self) -> Result<()> {
+        let limit = self.large.limit();
+        if (self.memory.len() as u64) < limit {
+            self.memory.grow(limit as usize)?;
+        }
+        Ok(())
+    }
+
+    /// Allocates a pointer-free array in the plain-object space, if it
+    /// has room (or the large-object space a chunk for it).
+    fn alloc_plain(&mut self, header: VMGcHeader, size: u32) -> Result<Option<VMGcRef>> {
+        let size = block_size(size)?;
+        self.reach_large_space()?;
+        let Some(offset) = self.plain.place(size, &mut *self.memory, &mut self.large, self.end)? else { return Ok(None) };
+        init_object(self.memory.bytes_mut(), offset, header.with_collector_bits(0), size)?;
+        self.stats.record_allocation(size);
+        self.stats.heap_size = self.heap_size();
+        new_ref(offset).map(Some)
+    }
+
     /// Allocates an object in the large-object space, if it has room
     /// above the spaces' memory.
     pub(super) fn alloc_large(&mut self, header: VMGcHeader, size: u32) -> Result<Option<VMGcRef>> {
         let size = block_size(size)?;
         check_alloc_kind(&header, size)?;
-        let limit = self.large.limit();
-        if (self.memory.len() as u64) < limit {
-            // Lazily backed: the pages cost nothing until an object uses
-            // them.
-            self.memory.grow(limit as usize)?;
-        }
+        self.reach_large_space()?;
         let Some(offset) = self.large.place(size, self.end) else { return Ok(None) };
         // Its pages may be fresh (a sweep discards most of what it frees):
         // backed in one call rather than a fault per page as the zeroing
@@ -323,16 +364,22 @@ impl CopyingHeap {
         self.stats.bytes_in_use = self.stats.bytes_in_use.saturating_sub(freed);
     }
 
-    /// Records what a collection left in use: the current space's used
-    /// part and the large objects.
-    pub(super) fn record_bytes_in_use(&mut self) {
-        self.stats.bytes_in_use = self.bump.top() - self.start + self.large.bytes_in_use();
+    /// Frees the plain objects a collection's `marks` did not reach.
+    fn sweep_plain(&mut self, marks: &PlainMarks, errors: &mut Option<GcError>) {
+        let freed = self.plain.sweep(marks, &mut *self.memory, &mut self.large, errors);
+        self.stats.bytes_in_use = self.stats.bytes_in_use.saturating_sub(freed);
     }
 
-    /// The bytes in use in the spaces alone: large objects are never
-    /// copied, so heap sizing leaves them out.
+    /// Records what a collection left in use: the current space's used
+    /// part, the large objects and the plain ones.
+    pub(super) fn record_bytes_in_use(&mut self) {
+        self.stats.bytes_in_use = self.bump.top() - self.start + self.large.bytes_in_use() + self.plain.bytes_in_use();
+    }
+
+    /// The bytes in use in the spaces alone: large and plain objects are
+    /// never copied, so heap sizing leaves them out.
     pub(super) fn space_bytes_in_use(&self) -> u64 {
-        self.stats.bytes_in_use.saturating_sub(self.large.bytes_in_use())
+        self.stats.bytes_in_use.saturating_sub(self.large.bytes_in_use() + self.plain.bytes_in_use())
     }
 
     /// The memory the heap manages: the spaces' and the large objects'.
@@ -349,13 +396,15 @@ impl CopyingHeap {
         grow_memory(&mut *self.memory, self.end, additional)
     }
 
-    /// `spaces` (ascending) followed by each large object's extent, for
-    /// the verifier.
+    /// `spaces` (ascending) with each large object's extent and each
+    /// plain-object chunk, ascending, for the verifier.
     pub(super) fn with_large_objects(&self, mut spaces: Vec<Range<u64>>) -> Result<Vec<Range<u64>>> {
         for obj in self.large.objects() {
             let size = read_header(self.memory.bytes(), u64::from(obj))?.size();
             spaces.push(u64::from(obj)..u64::from(obj) + u64::from(size));
         }
+        spaces.extend(self.plain.chunk_ranges());
+        spaces.sort_unstable_by_key(|r| r.start);
         Ok(spaces)
     }
 
@@ -438,6 +487,7 @@ impl GcHeap for CopyingHeap {
         self.set_space(first, first);
         self.externrefs.clear();
         self.large = LargeObjectSpace::new(self.memory.capacity() as u64);
+        self.plain.reset();
         self.types.clear();
         self.stats = GcStats { heap_size: self.heap_size(), ..GcStats::default() };
     }
@@ -472,6 +522,22 @@ impl GcHeap for CopyingHeap {
         crate::collectors::advance_bump(&mut self.bump, &mut self.stats, next)
     }
 
+    fn plain_region(&self) -> Option<(u32, u32)> {
+        self.plain.inline_region()
+    }
+
+    fn plain_start_table(&self) -> Option<*mut u8> {
+        self.plain.start_table()
+    }
+
+    fn set_plain_next(&mut self, next: u32) -> Result<()> {
+        let allocated = self.plain.advance_to(u64::from(next), self.memory.bytes_mut())?;
+        if allocated > 0 {
+            self.stats.record_allocation(u32::try_from(allocated).unwrap_or(u32::MAX));
+        }
+        Ok(())
+    }
+
     /// Checks the used part of the current space (objects back to back,
     /// valid, referencing only each other and the large objects), that no
     /// object carries a forwarding offset, that the externref list names
@@ -479,7 +545,10 @@ impl GcHeap for CopyingHeap {
     fn verify(&self) -> Result<VerifyReport> {
         let mem = self.memory.bytes();
         let used = self.used();
-        let walk = verify_packed_spaces(mem, &self.with_large_objects(vec![used.clone()])?, self.types.types())?;
+        let chunks: Vec<Range<u64>> = self.plain.chunk_ranges().collect();
+        let walk = verify_spaces(mem, &self.with_large_objects(vec![used.clone()])?, &chunks, self.types.types())?;
+        let mut types = TypeCache::new(self.types.types().clone());
+        self.plain.check(mem, |t| types.get(t).cloned())?;
         let mut externrefs = Vec::new();
         for &obj in &walk.objects {
             let header = read_header(mem, u64::from(obj))?;

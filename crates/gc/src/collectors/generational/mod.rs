@@ -492,7 +492,7 @@ impl GcHeap for GenerationalHeap {
         let spaces = self.mature.with_large_objects(vec![mature.clone(), nursery.clone()])?;
         // Promotions in place leave a free block where the promotion area
         // was (`minor.rs`).
-        let walk = verify_spaces(mem, &spaces, &mature, self.mature.types.types())?;
+        let walk = verify_spaces(mem, &spaces, std::slice::from_ref(&mature), self.mature.types.types())?;
         let mut types = TypeCache::new(self.mature.types.types().clone());
         let mut externrefs = (Vec::new(), Vec::new());
         let mut mature_objects = 0;
