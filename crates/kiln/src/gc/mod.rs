@@ -345,10 +345,11 @@ impl StoreOpaque {
         self.with_root_set(|heap, host_data, roots| {
             // Before too, for a generational heap: a barrier compiled code
             // missed (a mature object referencing the nursery with its card
-            // unmarked) shows here, before the collection loses the object.
-            // (A DRC heap whose barrier log overflowed is consistent only
-            // once a collection has recovered the log.)
-            if verify && heap.card_table().is_some() {
+            // unmarked) shows here, before the collection loses the object;
+            // and for plain objects compiled code allocated, whose start
+            // bits it set. (A DRC heap whose barrier log overflowed is
+            // consistent only once a collection has recovered the log.)
+            if verify && (heap.card_table().is_some() || heap.plain_start_table().is_some()) {
                 heap.verify().context("GC heap verification before a collection failed")?;
             }
             let start = std::time::Instant::now();
