@@ -47,6 +47,7 @@
 //! cannot exceed, the rest by the spaces' size: a compaction of a corrupt
 //! heap reports errors and at worst loses objects, inside the heap.
 
+use crate::cards::Bits;
 use crate::error::{note, note_err};
 use crate::header::{check_object_offset, object_at, read_header};
 use crate::host_data::drop_externref_host_data;
@@ -122,16 +123,8 @@ impl MarkBits {
 
     /// The marked offsets of word `w` (as it is now), ascending.
     fn marked_in_word(&self, w: usize) -> impl Iterator<Item = u64> + use<> {
-        let mut bits = self.words[w];
         let first = self.base + (w as u64) * 64 * u64::from(OBJECT_ALIGN);
-        std::iter::from_fn(move || {
-            if bits == 0 {
-                return None;
-            }
-            let i = u64::from(bits.trailing_zeros());
-            bits &= bits - 1;
-            Some(first + i * u64::from(OBJECT_ALIGN))
-        })
+        Bits(self.words[w]).map(move |i| first + u64::from(i) * u64::from(OBJECT_ALIGN))
     }
 }
 

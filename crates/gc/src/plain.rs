@@ -59,6 +59,7 @@
 //! sweep reads nothing from the heap and writes only free-block headers,
 //! at offsets inside its chunks.
 
+use crate::cards::Bits;
 use crate::error::{note, note_err};
 use crate::header::write_header;
 use crate::large::{LARGE_OBJECT, LargeObjectSpace};
@@ -88,9 +89,9 @@ const WORDS: usize = (CHUNK / OBJECT_ALIGN as u64 / 64) as usize;
 const MIN_BUDGET: u64 = 4 << 20;
 
 /// A bitmap over one chunk: a bit per granule.
-type Bits = Box<[u64]>;
+type ChunkBits = Box<[u64]>;
 
-fn new_bits() -> Bits {
+fn new_bits() -> ChunkBits {
     vec![0; WORDS].into_boxed_slice()
 }
 
@@ -125,7 +126,7 @@ impl StartTable {
 
     /// The chunk's bits as words (bit `k` of word `w`: granule `64w + k`
     /// of the chunk).
-    fn chunk_words(&self, start: u64) -> Bits {
+    fn chunk_words(&self, start: u64) -> ChunkBits {
         self.chunk_bytes(start).chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default())).collect()
     }
 
@@ -148,27 +149,14 @@ impl StartTable {
 fn set_bits(bits: &[u64], start: u64) -> impl Iterator<Item = u64> + '_ {
     bits.iter().enumerate().flat_map(move |(w, &word)| {
         let base = start + (w as u64) * 64 * u64::from(OBJECT_ALIGN);
-        let mut word = word;
-        std::iter::from_fn(move || {
-            if word == 0 {
-                return None;
-            }
-            let i = u64::from(word.trailing_zeros());
-            word &= word - 1;
-            Some(base + i * u64::from(OBJECT_ALIGN))
-        })
+        Bits(word).map(move |i| base + u64::from(i) * u64::from(OBJECT_ALIGN))
     })
 }
 
-/// Index of the chunk holding `at` among chunks sorted by start.
-fn chunk_index(starts: impl Fn(usize) -> u64, len: usize, at: u64) -> Option<usize> {
-    let (mut lo, mut hi) = (0, len);
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        if starts(mid) <= at { lo = mid + 1 } else { hi = mid }
-    }
-    let i = lo.checked_sub(1)?;
-    (at < starts(i) + CHUNK).then_some(i)
+/// Index of the chunk holding `at` among chunks at `starts` (ascending).
+fn chunk_index(starts: &[u64], at: u64) -> Option<usize> {
+    let i = starts.partition_point(|&s| s <= at).checked_sub(1)?;
+    (at < starts[i] + CHUNK).then_some(i)
 }
 
 #[derive(Default)]
@@ -437,7 +425,7 @@ fn free_run(starts: &mut StartTable, run: Range<u64>, mem: &mut [u8], holes: &mu
 /// reference's target, per chunk.
 pub(crate) struct PlainMarks {
     starts: Vec<u64>,
-    bits: Vec<Bits>,
+    bits: Vec<ChunkBits>,
 }
 
 impl PlainMarks {
@@ -452,11 +440,78 @@ impl PlainMarks {
     #[inline]
     pub(crate) fn mark(&mut self, obj: u32) -> bool {
         let at = u64::from(obj);
-        let Some(i) = chunk_index(|i| self.starts[i], self.starts.len(), at) else { return false };
+        let Some(i) = chunk_index(&self.starts, at) else { return false };
         if at % u64::from(OBJECT_ALIGN) == 0 {
             let (w, b) = bit(self.starts[i], at);
             self.bits[i][w] |= b;
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    /// A space with one chunk holding objects of `sizes`, back to back
+    /// from its start (free-block headers stand in for the objects: the
+    /// sweep never reads them).
+    fn space_with(sizes: &[u32], memory: &mut VecMemory, large: &mut LargeObjectSpace) -> (PlainSpace, Vec<u32>) {
+        let mut space = PlainSpace::default();
+        let objects = sizes.iter().map(|&size| space.place(size, memory, large, 0).unwrap().unwrap()).collect();
+        (space, objects)
+    }
+
+    #[test]
+    fn a_sweep_merges_the_dead_runs_and_reuses_them() {
+        let mut memory = VecMemory::new((4 * MIB) as usize, (4 * MIB) as usize);
+        let mut large = LargeObjectSpace::new(4 * MIB);
+        let (mut space, objects) = space_with(&[1024, 2048, 1024, 1024, 4096], &mut memory, &mut large);
+        let chunk = u64::from(objects[0]);
+        assert_eq!(objects.iter().map(|&o| u64::from(o) - chunk).collect::<Vec<_>>(), [0, 1024, 3072, 4096, 5120]);
+        let mut marks = space.marks();
+        assert!(marks.mark(objects[1]) && marks.mark(objects[4]));
+        let mut errors = None;
+        assert_eq!(space.sweep(&marks, &mut memory, &mut large, &mut errors), 3072);
+        assert!(errors.is_none());
+        assert_eq!(space.bytes_in_use(), 6144);
+        // Free runs: the first object, the third and fourth merged, the
+        // chunk's rest; filled from the top down.
+        assert_eq!(space.holes, [chunk + 9216..chunk + MIB, chunk + 3072..chunk + 5120, chunk..chunk + 1024]);
+        assert_eq!(space.place(MIB as u32 - 9216, &mut memory, &mut large, 0).unwrap(), Some((chunk + 9216) as u32));
+        assert_eq!(space.place(2048, &mut memory, &mut large, 0).unwrap(), Some((chunk + 3072) as u32));
+        assert_eq!(space.place(1024, &mut memory, &mut large, 0).unwrap(), Some(chunk as u32));
+        assert_eq!(space.chunks.len(), 1, "no new chunk needed");
+    }
+
+    #[test]
+    fn a_mark_inside_an_object_keeps_nothing_and_is_reported() {
+        let mut memory = VecMemory::new((4 * MIB) as usize, (4 * MIB) as usize);
+        let mut large = LargeObjectSpace::new(4 * MIB);
+        let (mut space, objects) = space_with(&[2048], &mut memory, &mut large);
+        let mut marks = space.marks();
+        assert!(marks.mark(objects[0] + 1024), "in the space: stays where it is");
+        assert!(!marks.mark(8), "not in the space");
+        let mut errors = None;
+        assert_eq!(space.sweep(&marks, &mut memory, &mut large, &mut errors), 2048);
+        assert!(matches!(errors, Some(GcError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn empty_chunks_beyond_the_budget_go_back_highest_kept() {
+        let mut memory = VecMemory::new((16 * MIB) as usize, (16 * MIB) as usize);
+        let mut large = LargeObjectSpace::new(16 * MIB);
+        let sizes = vec![32 << 10; 32 * 6];
+        let (mut space, _) = space_with(&sizes, &mut memory, &mut large);
+        assert_eq!(space.chunks.len(), 6);
+        let highest: Vec<u64> = space.chunks[2..].to_vec();
+        let mut errors = None;
+        space.sweep(&space.marks(), &mut memory, &mut large, &mut errors);
+        // Nothing live: the 4 MiB budget keeps four chunks, the highest.
+        assert_eq!(space.chunks, highest);
+        assert_eq!(large.start(), highest[0], "the large-object space shrank from below");
+        assert!(large.check(0));
     }
 }

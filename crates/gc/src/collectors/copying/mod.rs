@@ -398,7 +398,7 @@ impl CopyingHeap {
 
     /// `spaces` (ascending) with each large object's extent and each
     /// plain-object chunk, ascending, for the verifier.
-    pub(super) fn with_large_objects(&self, mut spaces: Vec<Range<u64>>) -> Result<Vec<Range<u64>>> {
+    pub(super) fn with_objects_apart(&self, mut spaces: Vec<Range<u64>>) -> Result<Vec<Range<u64>>> {
         for obj in self.large.objects() {
             let size = read_header(self.memory.bytes(), u64::from(obj))?.size();
             spaces.push(u64::from(obj)..u64::from(obj) + u64::from(size));
@@ -546,7 +546,7 @@ impl GcHeap for CopyingHeap {
         let mem = self.memory.bytes();
         let used = self.used();
         let chunks: Vec<Range<u64>> = self.plain.chunk_ranges().collect();
-        let walk = verify_spaces(mem, &self.with_large_objects(vec![used.clone()])?, &chunks, self.types.types())?;
+        let walk = verify_spaces(mem, &self.with_objects_apart(vec![used.clone()])?, &chunks, self.types.types())?;
         let mut types = TypeCache::new(self.types.types().clone());
         self.plain.check(mem, |t| types.get(t).cloned())?;
         let mut externrefs = Vec::new();

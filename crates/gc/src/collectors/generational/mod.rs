@@ -489,7 +489,7 @@ impl GcHeap for GenerationalHeap {
     fn verify(&self) -> Result<VerifyReport> {
         let mem = self.mature.memory.bytes();
         let (mature, nursery) = (self.mature.used(), self.nursery.used());
-        let spaces = self.mature.with_large_objects(vec![mature.clone(), nursery.clone()])?;
+        let spaces = self.mature.with_objects_apart(vec![mature.clone(), nursery.clone()])?;
         // Promotions in place leave a free block where the promotion area
         // was (`minor.rs`).
         let walk = verify_spaces(mem, &spaces, std::slice::from_ref(&mature), self.mature.types.types())?;
