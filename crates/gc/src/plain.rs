@@ -230,7 +230,7 @@ impl PlainSpace {
     /// `next`, and set their bits. Returns the bytes allocated. A `next`
     /// outside the range is refused.
     pub(crate) fn advance_to(&mut self, next: u64, mem: &mut [u8]) -> crate::Result<u64> {
-        if !(self.free.start..=self.free.end).contains(&next) || next % u64::from(OBJECT_ALIGN) != 0 {
+        if !(self.free.start..=self.free.end).contains(&next) || !next.is_multiple_of(u64::from(OBJECT_ALIGN)) {
             return Err(GcError::corrupt("inline plain-object cursor outside its range", next));
         }
         let allocated = next - self.free.start;
