@@ -154,3 +154,74 @@ fn array_new_fills_arrays_past_the_inline_size_limits() {
     // Lengths to 2100: past 1 KiB and, for i64 elements, 16 KiB.
     check_every_collector(2100, 64 << 20);
 }
+
+/// `zeroedN(n)` makes arrays of lengths 0..n with `array.new_default`
+/// amid garbage of all ones (and arrays of all ones of the same sizes, so
+/// that the copying collector's plain-object space recycles them too),
+/// and returns the number of elements that do not read back zero.
+const ZEROED: &str = r#"(module
+    (type $a8 (array (mut i8)))
+    (type $a32 (array (mut i32)))
+    (type $a64 (array (mut i64)))
+    (type $all (array (mut anyref)))
+    (func $dirty (param $n i32) (param $len i32)
+        (local $i i32)
+        (loop $l
+            (drop (array.new $a64 (i64.const -1) (i32.and (local.get $i) (i32.const 63))))
+            (drop (array.new $a8 (i32.const -1) (local.get $len)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $l (i32.lt_u (local.get $i) (local.get $n)))))
+    (func $nonzero8 (param $a (ref $a8)) (result i32)
+        (local $i i32) (local $bad i32)
+        (block $done (loop $l
+            (br_if $done (i32.ge_u (local.get $i) (array.len (local.get $a))))
+            (local.set $bad (i32.add (local.get $bad) (i32.ne (array.get_u $a8 (local.get $a) (local.get $i)) (i32.const 0))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l)))
+        (local.get $bad))
+    (func $nonzero32 (param $a (ref $a32)) (result i32)
+        (local $i i32) (local $bad i32)
+        (block $done (loop $l
+            (br_if $done (i32.ge_u (local.get $i) (array.len (local.get $a))))
+            (local.set $bad (i32.add (local.get $bad) (i32.ne (array.get $a32 (local.get $a) (local.get $i)) (i32.const 0))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l)))
+        (local.get $bad))
+    (func $nonzero64 (param $a (ref $a64)) (result i32)
+        (local $i i32) (local $bad i32)
+        (block $done (loop $l
+            (br_if $done (i32.ge_u (local.get $i) (array.len (local.get $a))))
+            (local.set $bad (i32.add (local.get $bad) (i64.ne (array.get $a64 (local.get $a) (local.get $i)) (i64.const 0))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l)))
+        (local.get $bad))
+    (func (export "zeroed") (param $n i32) (param $step i32) (result i32)
+        (local $len i32) (local $bad i32)
+        (loop $make
+            (call $dirty (i32.const 40) (i32.mul (local.get $len) (i32.const 8)))
+            (local.set $bad (i32.add (local.get $bad)
+                (call $nonzero8 (array.new_default $a8 (i32.mul (local.get $len) (i32.const 8))))))
+            (local.set $bad (i32.add (local.get $bad)
+                (call $nonzero32 (array.new_default $a32 (i32.mul (local.get $len) (i32.const 2))))))
+            (local.set $bad (i32.add (local.get $bad)
+                (call $nonzero64 (array.new_default $a64 (local.get $len)))))
+            (local.set $len (i32.add (local.get $len) (local.get $step)))
+            (br_if $make (i32.lt_u (local.get $len) (local.get $n))))
+        (local.get $bad)))"#;
+
+#[test]
+fn array_new_default_zeroes_every_element_over_dirty_memory_up_to_and_past_the_inline_limit() {
+    for collector in [Collector::Null, Collector::Copying, Collector::Drc, Collector::Generational] {
+        let mut config = Config::new();
+        config.collector(collector).max_gc_heap_size(if collector == Collector::Null { 1 << 30 } else { 64 << 20 });
+        let engine = Engine::new(&config).unwrap();
+        let module = Module::new(&engine, ZEROED).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let zeroed = instance.get_typed_func::<(i32, i32), i32>(&mut store, "zeroed").unwrap();
+        // Every length to 64 elements, then up to 2,200 (17.6 KB for i64s,
+        // past the 16 KiB inline limit) in steps of 7.
+        assert_eq!(zeroed.call(&mut store, (64, 1)).unwrap(), 0, "{collector:?}: short arrays");
+        assert_eq!(zeroed.call(&mut store, (2200, 7)).unwrap(), 0, "{collector:?}: long arrays");
+    }
+}
