@@ -63,6 +63,7 @@ const FILES: &[(&str, Kind, &str, i32, i32, &str)] = &[
     ("deep_trees", Kind::Gc, include_str!("../workloads/deep_trees.wat"), 8, 1, "trees"),
     ("cast_hierarchy", Kind::Gc, include_str!("../workloads/cast_hierarchy.wat"), 20_000_000, 50_000, "steps"),
     ("large_heap", Kind::Gc, include_str!("../workloads/large_heap.wat"), 1_000_000, 10_000, "steps"),
+    ("zeroed_arrays", Kind::Gc, include_str!("../workloads/zeroed_arrays.wat"), 300_000, 5_000, "steps"),
     ("sieve", Kind::Compute, include_str!("../workloads/sieve.wat"), 16_000_000, 100_000, "n"),
     ("matmul", Kind::Compute, include_str!("../workloads/matmul.wat"), 400, 20, "n x n"),
     ("fib", Kind::Compute, include_str!("../workloads/fib.wat"), 35, 15, "n"),
