@@ -366,7 +366,7 @@ impl CopyingHeap {
 
     /// Frees the plain objects a collection's `marks` did not reach.
     fn sweep_plain(&mut self, marks: &PlainMarks, errors: &mut Option<GcError>) {
-        let freed = self.plain.sweep(marks, &mut *self.memory, &mut self.large, errors);
+        let freed = self.plain.sweep(marks, &mut *self.memory, &mut self.large, self.end, errors);
         self.stats.bytes_in_use = self.stats.bytes_in_use.saturating_sub(freed);
     }
 
