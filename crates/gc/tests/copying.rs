@@ -682,3 +682,35 @@ fn copying_prefaults_the_to_space_just_ahead_of_the_copies() {
     assert!(covered >= copies.end, "copies up to {:#x}, prefaulted up to {covered:#x}", copies.end);
     assert!(covered <= copies.end + (1 << 20), "prefaulted up to {covered:#x}, copies up to {:#x}", copies.end);
 }
+
+/// A heap of 32 MiB or more gives back the pages of the space a
+/// collection copied out of (they read zero again); a smaller one keeps
+/// them, as they are, for its next allocations.
+#[test]
+fn a_large_heap_gives_back_the_space_it_copied_out_of() {
+    const MIB: usize = 1 << 20;
+    for (heap_bytes, discards) in [(64 * MIB, true), (8 * MIB, false)] {
+        let mut heap = new_heap(Collector::Copying, heap_bytes);
+        let mut host = HostDataTable::new();
+        // Garbage of nonzero bytes (under the plain objects' kilobyte),
+        // then a live list.
+        let garbage = heap.alloc_uninit_array(BYTE_ARRAY, 500).unwrap();
+        heap.write_data(&garbage, ARRAY_ELEMS, &[0xab; 500]).unwrap();
+        let at = garbage.as_heap_index().unwrap();
+        let mut list = None;
+        for _ in 0..1000 {
+            list = Some(node(&mut *heap, &mut host, list.as_ref()));
+        }
+        let mut slots = [list];
+        collect_rooted(&mut *heap, &mut host, &mut slots);
+        heap.verify().unwrap();
+        let old = &heap.memory().bytes()[at as usize..at as usize + 512];
+        assert_eq!(old.iter().all(|&b| b == 0), discards, "{heap_bytes}: the old space's bytes");
+        let mut r = slots[0].as_ref().unwrap().unchecked_copy();
+        let mut length = 1;
+        while let Some(next) = heap.read_gc_ref_field(&r, NODE_NEXT).unwrap() {
+            (r, length) = (next, length + 1);
+        }
+        assert_eq!(length, 1000, "{heap_bytes}: the list survived");
+    }
+}
