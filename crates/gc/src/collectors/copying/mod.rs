@@ -137,8 +137,8 @@ use crate::alloc::bump::BumpAllocator;
 use crate::alloc::{block_size, init_object};
 use crate::header::read_header;
 use crate::large::{LARGE_OBJECT, LargeMarks, LargeObjectSpace};
-use crate::plain::{PlainMarks, PlainSpace};
 use crate::memory::{grow_memory, usable_end};
+use crate::plain::{PlainMarks, PlainSpace};
 use crate::types::TypeCache;
 use crate::verify::verify_spaces;
 use crate::{
