@@ -26,12 +26,12 @@
 //! By bumping through a free range: the current one, then the *holes* the
 //! last sweep found (free runs of at least [`PLAIN_OBJECT_MIN`] bytes),
 //! from the highest down (the large-object space can then shrink from
-//! below), then a new chunk (prefaulted whole). What a range has
-//! left after an allocation carries a free-block header. A hole too small
-//! for a request is passed over until the next sweep. Compiled code
-//! allocates in the current free range itself ([`PlainSpace::inline_region`]):
-//! it bumps a cursor of its own, writes the object and sets its bit in
-//! the start table (whose address is fixed for the heap's life), and the
+//! below), then a new chunk (prefaulted whole). What a range has left
+//! after an allocation carries a free-block header. A hole too small for
+//! a request is passed over until the next sweep. Compiled code allocates
+//! in the current free range itself ([`PlainSpace::inline_region`]): it
+//! bumps a cursor of its own, writes the object and sets its bit in the
+//! start table (whose address is fixed for the heap's life), and the
 //! runtime takes the cursor back ([`PlainSpace::advance_to`]) before it
 //! uses the heap; only when the range is exhausted does it call the
 //! allocation builtin, which moves to the next hole. (Through the builtin
@@ -51,13 +51,12 @@
 //!
 //! Trust: the chunks, the start table, the ranges and holes are side
 //! state (compiled code writes the start table, at offsets it allocated
-//! in the region it was given). A mark
-//! counts only at a block start: a reference into the middle of an object
-//! keeps nothing alive and is reported by the sweep. A corrupt reference
-//! can at worst keep a free block from reuse or let an object be freed,
-//! inside the heap. The
-//! sweep reads nothing from the heap and writes only free-block headers,
-//! at offsets inside its chunks.
+//! in the region it was given). A mark counts only at a block start: a
+//! reference into the middle of an object keeps nothing alive and is
+//! reported by the sweep. A corrupt reference can at worst keep a free
+//! block from reuse or let an object be freed, inside the heap. The sweep
+//! reads nothing from the heap and writes only free-block headers, at
+//! offsets inside its chunks.
 
 use crate::cards::Bits;
 use crate::error::{note, note_err};
