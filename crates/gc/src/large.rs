@@ -71,10 +71,40 @@ pub(crate) struct LargeObjectSpace {
     holes: Vec<Range<u64>>,
     /// The sum of the objects' blocks.
     bytes: u64,
-    /// Bytes of blocks placed since the last sweep, and the bytes the
-    /// sweep left: see [`LargeObjectSpace::wants_sweep`].
+    /// See [`LargeObjectSpace::wants_sweep`].
+    sweep_budget: SweepBudget,
+}
+
+/// When a space that only collections free (the large-object space, the
+/// plain-object space) asks for one: once it has placed, since its last
+/// sweep, more than it held after that sweep, the semi-spaces' size or
+/// its own minimum, whichever is most. So it at most doubles between two
+/// collections, whatever its garbage.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct SweepBudget {
     placed_since_sweep: u64,
     bytes_after_sweep: u64,
+}
+
+impl SweepBudget {
+    pub(crate) fn placed(&mut self, bytes: u64) {
+        self.placed_since_sweep += bytes;
+    }
+
+    /// A sweep left `live` bytes.
+    pub(crate) fn swept(&mut self, live: u64) {
+        *self = SweepBudget { placed_since_sweep: 0, bytes_after_sweep: live };
+    }
+
+    /// What the space may place between two sweeps, beside semi-spaces of
+    /// `spaces` bytes, at least `min`.
+    pub(crate) fn budget(&self, spaces: u64, min: u64) -> u64 {
+        self.bytes_after_sweep.max(spaces).max(min)
+    }
+
+    pub(crate) fn exceeded(&self, spaces: u64, min: u64) -> bool {
+        self.placed_since_sweep > self.budget(spaces, min)
+    }
 }
 
 /// Large objects placed since the last full collection may reach this many
@@ -87,7 +117,7 @@ impl LargeObjectSpace {
     /// can have.
     pub(crate) fn new(capacity: u64) -> LargeObjectSpace {
         let limit = capacity.min(crate::MAX_HEAP_SIZE) & !7;
-        LargeObjectSpace { start: limit, limit, objects: BTreeMap::new(), chunks: BTreeMap::new(), holes: Vec::new(), bytes: 0, placed_since_sweep: 0, bytes_after_sweep: 0 }
+        LargeObjectSpace { start: limit, limit, objects: BTreeMap::new(), chunks: BTreeMap::new(), holes: Vec::new(), bytes: 0, sweep_budget: SweepBudget::default() }
     }
 
     /// Should a full collection run (and sweep this space) before another
@@ -95,12 +125,10 @@ impl LargeObjectSpace {
     /// and a program whose garbage is all large objects would otherwise
     /// fill the memory's whole capacity with them before the spaces
     /// (`spaces` bytes) filled up and asked for a collection: churning
-    /// 100 KiB arrays took a gigabyte. Once as much was placed as the
-    /// space held after the last sweep (at least [`MIN_SWEEP_BUDGET`] and
-    /// the spaces' size), the space is collected: it at most doubles
-    /// between two collections.
+    /// 100 KiB arrays took a gigabyte. See [`SweepBudget`] (at least
+    /// [`MIN_SWEEP_BUDGET`]).
     pub(crate) fn wants_sweep(&self, spaces: u64) -> bool {
-        self.placed_since_sweep > self.bytes_after_sweep.max(spaces).max(MIN_SWEEP_BUDGET)
+        self.sweep_budget.exceeded(spaces, MIN_SWEEP_BUDGET)
     }
 
     /// Does an object of `size` bytes with `header`'s kind belong here,
@@ -155,7 +183,7 @@ impl LargeObjectSpace {
         let offset = self.take_block(block, floor)?;
         self.objects.insert(offset, block);
         self.bytes += block;
-        self.placed_since_sweep += block;
+        self.sweep_budget.placed(block);
         Some(offset)
     }
 
@@ -232,7 +260,7 @@ impl LargeObjectSpace {
             }
         }
         self.bytes -= freed;
-        (self.placed_since_sweep, self.bytes_after_sweep) = (0, self.bytes);
+        self.sweep_budget.swept(self.bytes);
         self.rebuild_holes();
         freed
     }
@@ -258,14 +286,13 @@ impl LargeObjectSpace {
     /// the verifier's): blocks disjoint, inside the space, above `floor`.
     pub(crate) fn check(&self, floor: u64) -> bool {
         let mut end = self.start;
-        let mut bytes = 0;
         for (obj, block) in self.blocks() {
             if obj < end || obj % PAGE != 0 || block % PAGE != 0 {
                 return false;
             }
             end = obj + block;
-            bytes += if self.objects.contains_key(&(obj as u32)) { block } else { 0 };
         }
+        let bytes: u64 = self.objects.values().sum();
         let holes_ok = self.holes.iter().all(|h| self.start <= h.start && h.start < h.end && h.end <= self.limit);
         self.start >= floor && end <= self.limit && bytes == self.bytes && holes_ok
     }

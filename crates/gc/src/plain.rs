@@ -61,7 +61,7 @@
 use crate::cards::Bits;
 use crate::error::{note, note_err};
 use crate::header::write_header;
-use crate::large::{LARGE_OBJECT, LargeObjectSpace};
+use crate::large::{LARGE_OBJECT, LargeObjectSpace, SweepBudget};
 use crate::memory::{HeapMemory, VecMemory};
 use crate::types::TraceInfo;
 use crate::{GcError, VMGcHeader, VMGcKind};
@@ -119,22 +119,22 @@ impl StartTable {
         StartTable(memory.side_table(len).unwrap_or_else(|| Box::new(VecMemory::new(len, len))))
     }
 
-    /// The table's bytes of the chunk at `start` (page-aligned, so they
-    /// begin on a word).
-    fn chunk_bytes(&self, start: u64) -> &[u8] {
+    /// Where the table's bytes of the chunk at `start` lie (the chunk is
+    /// page-aligned, so they begin on a word).
+    fn chunk_bytes(start: u64) -> Range<usize> {
         let first = (start / BYTES_PER_TABLE_BYTE) as usize;
-        self.0.bytes().get(first..first + WORDS * 8).unwrap_or(&[])
+        first..first + WORDS * 8
     }
 
     /// The chunk's bits as words (bit `k` of word `w`: granule `64w + k`
     /// of the chunk).
     fn chunk_words(&self, start: u64) -> ChunkBits {
-        self.chunk_bytes(start).chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default())).collect()
+        let bytes = self.0.bytes().get(Self::chunk_bytes(start)).unwrap_or(&[]);
+        bytes.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default())).collect()
     }
 
     fn clear_chunk(&mut self, start: u64) {
-        let first = (start / BYTES_PER_TABLE_BYTE) as usize;
-        if let Some(bytes) = self.0.bytes_mut().get_mut(first..first + WORDS * 8) {
+        if let Some(bytes) = self.0.bytes_mut().get_mut(Self::chunk_bytes(start)) {
             bytes.fill(0);
         }
     }
@@ -168,7 +168,8 @@ pub(crate) struct PlainSpace {
     /// Made with the first chunk.
     starts: Option<StartTable>,
     /// Where the next object goes: `[start, end)` is free, with a
-    /// free-block header at its start when it is not empty.
+    /// free-block header and a block start at its start when it is not
+    /// empty (a hole's and a fresh chunk's have both).
     free: Range<u64>,
     /// Free runs the last sweep found, descending, and the next one to
     /// take.
@@ -176,8 +177,7 @@ pub(crate) struct PlainSpace {
     next_hole: usize,
     /// Bytes of the objects.
     bytes: u64,
-    placed_since_sweep: u64,
-    bytes_after_sweep: u64,
+    sweep_budget: SweepBudget,
 }
 
 impl PlainSpace {
@@ -192,12 +192,7 @@ impl PlainSpace {
     /// Should a collection run before another object is placed? See the
     /// module docs.
     pub(crate) fn wants_sweep(&self, spaces: u64) -> bool {
-        self.placed_since_sweep > self.budget(spaces)
-    }
-
-    /// What the space may place before it asks for a collection.
-    fn budget(&self, spaces: u64) -> u64 {
-        self.bytes_after_sweep.max(spaces).max(MIN_BUDGET)
+        self.sweep_budget.exceeded(spaces, MIN_BUDGET)
     }
 
     pub(crate) fn bytes_in_use(&self) -> u64 {
@@ -243,7 +238,7 @@ impl PlainSpace {
         let allocated = next - self.free.start;
         self.free.start = next;
         self.bytes += allocated;
-        self.placed_since_sweep += allocated;
+        self.sweep_budget.placed(allocated);
         self.mark_free_range(mem)?;
         Ok(allocated)
     }
@@ -282,14 +277,12 @@ impl PlainSpace {
             self.free = at..at + CHUNK;
             self.mark_free_range(mem.bytes_mut())?;
         }
+        // The range's start is a block start already.
         let at = self.free.start;
-        if let Some(starts) = &mut self.starts {
-            starts.set(at);
-        }
         self.free.start += size;
         self.mark_free_range(mem.bytes_mut())?;
         self.bytes += size;
-        self.placed_since_sweep += size;
+        self.sweep_budget.placed(size);
         Ok(Some(at as u32))
     }
 
@@ -334,8 +327,8 @@ impl PlainSpace {
         // (giving them back and faulting them in again was a page fault
         // per page of every object): the highest ones, so that the
         // large-object space, which grows down, can shrink.
-        self.bytes_after_sweep = live;
-        let keep = self.budget(spaces).div_ceil(CHUNK);
+        self.sweep_budget.swept(live);
+        let keep = self.sweep_budget.budget(spaces, MIN_BUDGET).div_ceil(CHUNK);
         for &start in empty.iter().rev().skip(keep as usize) {
             self.holes.retain(|h| h.start != start);
             self.chunks.retain(|&c| c != start);
@@ -345,7 +338,6 @@ impl PlainSpace {
         self.holes.reverse();
         (self.free, self.next_hole) = (0..0, 0);
         self.bytes = live;
-        (self.placed_since_sweep, self.bytes_after_sweep) = (0, live);
         before.saturating_sub(live)
     }
 

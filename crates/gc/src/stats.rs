@@ -39,6 +39,14 @@ impl GcStats {
         self.bytes_in_use += u64::from(size);
     }
 
+    /// Compiled code allocated `bytes` inline since the runtime last took
+    /// its cursor back: counted as one allocation of that size.
+    pub(crate) fn record_inline_allocation(&mut self, bytes: u64) {
+        if bytes > 0 {
+            self.record_allocation(u32::try_from(bytes).unwrap_or(u32::MAX));
+        }
+    }
+
     pub(crate) fn record_free(&mut self, size: u32) {
         self.bytes_in_use = self.bytes_in_use.saturating_sub(u64::from(size));
     }

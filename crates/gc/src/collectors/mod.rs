@@ -62,11 +62,8 @@ pub(crate) fn bump_region(bump: &BumpAllocator) -> Option<(u32, u32)> {
 }
 
 /// Takes back the cursor compiled code advanced (see `GcHeap::set_bump_next`).
-/// Objects allocated inline count as one allocation of their total size.
 pub(crate) fn advance_bump(bump: &mut BumpAllocator, stats: &mut GcStats, next: u32) -> Result<()> {
     let allocated = bump.advance_to(u64::from(next)).ok_or(GcError::Corrupt { what: "inline allocation cursor", offset: u64::from(next) })?;
-    if allocated > 0 {
-        stats.record_allocation(u32::try_from(allocated).unwrap_or(u32::MAX));
-    }
+    stats.record_inline_allocation(allocated);
     Ok(())
 }

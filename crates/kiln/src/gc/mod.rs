@@ -222,9 +222,10 @@ impl StoreOpaque {
     pub(crate) fn sync_gc_cursor_in(&mut self) {
         let ctx = self.vm_store_context_ptr();
         // SAFETY: as in `gc_store`.
-        let (next, logged, overflowed) = unsafe { (*(*ctx).gc_bump_next.get(), *(*ctx).gc_barrier_log_len.get(), *(*ctx).gc_barrier_log_overflow.get()) };
-        // SAFETY: as in `gc_store`.
-        let plain_next = unsafe { *(*ctx).gc_plain_next.get() };
+        let (next, plain_next, logged, overflowed) = unsafe {
+            let ctx = &*ctx;
+            (*ctx.gc_bump_next.get(), *ctx.gc_plain_next.get(), *ctx.gc_barrier_log_len.get(), *ctx.gc_barrier_log_overflow.get())
+        };
         let Some(gc) = &mut self.gc else { return };
         if next != 0 {
             // A cursor outside the region (corrupted store context) is

@@ -559,9 +559,7 @@ impl GcHeap for CopyingHeap {
 
     fn set_plain_next(&mut self, next: u32) -> Result<()> {
         let allocated = self.plain.advance_to(u64::from(next), self.memory.bytes_mut())?;
-        if allocated > 0 {
-            self.stats.record_allocation(u32::try_from(allocated).unwrap_or(u32::MAX));
-        }
+        self.stats.record_inline_allocation(allocated);
         Ok(())
     }
 
